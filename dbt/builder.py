@@ -1,0 +1,194 @@
+"""An operator-overloaded IR builder, so lifters read like the ISA manual.
+
+    b.x[rd] = b.x[rs1] + imm          # add_i64 + setreg, x0 handled by the accessor
+    b.x[rd] = (b.x[rs1] << 3).sext32()
+
+`V` wraps an IR value; Python ints mix in as constants of the same type.  Ops whose
+inputs are all constants are folded on the spot with the IR's own semantics
+(`ir.eval_op`), so a lifter never emits `add $1, $2`.
+"""
+from . import ir
+from .ir import I32, I64, Const, Op
+
+
+class V:
+    __slots__ = ("b", "v")
+
+    def __init__(self, b, v):
+        self.b = b
+        self.v = v
+
+    @property
+    def type(self):
+        return self.v.type
+
+    @property
+    def const(self):
+        """The value if constant, else None."""
+        return self.v.value if isinstance(self.v, Const) else None
+
+    def _bin(self, name, other):
+        return self.b.op(name, self.type, self, other)
+
+    def _rbin(self, name, other):
+        return self.b.op(name, self.type, other, self)
+
+    __add__ = lambda s, o: s._bin("add", o)
+    __radd__ = lambda s, o: s._rbin("add", o)
+    __sub__ = lambda s, o: s._bin("sub", o)
+    __rsub__ = lambda s, o: s._rbin("sub", o)
+    __mul__ = lambda s, o: s._bin("mul", o)
+    __and__ = lambda s, o: s._bin("and", o)
+    __rand__ = lambda s, o: s._rbin("and", o)
+    __or__ = lambda s, o: s._bin("or", o)
+    __ror__ = lambda s, o: s._rbin("or", o)
+    __xor__ = lambda s, o: s._bin("xor", o)
+    __lshift__ = lambda s, o: s._bin("shl", o)
+    __rshift__ = lambda s, o: s._bin("shr", o)      # logical: values are unsigned
+    __neg__ = lambda s: s.b.op("neg", s.type, s)
+    __invert__ = lambda s: s.b.op("not", s.type, s)
+
+    def sar(self, o): return self._bin("sar", o)
+    def mulh(self, o): return self._bin("mulh", o)
+    def mulhu(self, o): return self._bin("mulhu", o)
+    def mulhsu(self, o): return self._bin("mulhsu", o)
+    def div(self, o): return self._bin("div", o)
+    def divu(self, o): return self._bin("divu", o)
+    def rem(self, o): return self._bin("rem", o)
+    def remu(self, o): return self._bin("remu", o)
+
+    def ext(self, name):
+        return self.b.op(name, self.type, self)
+
+    def sext32(self):
+        """low 32 bits sign-extended (i64 -> i64)"""
+        return self.ext("ext32s")
+
+    def zext32(self):
+        return self.ext("ext32u")
+
+    def cmp(self, cond, o):
+        """setcond: 1 if (self cond o) else 0, of self's type"""
+        return self.b.op("setcond", self.type, self, o, consts=(cond,))
+
+    def __repr__(self):
+        return f"V({self.v!r})"
+
+
+class RegFile:
+    """Guest register accessor: `b.x[i]` reads, `b.x[i] = v` writes.
+
+    `zero` names a hard-wired zero register (reads 0, writes ignored); `base` is the
+    register's index in the CPU state's global array."""
+
+    def __init__(self, b, base, zero=None, type=I64):
+        self.b, self.base, self.zero, self.type = b, base, zero, type
+
+    def __getitem__(self, i):
+        if i == self.zero:
+            return self.b.const(0, self.type)
+        return self.b.getreg(self.base + i, self.type)
+
+    def __setitem__(self, i, v):
+        if i != self.zero:
+            self.b.setreg(self.base + i, v)
+
+
+class Builder:
+    def __init__(self, block):
+        self.block = block
+
+    # values
+    def const(self, value, type=I64):
+        return V(self, Const(type, value))
+
+    def _val(self, x, type):
+        if isinstance(x, V):
+            return x.v
+        if isinstance(x, int):
+            return Const(type, x)
+        raise TypeError(f"not an IR value: {x!r}")
+
+    def emit(self, name, type, outs, ins, consts=()):
+        self.block.ops.append(Op(name, type, outs, ins, consts))
+
+    def op(self, name, type, *ins, consts=()):
+        """Emit a pure op with one output, folding it when every input is constant."""
+        op = Op(name, type, [], [], consts)
+        vals = [self._val(x, type) for x in ins]
+        if name in ("setcond", "movcond"):   # compare inputs keep their own type
+            t0 = next((x.type for x in ins if isinstance(x, V)), type)
+            vals[0] = self._val(ins[0], t0)
+            vals[1] = self._val(ins[1], t0)
+        elif name in ("zext32", "sext32"):
+            vals = [self._val(ins[0], I32)]
+        elif name == "trunc32":
+            vals = [self._val(ins[0], I64)]
+        op.ins = vals
+        if all(isinstance(v, Const) for v in vals):
+            w = vals[0].type if name in ("setcond", "movcond") else type
+            return V(self, Const(type, ir.eval_op(name, w, consts, [v.value for v in vals])))
+        out = self.block.temp(type)
+        op.outs = [out]
+        self.block.ops.append(op)
+        return V(self, out)
+
+    def movcond(self, cond, a, b, x, y):
+        """(a cond b) ? x : y"""
+        t = x.type if isinstance(x, V) else y.type if isinstance(y, V) else I64
+        return self.op("movcond", t, a, b, x, y, consts=(cond,))
+
+    # guest state
+    def getreg(self, reg, type=I64):
+        out = self.block.temp(type)
+        self.emit("getreg", type, [out], [], (reg,))
+        return V(self, out)
+
+    def setreg(self, reg, v, type=I64):
+        self.emit("setreg", type, [], [self._val(v, type)], (reg,))
+
+    # memory
+    def ld(self, addr, size, signed=False, type=I64):
+        out = self.block.temp(type)
+        self.emit("ld", type, [out], [self._val(addr, I64)], (size, signed))
+        return V(self, out)
+
+    def st(self, addr, v, size, type=I64):
+        self.emit("st", type, [], [self._val(addr, I64), self._val(v, type)], (size,))
+
+    # helpers
+    def call(self, helper, *args, ret=True, pure=False, type=I64):
+        """Call a Python helper `helper(cpu, *args)`; returns its result as a V."""
+        outs = [self.block.temp(type)] if ret else []
+        self.emit("call_pure" if pure else "call", type, outs,
+                  [self._val(a, I64) for a in args], (helper,))
+        return V(self, outs[0]) if ret else None
+
+    # control
+    def insn_start(self, pc):
+        self.emit("insn_start", None, [], [], (pc,))
+
+    def label(self):
+        return self.block.label()
+
+    def set_label(self, label):
+        self.emit("label", None, [], [], (label,))
+
+    def brcond(self, cond, a, b, label):
+        t = a.type if isinstance(a, V) else b.type if isinstance(b, V) else I64
+        self.emit("brcond", t, [], [self._val(a, t), self._val(b, t)], (cond, label))
+
+    def br(self, label):
+        self.emit("br", None, [], [], (label,))
+
+    def goto_tb(self, pc):
+        self.emit("goto_tb", None, [], [], (pc,))
+
+    def goto_ptr(self, v):
+        self.emit("goto_ptr", I64, [], [self._val(v, I64)])
+
+    def exception(self, kind, pc, next_pc):
+        self.emit("exception", None, [], [], (kind, pc, next_pc))
+
+    def mb(self):
+        self.emit("mb", None, [], [])

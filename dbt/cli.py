@@ -1,0 +1,253 @@
+"""Command line: `pydbt run [options] prog [args...]`, with QEMU linux-user's vocabulary.
+
+Every option has a PYDBT_* environment twin (read first; a flag overrides it).
+Options end at the first word that is not an option (the program): everything
+after it, a literal `--` included, is the guest's argv.  `--x` is accepted for
+`-x`.  Bad input is one line on stderr and exit status 1, never a traceback.
+"""
+import os
+import sys
+from dataclasses import dataclass, field
+
+from .errors import UserError, GuestExit
+from .log import Log, ITEMS, parse_dfilter
+
+USAGE = "usage: pydbt run [options] program [arguments...]"
+
+BACKENDS = ("interp",)
+
+
+@dataclass
+class Options:
+    gdb: str = None
+    sysroot: str = None
+    set_env: list = field(default_factory=list)
+    unset_env: list = field(default_factory=list)
+    argv0: str = None
+    cpu: str = None
+    log_items: list = field(default_factory=list)
+    dfilter: str = None
+    log_file: str = None
+    strace: bool = False
+    one_insn_per_tb: bool = False
+    seed: int = None
+    stack_size: int = None
+    backend: str = "interp"
+    stats: str = None          # None, "text" or "json"
+    verify_ir: bool = False
+
+
+def _size(text):
+    t = text.strip().lower()
+    mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(t[-1:], 1)
+    if t[-1:] in "kmg":
+        t = t[:-1]
+    n = int(t, 0) * mult
+    if n <= 0:
+        raise ValueError(text)
+    return n
+
+
+def _items(text):
+    return [i for i in text.split(",") if i]
+
+
+# (flags, dest, takes a value, environment variable, converter/None, append, help)
+OPTIONS = [
+    (("-g",), "gdb", True, "PYDBT_GDB", None, False, "wait for gdb on TCP port (or unix socket path)"),
+    (("-L",), "sysroot", True, "PYDBT_LD_PREFIX", None, False, "guest root for absolute paths and the ELF interpreter"),
+    (("-E",), "set_env", True, "PYDBT_SET_ENV", None, True, "set VAR=VALUE in the guest environment"),
+    (("-U",), "unset_env", True, "PYDBT_UNSET_ENV", None, True, "remove VAR from the guest environment"),
+    (("-0",), "argv0", True, "PYDBT_ARGV0", None, False, "argv[0] for the guest"),
+    (("-cpu",), "cpu", True, "PYDBT_CPU", None, False, "CPU model (-cpu help lists them)"),
+    (("-d",), "log_items", True, "PYDBT_LOG", _items, False, "log items, comma separated (-d help lists them)"),
+    (("-dfilter",), "dfilter", True, "PYDBT_DFILTER", None, False, "only log pcs in ranges: 0xA+0xN,0xB-0xC"),
+    (("-D",), "log_file", True, "PYDBT_LOG_FILENAME", None, False, "write logs to a file (%d = pid)"),
+    (("-strace",), "strace", False, "PYDBT_STRACE", None, False, "log system calls"),
+    (("-one-insn-per-tb", "-singlestep"), "one_insn_per_tb", False, "PYDBT_ONE_INSN_PER_TB", None, False,
+     "one guest instruction per translation block"),
+    (("-seed",), "seed", True, "PYDBT_RAND_SEED", int, False, "seed AT_RANDOM and getrandom (deterministic runs)"),
+    (("-s",), "stack_size", True, "PYDBT_STACK_SIZE", _size, False, "guest stack size (k/m/g suffixes)"),
+    (("-backend", "-b"), "backend", True, "PYDBT_BACKEND", None, False, "translation backend: " + "|".join(BACKENDS)),
+    (("-stats",), "stats", False, "PYDBT_STATS", None, False, "print statistics at exit (-stats=json for JSON)"),
+    (("-verify-ir",), "verify_ir", False, "PYDBT_VERIFY_IR", None, False, "check every block's IR (slow)"),
+]
+
+
+def _help():
+    lines = [USAGE, "", "options:"]
+    for flags, dest, takes, env, conv, append, text in OPTIONS:
+        f = ", ".join(flags) + (" ARG" if takes else "")
+        lines.append(f"  {f:<28} {text}  [{env}]")
+    lines.append(f"  {'-h, -help':<28} this help")
+    lines.append(f"  {'-version':<28} print the version")
+    return "\n".join(lines) + "\n"
+
+
+def _by_flag():
+    table = {}
+    for row in OPTIONS:
+        for f in row[0]:
+            table[f] = row
+    return table
+
+
+def _convert(row, value):
+    flags, dest, takes, env, conv, append, text = row
+    if conv is None:
+        return value
+    try:
+        return conv(value)
+    except (ValueError, IndexError):
+        raise UserError(f"option {flags[0]}: bad value '{value}'") from None
+
+
+def parse_run_args(argv, environ=None):
+    """argv after 'run' -> (Options, program, guest args)."""
+    environ = os.environ if environ is None else environ
+    opts = Options()
+    for row in OPTIONS:
+        flags, dest, takes, env, conv, append, text = row
+        if env in environ:
+            v = environ[env]
+            if not takes:
+                if dest == "stats":
+                    setattr(opts, dest, "json" if v == "json" else "text" if v not in ("", "0") else None)
+                else:
+                    setattr(opts, dest, v not in ("", "0"))
+            elif append:
+                setattr(opts, dest, [x for x in v.split(",") if x])
+            else:
+                setattr(opts, dest, _convert(row, v))
+    table = _by_flag()
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if not a.startswith("-") or a == "-":
+            break
+        if a == "--":
+            i += 1
+            break
+        if a in ("-h", "-help", "--help"):
+            sys.stdout.write(_help())
+            sys.exit(0)
+        if a in ("-version", "--version"):
+            from . import __version__
+            sys.stdout.write(f"pydbt {__version__}\n")
+            sys.exit(0)
+        flag, eq, inline = a.partition("=")
+        if flag.startswith("--"):
+            flag = flag[1:]
+        row = table.get(flag)
+        if row is None:
+            raise UserError(f"unknown option '{a}' (try 'pydbt run -h')")
+        flags, dest, takes, env, conv, append, text = row
+        if dest == "stats":
+            if eq and inline not in ("json", "text"):
+                raise UserError(f"option -stats: bad value '{inline}' (text or json)")
+            opts.stats = inline if eq else "text"
+            i += 1
+            continue
+        if takes:
+            if eq:
+                value = inline
+            elif i + 1 < len(argv):
+                i += 1
+                value = argv[i]
+            else:
+                raise UserError(f"option {flags[0]} needs an argument")
+            value = _convert(row, value)
+            if append:
+                getattr(opts, dest).append(value)
+            else:
+                setattr(opts, dest, value)
+        else:
+            if eq:
+                raise UserError(f"option {flags[0]} takes no argument")
+            setattr(opts, dest, True)
+        i += 1
+    if "help" in opts.log_items:
+        sys.stdout.write("".join(f"{k:<10} {v}\n" for k, v in ITEMS.items()))
+        sys.exit(0)
+    if opts.cpu == "help":
+        sys.stdout.write("rv64  RV64GC (imafdc, zicsr, zifencei)\n")
+        sys.exit(0)
+    if i >= len(argv):
+        raise UserError("no program given\n" + USAGE)
+    if opts.backend not in BACKENDS:
+        raise UserError(f"unknown backend '{opts.backend}' (available: {', '.join(BACKENDS)})")
+    if opts.cpu not in (None, "rv64", "any", "max"):
+        raise UserError(f"unknown CPU model '{opts.cpu}' (try -cpu help)")
+    if opts.gdb is not None:
+        raise UserError("-g: the gdbstub is not implemented yet")
+    return opts, argv[i], argv[i + 1:]
+
+
+def guest_environment(opts, environ):
+    env = dict(environ)
+    for kv in opts.set_env:
+        k, eq, v = kv.partition("=")
+        if not eq or not k:
+            raise UserError(f"-E: expected VAR=VALUE, got '{kv}'")
+        env[k] = v
+    for k in opts.unset_env:
+        env.pop(k, None)
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+def run(argv):
+    from .execloop import Engine
+    from .stats import STATS
+    from pydbt.runtime.loader import inspect, load
+    from pydbt.runtime.process import Process
+    from pydbt.backends import get_backend
+
+    opts, prog, args = parse_run_args(argv)
+    items = list(opts.log_items) + (["strace"] if opts.strace else [])
+    try:
+        log = Log(items, opts.log_file, parse_dfilter(opts.dfilter) if opts.dfilter else None)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    except OSError as e:
+        raise UserError(f"-D {opts.log_file}: {e.strerror}") from None
+    image = inspect(prog)
+    proc = Process(image.arch, opts, log)
+    proc.exe_path = os.path.abspath(prog)
+    guest_argv = [opts.argv0 if opts.argv0 is not None else prog] + args
+    proc.argv = guest_argv
+    entry, sp = load(proc, image, guest_argv, guest_environment(opts, os.environ))
+    if log.on("page"):
+        log.write("".join(f"{v.start:016x}-{v.end:016x} {v.prot:o} {v.name}\n" for v in proc.mem.vmas))
+    proc.arch.init_registers(proc.cpu, entry, sp)
+    engine = Engine(proc, get_backend(opts.backend), max_insns=1 if opts.one_insn_per_tb else 512,
+                    verify_ir=opts.verify_ir)
+    proc.engine = engine
+    STATS.reset()
+    try:
+        engine.run(proc.cpu)
+    except GuestExit as e:
+        sys.stdout.flush()
+        proc.report_stats()
+        return e.status
+    return 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if not argv or argv[0] in ("-h", "--help", "help"):
+            sys.stdout.write(_help() + "\ncommands:\n  run     run a guest program\n")
+            return 0 if argv else 2
+        cmd, rest = argv[0], argv[1:]
+        if cmd == "run":
+            return run(rest)
+        if cmd in ("-version", "--version", "version"):
+            from . import __version__
+            sys.stdout.write(f"pydbt {__version__}\n")
+            return 0
+        raise UserError(f"unknown command '{cmd}' (try 'pydbt run prog')")
+    except UserError as e:
+        sys.stderr.write(f"pydbt: {e}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,80 @@
+"""-d logging items, -D log file, -dfilter, -strace and -d unimp output.
+
+Guest stdout and stderr are never touched: diagnostics go to the -D file if given,
+else to pydbt's stderr (fd 2, written with os.write so guest buffering is not mixed).
+"""
+import os
+import sys
+
+ITEMS = {
+    "in_asm": "show guest instructions of each translated block",
+    "op": "show the IR of each block before optimisation",
+    "op_opt": "show the IR after optimisation",
+    "out_asm": "show the backend's code for each block",
+    "exec": "show each block executed",
+    "cpu": "show the CPU state before each block executed",
+    "nochain": "do not chain translated blocks",
+    "strace": "log system calls (same as -strace)",
+    "unimp": "log unimplemented system calls (once per number)",
+    "page": "show the guest memory map after loading",
+}
+
+
+class Log:
+    def __init__(self, items=(), filename=None, dfilter=None):
+        bad = [i for i in items if i not in ITEMS]
+        if bad:
+            raise ValueError(f"unknown -d item '{bad[0]}' (try -d help)")
+        self.items = set(items)
+        self.strace = "strace" in self.items
+        self.fd = 2
+        if filename:
+            self.fd = os.open(filename.replace("%d", str(os.getpid())),
+                              os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        self.dfilter = dfilter or []        # [(lo, hi)] pc ranges
+        self._unimp_seen = set()
+
+    def on(self, item):
+        return item in self.items
+
+    def in_filter(self, pc):
+        return not self.dfilter or any(lo <= pc < hi for lo, hi in self.dfilter)
+
+    def write(self, text):
+        data = text.encode("utf-8", "replace")
+        while data:
+            n = os.write(self.fd, data)
+            data = data[n:]
+
+    def unimp(self, nr, name):
+        if "unimp" in self.items and nr not in self._unimp_seen:
+            self._unimp_seen.add(nr)
+            self.write(f"Unsupported syscall: {nr}" + (f" ({name})" if name else "") + "\n")
+
+    def strace_line(self, proc, name, args, ret, fn):
+        from pydbt.runtime.strace import format_call
+        self.write(format_call(proc, name, args, ret) + "\n")
+
+
+def parse_dfilter(text):
+    """'0x1000+0x100,0x2000-0x2fff' -> [(lo, hi)] half-open ranges"""
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if "+" in part:
+            a, n = part.split("+")
+            lo = int(a, 0)
+            out.append((lo, lo + int(n, 0)))
+        elif "-" in part[1:]:
+            a, b = part.split("-", 1)
+            out.append((int(a, 0), int(b, 0) + 1))
+        else:
+            lo = int(part, 0)
+            out.append((lo, lo + 1))
+    return out
+
+
+def die(msg, status=1):
+    sys.stderr.write(f"pydbt: {msg}\n")
+    sys.stderr.flush()
+    sys.exit(status)

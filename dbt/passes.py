@@ -1,0 +1,125 @@
+"""Optimizer passes over a block's op list, and the pass manager.
+
+Each pass is a small function `pass(block) -> None` that rewrites `block.ops`.
+Values are replaced through a substitution map applied to later inputs, which is
+sound because the IR is SSA and control flow only goes forward.
+
+* forward_regs   a `getreg` of a register already read or written earlier in the
+                 same straight-line region is replaced by that value (helpers
+                 never touch guest registers, so calls do not kill the knowledge;
+                 a label does, since another path may join there)
+* copy_prop      `mov` outputs are replaced by their input
+* const_fold     pure ops whose inputs are all constants become constants, and
+                 algebraic identities (x+0, x&-1, x|0, x^0, shifts by 0, x*1) fold
+* dce            pure ops whose outputs are never used are removed
+"""
+from . import ir
+from .ir import Const, Temp, MASK, PURE
+
+
+def _subst_inputs(op, subst):
+    if subst:
+        op.ins = [subst.get(v.id, v) if isinstance(v, Temp) else v for v in op.ins]
+
+
+def forward_regs(block):
+    known = {}
+    subst = {}
+    out = []
+    for op in block.ops:
+        _subst_inputs(op, subst)
+        if op.name == "label":
+            known.clear()
+        elif op.name == "getreg":
+            r = op.consts[0]
+            v = known.get(r)
+            if v is not None and v.type == op.type:
+                subst[op.outs[0].id] = v
+                continue
+            known[r] = op.outs[0]
+        elif op.name == "setreg":
+            known[op.consts[0]] = op.ins[0]
+        out.append(op)
+    block.ops = out
+
+
+def copy_prop(block):
+    subst = {}
+    out = []
+    for op in block.ops:
+        _subst_inputs(op, subst)
+        if op.name == "mov" and op.ins[0].type == op.type:
+            subst[op.outs[0].id] = op.ins[0]
+            continue
+        out.append(op)
+    block.ops = out
+
+
+_IDENTITY_RIGHT = {"add": 0, "sub": 0, "or": 0, "xor": 0, "shl": 0, "shr": 0, "sar": 0,
+                   "rotl": 0, "rotr": 0, "mul": 1}
+
+
+def _simplify(op):
+    """A value equal to op's output, or None."""
+    ins = op.ins
+    if all(isinstance(v, Const) for v in ins) and op.name != "call_pure":
+        w = ins[0].type if op.name in ("setcond", "movcond") else op.type
+        return Const(op.type, ir.eval_op(op.name, w, op.consts, [v.value for v in ins]))
+    if len(ins) == 2 and isinstance(ins[1], Const) and ins[0].type == op.type:
+        c = ins[1].value
+        if _IDENTITY_RIGHT.get(op.name) == c:
+            return ins[0]
+        if op.name == "and" and c == MASK[op.type]:
+            return ins[0]
+        if op.name in ("and", "mul") and c == 0:
+            return Const(op.type, 0)
+    if op.name == "movcond" and isinstance(ins[2], Temp) and ins[2] is ins[3]:
+        return ins[2]
+    return None
+
+
+def const_fold(block):
+    subst = {}
+    out = []
+    for op in block.ops:
+        _subst_inputs(op, subst)
+        if op.flags & PURE and op.outs and op.name not in ("getreg", "call_pure"):
+            v = _simplify(op)
+            if v is not None:
+                subst[op.outs[0].id] = v
+                continue
+        out.append(op)
+    block.ops = out
+
+
+def dce(block):
+    used = set()
+    out = []
+    for op in reversed(block.ops):
+        if op.flags & PURE and op.outs and not any(o.id in used for o in op.outs):
+            continue
+        for v in op.ins:
+            if isinstance(v, Temp):
+                used.add(v.id)
+        out.append(op)
+    out.reverse()
+    block.ops = out
+
+
+PASSES = {
+    "forward_regs": forward_regs,
+    "copy_prop": copy_prop,
+    "const_fold": const_fold,
+    "dce": dce,
+}
+
+
+def optimize(block, disabled=(), trace=None):
+    """Run every pass not in `disabled`; `trace(name, block)` after each if given."""
+    for name, p in PASSES.items():
+        if name in disabled:
+            continue
+        p(block)
+        if trace:
+            trace(name, block)
+    return block

@@ -1,0 +1,38 @@
+"""Run statistics for --stats: counters bumped by the TB cache and the exec loop."""
+import json
+import time
+
+
+class Stats:
+    FIELDS = ("tbs_translated", "tb_lookups", "cache_hits", "cache_misses", "chains_made",
+              "chains_undone", "invalidations", "tb_executions", "guest_insns", "syscalls",
+              "signals_delivered")
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        for f in self.FIELDS:
+            setattr(self, f, 0)
+        self.translate_time = 0.0          # frontend + passes
+        self.compile_time = {}             # backend name -> seconds
+        self.start = time.perf_counter()
+
+    def as_dict(self):
+        d = {f: getattr(self, f) for f in self.FIELDS}
+        wall = time.perf_counter() - self.start
+        d["translate_ms"] = round(self.translate_time * 1e3, 3)
+        d["compile_ms"] = {k: round(v * 1e3, 3) for k, v in self.compile_time.items()}
+        d["wall_s"] = round(wall, 4)
+        d["guest_mips"] = round(self.guest_insns / wall / 1e6, 4) if wall > 0 else 0.0
+        return d
+
+    def report(self, fmt="text"):
+        d = self.as_dict()
+        if fmt == "json":
+            return json.dumps(d, sort_keys=True)
+        width = max(len(k) for k in d)
+        return "\n".join(f"pydbt: {k:<{width}} {v}" for k, v in d.items())
+
+
+STATS = Stats()

@@ -1,0 +1,56 @@
+"""The riscv64 frontend object: everything the arch-neutral runtime asks a guest ISA."""
+from pydbt.runtime.syscall_numbers import RISCV64
+
+from .cpu import CPU, XNAMES
+
+# AT_HWCAP: one bit per single-letter extension, 'A' = bit 0
+_HWCAP = sum(1 << (ord(ch) - ord("A")) for ch in "IMAFDC")
+
+
+class Riscv64:
+    name = "riscv64"
+    elf_machine = 243
+    elf_class = 64
+    uname_machine = "riscv64"
+    abi = "generic64"
+    hwcap = _HWCAP
+    page_size = 4096
+    syscall_names = RISCV64
+    stack_align = 16
+    insn_align = 2
+    cpuinfo = ("processor\t: 0\nhart\t\t: 0\nisa\t\t: rv64imafdc_zicsr_zifencei\n"
+               "mmu\t\t: sv39\nuarch\t\t: pydbt\n\n")
+
+    def new_cpu(self, mem):
+        return CPU(mem)
+
+    def translate(self, mem, pc, max_insns):
+        from .translate import translate
+        return translate(mem, pc, max_insns)
+
+    # syscall ABI: number in a7, arguments a0..a5, result in a0
+    def syscall_args(self, cpu):
+        r = cpu.regs
+        return r[17], r[10:16]
+
+    def set_syscall_result(self, cpu, value):
+        cpu.regs[10] = value & 0xffffffffffffffff
+
+    def init_registers(self, cpu, entry, sp):
+        cpu.pc = entry
+        cpu.regs[2] = sp
+        cpu.regs[10] = 0            # a0: rtld_fini (none for static programs)
+
+    def disassemble(self, code, pc):
+        """(address, text) pairs for -d in_asm, through capstone."""
+        import capstone
+        md = getattr(self, "_cs", None)
+        if md is None:
+            md = self._cs = capstone.Cs(capstone.CS_ARCH_RISCV,
+                                        capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC)
+        return [(i.address, f"{i.mnemonic} {i.op_str}".strip()) for i in md.disasm(code, pc)]
+
+    reg_names = XNAMES
+
+
+ARCH = Riscv64()

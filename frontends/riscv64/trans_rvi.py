@@ -1,0 +1,203 @@
+"""Lifters for RV64I, M, Zicsr and Zifencei (compressed forms arrive expanded)."""
+import time
+
+from pydbt.errors import illegal as illegal_fault
+from .lift import trans, illegal
+
+M64 = (1 << 64) - 1
+
+# --- upper immediates, jumps, branches -----------------------------------------
+
+
+@trans("lui")
+def trans_lui(c, i):
+    c.x[i.rd] = c.b.const(i.imm)
+
+
+@trans("auipc")
+def trans_auipc(c, i):
+    c.x[i.rd] = c.b.const(c.pc + i.imm)
+
+
+@trans("jal")
+def trans_jal(c, i):
+    c.x[i.rd] = c.b.const(c.next_pc)
+    c.b.goto_tb((c.pc + i.imm) & M64)
+    c.end()
+
+
+@trans("jalr")
+def trans_jalr(c, i):
+    target = (c.x[i.rs1] + i.imm) & ~1
+    c.x[i.rd] = c.b.const(c.next_pc)
+    c.b.goto_ptr(target)
+    c.end()
+
+
+_BRANCH = {"beq": "eq", "bne": "ne", "blt": "lt", "bge": "ge", "bltu": "ltu", "bgeu": "geu"}
+
+
+@trans(*_BRANCH)
+def trans_branch(c, i):
+    b = c.b
+    taken = b.label()
+    b.brcond(_BRANCH[i.name], c.x[i.rs1], c.x[i.rs2], taken)
+    b.goto_tb(c.next_pc)
+    b.set_label(taken)
+    b.goto_tb((c.pc + i.imm) & M64)
+    c.end()
+
+
+# --- loads and stores ---------------------------------------------------------------
+
+_LOAD = {"lb": (1, True), "lh": (2, True), "lw": (4, True), "ld": (8, True),
+         "lbu": (1, False), "lhu": (2, False), "lwu": (4, False)}
+_STORE = {"sb": 1, "sh": 2, "sw": 4, "sd": 8}
+
+
+@trans(*_LOAD)
+def trans_load(c, i):
+    size, signed = _LOAD[i.name]
+    c.x[i.rd] = c.b.ld(c.x[i.rs1] + i.imm, size, signed)
+
+
+@trans(*_STORE)
+def trans_store(c, i):
+    c.b.st(c.x[i.rs1] + i.imm, c.x[i.rs2], _STORE[i.name])
+
+
+# --- integer computation -------------------------------------------------------------
+
+_ALU = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b,
+    "and": lambda a, b: a & b, "or": lambda a, b: a | b, "xor": lambda a, b: a ^ b,
+    "sll": lambda a, b: a << b, "srl": lambda a, b: a >> b, "sra": lambda a, b: a.sar(b),
+    "slt": lambda a, b: a.cmp("lt", b), "sltu": lambda a, b: a.cmp("ltu", b),
+    "mul": lambda a, b: a * b, "mulh": lambda a, b: a.mulh(b),
+    "mulhu": lambda a, b: a.mulhu(b), "mulhsu": lambda a, b: a.mulhsu(b),
+    "div": lambda a, b: a.b.movcond("eq", b, 0, M64, a.div(b)),
+    "divu": lambda a, b: a.b.movcond("eq", b, 0, M64, a.divu(b)),
+    "rem": lambda a, b: a.rem(b),       # IR: x % 0 = x, MIN % -1 = 0, as RISC-V
+    "remu": lambda a, b: a.remu(b),
+}
+_IMM = {"addi": "add", "slti": "slt", "sltiu": "sltu", "xori": "xor", "ori": "or",
+        "andi": "and", "slli": "sll", "srli": "srl", "srai": "sra"}
+
+
+@trans(*_ALU)
+def trans_alu(c, i):
+    c.x[i.rd] = _ALU[i.name](c.x[i.rs1], c.x[i.rs2])
+
+
+@trans(*_IMM)
+def trans_alu_imm(c, i):
+    if i.rd == 0:
+        return                    # HINTs and nop
+    c.x[i.rd] = _ALU[_IMM[i.name]](c.x[i.rs1], i.imm & M64)
+
+
+# 32-bit ops: compute on suitably extended inputs, sign-extend the low 32 bits.
+_W = {
+    "addw": lambda a, b: a + b, "subw": lambda a, b: a - b, "mulw": lambda a, b: a * b,
+    "sllw": lambda a, b: a << (b & 31),
+    "srlw": lambda a, b: a.zext32() >> (b & 31),
+    "sraw": lambda a, b: a.sext32().sar(b & 31),
+    "divw": lambda a, b: a.b.movcond("eq", b.sext32(), 0, M64, a.sext32().div(b.sext32())),
+    "divuw": lambda a, b: a.b.movcond("eq", b.zext32(), 0, M64, a.zext32().divu(b.zext32())),
+    "remw": lambda a, b: a.sext32().rem(b.sext32()),
+    "remuw": lambda a, b: a.zext32().remu(b.zext32()),
+}
+_WIMM = {"addiw": "addw", "slliw": "sllw", "srliw": "srlw", "sraiw": "sraw"}
+
+
+@trans(*_W)
+def trans_alu_w(c, i):
+    c.x[i.rd] = _W[i.name](c.x[i.rs1], c.x[i.rs2]).sext32()
+
+
+@trans(*_WIMM)
+def trans_alu_w_imm(c, i):
+    if i.rd == 0:
+        return
+    c.x[i.rd] = _W[_WIMM[i.name]](c.x[i.rs1], c.b.const(i.imm & M64)).sext32()
+
+
+# --- system -------------------------------------------------------------------------------
+
+
+@trans("ecall")
+def trans_ecall(c, i):
+    c.b.exception("syscall", c.pc, c.next_pc)
+    c.end()
+
+
+@trans("ebreak")
+def trans_ebreak(c, i):
+    c.b.exception("breakpoint", c.pc, c.next_pc)
+    c.end()
+
+
+@trans("fence")
+def trans_fence(c, i):
+    c.b.mb()
+
+
+@trans("fence.i")
+def trans_fence_i(c, i):
+    # Stores to pages holding translations already invalidated them (the CODE
+    # page bit); ending the block makes the next instruction fetch see new code.
+    c.b.goto_tb(c.next_pc)
+    c.end()
+
+
+# --- Zicsr ------------------------------------------------------------------------------
+
+CSR_FFLAGS, CSR_FRM, CSR_FCSR = 0x001, 0x002, 0x003
+CSR_CYCLE, CSR_TIME, CSR_INSTRET = 0xC00, 0xC01, 0xC02
+_COUNTERS = (CSR_CYCLE, CSR_TIME, CSR_INSTRET)
+_T0 = time.monotonic_ns()
+
+
+def _counter(cpu, csr):
+    ns = time.monotonic_ns() - _T0
+    if csr == CSR_TIME:
+        return ns // 100            # a 10 MHz timebase, as common boards
+    return ns                       # cycle, instret: monotonic, like QEMU's host ticks
+
+
+def csr_access(cpu, csr, op, src):
+    """op 0: write src; 1: set bits; 2: clear bits; 3: read only.  Returns the old value."""
+    if csr in _COUNTERS:
+        if op != 3:
+            raise illegal_fault()
+        return _counter(cpu, csr)
+    if csr == CSR_FFLAGS:
+        old = cpu.fflags
+    elif csr == CSR_FRM:
+        old = cpu.frm
+    else:
+        old = (cpu.frm << 5) | cpu.fflags
+    new = src if op == 0 else old | src if op == 1 else old & ~src if op == 2 else old
+    if op != 3:
+        if csr == CSR_FFLAGS:
+            cpu.fflags = new & 0x1f
+        elif csr == CSR_FRM:
+            cpu.frm = new & 7
+        else:
+            cpu.fflags, cpu.frm = new & 0x1f, (new >> 5) & 7
+    return old
+
+
+_CSR = {"csrrw": 0, "csrrs": 1, "csrrc": 2, "csrrwi": 0, "csrrsi": 1, "csrrci": 2}
+
+
+@trans(*_CSR)
+def trans_csr(c, i):
+    if i.csr not in (CSR_FFLAGS, CSR_FRM, CSR_FCSR) + _COUNTERS:
+        return illegal(c)
+    op = _CSR[i.name]
+    src = c.b.const(i.imm) if i.name.endswith("i") else c.x[i.rs1]
+    if op != 0 and (i.imm == 0 if i.name.endswith("i") else i.rs1 == 0):
+        op = 3                        # csrrs/csrrc with x0 / 0 do not write
+    old = c.b.call(csr_access, i.csr, op, src)
+    c.x[i.rd] = old

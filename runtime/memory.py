@@ -1,0 +1,281 @@
+"""Guest memory: one host mapping with page permissions kept beside it.
+
+The guest address space is a single anonymous host mapping of `SPACE` bytes
+(reserved, not committed: MAP_NORESERVE), so guest address `a` is byte `a` of
+`self.buf` and native code can reach it as `host_base + a`.  Guest addresses at or
+above `SPACE` do not exist (they fault), like addresses above a 39-bit user space.
+
+Permissions live in a second lazily-zeroed mapping, one byte per 4 KiB page:
+PROT_READ/WRITE/EXEC bits as Linux, plus `CODE` on pages that hold translated
+code.  A load checks one byte; a store checks one byte against WRITE and CODE at
+once, so the common case of a store to an ordinary page pays one comparison and
+a store to a page with translations takes the slow path, which invalidates them
+(self-modifying code) before writing.
+
+Mappings are tracked as a sorted list of `Vma`s for munmap/mremap and for
+/proc/self/maps.  Unmapping or remapping a range replaces its host pages with
+fresh anonymous ones (mmap MAP_FIXED over the range), so freed memory reads as
+zero when mapped again and costs nothing.  File mappings are real host file
+mappings placed at the guest address (MAP_FIXED), MAP_SHARED included.
+"""
+import ctypes
+import errno
+import mmap
+import os
+import struct
+from bisect import bisect_left
+
+from ..errors import segv
+
+PAGE = 4096
+PAGE_SHIFT = 12
+SPACE = 1 << 38
+R, W, X = mmap.PROT_READ, mmap.PROT_WRITE, mmap.PROT_EXEC
+CODE = 8
+MAP_NORESERVE = 0x4000
+MAP_FIXED = 0x10
+MAP_SHARED = 0x01
+MAP_PRIVATE = 0x02
+MAP_ANONYMOUS = 0x20
+MAP_FIXED_NOREPLACE = 0x100000
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_long]
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+def page_down(a):
+    return a & ~(PAGE - 1)
+
+
+def page_up(a):
+    return (a + PAGE - 1) & ~(PAGE - 1)
+
+
+class Vma:
+    __slots__ = ("start", "end", "prot", "flags", "name", "offset")
+
+    def __init__(self, start, end, prot, flags=MAP_PRIVATE | MAP_ANONYMOUS, name="", offset=0):
+        self.start, self.end, self.prot, self.flags = start, end, prot, flags
+        self.name, self.offset = name, offset
+
+    def __repr__(self):
+        return f"Vma({self.start:#x}-{self.end:#x} {self.prot} {self.name})"
+
+
+_U = {(1, False): struct.Struct("<B"), (2, False): struct.Struct("<H"),
+      (4, False): struct.Struct("<I"), (8, False): struct.Struct("<Q"),
+      (1, True): struct.Struct("<b"), (2, True): struct.Struct("<h"),
+      (4, True): struct.Struct("<i"), (8, True): struct.Struct("<q")}
+_MASK = {1: 0xff, 2: 0xffff, 4: 0xffffffff, 8: 0xffffffffffffffff}
+
+
+class GuestMemory:
+    def __init__(self, space=SPACE):
+        self.space = space
+        self.buf = mmap.mmap(-1, space, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
+        self.perm = mmap.mmap(-1, space >> PAGE_SHIFT,
+                              flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
+        self.host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
+        self.vmas = []                       # sorted, non-overlapping
+        self.on_code_write = None            # callback(first_page, last_page)
+        self.mmap_top = space - (1 << 30)    # top-down mmap area ends below the stack
+        self.brk_start = self.brk = 0
+
+    # --- access (hot) --------------------------------------------------------
+    def load(self, a, size, signed=False):
+        try:
+            p = self.perm[a >> PAGE_SHIFT]
+            if not p & R or (a & 0xfff) > PAGE - size:
+                self._check(a, size, R)
+            return _U[size, signed].unpack_from(self.buf, a)[0]
+        except (IndexError, OverflowError, struct.error):
+            raise segv(a, False) from None
+
+    def store(self, a, value, size):
+        try:
+            p = self.perm[a >> PAGE_SHIFT]
+            if p & (W | CODE) != W or (a & 0xfff) > PAGE - size:
+                self._check(a, size, W)
+            _U[size, False].pack_into(self.buf, a, value & _MASK[size])
+        except (IndexError, OverflowError, struct.error):
+            raise segv(a, False) from None
+
+    def fetch16(self, a):
+        """Instruction fetch of a halfword: needs EXEC."""
+        try:
+            if not self.perm[a >> PAGE_SHIFT] & X:
+                raise segv(a, self.perm[a >> PAGE_SHIFT] != 0)
+            return _U[2, False].unpack_from(self.buf, a)[0]
+        except (IndexError, OverflowError):
+            raise segv(a, False) from None
+
+    def _check(self, a, size, need):
+        """Slow path: page-crossing access, missing permission, or a store to code."""
+        last = a + size - 1
+        if last >= self.space or a < 0:
+            raise segv(a, False)
+        for pg in range(a >> PAGE_SHIFT, (last >> PAGE_SHIFT) + 1):
+            p = self.perm[pg]
+            if not p & need:
+                addr = max(a, pg << PAGE_SHIFT)
+                raise segv(addr, p != 0 or self.vma_at(addr) is not None)
+        if need == W and self.on_code_write:
+            for pg in range(a >> PAGE_SHIFT, (last >> PAGE_SHIFT) + 1):
+                if self.perm[pg] & CODE:
+                    self.on_code_write(pg)
+
+    # --- bulk access for syscalls and the loader ------------------------------
+    def read(self, a, n):
+        if n <= 0:
+            return b""
+        self._check(a, n, R)
+        return self.buf[a:a + n]
+
+    def write(self, a, data):
+        if not data:
+            return
+        self._check(a, len(data), W)
+        self.buf[a:a + len(data)] = data
+
+    def read_cstr(self, a, limit=1 << 16):
+        out = bytearray()
+        while len(out) < limit:
+            end = min(page_down(a) + PAGE, a + limit - len(out))
+            self._check(a, 1, R)
+            chunk = self.buf[a:end]
+            i = chunk.find(b"\0")
+            if i >= 0:
+                out += chunk[:i]
+                return bytes(out)
+            out += chunk
+            a = end
+        raise segv(a, True)
+
+    def poke(self, a, data):
+        """Write ignoring permissions (loader, gdb): code pages still get invalidated."""
+        if a < 0 or a + len(data) > self.space:
+            raise segv(a, False)
+        if self.on_code_write:
+            for pg in range(a >> PAGE_SHIFT, ((a + len(data) - 1) >> PAGE_SHIFT) + 1):
+                if self.perm[pg] & CODE:
+                    self.on_code_write(pg)
+        self.buf[a:a + len(data)] = data
+
+    # --- the map ---------------------------------------------------------------
+    def vma_at(self, a):
+        i = bisect_left([v.end for v in self.vmas], a + 1)
+        if i < len(self.vmas) and self.vmas[i].start <= a:
+            return self.vmas[i]
+        return None
+
+    def is_free(self, start, end):
+        return all(v.end <= start or v.start >= end for v in self.vmas)
+
+    def find_free(self, length, top=None):
+        """Highest free range of `length` bytes below `top` (top-down, as Linux)."""
+        hi = self.mmap_top if top is None else top
+        for v in reversed(self.vmas):
+            if v.start >= hi:
+                continue
+            if v.end <= hi - length:
+                return hi - length
+            hi = min(hi, v.start)
+        return hi - length if hi - length >= 0x10000 else None
+
+    def _set_perm(self, start, end, prot):
+        n = (end - start) >> PAGE_SHIFT
+        self.perm[start >> PAGE_SHIFT:(start >> PAGE_SHIFT) + n] = bytes([prot & 7]) * n
+
+    def _fresh(self, start, end):
+        """Give the range fresh zero host pages."""
+        r = _libc.mmap(self.host_base + start, end - start, mmap.PROT_READ | mmap.PROT_WRITE,
+                       MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        if r == _MAP_FAILED:
+            raise OSError(ctypes.get_errno(), "host mmap failed")
+
+    def _cut(self, start, end):
+        """Remove [start, end) from the vma list, splitting partial overlaps."""
+        out = []
+        for v in self.vmas:
+            if v.end <= start or v.start >= end:
+                out.append(v)
+                continue
+            if v.start < start:
+                out.append(Vma(v.start, start, v.prot, v.flags, v.name, v.offset))
+            if v.end > end:
+                out.append(Vma(end, v.end, v.prot, v.flags, v.name, v.offset + (end - v.start)))
+        self.vmas = out
+
+    def _insert(self, vma):
+        self.vmas.append(vma)
+        self.vmas.sort(key=lambda v: v.start)
+
+    def _invalidate(self, start, end):
+        if self.on_code_write:
+            for pg in range(start >> PAGE_SHIFT, end >> PAGE_SHIFT):
+                if self.perm[pg] & CODE:
+                    self.on_code_write(pg)
+
+    def map(self, start, length, prot, flags=MAP_PRIVATE | MAP_ANONYMOUS, fd=-1, offset=0, name=""):
+        """Map [start, start+length) (start page aligned, already chosen); returns start."""
+        end = start + page_up(length)
+        self._invalidate(start, end)
+        self._cut(start, end)
+        if fd >= 0:
+            hostflags = MAP_FIXED | (flags & (MAP_SHARED | MAP_PRIVATE))
+            hprot = mmap.PROT_READ | (mmap.PROT_WRITE if (flags & MAP_SHARED) == 0 or prot & W else 0)
+            r = _libc.mmap(self.host_base + start, end - start, hprot, hostflags, fd, offset)
+            if r == _MAP_FAILED:
+                e = ctypes.get_errno()
+                self._fresh(start, end)
+                raise OSError(e, os.strerror(e))
+        else:
+            self._fresh(start, end)
+        self._set_perm(start, end, prot)
+        self._insert(Vma(start, end, prot, flags, name, offset))
+        return start
+
+    def unmap(self, start, length):
+        end = start + page_up(length)
+        self._invalidate(start, end)
+        self._cut(start, end)
+        self._fresh(start, end)
+        self._set_perm(start, end, 0)
+
+    def protect(self, start, length, prot):
+        end = start + page_up(length)
+        for pg in range(start >> PAGE_SHIFT, end >> PAGE_SHIFT):
+            if self.vma_at(pg << PAGE_SHIFT) is None:
+                return -errno.ENOMEM
+        if not prot & X:
+            self._invalidate(start, end)
+        keep = {}
+        for v in self.vmas:
+            if v.start < end and v.end > start:
+                keep[v.start] = v
+        self._cut(start, end)
+        for v in keep.values():
+            s, e = max(v.start, start), min(v.end, end)
+            self._insert(Vma(s, e, prot, v.flags, v.name, v.offset + (s - v.start)))
+        code = [pg for pg in range(start >> PAGE_SHIFT, end >> PAGE_SHIFT) if self.perm[pg] & CODE]
+        self._set_perm(start, end, prot)
+        for pg in code:          # still translated (only when exec stays allowed)
+            self.perm[pg] |= CODE
+        return 0
+
+    def invalidate_and_zero(self, start, end):
+        """MADV_DONTNEED on private anonymous memory: the pages read as zero again."""
+        self._invalidate(start, end)
+        self._fresh(start, end)
+
+    def mark_code(self, page):
+        self.perm[page] |= CODE
+
+    def unmark_code(self, page):
+        self.perm[page] &= ~CODE & 0xff
+
+    def mappings(self):
+        return list(self.vmas)
