@@ -118,6 +118,7 @@ def load(proc, image, argv, envp, execfn=None):
         entry = elf.header.e_entry + bias
         phnum, phent = elf.header.e_phnum, elf.header.e_phentsize
     mem.brk_start = mem.brk = page_up(hi)
+    _map_sigreturn(proc, arch)
     proc.load_bias = bias
     proc.entry = entry
     sp = _build_stack(proc, arch, argv, envp, execfn or image.path,
@@ -127,6 +128,16 @@ def load(proc, image, argv, envp, execfn=None):
                        (AT_EGID, os.getegid()), (AT_HWCAP, arch.hwcap), (AT_CLKTCK, 100),
                        (AT_SECURE, 0), (AT_HWCAP2, 0)])
     return entry, sp
+
+
+def _map_sigreturn(proc, arch):
+    """The page the signal trampoline returns through (there is no vDSO)."""
+    mem = proc.mem
+    addr = mem.find_free(PAGE)
+    mem.map(addr, PAGE, R | W, MAP_PRIVATE | MAP_ANONYMOUS, name="[sigreturn]")
+    mem.poke(addr, arch.sigreturn_code)
+    mem.protect(addr, PAGE, R | X)
+    proc.sigreturn_tramp = addr
 
 
 def _runs(page_prot):

@@ -2,6 +2,7 @@
 from pydbt.runtime.syscall_numbers import RISCV64
 
 from .cpu import CPU, XNAMES
+from . import signal_frame
 
 # AT_HWCAP: one bit per single-letter extension, 'A' = bit 0
 _HWCAP = sum(1 << (ord(ch) - ord("A")) for ch in "IMAFDC")
@@ -35,6 +36,19 @@ class Riscv64:
 
     def set_syscall_result(self, cpu, value):
         cpu.regs[10] = value & 0xffffffffffffffff
+
+    # signals (see signal_frame.py)
+    sa_restorer = False             # struct sigaction has no sa_restorer field
+    sigreturn_code = signal_frame.SIGRETURN_CODE
+
+    def setup_frame(self, proc, cpu, sig, info, act, oldmask, sp=None):
+        signal_frame.setup_frame(proc, cpu, sig, info, act, oldmask, sp)
+
+    def restore_frame(self, proc, cpu):
+        return signal_frame.restore_frame(proc, cpu)
+
+    def stack_pointer(self, cpu):
+        return cpu.regs[2]
 
     def init_registers(self, cpu, entry, sp):
         cpu.pc = entry
