@@ -40,14 +40,14 @@ class Engine:
         if logged and log.on("in_asm"):
             self._log_in_asm(block)
         if logged and log.on("op"):
-            log.write(f"OP:\n{format_block(block)}\n")
+            log.write(f"OP:\n{format_block(block, self.arch.global_names)}\n")
         if self.verify_ir:
             verify(block)
         optimize(block, self.disabled_passes)
         if self.verify_ir:
             verify(block)
         if logged and log.on("op_opt"):
-            log.write(f"OP after optimization:\n{format_block(block)}\n")
+            log.write(f"OP after optimization:\n{format_block(block, self.arch.global_names)}\n")
         t1 = time.perf_counter()
         fn = self.backend.compile(block, self.proc)
         t2 = time.perf_counter()

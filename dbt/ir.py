@@ -164,7 +164,7 @@ def _cond(c, a, b, w):
     raise ValueError(c)
 
 
-def _div(a, b, w):
+def _div(w, a, b):
     """signed division truncating toward zero; x/0 -> 0 (lifters pick the guest's answer)"""
     a, b = _s(a, w), _s(b, w)
     if b == 0:
@@ -173,18 +173,18 @@ def _div(a, b, w):
     return -q if (a < 0) != (b < 0) else q
 
 
-def _rem(a, b, w):
+def _rem(w, a, b):
     sa, sb = _s(a, w), _s(b, w)
     if sb == 0:
         return a
-    return sa - sb * _div(a, b, w)
+    return sa - sb * _div(w, a, b)
 
 
-def _clz(a, w):
+def _clz(w, a):
     return w - a.bit_length()
 
 
-def _ctz(a, w):
+def _ctz(w, a):
     return w if a == 0 else (a & -a).bit_length() - 1
 
 
@@ -253,25 +253,32 @@ def input_width(op, i):
 
 # --- printer (-d op, -d op_opt) ----------------------------------------------
 
-def format_op(op):
+def format_op(op, names=None):
+    """One op as text; `names` maps global register numbers to guest register names."""
     if op.name == "insn_start":
         return f" ---- {op.consts[0]:016x}"
     if op.name == "label":
         return f"L{op.consts[0]}:"
     name = op.name if op.type is None else f"{op.name}_i{op.type}"
     parts = [repr(v) for v in op.outs] + [repr(v) for v in op.ins]
-    for c in op.consts:
-        if callable(c):
+    for cname, c in zip(OPS[op.name].consts, op.consts):
+        if cname == "reg":
+            parts.insert(0 if op.name == "setreg" else 1, names[c] if names else f"g{c}")
+        elif cname == "label":
+            parts.append(f"L{c}")
+        elif callable(c):
             parts.append(getattr(c, "__name__", repr(c)))
-        elif isinstance(c, int) and not isinstance(c, bool):
-            parts.append(f"{c:#x}" if c > 9 else str(c))
+        elif isinstance(c, bool):
+            parts.append(cname if c else "")
+        elif isinstance(c, int):
+            parts.append(f"{c:#x}" if cname == "pc" else str(c))
         else:
             parts.append(str(c))
-    return f" {name} {', '.join(parts)}".rstrip()
+    return f" {name} {', '.join(p for p in parts if p)}".rstrip()
 
 
-def format_block(block):
-    return "\n".join(format_op(op) for op in block.ops) + "\n"
+def format_block(block, names=None):
+    return "\n".join(format_op(op, names) for op in block.ops) + "\n"
 
 
 # --- verifier -------------------------------------------------------------------

@@ -78,11 +78,16 @@ def _simplify(op):
     return None
 
 
+_COMMUTATIVE = {"add", "mul", "and", "or", "xor", "mulhu", "mulh"}
+
+
 def const_fold(block):
     subst = {}
     out = []
     for op in block.ops:
         _subst_inputs(op, subst)
+        if op.name in _COMMUTATIVE and isinstance(op.ins[0], Const) and not isinstance(op.ins[1], Const):
+            op.ins = [op.ins[1], op.ins[0]]          # constants go right
         if op.flags & PURE and op.outs and op.name not in ("getreg", "call_pure"):
             v = _simplify(op)
             if v is not None:

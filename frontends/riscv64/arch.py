@@ -1,7 +1,7 @@
 """The riscv64 frontend object: everything the arch-neutral runtime asks a guest ISA."""
 from pydbt.runtime.syscall_numbers import RISCV64
 
-from .cpu import CPU, XNAMES
+from .cpu import CPU, XNAMES, FNAMES
 from . import signal_frame
 
 # AT_HWCAP: one bit per single-letter extension, 'A' = bit 0
@@ -65,6 +65,7 @@ class Riscv64:
         return [(i.address, f"{i.mnemonic} {i.op_str}".strip()) for i in md.disasm(code, pc)]
 
     reg_names = XNAMES
+    global_names = XNAMES + FNAMES     # the IR's getreg/setreg numbering
 
 
 ARCH = Riscv64()

@@ -1,0 +1,78 @@
+"""TB cache: chaining with back-links, and invalidation by writes to code pages."""
+import pytest
+
+from pydbt.tb import TB, TBCache
+from pydbt.runtime.memory import GuestMemory, R, W, X, CODE
+from pydbt.errors import GuestFault
+
+
+@pytest.fixture
+def mem():
+    m = GuestMemory(space=1 << 32)
+    m.map(0x10000, 0x3000, R | W | X)
+    return m
+
+
+def tb(pc, size=8, exits=2):
+    pages = list(range(pc >> 12, ((pc + size - 1) >> 12) + 1))
+    return TB(pc, size, size // 4, None, pages, exits)
+
+
+def test_link_and_invalidate_unlinks(mem):
+    cache = TBCache(mem)
+    a, b = tb(0x10000), tb(0x11000)
+    cache.add(a)
+    cache.add(b)
+    cache.link(a, 1, b)
+    assert a.links[1] is b and (a, 1) in b.incoming
+    assert mem.perm[0x10] & CODE and mem.perm[0x11] & CODE
+    mem.store(0x11004, 0x13, 4)             # a store into b's page
+    assert not b.valid and cache.get(0x11000) is None
+    assert a.links[1] is None                # the jump into b was undone
+    assert a.valid and cache.get(0x10000) is a
+    assert not mem.perm[0x11] & CODE         # no translations left on that page
+    assert mem.load(0x11004, 4) == 0x13      # and the store happened
+
+
+def test_nochain(mem):
+    cache = TBCache(mem, chaining=False)
+    a, b = tb(0x10000), tb(0x11000)
+    cache.add(a)
+    cache.add(b)
+    cache.link(a, 0, b)
+    assert a.links == [None, None]
+
+
+def test_tb_spanning_pages_invalidated_by_either(mem):
+    cache = TBCache(mem)
+    t = tb(0x10ffc, size=8)
+    cache.add(t)
+    assert t.pages == [0x10, 0x11]
+    mem.store(0x11000, 1, 1)
+    assert not t.valid
+
+
+def test_munmap_and_mprotect_invalidate(mem):
+    cache = TBCache(mem)
+    t1, t2 = tb(0x10000), tb(0x12000)
+    cache.add(t1)
+    cache.add(t2)
+    mem.protect(0x10000, 0x1000, R)          # no longer executable
+    assert not t1.valid
+    mem.unmap(0x12000, 0x1000)
+    assert not t2.valid
+
+
+def test_store_to_readonly_page_faults(mem):
+    mem.protect(0x10000, 0x1000, R | X)
+    with pytest.raises(GuestFault) as e:
+        mem.store(0x10010, 1, 8)
+    assert e.value.signo == 11 and e.value.addr == 0x10010 and e.value.code == 2  # SEGV_ACCERR
+    with pytest.raises(GuestFault) as e:
+        mem.load(0x20000, 8)
+    assert e.value.code == 1                                     # SEGV_MAPERR
+    with pytest.raises(GuestFault):
+        mem.load(1 << 40, 8)                                     # beyond the address space
+    with pytest.raises(GuestFault) as e:
+        mem.load(0x12ffc, 8)                                     # crosses into an unmapped page
+    assert e.value.addr == 0x13000
