@@ -75,9 +75,13 @@ class Engine:
         pc = cpu.pc
         if self.slow:
             return self._run_logged(cpu)
+        pending = self.proc.signals.pending       # filled by host signal handlers
         tb = get(pc) or self.translate(pc)
         while True:
             pc, slot = tb.fn(cpu)
+            if pending:                            # deliver at this TB boundary
+                cpu.pc = pc
+                return
             stats.tb_executions += 1
             stats.guest_insns += tb.ninsns
             nxt = tb.links[slot] if slot >= 0 else None
@@ -106,6 +110,8 @@ class Engine:
             cpu.pc, _ = tb.fn(cpu)
             STATS.tb_executions += 1
             STATS.guest_insns += tb.ninsns
+            if self.proc.signals.pending:
+                return
 
     def run(self, cpu):
         """The CPU loop: run guest code, serve syscalls and faults, until exit."""
@@ -113,7 +119,7 @@ class Engine:
         arch = self.arch
         while True:
             try:
-                self.run_until_exception(cpu)
+                self.run_until_exception(cpu)       # returns when a signal is pending
             except Syscall as e:
                 cpu.pc = e.next_pc
                 STATS.syscalls += 1

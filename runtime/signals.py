@@ -48,7 +48,8 @@ class Signals:
         self.proc = proc
         self.actions = [Action() for _ in range(NSIG + 1)]
         self.mask = 0
-        self.pending = []              # [(signo, siginfo fields)]
+        self.pending = []              # [(signo, siginfo fields)] to look at at the next TB boundary
+        self.held = []                 # pending but blocked by the mask
         self.altstack = (0, 2, 0)      # ss_sp, ss_flags (SS_DISABLE), ss_size
 
     # --- dispositions ------------------------------------------------------------------
@@ -82,13 +83,11 @@ class Signals:
         self._deliver(cpu, sig, {"code": e.code, "addr": e.addr})
 
     def deliver_pending(self, cpu):
-        i = 0
-        while i < len(self.pending):
-            sig, info = self.pending[i]
+        while self.pending:
+            sig, info = self.pending.pop(0)
             if self.mask & _bit(sig) and sig not in _UNCATCHABLE:
-                i += 1
+                self.held.append((sig, info))
                 continue
-            del self.pending[i]
             act = self.actions[sig]
             if act.handler == SIG_IGN:
                 continue
@@ -118,9 +117,15 @@ class Signals:
         if act.flags & SA_RESETHAND:
             self.set_action(sig, Action())
 
+    def set_mask(self, mask):
+        self.mask = mask & ~(_bit(signal.SIGKILL) | _bit(signal.SIGSTOP))
+        if self.held:                  # look again at what the old mask held back
+            self.pending.extend(self.held)
+            self.held.clear()
+
     def sigreturn(self, cpu):
         """rt_sigreturn: restore the state saved by setup_frame."""
-        self.mask = self.proc.arch.restore_frame(self.proc, cpu) & ~(_bit(signal.SIGKILL) | _bit(signal.SIGSTOP))
+        self.set_mask(self.proc.arch.restore_frame(self.proc, cpu))
 
     # --- death ------------------------------------------------------------------------------
     def die(self, sig, pc):

@@ -57,7 +57,7 @@ def sys_rt_sigprocmask(proc, how, set_, oset, sigsetsize):
             new = m
         else:
             return -errno.EINVAL
-        sigs.mask = new & ~_NOMASK
+        sigs.set_mask(new)
     if oset:
         proc.mem.write(oset, struct.pack("<Q", old))
     return 0
@@ -66,7 +66,7 @@ def sys_rt_sigprocmask(proc, how, set_, oset, sigsetsize):
 @syscall("rt_sigpending")
 def sys_rt_sigpending(proc, set_, sigsetsize):
     m = 0
-    for sig, _ in proc.signals.pending:
+    for sig, _ in proc.signals.pending + proc.signals.held:
         m |= 1 << (sig - 1)
     proc.mem.write(set_, struct.pack("<Q", m & proc.signals.mask))
     return 0
