@@ -1,0 +1,299 @@
+"""`-strace` lines in the shape QEMU linux-user prints them.
+
+    1234 openat(AT_FDCWD,"/etc/passwd",O_RDONLY|O_CLOEXEC) = 3
+    1234 read(3,0x7ffc1000,832) = 832
+    1234 mmap(NULL,4096,PROT_READ|PROT_WRITE,MAP_PRIVATE|MAP_ANONYMOUS,-1,0) = 0x0000004000802000
+    1234 openat(AT_FDCWD,"/nonexistent",O_RDONLY) = -1 errno=2 (No such file or directory)
+    1234 exit_group(0)
+
+Arguments are described per syscall in one table, `SIGNATURES` (name -> argument
+kinds); each kind is one formatter.  Calls missing from the table print all six
+registers in decimal, as QEMU does for calls it has no format for.  Lines are
+returned without the trailing newline.
+"""
+import os
+
+from . import abi
+
+# --- symbolic tables ---------------------------------------------------------------------
+PROT = [("PROT_READ", 1), ("PROT_WRITE", 2), ("PROT_EXEC", 4), ("PROT_GROWSDOWN", 0x01000000),
+        ("PROT_GROWSUP", 0x02000000)]
+MAP_TYPE = {1: "MAP_SHARED", 2: "MAP_PRIVATE", 3: "MAP_SHARED_VALIDATE"}
+MAP_FLAGS = [("MAP_FIXED", 0x10), ("MAP_ANONYMOUS", 0x20), ("MAP_GROWSDOWN", 0x100),
+             ("MAP_DENYWRITE", 0x800), ("MAP_EXECUTABLE", 0x1000), ("MAP_LOCKED", 0x2000),
+             ("MAP_NORESERVE", 0x4000), ("MAP_POPULATE", 0x8000), ("MAP_NONBLOCK", 0x10000),
+             ("MAP_STACK", 0x20000), ("MAP_HUGETLB", 0x40000), ("MAP_SYNC", 0x80000),
+             ("MAP_FIXED_NOREPLACE", 0x100000)]
+AT_FLAGS = [("AT_SYMLINK_NOFOLLOW", 0x100), ("AT_REMOVEDIR", 0x200), ("AT_SYMLINK_FOLLOW", 0x400),
+            ("AT_NO_AUTOMOUNT", 0x800), ("AT_EMPTY_PATH", 0x1000), ("AT_STATX_FORCE_SYNC", 0x2000),
+            ("AT_STATX_DONT_SYNC", 0x4000), ("AT_RECURSIVE", 0x8000)]
+ACCESS = [("R_OK", 4), ("W_OK", 2), ("X_OK", 1)]
+CLOCKS = ["CLOCK_REALTIME", "CLOCK_MONOTONIC", "CLOCK_PROCESS_CPUTIME_ID", "CLOCK_THREAD_CPUTIME_ID",
+          "CLOCK_MONOTONIC_RAW", "CLOCK_REALTIME_COARSE", "CLOCK_MONOTONIC_COARSE", "CLOCK_BOOTTIME",
+          "CLOCK_REALTIME_ALARM", "CLOCK_BOOTTIME_ALARM", None, "CLOCK_TAI"]
+SIGNALS = [None, "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
+           "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",
+           "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU",
+           "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS"]
+WHENCE = ["SEEK_SET", "SEEK_CUR", "SEEK_END", "SEEK_DATA", "SEEK_HOLE"]
+FCNTL = {0: "F_DUPFD", 1: "F_GETFD", 2: "F_SETFD", 3: "F_GETFL", 4: "F_SETFL", 5: "F_GETLK",
+         6: "F_SETLK", 7: "F_SETLKW", 8: "F_SETOWN", 9: "F_GETOWN", 10: "F_SETSIG", 11: "F_GETSIG",
+         36: "F_OFD_GETLK", 37: "F_OFD_SETLK", 38: "F_OFD_SETLKW", 1024: "F_SETLEASE",
+         1025: "F_GETLEASE", 1026: "F_NOTIFY", 1030: "F_DUPFD_CLOEXEC", 1031: "F_SETPIPE_SZ",
+         1032: "F_GETPIPE_SZ", 1033: "F_ADD_SEALS", 1034: "F_GET_SEALS"}
+FCNTL_NOARG = {1, 3, 9, 11, 1025, 1032, 1034}
+GRND = [("GRND_NONBLOCK", 1), ("GRND_RANDOM", 2), ("GRND_INSECURE", 4)]
+PRCTL = {1: "PR_SET_PDEATHSIG", 2: "PR_GET_PDEATHSIG", 3: "PR_GET_DUMPABLE", 4: "PR_SET_DUMPABLE",
+         15: "PR_SET_NAME", 16: "PR_GET_NAME", 21: "PR_GET_SECCOMP", 22: "PR_SET_SECCOMP",
+         36: "PR_SET_CHILD_SUBREAPER", 37: "PR_GET_CHILD_SUBREAPER", 38: "PR_SET_NO_NEW_PRIVS",
+         39: "PR_GET_NO_NEW_PRIVS", 0x53564d41: "PR_SET_VMA"}
+SIGPROCMASK = ["SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK"]
+RLIMITS = ["RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
+           "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS",
+           "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME"]
+FUTEX_OPS = ["FUTEX_WAIT", "FUTEX_WAKE", "FUTEX_FD", "FUTEX_REQUEUE", "FUTEX_CMP_REQUEUE",
+             "FUTEX_WAKE_OP", "FUTEX_LOCK_PI", "FUTEX_UNLOCK_PI", "FUTEX_TRYLOCK_PI",
+             "FUTEX_WAIT_BITSET", "FUTEX_WAKE_BITSET", "FUTEX_WAIT_REQUEUE_PI",
+             "FUTEX_CMP_REQUEUE_PI", "FUTEX_LOCK_PI2"]
+CLONE_FLAGS = [("CLONE_VM", 0x100), ("CLONE_FS", 0x200), ("CLONE_FILES", 0x400),
+               ("CLONE_SIGHAND", 0x800), ("CLONE_PIDFD", 0x1000), ("CLONE_PTRACE", 0x2000),
+               ("CLONE_VFORK", 0x4000), ("CLONE_PARENT", 0x8000), ("CLONE_THREAD", 0x10000),
+               ("CLONE_NEWNS", 0x20000), ("CLONE_SYSVSEM", 0x40000), ("CLONE_SETTLS", 0x80000),
+               ("CLONE_PARENT_SETTID", 0x100000), ("CLONE_CHILD_CLEARTID", 0x200000),
+               ("CLONE_DETACHED", 0x400000), ("CLONE_UNTRACED", 0x800000),
+               ("CLONE_CHILD_SETTID", 0x1000000)]
+
+
+def _s32(x):
+    return abi.s32(x)
+
+
+def _s64(x):
+    return abi.s64(x)
+
+
+def _bits(v, table, zero="0"):
+    names = []
+    for name, bit in table:
+        if v & bit == bit and bit:
+            names.append(name)
+            v &= ~bit
+    if v:
+        names.append(f"{v:#x}")
+    return "|".join(names) if names else zero
+
+
+def _named(v, names, fmt=str):
+    return names[v] if 0 <= v < len(names) and names[v] else fmt(v)
+
+
+def _escape(b, limit=4096):
+    out = []
+    for c in b[:limit]:
+        ch = chr(c)
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif 32 <= c < 127:
+            out.append(ch)
+        else:
+            out.append({10: "\\n", 9: "\\t", 13: "\\r"}.get(c, f"\\{c:03o}"))
+    return '"' + "".join(out) + ('"...' if len(b) > limit else '"')
+
+
+# --- formatters: f(proc, value, args) -> str, or None to leave the argument out ---------
+def f_ptr(proc, v, args):
+    return "NULL" if v == 0 else f"0x{v:016x}"
+
+
+def f_buf(proc, v, args):
+    return f"{v:#x}"
+
+
+def f_str(proc, v, args):
+    if v == 0:
+        return "NULL"
+    try:
+        return _escape(proc.mem.read_cstr(v, 4097))
+    except Exception:          # unreadable: show the pointer
+        return f"0x{v:016x}"
+
+
+def f_argv(proc, v, args):
+    if v == 0:
+        return "NULL"
+    items = []
+    try:
+        for i in range(64):
+            p = int.from_bytes(proc.mem.read(v + 8 * i, 8), "little")
+            if p == 0:
+                items.append("NULL")
+                break
+            items.append(f_str(proc, p, args))
+        else:
+            items.append("...")
+    except Exception:
+        return f"0x{v:016x}"
+    return "{" + ",".join(items) + "}"
+
+
+def f_oflags(proc, v, args):
+    v &= 0xffffffff
+    fam = abi.family(proc)
+    acc = {0: "O_RDONLY", 1: "O_WRONLY", 2: "O_RDWR"}.get(v & 3, "O_ACCMODE")
+    table = [(n.lstrip("_"), b) for n, b in fam.open_flags.items() if n not in ("O_WRONLY", "O_RDWR")]
+    rest = _bits(v & ~3, table, "")
+    return acc + ("|" + rest if rest else "")
+
+
+def f_fdflags(proc, v, args):
+    """O_CLOEXEC-style flags of dup3/pipe2: no access mode, 0 stays 0."""
+    fam = abi.family(proc)
+    table = [(n.lstrip("_"), b) for n, b in fam.open_flags.items() if n not in ("O_WRONLY", "O_RDWR")]
+    return _bits(v & 0xffffffff, table)
+
+
+def f_omode(proc, v, args):
+    """openat's mode: only when O_CREAT or O_TMPFILE (args[2] holds the flags)."""
+    fam = abi.family(proc)
+    fl = args[2]
+    if fl & fam.open_flags["O_CREAT"] or fl & fam.open_flags["__O_TMPFILE"]:
+        return f_mode(proc, v, args)
+    return None
+
+
+def f_mode(proc, v, args):
+    return f"0{v & 0xffffffff:o}" if v & 0xffffffff else "0"
+
+
+SIMPLE = {
+    "int": lambda proc, v, a: str(_s32(v)),
+    "fd": lambda proc, v, a: str(_s32(v)),
+    "long": lambda proc, v, a: str(_s64(v)),
+    "ulong": lambda proc, v, a: str(v),
+    "hex": lambda proc, v, a: f"{v:#x}",
+    "dirfd": lambda proc, v, a: "AT_FDCWD" if _s32(v) == -100 else str(_s32(v)),
+    "ptr": f_ptr, "buf": f_buf, "str": f_str, "path": f_str, "argv": f_argv,
+    "oflags": f_oflags, "omode": f_omode, "mode": f_mode,
+    "prot": lambda proc, v, a: _bits(v, PROT, "PROT_NONE"),
+    "mflags": lambda proc, v, a: "|".join(
+        [MAP_TYPE.get(v & 3, f"{v & 3:#x}")] + ([_bits(v & ~0xf, MAP_FLAGS)] if v & ~0xf else [])),
+    "atflags": lambda proc, v, a: _bits(v & 0xffffffff, AT_FLAGS),
+    "access": lambda proc, v, a: _bits(v & 0xffffffff, ACCESS, "F_OK"),
+    "clock": lambda proc, v, a: _named(_s32(v), CLOCKS),
+    "sig": lambda proc, v, a: _named(_s32(v), SIGNALS),
+    "whence": lambda proc, v, a: _named(_s32(v), WHENCE),
+    "fcntl": lambda proc, v, a: FCNTL.get(_s32(v), str(_s32(v))),
+    "fcntlarg": lambda proc, v, a: None if _s32(a[1]) in FCNTL_NOARG else str(_s64(v)),
+    "ioctl": lambda proc, v, a: abi.family(proc).ioctl_by_nr.get(v & 0xffffffff, (f"{v:#x}",))[0],
+    "fdflags": f_fdflags,
+    "grnd": lambda proc, v, a: _bits(v & 0xffffffff, GRND),
+    "prctl": lambda proc, v, a: PRCTL.get(_s32(v), str(_s32(v))),
+    "how": lambda proc, v, a: _named(_s32(v), SIGPROCMASK),
+    "rlimit": lambda proc, v, a: _named(_s32(v), RLIMITS),
+    "futex": lambda proc, v, a: _named(_s32(v) & 0x7f, FUTEX_OPS) +
+    ("|FUTEX_PRIVATE_FLAG" if v & 128 else "") + ("|FUTEX_CLOCK_REALTIME" if v & 256 else ""),
+    "clone": lambda proc, v, a: _bits(v & ~0xff, CLONE_FLAGS, "") + (
+        ("|" if v & ~0xff else "") + _named(v & 0xff, SIGNALS) if v & 0xff else ""),
+}
+
+# name -> argument kinds (space separated); ret 'ptr' marks calls returning addresses.
+SIGNATURES = {
+    # fs
+    "read": "fd buf ulong", "write": "fd buf ulong", "readv": "fd ptr int", "writev": "fd ptr int",
+    "pread64": "fd buf ulong long", "pwrite64": "fd buf ulong long",
+    "preadv": "fd ptr int long", "pwritev": "fd ptr int long",
+    "preadv2": "fd ptr int long long hex", "pwritev2": "fd ptr int long long hex",
+    "openat": "dirfd path oflags omode", "open": "path oflags omode", "close": "fd",
+    "close_range": "int int hex",
+    "lseek": "fd long whence", "newfstatat": "dirfd path ptr atflags", "fstat": "fd ptr",
+    "statx": "dirfd path atflags hex ptr", "faccessat": "dirfd path access",
+    "faccessat2": "dirfd path access atflags", "readlinkat": "dirfd path ptr int",
+    "getdents64": "fd buf int", "ioctl": "fd ioctl ptr", "fcntl": "fd fcntl fcntlarg",
+    "dup": "fd", "dup2": "fd fd", "dup3": "fd fd fdflags", "pipe2": "ptr fdflags", "pipe": "ptr",
+    "getcwd": "buf ulong", "chdir": "path", "fchdir": "fd", "mkdirat": "dirfd path mode",
+    "mknodat": "dirfd path mode hex", "unlinkat": "dirfd path atflags",
+    "renameat": "dirfd path dirfd path", "renameat2": "dirfd path dirfd path hex",
+    "symlinkat": "path dirfd path", "linkat": "dirfd path dirfd path atflags",
+    "fchmod": "fd mode", "fchmodat": "dirfd path mode", "fchmodat2": "dirfd path mode atflags",
+    "fchown": "fd int int", "fchownat": "dirfd path int int atflags",
+    "truncate": "path long", "ftruncate": "fd long", "fsync": "fd", "fdatasync": "fd",
+    "syncfs": "fd", "sync": "", "statfs": "path ptr", "fstatfs": "fd ptr",
+    "utimensat": "dirfd path ptr atflags", "umask": "mode", "sendfile": "fd fd ptr ulong",
+    "copy_file_range": "fd ptr fd ptr ulong hex", "fadvise64": "fd long long int",
+    "flock": "fd int", "fallocate": "fd int long long", "memfd_create": "str hex", "sync_file_range": "fd long long hex",
+    # mm
+    "brk": "ptr", "mmap": "ptr ulong prot mflags fd long", "munmap": "ptr ulong",
+    "mprotect": "ptr ulong prot", "mremap": "ptr ulong ulong hex ptr", "madvise": "ptr ulong int",
+    "msync": "ptr ulong hex", "mlock": "ptr ulong", "munlock": "ptr ulong", "mincore": "ptr ulong ptr",
+    # proc
+    "exit": "int", "exit_group": "int", "uname": "buf", "getpid": "", "getppid": "", "gettid": "",
+    "getuid": "", "geteuid": "", "getgid": "", "getegid": "", "getresuid": "ptr ptr ptr",
+    "getresgid": "ptr ptr ptr", "getgroups": "int ptr", "setpgid": "int int", "getpgid": "int",
+    "getsid": "int", "setsid": "", "getrandom": "buf ulong grnd",
+    "prlimit64": "int rlimit ptr ptr", "getrlimit": "rlimit ptr", "setrlimit": "rlimit ptr",
+    "set_tid_address": "ptr", "set_robust_list": "ptr ulong", "get_robust_list": "int ptr ptr",
+    "sched_getaffinity": "int ulong ptr", "sched_yield": "", "sysinfo": "ptr",
+    "getrusage": "int ptr", "times": "ptr", "prctl": "prctl hex hex hex hex",
+    "getcpu": "ptr ptr ptr", "personality": "hex",
+    "execve": "path argv ptr", "wait4": "int ptr hex ptr", "clone": "clone ptr ptr ptr ptr",
+    "clone3": "ptr ulong", "futex": "ptr futex int ptr ptr int", "rseq": "ptr int hex hex",
+    # time
+    "clock_gettime": "clock ptr", "clock_getres": "clock ptr", "gettimeofday": "ptr ptr",
+    "nanosleep": "ptr ptr", "clock_nanosleep": "clock hex ptr ptr", "time": "ptr",
+    # signals
+    "rt_sigaction": "sig ptr ptr ulong", "rt_sigprocmask": "how ptr ptr ulong", "rt_sigreturn": "",
+    "sigaltstack": "ptr ptr", "kill": "int sig", "tkill": "int sig", "tgkill": "int int sig",
+    "rt_sigsuspend": "ptr ulong", "rt_sigpending": "ptr ulong",
+    # net
+    "socket": "int int int", "connect": "fd ptr int", "bind": "fd ptr int", "listen": "fd int",
+    "accept": "fd ptr ptr", "accept4": "fd ptr ptr hex", "sendto": "fd buf ulong hex ptr int",
+    "recvfrom": "fd buf ulong hex ptr ptr", "shutdown": "fd int",
+}
+_PARSED = {}
+RET_PTR = {"brk", "mmap", "mremap", "shmat"}
+
+
+def _kinds(name):
+    k = _PARSED.get(name)
+    if k is None:
+        k = _PARSED[name] = tuple(SIMPLE[s] for s in SIGNATURES[name].split())
+    return k
+
+
+def format_args(proc, name, args):
+    args = list(args) + [0] * (6 - len(args))
+    if name in SIGNATURES:
+        out = []
+        for f, v in zip(_kinds(name), args):
+            s = f(proc, v, args)
+            if s is not None:
+                out.append(s)
+    else:
+        out = [str(_s64(v)) for v in args[:6]]
+    return ",".join(out)
+
+
+def format_enter(proc, name, args):
+    """The call part, `PID name(args)`, for printing before a call that may not return."""
+    return f"{getattr(proc, 'pid', os.getpid())} {name}({format_args(proc, name, args)})"
+
+
+def format_ret(name, ret):
+    """` = value` or ` = -1 errno=N (text)`; empty for a call that did not return."""
+    if ret is None:
+        return ""
+    if -4096 < ret < 0:
+        return f" = -1 errno={-ret} ({os.strerror(-ret)})"
+    if name in RET_PTR:
+        return f" = 0x{ret & 0xffffffffffffffff:016x}"
+    return f" = {ret}"
+
+
+def format_call(proc, name, args, ret):
+    """One strace line (no newline); `ret` None: the call does not return."""
+    return format_enter(proc, name, args) + format_ret(name, ret)
+
+
+def format_unimp(nr, name=None):
+    """The `-d unimp` line for an unimplemented syscall (no newline)."""
+    return f"Unsupported syscall: {nr}" + (f" ({name})" if name else "")

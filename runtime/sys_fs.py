@@ -1,0 +1,699 @@
+"""File-system and fd syscalls.
+
+Guest fds are host fds (pass-through, as QEMU): most handlers translate pointer
+arguments into host buffers and call the host kernel directly with
+`abi.host_syscall`, so error codes, fd inheritability (no O_CLOEXEC added behind
+the guest's back, unlike `os.open`) and partial transfers are the kernel's.
+Every path argument goes through `proc.host_path` (the -L sysroot rule); a few
+/proc paths are served by `procfs`.  Host fds in `proc.reserved_fds` (pydbt's
+own) look closed to the guest.
+
+Buffers: a read/write transfers at most the contiguous guest-accessible part of
+the buffer (like the kernel's partial copy), -EFAULT when none of it is.
+"""
+import ctypes
+import errno
+import os
+
+from . import abi, procfs
+from .abi import host_syscall as hsys, buf, s32, s64, AT_FDCWD
+from .memory import R, W
+from .syscalls import syscall
+from ..errors import GuestFault
+
+MAX_RW_COUNT = 0x7ffff000            # the kernel's cap on one read/write
+UIO_MAXIOV = 1024
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_EMPTY_PATH = 0x1000
+
+# fcntl commands (asm-generic/fcntl.h; the same on x86_64)
+F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETLK, F_SETLK, F_SETLKW = range(8)
+F_DUPFD_CLOEXEC = 1030
+F_OFD_LOCKS = (36, 37, 38)           # F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW
+F_INT_CMDS = {8, 9, 10, 11, 1024, 1025, 1026, 1031, 1032, 1033, 1034}  # SETOWN..GET_SEALS
+
+
+
+def _err(e):
+    return OSError(e, os.strerror(e))
+
+
+# --- argument helpers --------------------------------------------------------------
+def fd_arg(proc, a):
+    """A guest fd argument as a host fd; pydbt's own fds look closed."""
+    fd = s32(a)
+    if fd in getattr(proc, "reserved_fds", ()):
+        raise _err(errno.EBADF)
+    return fd
+
+
+def dirfd_arg(proc, a):
+    fd = s32(a)
+    if fd != AT_FDCWD and fd in getattr(proc, "reserved_fds", ()):
+        raise _err(errno.EBADF)
+    return fd
+
+
+def guest_path(proc, addr):
+    """The guest's path string (bytes); NULL -> EFAULT."""
+    if not addr:
+        raise _err(errno.EFAULT)
+    return proc.mem.read_cstr(addr, 4096)
+
+
+def host_path(proc, p):
+    """Guest path -> host path (sysroot rule); the empty path stays empty."""
+    if not p:
+        return p
+    hp = getattr(proc, "host_path", None)
+    return hp(p) if hp else p
+
+
+def path_arg(proc, addr, follow=True):
+    """Guest path argument -> host path for stat/access-like calls."""
+    p = guest_path(proc, addr)
+    if follow and p.startswith(b"/proc/"):
+        r = procfs.redirect(proc, p)
+        if r is not None:
+            return r
+    return host_path(proc, p)
+
+
+def span(mem, addr, n, need):
+    """How many bytes from `addr` (at most n) are mapped with permission `need`."""
+    if n <= 0:
+        return 0
+    end = addr + n
+    got = addr
+    for v in mem.mappings():
+        if v.end <= got:
+            continue
+        if v.start > got or not v.prot & need:
+            break
+        got = v.end
+        if got >= end:
+            break
+    return min(got, end) - addr
+
+
+def _out(proc, addr, hb, n):
+    """Copy n bytes of host buffer hb to guest memory at addr."""
+    if n > 0:
+        proc.mem.write(addr, ctypes.string_at(hb, n))
+
+
+def _opt_in(proc, addr, n):
+    """Optional input pointer: None for NULL, else the n bytes there."""
+    return proc.mem.read(addr, n) if addr else None
+
+
+# --- read / write --------------------------------------------------------------------
+@syscall("read")
+def sys_read(proc, fd, addr, count):
+    fd = fd_arg(proc, fd)
+    count = min(count, MAX_RW_COUNT)
+    n = span(proc.mem, addr, count, W)
+    if n == 0:
+        r = hsys("read", fd, None, 0)
+        if count == 0:
+            return r
+        raise _err(errno.EFAULT)
+    hb = buf(n)
+    r = hsys("read", fd, hb, n)
+    _out(proc, addr, hb, r)
+    return r
+
+
+@syscall("write")
+def sys_write(proc, fd, addr, count):
+    fd = fd_arg(proc, fd)
+    count = min(count, MAX_RW_COUNT)
+    n = span(proc.mem, addr, count, R)
+    if n == 0:
+        r = hsys("write", fd, None, 0)
+        if count == 0:
+            return r
+        raise _err(errno.EFAULT)
+    return hsys("write", fd, proc.mem.read(addr, n), n)
+
+
+@syscall("pread64")
+def sys_pread64(proc, fd, addr, count, pos):
+    fd = fd_arg(proc, fd)
+    count = min(count, MAX_RW_COUNT)
+    n = span(proc.mem, addr, count, W)
+    if n == 0 and count:
+        hsys("pread64", fd, None, 0, s64(pos))
+        raise _err(errno.EFAULT)
+    hb = buf(n)
+    r = hsys("pread64", fd, hb, n, s64(pos))
+    _out(proc, addr, hb, r)
+    return r
+
+
+@syscall("pwrite64")
+def sys_pwrite64(proc, fd, addr, count, pos):
+    fd = fd_arg(proc, fd)
+    count = min(count, MAX_RW_COUNT)
+    n = span(proc.mem, addr, count, R)
+    if n == 0 and count:
+        hsys("pwrite64", fd, None, 0, s64(pos))
+        raise _err(errno.EFAULT)
+    return hsys("pwrite64", fd, proc.mem.read(addr, n), n, s64(pos))
+
+
+class _HostIovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+def _iovecs(proc, iov, cnt, need):
+    """Guest iovec array -> (host iovec array, [(guest_base, host buffer, len)]).
+    Stops at the first inaccessible byte, as the kernel's copy would."""
+    cnt = s32(cnt)
+    if cnt < 0 or cnt > UIO_MAXIOV:
+        raise _err(errno.EINVAL)
+    st = abi.family(proc).iovec
+    raw = proc.mem.read(iov, st.size * cnt)
+    parts, total = [], 0
+    for i in range(cnt):
+        e = st.unpack(raw[i * st.size:(i + 1) * st.size])
+        base, ln = e["iov_base"], e["iov_len"]
+        if ln >> 63:
+            raise _err(errno.EINVAL)
+        ln = min(ln, MAX_RW_COUNT - total)
+        if ln == 0:
+            continue
+        n = span(proc.mem, base, ln, need)
+        if n == 0:
+            if not parts:
+                raise _err(errno.EFAULT)
+            break
+        hb = buf(n)
+        if need == R:
+            ctypes.memmove(hb, proc.mem.read(base, n), n)
+        parts.append((base, hb, n))
+        total += n
+        if n < ln:
+            break
+    arr = (_HostIovec * max(len(parts), 1))()
+    for i, (_, hb, n) in enumerate(parts):
+        arr[i].base = ctypes.addressof(hb)
+        arr[i].len = n
+    return arr, parts
+
+
+def _scatter(proc, parts, r):
+    for base, hb, n in parts:
+        if r <= 0:
+            break
+        k = min(n, r)
+        _out(proc, base, hb, k)
+        r -= k
+
+
+@syscall("readv")
+def sys_readv(proc, fd, iov, cnt):
+    fd = fd_arg(proc, fd)
+    arr, parts = _iovecs(proc, iov, cnt, W)
+    r = hsys("readv", fd, arr, len(parts))
+    _scatter(proc, parts, r)
+    return r
+
+
+@syscall("writev")
+def sys_writev(proc, fd, iov, cnt):
+    fd = fd_arg(proc, fd)
+    arr, parts = _iovecs(proc, iov, cnt, R)
+    return hsys("writev", fd, arr, len(parts))
+
+
+@syscall("preadv")
+def sys_preadv(proc, fd, iov, cnt, pos_l, pos_h):
+    fd = fd_arg(proc, fd)
+    arr, parts = _iovecs(proc, iov, cnt, W)
+    r = hsys("preadv", fd, arr, len(parts), s64(pos_l), 0)
+    _scatter(proc, parts, r)
+    return r
+
+
+@syscall("pwritev")
+def sys_pwritev(proc, fd, iov, cnt, pos_l, pos_h):
+    fd = fd_arg(proc, fd)
+    arr, parts = _iovecs(proc, iov, cnt, R)
+    return hsys("pwritev", fd, arr, len(parts), s64(pos_l), 0)
+
+
+@syscall("preadv2")
+def sys_preadv2(proc, fd, iov, cnt, pos_l, pos_h, flags):
+    fd = fd_arg(proc, fd)
+    arr, parts = _iovecs(proc, iov, cnt, W)
+    r = hsys("preadv2", fd, arr, len(parts), s64(pos_l), 0, s32(flags))
+    _scatter(proc, parts, r)
+    return r
+
+
+@syscall("pwritev2")
+def sys_pwritev2(proc, fd, iov, cnt, pos_l, pos_h, flags):
+    fd = fd_arg(proc, fd)
+    arr, parts = _iovecs(proc, iov, cnt, R)
+    return hsys("pwritev2", fd, arr, len(parts), s64(pos_l), 0, s32(flags))
+
+
+@syscall("lseek")
+def sys_lseek(proc, fd, offset, whence):
+    return hsys("lseek", fd_arg(proc, fd), s64(offset), s32(whence))
+
+
+@syscall("sendfile")
+def sys_sendfile(proc, out_fd, in_fd, offp, count):
+    out_fd, in_fd = fd_arg(proc, out_fd), fd_arg(proc, in_fd)
+    off = None
+    if offp:
+        off = buf(8)
+        ctypes.memmove(off, proc.mem.read(offp, 8), 8)
+    r = hsys("sendfile", out_fd, in_fd, off, min(count, MAX_RW_COUNT))
+    if offp:
+        _out(proc, offp, off, 8)
+    return r
+
+
+@syscall("copy_file_range")
+def sys_copy_file_range(proc, fd_in, off_in, fd_out, off_out, length, flags):
+    fd_in, fd_out = fd_arg(proc, fd_in), fd_arg(proc, fd_out)
+    bi = bo = None
+    if off_in:
+        bi = buf(8)
+        ctypes.memmove(bi, proc.mem.read(off_in, 8), 8)
+    if off_out:
+        bo = buf(8)
+        ctypes.memmove(bo, proc.mem.read(off_out, 8), 8)
+    r = hsys("copy_file_range", fd_in, bi, fd_out, bo, length, s32(flags))
+    if off_in:
+        _out(proc, off_in, bi, 8)
+    if off_out:
+        _out(proc, off_out, bo, 8)
+    return r
+
+
+# --- open / close / dup / pipe ---------------------------------------------------------
+@syscall("openat")
+def sys_openat(proc, dirfd, path, flags, mode):
+    p = guest_path(proc, path)
+    hflags = abi.family(proc).oflags_to_host(s32(flags)) & 0xffffffff
+    dirfd = dirfd_arg(proc, dirfd)
+    if p.startswith(b"/proc/"):
+        fd = procfs.open_virtual(proc, p, hflags)
+        if fd is not None:
+            return fd
+    return hsys("openat", dirfd, host_path(proc, p), hflags, mode & 0o7777)
+
+
+@syscall("close")
+def sys_close(proc, fd):
+    return hsys("close", fd_arg(proc, fd))
+
+
+@syscall("close_range")
+def sys_close_range(proc, first, last, flags):
+    first, last, flags = first & 0xffffffff, last & 0xffffffff, flags & 0xffffffff
+    if first > last:
+        raise _err(errno.EINVAL)
+    lo = first
+    for r in sorted(f for f in getattr(proc, "reserved_fds", ()) if first <= f <= last):
+        if lo < r:
+            hsys("close_range", lo, r - 1, flags)
+        lo = r + 1
+    if lo <= last:
+        hsys("close_range", lo, last, flags)
+    return 0
+
+
+@syscall("dup")
+def sys_dup(proc, fd):
+    return hsys("dup", fd_arg(proc, fd))
+
+
+@syscall("dup3")
+def sys_dup3(proc, oldfd, newfd, flags):
+    oldfd, newfd = fd_arg(proc, oldfd), fd_arg(proc, newfd)
+    return hsys("dup3", oldfd, newfd, abi.family(proc).oflags_to_host(s32(flags)))
+
+
+@syscall("dup2")
+def sys_dup2(proc, oldfd, newfd):
+    oldfd, newfd = fd_arg(proc, oldfd), fd_arg(proc, newfd)
+    if oldfd == newfd:
+        hsys("fcntl", oldfd, F_GETFD, 0)
+        return newfd
+    return hsys("dup3", oldfd, newfd, 0)
+
+
+@syscall("pipe2")
+def sys_pipe2(proc, fds, flags):
+    hb = buf(8)
+    hsys("pipe2", hb, abi.family(proc).oflags_to_host(s32(flags)))
+    try:
+        proc.mem.write(fds, hb.raw[:8])
+    except GuestFault:
+        for f in abi.INT.st.unpack_from(hb.raw, 0) + abi.INT.st.unpack_from(hb.raw, 4):
+            os.close(f)
+        raise
+    return 0
+
+
+@syscall("pipe")
+def sys_pipe(proc, fds):
+    return sys_pipe2(proc, fds, 0)
+
+
+@syscall("memfd_create")
+def sys_memfd_create(proc, name, flags):
+    return hsys("memfd_create", proc.mem.read_cstr(name, 250), flags & 0xffffffff)
+
+
+# --- fcntl / ioctl / flock ---------------------------------------------------------------
+@syscall("fcntl")
+def sys_fcntl(proc, fd, cmd, arg):
+    fd, cmd = fd_arg(proc, fd), s32(cmd)
+    fam = abi.family(proc)
+    if cmd in (F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD) or cmd in F_INT_CMDS:
+        return hsys("fcntl", fd, cmd, s32(arg) if cmd != F_SETFD else arg & 0xffffffff)
+    if cmd == F_GETFL:
+        return fam.oflags_to_guest(hsys("fcntl", fd, cmd, 0))
+    if cmd == F_SETFL:
+        return hsys("fcntl", fd, cmd, fam.oflags_to_host(s32(arg)))
+    if cmd in (F_GETLK, F_SETLK, F_SETLKW) or cmd in F_OFD_LOCKS:
+        hb = buf(abi.HOST.flock.size)
+        data = abi.convert(proc.mem.read(arg, fam.flock.size), fam.flock, abi.HOST.flock)
+        ctypes.memmove(hb, data, len(data))
+        r = hsys("fcntl", fd, cmd, hb)
+        if cmd in (F_GETLK, F_OFD_LOCKS[0]):
+            proc.mem.write(arg, abi.convert(hb.raw, abi.HOST.flock, fam.flock))
+        return r
+    raise _err(errno.EINVAL)
+
+
+@syscall("ioctl")
+def sys_ioctl(proc, fd, request, arg):
+    fd = fd_arg(proc, fd)
+    fam = abi.family(proc)
+    ent = fam.ioctl_by_nr.get(request & 0xffffffff)
+    if ent is None:
+        hsys("fcntl", fd, F_GETFD, 0)            # EBADF first, as the kernel
+        raise _err(errno.ENOTTY)
+    name, kind, st = ent
+    host_nr, _, hst = abi.HOST.ioctls[name]
+    if kind == "out":
+        hb = buf(hst.size)
+        r = hsys("ioctl", fd, host_nr, hb)
+        proc.mem.write(arg, abi.convert(hb.raw, hst, st))
+        return r
+    if kind == "in":
+        data = abi.convert(proc.mem.read(arg, st.size), st, hst)
+        return hsys("ioctl", fd, host_nr, data)
+    if kind == "val":
+        return hsys("ioctl", fd, host_nr, arg)
+    return hsys("ioctl", fd, host_nr, 0)
+
+
+@syscall("flock")
+def sys_flock(proc, fd, op):
+    return hsys("flock", fd_arg(proc, fd), s32(op))
+
+
+@syscall("fadvise64")
+def sys_fadvise64(proc, fd, offset, length, advice):
+    return hsys("fadvise64", fd_arg(proc, fd), s64(offset), s64(length), s32(advice))
+
+
+@syscall("fallocate")
+def sys_fallocate(proc, fd, mode, offset, length):
+    return hsys("fallocate", fd_arg(proc, fd), s32(mode), s64(offset), s64(length))
+
+
+# --- stat family -----------------------------------------------------------------------
+def _stat_out(proc, hb, addr):
+    proc.mem.write(addr, abi.convert(hb.raw, abi.HOST.stat, abi.family(proc).stat))
+
+
+@syscall("newfstatat")
+def sys_newfstatat(proc, dirfd, path, statbuf, flags):
+    flags = s32(flags)
+    dirfd = dirfd_arg(proc, dirfd)
+    if not path and flags & AT_EMPTY_PATH:
+        hp = b""
+    else:
+        hp = path_arg(proc, path, follow=not flags & AT_SYMLINK_NOFOLLOW)
+    hb = buf(abi.HOST.stat.size)
+    r = hsys("newfstatat", dirfd, hp, hb, flags)
+    _stat_out(proc, hb, statbuf)
+    return r
+
+
+@syscall("fstat")
+def sys_fstat(proc, fd, statbuf):
+    hb = buf(abi.HOST.stat.size)
+    r = hsys("fstat", fd_arg(proc, fd), hb)
+    _stat_out(proc, hb, statbuf)
+    return r
+
+
+@syscall("statx")
+def sys_statx(proc, dirfd, path, flags, mask, statxbuf):
+    flags = s32(flags)
+    dirfd = dirfd_arg(proc, dirfd)
+    if not path and flags & AT_EMPTY_PATH:
+        hp = b""
+    else:
+        hp = path_arg(proc, path, follow=not flags & AT_SYMLINK_NOFOLLOW)
+    hb = buf(abi.HOST.statx.size)
+    r = hsys("statx", dirfd, hp, flags, mask & 0xffffffff, hb)
+    proc.mem.write(statxbuf, abi.convert(hb.raw, abi.HOST.statx, abi.family(proc).statx))
+    return r
+
+
+def _statfs_out(proc, hb, addr):
+    proc.mem.write(addr, abi.convert(hb.raw, abi.HOST.statfs, abi.family(proc).statfs))
+
+
+@syscall("statfs")
+def sys_statfs(proc, path, statbuf):
+    hb = buf(abi.HOST.statfs.size)
+    r = hsys("statfs", path_arg(proc, path), hb)
+    _statfs_out(proc, hb, statbuf)
+    return r
+
+
+@syscall("fstatfs")
+def sys_fstatfs(proc, fd, statbuf):
+    hb = buf(abi.HOST.statfs.size)
+    r = hsys("fstatfs", fd_arg(proc, fd), hb)
+    _statfs_out(proc, hb, statbuf)
+    return r
+
+
+@syscall("faccessat")
+def sys_faccessat(proc, dirfd, path, mode):
+    dirfd = dirfd_arg(proc, dirfd)
+    return hsys("faccessat", dirfd, path_arg(proc, path), s32(mode))
+
+
+@syscall("faccessat2")
+def sys_faccessat2(proc, dirfd, path, mode, flags):
+    dirfd, flags = dirfd_arg(proc, dirfd), s32(flags)
+    hp = path_arg(proc, path, follow=not flags & AT_SYMLINK_NOFOLLOW)
+    try:
+        return hsys("faccessat2", dirfd, hp, s32(mode), flags)
+    except OSError as e:
+        if e.errno != errno.ENOSYS or flags:
+            raise
+        return hsys("faccessat", dirfd, hp, s32(mode))
+
+
+@syscall("readlinkat")
+def sys_readlinkat(proc, dirfd, path, addr, bufsiz):
+    dirfd, bufsiz = dirfd_arg(proc, dirfd), s32(bufsiz)
+    if bufsiz <= 0:
+        raise _err(errno.EINVAL)
+    p = guest_path(proc, path)
+    target = procfs.readlink_virtual(proc, p) if p.startswith(b"/proc/") else None
+    if target is not None:
+        data = target[:bufsiz]
+        proc.mem.write(addr, data)
+        return len(data)
+    hb = buf(bufsiz)
+    r = hsys("readlinkat", dirfd, host_path(proc, p), hb, bufsiz)
+    _out(proc, addr, hb, r)
+    return r
+
+
+@syscall("getdents64")
+def sys_getdents64(proc, fd, dirp, count):
+    fd = fd_arg(proc, fd)
+    count = count & 0xffffffff
+    n = span(proc.mem, dirp, count, W)
+    if n == 0:
+        if count == 0:
+            return hsys("getdents64", fd, None, 0)
+        hsys("fcntl", fd, F_GETFD, 0)
+        raise _err(errno.EFAULT)
+    hb = buf(n)
+    r = hsys("getdents64", fd, hb, n)
+    _out(proc, dirp, hb, r)
+    return r
+
+
+# --- directories and names ---------------------------------------------------------------
+@syscall("getcwd")
+def sys_getcwd(proc, addr, size):
+    size = min(size, 1 << 16)
+    hb = buf(size)
+    r = hsys("getcwd", hb, size)
+    _out(proc, addr, hb, r)
+    return r
+
+
+@syscall("chdir")
+def sys_chdir(proc, path):
+    return hsys("chdir", path_arg(proc, path))
+
+
+@syscall("fchdir")
+def sys_fchdir(proc, fd):
+    return hsys("fchdir", fd_arg(proc, fd))
+
+
+@syscall("mkdirat")
+def sys_mkdirat(proc, dirfd, path, mode):
+    dirfd = dirfd_arg(proc, dirfd)
+    return hsys("mkdirat", dirfd, host_path(proc, guest_path(proc, path)), mode & 0xffffffff)
+
+
+@syscall("mknodat")
+def sys_mknodat(proc, dirfd, path, mode, dev):
+    dirfd = dirfd_arg(proc, dirfd)
+    return hsys("mknodat", dirfd, host_path(proc, guest_path(proc, path)), mode & 0xffffffff,
+                dev & 0xffffffff)
+
+
+@syscall("unlinkat")
+def sys_unlinkat(proc, dirfd, path, flags):
+    dirfd = dirfd_arg(proc, dirfd)
+    return hsys("unlinkat", dirfd, host_path(proc, guest_path(proc, path)), s32(flags))
+
+
+@syscall("renameat2")
+def sys_renameat2(proc, olddirfd, oldpath, newdirfd, newpath, flags):
+    olddirfd, newdirfd = dirfd_arg(proc, olddirfd), dirfd_arg(proc, newdirfd)
+    return hsys("renameat2", olddirfd, host_path(proc, guest_path(proc, oldpath)),
+                newdirfd, host_path(proc, guest_path(proc, newpath)), flags & 0xffffffff)
+
+
+@syscall("renameat")
+def sys_renameat(proc, olddirfd, oldpath, newdirfd, newpath):
+    return sys_renameat2(proc, olddirfd, oldpath, newdirfd, newpath, 0)
+
+
+@syscall("symlinkat")
+def sys_symlinkat(proc, target, newdirfd, linkpath):
+    # the target is link *content*, stored verbatim: not a path to translate
+    t = guest_path(proc, target)
+    newdirfd = dirfd_arg(proc, newdirfd)
+    return hsys("symlinkat", t, newdirfd, host_path(proc, guest_path(proc, linkpath)))
+
+
+@syscall("linkat")
+def sys_linkat(proc, olddirfd, oldpath, newdirfd, newpath, flags):
+    olddirfd, newdirfd = dirfd_arg(proc, olddirfd), dirfd_arg(proc, newdirfd)
+    return hsys("linkat", olddirfd, host_path(proc, guest_path(proc, oldpath)),
+                newdirfd, host_path(proc, guest_path(proc, newpath)), s32(flags))
+
+
+# --- attributes --------------------------------------------------------------------------
+@syscall("fchmod")
+def sys_fchmod(proc, fd, mode):
+    return hsys("fchmod", fd_arg(proc, fd), mode & 0xffffffff)
+
+
+@syscall("fchmodat")
+def sys_fchmodat(proc, dirfd, path, mode):
+    dirfd = dirfd_arg(proc, dirfd)
+    return hsys("fchmodat", dirfd, path_arg(proc, path), mode & 0xffffffff)
+
+
+@syscall("fchmodat2")
+def sys_fchmodat2(proc, dirfd, path, mode, flags):
+    dirfd, flags = dirfd_arg(proc, dirfd), s32(flags)
+    hp = path_arg(proc, path, follow=not flags & AT_SYMLINK_NOFOLLOW)
+    return hsys("fchmodat2", dirfd, hp, mode & 0xffffffff, flags)
+
+
+@syscall("fchown")
+def sys_fchown(proc, fd, uid, gid):
+    return hsys("fchown", fd_arg(proc, fd), uid & 0xffffffff, gid & 0xffffffff)
+
+
+@syscall("fchownat")
+def sys_fchownat(proc, dirfd, path, uid, gid, flags):
+    dirfd, flags = dirfd_arg(proc, dirfd), s32(flags)
+    if not path and flags & AT_EMPTY_PATH:
+        hp = b""
+    else:
+        hp = path_arg(proc, path, follow=not flags & AT_SYMLINK_NOFOLLOW)
+    return hsys("fchownat", dirfd, hp, uid & 0xffffffff, gid & 0xffffffff, flags)
+
+
+@syscall("truncate")
+def sys_truncate(proc, path, length):
+    return hsys("truncate", path_arg(proc, path), s64(length))
+
+
+@syscall("ftruncate")
+def sys_ftruncate(proc, fd, length):
+    return hsys("ftruncate", fd_arg(proc, fd), s64(length))
+
+
+@syscall("utimensat")
+def sys_utimensat(proc, dirfd, path, times, flags):
+    dirfd, flags = dirfd_arg(proc, dirfd), s32(flags)
+    hp = None if not path else path_arg(proc, path, follow=not flags & AT_SYMLINK_NOFOLLOW)
+    ht = None
+    if times:
+        fam = abi.family(proc)
+        ts = fam.timespec.size
+        raw = proc.mem.read(times, 2 * ts)
+        ht = abi.convert(raw[:ts], fam.timespec, abi.HOST.timespec) + \
+            abi.convert(raw[ts:], fam.timespec, abi.HOST.timespec)
+    return hsys("utimensat", dirfd, hp, ht, flags)
+
+
+@syscall("umask")
+def sys_umask(proc, mask):
+    return os.umask(mask & 0o777)
+
+
+# --- syncing -----------------------------------------------------------------------------
+@syscall("fsync")
+def sys_fsync(proc, fd):
+    return hsys("fsync", fd_arg(proc, fd))
+
+
+@syscall("fdatasync")
+def sys_fdatasync(proc, fd):
+    return hsys("fdatasync", fd_arg(proc, fd))
+
+
+@syscall("syncfs")
+def sys_syncfs(proc, fd):
+    return hsys("syncfs", fd_arg(proc, fd))
+
+
+@syscall("sync_file_range")
+def sys_sync_file_range(proc, fd, offset, nbytes, flags):
+    return hsys("sync_file_range", fd_arg(proc, fd), s64(offset), s64(nbytes), flags & 0xffffffff)
+
+
+@syscall("sync")
+def sys_sync(proc):
+    hsys("sync")
+    return 0

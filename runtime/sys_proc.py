@@ -1,0 +1,360 @@
+"""Process identity, limits and housekeeping syscalls.
+
+Identity is the host's (pid, uids, groups, session) except what pydbt owns:
+`proc.pid`/`proc.tid`, the thread name (`proc.comm`), the clear-child-tid and
+robust-list pointers, and the resource limits that would constrain pydbt itself
+if passed to the host (RLIMIT_STACK, RLIMIT_AS, RLIMIT_DATA are virtual, as in
+QEMU; the stack limit reports `proc.stack_size` when set).
+"""
+import errno
+import os
+
+from . import abi
+from .abi import host_syscall as hsys, buf, s32
+from .syscalls import syscall
+from ..errors import GuestExit
+
+RLIMIT_DATA, RLIMIT_STACK, RLIMIT_AS = 2, 3, 9
+RLIM_INFINITY = (1 << 64) - 1
+VIRTUAL_RLIMITS = (RLIMIT_DATA, RLIMIT_STACK, RLIMIT_AS)
+
+PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 2, 3, 4
+PR_SET_NAME, PR_GET_NAME = 15, 16
+PR_GET_SECCOMP = 21
+PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
+PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS = 38, 39
+TASK_COMM_LEN = 16
+
+
+def _err(e):
+    return OSError(e, os.strerror(e))
+
+
+def _put_u32s(proc, *pairs):
+    for addr, v in pairs:
+        if addr:
+            proc.mem.write(addr, (v & 0xffffffff).to_bytes(4, "little"))
+
+
+# --- exit ----------------------------------------------------------------------------
+@syscall("exit", "exit_group")
+def sys_exit(proc, status):
+    # threads come later: both end the program for now
+    raise GuestExit(status & 0xff)
+
+
+# --- identity ------------------------------------------------------------------------
+@syscall("uname")
+def sys_uname(proc, addr):
+    u = os.uname()
+    try:
+        with open("/proc/sys/kernel/domainname", "rb") as f:
+            domain = f.read().strip()
+    except OSError:
+        domain = b"(none)"
+    st = abi.family(proc).utsname
+    release = getattr(proc, "uname_release", None) or u.release
+    proc.mem.write(addr, st.pack(
+        sysname=u.sysname.encode()[:64], nodename=u.nodename.encode()[:64],
+        release=os.fsencode(release)[:64], version=u.version.encode()[:64],
+        machine=proc.arch.uname_machine.encode()[:64], domainname=domain[:64]))
+    return 0
+
+
+@syscall("getpid")
+def sys_getpid(proc):
+    return proc.pid
+
+
+@syscall("getppid")
+def sys_getppid(proc):
+    return os.getppid()
+
+
+@syscall("gettid")
+def sys_gettid(proc):
+    return proc.tid
+
+
+@syscall("getuid")
+def sys_getuid(proc):
+    return os.getuid()
+
+
+@syscall("geteuid")
+def sys_geteuid(proc):
+    return os.geteuid()
+
+
+@syscall("getgid")
+def sys_getgid(proc):
+    return os.getgid()
+
+
+@syscall("getegid")
+def sys_getegid(proc):
+    return os.getegid()
+
+
+@syscall("getresuid")
+def sys_getresuid(proc, ruid, euid, suid):
+    r, e, s = os.getresuid()
+    _put_u32s(proc, (ruid, r), (euid, e), (suid, s))
+    return 0
+
+
+@syscall("getresgid")
+def sys_getresgid(proc, rgid, egid, sgid):
+    r, e, s = os.getresgid()
+    _put_u32s(proc, (rgid, r), (egid, e), (sgid, s))
+    return 0
+
+
+@syscall("getgroups")
+def sys_getgroups(proc, size, addr):
+    size = s32(size)
+    groups = os.getgroups()
+    if size < 0:
+        raise _err(errno.EINVAL)
+    if size == 0:
+        return len(groups)
+    if size < len(groups):
+        raise _err(errno.EINVAL)
+    proc.mem.write(addr, b"".join((g & 0xffffffff).to_bytes(4, "little") for g in groups))
+    return len(groups)
+
+
+@syscall("setpgid")
+def sys_setpgid(proc, pid, pgid):
+    os.setpgid(s32(pid), s32(pgid))
+    return 0
+
+
+@syscall("getpgid")
+def sys_getpgid(proc, pid):
+    return os.getpgid(s32(pid))
+
+
+@syscall("getsid")
+def sys_getsid(proc, pid):
+    return os.getsid(s32(pid))
+
+
+@syscall("setsid")
+def sys_setsid(proc):
+    return hsys("setsid")
+
+
+# --- randomness ----------------------------------------------------------------------
+GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE = 1, 2, 4
+
+
+@syscall("getrandom")
+def sys_getrandom(proc, addr, count, flags):
+    flags &= 0xffffffff
+    if flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) or \
+            (flags & GRND_RANDOM and flags & GRND_INSECURE):
+        raise _err(errno.EINVAL)
+    count = min(count, 0x1ffffff)          # the kernel returns at most 32 MiB - 1 per call
+    if count == 0:
+        return 0
+    rng = getattr(proc, "random", None)
+    if rng is not None:
+        data = rng.randbytes(count)
+    else:
+        data = os.getrandom(count, flags & (GRND_NONBLOCK | GRND_RANDOM))
+    proc.mem.write(addr, data)
+    return len(data)
+
+
+# --- limits ----------------------------------------------------------------------------
+def _rlimits(proc):
+    """The virtual limits (a dict resource -> (cur, max)), kept on proc."""
+    d = getattr(proc, "rlimits", None)
+    if d is None:
+        d = {}
+        try:
+            proc.rlimits = d
+        except AttributeError:
+            pass
+    return d
+
+
+def _get_rlimit(proc, res):
+    virt = _rlimits(proc)
+    if res in virt:
+        return virt[res]
+    hb = buf(16)
+    hsys("prlimit64", 0, res, None, hb)
+    cur, mx = abi.HOST.rlimit.st.unpack(hb.raw[:16])
+    if res == RLIMIT_STACK and getattr(proc, "stack_size", None):
+        cur = proc.stack_size
+    return cur, mx
+
+
+def _set_rlimit(proc, res, cur, mx):
+    if cur != RLIM_INFINITY and mx != RLIM_INFINITY and cur > mx:
+        raise _err(errno.EINVAL)
+    if res in VIRTUAL_RLIMITS:
+        _, old_max = _get_rlimit(proc, res)
+        if mx > old_max and os.geteuid() != 0:
+            raise _err(errno.EPERM)
+        _rlimits(proc)[res] = (cur, mx)
+        return
+    hsys("prlimit64", 0, res, abi.HOST.rlimit.pack(rlim_cur=cur, rlim_max=mx), None)
+
+
+def _is_self(proc, pid):
+    pid = s32(pid)
+    return pid == 0 or pid == proc.pid
+
+
+@syscall("prlimit64")
+def sys_prlimit64(proc, pid, resource, new, old):
+    res = resource & 0xffffffff
+    st = abi.family(proc).rlimit
+    if not _is_self(proc, pid):
+        hb = buf(16) if old else None
+        hn = abi.convert(proc.mem.read(new, st.size), st, abi.HOST.rlimit) if new else None
+        r = hsys("prlimit64", s32(pid), res, hn, hb)
+        if old:
+            proc.mem.write(old, abi.convert(hb.raw, abi.HOST.rlimit, st))
+        return r
+    if res >= 16:
+        raise _err(errno.EINVAL)
+    newval = st.unpack(proc.mem.read(new, st.size)) if new else None
+    if old:
+        cur, mx = _get_rlimit(proc, res)
+        proc.mem.write(old, st.pack(rlim_cur=cur, rlim_max=mx))
+    if newval is not None:
+        _set_rlimit(proc, res, newval["rlim_cur"], newval["rlim_max"])
+    return 0
+
+
+@syscall("getrlimit")
+def sys_getrlimit(proc, resource, addr):
+    return sys_prlimit64(proc, 0, resource, 0, addr)
+
+
+@syscall("setrlimit")
+def sys_setrlimit(proc, resource, addr):
+    return sys_prlimit64(proc, 0, resource, addr, 0)
+
+
+# --- thread bookkeeping -------------------------------------------------------------------
+@syscall("set_tid_address")
+def sys_set_tid_address(proc, tidptr):
+    proc.clear_child_tid = tidptr
+    return proc.tid
+
+
+@syscall("set_robust_list")
+def sys_set_robust_list(proc, head, length):
+    if length != abi.ROBUST_LIST_HEAD_SIZE:
+        raise _err(errno.EINVAL)
+    proc.robust_list = (head, length)
+    return 0
+
+
+@syscall("get_robust_list")
+def sys_get_robust_list(proc, pid, head_ptr, len_ptr):
+    if not _is_self(proc, pid) and s32(pid) != proc.tid:
+        raise _err(errno.EPERM)
+    head = getattr(proc, "robust_list", 0) or 0
+    if isinstance(head, tuple):
+        head = head[0]
+    proc.mem.write(head_ptr, head.to_bytes(8, "little"))
+    proc.mem.write(len_ptr, abi.ROBUST_LIST_HEAD_SIZE.to_bytes(8, "little"))
+    return 0
+
+
+# --- scheduling -----------------------------------------------------------------------------
+@syscall("sched_getaffinity")
+def sys_sched_getaffinity(proc, pid, size, addr):
+    size = size & 0xffffffff
+    if size > 1 << 16:
+        size = 1 << 16
+    pid = 0 if _is_self(proc, pid) else s32(pid)
+    hb = buf(size)
+    r = hsys("sched_getaffinity", pid, size, hb)
+    proc.mem.write(addr, hb.raw[:r])
+    return r
+
+
+@syscall("sched_yield")
+def sys_sched_yield(proc):
+    os.sched_yield()
+    return 0
+
+
+@syscall("getcpu")
+def sys_getcpu(proc, cpup, nodep, tcache):
+    cb, nb = buf(4), buf(4)
+    hsys("getcpu", cb, nb, None)
+    if cpup:
+        proc.mem.write(cpup, cb.raw[:4])
+    if nodep:
+        proc.mem.write(nodep, nb.raw[:4])
+    return 0
+
+
+# --- accounting ---------------------------------------------------------------------------
+@syscall("sysinfo")
+def sys_sysinfo(proc, addr):
+    hb = buf(abi.HOST.sysinfo.size)
+    hsys("sysinfo", hb)
+    proc.mem.write(addr, abi.convert(hb.raw, abi.HOST.sysinfo, abi.family(proc).sysinfo))
+    return 0
+
+
+@syscall("getrusage")
+def sys_getrusage(proc, who, addr):
+    hb = buf(abi.HOST.rusage.size)
+    hsys("getrusage", s32(who), hb)
+    proc.mem.write(addr, abi.convert(hb.raw, abi.HOST.rusage, abi.family(proc).rusage))
+    return 0
+
+
+@syscall("times")
+def sys_times(proc, addr):
+    hb = buf(abi.HOST.tms.size)
+    r = hsys("times", hb)
+    if addr:
+        proc.mem.write(addr, abi.convert(hb.raw, abi.HOST.tms, abi.family(proc).tms))
+    return r
+
+
+# --- prctl / personality -----------------------------------------------------------------
+def _comm_bytes(proc):
+    c = getattr(proc, "comm", None)
+    if not c:
+        c = os.path.basename(str(getattr(proc, "exe_path", "")))
+    if isinstance(c, str):
+        c = os.fsencode(c)
+    return c[:TASK_COMM_LEN - 1]
+
+
+@syscall("prctl")
+def sys_prctl(proc, option, arg2, arg3, arg4, arg5):
+    option = s32(option)
+    if option == PR_SET_NAME:
+        name = proc.mem.read_cstr(arg2, 4096)[:TASK_COMM_LEN - 1]
+        proc.comm = name
+        return 0
+    if option == PR_GET_NAME:
+        proc.mem.write(arg2, _comm_bytes(proc).ljust(TASK_COMM_LEN, b"\0"))
+        return 0
+    if option in (PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER,
+                  PR_SET_NO_NEW_PRIVS, PR_GET_DUMPABLE, PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP):
+        return hsys("prctl", option, arg2, arg3, arg4, arg5)
+    if option in (PR_GET_PDEATHSIG, PR_GET_CHILD_SUBREAPER):
+        hb = buf(4)
+        r = hsys("prctl", option, hb, 0, 0, 0)
+        proc.mem.write(arg2, hb.raw[:4])
+        return r
+    raise _err(errno.EINVAL)
+
+
+@syscall("personality")
+def sys_personality(proc, persona):
+    return hsys("personality", persona & 0xffffffff)
