@@ -81,10 +81,14 @@ def sys_rt_sigreturn(proc):
 @syscall("sigaltstack")
 def sys_sigaltstack(proc, ss, old):
     sigs = proc.signals
+    cur = proc.arch.stack_pointer(proc.cpu)
+    sp0, flags0, size0 = sigs.altstack
+    on_stack = size0 and sp0 < cur <= sp0 + size0
     if old:
-        sp, flags, size = sigs.altstack
-        proc.mem.write(old, struct.pack("<QiiQ", sp, flags, 0, size))
+        proc.mem.write(old, struct.pack("<QiiQ", sp0, 1 if on_stack else flags0, 0, size0))  # SS_ONSTACK
     if ss:
+        if on_stack:
+            return -errno.EPERM
         sp, flags, _, size = struct.unpack("<QiiQ", proc.mem.read(ss, 24))
         if flags & 2:               # SS_DISABLE
             sigs.altstack = (0, 2, 0)

@@ -2,11 +2,11 @@
 by rt_sigreturn.
 
     frame + 0     siginfo (128 bytes)
-    frame + 128   ucontext: uc_flags, uc_link, uc_stack (24), uc_sigmask (8),
-                  padding to 160, then uc_mcontext:
-    frame + 288     sc_regs: pc, x1..x31            (32 x 8)
-    frame + 544     fp state: f0..f31 (32 x 8), fcsr (4), room for the Q layout
-    frame + 1072  end (the frame is 16-byte aligned)
+    frame + 128   ucontext: uc_flags, uc_link, uc_stack (24), uc_sigmask (8) at +40,
+                  padding to 168, then uc_mcontext (16-byte aligned) at +176:
+    frame + 304     sc_regs: pc, x1..x31            (32 x 8)
+    frame + 560     fp state: f0..f31 (32 x 8), fcsr (4), room for the Q layout
+    frame + 1088  end (the frame is 16-byte aligned)
 
 The handler returns to a two-instruction trampoline (`li a7, 139; ecall`:
 rt_sigreturn) that the loader maps, since there is no vDSO.
@@ -15,9 +15,9 @@ import struct
 
 from .cpu import F0
 
-FRAME_SIZE = 1072
+FRAME_SIZE = 1088
 UC = 128
-MCTX = UC + 160
+MCTX = UC + 176
 FP = MCTX + 256
 SIGRETURN_CODE = struct.pack("<II", 0x08b00893, 0x00000073)   # li a7, 139 ; ecall
 
@@ -37,7 +37,7 @@ def setup_frame(proc, cpu, sig, info, act, oldmask, sp=None):
     sp = r[2] if sp is None else sp
     frame = (sp - FRAME_SIZE) & ~15
     ss_sp, ss_flags, ss_size = proc.signals.altstack
-    uc = struct.pack("<QQQiiQQ", 0, 0, ss_sp, ss_flags, 0, ss_size, oldmask).ljust(160, b"\0")
+    uc = struct.pack("<QQQiiQQ", 0, 0, ss_sp, ss_flags, 0, ss_size, oldmask).ljust(176, b"\0")
     regs = struct.pack("<32Q", cpu.pc, *r[1:32])
     fp = struct.pack("<32QI", *r[F0:F0 + 32], (cpu.frm << 5) | cpu.fflags)
     data = siginfo(sig, info) + uc + regs + fp

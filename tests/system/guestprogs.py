@@ -1,0 +1,326 @@
+"""Guest test programs: the table of programs, building them with the riscv64
+cross compiler, and running a program under qemu-riscv64 or pydbt.
+
+Sources live in ``tests/guest/``; binaries go to ``tests/_build/`` (ignored by
+git) and are rebuilt only when the source, the headers, the flags or the
+compiler change (a stamp file next to each binary holds the hash).  Builds
+run in parallel.
+
+Also usable by hand::
+
+    python tests/system/guestprogs.py build          # build everything
+    python tests/system/guestprogs.py run NAME [ARGS...]   # run under qemu
+    python tests/system/guestprogs.py list
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import fcntl
+import hashlib
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+GUEST_DIR = REPO / "tests" / "guest"
+BUILD_DIR = REPO / "tests" / "_build"
+
+CROSS_CC = os.environ.get("PYDBT_CROSS_CC", "riscv64-linux-gnu-gcc")
+QEMU = os.environ.get("PYDBT_QEMU", "qemu-riscv64")
+
+BASE_CFLAGS = ("-static", "-Wall", "-Wextra", "-fno-strict-aliasing")
+BASE_LIBS = ("-lm",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """One guest executable built from one or more sources in tests/guest."""
+
+    name: str
+    sources: tuple[str, ...]
+    opt: str = "-O2"
+    cflags: tuple[str, ...] = ()
+    libs: tuple[str, ...] = ()
+    what: str = ""
+
+    def command(self, output: Path) -> list[str]:
+        return [
+            CROSS_CC,
+            *BASE_CFLAGS,
+            self.opt,
+            *self.cflags,
+            "-I",
+            str(GUEST_DIR),
+            "-o",
+            str(output),
+            *(str(GUEST_DIR / s) for s in self.sources),
+            *self.libs,
+            *BASE_LIBS,
+        ]
+
+
+def _p(name, sources=None, **kw) -> Program:
+    return Program(name, tuple(sources or (name + ".c",)), **kw)
+
+
+PROGRAMS: dict[str, Program] = {
+    p.name: p
+    for p in [
+        _p("hello", what="hello world"),
+        _p("argv_env", what="argv (with -- and empty strings), env var, exit 3"),
+        _p("intarith", what="RV64IM edge cases: div/rem by 0, overflow, shifts, mulh*, W ops, lui/auipc"),
+        _p("intarith_O0", ["intarith.c"], opt="-O0", what="intarith built at -O0"),
+        _p("isa", what="RV64I loads/stores/branches/jumps/fences/ecall, Zicsr, counters"),
+        _p("rvc", ["rvc.c", "rvc_ops.S"], what="compressed instructions (explicit c. mnemonics)"),
+        _p("fp_arith", what="F/D arithmetic, min/max, compare, fclass, FMA, fflags, static rm, NaN-boxing"),
+        _p("fp_convert", what="FP conversions in every rounding mode, fenv, libm rounding"),
+        _p("atomics", libs=("-latomic",), what="lr/sc, every AMO .w/.d, __atomic builtins"),
+        _p("fileio", what="file syscalls in a temp dir: read/write/lseek/pread/stat/readdir/rename/dup/pipe/chdir"),
+        _p("printf", cflags=("-Wno-format",), what="every printf conversion, flags, lengths, long double"),
+        _p("qsort", what="qsort/bsearch of ints, strings, structs"),
+        _p("setjmp", what="setjmp/longjmp nested and across frames, sigsetjmp"),
+        _p("setjmp_O0", ["setjmp.c"], opt="-O0", what="setjmp built at -O0"),
+        _p("malloc", what="malloc/realloc/calloc/memalign stress, mmap-sized blocks, mremap"),
+        _p("segv", what="store to 0x10: dies of SIGSEGV"),
+        _p("sigill", what="illegal instructions: dies of SIGILL"),
+        _p("segv_recover", what="SIGSEGV handler + siglongjmp recovers"),
+        _p("signals", what="SIGSEGV/SIGILL/SIGTRAP/SIGBUS handlers, ucontext edits, raise, masks, sigaltstack"),
+        _p("smc", what="self-modifying code: patch + fence.i / clear_cache / mprotect"),
+    ]
+}
+
+
+# ---------------------------------------------------------------------------
+# tools
+
+
+def missing_tools() -> str | None:
+    """A human-readable reason when the cross compiler or qemu is missing."""
+    missing = [t for t in (CROSS_CC, QEMU) if shutil.which(t) is None]
+    if missing:
+        return "not installed: " + ", ".join(missing) + " (needed to build and check guest programs)"
+    return None
+
+
+_cc_id_lock = threading.Lock()
+_cc_id: str | None = None
+
+
+def compiler_id() -> str:
+    global _cc_id
+    with _cc_id_lock:
+        if _cc_id is None:
+            out = subprocess.run([CROSS_CC, "--version"], capture_output=True, text=True, check=False)
+            _cc_id = (shutil.which(CROSS_CC) or CROSS_CC) + "\n" + out.stdout
+        return _cc_id
+
+
+# ---------------------------------------------------------------------------
+# building
+
+
+class BuildError(Exception):
+    pass
+
+
+def build_key(prog: Program) -> str:
+    h = hashlib.sha256()
+    h.update(compiler_id().encode())
+    h.update("\0".join(prog.command(Path("OUT"))).encode())
+    for src in prog.sources:
+        h.update(b"\0src\0" + src.encode() + b"\0")
+        h.update((GUEST_DIR / src).read_bytes())
+    for hdr in sorted(GUEST_DIR.glob("*.h")):
+        h.update(b"\0hdr\0" + hdr.name.encode() + b"\0")
+        h.update(hdr.read_bytes())
+    return h.hexdigest()
+
+
+def binary_path(name: str) -> Path:
+    return BUILD_DIR / name
+
+
+def build_program(prog: Program) -> Path:
+    """Build one program (or reuse the cached binary); raise BuildError."""
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    out = binary_path(prog.name)
+    stamp = out.with_name(out.name + ".stamp")
+    key = build_key(prog)
+    try:
+        if out.exists() and stamp.read_text() == key:
+            return out
+    except OSError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix=f".{prog.name}.", dir=BUILD_DIR)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        cmd = prog.command(tmp_path)
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if res.returncode != 0:
+            raise BuildError(
+                f"building {prog.name} failed (exit {res.returncode}):\n$ {' '.join(cmd)}\n{res.stdout}{res.stderr}"
+            )
+        os.replace(tmp_path, out)
+        stamp_tmp = stamp.with_name(stamp.name + f".{os.getpid()}.{threading.get_ident()}")
+        stamp_tmp.write_text(key)
+        os.replace(stamp_tmp, stamp)
+        return out
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def build_all(programs=None, jobs: int | None = None) -> dict[str, Path | BuildError]:
+    """Build programs in parallel.  Returns name -> binary path or BuildError."""
+    programs = list(PROGRAMS.values() if programs is None else programs)
+    jobs = jobs or max(2, os.cpu_count() or 2)
+    results: dict[str, Path | BuildError] = {}
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    # one builder at a time (pytest-xdist workers each build): the others
+    # wait, then find everything cached
+    with open(BUILD_DIR / ".lock", "w") as lock, concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        futs = {pool.submit(build_program, p): p for p in programs}
+        for fut in concurrent.futures.as_completed(futs):
+            prog = futs[fut]
+            try:
+                results[prog.name] = fut.result()
+            except BuildError as e:
+                results[prog.name] = e
+            except OSError as e:
+                results[prog.name] = BuildError(f"building {prog.name}: {e}")
+    return results
+
+
+# ---------------------------------------------------------------------------
+# running
+
+
+@dataclasses.dataclass
+class Result:
+    argv: list[str]
+    returncode: int | None
+    stdout: bytes
+    stderr: bytes
+    elapsed: float
+    timed_out: bool = False
+
+    def describe(self) -> str:
+        if self.timed_out:
+            return f"timed out after {self.elapsed:.1f}s"
+        rc = self.returncode
+        if rc is not None and rc < 0:
+            try:
+                return f"killed by {signal.Signals(-rc).name} ({rc})"
+            except ValueError:
+                return f"killed by signal {-rc}"
+        return f"exit status {rc}"
+
+
+def _child_setup():
+    # no core dumps from guests that die of a signal (nor from the emulators)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def run(argv, *, env: dict[str, str], cwd: Path | str, timeout: float) -> Result:
+    """Run argv with stdin from /dev/null; kill its whole process group on
+    timeout."""
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        [os.fsencode(a) if isinstance(a, str) else a for a in argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+        preexec_fn=_child_setup,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, err = proc.communicate()
+        timed_out = True
+    return Result(
+        argv=[a if isinstance(a, str) else os.fsdecode(a) for a in argv],
+        returncode=proc.returncode,
+        stdout=out,
+        stderr=err,
+        elapsed=time.monotonic() - start,
+        timed_out=timed_out,
+    )
+
+
+def qemu_argv(binary: Path, args) -> list[str]:
+    return [QEMU, str(binary), *args]
+
+
+def pydbt_argv(binary: Path, args, extra_opts=()) -> list[str]:
+    return [sys.executable, "-m", "pydbt", "run", *extra_opts, str(binary), *args]
+
+
+def drop_lines(data: bytes, prefixes) -> bytes:
+    """Remove the lines that start with one of prefixes (bytes)."""
+    kept = [ln for ln in data.splitlines(keepends=True) if not ln.startswith(tuple(prefixes))]
+    return b"".join(kept)
+
+
+QEMU_STDERR_PREFIXES = (b"qemu:", b"qemu-riscv64:")
+PYDBT_STDERR_PREFIXES = (b"pydbt:",)
+
+
+# ---------------------------------------------------------------------------
+
+
+def _main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    cmd = argv[0]
+    if cmd == "list":
+        for p in PROGRAMS.values():
+            print(f"{p.name:14} {' '.join(p.sources):24} {p.opt}  {p.what}")
+        return 0
+    reason = missing_tools()
+    if reason:
+        print(reason, file=sys.stderr)
+        return 2
+    if cmd == "build":
+        names = argv[1:] or list(PROGRAMS)
+        t = time.monotonic()
+        res = build_all([PROGRAMS[n] for n in names])
+        bad = 0
+        for name in names:
+            r = res[name]
+            if isinstance(r, BuildError):
+                bad += 1
+                print(r, file=sys.stderr)
+            else:
+                print(r)
+        print(f"built {len(names) - bad}/{len(names)} in {time.monotonic() - t:.1f}s", file=sys.stderr)
+        return 1 if bad else 0
+    if cmd == "run":
+        prog = PROGRAMS[argv[1]]
+        binary = build_program(prog)
+        os.execvp(QEMU, [QEMU, str(binary), *argv[2:]])
+    print(f"unknown command {cmd!r}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

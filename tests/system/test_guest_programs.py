@@ -1,0 +1,195 @@
+"""pydbt against qemu-riscv64 on the guest programs of tests/guest.
+
+Each case runs one program under ``qemu-riscv64`` (the oracle) and under
+``python -m pydbt run`` with the same arguments, environment and a fresh
+temporary directory each, then compares stdout, stderr and the exit status
+exactly.  Lines the emulators print themselves are dropped from stderr
+first: ``qemu:``/``qemu-riscv64:`` from qemu's, ``pydbt:`` from pydbt's.  A
+guest killed by a signal must end both with returncode ``-signal``.
+
+Before comparing, the qemu run is checked against what the program is meant
+to do (exit status or signal, no ``FAIL`` lines, its final line), so a broken
+oracle or program shows up as such and not as a pydbt bug.
+
+Environment knobs:
+  PYDBT_SYSTEST_OPTS     extra pydbt options, e.g. "--backend interp"
+  PYDBT_SYSTEST_TIMEOUT  seconds allowed to each pydbt run (default 600)
+  PYDBT_SYSTEST_ORACLE_ONLY=1  run and check only the qemu side, then skip
+                         (to check the programs and the oracle themselves)
+  PYDBT_CROSS_CC, PYDBT_QEMU  the cross compiler and qemu to use
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import shlex
+import signal
+
+import pytest
+
+import guestprogs
+
+PYDBT_TIMEOUT = float(os.environ.get("PYDBT_SYSTEST_TIMEOUT", "600"))
+PYDBT_OPTS = shlex.split(os.environ.get("PYDBT_SYSTEST_OPTS", ""))
+ORACLE_ONLY = os.environ.get("PYDBT_SYSTEST_ORACLE_ONLY", "") not in ("", "0")
+QEMU_TIMEOUT = 60.0
+
+TMPDIR = "{tmpdir}"  # replaced by the run's own temporary directory
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    id: str
+    program: str
+    args: tuple[str, ...] = ()
+    exit: int | None = 0  # expected exit status, or
+    signal: int | None = None  # the signal the guest must die of
+    stdout_has: tuple[bytes, ...] = ()  # oracle sanity: qemu's stdout contains these
+    env: tuple[tuple[str, str], ...] = ()
+
+
+def _done(name):
+    return (f"{name} done, failures=0".encode(),)
+
+
+CASES = [
+    Case("hello", "hello", stdout_has=(b"Hello, world!\n",)),
+    Case(
+        "argv_env",
+        "argv_env",
+        args=("alpha", "--", "", "two words", "-x", "--help", "ünï", ""),
+        exit=3,
+        stdout_has=(b"argc=9", b"argv[2]=[--] len=2", b"argv[8]=[] len=0", b"PYDBT_TEST_VAR=[a b=c; d]"),
+        env=(("PYDBT_TEST_VAR", "a b=c; d"),),
+    ),
+    Case("intarith", "intarith", exit=42, stdout_has=_done("intarith")),
+    Case("intarith_O0", "intarith_O0", exit=42, stdout_has=_done("intarith")),
+    Case("isa", "isa", stdout_has=_done("isa") + (b"counters monotonic: cycle=1 time=1 instret=1",)),
+    Case("rvc", "rvc", stdout_has=(b"first parcel compressed: 1",)),
+    Case("fp_arith", "fp_arith", stdout_has=_done("fp_arith")),
+    Case("fp_convert", "fp_convert", stdout_has=_done("fp_convert")),
+    Case("atomics", "atomics", stdout_has=_done("atomics")),
+    Case("fileio", "fileio", args=(TMPDIR,), stdout_has=(b"fileio done",)),
+    Case("printf", "printf", stdout_has=(b"atoi=-31337",)),
+    Case("qsort", "qsort", stdout_has=(b"structs sorted=1", b"ints: sorted=1 same_as_mergesort=1")),
+    Case("setjmp", "setjmp", stdout_has=(b"outer caught 15", b"siglongjmp 5")),
+    Case("setjmp_O0", "setjmp_O0", stdout_has=(b"outer caught 15", b"siglongjmp 5")),
+    Case("malloc", "malloc", stdout_has=(b"bad=0", b"large blocks ok=1", b"malloc(2^62) == NULL: 1")),
+    Case("segv", "segv", exit=None, signal=signal.SIGSEGV, stdout_has=(b"about to write to address 0x10\n",)),
+    Case("sigill_zero", "sigill", args=("zero",), exit=None, signal=signal.SIGILL),
+    Case("sigill_undef", "sigill", args=("undef",), exit=None, signal=signal.SIGILL),
+    Case("sigill_csr", "sigill", args=("csr",), exit=None, signal=signal.SIGILL),
+    Case("sigill_badrm", "sigill", args=("nofd",), exit=None, signal=signal.SIGILL),
+    Case("segv_recover", "segv_recover", exit=5, stdout_has=(b"recovered 3 times",)),
+    Case("signals", "signals", exit=7, stdout_has=(b"signals done",)),
+    Case("smc", "smc", stdout_has=(b"fence.i: first=42 second=1234", b"compressed: 13 5")),
+]
+
+
+def guest_env(case: Case) -> dict[str, str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LC_ALL": "C",
+        "HOME": "/nonexistent",
+    }
+    # keep pydbt importable when the tests run from a source tree
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    env.update(dict(case.env))
+    return env
+
+
+def run_case(case: Case, binary, argv_for, tmp_path, tag, timeout):
+    work = tmp_path / f"{tag}-dir"
+    cwd = tmp_path / f"{tag}-cwd"
+    work.mkdir()
+    cwd.mkdir()
+    args = [a.replace(TMPDIR, str(work)) for a in case.args]
+    return guestprogs.run(argv_for(binary, args), env=guest_env(case), cwd=cwd, timeout=timeout)
+
+
+def expected_returncode(case: Case) -> int:
+    return -case.signal if case.signal is not None else case.exit
+
+
+def _text(b: bytes) -> str:
+    return b.decode("utf-8", "replace")
+
+
+def _diff(name, want: bytes, got: bytes, limit=60) -> str:
+    lines = list(
+        difflib.unified_diff(
+            _text(want).splitlines(keepends=True),
+            _text(got).splitlines(keepends=True),
+            fromfile=f"{name} (qemu)",
+            tofile=f"{name} (pydbt)",
+            n=2,
+        )
+    )
+    if len(lines) > limit:
+        lines = lines[:limit] + [f"... ({len(lines) - limit} more diff lines)\n"]
+    return "".join(lines)
+
+
+def check_oracle(case: Case, q: guestprogs.Result):
+    """qemu must do what the program is written to do."""
+    assert not q.timed_out, f"qemu-riscv64 timed out on {case.id}"
+    want = expected_returncode(case)
+    assert q.returncode == want, (
+        f"oracle: qemu-riscv64 {case.id}: {q.describe()}, expected "
+        f"{'signal ' + signal.Signals(case.signal).name if case.signal else 'exit ' + str(case.exit)}\n"
+        f"stdout:\n{_text(q.stdout)[-2000:]}\nstderr:\n{_text(q.stderr)[-2000:]}"
+    )
+    assert b"FAIL" not in q.stdout, f"oracle: {case.id} reports self-check failures under qemu:\n{_text(q.stdout)}"
+    for s in case.stdout_has:
+        assert s in q.stdout, f"oracle: {case.id} stdout under qemu lacks {s!r}:\n{_text(q.stdout)[-3000:]}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_guest_program(case: Case, guest_binary, tmp_path):
+    binary = guest_binary(case.program)
+
+    q = run_case(case, binary, guestprogs.qemu_argv, tmp_path, "qemu", QEMU_TIMEOUT)
+    check_oracle(case, q)
+    if ORACLE_ONLY:
+        pytest.skip("PYDBT_SYSTEST_ORACLE_ONLY: qemu side checked, pydbt not run")
+
+    p = run_case(
+        case,
+        binary,
+        lambda b, a: guestprogs.pydbt_argv(b, a, PYDBT_OPTS),
+        tmp_path,
+        "pydbt",
+        PYDBT_TIMEOUT,
+    )
+    q_err = guestprogs.drop_lines(q.stderr, guestprogs.QEMU_STDERR_PREFIXES)
+    p_err = guestprogs.drop_lines(p.stderr, guestprogs.PYDBT_STDERR_PREFIXES)
+
+    problems = []
+    if p.timed_out:
+        problems.append(f"pydbt timed out after {p.elapsed:.0f}s")
+    if p.returncode != q.returncode:
+        problems.append(f"status: qemu {q.describe()}, pydbt {p.describe()}")
+    if p.stdout != q.stdout:
+        problems.append("stdout differs:\n" + _diff("stdout", q.stdout, p.stdout))
+    if p_err != q_err:
+        problems.append("stderr differs:\n" + _diff("stderr", q_err, p_err))
+    if problems:
+        raw_err = _text(p.stderr)
+        if len(raw_err) > 3000:
+            raw_err = raw_err[:1000] + "\n...\n" + raw_err[-2000:]
+        pytest.fail(
+            f"{case.id}: pydbt differs from qemu-riscv64\n"
+            f"$ {' '.join(p.argv)}\n"
+            + "\n".join(problems)
+            + f"\n--- pydbt stderr (unfiltered) ---\n{raw_err}",
+            pytrace=False,
+        )
+
+
+def test_every_program_has_a_case():
+    """Each program in the build table is exercised by at least one case."""
+    used = {c.program for c in CASES}
+    assert set(guestprogs.PROGRAMS) == used
