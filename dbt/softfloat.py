@@ -32,7 +32,7 @@ What differs between architectures is gathered in an ``FPEnv``: the NaN
 policy (always the default NaN as RISC-V does, or propagate the first NaN
 operand as x86 SSE does, or signalling NaNs first as Arm does), the sign of
 the default NaN, when tininess is detected (after rounding: RISC-V, x86;
-before rounding: Arm) and whether ``0*inf + qNaN`` signals invalid.
+before rounding: Arm) and what ``0*inf + qNaN`` gives.
 
 Fast paths (binary64 and binary32, RNE only, finite normal results) use the
 host's Python floats, which are IEEE binary64 with round-to-nearest-even: the
@@ -59,7 +59,9 @@ __all__ = [
     'convert', 'to_int', 'to_int_sat', 'from_int', 'round_to_integral',
     'compare', 'eq', 'lt', 'le', 'LT', 'EQ', 'GT', 'UN',
     'minimum_number', 'maximum_number',
-    'classify', 'CLASS_NAMES', 'is_nan', 'is_snan', 'unpack',
+    'classify', 'CLASS_NAMES', 'NEG_INF', 'NEG_NORMAL', 'NEG_SUBNORMAL',
+    'NEG_ZERO', 'POS_ZERO', 'POS_SUBNORMAL', 'POS_NORMAL', 'POS_INF', 'SNAN',
+    'QNAN', 'is_nan', 'is_snan', 'unpack',
 ]
 
 # Rounding modes (RISC-V's encoding).
@@ -114,11 +116,14 @@ class FPEnv(NamedTuple):
     propagate: Optional[str] = None
     default_nan_sign: int = 0        # sign of the NaN an invalid operation makes
     tininess_after: bool = True      # detect tininess after rounding
-    fma_inf_zero_qnan_nv: bool = True  # 0*inf + qNaN raises NV
+    # 0*inf + qNaN: NV and the default NaN (RISC-V, Arm), or else the qNaN
+    # quietly (x86)
+    fma_inf_zero_qnan_nv: bool = True
 
 
 RISCV = FPEnv()
-X86_SSE = FPEnv(propagate='first', default_nan_sign=1, tininess_after=True)
+X86_SSE = FPEnv(propagate='first', default_nan_sign=1, tininess_after=True,
+                fma_inf_zero_qnan_nv=False)
 ARM = FPEnv(propagate='snan_first', default_nan_sign=0, tininess_after=False)
 
 
@@ -265,7 +270,6 @@ _ps, _us = _S.pack, _S.unpack
 _SPLIT = 134217729.0                 # 2**27 + 1 (Veltkamp splitting constant)
 _D_LO = 2.0 ** -900                  # fast-path bounds that keep Dekker exact
 _D_HI = 2.0 ** 995                   # (the Veltkamp split of 2**995 cannot overflow)
-_D_MIN = 2.2250738585072014e-308     # smallest normal binary64
 _D_BIG = 2.0 ** 1023
 _S_MIN = 1.1754943508222875e-38      # smallest normal binary32
 _S_MAX = 3.4028234663852886e+38      # largest binary32
@@ -309,14 +313,15 @@ def add(fmt, a, b, rm=RNE, env=RISCV):
             x = _ud(_pq(a))[0]
             y = _ud(_pq(b))[0]
             s = x + y
-            if _D_MIN < abs(s) < _D_BIG:
+            # (sums in the subnormal range are exact, so no underflow to detect)
+            if abs(s) < _D_BIG:
                 bb = s - x
                 return _uq(_pd(s))[0], (NX if (x - (s - bb)) + (y - bb) else 0)
         elif fmt is F32:
             x = _us(_pi(a))[0]
             y = _us(_pi(b))[0]
             s = x + y
-            if _S_MIN < abs(s) < _S_MAX:
+            if abs(s) < _S_MAX:
                 bb = s - x
                 r = _ps(s)
                 return _ui(r)[0], (NX if (x - (s - bb)) + (y - bb) or _us(r)[0] != s else 0)
@@ -493,11 +498,11 @@ def fma(fmt, a, b, c, rm=RNE, env=RISCV, negate_product=False, negate_addend=Fal
     if (a & em) == em or (b & em) == em or (c & em) == em:
         inf_zero = ((_is_inf(fmt, a) and _is_zero(fmt, b))
                     or (_is_zero(fmt, a) and _is_inf(fmt, b)))
+        if inf_zero and env.fma_inf_zero_qnan_nv and is_nan(fmt, c) \
+                and not is_snan(fmt, c):
+            return _invalid(fmt, env)
         if is_nan(fmt, a) or is_nan(fmt, b) or is_nan(fmt, c):
-            r, flags = _nan(fmt, env, a, b, c)
-            if inf_zero and env.fma_inf_zero_qnan_nv:
-                flags |= NV
-            return r, flags
+            return _nan(fmt, env, a, b, c)
         if inf_zero:
             return _invalid(fmt, env)
         ps = ((a ^ b) >> ss) ^ negate_product

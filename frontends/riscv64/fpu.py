@@ -1,0 +1,324 @@
+"""RISC-V F and D helpers called from translated code.
+
+Each helper takes the CPU state first (it reads `cpu.frm` for the dynamic
+rounding mode and ORs exception flags into `cpu.fflags`), then 64-bit register
+bit patterns, and returns the 64-bit value for the destination register.  The
+arithmetic itself is `pydbt.softfloat` with RISC-V's environment: canonical
+NaNs, tininess after rounding, NV for 0*inf + qNaN.
+
+Single-precision values live NaN-boxed in the 64-bit f registers: an operand
+whose upper 32 bits are not all ones reads as the canonical NaN, and results
+are written with the upper 32 bits set.
+
+`rm` is the instruction's 3-bit field; 7 selects `cpu.frm`; 5, 6, or a dynamic
+`frm` of 5..7, are reserved and raise an illegal-instruction fault.
+"""
+from pydbt import softfloat as sf
+from pydbt.errors import illegal
+
+F32, F64 = sf.F32, sf.F64
+ENV = sf.RISCV
+M32 = 0xFFFFFFFF
+M64 = 0xFFFFFFFFFFFFFFFF
+BOX = 0xFFFFFFFF00000000          # NaN-boxing of single-precision results
+CNAN_S = 0x7FC00000
+CNAN_D = 0x7FF8000000000000
+SIGN_S = 0x80000000
+SIGN_D = 0x8000000000000000
+
+
+def _dyn(cpu, rm):
+    """Resolve a rounding-mode field > 4: dynamic (7) or reserved."""
+    if rm == 7:
+        rm = cpu.frm
+        if rm <= 4:
+            return rm
+    raise illegal()
+
+
+# Single-precision operands and results (the helpers below inline the same
+# expressions where speed matters).
+
+def _unbox(a):
+    return a & M32 if a >= BOX else CNAN_S
+
+
+def _box(r):
+    return r | BOX
+
+
+def _same(a):
+    return a
+
+
+# ---------------------------------------------------------------------------
+# Arithmetic with a rounding mode.  Generated per format from small templates:
+# the format and its (un)boxing are closure constants, so each helper is one
+# Python call plus one call into softfloat.
+
+def _name(f, name):
+    f.__name__ = f.__qualname__ = name
+    return f
+
+
+def _make_binop(op, fmt):
+    if fmt is F64:
+        def helper(cpu, a, b, rm):
+            if rm > 4:
+                rm = _dyn(cpu, rm)
+            r, f = op(F64, a, b, rm, ENV)
+            if f:
+                cpu.fflags |= f
+            return r
+    else:
+        def helper(cpu, a, b, rm):
+            if rm > 4:
+                rm = _dyn(cpu, rm)
+            r, f = op(F32, a & M32 if a >= BOX else CNAN_S,
+                      b & M32 if b >= BOX else CNAN_S, rm, ENV)
+            if f:
+                cpu.fflags |= f
+            return r | BOX
+    return helper
+
+
+def _make_sqrt(fmt):
+    unbox = _same if fmt is F64 else _unbox
+    box = _same if fmt is F64 else _box
+    sqrt = sf.sqrt
+
+    def helper(cpu, a, rm):
+        if rm > 4:
+            rm = _dyn(cpu, rm)
+        r, f = sqrt(fmt, unbox(a), rm, ENV)
+        if f:
+            cpu.fflags |= f
+        return box(r)
+    return helper
+
+
+def _make_fma(fmt, neg_prod, neg_add):
+    unbox = _same if fmt is F64 else _unbox
+    box = _same if fmt is F64 else _box
+    fma = sf.fma
+
+    def helper(cpu, a, b, c, rm):
+        if rm > 4:
+            rm = _dyn(cpu, rm)
+        r, f = fma(fmt, unbox(a), unbox(b), unbox(c), rm, ENV, neg_prod, neg_add)
+        if f:
+            cpu.fflags |= f
+        return box(r)
+    return helper
+
+
+# ---------------------------------------------------------------------------
+# Sign injection, min/max, comparisons, classification (no rounding mode)
+
+def _make_sgnj(fmt, kind):
+    unbox = _same if fmt is F64 else _unbox
+    box = _same if fmt is F64 else _box
+    sign = fmt.sign_bit
+    mag = fmt.mask ^ sign
+
+    if kind == 'j':
+        def helper(cpu, a, b):
+            return box((unbox(a) & mag) | (unbox(b) & sign))
+    elif kind == 'n':
+        def helper(cpu, a, b):
+            return box((unbox(a) & mag) | (~unbox(b) & sign))
+    else:
+        def helper(cpu, a, b):
+            a = unbox(a)
+            return box(a ^ (unbox(b) & sign))
+    return helper
+
+
+def _make_minmax(fmt, op):
+    unbox = _same if fmt is F64 else _unbox
+    box = _same if fmt is F64 else _box
+
+    def helper(cpu, a, b):
+        r, f = op(fmt, unbox(a), unbox(b), ENV)
+        if f:
+            cpu.fflags |= f
+        return box(r)
+    return helper
+
+
+def _make_cmp(fmt, want, signaling):
+    unbox = _same if fmt is F64 else _unbox
+    compare = sf.compare
+
+    def helper(cpu, a, b):
+        r, f = compare(fmt, unbox(a), unbox(b), signaling)
+        if f:
+            cpu.fflags |= f
+        return 1 if r in want else 0
+    return helper
+
+
+def _make_class(fmt):
+    unbox = _same if fmt is F64 else _unbox
+    classify = sf.classify
+
+    def helper(cpu, a):
+        return 1 << classify(fmt, unbox(a))
+    return helper
+
+
+# ---------------------------------------------------------------------------
+# Conversions
+
+def _sext32(v):
+    v &= M32
+    return (v | BOX) if v >> 31 else v
+
+
+def _make_f2i(fmt, lo, hi, out):
+    unbox = _same if fmt is F64 else _unbox
+    to_int_sat = sf.to_int_sat
+
+    def helper(cpu, a, rm):
+        if rm > 4:
+            rm = _dyn(cpu, rm)
+        v, f = to_int_sat(fmt, unbox(a), rm, lo, hi)
+        if f:
+            cpu.fflags |= f
+        return out(v)
+    return helper
+
+
+def _make_i2f(fmt, inp):
+    box = _same if fmt is F64 else _box
+    from_int = sf.from_int
+
+    def helper(cpu, a, rm):
+        if rm > 4:
+            rm = _dyn(cpu, rm)
+        r, f = from_int(fmt, inp(a), rm, ENV)
+        if f:
+            cpu.fflags |= f
+        return box(r)
+    return helper
+
+
+def _w(a):
+    a &= M32
+    return a - (1 << 32) if a >> 31 else a
+
+
+def _wu(a):
+    return a & M32
+
+
+def _l(a):
+    return a - (1 << 64) if a >> 63 else a
+
+
+def _lu(a):
+    return a
+
+
+def fcvt_s_d(cpu, a, rm):
+    if rm > 4:
+        rm = _dyn(cpu, rm)
+    r, f = sf.convert(F64, F32, a, rm, ENV)
+    if f:
+        cpu.fflags |= f
+    return r | BOX
+
+
+def fcvt_d_s(cpu, a, rm):
+    if rm > 4:
+        rm = _dyn(cpu, rm)
+    r, f = sf.convert(F32, F64, a & M32 if a >= BOX else CNAN_S, rm, ENV)
+    if f:
+        cpu.fflags |= f
+    return r
+
+
+# ---------------------------------------------------------------------------
+# The helpers
+
+def _to_u64(v):
+    return v & M64
+
+
+_lt, _eq, _le = (sf.LT,), (sf.EQ,), (sf.LT, sf.EQ)
+_I32, _U32 = (-(1 << 31), (1 << 31) - 1), (0, M32)
+_I64, _U64 = (-(1 << 63), (1 << 63) - 1), (0, M64)
+
+fadd_s = _make_binop(sf.add, F32)
+fsub_s = _make_binop(sf.sub, F32)
+fmul_s = _make_binop(sf.mul, F32)
+fdiv_s = _make_binop(sf.div, F32)
+fsqrt_s = _make_sqrt(F32)
+fmadd_s = _make_fma(F32, False, False)      # a*b + c
+fmsub_s = _make_fma(F32, False, True)       # a*b - c
+fnmsub_s = _make_fma(F32, True, False)      # -(a*b) + c
+fnmadd_s = _make_fma(F32, True, True)       # -(a*b) - c
+fsgnj_s = _make_sgnj(F32, 'j')
+fsgnjn_s = _make_sgnj(F32, 'n')
+fsgnjx_s = _make_sgnj(F32, 'x')
+fmin_s = _make_minmax(F32, sf.minimum_number)
+fmax_s = _make_minmax(F32, sf.maximum_number)
+feq_s = _make_cmp(F32, _eq, False)
+flt_s = _make_cmp(F32, _lt, True)
+fle_s = _make_cmp(F32, _le, True)
+fclass_s = _make_class(F32)
+fcvt_w_s = _make_f2i(F32, *_I32, _to_u64)
+fcvt_wu_s = _make_f2i(F32, *_U32, _sext32)
+fcvt_l_s = _make_f2i(F32, *_I64, _to_u64)
+fcvt_lu_s = _make_f2i(F32, *_U64, _lu)
+fcvt_s_w = _make_i2f(F32, _w)
+fcvt_s_wu = _make_i2f(F32, _wu)
+fcvt_s_l = _make_i2f(F32, _l)
+fcvt_s_lu = _make_i2f(F32, _lu)
+
+fadd_d = _make_binop(sf.add, F64)
+fsub_d = _make_binop(sf.sub, F64)
+fmul_d = _make_binop(sf.mul, F64)
+fdiv_d = _make_binop(sf.div, F64)
+fsqrt_d = _make_sqrt(F64)
+fmadd_d = _make_fma(F64, False, False)
+fmsub_d = _make_fma(F64, False, True)
+fnmsub_d = _make_fma(F64, True, False)
+fnmadd_d = _make_fma(F64, True, True)
+fsgnj_d = _make_sgnj(F64, 'j')
+fsgnjn_d = _make_sgnj(F64, 'n')
+fsgnjx_d = _make_sgnj(F64, 'x')
+fmin_d = _make_minmax(F64, sf.minimum_number)
+fmax_d = _make_minmax(F64, sf.maximum_number)
+feq_d = _make_cmp(F64, _eq, False)
+flt_d = _make_cmp(F64, _lt, True)
+fle_d = _make_cmp(F64, _le, True)
+fclass_d = _make_class(F64)
+fcvt_w_d = _make_f2i(F64, *_I32, _to_u64)
+fcvt_wu_d = _make_f2i(F64, *_U32, _sext32)
+fcvt_l_d = _make_f2i(F64, *_I64, _to_u64)
+fcvt_lu_d = _make_f2i(F64, *_U64, _lu)
+fcvt_d_w = _make_i2f(F64, _w)
+fcvt_d_wu = _make_i2f(F64, _wu)
+fcvt_d_l = _make_i2f(F64, _l)
+fcvt_d_lu = _make_i2f(F64, _lu)
+
+_NAMES = """
+    fadd fsub fmul fdiv fsqrt fmadd fmsub fnmsub fnmadd fsgnj fsgnjn fsgnjx
+    fmin fmax feq flt fle fclass fcvt_w fcvt_wu fcvt_l fcvt_lu
+""".split()
+_CVT_FROM_INT = 'w wu l lu'.split()
+
+ALL_HELPERS = {}
+for _x in 'sd':
+    for _n in _NAMES:
+        ALL_HELPERS[f'{_n}_{_x}'] = globals()[f'{_n}_{_x}']
+    for _n in _CVT_FROM_INT:
+        ALL_HELPERS[f'fcvt_{_x}_{_n}'] = globals()[f'fcvt_{_x}_{_n}']
+ALL_HELPERS['fcvt_s_d'] = fcvt_s_d
+ALL_HELPERS['fcvt_d_s'] = fcvt_d_s
+for _n, _f in ALL_HELPERS.items():
+    _name(_f, _n)
+del _n, _f, _x
+
+__all__ = ['ALL_HELPERS', *ALL_HELPERS]
