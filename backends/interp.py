@@ -5,10 +5,11 @@ TB, with every input resolved to a slot of a per-execution value array (constant
 are preloaded into their slots), so running a TB is a plain loop with no decoding.
 It is the oracle for the other backends: simple and obviously right, not fast.
 
-A compiled TB is called as `fn(cpu)` and returns `(next_pc, slot)`: slot is the
-index of the `goto_tb` taken (chainable exit) or -1 for an indirect exit.  Guest
-exceptions (faults, syscalls) propagate as Python exceptions; a fault's pc is set
-from the last `insn_start` executed, so it is exact.
+Like every backend, a compiled TB is a function `fn(cpu)` that returns the
+function to run next (see dbt/tb.py): `ctx.links[k]` for its k-th `goto_tb` exit
+(the successor once chained, a resolver stub before), `ctx.lookup(pc)` for an
+indirect exit.  Guest exceptions (faults, syscalls) propagate as Python
+exceptions; a fault's pc is set from the last `insn_start` executed, so it is exact.
 """
 from pydbt import ir
 from pydbt.errors import GuestFault, Syscall, Breakpoint, illegal
@@ -21,8 +22,8 @@ class _Exit(Exception):
     pass
 
 
-def compile(block, env):
-    """env: what the TB may touch: env.mem (GuestMemory)."""
+def compile(block, ctx):
+    """ctx: what the TB may touch (TBContext: mem, links, lookup, counter)."""
     slots = {}
     init = []
 
@@ -39,7 +40,7 @@ def compile(block, env):
             init.append(0)
         return slots[key]
 
-    mem = env.mem
+    mem = ctx.mem
     labels = {}
     code = []          # (kind, a, b, c, d)
     goto_n = 0
@@ -91,7 +92,12 @@ def compile(block, env):
         k = code[i]
         code[i] = (k[0], labels[k[1]]) + k[2:]
 
+    links, lookup, count, ninsns = ctx.links, ctx.lookup, ctx.counter, block.ninsns
+
     def run(cpu):
+        if count is not None:
+            count[0] += 1
+            count[1] += ninsns
         t = list(init)
         regs = cpu.regs
         pc = block.pc
@@ -124,9 +130,9 @@ def compile(block, env):
                 elif k == "br":
                     i = a
                 elif k == "goto_tb":
-                    return a, b
+                    return links[b]
                 elif k == "goto_ptr":
-                    return t[a], -1
+                    return lookup(t[a])
                 elif k == "exception":
                     raise_exception(a, b, c)
         except GuestFault as e:

@@ -220,9 +220,11 @@ def run(argv):
         log.write("".join(f"{v.start:016x}-{v.end:016x} {v.prot:o} {v.name}\n" for v in proc.mem.vmas))
     proc.arch.init_registers(proc.cpu, entry, sp)
     engine = Engine(proc, get_backend(opts.backend), max_insns=1 if opts.one_insn_per_tb else 512,
-                    verify_ir=opts.verify_ir)
+                    verify_ir=opts.verify_ir, count=bool(opts.stats))
     proc.engine = engine
     STATS.reset()
+    if engine.counter is not None:
+        STATS.counter = engine.counter
     try:
         engine.run(proc.cpu)
     except GuestExit as e:

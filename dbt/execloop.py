@@ -1,11 +1,13 @@
-"""The exec loop: find or translate the TB at pc, run it, follow its chain.
+"""The exec loop: a trampoline over TB functions, and the runtime's exits.
 
-Translated code runs until it raises: `Syscall` goes to the runtime's dispatcher,
-`GuestFault` to signal delivery, `Breakpoint` becomes SIGTRAP.  Between those,
-the loop only looks up TBs: a TB's direct exit that has been taken once is
-linked to its successor (`tb.links[slot]`), so the dictionary is consulted only
-for indirect jumps and first executions.  Architecture-neutral: the frontend
-object supplies translation and the syscall ABI.
+Each compiled TB is `fn(cpu) -> next_fn` (see tb.py), so running guest code is
+`while not pending: fn = fn(cpu)`: chained TBs return each other's functions, an
+unchained exit returns a stub that translates or finds the successor and links
+it.  Translated code leaves the trampoline only by raising: `Syscall` goes to the
+runtime's dispatcher, `GuestFault` to signal delivery, `Breakpoint` becomes
+SIGTRAP; or when a host signal queued a guest signal (`pending`), which is
+delivered between two TBs.  Architecture-neutral: the frontend object supplies
+translation and the syscall ABI.
 """
 import signal
 import time
@@ -14,12 +16,12 @@ from .errors import Syscall, GuestFault, Breakpoint, TRAP_BRKPT
 from .ir import format_block, verify
 from .passes import optimize
 from .stats import STATS
-from .tb import TB, TBCache
+from .tb import TB, TBCache, TBContext
 
 
 class Engine:
     def __init__(self, proc, backend, chaining=True, max_insns=512, verify_ir=False,
-                 disabled_passes=()):
+                 disabled_passes=(), count=False):
         self.proc = proc
         self.arch = proc.arch
         self.mem = proc.mem
@@ -30,6 +32,8 @@ class Engine:
         self.verify_ir = verify_ir
         self.disabled_passes = disabled_passes
         self.slow = any(proc.log.on(i) for i in ("exec", "cpu"))
+        self.cpu = proc.cpu
+        self.counter = [0, 0] if count else None     # [TB executions, guest instructions]
 
     # --- translation -------------------------------------------------------------
     def translate(self, pc):
@@ -48,18 +52,46 @@ class Engine:
             verify(block)
         if logged and log.on("op_opt"):
             log.write(f"OP after optimization:\n{format_block(block, self.arch.global_names)}\n")
+        last = pc + max(block.size, 1) - 1
+        pages = list(range(pc >> 12, (last >> 12) + 1))
+        targets = [op.consts[0] for op in block.ops if op.name == "goto_tb"]
+        tb = TB(pc, block.size, block.ninsns, pages, targets)
+        tb.stubs = [self._stub(tb, k, t) for k, t in enumerate(targets)]
+        tb.links = list(tb.stubs)
+        ctx = TBContext(self.mem, tb.links, self.lookup, self.counter, self.proc.signals.pending, pc)
         t1 = time.perf_counter()
-        fn = self.backend.compile(block, self.proc)
+        tb.fn = self.backend.compile(block, ctx)
+        tb.fn.guest_pc = pc
         t2 = time.perf_counter()
         STATS.translate_time += t1 - t0
         name = self.backend.name
         STATS.compile_time[name] = STATS.compile_time.get(name, 0.0) + (t2 - t1)
-        last = pc + max(block.size, 1) - 1
-        pages = list(range(pc >> 12, (last >> 12) + 1))
-        nexits = sum(1 for op in block.ops if op.name == "goto_tb")
-        tb = TB(pc, block.size, block.ninsns, fn, pages, nexits)
         self.cache.add(tb)
         return tb
+
+    def _stub(self, tb, k, target):
+        """The function exit k returns until it is chained: find or make the successor."""
+        def stub(cpu):
+            nxt = self.cache.by_pc.get(target)
+            if nxt is None:
+                STATS.cache_misses += 1
+                cpu.pc = target                      # a fetch fault is reported here
+                nxt = self.translate(target)
+            else:
+                STATS.cache_hits += 1
+            self.cache.link(tb, k, nxt)
+            return nxt.fn
+        stub.guest_pc = target
+        return stub
+
+    def lookup(self, pc):
+        """Indirect jumps: the function of the TB at pc, translating it if needed."""
+        fn = self.cache.fns.get(pc)
+        if fn is None:
+            STATS.cache_misses += 1
+            self.cpu.pc = pc
+            fn = self.translate(pc).fn
+        return fn
 
     def _log_in_asm(self, block):
         code = self.mem.buf[block.pc:block.pc + block.size]
@@ -68,50 +100,28 @@ class Engine:
 
     # --- execution -----------------------------------------------------------------
     def run_until_exception(self, cpu):
-        """Run TBs from cpu.pc until one raises; the exception propagates."""
-        cache = self.cache
-        get = cache.by_pc.get
-        stats = STATS
-        pc = cpu.pc
-        if self.slow:
-            return self._run_logged(cpu)
+        """Run TBs from cpu.pc until one raises or a signal is pending."""
         pending = self.proc.signals.pending       # filled by host signal handlers
-        tb = get(pc) or self.translate(pc)
-        while True:
-            pc, slot = tb.fn(cpu)
-            if pending:                            # deliver at this TB boundary
-                cpu.pc = pc
-                return
-            stats.tb_executions += 1
-            stats.guest_insns += tb.ninsns
-            nxt = tb.links[slot] if slot >= 0 else None
-            if nxt is None:
-                nxt = get(pc)
-                if nxt is None:
-                    stats.cache_misses += 1
-                    cpu.pc = pc
-                    nxt = self.translate(pc)
-                else:
-                    stats.cache_hits += 1
-                if slot >= 0:
-                    cache.link(tb, slot, nxt)
-            tb = nxt
+        fn = self.lookup(cpu.pc)
+        if self.slow:
+            return self._run_logged(cpu, fn)
+        while not pending:
+            fn = fn(cpu)
+        cpu.pc = fn.guest_pc
 
-    def _run_logged(self, cpu):
+    def _run_logged(self, cpu, fn):
         log = self.log
-        while True:
-            pc = cpu.pc
-            tb = self.cache.by_pc.get(pc) or self.translate(pc)
-            if log.in_filter(pc):
+        pending = self.proc.signals.pending
+        while not pending:
+            pc = fn.guest_pc
+            if log.in_filter(pc) and pc in self.cache.by_pc:
                 if log.on("exec"):
-                    log.write(f"Trace: [{tb.pc:016x}] {tb.ninsns} insns\n")
+                    log.write(f"Trace: [{pc:016x}] {self.cache.by_pc[pc].ninsns} insns\n")
                 if log.on("cpu"):
+                    cpu.pc = pc
                     log.write(cpu.dump())
-            cpu.pc, _ = tb.fn(cpu)
-            STATS.tb_executions += 1
-            STATS.guest_insns += tb.ninsns
-            if self.proc.signals.pending:
-                return
+            fn = fn(cpu)
+        cpu.pc = fn.guest_pc
 
     def run(self, cpu):
         """The CPU loop: run guest code, serve syscalls and faults, until exit."""

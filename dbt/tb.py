@@ -1,40 +1,56 @@
 """Translation blocks and the TB cache: lookup, chaining, page index, invalidation.
 
-A `TB` holds the compiled code of one guest block (`fn`), the guest pages it was
-translated from, and its chain links: `links[slot]` is the successor TB for the
-block's `slot`-th `goto_tb` exit once it is known.  Every link is recorded on
-the target too (`incoming`), so invalidating a TB unpatches every jump into it.
+Every compiled TB is a function `fn(cpu) -> next_fn`, so running guest code is a
+trampoline: `while not pending: fn = fn(cpu)`.  A TB's k-th direct exit returns
+`links[k]`: at first a resolver stub (finds or translates the successor and
+patches `links[k]` with the successor's function: that is chaining), afterwards
+the successor itself, so the hot path never looks anything up.  An indirect exit
+returns `lookup(pc)`, one dictionary probe.  Each link is recorded on its target
+(`incoming`), so invalidating a TB puts the stubs back into every TB jumping to it.
 
-The page index maps a guest page to the TBs translated from it and marks the
-page CODE in guest memory: any store to such a page (self-modifying code, a
-debugger write), an munmap or mprotect of it, or `fence.i` invalidates them.
+The page index maps a guest page to the TBs translated from it and marks the page
+CODE in guest memory: any store to such a page (self-modifying code, a debugger
+write), an munmap or mprotect of it invalidates them.
 """
 from .stats import STATS
 
 
 class TB:
-    __slots__ = ("pc", "size", "ninsns", "fn", "pages", "links", "incoming", "valid", "block")
+    __slots__ = ("pc", "size", "ninsns", "fn", "pages", "links", "stubs", "targets",
+                 "incoming", "valid")
 
-    def __init__(self, pc, size, ninsns, fn, pages, nexits, block=None):
+    def __init__(self, pc, size, ninsns, pages, targets):
         self.pc = pc
         self.size = size
         self.ninsns = ninsns
-        self.fn = fn
+        self.fn = None
         self.pages = pages
-        self.links = [None] * nexits
-        self.incoming = []          # (tb, slot) pairs that jump here
+        self.targets = targets          # guest pc of each direct exit
+        self.stubs = []
+        self.links = []                 # what exit k returns: a stub or the successor's fn
+        self.incoming = []              # (tb, k) pairs that jump here
         self.valid = True
-        self.block = block
 
     def __repr__(self):
         return f"TB({self.pc:#x}, {self.ninsns} insns)"
+
+
+class TBContext:
+    """What a backend's compiled code may use."""
+
+    __slots__ = ("mem", "links", "lookup", "counter", "pending", "pc")
+
+    def __init__(self, mem, links, lookup, counter, pending, pc):
+        self.mem, self.links, self.lookup = mem, links, lookup
+        self.counter, self.pending, self.pc = counter, pending, pc
 
 
 class TBCache:
     def __init__(self, mem, chaining=True):
         self.mem = mem
         self.chaining = chaining
-        self.by_pc = {}
+        self.by_pc = {}                 # pc -> TB
+        self.fns = {}                   # pc -> TB function (the indirect-jump lookup)
         self.by_page = {}
         mem.on_code_write = self.invalidate_page
 
@@ -43,16 +59,17 @@ class TBCache:
 
     def add(self, tb):
         self.by_pc[tb.pc] = tb
+        self.fns[tb.pc] = tb.fn
         for pg in tb.pages:
             self.by_page.setdefault(pg, set()).add(tb)
             self.mem.mark_code(pg)
         STATS.tbs_translated += 1
 
-    def link(self, src, slot, dst):
+    def link(self, src, k, dst):
         if not self.chaining or not src.valid or not dst.valid:
             return
-        src.links[slot] = dst
-        dst.incoming.append((src, slot))
+        src.links[k] = dst.fn
+        dst.incoming.append((src, k))
         STATS.chains_made += 1
 
     def invalidate(self, tb):
@@ -61,15 +78,15 @@ class TBCache:
         tb.valid = False
         if self.by_pc.get(tb.pc) is tb:
             del self.by_pc[tb.pc]
-        for src, slot in tb.incoming:
-            if src.links[slot] is tb:
-                src.links[slot] = None
+            del self.fns[tb.pc]
+        for src, k in tb.incoming:
+            if src.links[k] is tb.fn:
+                src.links[k] = src.stubs[k]
                 STATS.chains_undone += 1
         tb.incoming = []
-        for i, dst in enumerate(tb.links):
-            if dst is not None:
-                dst.incoming = [(s, k) for s, k in dst.incoming if s is not tb]
-                tb.links[i] = None
+        for k, fn in enumerate(tb.links):
+            if fn is not tb.stubs[k]:
+                tb.links[k] = tb.stubs[k]
         for pg in tb.pages:
             s = self.by_page.get(pg)
             if s is not None:

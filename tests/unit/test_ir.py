@@ -17,8 +17,15 @@ class FakeCPU:
         self.regs = list(regs)
 
 
-class FakeEnv:
+class FakeCtx:
+    """What a backend gets from the engine: exits return markers instead of TBs."""
     mem = None
+    counter = None
+    pending = []
+
+    def __init__(self, blk):
+        self.links = [("goto_tb", op.consts[0]) for op in blk.ops if op.name == "goto_tb"]
+        self.lookup = lambda pc: ("goto_ptr", pc)
 
 
 def new():
@@ -28,8 +35,8 @@ def new():
 
 def run(blk, regs):
     cpu = FakeCPU(regs)
-    pc, slot = interp.compile(blk, FakeEnv())(cpu)
-    return cpu.regs, pc, slot
+    exit = interp.compile(blk, FakeCtx(blk))(cpu)
+    return cpu.regs, exit
 
 
 def test_builder_folds_constants():
