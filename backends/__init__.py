@@ -1,7 +1,7 @@
 """Backends compile a TB's IR into something callable as `fn(cpu) -> (next_pc, slot)`."""
 import importlib
 
-NAMES = {"interp": "pydbt.backends.interp"}
+NAMES = {"interp": "pydbt.backends.interp", "pybytecode": "pydbt.backends.pybytecode"}
 
 
 def get_backend(name):

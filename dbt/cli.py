@@ -14,7 +14,7 @@ from .log import Log, ITEMS, parse_dfilter
 
 USAGE = "usage: pydbt run [options] program [arguments...]"
 
-BACKENDS = ("interp",)
+BACKENDS = ("interp", "pybytecode")
 
 
 @dataclass
@@ -32,7 +32,8 @@ class Options:
     one_insn_per_tb: bool = False
     seed: int = None
     stack_size: int = None
-    backend: str = "interp"
+    backend: str = "pybytecode"
+    jit_threshold: int = 50
     stats: str = None          # None, "text" or "json"
     verify_ir: bool = False
 
@@ -69,6 +70,8 @@ OPTIONS = [
     (("-seed",), "seed", True, "PYDBT_RAND_SEED", int, False, "seed AT_RANDOM and getrandom (deterministic runs)"),
     (("-s",), "stack_size", True, "PYDBT_STACK_SIZE", _size, False, "guest stack size (k/m/g suffixes)"),
     (("-backend", "-b"), "backend", True, "PYDBT_BACKEND", None, False, "translation backend: " + "|".join(BACKENDS)),
+    (("-jit-threshold",), "jit_threshold", True, "PYDBT_JIT_THRESHOLD", int, False,
+     "executions of a block on the interpreter before the JIT compiles it (0: at once)"),
     (("-stats",), "stats", False, "PYDBT_STATS", None, False, "print statistics at exit (-stats=json for JSON)"),
     (("-verify-ir",), "verify_ir", False, "PYDBT_VERIFY_IR", None, False, "check every block's IR (slow)"),
 ]
@@ -174,6 +177,8 @@ def parse_run_args(argv, environ=None):
         sys.exit(0)
     if i >= len(argv):
         raise UserError("no program given\n" + USAGE)
+    if opts.jit_threshold < 0:
+        raise UserError("option -jit-threshold: must be 0 or more")
     if opts.backend not in BACKENDS:
         raise UserError(f"unknown backend '{opts.backend}' (available: {', '.join(BACKENDS)})")
     if opts.cpu not in (None, "rv64", "any", "max"):
@@ -220,7 +225,8 @@ def run(argv):
         log.write("".join(f"{v.start:016x}-{v.end:016x} {v.prot:o} {v.name}\n" for v in proc.mem.vmas))
     proc.arch.init_registers(proc.cpu, entry, sp)
     engine = Engine(proc, get_backend(opts.backend), max_insns=1 if opts.one_insn_per_tb else 512,
-                    verify_ir=opts.verify_ir, count=bool(opts.stats))
+                    verify_ir=opts.verify_ir, count=bool(opts.stats),
+                    tier0=get_backend("interp"), threshold=opts.jit_threshold)
     proc.engine = engine
     STATS.reset()
     if engine.counter is not None:

@@ -21,12 +21,16 @@ from .tb import TB, TBCache, TBContext
 
 class Engine:
     def __init__(self, proc, backend, chaining=True, max_insns=512, verify_ir=False,
-                 disabled_passes=(), count=False):
+                 disabled_passes=(), count=False, tier0=None, threshold=0):
         self.proc = proc
         self.arch = proc.arch
         self.mem = proc.mem
         self.log = proc.log
         self.backend = backend
+        # tiering: a TB runs `threshold` times on `tier0` (cheap to compile) before
+        # `backend` compiles it; threshold 0 compiles everything with `backend` at once
+        self.tier0 = tier0 if threshold > 0 and tier0 is not None and tier0 is not backend else None
+        self.threshold = threshold
         self.cache = TBCache(proc.mem, chaining=chaining and not proc.log.on("nochain"))
         self.max_insns = max_insns
         self.verify_ir = verify_ir
@@ -58,16 +62,46 @@ class Engine:
         tb = TB(pc, block.size, block.ninsns, pages, targets)
         tb.stubs = [self._stub(tb, k, t) for k, t in enumerate(targets)]
         tb.links = list(tb.stubs)
-        ctx = TBContext(self.mem, tb.links, self.lookup, self.counter, self.proc.signals.pending, pc)
-        t1 = time.perf_counter()
-        tb.fn = self.backend.compile(block, ctx)
-        tb.fn.guest_pc = pc
-        t2 = time.perf_counter()
-        STATS.translate_time += t1 - t0
-        name = self.backend.name
-        STATS.compile_time[name] = STATS.compile_time.get(name, 0.0) + (t2 - t1)
+        STATS.translate_time += time.perf_counter() - t0
+        if self.tier0 is not None:
+            tb.fn = self._counting(tb, block, self._compile(self.tier0, tb, block))
+        else:
+            tb.fn = self._compile(self.backend, tb, block)
         self.cache.add(tb)
         return tb
+
+    def _compile(self, backend, tb, block):
+        t1 = time.perf_counter()
+        ctx = TBContext(self.mem, tb.links, self.lookup, self.cache.fns, self.counter,
+                        self.proc.signals.pending, tb.pc)
+        fn = backend.compile(block, ctx)
+        fn.guest_pc = tb.pc
+        STATS.compile_time[backend.name] = STATS.compile_time.get(backend.name, 0.0) + \
+            time.perf_counter() - t1
+        return fn
+
+    def _counting(self, tb, block, fn):
+        """Tier 0: run fn, and after `threshold` runs have the real backend compile the TB."""
+        left = [self.threshold]
+
+        def tier0(cpu):
+            left[0] -= 1
+            if left[0] == 0 and tb.valid:
+                return self._promote(tb, block, tier0)(cpu)
+            return fn(cpu)
+        tier0.guest_pc = tb.pc
+        return tier0
+
+    def _promote(self, tb, block, old):
+        new = self._compile(self.backend, tb, block)
+        STATS.tbs_promoted += 1
+        tb.fn = new
+        if self.cache.fns.get(tb.pc) is old:
+            self.cache.fns[tb.pc] = new
+        for src, k in tb.incoming:
+            if src.links[k] is old:
+                src.links[k] = new
+        return new
 
     def _stub(self, tb, k, target):
         """The function exit k returns until it is chained: find or make the successor."""

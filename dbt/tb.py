@@ -38,10 +38,10 @@ class TB:
 class TBContext:
     """What a backend's compiled code may use."""
 
-    __slots__ = ("mem", "links", "lookup", "counter", "pending", "pc")
+    __slots__ = ("mem", "links", "lookup", "fns", "counter", "pending", "pc")
 
-    def __init__(self, mem, links, lookup, counter, pending, pc):
-        self.mem, self.links, self.lookup = mem, links, lookup
+    def __init__(self, mem, links, lookup, fns, counter, pending, pc):
+        self.mem, self.links, self.lookup, self.fns = mem, links, lookup, fns
         self.counter, self.pending, self.pc = counter, pending, pc
 
 

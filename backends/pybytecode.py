@@ -1,0 +1,495 @@
+"""The Python-bytecode JIT: each TB becomes one Python function, built with `bytecode`.
+
+    def tb_<pc>(cpu, links, lookup, fns, perm, views, mem_load, mem_store, count, pending):
+        r = cpu.regs
+        g10 = r[10]; g11 = r[11]; ...      # every guest register the block touches
+        try:
+            <ops, guest registers living in locals g<n>, temps in t<n>>
+            r[10] = g10; ...                  # at each exit: the registers written
+            return links[k]                   # goto_tb: the chained successor (or its stub)
+        except BaseException as e:            # a fault mid-block: registers written so far
+            r[10] = g10; ...                  # go back; the guest pc comes from the
+            fixup(e, pcs, cpu); raise         # traceback's line number = instruction index
+
+* Registers stay in locals for the whole TB and are written back only at exits,
+  so guest-register load/store elimination is free; a fault is still precise
+  because the handler writes back the current locals, and each bytecode
+  instruction's line number is the index of its guest instruction, which maps
+  the faulting bytecode to the guest pc at no cost on the hot path.
+* A TB that jumps to its own start loops inside its function (checking for a
+  pending signal on the back-edge) instead of returning to the trampoline.
+* Memory accesses are inlined: one AND tests alignment and the address-space
+  bound together, one byte of the page-permission map tests access (and, for
+  stores, that the page holds no translated code), then a typed memoryview of
+  guest memory does the access.  Anything else takes the checked slow path
+  (GuestMemory.load/store), which handles page crossing, faults and
+  self-modifying code.
+* Rare or wide ops (division, mulh, clz, rotates) call the IR's own semantic
+  functions (`ir.EVAL`), so they cannot disagree with the interpreter.
+"""
+import types
+
+from bytecode import Bytecode, Instr, Label, Compare, BinaryOp, TryBegin, TryEnd
+
+from pydbt import ir
+from pydbt.errors import GuestFault
+from pydbt.ir import Const, MASK, EVAL
+from pydbt.runtime.memory import R, W, CODE, PAGE_SHIFT
+from .interp import raise_exception
+
+name = "pybytecode"
+
+_BIN = {"add": BinaryOp.ADD, "sub": BinaryOp.SUBTRACT, "mul": BinaryOp.MULTIPLY,
+        "and": BinaryOp.AND, "or": BinaryOp.OR, "xor": BinaryOp.XOR}
+_NEEDS_MASK = {"add", "sub", "mul"}
+_CMP = {"eq": Compare.EQ, "ne": Compare.NE, "lt": Compare.LT, "ge": Compare.GE,
+        "le": Compare.LE, "gt": Compare.GT, "ltu": Compare.LT, "geu": Compare.GE,
+        "leu": Compare.LE, "gtu": Compare.GT}
+_SIGNED_CMP = {"lt", "ge", "le", "gt"}
+_VIEW = {(1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q",
+         (1, True): "b", (2, True): "h", (4, True): "i", (8, True): "q"}
+_SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
+_EXT = {"ext8s": (0xff, 0x80), "ext16s": (0xffff, 0x8000), "ext32s": (0xffffffff, 0x80000000)}
+_EXTU = {"ext8u": 0xff, "ext16u": 0xffff, "ext32u": 0xffffffff}
+STACK_SIZE = 16    # deeper than any sequence emitted here needs (calls: 3 + 4 args)
+_ARGS = ("cpu", "links", "lookup", "fns", "perm", "views", "mem_load", "mem_store", "count", "pending")
+
+
+def fixup(e, pcs, cpu):
+    """In a TB's exception handler: give a fault the pc of the faulting instruction."""
+    if isinstance(e, GuestFault) and e.pc is None:
+        e.pc = pcs[e.__traceback__.tb_lineno]
+        cpu.pc = e.pc
+
+
+def _views(mem):
+    v = getattr(mem, "_views", None)
+    if v is None:
+        base = memoryview(mem.buf)
+        v = mem._views = {k: base.cast(f) for k, f in _VIEW.items()}
+    return v
+
+
+_INSTR_CACHE = {}
+
+
+class Gen:
+    def __init__(self, block, ctx):
+        self.block = block
+        self.ctx = ctx
+        self.code = []
+        self.line = 1
+        self.labels = {}
+        self.written = []            # guest registers written anywhere (in order)
+
+    # --- emission helpers --------------------------------------------------------------
+    def i(self, name, arg=0):
+        # Instr() validates its argument and costs ~1.5 us: share equal instructions
+        key = (name, arg, self.line)
+        try:
+            ins = _INSTR_CACHE.get(key)
+        except TypeError:                      # unhashable constant
+            key, ins = None, None
+        if ins is None:
+            ins = Instr(name, arg, lineno=self.line) if arg is not None else Instr(name, lineno=self.line)
+            if key is not None and len(_INSTR_CACHE) < 200000:
+                _INSTR_CACHE[key] = ins
+        self.code.append(ins)
+
+    def load(self, v):
+        if isinstance(v, Const):
+            self.i("LOAD_CONST", v.value)
+        else:
+            self.i("LOAD_FAST", f"t{v.id}")
+
+    def store(self, v):
+        self.i("STORE_FAST", f"t{v.id}")
+
+    def binop(self, op):
+        self.i("BINARY_OP", op)
+
+    def mask(self, w):
+        self.i("LOAD_CONST", MASK[w])
+        self.binop(BinaryOp.AND)
+
+    def call(self, fn, nargs_loader, n):
+        """Call fn with n arguments pushed by nargs_loader(); the result stays on the stack."""
+        self.i("PUSH_NULL", None)
+        self.i("LOAD_CONST", fn)
+        nargs_loader()
+        self.i("PRECALL", n)
+        self.i("CALL", n)
+
+    def call_local(self, name, loader, n):
+        self.i("PUSH_NULL", None)
+        self.i("LOAD_FAST", name)
+        loader()
+        self.i("PRECALL", n)
+        self.i("CALL", n)
+
+    def label(self, key):
+        lab = self.labels.get(key)
+        if lab is None:
+            lab = self.labels[key] = Label()
+        return lab
+
+    def signed(self, w):
+        """top of stack: unsigned w-bit -> signed Python int"""
+        s = 1 << (w - 1)
+        self.i("LOAD_CONST", s)
+        self.binop(BinaryOp.XOR)
+        self.i("LOAD_CONST", s)
+        self.binop(BinaryOp.SUBTRACT)
+
+    def compare(self, cond, a, b, w):
+        self.load(a)
+        if cond in _SIGNED_CMP:
+            self.i("LOAD_CONST", 1 << (w - 1))
+            self.binop(BinaryOp.XOR)
+        self.load(b)
+        if cond in _SIGNED_CMP:
+            self.i("LOAD_CONST", 1 << (w - 1))
+            self.binop(BinaryOp.XOR)
+        self.i("COMPARE_OP", _CMP[cond])
+
+    def writeback(self):
+        for g in self.written:
+            self.i("LOAD_FAST", f"g{g}")
+            self.i("LOAD_FAST", "r")
+            self.i("LOAD_CONST", g)
+            self.i("STORE_SUBSCR", None)
+
+    def bump(self, idx, n):
+        """count[idx] += n"""
+        self.i("LOAD_FAST", "count")
+        self.i("LOAD_CONST", idx)
+        self.i("COPY", 2)
+        self.i("COPY", 2)
+        self.i("BINARY_SUBSCR", None)
+        self.i("LOAD_CONST", n)
+        self.binop(BinaryOp.INPLACE_ADD)
+        self.i("SWAP", 3)
+        self.i("SWAP", 2)
+        self.i("STORE_SUBSCR", None)
+
+    def count_tb(self):
+        if self.ctx.counter is not None:
+            self.bump(0, 1)
+            self.bump(1, self.block.ninsns)
+
+    # --- ops -------------------------------------------------------------------------
+    def op(self, op):
+        n = op.name
+        w = op.type
+        ins = op.ins
+        if n in _BIN:
+            self.load(ins[0])
+            self.load(ins[1])
+            self.binop(_BIN[n])
+            if n in _NEEDS_MASK:
+                self.mask(w)
+        elif n in ("shl", "shr", "sar"):
+            self.load(ins[0])
+            if n == "sar":
+                self.signed(w)
+            if isinstance(ins[1], Const):
+                self.i("LOAD_CONST", ins[1].value & (w - 1))
+            else:
+                self.load(ins[1])
+                self.i("LOAD_CONST", w - 1)
+                self.binop(BinaryOp.AND)
+            self.binop(BinaryOp.LSHIFT if n == "shl" else BinaryOp.RSHIFT)
+            if n != "shr":
+                self.mask(w)
+        elif n == "mov" or n == "zext32":
+            self.load(ins[0])
+        elif n == "not":
+            self.load(ins[0])
+            self.i("LOAD_CONST", MASK[w])
+            self.binop(BinaryOp.XOR)
+        elif n == "neg":
+            self.load(ins[0])
+            self.i("UNARY_NEGATIVE", None)
+            self.mask(w)
+        elif n in _EXT or n == "sext32":
+            m, s = _EXT.get(n, (0xffffffff, 0x80000000))
+            self.load(ins[0])
+            if n != "sext32":
+                self.i("LOAD_CONST", m)
+                self.binop(BinaryOp.AND)
+            self.i("LOAD_CONST", s)
+            self.binop(BinaryOp.XOR)
+            self.i("LOAD_CONST", s)
+            self.binop(BinaryOp.SUBTRACT)
+            self.mask(w)
+        elif n in _EXTU or n == "trunc32":
+            self.load(ins[0])
+            self.i("LOAD_CONST", _EXTU.get(n, 0xffffffff))
+            self.binop(BinaryOp.AND)
+        elif n == "setcond":
+            self.compare(op.consts[0], ins[0], ins[1], ins[0].type)
+        elif n == "movcond":
+            other, done = Label(), Label()
+            self.compare(op.consts[0], ins[0], ins[1], ins[0].type)
+            self.i("POP_JUMP_FORWARD_IF_FALSE", other)
+            self.load(ins[2])
+            self.store(op.outs[0])
+            self.i("JUMP_FORWARD", done)
+            self.code.append(other)
+            self.load(ins[3])
+            self.store(op.outs[0])
+            self.code.append(done)
+            return
+        elif n in EVAL:                      # rare ops: the IR's own semantics
+            f = EVAL[n]
+            self.call(f, lambda: (self.i("LOAD_CONST", w), [self.load(v) for v in ins]), 1 + len(ins))
+            self.mask(w)
+        elif n == "getreg":
+            self.i("LOAD_FAST", f"g{op.consts[0]}")
+        elif n == "setreg":
+            self.load(ins[0])
+            self.i("STORE_FAST", f"g{op.consts[0]}")
+            return
+        elif n == "ld":
+            return self.ld(op)
+        elif n == "st":
+            return self.st(op)
+        elif n in ("call", "call_pure"):
+            self.call(op.consts[0], lambda: (self.i("LOAD_FAST", "cpu"), [self.load(v) for v in ins]),
+                      1 + len(ins))
+            if not op.outs:
+                self.i("POP_TOP", None)
+                return
+            self.mask(w)
+        elif n == "insn_start":
+            self.line = self.insn_index.get(op.consts[0], self.line)
+            return
+        elif n == "label":
+            self.code.append(self.label(op.consts[0]))
+            return
+        elif n == "br":
+            self.i("JUMP_FORWARD", self.label(op.consts[0]))
+            return
+        elif n == "brcond":
+            cond, lab = op.consts
+            self.compare(cond, ins[0], ins[1], ins[0].type)
+            self.i("POP_JUMP_FORWARD_IF_TRUE", self.label(lab))
+            return
+        elif n == "mb":
+            return
+        elif n == "goto_tb":
+            return self.goto_tb(op)
+        elif n == "goto_ptr":
+            self.writeback()
+            self.count_tb()
+            # fns.get(pc) or lookup(pc)
+            self.i("LOAD_FAST", "fns")
+            self.i("LOAD_METHOD", "get")
+            self.load(ins[0])
+            self.i("PRECALL", 1)
+            self.i("CALL", 1)
+            self.i("JUMP_IF_TRUE_OR_POP", self.ret_label)
+            self.call_local("lookup", lambda: self.load(ins[0]), 1)
+            self.i("RETURN_VALUE", None)
+            return
+        elif n == "exception":
+            self.writeback()
+            self.count_tb()
+            self.call(raise_exception, lambda: [self.i("LOAD_CONST", c) for c in op.consts], 3)
+            self.i("RETURN_VALUE", None)
+            return
+        else:
+            raise NotImplementedError(f"pybytecode: op {n}")
+        self.store(op.outs[0])
+
+    def ld(self, op):
+        size, signed = op.consts
+        a = op.ins[0]
+        slow, done = Label(), Label()
+        space = getattr(self.ctx.mem, "space", 1 << 38)
+        hm = (~(space - 1) & MASK[64]) | (size - 1)
+        self.load(a)
+        self.i("LOAD_CONST", hm)
+        self.binop(BinaryOp.AND)
+        self.i("POP_JUMP_FORWARD_IF_TRUE", slow)
+        self.i("LOAD_FAST", "perm")
+        self.load(a)
+        self.i("LOAD_CONST", PAGE_SHIFT)
+        self.binop(BinaryOp.RSHIFT)
+        self.i("BINARY_SUBSCR", None)
+        self.i("LOAD_CONST", R)
+        self.binop(BinaryOp.AND)
+        self.i("POP_JUMP_FORWARD_IF_FALSE", slow)
+        self.i("LOAD_FAST", f"v_{_VIEW[size, signed]}")
+        self.load(a)
+        if size > 1:
+            self.i("LOAD_CONST", _SHIFT[size])
+            self.binop(BinaryOp.RSHIFT)
+        self.i("BINARY_SUBSCR", None)
+        if signed:
+            self.mask(op.type)
+        self.store(op.outs[0])
+        self.i("JUMP_FORWARD", done)
+        self.code.append(slow)
+        self.call_local("mem_load", lambda: (self.load(a), self.i("LOAD_CONST", size),
+                                             self.i("LOAD_CONST", signed)), 3)
+        self.mask(op.type)
+        self.store(op.outs[0])
+        self.code.append(done)
+        self.views_used.add(_VIEW[size, signed])
+
+    def st(self, op):
+        size = op.consts[0]
+        a, v = op.ins
+        slow, done = Label(), Label()
+        space = getattr(self.ctx.mem, "space", 1 << 38)
+        hm = (~(space - 1) & MASK[64]) | (size - 1)
+        self.load(a)
+        self.i("LOAD_CONST", hm)
+        self.binop(BinaryOp.AND)
+        self.i("POP_JUMP_FORWARD_IF_TRUE", slow)
+        self.i("LOAD_FAST", "perm")
+        self.load(a)
+        self.i("LOAD_CONST", PAGE_SHIFT)
+        self.binop(BinaryOp.RSHIFT)
+        self.i("BINARY_SUBSCR", None)
+        self.i("LOAD_CONST", W | CODE)
+        self.binop(BinaryOp.AND)
+        self.i("LOAD_CONST", W)
+        self.i("COMPARE_OP", Compare.NE)
+        self.i("POP_JUMP_FORWARD_IF_TRUE", slow)
+        self.load(v)
+        if size < 8 or v.type != 64:
+            self.i("LOAD_CONST", (1 << (8 * size)) - 1)
+            self.binop(BinaryOp.AND)
+        self.i("LOAD_FAST", f"v_{_VIEW[size, False]}")
+        self.load(a)
+        if size > 1:
+            self.i("LOAD_CONST", _SHIFT[size])
+            self.binop(BinaryOp.RSHIFT)
+        self.i("STORE_SUBSCR", None)
+        self.i("JUMP_FORWARD", done)
+        self.code.append(slow)
+        self.call_local("mem_store", lambda: (self.load(a), self.load(v), self.i("LOAD_CONST", size)), 3)
+        self.i("POP_TOP", None)
+        self.code.append(done)
+        self.views_used.add(_VIEW[size, False])
+
+    def goto_tb(self, op):
+        k = self.exit_index
+        self.exit_index += 1
+        if op.consts[0] == self.block.pc and self.loop_head is not None:
+            # a branch back to this TB's start: loop here while no signal is pending
+            self.count_tb()              # one more iteration
+            self.i("LOAD_FAST", "pending")
+            self.i("POP_JUMP_FORWARD_IF_TRUE", exit_ := Label())
+            self.i("JUMP_BACKWARD", self.loop_head)
+            self.code.append(exit_)
+            self.writeback()
+            self.i("LOAD_FAST", "links")
+            self.i("LOAD_CONST", k)
+            self.i("BINARY_SUBSCR", None)
+            self.i("RETURN_VALUE", None)
+            return
+        self.writeback()
+        self.count_tb()
+        self.i("LOAD_FAST", "links")
+        self.i("LOAD_CONST", k)
+        self.i("BINARY_SUBSCR", None)
+        self.i("RETURN_VALUE", None)
+
+    # --- the function --------------------------------------------------------------------
+    def build(self):
+        block = self.block
+        regs = []
+        for op in block.ops:
+            if op.name in ("getreg", "setreg"):
+                g = op.consts[0]
+                if g not in regs:
+                    regs.append(g)
+                if op.name == "setreg" and g not in self.written:
+                    self.written.append(g)
+        pcs = {}
+        self.insn_index = {}
+        for op in block.ops:
+            if op.name == "insn_start":
+                idx = len(pcs) + 1
+                pcs[idx] = op.consts[0]
+                self.insn_index[op.consts[0]] = idx
+        self.pcs = pcs
+        self.views_used = set()
+        self.exit_index = 0
+        self_loop = any(op.name == "goto_tb" and op.consts[0] == block.pc for op in block.ops)
+        self.loop_head = Label() if self_loop else None
+        self.ret_label = Label()
+
+        # entry: r = cpu.regs; g<n> = r[n]
+        self.i("RESUME", 0)
+        self.i("LOAD_FAST", "cpu")
+        self.i("LOAD_ATTR", "regs")
+        self.i("STORE_FAST", "r")
+        for g in regs:
+            self.i("LOAD_FAST", "r")
+            self.i("LOAD_CONST", g)
+            self.i("BINARY_SUBSCR", None)
+            self.i("STORE_FAST", f"g{g}")
+        entry_len = len(self.code)
+        handler = Label()
+        try_begin = TryBegin(handler, push_lasti=False, stack_depth=0)
+        self.code.append(try_begin)
+        if self.loop_head is not None:
+            self.code.append(self.loop_head)
+        for op in block.ops:
+            self.op(op)
+        self.code.append(TryEnd(try_begin))
+        self.code.append(self.ret_label)
+        self.i("RETURN_VALUE", None)
+        # the fault handler: write back, give the fault its pc, re-raise
+        self.code.append(handler)
+        self.writeback()
+        self.i("PUSH_NULL", None)
+        self.i("LOAD_CONST", fixup)
+        self.i("COPY", 3)
+        self.i("LOAD_CONST", pcs)
+        self.i("LOAD_FAST", "cpu")
+        self.i("PRECALL", 3)
+        self.i("CALL", 3)
+        self.i("POP_TOP", None)
+        self.i("RERAISE", 0)
+        # views are loaded at entry only if used
+        view_loads = []
+        for f in sorted(self.views_used):
+            view_loads += [Instr("LOAD_FAST", "views", lineno=1), Instr("LOAD_CONST", f, lineno=1),
+                           Instr("BINARY_SUBSCR", lineno=1), Instr("STORE_FAST", f"v_{f}", lineno=1)]
+        self.code[entry_len:entry_len] = view_loads
+
+        bc = Bytecode(self.code)
+        bc.argnames = list(_ARGS)
+        bc.argcount = len(_ARGS)
+        bc.name = f"tb_{block.pc:x}"
+        bc.filename = "<pydbt tb>"
+        bc.first_lineno = 1
+        bc.flags = 3                     # OPTIMIZED | NEWLOCALS
+        return bc.to_code(stacksize=STACK_SIZE, check_pre_and_post=False,
+                          compute_exception_stack_depths=False)
+
+
+def compile(block, ctx):
+    gen = Gen(block, ctx)
+    code = gen.build()
+    mem = ctx.mem
+    views = _views(mem) if mem is not None else {}
+    defaults = (ctx.links, ctx.lookup, ctx.fns, mem.perm if mem is not None else None,
+                {f: views[k] for k, f in _VIEW.items()} if views else {},
+                mem.load if mem is not None else None, mem.store if mem is not None else None,
+                ctx.counter, ctx.pending)
+    return types.FunctionType(code, {}, code.co_name, defaults)
+
+
+def disassemble(fn):
+    """-d out_asm text for a compiled TB."""
+    import dis
+    import io
+    out = io.StringIO()
+    dis.dis(fn, file=out)
+    return out.getvalue()
