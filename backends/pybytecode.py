@@ -57,8 +57,9 @@ _ARGS = ("cpu", "links", "lookup", "fns", "perm", "views", "mem_load", "mem_stor
 
 def fixup(e, pcs, cpu):
     """In a TB's exception handler: give a fault the pc of the faulting instruction."""
-    if isinstance(e, GuestFault) and e.pc is None:
-        e.pc = pcs[e.__traceback__.tb_lineno]
+    if isinstance(e, GuestFault):
+        if e.pc is None:
+            e.pc = pcs[e.__traceback__.tb_lineno]
         cpu.pc = e.pc
 
 

@@ -147,8 +147,18 @@ def check_oracle(case: Case, q: guestprogs.Result):
         assert s in q.stdout, f"oracle: {case.id} stdout under qemu lacks {s!r}:\n{_text(q.stdout)[-3000:]}"
 
 
+# every program runs on each backend configuration: the reference interpreter, the
+# bytecode JIT compiling every block at once, and the default (tiered) setup
+BACKENDS = {
+    "interp": ["-backend", "interp"],
+    "jit": ["-backend", "pybytecode", "-jit-threshold", "0"],
+    "tiered": [],
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_guest_program(case: Case, guest_binary, tmp_path):
+def test_guest_program(case: Case, backend, guest_binary, tmp_path):
     binary = guest_binary(case.program)
 
     q = run_case(case, binary, guestprogs.qemu_argv, tmp_path, "qemu", QEMU_TIMEOUT)
@@ -159,7 +169,7 @@ def test_guest_program(case: Case, guest_binary, tmp_path):
     p = run_case(
         case,
         binary,
-        lambda b, a: guestprogs.pydbt_argv(b, a, PYDBT_OPTS),
+        lambda b, a: guestprogs.pydbt_argv(b, a, BACKENDS[backend] + PYDBT_OPTS),
         tmp_path,
         "pydbt",
         PYDBT_TIMEOUT,

@@ -148,8 +148,10 @@ def _run(cmd):
     return subprocess.run(cmd, capture_output=True, timeout=300)
 
 
+@pytest.mark.parametrize("backend", [["-backend", "interp"], ["-jit-threshold", "0"]],
+                         ids=["interp", "jit"])
 @pytest.mark.parametrize("seed", range(12))
-def test_random_sequences_match_qemu(seed, tmp_path):
+def test_random_sequences_match_qemu(seed, backend, tmp_path):
     nseq, seqlen = 40, 24
     src, seqs = gen_program(seed, nseq, seqlen)
     (tmp_path / "r.S").write_text(src)
@@ -158,7 +160,7 @@ def test_random_sequences_match_qemu(seed, tmp_path):
                    check=True, capture_output=True)
     q = _run([QEMU, str(exe)])
     assert q.returncode == 0 and len(q.stdout) == nseq * (520 + BUF), "qemu run failed"
-    p = _run([sys.executable, "-m", "pydbt", "run", str(exe)])
+    p = _run([sys.executable, "-m", "pydbt", "run", *backend, str(exe)])
     assert p.returncode == 0, p.stderr.decode()[-2000:]
     if p.stdout == q.stdout:
         return
