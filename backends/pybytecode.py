@@ -100,11 +100,16 @@ class Gen:
     def load(self, v):
         if isinstance(v, Const):
             self.i("LOAD_CONST", v.value)
+        elif v.id == self.on_stack:
+            self.on_stack = None              # the value is already there
         else:
-            self.i("LOAD_FAST", f"t{v.id}")
+            self.i("LOAD_FAST", self.names.get(v.id) or f"t{v.id}")
 
     def store(self, v):
-        self.i("STORE_FAST", f"t{v.id}")
+        if v.id in self.stack_ok:
+            self.on_stack = v.id
+        else:
+            self.i("STORE_FAST", self.names.get(v.id) or f"t{v.id}")
 
     def binop(self, op):
         self.i("BINARY_OP", op)
@@ -246,8 +251,12 @@ class Gen:
             self.call(f, lambda: (self.i("LOAD_CONST", w), [self.load(v) for v in ins]), 1 + len(ins))
             self.mask(w)
         elif n == "getreg":
+            if op.outs[0].id in self.names:
+                return                       # an alias of the register's local
             self.i("LOAD_FAST", f"g{op.consts[0]}")
         elif n == "setreg":
+            if id(op) in self.folded:
+                return                       # the value was computed into the local
             self.load(ins[0])
             self.i("STORE_FAST", f"g{op.consts[0]}")
             return
@@ -418,6 +427,9 @@ class Gen:
                 pcs[idx] = op.consts[0]
                 self.insn_index[op.consts[0]] = idx
         self.pcs = pcs
+        self.names, self.folded = plan_names(block)
+        self.stack_ok = plan_stack(block, self.names, self.folded)
+        self.on_stack = None
         self.views_used = set()
         self.exit_index = 0
         self_loop = any(op.name == "goto_tb" and op.consts[0] == block.pc for op in block.ops)
@@ -473,6 +485,85 @@ class Gen:
         bc.flags = 3                     # OPTIMIZED | NEWLOCALS
         return bc.to_code(stacksize=STACK_SIZE, check_pre_and_post=False,
                           compute_exception_stack_depths=False)
+
+
+def plan_names(block):
+    """Give temps the guest register locals' names where that is safe.
+
+    * fold: `t = op(...); ...; setreg g, t` computes straight into the local g, when
+      between the two nothing reads or writes g, nothing may fault and nothing
+      branches (so a fault still sees the old g), and g is not written again
+      before t's last use;
+    * alias: `t = getreg g` is the local g itself when g is not written between the
+      getreg and t's last use.
+    Returns ({temp id: local name}, {id(setreg op) folded away})."""
+    ops = block.ops
+    last_use, def_at = {}, {}
+    for j, op in enumerate(ops):
+        for v in op.ins:
+            if not isinstance(v, Const):
+                last_use[v.id] = j
+        for v in op.outs:
+            def_at[v.id] = j
+    writes = {}                      # reg -> indices where its local is written
+    names, folded = {}, set()
+    for j, op in enumerate(ops):
+        if op.name != "setreg" or isinstance(op.ins[0], Const):
+            continue
+        t, g = op.ins[0], op.consts[0]
+        i = def_at[t.id]
+        d = ops[i]
+        if t.id in names or d.name == "getreg" or len(d.outs) != 1:
+            continue
+        between = ops[i + 1:j]
+        if any(o.name in ("getreg", "setreg") and o.consts[0] == g or
+               o.flags & (ir.FAULT | ir.END) or o.name in ("label", "br", "brcond") or
+               (o.name == "call" and o.flags & ir.SIDE) for o in between):
+            continue
+        if any(o.name == "setreg" and o.consts[0] == g for o in ops[j + 1:last_use.get(t.id, j)]):
+            continue
+        names[t.id] = f"g{g}"
+        folded.add(id(op))
+        writes.setdefault(g, []).append(i)
+    for j, op in enumerate(ops):
+        if op.name == "setreg" and id(op) not in folded:
+            writes.setdefault(op.consts[0], []).append(j)
+    for i, op in enumerate(ops):
+        if op.name != "getreg":
+            continue
+        t, g = op.outs[0], op.consts[0]
+        end = last_use.get(t.id, i)
+        if not any(i < k < end for k in writes.get(g, ())):
+            names[t.id] = f"g{g}"
+    return names, folded
+
+
+# ops whose code loads ins[0] first (so a value left on the stack can feed them)
+_FIRST_LOAD = set(_BIN) | {"shl", "shr", "sar", "mov", "zext32", "not", "neg", "sext32", "trunc32",
+                           "setcond", "setreg", "brcond"} | set(_EXT) | set(_EXTU)
+
+
+def plan_stack(block, names, folded):
+    """Temps used once, as the first input of the very next op: they stay on the stack."""
+    ops = block.ops
+    uses = {}
+    for op in ops:
+        for v in op.ins:
+            if not isinstance(v, Const):
+                uses[v.id] = uses.get(v.id, 0) + 1
+    ok = set()
+    for op, nxt in zip(ops, ops[1:]):
+        if len(op.outs) != 1 or op.name in ("getreg", "movcond"):
+            continue
+        t = op.outs[0]
+        if t.id in names or uses.get(t.id) != 1 or nxt.name not in _FIRST_LOAD:
+            continue
+        if id(nxt) in folded or not nxt.ins or nxt.ins[0] is not t:
+            continue
+        if nxt.name in ("setcond", "brcond") and any(v is t for v in nxt.ins[1:]):
+            continue
+        ok.add(t.id)
+    return ok
 
 
 def compile(block, ctx):

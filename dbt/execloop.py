@@ -76,6 +76,8 @@ class Engine:
                         self.proc.signals.pending, tb.pc)
         fn = backend.compile(block, ctx)
         fn.guest_pc = tb.pc
+        if self.log.on("out_asm") and self.log.in_filter(tb.pc) and hasattr(backend, "disassemble"):
+            self.log.write(f"OUT: [{backend.name}] {tb.pc:#x}\n{backend.disassemble(fn)}\n")
         STATS.compile_time[backend.name] = STATS.compile_time.get(backend.name, 0.0) + \
             time.perf_counter() - t1
         return fn
