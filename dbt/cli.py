@@ -36,6 +36,7 @@ class Options:
     jit_threshold: int = 50
     stats: str = None          # None, "text" or "json"
     verify_ir: bool = False
+    disabled_passes: list = field(default_factory=list)
 
 
 def _size(text):
@@ -72,6 +73,8 @@ OPTIONS = [
     (("-backend", "-b"), "backend", True, "PYDBT_BACKEND", None, False, "translation backend: " + "|".join(BACKENDS)),
     (("-jit-threshold",), "jit_threshold", True, "PYDBT_JIT_THRESHOLD", int, False,
      "executions of a block on the interpreter before the JIT compiles it (0: at once)"),
+    (("-disable-pass",), "disabled_passes", True, "PYDBT_DISABLE_PASS", _items, False,
+     "optimizer passes to skip, comma separated, or 'all'"),
     (("-stats",), "stats", False, "PYDBT_STATS", None, False, "print statistics at exit (-stats=json for JSON)"),
     (("-verify-ir",), "verify_ir", False, "PYDBT_VERIFY_IR", None, False, "check every block's IR (slow)"),
 ]
@@ -177,6 +180,12 @@ def parse_run_args(argv, environ=None):
         sys.exit(0)
     if i >= len(argv):
         raise UserError("no program given\n" + USAGE)
+    from .passes import PASSES
+    if "all" in opts.disabled_passes:
+        opts.disabled_passes = list(PASSES)
+    bad = [p for p in opts.disabled_passes if p not in PASSES]
+    if bad:
+        raise UserError(f"unknown pass '{bad[0]}' (passes: {', '.join(PASSES)})")
     if opts.jit_threshold < 0:
         raise UserError("option -jit-threshold: must be 0 or more")
     if opts.backend not in BACKENDS:
@@ -226,7 +235,8 @@ def run(argv):
     proc.arch.init_registers(proc.cpu, entry, sp)
     engine = Engine(proc, get_backend(opts.backend), max_insns=1 if opts.one_insn_per_tb else 512,
                     verify_ir=opts.verify_ir, count=bool(opts.stats),
-                    tier0=get_backend("interp"), threshold=opts.jit_threshold)
+                    tier0=get_backend("interp"), threshold=opts.jit_threshold,
+                    disabled_passes=opts.disabled_passes)
     proc.engine = engine
     STATS.reset()
     if engine.counter is not None:

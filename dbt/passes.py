@@ -12,6 +12,9 @@ sound because the IR is SSA and control flow only goes forward.
 * const_fold     pure ops whose inputs are all constants become constants, and
                  algebraic identities (x+0, x&-1, x|0, x^0, shifts by 0, x*1) fold
 * dce            pure ops whose outputs are never used are removed
+* dead_setreg    a `setreg` overwritten by a later `setreg` of the same register
+                 with nothing in between that could observe the register (a fault,
+                 a helper call, a branch or label, the block's end) is removed
 """
 from . import ir
 from .ir import Const, Temp, MASK, PURE
@@ -111,11 +114,27 @@ def dce(block):
     block.ops = out
 
 
+def dead_setreg(block):
+    pending = {}                 # reg -> index in out of a setreg not yet observable
+    out = []
+    for op in block.ops:
+        if op.flags & (ir.FAULT | ir.END) or op.name in ("label", "br", "brcond", "call"):
+            pending.clear()
+        if op.name == "setreg":
+            r = op.consts[0]
+            if r in pending:
+                out[pending[r]] = None
+            pending[r] = len(out)
+        out.append(op)
+    block.ops = [op for op in out if op is not None]
+
+
 PASSES = {
     "forward_regs": forward_regs,
     "copy_prop": copy_prop,
     "const_fold": const_fold,
     "dce": dce,
+    "dead_setreg": dead_setreg,
 }
 
 

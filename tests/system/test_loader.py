@@ -101,10 +101,12 @@ def test_verify_ir_on_a_glibc_program(progs):
     assert p.returncode == 0, p.stderr
 
 
-def test_one_insn_per_tb_and_nochain_agree(progs):
+def test_options_that_must_not_change_results(progs):
     exe = str(progs / "auxv")
     base = pydbt("-seed", "1", exe)
-    for opts in (["-one-insn-per-tb"], ["-d", "nochain"]):
+    for opts in (["-one-insn-per-tb"], ["-d", "nochain"], ["-disable-pass", "all"],
+                 ["-jit-threshold", "0", "-disable-pass", "all"], ["-jit-threshold", "0", "-one-insn-per-tb"],
+                 ["-backend", "interp"]):
         r = pydbt("-seed", "1", *opts, exe)
         assert (r.stdout, r.stderr, r.returncode) == (base.stdout, base.stderr, base.returncode)
 
