@@ -13,8 +13,8 @@ sound because the IR is SSA and control flow only goes forward.
                  algebraic identities (x+0, x&-1, x|0, x^0, shifts by 0, x*1) fold
 * dce            pure ops whose outputs are never used are removed
 * dead_setreg    a `setreg` overwritten by a later `setreg` of the same register
-                 with nothing in between that could observe the register (a fault,
-                 a helper call, a branch or label, the block's end) is removed
+                 with nothing in between that could observe the register (a getreg
+                 of it, a fault, a helper call, a branch or label) is removed
 """
 from . import ir
 from .ir import Const, Temp, MASK, PURE
@@ -120,6 +120,8 @@ def dead_setreg(block):
     for op in block.ops:
         if op.flags & (ir.FAULT | ir.END) or op.name in ("label", "br", "brcond", "call"):
             pending.clear()
+        if op.name == "getreg":
+            pending.pop(op.consts[0], None)
         if op.name == "setreg":
             r = op.consts[0]
             if r in pending:
