@@ -76,28 +76,25 @@ def compile(block, ctx):
             code.append(("br", op.consts[0], None, None, None))
         elif n == "brcond":
             fixups.append(len(code))
-            code.append(("brcond", op.consts[1], ins, op.consts[0], op.ins[0].type))
+            code.append(("brcond", op.consts[1], ins, op.consts[0], (op.ins[0].type, op.consts[2])))
         elif n == "mb":
             pass
         elif n == "goto_tb":
-            code.append(("goto_tb", op.consts[0], goto_n, None, None))
+            code.append(("goto_tb", op.consts[0], goto_n, op.consts[1], None))
             goto_n += 1
         elif n == "goto_ptr":
-            code.append(("goto_ptr", ins[0], None, None, None))
+            code.append(("goto_ptr", ins[0], op.consts[0], None, None))
         elif n == "exception":
-            code.append(("exception",) + tuple(op.consts) + (None,))
+            code.append(("exception",) + tuple(op.consts))
         else:
             raise NotImplementedError(f"interp: op {n}")
     for i in fixups:
         k = code[i]
         code[i] = (k[0], labels[k[1]]) + k[2:]
 
-    links, lookup, count, ninsns = ctx.links, ctx.lookup, ctx.counter, block.ninsns
+    links, lookup, count = ctx.links, ctx.lookup, ctx.counter
 
     def run(cpu):
-        if count is not None:
-            count[0] += 1
-            count[1] += ninsns
         t = list(init)
         regs = cpu.regs
         pc = block.pc
@@ -125,15 +122,26 @@ def compile(block, ctx):
                     if a is not None:
                         t[a] = r & d
                 elif k == "brcond":
-                    if ir._cond(c, t[b[0]], t[b[1]], d):
+                    if ir._cond(c, t[b[0]], t[b[1]], d[0]):
                         i = a
+                        if count is not None:
+                            count[1] -= d[1]
                 elif k == "br":
                     i = a
                 elif k == "goto_tb":
+                    if count is not None:
+                        count[0] += 1
+                        count[1] += c
                     return links[b]
                 elif k == "goto_ptr":
+                    if count is not None:
+                        count[0] += 1
+                        count[1] += b
                     return lookup(t[a])
                 elif k == "exception":
+                    if count is not None:
+                        count[0] += 1
+                        count[1] += d
                     raise_exception(a, b, c)
         except GuestFault as e:
             if e.pc is None:

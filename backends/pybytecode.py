@@ -34,6 +34,7 @@ from bytecode import Bytecode, Instr, Label, Compare, BinaryOp, TryBegin, TryEnd
 from pydbt import ir
 from pydbt.errors import GuestFault
 from pydbt.ir import Const, MASK, EVAL
+from pydbt.passes import known_bits, _bits
 from pydbt.runtime.memory import R, W, CODE, PAGE_SHIFT
 from .interp import raise_exception
 
@@ -158,6 +159,17 @@ class Gen:
             self.binop(BinaryOp.XOR)
         self.i("COMPARE_OP", _CMP[cond])
 
+    def fits(self, n, ins, w):
+        """Can the unmasked result of op n already be below 2**w? (known bits)"""
+        b = [_bits(v, self.known) for v in ins]
+        if n == "add":
+            return max(b) + 1 <= w
+        if n == "mul":
+            return b[0] + b[1] <= w
+        if n == "shl":
+            return isinstance(ins[1], Const) and b[0] + (ins[1].value & (w - 1)) <= w
+        return False
+
     def writeback(self):
         for g in self.written:
             self.i("LOAD_FAST", f"g{g}")
@@ -178,10 +190,11 @@ class Gen:
         self.i("SWAP", 2)
         self.i("STORE_SUBSCR", None)
 
-    def count_tb(self):
+    def count_tb(self, insns):
+        """stats: one more TB execution, `insns` guest instructions on this path"""
         if self.ctx.counter is not None:
             self.bump(0, 1)
-            self.bump(1, self.block.ninsns)
+            self.bump(1, insns)
 
     # --- ops -------------------------------------------------------------------------
     def op(self, op):
@@ -192,7 +205,7 @@ class Gen:
             self.load(ins[0])
             self.load(ins[1])
             self.binop(_BIN[n])
-            if n in _NEEDS_MASK:
+            if n in _NEEDS_MASK and not self.fits(n, ins, w):
                 self.mask(w)
         elif n in ("shl", "shr", "sar"):
             self.load(ins[0])
@@ -205,7 +218,7 @@ class Gen:
                 self.i("LOAD_CONST", w - 1)
                 self.binop(BinaryOp.AND)
             self.binop(BinaryOp.LSHIFT if n == "shl" else BinaryOp.RSHIFT)
-            if n != "shr":
+            if n != "shr" and not self.fits(n, ins, w):
                 self.mask(w)
         elif n == "mov" or n == "zext32":
             self.load(ins[0])
@@ -281,9 +294,16 @@ class Gen:
             self.i("JUMP_FORWARD", self.label(op.consts[0]))
             return
         elif n == "brcond":
-            cond, lab = op.consts
+            cond, lab, skip = op.consts
             self.compare(cond, ins[0], ins[1], ins[0].type)
-            self.i("POP_JUMP_FORWARD_IF_TRUE", self.label(lab))
+            if skip and self.ctx.counter is not None:
+                stay = Label()
+                self.i("POP_JUMP_FORWARD_IF_FALSE", stay)
+                self.bump(1, -skip)          # the instructions jumped over do not run
+                self.i("JUMP_FORWARD", self.label(lab))
+                self.code.append(stay)
+            else:
+                self.i("POP_JUMP_FORWARD_IF_TRUE", self.label(lab))
             return
         elif n == "mb":
             return
@@ -291,7 +311,7 @@ class Gen:
             return self.goto_tb(op)
         elif n == "goto_ptr":
             self.writeback()
-            self.count_tb()
+            self.count_tb(op.consts[0])
             # fns.get(pc) or lookup(pc)
             self.i("LOAD_FAST", "fns")
             self.i("LOAD_METHOD", "get")
@@ -304,8 +324,8 @@ class Gen:
             return
         elif n == "exception":
             self.writeback()
-            self.count_tb()
-            self.call(raise_exception, lambda: [self.i("LOAD_CONST", c) for c in op.consts], 3)
+            self.count_tb(op.consts[3])
+            self.call(raise_exception, lambda: [self.i("LOAD_CONST", c) for c in op.consts[:3]], 3)
             self.i("RETURN_VALUE", None)
             return
         else:
@@ -390,7 +410,7 @@ class Gen:
         self.exit_index += 1
         if op.consts[0] == self.block.pc and self.loop_head is not None:
             # a branch back to this TB's start: loop here while no signal is pending
-            self.count_tb()              # one more iteration
+            self.count_tb(op.consts[1])              # one more iteration
             self.i("LOAD_FAST", "pending")
             self.i("POP_JUMP_FORWARD_IF_TRUE", exit_ := Label())
             self.i("JUMP_BACKWARD", self.loop_head)
@@ -402,7 +422,7 @@ class Gen:
             self.i("RETURN_VALUE", None)
             return
         self.writeback()
-        self.count_tb()
+        self.count_tb(op.consts[1])
         self.i("LOAD_FAST", "links")
         self.i("LOAD_CONST", k)
         self.i("BINARY_SUBSCR", None)
@@ -428,6 +448,7 @@ class Gen:
                 self.insn_index[op.consts[0]] = idx
         self.pcs = pcs
         self.names, self.folded = plan_names(block)
+        self.known = known_bits(block)
         self.stack_ok = plan_stack(block, self.names, self.folded)
         self.on_stack = None
         self.views_used = set()

@@ -174,21 +174,25 @@ class Builder:
     def set_label(self, label):
         self.emit("label", None, [], [], (label,))
 
-    def brcond(self, cond, a, b, label):
+    def brcond(self, cond, a, b, label, skip=0):
         t = a.type if isinstance(a, V) else b.type if isinstance(b, V) else I64
-        self.emit("brcond", t, [], [self._val(a, t), self._val(b, t)], (cond, label))
+        self.emit("brcond", t, [], [self._val(a, t), self._val(b, t)], (cond, label, skip))
+        return self.block.ops[-1]
 
     def br(self, label):
         self.emit("br", None, [], [], (label,))
 
-    def goto_tb(self, pc):
-        self.emit("goto_tb", None, [], [], (pc,))
+    # exits: `insns` defaults to the instructions lifted so far (the path to here)
+    def goto_tb(self, pc, insns=None):
+        self.emit("goto_tb", None, [], [], (pc, self.block.ninsns if insns is None else insns))
 
-    def goto_ptr(self, v):
-        self.emit("goto_ptr", I64, [], [self._val(v, I64)])
+    def goto_ptr(self, v, insns=None):
+        self.emit("goto_ptr", I64, [], [self._val(v, I64)],
+                  (self.block.ninsns if insns is None else insns,))
 
-    def exception(self, kind, pc, next_pc):
-        self.emit("exception", None, [], [], (kind, pc, next_pc))
+    def exception(self, kind, pc, next_pc, insns=None):
+        self.emit("exception", None, [], [], (kind, pc, next_pc,
+                                              self.block.ninsns if insns is None else insns))
 
     def mb(self):
         self.emit("mb", None, [], [])

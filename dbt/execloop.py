@@ -56,8 +56,7 @@ class Engine:
             verify(block)
         if logged and log.on("op_opt"):
             log.write(f"OP after optimization:\n{format_block(block, self.arch.global_names)}\n")
-        last = pc + max(block.size, 1) - 1
-        pages = list(range(pc >> 12, (last >> 12) + 1))
+        pages = block.pages
         targets = [op.consts[0] for op in block.ops if op.name == "goto_tb"]
         tb = TB(pc, block.size, block.ninsns, pages, targets)
         tb.stubs = [self._stub(tb, k, t) for k, t in enumerate(targets)]
@@ -130,8 +129,10 @@ class Engine:
         return fn
 
     def _log_in_asm(self, block):
-        code = self.mem.buf[block.pc:block.pc + block.size]
-        lines = [f"IN:"] + [f"0x{a:016x}:  {t}" for a, t in self.arch.disassemble(code, block.pc)]
+        lines = ["IN:"]
+        for a, n in block.insns:
+            text = self.arch.disassemble(self.mem.buf[a:a + n], a)
+            lines.append(f"0x{a:016x}:  {text[0][1] if text else '(illegal)'}")
         self.log.write("----------------\n" + "\n".join(lines) + "\n\n")
 
     # --- execution -----------------------------------------------------------------

@@ -10,8 +10,13 @@ cover (tests/unit/test_backends_cover_ops.py fails when one does not).
 * Guest registers are globals: `getreg`/`setreg` move them between the CPU state
   and temps.  The optimizer forwards them inside the block.
 * Control flow inside a block is limited to forward `brcond`/`br` to `label`s;
-  a block ends with `goto_tb` (direct successor, chainable), `goto_ptr`
+  a block leaves by `goto_tb` (direct successor, chainable), `goto_ptr`
   (indirect successor) or `exception` (syscall, breakpoint, illegal instruction).
+  A block may have several such exits (side exits of a superblock: see the
+  frontend); each carries `insns`, the guest instructions before it in block
+  order, and a `brcond` that jumps forward inside the block carries `skip`, the
+  instructions it jumps over, so that counted instructions (--stats) are exact
+  on every path.
 * `insn_start` marks the first op of each guest instruction: a fault inside the
   block is reported at the pc of the last `insn_start` executed.
 * The semantics of every pure op are the functions in `EVAL`: the interpreter
@@ -61,11 +66,11 @@ OPS = _table(
     OpDef("insn_start", 0, 0, ("pc",), SIDE),
     OpDef("label", 0, 0, ("label",), SIDE),
     OpDef("br", 0, 0, ("label",), SIDE),
-    OpDef("brcond", 0, 2, ("cond", "label"), SIDE),
+    OpDef("brcond", 0, 2, ("cond", "label", "skip"), SIDE),
     OpDef("mb", 0, 0, (), SIDE),
-    OpDef("goto_tb", 0, 0, ("pc",), SIDE | END),
-    OpDef("goto_ptr", 0, 1, (), SIDE | END),
-    OpDef("exception", 0, 0, ("kind", "pc", "next_pc"), SIDE | END),
+    OpDef("goto_tb", 0, 0, ("pc", "insns"), SIDE | END),
+    OpDef("goto_ptr", 0, 1, ("insns",), SIDE | END),
+    OpDef("exception", 0, 0, ("kind", "pc", "next_pc", "insns"), SIDE | END),
 )
 
 CONDS = ("eq", "ne", "lt", "ge", "le", "gt", "ltu", "geu", "leu", "gtu")
@@ -288,12 +293,15 @@ class IRError(Exception):
 
 
 def verify(block):
-    """Check SSA form, arity, types and labels; raise IRError on the first problem."""
+    """Check SSA form on every path, arity, types and labels; raise IRError on the
+    first problem."""
     defined = set()
+    at_label = {}                 # label -> temps defined on every branch to it so far
     labels_defined, labels_used = set(), set()
     ops = block.ops
     if not ops or not (ops[-1].flags & END):
         raise IRError("block does not end with an END op")
+    reachable = True
     for n, op in enumerate(ops):
         d = OPS.get(op.name)
         if d is None:
@@ -304,29 +312,41 @@ def verify(block):
             raise IRError(f"op {n} {op.name}: {len(op.outs)} outputs, wants {d.nout}")
         if len(op.consts) != len(d.consts):
             raise IRError(f"op {n} {op.name}: {len(op.consts)} constants, wants {len(d.consts)}")
+        if op.name == "label":
+            lab = op.consts[0]
+            incoming = at_label.get(lab)
+            if incoming is None and not reachable:
+                raise IRError(f"op {n}: label L{lab} is unreachable")
+            if incoming is not None:
+                defined = (defined & incoming) if reachable else set(incoming)
+            labels_defined.add(lab)
+            reachable = True
+            continue
+        if not reachable:
+            raise IRError(f"op {n} {op.name}: unreachable ops follow an exit")
         for i, v in enumerate(op.ins):
             if isinstance(v, Temp) and v.id not in defined:
-                raise IRError(f"op {n} {op.name}: t{v.id} used before definition")
+                raise IRError(f"op {n} {op.name}: t{v.id} used before definition on some path")
             if d.flags & PURE and d.name not in ("call_pure",) and v.type != input_width(op, i):
                 raise IRError(f"op {n} {op.name}: input {i} has type i{v.type}")
         for v in op.outs:
             if v.id in defined:
                 raise IRError(f"op {n} {op.name}: t{v.id} defined twice")
             defined.add(v.id)
-        if op.name == "label":
-            labels_defined.add(op.consts[0])
-        elif op.name == "br":
-            labels_used.add(op.consts[0])
-        elif op.name == "brcond":
-            labels_used.add(op.consts[1])
-            if op.consts[0] not in CONDS:
+        if op.name in ("br", "brcond"):
+            lab = op.consts[0] if op.name == "br" else op.consts[1]
+            if lab in labels_defined:
+                raise IRError(f"op {n}: backward branch to L{lab}")
+            labels_used.add(lab)
+            at_label[lab] = set(defined) if lab not in at_label else at_label[lab] & defined
+            if op.name == "brcond" and op.consts[0] not in CONDS:
                 raise IRError(f"op {n}: bad condition {op.consts[0]}")
-            if op.consts[1] in labels_defined:
-                raise IRError(f"op {n}: backward branch to L{op.consts[1]}")
+            if op.name == "br":
+                reachable = False
         if op.name in ("setcond", "movcond") and op.consts[0] not in CONDS:
             raise IRError(f"op {n}: bad condition {op.consts[0]}")
-        if d.flags & END and n != len(ops) - 1 and ops[n + 1].name != "label":
-            raise IRError(f"op {n} {op.name}: unreachable ops follow")
+        if d.flags & END:
+            reachable = False
     missing = labels_used - labels_defined
     if missing:
         raise IRError(f"labels used but not defined: {sorted(missing)}")

@@ -12,6 +12,10 @@ sound because the IR is SSA and control flow only goes forward.
 * const_fold     pure ops whose inputs are all constants become constants, and
                  algebraic identities (x+0, x&-1, x|0, x^0, shifts by 0, x*1) fold
 * dce            pure ops whose outputs are never used are removed
+* narrow         with the known-bits analysis (`known_bits`): an extension or mask
+                 that cannot change its input goes (ext32s of a value below 2**31,
+                 and with a constant covering every bit the value may have), and
+                 chains of extensions collapse (ext32u(ext32s(x)) = ext32u(x))
 * dead_setreg    a `setreg` overwritten by a later `setreg` of the same register
                  with nothing in between that could observe the register (a getreg
                  of it, a fault, a helper call, a branch or label) is removed
@@ -114,6 +118,82 @@ def dce(block):
     block.ops = out
 
 
+_EXT_BITS = {"ext8u": 8, "ext16u": 16, "ext32u": 32, "ext8s": 8, "ext16s": 16, "ext32s": 32,
+             "sext32": 32}
+
+
+def _bits(v, known):
+    if isinstance(v, Const):
+        return v.value.bit_length()
+    return known.get(v.id, v.type)
+
+
+def known_bits(block):
+    """{temp id: n} such that the temp's value is below 2**n (an upper bound)."""
+    known = {}
+    for op in block.ops:
+        if len(op.outs) != 1:
+            continue
+        n, w, ins = op.name, op.type, op.ins
+        b = [_bits(v, known) for v in ins]
+        r = w
+        if n in ("ext8u", "ext16u", "ext32u", "trunc32"):
+            r = min(_EXT_BITS.get(n, 32), b[0])
+        elif n in ("ext8s", "ext16s", "ext32s", "sext32"):
+            r = b[0] if b[0] < _EXT_BITS[n] else w
+        elif n == "ld":
+            r = w if op.consts[1] else 8 * op.consts[0]
+        elif n == "and":
+            r = min(b)
+        elif n in ("or", "xor", "mov", "zext32", "divu", "remu"):
+            r = max(b) if n in ("or", "xor") else b[0]
+        elif n == "shr":
+            r = max(b[0] - (ins[1].value & (w - 1)), 0) if isinstance(ins[1], Const) else b[0]
+        elif n == "shl" and isinstance(ins[1], Const):
+            r = min(b[0] + (ins[1].value & (w - 1)), w)
+        elif n == "add":
+            r = min(max(b) + 1, w)
+        elif n == "mul":
+            r = min(b[0] + b[1], w)
+        elif n == "setcond":
+            r = 1
+        elif n == "movcond":
+            r = max(b[2], b[3])
+        elif n in ("clz", "ctz", "popcnt"):
+            r = 7
+        known[op.outs[0].id] = min(r, w)
+    return known
+
+
+def narrow(block):
+    known = known_bits(block)
+    defs = {}
+    subst = {}
+    out = []
+    for op in block.ops:
+        _subst_inputs(op, subst)
+        n = op.name
+        if n in _EXT_BITS and n != "sext32" and op.ins[0].type == op.type:
+            x = op.ins[0]
+            limit = _EXT_BITS[n] - (1 if n.endswith("s") else 0)
+            if _bits(x, known) <= limit:
+                subst[op.outs[0].id] = x
+                continue
+            inner = defs.get(x.id) if isinstance(x, Temp) else None
+            if inner is not None and inner.name in _EXT_BITS and inner.name != "sext32" and \
+                    _EXT_BITS[inner.name] == _EXT_BITS[n]:
+                op.ins = [inner.ins[0]]      # ext32u(ext32s(y)) = ext32u(y), and so on
+        elif n == "and" and isinstance(op.ins[1], Const) and op.ins[0].type == op.type:
+            m = (1 << _bits(op.ins[0], known)) - 1
+            if op.ins[1].value & m == m:
+                subst[op.outs[0].id] = op.ins[0]
+                continue
+        for o in op.outs:
+            defs[o.id] = op
+        out.append(op)
+    block.ops = out
+
+
 def dead_setreg(block):
     pending = {}                 # reg -> index in out of a setreg not yet observable
     out = []
@@ -135,6 +215,7 @@ PASSES = {
     "forward_regs": forward_regs,
     "copy_prop": copy_prop,
     "const_fold": const_fold,
+    "narrow": narrow,
     "dce": dce,
     "dead_setreg": dead_setreg,
 }

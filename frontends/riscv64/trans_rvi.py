@@ -22,8 +22,7 @@ def trans_auipc(c, i):
 @trans("jal")
 def trans_jal(c, i):
     c.x[i.rd] = c.b.const(c.next_pc)
-    c.b.goto_tb((c.pc + i.imm) & M64)
-    c.end()
+    c.jump((c.pc + i.imm) & M64)
 
 
 @trans("jalr")
@@ -39,13 +38,7 @@ _BRANCH = {"beq": "eq", "bne": "ne", "blt": "lt", "bge": "ge", "bltu": "ltu", "b
 
 @trans(*_BRANCH)
 def trans_branch(c, i):
-    b = c.b
-    taken = b.label()
-    b.brcond(_BRANCH[i.name], c.x[i.rs1], c.x[i.rs2], taken)
-    b.goto_tb(c.next_pc)
-    b.set_label(taken)
-    b.goto_tb((c.pc + i.imm) & M64)
-    c.end()
+    c.branch(_BRANCH[i.name], c.x[i.rs1], c.x[i.rs2], (c.pc + i.imm) & M64)
 
 
 # --- loads and stores ---------------------------------------------------------------

@@ -1,12 +1,18 @@
-"""riscv64 frontend: fetch, decode and lift one basic block into IR.
+"""riscv64 frontend: fetch, decode and lift one translation block (a superblock) into IR.
 
-`translate(mem, pc, max_insns)` decodes instructions from `pc` until one ends the
-block (branch, jump, ecall, fence.i, ...), the instruction limit is reached, or
-the next fetch would fault (the fault is then taken when that pc runs as a new
-block, so it is reported at the right instruction).  Each instruction is lifted
-by the `trans_*` function registered for its decoded name (`TRANS`, filled by
-the `trans_rv*` modules); an encoding that does not decode ends the block with
-an `illegal` exception at its pc, which becomes SIGILL in the guest.
+`translate(mem, pc, max_insns)` decodes from `pc` and lifts each instruction with
+the `trans_*` function registered for its decoded name (`TRANS`, filled by the
+`trans_rv*` modules).  Blocks are superblocks: a conditional branch becomes a
+side exit (`brcond` to a `goto_tb` placed after the main path) and translation
+goes on with the fall-through; a direct jump or call (`jal`) is followed to its
+target.  So a loop whose body ends with a jump back to its header becomes one
+block that branches to its own start, which the JIT turns into a loop inside
+one function.  The block ends at an indirect jump, a syscall, `fence.i`, a pc
+already in the block, the instruction limit, a fourth code page, or an
+instruction whose fetch would fault (the fault is then taken when that pc runs
+as a block of its own, so it is reported at the right instruction).  An encoding
+that does not decode ends the block with an `illegal` exception at its pc, which
+becomes SIGILL in the guest.
 """
 from pydbt.builder import Builder, RegFile
 from pydbt.errors import GuestFault
@@ -17,26 +23,51 @@ from .decode import decode
 from .lift import TRANS
 from . import trans_rvi, trans_rva, trans_rvf  # noqa: F401  (register lifters)
 
+MAX_PAGES = 4
+
 
 class Ctx:
-    """What a lifter sees: the builder, register files, and where it is."""
+    """What a lifter sees: the builder, register files, where it is, and the
+    control-flow requests it can make (`jump`, `branch`, `end`)."""
 
-    __slots__ = ("b", "x", "f", "pc", "next_pc", "ended")
+    __slots__ = ("b", "x", "f", "pc", "next_pc", "ended", "follow", "side_exits", "forward")
 
     def __init__(self, b):
         self.b = b
         self.x = RegFile(b, 0, zero=0)
         self.f = RegFile(b, F0)
         self.ended = False
+        self.follow = None
+        self.side_exits = []         # [(label, target, insns, brcond op)]
+        self.forward = {}            # target pc ahead in the block -> its side exits
 
     def end(self):
+        """The block ends after this instruction (the lifter emitted the exit)."""
         self.ended = True
+
+    def jump(self, target):
+        """Continue at target (the translator follows it or exits there)."""
+        self.follow = target
+
+    def branch(self, cond, a, b, target):
+        """If (a cond b) go to target; else fall through.  A target further along
+        the fall-through path becomes a jump inside the block when translation
+        reaches it, any other one a side exit."""
+        label = self.b.label()
+        op = self.b.brcond(cond, a, b, label)
+        exit_ = (label, target, self.b.block.ninsns, op)
+        self.side_exits.append(exit_)
+        if target > self.pc:
+            self.forward.setdefault(target, []).append(exit_)
 
 
 def translate(mem, pc, max_insns=512):
     block = Block(pc)
     b = Builder(block)
     ctx = Ctx(b)
+    block.insns = []             # (address, size) of every instruction lifted
+    pages = set()
+    seen = set()
     a = pc
     while True:
         try:
@@ -49,19 +80,33 @@ def translate(mem, pc, max_insns=512):
             b.goto_tb(a)         # let the faulting fetch start its own block
             break
         insn = decode(word)
+        size = insn.size if insn is not None else (2 if word & 3 != 3 else 4)
+        for exit_ in ctx.forward.pop(a, ()):       # a branch ahead of here lands here
+            label, _, insns, op = exit_
+            b.set_label(label)
+            op.consts = op.consts[:2] + (block.ninsns - insns,)
+            ctx.side_exits.remove(exit_)
+        pages.update((a >> 12, (a + size - 1) >> 12))
         b.insn_start(a)
         block.ninsns += 1
+        block.insns.append((a, size))
+        seen.add(a)
         if insn is None or insn.name not in TRANS:
-            b.exception("illegal", a, a)
-            a += 2 if word & 3 != 3 else 4
+            b.exception("illegal", a, a, block.ninsns - 1)
             break
-        ctx.pc, ctx.next_pc = a, a + insn.size
+        ctx.pc, ctx.next_pc, ctx.follow = a, a + size, None
         TRANS[insn.name](ctx, insn)
-        a += insn.size
         if ctx.ended:
             break
-        if block.ninsns >= max_insns:
-            b.goto_tb(a)
+        nxt = a + size if ctx.follow is None else ctx.follow
+        if (block.ninsns >= max_insns or nxt in seen
+                or len(pages | {nxt >> 12}) > MAX_PAGES):
+            b.goto_tb(nxt)
             break
-    block.size = a - pc
+        a = nxt
+    for label, target, insns, _ in ctx.side_exits:
+        b.set_label(label)
+        b.goto_tb(target, insns)
+    block.pages = sorted(pages)
+    block.size = max(x + n for x, n in block.insns) - pc if block.insns else 0
     return block
