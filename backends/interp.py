@@ -16,6 +16,7 @@ from pydbt.errors import GuestFault, Syscall, Breakpoint, illegal
 from pydbt.ir import MASK, EVAL
 
 name = "interp"
+superblocks = False      # cheap plain blocks: the interpreter runs code seen once or twice
 
 
 class _Exit(Exception):

@@ -39,6 +39,7 @@ from pydbt.runtime.memory import R, W, CODE, PAGE_SHIFT
 from .interp import raise_exception
 
 name = "pybytecode"
+superblocks = True       # compile time is paid for hot code only: make it big
 
 _BIN = {"add": BinaryOp.ADD, "sub": BinaryOp.SUBTRACT, "mul": BinaryOp.MULTIPLY,
         "and": BinaryOp.AND, "or": BinaryOp.OR, "xor": BinaryOp.XOR}
@@ -83,6 +84,9 @@ class Gen:
         self.line = 1
         self.labels = {}
         self.written = []            # guest registers written anywhere (in order)
+        self.live = []               # ... written before the current op, in block order
+        self.live_at = {}            # label -> live at the branches to it
+        self.fallthrough = True
 
     # --- emission helpers --------------------------------------------------------------
     def i(self, name, arg=0):
@@ -105,6 +109,12 @@ class Gen:
             self.on_stack = None              # the value is already there
         else:
             self.i("LOAD_FAST", self.names.get(v.id) or f"t{v.id}")
+
+    def load_addr(self, a):
+        """An address for the slow path: addresses may be left unmasked (see plan_addresses)."""
+        self.load(a)
+        if not isinstance(a, Const) and a.id in self.addr_only:
+            self.mask(64)
 
     def store(self, v):
         if v.id in self.stack_ok:
@@ -159,6 +169,11 @@ class Gen:
             self.binop(BinaryOp.XOR)
         self.i("COMPARE_OP", _CMP[cond])
 
+    def exit_regs(self):
+        # in a block that loops, an early exit may follow a later write of the
+        # previous iteration: write back everything
+        return self.written if self.loop_head_used else self.live
+
     def fits(self, n, ins, w):
         """Can the unmasked result of op n already be below 2**w? (known bits)"""
         b = [_bits(v, self.known) for v in ins]
@@ -170,15 +185,17 @@ class Gen:
             return isinstance(ins[1], Const) and b[0] + (ins[1].value & (w - 1)) <= w
         return False
 
-    def writeback(self):
-        for g in self.written:
+    def writeback(self, regs=None):
+        """Store register locals back to the CPU state: at an exit, those written
+        before it in block order (`self.live`), in the fault handler all of them."""
+        for g in (self.written if regs is None else regs):
             self.i("LOAD_FAST", f"g{g}")
             self.i("LOAD_FAST", "r")
             self.i("LOAD_CONST", g)
             self.i("STORE_SUBSCR", None)
 
-    def bump(self, idx, n):
-        """count[idx] += n"""
+    def bump(self, idx, n, with_ic=False):
+        """count[idx] += n (+ ic)"""
         self.i("LOAD_FAST", "count")
         self.i("LOAD_CONST", idx)
         self.i("COPY", 2)
@@ -186,22 +203,53 @@ class Gen:
         self.i("BINARY_SUBSCR", None)
         self.i("LOAD_CONST", n)
         self.binop(BinaryOp.INPLACE_ADD)
+        if with_ic:
+            self.i("LOAD_FAST", "ic")
+            self.binop(BinaryOp.INPLACE_ADD)
         self.i("SWAP", 3)
         self.i("SWAP", 2)
         self.i("STORE_SUBSCR", None)
 
+    def add_ic(self, n):
+        """stats: ic += n, the local count of guest instructions of this call"""
+        self.i("LOAD_FAST", "ic")
+        self.i("LOAD_CONST", n)
+        self.binop(BinaryOp.INPLACE_ADD)
+        self.i("STORE_FAST", "ic")
+
     def count_tb(self, insns):
-        """stats: one more TB execution, `insns` guest instructions on this path"""
+        """stats at an exit: one more TB execution, and ic + `insns` guest instructions"""
         if self.ctx.counter is not None:
             self.bump(0, 1)
-            self.bump(1, insns)
+            self.bump(1, insns, with_ic=True)
 
     # --- ops -------------------------------------------------------------------------
     def op(self, op):
         n = op.name
+        if n == "setreg" and op.consts[0] not in self.live:
+            self.live.append(op.consts[0])
+        elif n in ("brcond", "br"):
+            lab = op.consts[1] if n == "brcond" else op.consts[0]
+            self.live_at[lab] = list(self.live)
+        elif n == "label" and not self.loop_head_used:
+            # a side exit's stub (reached only by its branch) writes back what was
+            # written before that branch; a join keeps the block-order superset
+            self.live = self.live if self.fallthrough else self.live_at.get(op.consts[0], self.live)
+        self.fallthrough = not (op.flags & ir.END) and n != "br"
         w = op.type
         ins = op.ins
-        if n in _BIN:
+        if n == "add" and op.outs[0].id in self.addr_only and isinstance(ins[1], Const):
+            # an address only fed to loads and stores: any value outside the guest
+            # space, negative or above 2**64 included, fails their bound check
+            self.load(ins[0])
+            c = ins[1].value
+            if c >> 63:
+                self.i("LOAD_CONST", (1 << 64) - c)
+                self.binop(BinaryOp.SUBTRACT)
+            else:
+                self.i("LOAD_CONST", c)
+                self.binop(BinaryOp.ADD)
+        elif n in _BIN:
             self.load(ins[0])
             self.load(ins[1])
             self.binop(_BIN[n])
@@ -299,7 +347,7 @@ class Gen:
             if skip and self.ctx.counter is not None:
                 stay = Label()
                 self.i("POP_JUMP_FORWARD_IF_FALSE", stay)
-                self.bump(1, -skip)          # the instructions jumped over do not run
+                self.add_ic(-skip)           # the instructions jumped over do not run
                 self.i("JUMP_FORWARD", self.label(lab))
                 self.code.append(stay)
             else:
@@ -310,7 +358,7 @@ class Gen:
         elif n == "goto_tb":
             return self.goto_tb(op)
         elif n == "goto_ptr":
-            self.writeback()
+            self.writeback(self.exit_regs())
             self.count_tb(op.consts[0])
             # fns.get(pc) or lookup(pc)
             self.i("LOAD_FAST", "fns")
@@ -323,7 +371,7 @@ class Gen:
             self.i("RETURN_VALUE", None)
             return
         elif n == "exception":
-            self.writeback()
+            self.writeback(self.exit_regs())
             self.count_tb(op.consts[3])
             self.call(raise_exception, lambda: [self.i("LOAD_CONST", c) for c in op.consts[:3]], 3)
             self.i("RETURN_VALUE", None)
@@ -336,8 +384,7 @@ class Gen:
         size, signed = op.consts
         a = op.ins[0]
         slow, done = Label(), Label()
-        space = getattr(self.ctx.mem, "space", 1 << 38)
-        hm = (~(space - 1) & MASK[64]) | (size - 1)
+        hm = -self.ctx.mem.space | (size - 1)    # (negative: every bit from log2(space) up)
         self.load(a)
         self.i("LOAD_CONST", hm)
         self.binop(BinaryOp.AND)
@@ -361,7 +408,7 @@ class Gen:
         self.store(op.outs[0])
         self.i("JUMP_FORWARD", done)
         self.code.append(slow)
-        self.call_local("mem_load", lambda: (self.load(a), self.i("LOAD_CONST", size),
+        self.call_local("mem_load", lambda: (self.load_addr(a), self.i("LOAD_CONST", size),
                                              self.i("LOAD_CONST", signed)), 3)
         self.mask(op.type)
         self.store(op.outs[0])
@@ -372,8 +419,7 @@ class Gen:
         size = op.consts[0]
         a, v = op.ins
         slow, done = Label(), Label()
-        space = getattr(self.ctx.mem, "space", 1 << 38)
-        hm = (~(space - 1) & MASK[64]) | (size - 1)
+        hm = -self.ctx.mem.space | (size - 1)    # (negative: every bit from log2(space) up)
         self.load(a)
         self.i("LOAD_CONST", hm)
         self.binop(BinaryOp.AND)
@@ -400,7 +446,7 @@ class Gen:
         self.i("STORE_SUBSCR", None)
         self.i("JUMP_FORWARD", done)
         self.code.append(slow)
-        self.call_local("mem_store", lambda: (self.load(a), self.load(v), self.i("LOAD_CONST", size)), 3)
+        self.call_local("mem_store", lambda: (self.load_addr(a), self.load(v), self.i("LOAD_CONST", size)), 3)
         self.i("POP_TOP", None)
         self.code.append(done)
         self.views_used.add(_VIEW[size, False])
@@ -410,18 +456,20 @@ class Gen:
         self.exit_index += 1
         if op.consts[0] == self.block.pc and self.loop_head is not None:
             # a branch back to this TB's start: loop here while no signal is pending
-            self.count_tb(op.consts[1])              # one more iteration
+            if self.ctx.counter is not None:
+                self.add_ic(op.consts[1])    # one more iteration
             self.i("LOAD_FAST", "pending")
             self.i("POP_JUMP_FORWARD_IF_TRUE", exit_ := Label())
             self.i("JUMP_BACKWARD", self.loop_head)
             self.code.append(exit_)
-            self.writeback()
+            self.writeback(self.exit_regs())
+            self.count_tb(0)
             self.i("LOAD_FAST", "links")
             self.i("LOAD_CONST", k)
             self.i("BINARY_SUBSCR", None)
             self.i("RETURN_VALUE", None)
             return
-        self.writeback()
+        self.writeback(self.exit_regs())
         self.count_tb(op.consts[1])
         self.i("LOAD_FAST", "links")
         self.i("LOAD_CONST", k)
@@ -449,12 +497,14 @@ class Gen:
         self.pcs = pcs
         self.names, self.folded = plan_names(block)
         self.known = known_bits(block)
+        self.addr_only = plan_addresses(block)
         self.stack_ok = plan_stack(block, self.names, self.folded)
         self.on_stack = None
         self.views_used = set()
         self.exit_index = 0
         self_loop = any(op.name == "goto_tb" and op.consts[0] == block.pc for op in block.ops)
         self.loop_head = Label() if self_loop else None
+        self.loop_head_used = self_loop
         self.ret_label = Label()
 
         # entry: r = cpu.regs; g<n> = r[n]
@@ -470,6 +520,9 @@ class Gen:
         entry_len = len(self.code)
         handler = Label()
         try_begin = TryBegin(handler, push_lasti=False, stack_depth=0)
+        if self.ctx.counter is not None:
+            self.i("LOAD_CONST", 0)
+            self.i("STORE_FAST", "ic")
         self.code.append(try_begin)
         if self.loop_head is not None:
             self.code.append(self.loop_head)
@@ -557,6 +610,19 @@ def plan_names(block):
         if not any(i < k < end for k in writes.get(g, ())):
             names[t.id] = f"g{g}"
     return names, folded
+
+
+def plan_addresses(block):
+    """Temps computed by `add` of a constant and used only as load/store addresses."""
+    uses = {}
+    for op in block.ops:
+        for k, v in enumerate(op.ins):
+            if not isinstance(v, Const):
+                ok = op.name in ("ld", "st") and k == 0
+                uses[v.id] = uses.get(v.id, True) and ok
+    return {op.outs[0].id for op in block.ops
+            if op.name == "add" and op.type == 64 and isinstance(op.ins[1], Const)
+            and uses.get(op.outs[0].id)}
 
 
 # ops whose code loads ins[0] first (so a value left on the stack can feed them)

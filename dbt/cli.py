@@ -25,6 +25,7 @@ class Options:
     unset_env: list = field(default_factory=list)
     argv0: str = None
     cpu: str = None
+    reserved_va: int = None
     log_items: list = field(default_factory=list)
     dfilter: str = None
     log_file: str = None
@@ -61,6 +62,8 @@ OPTIONS = [
     (("-E",), "set_env", True, "PYDBT_SET_ENV", None, True, "set VAR=VALUE in the guest environment"),
     (("-U",), "unset_env", True, "PYDBT_UNSET_ENV", None, True, "remove VAR from the guest environment"),
     (("-0",), "argv0", True, "PYDBT_ARGV0", None, False, "argv[0] for the guest"),
+    (("-R",), "reserved_va", True, "PYDBT_RESERVED_VA", _size, False,
+     "size of the guest address space (default 16g)"),
     (("-cpu",), "cpu", True, "PYDBT_CPU", None, False, "CPU model (-cpu help lists them)"),
     (("-d",), "log_items", True, "PYDBT_LOG", _items, False, "log items, comma separated (-d help lists them)"),
     (("-dfilter",), "dfilter", True, "PYDBT_DFILTER", None, False, "only log pcs in ranges: 0xA+0xN,0xB-0xC"),
@@ -186,6 +189,9 @@ def parse_run_args(argv, environ=None):
     bad = [p for p in opts.disabled_passes if p not in PASSES]
     if bad:
         raise UserError(f"unknown pass '{bad[0]}' (passes: {', '.join(PASSES)})")
+    if opts.reserved_va is not None and (opts.reserved_va < (16 << 20) or opts.reserved_va > (1 << 47)
+                                         or opts.reserved_va & 0xfff):
+        raise UserError("option -R: the address space must be 16m..128t, a multiple of 4k")
     if opts.jit_threshold < 0:
         raise UserError("option -jit-threshold: must be 0 or more")
     if opts.backend not in BACKENDS:

@@ -41,9 +41,16 @@ class Engine:
 
     # --- translation -------------------------------------------------------------
     def translate(self, pc):
+        """A new TB for pc on the first tier (the interpreter when tiering)."""
+        if self.tier0 is not None:
+            return self._make_tb(pc, self.tier0, counting=True)
+        return self._make_tb(pc, self.backend)
+
+    def _make_tb(self, pc, backend, counting=False):
         log = self.log
         t0 = time.perf_counter()
-        block = self.arch.translate(self.mem, pc, self.max_insns)
+        block = self.arch.translate(self.mem, pc, self.max_insns,
+                                    superblock=getattr(backend, "superblocks", False))
         logged = log.in_filter(pc)
         if logged and log.on("in_asm"):
             self._log_in_asm(block)
@@ -56,16 +63,13 @@ class Engine:
             verify(block)
         if logged and log.on("op_opt"):
             log.write(f"OP after optimization:\n{format_block(block, self.arch.global_names)}\n")
-        pages = block.pages
         targets = [op.consts[0] for op in block.ops if op.name == "goto_tb"]
-        tb = TB(pc, block.size, block.ninsns, pages, targets)
+        tb = TB(pc, block.size, block.ninsns, block.pages, targets)
         tb.stubs = [self._stub(tb, k, t) for k, t in enumerate(targets)]
         tb.links = list(tb.stubs)
         STATS.translate_time += time.perf_counter() - t0
-        if self.tier0 is not None:
-            tb.fn = self._counting(tb, block, self._compile(self.tier0, tb, block))
-        else:
-            tb.fn = self._compile(self.backend, tb, block)
+        fn = self._compile(backend, tb, block)
+        tb.fn = self._counting(tb, fn) if counting else fn
         self.cache.add(tb)
         return tb
 
@@ -81,28 +85,25 @@ class Engine:
             time.perf_counter() - t1
         return fn
 
-    def _counting(self, tb, block, fn):
-        """Tier 0: run fn, and after `threshold` runs have the real backend compile the TB."""
+    def _counting(self, tb, fn):
+        """Tier 0: run fn; after `threshold` runs the TB is translated again for the
+        real backend (as a superblock, if the backend wants them) and replaced."""
         left = [self.threshold]
 
         def tier0(cpu):
             left[0] -= 1
             if left[0] == 0 and tb.valid:
-                return self._promote(tb, block, tier0)(cpu)
+                return self._promote(tb)(cpu)
             return fn(cpu)
         tier0.guest_pc = tb.pc
         return tier0
 
-    def _promote(self, tb, block, old):
-        new = self._compile(self.backend, tb, block)
+    def _promote(self, old):
+        self.cpu.pc = old.pc
+        new = self._make_tb(old.pc, self.backend)
+        self.cache.replace(old, new)
         STATS.tbs_promoted += 1
-        tb.fn = new
-        if self.cache.fns.get(tb.pc) is old:
-            self.cache.fns[tb.pc] = new
-        for src, k in tb.incoming:
-            if src.links[k] is old:
-                src.links[k] = new
-        return new
+        return new.fn
 
     def _stub(self, tb, k, target):
         """The function exit k returns until it is chained: find or make the successor."""

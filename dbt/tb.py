@@ -72,6 +72,19 @@ class TBCache:
         dst.incoming.append((src, k))
         STATS.chains_made += 1
 
+    def replace(self, old, new):
+        """new (already added) takes over old's place: every jump into old now goes to new."""
+        for src, k in old.incoming:
+            if src.links[k] is old.fn:
+                src.links[k] = new.fn
+                new.incoming.append((src, k))
+        old.incoming = []
+        old.valid = False
+        for pg in old.pages:
+            s = self.by_page.get(pg)
+            if s is not None:
+                s.discard(old)
+
     def invalidate(self, tb):
         if not tb.valid:
             return

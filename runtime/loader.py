@@ -16,8 +16,6 @@ from pydbt.errors import UserError
 from pydbt.frontends import by_machine, KNOWN_MACHINES
 from .memory import PAGE, page_down, page_up, R, W, X, MAP_PRIVATE, MAP_ANONYMOUS
 
-PIE_BASE = 0x2aaaaa0000
-STACK_TOP = 0x3ffffff000
 DEFAULT_STACK = 8 << 20
 
 AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
@@ -30,6 +28,11 @@ class Image:
 
     def __init__(self, path, arch, elf_type, interp):
         self.path, self.arch, self.elf_type, self.interp = path, arch, elf_type, interp
+
+
+def pie_base(mem):
+    """Where a position-independent program goes: an eighth of the way up."""
+    return page_down(mem.space // 8)
 
 
 def inspect(path):
@@ -85,7 +88,7 @@ def load(proc, image, argv, envp, execfn=None):
         if image.interp is not None:
             raise UserError(f"{image.path}: dynamically linked programs are not supported yet "
                             f"(needs interpreter {image.interp}); build it with -static")
-        bias = PIE_BASE if image.elf_type == "ET_DYN" else 0
+        bias = pie_base(mem) if image.elf_type == "ET_DYN" else 0
         loads = [s for s in elf.iter_segments() if s.header.p_type == "PT_LOAD"]
         if not loads:
             raise UserError(f"{image.path}: no loadable segments")
@@ -154,7 +157,7 @@ def _runs(page_prot):
 def _build_stack(proc, arch, argv, envp, execfn, aux):
     mem = proc.mem
     size = proc.stack_size or DEFAULT_STACK
-    top = STACK_TOP
+    top = mem.space - PAGE
     mem.map(top - size, size, R | W, MAP_PRIVATE | MAP_ANONYMOUS, name="[stack]")
     mem.mmap_top = top - size - (1 << 20)
     sp = top

@@ -1,11 +1,12 @@
 """Guest memory: one host mapping with page permissions kept beside it.
 
-The guest address space is a single anonymous host mapping of `SPACE` bytes
-(reserved, not committed: MAP_NORESERVE), so guest address `a` is byte `a` of
-`self.buf` and native code can reach it as `host_base + a`.  Guest addresses at or
-above `SPACE` do not exist (they fault), like addresses above a 39-bit user space.
+The guest address space is a single anonymous host mapping of `space` bytes
+(reserved, not committed: MAP_NORESERVE; 16 GiB unless `-R` says otherwise), so
+guest address `a` is byte `a` of `self.buf` and native code can reach it as
+`host_base + a`.  Guest addresses at or above `space` do not exist (they fault).
 
-Permissions live in a second lazily-zeroed mapping, one byte per 4 KiB page:
+Permissions live in a Python list, one small int per 4 KiB page (the fastest
+thing CPython can index from translated code: 4 M entries for 16 GiB):
 PROT_READ/WRITE/EXEC bits as Linux, plus `CODE` on pages that hold translated
 code.  A load checks one byte; a store checks one byte against WRITE and CODE at
 once, so the common case of a store to an ordinary page pays one comparison and
@@ -29,7 +30,7 @@ from ..errors import segv
 
 PAGE = 4096
 PAGE_SHIFT = 12
-SPACE = 1 << 38
+SPACE = 1 << 34
 R, W, X = mmap.PROT_READ, mmap.PROT_WRITE, mmap.PROT_EXEC
 CODE = 8
 MAP_NORESERVE = 0x4000
@@ -76,8 +77,7 @@ class GuestMemory:
     def __init__(self, space=SPACE):
         self.space = space
         self.buf = mmap.mmap(-1, space, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
-        self.perm = mmap.mmap(-1, space >> PAGE_SHIFT,
-                              flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
+        self.perm = [0] * (space >> PAGE_SHIFT)
         self.host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
         self.vmas = []                       # sorted, non-overlapping
         self.on_code_write = None            # callback(first_page, last_page)
@@ -187,7 +187,7 @@ class GuestMemory:
 
     def _set_perm(self, start, end, prot):
         n = (end - start) >> PAGE_SHIFT
-        self.perm[start >> PAGE_SHIFT:(start >> PAGE_SHIFT) + n] = bytes([prot & 7]) * n
+        self.perm[start >> PAGE_SHIFT:(start >> PAGE_SHIFT) + n] = [prot & 7] * n
 
     def _fresh(self, start, end):
         """Give the range fresh zero host pages."""
@@ -275,7 +275,7 @@ class GuestMemory:
         self.perm[page] |= CODE
 
     def unmark_code(self, page):
-        self.perm[page] &= ~CODE & 0xff
+        self.perm[page] &= ~CODE
 
     def mappings(self):
         return list(self.vmas)

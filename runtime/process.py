@@ -12,7 +12,7 @@ class Process:
         self.arch = arch
         self.options = options
         self.log = log
-        self.mem = GuestMemory()
+        self.mem = GuestMemory(options.reserved_va) if options.reserved_va else GuestMemory()
         self.cpu = arch.new_cpu(self.mem)
         self.signals = Signals(self)
         self.sysroot = options.sysroot

@@ -25,9 +25,9 @@ class Riscv64:
     def new_cpu(self, mem):
         return CPU(mem)
 
-    def translate(self, mem, pc, max_insns):
+    def translate(self, mem, pc, max_insns, superblock=False):
         from .translate import translate
-        return translate(mem, pc, max_insns)
+        return translate(mem, pc, max_insns, superblock)
 
     # syscall ABI: number in a7, arguments a0..a5, result in a0
     def syscall_args(self, cpu):

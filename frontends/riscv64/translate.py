@@ -24,6 +24,7 @@ from .lift import TRANS
 from . import trans_rvi, trans_rva, trans_rvf  # noqa: F401  (register lifters)
 
 MAX_PAGES = 4
+MAX_SUPERBLOCK = 128         # instructions: bigger ones cost more to compile than they win
 
 
 class Ctx:
@@ -61,7 +62,9 @@ class Ctx:
             self.forward.setdefault(target, []).append(exit_)
 
 
-def translate(mem, pc, max_insns=512):
+def translate(mem, pc, max_insns=512, superblock=True):
+    if superblock:
+        max_insns = min(max_insns, MAX_SUPERBLOCK)
     block = Block(pc)
     b = Builder(block)
     ctx = Ctx(b)
@@ -99,6 +102,9 @@ def translate(mem, pc, max_insns=512):
         if ctx.ended:
             break
         nxt = a + size if ctx.follow is None else ctx.follow
+        if not superblock and (ctx.follow is not None or ctx.side_exits):
+            b.goto_tb(nxt)               # a plain basic block ends at any branch or jump
+            break
         if (block.ninsns >= max_insns or nxt in seen
                 or len(pages | {nxt >> 12}) > MAX_PAGES):
             b.goto_tb(nxt)

@@ -30,11 +30,19 @@ OTHERS = [n for n in NAMES if n != "interp"]
 M64 = MASK[64]
 
 
+class OneIteration(list):
+    """A `pending` list that claims a signal at the first back-edge check, so a block
+    that loops on itself runs once, as on the interpreter (which returns at its exit)."""
+
+    def __bool__(self):
+        return True
+
+
 class Ctx:
     def __init__(self, blk, mem=None):
         self.mem = mem
         self.counter = [0, 0]
-        self.pending = []
+        self.pending = OneIteration()
         self.fns = {}
         self.pc = blk.pc
         self.links = [("goto_tb", op.consts[0]) for op in blk.ops if op.name == "goto_tb"]
