@@ -380,13 +380,11 @@ class Gen:
             raise NotImplementedError(f"pybytecode: op {n}")
         self.store(op.outs[0])
 
-    def ld(self, op):
-        size, signed = op.consts
-        a = op.ins[0]
-        slow, done = Label(), Label()
-        hm = -self.ctx.mem.space | (size - 1)    # (negative: every bit from log2(space) up)
+    def guard(self, a, size, slow, store):
+        """Jump to `slow` unless address a is aligned, inside the guest space, and
+        its page allows the access (for a store: writable and holding no code)."""
         self.load(a)
-        self.i("LOAD_CONST", hm)
+        self.i("LOAD_CONST", -self.ctx.mem.space | (size - 1))   # every bit from log2(space) up
         self.binop(BinaryOp.AND)
         self.i("POP_JUMP_FORWARD_IF_TRUE", slow)
         self.i("LOAD_FAST", "perm")
@@ -394,14 +392,33 @@ class Gen:
         self.i("LOAD_CONST", PAGE_SHIFT)
         self.binop(BinaryOp.RSHIFT)
         self.i("BINARY_SUBSCR", None)
-        self.i("LOAD_CONST", R)
-        self.binop(BinaryOp.AND)
-        self.i("POP_JUMP_FORWARD_IF_FALSE", slow)
-        self.i("LOAD_FAST", f"v_{_VIEW[size, signed]}")
+        if store:
+            self.i("LOAD_CONST", W | CODE)
+            self.binop(BinaryOp.AND)
+            self.i("LOAD_CONST", W)
+            self.i("COMPARE_OP", Compare.NE)
+            self.i("POP_JUMP_FORWARD_IF_TRUE", slow)
+        else:
+            self.i("LOAD_CONST", R)
+            self.binop(BinaryOp.AND)
+            self.i("POP_JUMP_FORWARD_IF_FALSE", slow)
+
+    def view_index(self, a, size, signed):
+        """push the typed view of guest memory and a's index in it"""
+        f = _VIEW[size, signed]
+        self.views_used.add(f)
+        self.i("LOAD_FAST", f"v_{f}")
         self.load(a)
         if size > 1:
             self.i("LOAD_CONST", _SHIFT[size])
             self.binop(BinaryOp.RSHIFT)
+
+    def ld(self, op):
+        size, signed = op.consts
+        a = op.ins[0]
+        slow, done = Label(), Label()
+        self.guard(a, size, slow, store=False)
+        self.view_index(a, size, signed)
         self.i("BINARY_SUBSCR", None)
         if signed:
             self.mask(op.type)
@@ -413,43 +430,23 @@ class Gen:
         self.mask(op.type)
         self.store(op.outs[0])
         self.code.append(done)
-        self.views_used.add(_VIEW[size, signed])
 
     def st(self, op):
         size = op.consts[0]
         a, v = op.ins
         slow, done = Label(), Label()
-        hm = -self.ctx.mem.space | (size - 1)    # (negative: every bit from log2(space) up)
-        self.load(a)
-        self.i("LOAD_CONST", hm)
-        self.binop(BinaryOp.AND)
-        self.i("POP_JUMP_FORWARD_IF_TRUE", slow)
-        self.i("LOAD_FAST", "perm")
-        self.load(a)
-        self.i("LOAD_CONST", PAGE_SHIFT)
-        self.binop(BinaryOp.RSHIFT)
-        self.i("BINARY_SUBSCR", None)
-        self.i("LOAD_CONST", W | CODE)
-        self.binop(BinaryOp.AND)
-        self.i("LOAD_CONST", W)
-        self.i("COMPARE_OP", Compare.NE)
-        self.i("POP_JUMP_FORWARD_IF_TRUE", slow)
+        self.guard(a, size, slow, store=True)
         self.load(v)
         if size < 8 or v.type != 64:
             self.i("LOAD_CONST", (1 << (8 * size)) - 1)
             self.binop(BinaryOp.AND)
-        self.i("LOAD_FAST", f"v_{_VIEW[size, False]}")
-        self.load(a)
-        if size > 1:
-            self.i("LOAD_CONST", _SHIFT[size])
-            self.binop(BinaryOp.RSHIFT)
+        self.view_index(a, size, False)
         self.i("STORE_SUBSCR", None)
         self.i("JUMP_FORWARD", done)
         self.code.append(slow)
         self.call_local("mem_store", lambda: (self.load_addr(a), self.load(v), self.i("LOAD_CONST", size)), 3)
         self.i("POP_TOP", None)
         self.code.append(done)
-        self.views_used.add(_VIEW[size, False])
 
     def goto_tb(self, op):
         k = self.exit_index
