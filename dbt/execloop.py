@@ -67,8 +67,10 @@ class Engine:
         tb = TB(pc, block.size, block.ninsns, block.pages, targets)
         tb.stubs = [self._stub(tb, k, t) for k, t in enumerate(targets)]
         tb.links = list(tb.stubs)
-        STATS.translate_time += time.perf_counter() - t0
+        t1 = time.perf_counter()
+        STATS.translate_time += t1 - t0
         fn = self._compile(backend, tb, block)
+        STATS.compile_each.setdefault(backend.name, []).append(time.perf_counter() - t0)
         tb.fn = self._counting(tb, fn) if counting else fn
         self.cache.add(tb)
         return tb

@@ -15,6 +15,7 @@ class Stats:
             setattr(self, f, 0)
         self.translate_time = 0.0          # frontend + passes
         self.compile_time = {}             # backend name -> seconds
+        self.compile_each = {}             # backend name -> [seconds per TB, translation included]
         self.start = time.perf_counter()
         self.counter = [0, 0]              # the engine's: TB executions, guest instructions
 
@@ -24,6 +25,8 @@ class Stats:
         wall = time.perf_counter() - self.start
         d["translate_ms"] = round(self.translate_time * 1e3, 3)
         d["compile_ms"] = {k: round(v * 1e3, 3) for k, v in self.compile_time.items()}
+        d["tb_median_ms"] = {k: round(sorted(v)[len(v) // 2] * 1e3, 3)
+                             for k, v in self.compile_each.items() if v}
         d["wall_s"] = round(wall, 4)
         d["guest_mips"] = round(d["guest_insns"] / wall / 1e6, 4) if wall > 0 else 0.0
         return d
