@@ -215,6 +215,17 @@ def guest_environment(opts, environ):
     return [f"{k}={v}" for k, v in env.items()]
 
 
+def _default_host_signals():
+    """Give the guest a native process's signal defaults: CPython ignores SIGPIPE
+    and SIGXFSZ and turns SIGINT into KeyboardInterrupt, but a guest writing to a
+    closed pipe or interrupted by Ctrl-C must die of that signal (as under QEMU)."""
+    import signal
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run(argv):
     from .execloop import Engine
     from .stats import STATS
@@ -223,6 +234,7 @@ def run(argv):
     from pydbt.backends import get_backend
 
     opts, prog, args = parse_run_args(argv)
+    _default_host_signals()
     items = list(opts.log_items) + (["strace"] if opts.strace else [])
     try:
         log = Log(items, opts.log_file, parse_dfilter(opts.dfilter) if opts.dfilter else None)

@@ -44,11 +44,19 @@ int main(int argc, char **argv) {
 """
 
 
+YES_C = r"""
+#include <stdio.h>
+int main(void) { for (;;) { puts("y"); fflush(stdout); } }
+"""
+
+
 @pytest.fixture(scope="module")
 def progs(tmp_path_factory):
     d = tmp_path_factory.mktemp("loader")
     (d / "auxv.c").write_text(AUXV_C)
     subprocess.run([CC, "-static", "-O2", "-o", str(d / "auxv"), str(d / "auxv.c")], check=True)
+    (d / "yes.c").write_text(YES_C)
+    subprocess.run([CC, "-static", "-O2", "-o", str(d / "yes"), str(d / "yes.c")], check=True)
     # a static-PIE program: the freestanding example needs no relocations
     subprocess.run([CC, "-nostdlib", "-ffreestanding", "-fPIE", "-O2", "-Wl,-pie,--no-dynamic-linker", "-o",
                     str(d / "hello-pie"), os.path.join(ROOT, "examples", "hello.c")], check=True)
@@ -119,3 +127,15 @@ def test_in_asm_and_op_logging(progs, tmp_path):
     assert "IN:" in text and "OP:" in text and "OP after optimization:" in text
     assert "ecall" in text and "goto_tb" in text and "getreg_i64" in text
     assert "Hello" in r.stdout and "IN:" not in r.stderr      # -D keeps logs off stderr
+
+
+def test_write_to_closed_pipe_dies_of_sigpipe(progs):
+    """`pydbt run yes | head -1`: the guest dies of SIGPIPE, as under qemu and natively."""
+    import signal
+    codes = []
+    for cmd in ([QEMU, str(progs / "yes")], [sys.executable, "-m", "pydbt", "run", str(progs / "yes")]):
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert p.stdout.readline() == b"y\n"
+        p.stdout.close()
+        codes.append(p.wait(timeout=60))
+    assert codes == [-signal.SIGPIPE, -signal.SIGPIPE]
