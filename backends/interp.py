@@ -126,23 +126,20 @@ def compile(block, ctx):
                     if ir._cond(c, t[b[0]], t[b[1]], d[0]):
                         i = a
                         if count is not None:
-                            count[1] -= d[1]
+                            count[0] -= d[1]
                 elif k == "br":
                     i = a
                 elif k == "goto_tb":
                     if count is not None:
-                        count[0] += 1
-                        count[1] += c
+                        count[0] += c
                     return links[b]
                 elif k == "goto_ptr":
                     if count is not None:
-                        count[0] += 1
-                        count[1] += b
+                        count[0] += b
                     return lookup(t[a])
                 elif k == "exception":
                     if count is not None:
-                        count[0] += 1
-                        count[1] += d
+                        count[0] += d
                     raise_exception(a, b, c)
         except GuestFault as e:
             if e.pc is None:

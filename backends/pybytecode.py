@@ -218,10 +218,9 @@ class Gen:
         self.i("STORE_FAST", "ic")
 
     def count_tb(self, insns):
-        """stats at an exit: one more TB execution, and ic + `insns` guest instructions"""
+        """stats at an exit: count[0] += ic + `insns` guest instructions"""
         if self.ctx.counter is not None:
-            self.bump(0, 1)
-            self.bump(1, insns, with_ic=True)
+            self.bump(0, insns, with_ic=True)
 
     # --- ops -------------------------------------------------------------------------
     def op(self, op):

@@ -37,7 +37,7 @@ class Engine:
         self.disabled_passes = disabled_passes
         self.slow = any(proc.log.on(i) for i in ("exec", "cpu"))
         self.cpu = proc.cpu
-        self.counter = [0, 0] if count else None     # [TB executions, guest instructions]
+        self.counter = [0] if count else None        # [guest instructions executed]
 
     # --- translation -------------------------------------------------------------
     def translate(self, pc):

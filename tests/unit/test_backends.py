@@ -41,7 +41,7 @@ class OneIteration(list):
 class Ctx:
     def __init__(self, blk, mem=None):
         self.mem = mem
-        self.counter = [0, 0]
+        self.counter = [0]
         self.pending = OneIteration()
         self.fns = {}
         self.pc = blk.pc
@@ -51,8 +51,9 @@ class Ctx:
 
 def run_block(backend, blk, regs, mem=None):
     cpu = FakeCPU(regs) if mem is None else None
-    fn = get_backend(backend).compile(blk, Ctx(blk, mem))
-    return cpu.regs, fn(cpu)
+    ctx = Ctx(blk, mem)
+    fn = get_backend(backend).compile(blk, ctx)
+    return cpu.regs, fn(cpu), ctx.counter     # the instruction count must agree too
 
 
 # --- one op at a time ---------------------------------------------------------------
@@ -149,11 +150,11 @@ def machine_state(backend, words, regs, fregs, frm):
     fn = get_backend(backend).compile(blk, ctx)
     mem.on_code_write = lambda page: None
     try:
-        result = ("exit", fn(cpu))
+        result = ("exit", fn(cpu), ctx.counter[0])
     except GuestFault as e:
         result = ("fault", e.signo, e.code, e.addr, e.pc, cpu.pc)
     except (Syscall, Breakpoint) as e:
-        result = (type(e).__name__, e.pc)
+        result = (type(e).__name__, e.pc, ctx.counter[0])
     return result, list(cpu.regs), cpu.fflags, cpu.frm, bytes(mem.buf[DATA:DATA + 0x2000]), \
         bytes(mem.buf[CODE:CODE + 4 * len(words)])
 
