@@ -287,6 +287,9 @@ def _host_fpu_is_default():
 
 
 _fast = _host_fpu_is_default()
+# operand range of the fma fast path: Dekker's split cannot overflow and its
+# partial products stay normal, so the exactness test is itself exact
+_FMA_LO, _FMA_HI = float(2.0 ** -400), float(2.0 ** 400)
 
 
 def _exact_product_is(a, b, p, target):
@@ -513,6 +516,23 @@ def fma(fmt, a, b, c, rm=RNE, env=RISCV, negate_product=False, negate_addend=Fal
                 return _invalid(fmt, env)
             return (ps << ss) | fmt.inf, 0
         return c, 0                                 # c is infinite
+    if rm == RNE and _fast and fmt is F64:
+        # fast path: when fl(a*b) is exact (Dekker), a*b+c rounds once as p+c does
+        x = _ud(_pq(a))[0]
+        y = _ud(_pq(b))[0]
+        z = _ud(_pq(c))[0]
+        if ((x == 0.0 or _FMA_LO < abs(x) < _FMA_HI) and (y == 0.0 or _FMA_LO < abs(y) < _FMA_HI)
+                and abs(z) < _D_BIG):
+            p = x * y
+            if _exact_product_is(x, y, p, p):
+                if negate_product:
+                    p = -p
+                if negate_addend:
+                    z = -z
+                s = p + z
+                if abs(s) < _D_BIG:
+                    bb = s - p
+                    return _uq(_pd(s))[0], (NX if (p - (s - bb)) + (z - bb) else 0)
     sa, ma, xa = unpack(fmt, a)
     sb, mb, xb = unpack(fmt, b)
     sc, mc, xc = unpack(fmt, c)
