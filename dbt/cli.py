@@ -179,7 +179,9 @@ def parse_run_args(argv, environ=None):
         sys.stdout.write("".join(f"{k:<10} {v}\n" for k, v in ITEMS.items()))
         sys.exit(0)
     if opts.cpu == "help":
-        sys.stdout.write("rv64  RV64GC (imafdc, zicsr, zifencei)\n")
+        from pydbt.frontends import all_frontends
+        for name, arch in all_frontends():
+            sys.stdout.write("".join(f"{name:8} {m:6} {d}\n" for m, d in arch.cpu_models.items()))
         sys.exit(0)
     if i >= len(argv):
         raise UserError("no program given\n" + USAGE)
@@ -196,8 +198,6 @@ def parse_run_args(argv, environ=None):
         raise UserError("option -jit-threshold: must be 0 or more")
     if opts.backend not in BACKENDS:
         raise UserError(f"unknown backend '{opts.backend}' (available: {', '.join(BACKENDS)})")
-    if opts.cpu not in (None, "rv64", "any", "max"):
-        raise UserError(f"unknown CPU model '{opts.cpu}' (try -cpu help)")
     if opts.gdb is not None:
         raise UserError("-g: the gdbstub is not implemented yet")
     return opts, argv[i], argv[i + 1:]
@@ -243,6 +243,8 @@ def run(argv):
     except OSError as e:
         raise UserError(f"-D {opts.log_file}: {e.strerror}") from None
     image = inspect(prog)
+    if opts.cpu is not None and opts.cpu not in image.arch.cpu_models:
+        raise UserError(f"unknown CPU model '{opts.cpu}' for {image.arch.name} (try -cpu help)")
     proc = Process(image.arch, opts, log)
     proc.exe_path = os.path.abspath(prog)
     guest_argv = [opts.argv0 if opts.argv0 is not None else prog] + args

@@ -10,6 +10,11 @@ KNOWN_MACHINES = {3: "i386", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390", 40: 
                   62: "x86_64", 183: "aarch64", 243: "riscv64", 258: "loongarch"}
 
 
+def all_frontends():
+    """(name, ARCH) for every registered guest ISA."""
+    return [(name, importlib.import_module(mod).ARCH) for name, mod in REGISTRY.values()]
+
+
 def by_machine(e_machine):
     """The frontend for an ELF machine number, or None."""
     row = REGISTRY.get(e_machine)

@@ -13,7 +13,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.common.exceptions import ELFError
 
 from pydbt.errors import UserError
-from pydbt.frontends import by_machine, KNOWN_MACHINES
+from pydbt.frontends import by_machine, KNOWN_MACHINES, REGISTRY
 from .memory import PAGE, page_down, page_up, R, W, X, MAP_PRIVATE, MAP_ANONYMOUS
 
 DEFAULT_STACK = 8 << 20
@@ -50,9 +50,6 @@ def inspect(path):
             raise UserError(f"{path}: not an ELF file")
         try:
             elf = ELFFile(f)
-            machine = elf.header.e_machine
-            mnum = machine if isinstance(machine, int) else \
-                {v: k for k, v in _EM_NAMES.items()}.get(machine, -1)
             e_type = elf.header.e_type
             interp = None
             for seg in elf.iter_segments():
@@ -66,13 +63,11 @@ def inspect(path):
     arch = by_machine(raw_machine)
     if arch is None:
         name = KNOWN_MACHINES.get(raw_machine, f"machine {raw_machine}")
-        raise UserError(f"{path}: {name} programs are not supported (guest ISAs: riscv64)")
+        known = ", ".join(n for n, _ in REGISTRY.values())
+        raise UserError(f"{path}: {name} programs are not supported (guest ISAs: {known})")
     if e_type not in ("ET_EXEC", "ET_DYN"):
         raise UserError(f"{path}: not an executable ({e_type})")
     return Image(path, arch, e_type, interp)
-
-
-_EM_NAMES = {243: "EM_RISCV", 62: "EM_X86_64", 183: "EM_AARCH64"}
 
 
 def _prot(p_flags):

@@ -73,28 +73,12 @@ def _cpu_count():
         return os.cpu_count() or 1
 
 
-def _cpuinfo_riscv64(proc):
-    isa = getattr(proc.arch, "isa_string", None) or "rv64imafdc_zicsr_zifencei"
-    mmu = getattr(proc.arch, "mmu", None) or "sv39"
-    return "".join(f"processor\t: {i}\nhart\t\t: {i}\nisa\t\t: {isa}\nmmu\t\t: {mmu}\n"
-                   f"uarch\t\t: pydbt\nmvendorid\t: 0x0\nmarchid\t\t: 0x0\nmimpid\t\t: 0x0\n\n"
-                   for i in range(_cpu_count()))
-
-
-def _cpuinfo_plain(proc):
-    return "".join(f"processor\t: {i}\n\n" for i in range(_cpu_count()))
-
-
-_CPUINFO = {"riscv64": _cpuinfo_riscv64}
-
-
 def cpuinfo_text(proc):
-    text = getattr(proc.arch, "cpuinfo", None)
-    if callable(text):
-        text = text()
-    if not text:
-        text = _CPUINFO.get(getattr(proc.arch, "name", ""), _cpuinfo_plain)(proc)
-    return text.encode() if isinstance(text, str) else bytes(text)
+    """/proc/cpuinfo: the frontend writes it (`arch.cpuinfo(ncpus)`), one entry per host CPU."""
+    make = getattr(proc.arch, "cpuinfo", None)
+    text = make(_cpu_count()) if callable(make) else \
+        "".join(f"processor\t: {i}\n\n" for i in range(_cpu_count()))
+    return text.encode()
 
 
 def _comm(proc):

@@ -19,8 +19,13 @@ class Riscv64:
     syscall_names = RISCV64
     stack_align = 16
     insn_align = 2
-    cpuinfo = ("processor\t: 0\nhart\t\t: 0\nisa\t\t: rv64imafdc_zicsr_zifencei\n"
-               "mmu\t\t: sv39\nuarch\t\t: pydbt\n\n")
+    cpu_models = {"rv64": "RV64GC (imafdc, zicsr, zifencei)", "any": "same as rv64", "max": "same as rv64"}
+
+    def cpuinfo(self, ncpus):
+        """/proc/cpuinfo text"""
+        return "".join(f"processor\t: {i}\nhart\t\t: {i}\nisa\t\t: rv64imafdc_zicsr_zifencei\n"
+                       f"mmu\t\t: sv39\nuarch\t\t: pydbt\nmvendorid\t: 0x0\nmarchid\t\t: 0x0\n"
+                       f"mimpid\t\t: 0x0\n\n" for i in range(ncpus))
 
     def new_cpu(self, mem):
         return CPU(mem)
