@@ -26,6 +26,10 @@ class FakeArch:
     uname_machine = "riscv64"
     abi = "generic64"
 
+    def cpuinfo(self, ncpus):
+        from pydbt.frontends.riscv64.arch import ARCH
+        return ARCH.cpuinfo(ncpus)
+
 
 class FakeLog:
     strace = False
