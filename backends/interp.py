@@ -43,6 +43,15 @@ def compile(block, ctx):
 
     mem = ctx.mem
     labels = {}
+
+    def head_pc(label):
+        """for a backward branch: (pc of the loop head, instructions before it in
+        block order); a pending signal leaves the block there"""
+        if label not in labels:
+            return None
+        at = [i for i, o in enumerate(block.ops) if o.name == "label" and o.consts[0] == label][0]
+        before = sum(1 for o in block.ops[:at] if o.name == "insn_start")
+        return next(o.consts[0] for o in block.ops[at:] if o.name == "insn_start"), before
     code = []          # (kind, a, b, c, d)
     goto_n = 0
     fixups = []
@@ -74,10 +83,11 @@ def compile(block, ctx):
             labels[op.consts[0]] = len(code)
         elif n == "br":
             fixups.append(len(code))
-            code.append(("br", op.consts[0], None, None, None))
+            code.append(("brcond", op.consts[0], [], "always", (None, op.consts[1], head_pc(op.consts[0]))))
         elif n == "brcond":
             fixups.append(len(code))
-            code.append(("brcond", op.consts[1], ins, op.consts[0], (op.ins[0].type, op.consts[2])))
+            code.append(("brcond", op.consts[1], ins, op.consts[0],
+                         (op.ins[0].type, op.consts[2], head_pc(op.consts[1]))))
         elif n == "mb":
             pass
         elif n == "goto_tb":
@@ -93,7 +103,7 @@ def compile(block, ctx):
         k = code[i]
         code[i] = (k[0], labels[k[1]]) + k[2:]
 
-    links, lookup, count = ctx.links, ctx.lookup, ctx.counter
+    links, lookup, count, pending = ctx.links, ctx.lookup, ctx.counter, ctx.pending
 
     def run(cpu):
         t = list(init)
@@ -123,12 +133,14 @@ def compile(block, ctx):
                     if a is not None:
                         t[a] = r & d
                 elif k == "brcond":
-                    if ir._cond(c, t[b[0]], t[b[1]], d[0]):
+                    if c == "always" or ir._cond(c, t[b[0]], t[b[1]], d[0]):
                         i = a
                         if count is not None:
                             count[0] -= d[1]
-                elif k == "br":
-                    i = a
+                        if d[2] is not None and pending:    # a loop: let a signal in
+                            if count is not None:
+                                count[0] += d[2][1]
+                            return lookup(d[2][0])
                 elif k == "goto_tb":
                     if count is not None:
                         count[0] += c

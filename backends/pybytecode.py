@@ -169,6 +169,32 @@ class Gen:
             self.binop(BinaryOp.XOR)
         self.i("COMPARE_OP", _CMP[cond])
 
+    def return_lookup(self, push_pc):
+        """return fns.get(pc) or lookup(pc): the function of the TB at pc"""
+        self.i("LOAD_FAST", "fns")
+        self.i("LOAD_METHOD", "get")
+        push_pc()
+        self.i("PRECALL", 1)
+        self.i("CALL", 1)
+        self.i("JUMP_IF_TRUE_OR_POP", self.ret_label)
+        self.call_local("lookup", push_pc, 1)
+        self.i("RETURN_VALUE", None)
+
+    def back_edge(self, lab, skip):
+        """A backward jump inside the block (a loop): taken unless a signal is
+        pending, in which case the block is left at the loop head."""
+        if self.ctx.counter is not None:
+            self.add_ic(-skip)               # the instructions run again
+        leave = Label()
+        self.i("LOAD_FAST", "pending")
+        self.i("POP_JUMP_FORWARD_IF_TRUE", leave)
+        self.i("JUMP_BACKWARD", self.label(lab))
+        self.code.append(leave)
+        head_pc, before = self.heads[lab]
+        self.writeback(self.written)
+        self.count_tb(before)
+        self.return_lookup(lambda: self.i("LOAD_CONST", head_pc))
+
     def exit_regs(self):
         # in a block that loops, an early exit may follow a later write of the
         # previous iteration: write back everything
@@ -336,9 +362,21 @@ class Gen:
             return
         elif n == "label":
             self.code.append(self.label(op.consts[0]))
+            self.placed.add(op.consts[0])
+            return
+        elif n == "br" and op.consts[0] in self.placed:
+            self.back_edge(op.consts[0], op.consts[1])
             return
         elif n == "br":
             self.i("JUMP_FORWARD", self.label(op.consts[0]))
+            return
+        elif n == "brcond" and op.consts[1] in self.placed:
+            cond, lab, skip = op.consts
+            stay = Label()
+            self.compare(cond, ins[0], ins[1], ins[0].type)
+            self.i("POP_JUMP_FORWARD_IF_FALSE", stay)
+            self.back_edge(lab, skip)
+            self.code.append(stay)
             return
         elif n == "brcond":
             cond, lab, skip = op.consts
@@ -359,15 +397,7 @@ class Gen:
         elif n == "goto_ptr":
             self.writeback(self.exit_regs())
             self.count_tb(op.consts[0])
-            # fns.get(pc) or lookup(pc)
-            self.i("LOAD_FAST", "fns")
-            self.i("LOAD_METHOD", "get")
-            self.load(ins[0])
-            self.i("PRECALL", 1)
-            self.i("CALL", 1)
-            self.i("JUMP_IF_TRUE_OR_POP", self.ret_label)
-            self.call_local("lookup", lambda: self.load(ins[0]), 1)
-            self.i("RETURN_VALUE", None)
+            self.return_lookup(lambda: self.load(ins[0]))
             return
         elif n == "exception":
             self.writeback(self.exit_regs())
@@ -500,6 +530,17 @@ class Gen:
         self.exit_index = 0
         self_loop = any(op.name == "goto_tb" and op.consts[0] == block.pc for op in block.ops)
         self.loop_head = Label() if self_loop else None
+        # labels that backward branches go to: (pc of the loop head, instructions before it)
+        self.heads, self.placed, seen, count = {}, set(), set(), 0
+        for k, op in enumerate(block.ops):
+            if op.name == "insn_start":
+                count += 1
+            elif op.name == "label":
+                seen.add(op.consts[0])
+                nxt = next((o.consts[0] for o in block.ops[k:] if o.name == "insn_start"), None)
+                self.heads[op.consts[0]] = (nxt, count)
+            elif op.name in ("br", "brcond") and op.consts[op.name == "brcond"] in seen:
+                self_loop = True
         self.loop_head_used = self_loop
         self.ret_label = Label()
 

@@ -179,8 +179,8 @@ class Builder:
         self.emit("brcond", t, [], [self._val(a, t), self._val(b, t)], (cond, label, skip))
         return self.block.ops[-1]
 
-    def br(self, label):
-        self.emit("br", None, [], [], (label,))
+    def br(self, label, skip=0):
+        self.emit("br", None, [], [], (label, skip))
 
     # exits: `insns` defaults to the instructions lifted so far (the path to here)
     def goto_tb(self, pc, insns=None):

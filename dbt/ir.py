@@ -9,14 +9,15 @@ cover (tests/unit/test_backends_cover_ops.py fails when one does not).
   never in its name.  Integer values are kept unsigned: 0 <= v < 2**width.
 * Guest registers are globals: `getreg`/`setreg` move them between the CPU state
   and temps.  The optimizer forwards them inside the block.
-* Control flow inside a block is limited to forward `brcond`/`br` to `label`s;
-  a block leaves by `goto_tb` (direct successor, chainable), `goto_ptr`
+* Control flow inside a block: `brcond`/`br` to `label`s, forward or backward (a
+  loop inside a superblock); temps never live across a label, only guest
+  registers do, so every pass can treat a label as a fresh start.  A block leaves by `goto_tb` (direct successor, chainable), `goto_ptr`
   (indirect successor) or `exception` (syscall, breakpoint, illegal instruction).
   A block may have several such exits (side exits of a superblock: see the
   frontend); each carries `insns`, the guest instructions before it in block
-  order, and a `brcond` that jumps forward inside the block carries `skip`, the
-  instructions it jumps over, so that counted instructions (--stats) are exact
-  on every path.
+  order, and a `brcond`/`br` carries `skip`, the instructions it jumps over
+  (negative for a backward jump: the ones it runs again), so that counted
+  instructions (--stats) are exact on every path.
 * `insn_start` marks the first op of each guest instruction: a fault inside the
   block is reported at the pc of the last `insn_start` executed.
 * The semantics of every pure op are the functions in `EVAL`: the interpreter
@@ -65,7 +66,7 @@ OPS = _table(
     OpDef("call_pure", -1, -1, ("helper",), PURE),
     OpDef("insn_start", 0, 0, ("pc",), SIDE),
     OpDef("label", 0, 0, ("label",), SIDE),
-    OpDef("br", 0, 0, ("label",), SIDE),
+    OpDef("br", 0, 0, ("label", "skip"), SIDE),
     OpDef("brcond", 0, 2, ("cond", "label", "skip"), SIDE),
     OpDef("mb", 0, 0, (), SIDE),
     OpDef("goto_tb", 0, 0, ("pc", "insns"), SIDE | END),
@@ -293,10 +294,9 @@ class IRError(Exception):
 
 
 def verify(block):
-    """Check SSA form on every path, arity, types and labels; raise IRError on the
-    first problem."""
+    """Check SSA form (temps defined before use, never across a label), arity,
+    types and labels; raise IRError on the first problem."""
     defined = set()
-    at_label = {}                 # label -> temps defined on every branch to it so far
     labels_defined, labels_used = set(), set()
     ops = block.ops
     if not ops or not (ops[-1].flags & END):
@@ -314,11 +314,11 @@ def verify(block):
             raise IRError(f"op {n} {op.name}: {len(op.consts)} constants, wants {len(d.consts)}")
         if op.name == "label":
             lab = op.consts[0]
-            incoming = at_label.get(lab)
-            if incoming is None and not reachable:
+            if lab not in labels_used and not reachable and not any(
+                    o.name in ("br", "brcond") and o.consts[0 if o.name == "br" else 1] == lab
+                    for o in ops[n + 1:]):
                 raise IRError(f"op {n}: label L{lab} is unreachable")
-            if incoming is not None:
-                defined = (defined & incoming) if reachable else set(incoming)
+            defined = set()                   # temps do not live across labels
             labels_defined.add(lab)
             reachable = True
             continue
@@ -335,10 +335,7 @@ def verify(block):
             defined.add(v.id)
         if op.name in ("br", "brcond"):
             lab = op.consts[0] if op.name == "br" else op.consts[1]
-            if lab in labels_defined:
-                raise IRError(f"op {n}: backward branch to L{lab}")
             labels_used.add(lab)
-            at_label[lab] = set(defined) if lab not in at_label else at_label[lab] & defined
             if op.name == "brcond" and op.consts[0] not in CONDS:
                 raise IRError(f"op {n}: bad condition {op.consts[0]}")
             if op.name == "br":

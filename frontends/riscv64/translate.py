@@ -5,9 +5,11 @@ the `trans_*` function registered for its decoded name (`TRANS`, filled by the
 `trans_rv*` modules).  Blocks are superblocks: a conditional branch becomes a
 side exit (`brcond` to a `goto_tb` placed after the main path) and translation
 goes on with the fall-through; a direct jump or call (`jal`) is followed to its
-target.  So a loop whose body ends with a jump back to its header becomes one
-block that branches to its own start, which the JIT turns into a loop inside
-one function.  The block ends at an indirect jump, a syscall, `fence.i`, a pc
+target.  A branch or jump back to an instruction already in the block becomes a
+backward jump inside it (a label is inserted before that instruction), so a loop
+whose parts were reached in any order lives in one block, which the JIT turns
+into a loop inside one function (a branch to the block's own start is left to
+the JIT's self-loop).  The block ends at an indirect jump, a syscall, `fence.i`, a pc
 already in the block, the instruction limit, a fourth code page, or an
 instruction whose fetch would fault (the fault is then taken when that pc runs
 as a block of its own, so it is reported at the right instruction).  An encoding
@@ -16,7 +18,7 @@ becomes SIGILL in the guest.
 """
 from pydbt.builder import Builder, RegFile
 from pydbt.errors import GuestFault
-from pydbt.ir import Block
+from pydbt.ir import Block, Op
 
 from .cpu import F0
 from .decode import decode
@@ -31,7 +33,7 @@ class Ctx:
     """What a lifter sees: the builder, register files, where it is, and the
     control-flow requests it can make (`jump`, `branch`, `end`)."""
 
-    __slots__ = ("b", "x", "f", "pc", "next_pc", "ended", "follow", "side_exits", "forward")
+    __slots__ = ("b", "x", "f", "pc", "next_pc", "ended", "follow", "side_exits", "forward", "back")
 
     def __init__(self, b):
         self.b = b
@@ -41,6 +43,7 @@ class Ctx:
         self.follow = None
         self.side_exits = []         # [(label, target, insns, brcond op)]
         self.forward = {}            # target pc ahead in the block -> its side exits
+        self.back = None             # target pc -> (label, insns before it) for a loop inside
 
     def end(self):
         """The block ends after this instruction (the lifter emitted the exit)."""
@@ -54,6 +57,11 @@ class Ctx:
         """If (a cond b) go to target; else fall through.  A target further along
         the fall-through path becomes a jump inside the block when translation
         reaches it, any other one a side exit."""
+        loop = self.back(target) if self.back else None
+        if loop is not None:             # back to an instruction of this block: a loop
+            label, before = loop
+            self.b.brcond(cond, a, b, label, before - self.b.block.ninsns)
+            return
         label = self.b.label()
         op = self.b.brcond(cond, a, b, label)
         exit_ = (label, target, self.b.block.ninsns, op)
@@ -71,6 +79,22 @@ def translate(mem, pc, max_insns=512, superblock=True):
     block.insns = []             # (address, size) of every instruction lifted
     pages = set()
     seen = set()
+    starts = {}                  # pc -> (its insn_start op, instructions before it)
+    heads = {}                   # pc -> label put before it (a loop head)
+
+    def back(target):
+        """A label at an earlier instruction of this block (not its first one,
+        which the JIT loops to by itself), inserted on demand."""
+        if target == pc or target not in starts:
+            return None
+        if target not in heads:
+            op, before = starts[target]
+            heads[target] = block.label()
+            block.ops.insert(block.ops.index(op), Op("label", None, [], [], (heads[target],)))
+        return heads[target], starts[target][1]
+
+    if superblock:
+        ctx.back = back
     a = pc
     while True:
         try:
@@ -91,6 +115,7 @@ def translate(mem, pc, max_insns=512, superblock=True):
             ctx.side_exits.remove(exit_)
         pages.update((a >> 12, (a + size - 1) >> 12))
         b.insn_start(a)
+        starts[a] = (block.ops[-1], block.ninsns)
         block.ninsns += 1
         block.insns.append((a, size))
         seen.add(a)
@@ -104,6 +129,10 @@ def translate(mem, pc, max_insns=512, superblock=True):
         nxt = a + size if ctx.follow is None else ctx.follow
         if not superblock and (ctx.follow is not None or ctx.side_exits):
             b.goto_tb(nxt)               # a plain basic block ends at any branch or jump
+            break
+        loop = back(nxt) if superblock else None
+        if loop is not None:
+            b.br(loop[0], loop[1] - block.ninsns)      # jump back: a loop inside the block
             break
         if (block.ninsns >= max_insns or nxt in seen
                 or len(pages | {nxt >> 12}) > MAX_PAGES):

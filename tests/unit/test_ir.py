@@ -153,7 +153,7 @@ def random_block(rng):
         b.setreg(7, rng.choice(vals))
         b.goto_tb(0x3000)
         b.set_label(lab)
-        b.goto_ptr(rng.choice(vals))
+        b.goto_ptr(b.getreg(rng.randrange(8)))     # temps do not cross labels
     else:
         b.setreg(0, vals[-1] if vals else b.const(0))
         b.goto_tb(0x2000)
