@@ -39,10 +39,10 @@ class OneIteration(list):
 
 
 class Ctx:
-    def __init__(self, blk, mem=None):
+    def __init__(self, blk, mem=None, pending=None):
         self.mem = mem
         self.counter = [0]
-        self.pending = OneIteration()
+        self.pending = OneIteration() if pending is None else pending
         self.fns = {}
         self.pc = blk.pc
         self.links = [("goto_tb", op.consts[0]) for op in blk.ops if op.name == "goto_tb"]
@@ -131,7 +131,7 @@ def _word(row, fill):
     return (fill & ~mask & 0xffffffff) | match
 
 
-def machine_state(backend, words, regs, fregs, frm):
+def machine_state(backend, words, regs, fregs, frm, pending=None):
     mem = GuestMemory(space=SPACE)
     mem.map(CODE, 0x1000, R | W | X)
     mem.map(DATA, 0x2000, R | W)
@@ -146,7 +146,7 @@ def machine_state(backend, words, regs, fregs, frm):
     cpu.pc = CODE
     blk = translate(mem, CODE, 64)
     optimize(blk)
-    ctx = Ctx(blk, mem)
+    ctx = Ctx(blk, mem, pending)
     fn = get_backend(backend).compile(blk, ctx)
     mem.on_code_write = lambda page: None
     try:
@@ -219,3 +219,14 @@ def test_store_into_own_code_page():
     results = {b: machine_state(b, words, [0] * 32, [0] * 32, 0) for b in NAMES}
     assert len({repr(r) for r in results.values()}) == 1
     assert results["interp"][1][11] == 3
+
+
+def test_loop_inside_a_block_runs_to_completion():
+    """A branch back to the middle of a superblock loops inside it on every backend,
+    with exact instruction counts."""
+    # addi a1, zero, 5 ; L: addi a0, a0, 1 ; addi a1, a1, -1 ; bne a1, zero, L ; ebreak
+    words = [0x00500593, 0x00150513, 0xfff58593, 0xfe059ce3, 0x00100073]
+    results = {b: machine_state(b, words, [0] * 32, [0] * 32, 0, pending=[]) for b in NAMES}
+    for b, r in results.items():
+        assert r[0] == ("Breakpoint", CODE + 16, 1 + 3 * 5 + 1), b
+        assert r[1][10] == 5 and r[1][11] == 0, b
