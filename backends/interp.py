@@ -19,10 +19,6 @@ name = "interp"
 superblocks = False      # cheap plain blocks: the interpreter runs code seen once or twice
 
 
-class _Exit(Exception):
-    pass
-
-
 def compile(block, ctx):
     """ctx: what the TB may touch (TBContext: mem, links, lookup, counter)."""
     slots = {}

@@ -38,11 +38,11 @@ class TB:
 class TBContext:
     """What a backend's compiled code may use."""
 
-    __slots__ = ("mem", "links", "lookup", "fns", "counter", "pending", "pc")
+    __slots__ = ("mem", "links", "lookup", "fns", "counter", "pending")
 
-    def __init__(self, mem, links, lookup, fns, counter, pending, pc):
+    def __init__(self, mem, links, lookup, fns, counter, pending):
         self.mem, self.links, self.lookup, self.fns = mem, links, lookup, fns
-        self.counter, self.pending, self.pc = counter, pending, pc
+        self.counter, self.pending = counter, pending
 
 
 class TBCache:

@@ -8,7 +8,6 @@ and the scratch buffer are written to stdout.  The two emulators' outputs must b
 byte-identical; on a mismatch the report names the sequence, the register and the
 instructions.
 """
-import os
 import random
 import shutil
 import struct

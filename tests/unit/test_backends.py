@@ -16,13 +16,13 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 from pydbt import ir
 from pydbt.backends import NAMES, get_backend
 from pydbt.builder import Builder
-from pydbt.errors import GuestFault, GuestException, Syscall, Breakpoint
+from pydbt.errors import GuestFault, Syscall, Breakpoint
 from pydbt.ir import Block, OPS, I64, I32, MASK
 from pydbt.passes import optimize
 from pydbt.runtime.memory import GuestMemory, R, W, X
 from pydbt.frontends.riscv64.cpu import CPU
 from pydbt.frontends.riscv64.translate import translate
-from pydbt.frontends.riscv64.decode import decode, ENCODINGS
+from pydbt.frontends.riscv64.decode import ENCODINGS
 
 from test_ir import random_block, INTERESTING, FakeCPU
 
@@ -44,7 +44,6 @@ class Ctx:
         self.counter = [0]
         self.pending = OneIteration() if pending is None else pending
         self.fns = {}
-        self.pc = blk.pc
         self.links = [("goto_tb", op.consts[0]) for op in blk.ops if op.name == "goto_tb"]
         self.lookup = lambda pc: ("goto_ptr", pc)
 
