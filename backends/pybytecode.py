@@ -1,6 +1,6 @@
 """The Python-bytecode JIT: each TB becomes one Python function, built with `bytecode`.
 
-    def tb_<pc>(cpu, links, lookup, fns, perm, views, mem_load, mem_store, count, pending):
+    def tb_<pc>(cpu, links, lookup, fns, perm, mem_load, mem_store, count, pending, v_B, v_H, ...):
         r = cpu.regs
         g10 = r[10]; g11 = r[11]; ...      # every guest register the block touches
         try:
@@ -54,7 +54,11 @@ _SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
 _EXT = {"ext8s": (0xff, 0x80), "ext16s": (0xffff, 0x8000), "ext32s": (0xffffffff, 0x80000000)}
 _EXTU = {"ext8u": 0xff, "ext16u": 0xffff, "ext32u": 0xffffffff}
 STACK_SIZE = 16    # deeper than any sequence emitted here needs (calls: 3 + 4 args)
-_ARGS = ("cpu", "links", "lookup", "fns", "perm", "views", "mem_load", "mem_store", "count", "pending")
+_FORMATS = sorted(set(_VIEW.values()))
+# every TB function's parameters: all but cpu are defaults bound at compile time
+# (typed views of guest memory as v_<struct format>)
+_ARGS = ("cpu", "links", "lookup", "fns", "perm", "mem_load", "mem_store", "count", "pending") + \
+    tuple(f"v_{f}" for f in _FORMATS)
 
 
 def fixup(e, pcs, cpu):
@@ -69,7 +73,7 @@ def _views(mem):
     v = getattr(mem, "_views", None)
     if v is None:
         base = memoryview(mem.buf)
-        v = mem._views = {k: base.cast(f) for k, f in _VIEW.items()}
+        v = mem._views = {f: base.cast(f) for f in _FORMATS}
     return v
 
 
@@ -434,9 +438,7 @@ class Gen:
 
     def view_index(self, a, size, signed):
         """push the typed view of guest memory and a's index in it"""
-        f = _VIEW[size, signed]
-        self.views_used.add(f)
-        self.i("LOAD_FAST", f"v_{f}")
+        self.i("LOAD_FAST", f"v_{_VIEW[size, signed and size < 8]}")
         self.load(a)
         if size > 1:
             self.i("LOAD_CONST", _SHIFT[size])
@@ -449,7 +451,7 @@ class Gen:
         self.guard(a, size, slow, store=False)
         self.view_index(a, size, signed)
         self.i("BINARY_SUBSCR", None)
-        if signed:
+        if signed and size < 8:
             self.mask(op.type)
         self.store(op.outs[0])
         self.i("JUMP_FORWARD", done)
@@ -526,7 +528,6 @@ class Gen:
         self.addr_only = plan_addresses(block)
         self.stack_ok = plan_stack(block, self.names, self.folded)
         self.on_stack = None
-        self.views_used = set()
         self.exit_index = 0
         self_loop = any(op.name == "goto_tb" and op.consts[0] == block.pc for op in block.ops)
         self.loop_head = Label() if self_loop else None
@@ -554,7 +555,6 @@ class Gen:
             self.i("LOAD_CONST", g)
             self.i("BINARY_SUBSCR", None)
             self.i("STORE_FAST", f"g{g}")
-        entry_len = len(self.code)
         handler = Label()
         try_begin = TryBegin(handler, push_lasti=False, stack_depth=0)
         if self.ctx.counter is not None:
@@ -580,12 +580,6 @@ class Gen:
         self.i("CALL", 3)
         self.i("POP_TOP", None)
         self.i("RERAISE", 0)
-        # views are loaded at entry only if used
-        view_loads = []
-        for f in sorted(self.views_used):
-            view_loads += [Instr("LOAD_FAST", "views", lineno=1), Instr("LOAD_CONST", f, lineno=1),
-                           Instr("BINARY_SUBSCR", lineno=1), Instr("STORE_FAST", f"v_{f}", lineno=1)]
-        self.code[entry_len:entry_len] = view_loads
 
         bc = Bytecode(self.code)
         bc.argnames = list(_ARGS)
@@ -696,9 +690,8 @@ def compile(block, ctx):
     mem = ctx.mem
     views = _views(mem) if mem is not None else {}
     defaults = (ctx.links, ctx.lookup, ctx.fns, mem.perm if mem is not None else None,
-                {f: views[k] for k, f in _VIEW.items()} if views else {},
                 mem.load if mem is not None else None, mem.store if mem is not None else None,
-                ctx.counter, ctx.pending)
+                ctx.counter, ctx.pending) + tuple(views.get(f) for f in _FORMATS)
     return types.FunctionType(code, {}, code.co_name, defaults)
 
 
