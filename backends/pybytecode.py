@@ -61,8 +61,14 @@ _ARGS = ("cpu", "links", "lookup", "fns", "perm", "mem_load", "mem_store", "coun
     tuple(f"v_{f}" for f in _FORMATS)
 
 
-def fixup(e, pcs, cpu):
-    """In a TB's exception handler: give a fault the pc of the faulting instruction."""
+def fixup(e, pcs, cpu, local, written):
+    """In a TB's exception handler: write back the register locals bound so far
+    (`local` = the TB's locals(); written = ((reg, local name), ...)) and give a
+    fault the pc of the faulting instruction."""
+    regs = cpu.regs
+    for g, name in written:
+        if name in local:
+            regs[g] = local[name]
     if isinstance(e, GuestFault):
         if e.pc is None:
             e.pc = pcs[e.__traceback__.tb_lineno]
@@ -112,7 +118,16 @@ class Gen:
         elif v.id == self.on_stack:
             self.on_stack = None              # the value is already there
         else:
-            self.i("LOAD_FAST", self.names.get(v.id) or f"t{v.id}")
+            name = self.names.get(v.id)
+            if name is not None:
+                self.read(name)
+            self.i("LOAD_FAST", name or f"t{v.id}")
+
+    def read(self, name):
+        """A register local is read: it needs its entry load unless it was
+        written on every path to here."""
+        if name not in self.defw:
+            self.need.add(name)
 
     def load_addr(self, a):
         """An address for the slow path: addresses may be left unmasked (see plan_addresses)."""
@@ -124,7 +139,10 @@ class Gen:
         if v.id in self.stack_ok:
             self.on_stack = v.id
         else:
-            self.i("STORE_FAST", self.names.get(v.id) or f"t{v.id}")
+            name = self.names.get(v.id)
+            if name is not None:                 # computed straight into a register local
+                self.defw = self.defw | {name}
+            self.i("STORE_FAST", name or f"t{v.id}")
 
     def binop(self, op):
         self.i("BINARY_OP", op)
@@ -215,10 +233,11 @@ class Gen:
             return isinstance(ins[1], Const) and b[0] + (ins[1].value & (w - 1)) <= w
         return False
 
-    def writeback(self, regs=None):
-        """Store register locals back to the CPU state: at an exit, those written
-        before it in block order (`self.live`), in the fault handler all of them."""
-        for g in (self.written if regs is None else regs):
+    def writeback(self, regs):
+        """Store register locals back to the CPU state at an exit: those written
+        before it in block order (`self.live`)."""
+        for g in regs:
+            self.read(f"g{g}")
             self.i("LOAD_FAST", f"g{g}")
             self.i("LOAD_FAST", "r")
             self.i("LOAD_CONST", g)
@@ -264,6 +283,13 @@ class Gen:
             # a side exit's stub (reached only by its branch) writes back what was
             # written before that branch; a join keeps the block-order superset
             self.live = self.live if self.fallthrough else self.live_at.get(op.consts[0], self.live)
+        # registers written on every path to here (for the entry loads)
+        if n in ("brcond", "br"):
+            lab = op.consts[1] if n == "brcond" else op.consts[0]
+            self.defw_at[lab] = self.defw_at.get(lab, self.defw) & self.defw
+        elif n == "label":
+            at = self.defw_at.get(op.consts[0], self.defw)
+            self.defw = (self.defw & at) if self.fallthrough else at
         self.fallthrough = not (op.flags & ir.END) and n != "br"
         w = op.type
         ins = op.ins
@@ -343,12 +369,13 @@ class Gen:
         elif n == "getreg":
             if op.outs[0].id in self.names:
                 return                       # an alias of the register's local
+            self.read(f"g{op.consts[0]}")
             self.i("LOAD_FAST", f"g{op.consts[0]}")
         elif n == "setreg":
-            if id(op) in self.folded:
-                return                       # the value was computed into the local
-            self.load(ins[0])
-            self.i("STORE_FAST", f"g{op.consts[0]}")
+            if id(op) not in self.folded:    # (else the value was computed into the local)
+                self.load(ins[0])
+                self.i("STORE_FAST", f"g{op.consts[0]}")
+            self.defw = self.defw | {f"g{op.consts[0]}"}
             return
         elif n == "ld":
             return self.ld(op)
@@ -545,16 +572,7 @@ class Gen:
         self.loop_head_used = self_loop
         self.ret_label = Label()
 
-        # entry: r = cpu.regs; g<n> = r[n]
-        self.i("RESUME", 0)
-        self.i("LOAD_FAST", "cpu")
-        self.i("LOAD_ATTR", "regs")
-        self.i("STORE_FAST", "r")
-        for g in regs:
-            self.i("LOAD_FAST", "r")
-            self.i("LOAD_CONST", g)
-            self.i("BINARY_SUBSCR", None)
-            self.i("STORE_FAST", f"g{g}")
+        self.defw, self.defw_at, self.need = frozenset(), {}, set()
         handler = Label()
         try_begin = TryBegin(handler, push_lasti=False, stack_depth=0)
         if self.ctx.counter is not None:
@@ -563,23 +581,46 @@ class Gen:
         self.code.append(try_begin)
         if self.loop_head is not None:
             self.code.append(self.loop_head)
+        body = self.code
+        self.code = []
         for op in block.ops:
             self.op(op)
         self.code.append(TryEnd(try_begin))
         self.code.append(self.ret_label)
         self.i("RETURN_VALUE", None)
-        # the fault handler: write back, give the fault its pc, re-raise
+        # the fault handler: the register locals bound so far go back to the
+        # CPU state, the fault gets its pc, and is raised again
         self.code.append(handler)
-        self.writeback()
         self.i("PUSH_NULL", None)
         self.i("LOAD_CONST", fixup)
         self.i("COPY", 3)
         self.i("LOAD_CONST", pcs)
         self.i("LOAD_FAST", "cpu")
-        self.i("PRECALL", 3)
-        self.i("CALL", 3)
+        self.i("PUSH_NULL", None)
+        self.i("LOAD_CONST", locals)
+        self.i("PRECALL", 0)
+        self.i("CALL", 0)
+        self.i("LOAD_CONST", tuple((g, f"g{g}") for g in self.written))
+        self.i("PRECALL", 5)
+        self.i("CALL", 5)
         self.i("POP_TOP", None)
         self.i("RERAISE", 0)
+        # entry: r = cpu.regs; g<n> = r[n] for the registers read before they are
+        # written (in a block that loops: all of them)
+        self.line = 1
+        entry = []
+        self.code, rest = entry, self.code
+        self.i("RESUME", 0)
+        self.i("LOAD_FAST", "cpu")
+        self.i("LOAD_ATTR", "regs")
+        self.i("STORE_FAST", "r")
+        for g in regs:
+            if self.loop_head_used or f"g{g}" in self.need:
+                self.i("LOAD_FAST", "r")
+                self.i("LOAD_CONST", g)
+                self.i("BINARY_SUBSCR", None)
+                self.i("STORE_FAST", f"g{g}")
+        self.code = entry + body + rest
 
         bc = Bytecode(self.code)
         bc.argnames = list(_ARGS)
