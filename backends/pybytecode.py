@@ -1,6 +1,6 @@
 """The Python-bytecode JIT: each TB becomes one Python function, built with `bytecode`.
 
-    def tb_<pc>(cpu, links, lookup, fns, perm, mem_load, mem_store, count, pending, v_B, v_H, ...):
+    def tb_<pc>(cpu, links, lookup, fns, pages, mem_load, mem_store, count, pending):
         r = cpu.regs
         g10 = r[10]; g11 = r[11]; ...      # every guest register the block touches
         try:
@@ -18,12 +18,12 @@
   the faulting bytecode to the guest pc at no cost on the hot path.
 * A TB that jumps to its own start loops inside its function (checking for a
   pending signal on the back-edge) instead of returning to the trampoline.
-* Memory accesses are inlined: one AND tests alignment and the address-space
-  bound together, one byte of the page-permission map tests access (and, for
-  stores, that the page holds no translated code), then a typed memoryview of
-  guest memory does the access.  Anything else takes the checked slow path
-  (GuestMemory.load/store), which handles page crossing, faults and
-  self-modifying code.
+* Memory accesses are inlined: `pages[a >> 12].Q[a >> 3]` loads, `pages[a >> 12].wQ[a >> 3] = v`
+  stores, the page's entry in the access table being typed views of guest
+  memory, without the store slots for a page that is not writable, or None
+  (see runtime/memory.py).  The access runs in a try region of its own whose handler
+  is the checked slow path (GuestMemory.load/store: page crossing, faults,
+  self-modifying code); misaligned addresses go there after one AND.
 * Rare or wide ops (division, mulh, clz, rotates) call the IR's own semantic
   functions (`ir.EVAL`), so they cannot disagree with the interpreter.
 """
@@ -35,7 +35,7 @@ from pydbt import ir
 from pydbt.errors import GuestFault
 from pydbt.ir import Const, MASK, EVAL
 from pydbt.passes import known_bits, _bits
-from pydbt.runtime.memory import R, W, CODE, PAGE_SHIFT
+from pydbt.runtime.memory import PAGE_SHIFT, TABLE_PAD
 from .interp import raise_exception
 
 name = "pybytecode"
@@ -54,11 +54,8 @@ _SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
 _EXT = {"ext8s": (0xff, 0x80), "ext16s": (0xffff, 0x8000), "ext32s": (0xffffffff, 0x80000000)}
 _EXTU = {"ext8u": 0xff, "ext16u": 0xffff, "ext32u": 0xffffffff}
 STACK_SIZE = 16    # deeper than any sequence emitted here needs (calls: 3 + 4 args)
-_FORMATS = sorted(set(_VIEW.values()))
 # every TB function's parameters: all but cpu are defaults bound at compile time
-# (typed views of guest memory as v_<struct format>)
-_ARGS = ("cpu", "links", "lookup", "fns", "perm", "mem_load", "mem_store", "count", "pending") + \
-    tuple(f"v_{f}" for f in _FORMATS)
+_ARGS = ("cpu", "links", "lookup", "fns", "pages", "mem_load", "mem_store", "count", "pending")
 
 
 def fixup(e, pcs, cpu, local, written):
@@ -73,14 +70,6 @@ def fixup(e, pcs, cpu, local, written):
         if e.pc is None:
             e.pc = pcs[e.__traceback__.tb_lineno]
         cpu.pc = e.pc
-
-
-def _views(mem):
-    v = getattr(mem, "_views", None)
-    if v is None:
-        base = memoryview(mem.buf)
-        v = mem._views = {f: base.cast(f) for f in _FORMATS}
-    return v
 
 
 _INSTR_CACHE = {}
@@ -440,32 +429,44 @@ class Gen:
             raise NotImplementedError(f"pybytecode: op {n}")
         self.store(op.outs[0])
 
-    def guard(self, a, size, slow, store):
-        """Jump to `slow` unless address a is aligned, inside the guest space, and
-        its page allows the access (for a store: writable and holding no code)."""
-        self.load(a)
-        self.i("LOAD_CONST", -self.ctx.mem.space | (size - 1))   # every bit from log2(space) up
-        self.binop(BinaryOp.AND)
-        self.i("POP_JUMP_FORWARD_IF_TRUE", slow)
-        self.i("LOAD_FAST", "perm")
+    # --- memory ------------------------------------------------------------------
+    # A load is `pages[a >> 12].<format>[a >> shift]`, a store the same with
+    # `.w<format>`: the access table's entry lacks the slot (or is None, or the
+    # index is out of range) exactly when the page does not allow the access, so
+    # every failure raises.  The
+    # access runs in a try region of its own whose handler is the checked slow
+    # path (mem_load / mem_store), which faults precisely.  Misaligned addresses
+    # (one AND) go to the slow path directly.  The rest of the block is covered by
+    # the TB's fault handler: its try region is closed around each access.
+
+    def fast_begin(self, a, size, slow):
+        if size > 1:
+            self.load(a)
+            self.i("LOAD_CONST", size - 1)
+            self.binop(BinaryOp.AND)
+            self.i("POP_JUMP_FORWARD_IF_TRUE", slow)
+        if self.code[-1] is self.outer:
+            self.code.pop()                  # an empty region
+        else:
+            self.code.append(TryEnd(self.outer))
+        handler = Label()
+        fast = TryBegin(handler, push_lasti=False, stack_depth=0)
+        self.code.append(fast)
+        return fast, handler
+
+    def fast_end(self, fast):
+        self.code.append(TryEnd(fast))
+        self.outer = TryBegin(self.handler, push_lasti=False, stack_depth=0)
+        self.code.append(self.outer)
+
+    def view_index(self, a, size, signed, store):
+        """push the typed view of a's page (for a store: its store slot) and a's index in it"""
+        self.i("LOAD_FAST", "pages")
         self.load(a)
         self.i("LOAD_CONST", PAGE_SHIFT)
         self.binop(BinaryOp.RSHIFT)
         self.i("BINARY_SUBSCR", None)
-        if store:
-            self.i("LOAD_CONST", W | CODE)
-            self.binop(BinaryOp.AND)
-            self.i("LOAD_CONST", W)
-            self.i("COMPARE_OP", Compare.NE)
-            self.i("POP_JUMP_FORWARD_IF_TRUE", slow)
-        else:
-            self.i("LOAD_CONST", R)
-            self.binop(BinaryOp.AND)
-            self.i("POP_JUMP_FORWARD_IF_FALSE", slow)
-
-    def view_index(self, a, size, signed):
-        """push the typed view of guest memory and a's index in it"""
-        self.i("LOAD_FAST", f"v_{_VIEW[size, signed and size < 8]}")
+        self.i("LOAD_ATTR", ("w" if store else "") + _VIEW[size, signed and size < 8])
         self.load(a)
         if size > 1:
             self.i("LOAD_CONST", _SHIFT[size])
@@ -475,13 +476,16 @@ class Gen:
         size, signed = op.consts
         a = op.ins[0]
         slow, done = Label(), Label()
-        self.guard(a, size, slow, store=False)
-        self.view_index(a, size, signed)
+        fast, handler = self.fast_begin(a, size, slow)
+        self.view_index(a, size, signed, store=False)
         self.i("BINARY_SUBSCR", None)
+        self.fast_end(fast)
         if signed and size < 8:
             self.mask(op.type)
         self.store(op.outs[0])
         self.i("JUMP_FORWARD", done)
+        self.code.append(handler)
+        self.i("POP_TOP", None)
         self.code.append(slow)
         self.call_local("mem_load", lambda: (self.load_addr(a), self.i("LOAD_CONST", size),
                                              self.i("LOAD_CONST", signed)), 3)
@@ -493,14 +497,17 @@ class Gen:
         size = op.consts[0]
         a, v = op.ins
         slow, done = Label(), Label()
-        self.guard(a, size, slow, store=True)
+        fast, handler = self.fast_begin(a, size, slow)
         self.load(v)
         if size < 8 or v.type != 64:
             self.i("LOAD_CONST", (1 << (8 * size)) - 1)
             self.binop(BinaryOp.AND)
-        self.view_index(a, size, False)
+        self.view_index(a, size, False, store=True)
         self.i("STORE_SUBSCR", None)
+        self.fast_end(fast)
         self.i("JUMP_FORWARD", done)
+        self.code.append(handler)
+        self.i("POP_TOP", None)
         self.code.append(slow)
         self.call_local("mem_store", lambda: (self.load_addr(a), self.load(v), self.i("LOAD_CONST", size)), 3)
         self.i("POP_TOP", None)
@@ -573,19 +580,17 @@ class Gen:
         self.ret_label = Label()
 
         self.defw, self.defw_at, self.need = frozenset(), {}, set()
-        handler = Label()
-        try_begin = TryBegin(handler, push_lasti=False, stack_depth=0)
+        handler = self.handler = Label()
+        self.outer = TryBegin(handler, push_lasti=False, stack_depth=0)
         if self.ctx.counter is not None:
             self.i("LOAD_CONST", 0)
             self.i("STORE_FAST", "ic")
-        self.code.append(try_begin)
+        self.code.append(self.outer)
         if self.loop_head is not None:
             self.code.append(self.loop_head)
-        body = self.code
-        self.code = []
         for op in block.ops:
             self.op(op)
-        self.code.append(TryEnd(try_begin))
+        self.code.append(TryEnd(self.outer))
         self.code.append(self.ret_label)
         self.i("RETURN_VALUE", None)
         # the fault handler: the register locals bound so far go back to the
@@ -620,7 +625,7 @@ class Gen:
                 self.i("LOAD_CONST", g)
                 self.i("BINARY_SUBSCR", None)
                 self.i("STORE_FAST", f"g{g}")
-        self.code = entry + body + rest
+        self.code = entry + rest
 
         bc = Bytecode(self.code)
         bc.argnames = list(_ARGS)
@@ -685,7 +690,9 @@ def plan_names(block):
 
 
 def plan_addresses(block):
-    """Temps computed by `add` of a constant and used only as load/store addresses."""
+    """Temps computed by `add` of a constant and used only as load/store addresses:
+    they are left unmasked.  Above 2**64 they are beyond the access table; the
+    constant is bounded below so that below 0 they index its None padding."""
     uses = {}
     for op in block.ops:
         for k, v in enumerate(op.ins):
@@ -694,7 +701,10 @@ def plan_addresses(block):
                 uses[v.id] = uses.get(v.id, True) and ok
     return {op.outs[0].id for op in block.ops
             if op.name == "add" and op.type == 64 and isinstance(op.ins[1], Const)
-            and uses.get(op.outs[0].id)}
+            and not _NEG_LIMIT[0] <= op.ins[1].value < _NEG_LIMIT[1] and uses.get(op.outs[0].id)}
+
+
+_NEG_LIMIT = (1 << 63, (1 << 64) - (TABLE_PAD << PAGE_SHIFT))    # constants below -1 MiB, unsigned
 
 
 # ops whose code loads ins[0] first (so a value left on the stack can feed them)
@@ -729,10 +739,9 @@ def compile(block, ctx):
     gen = Gen(block, ctx)
     code = gen.build()
     mem = ctx.mem
-    views = _views(mem) if mem is not None else {}
-    defaults = (ctx.links, ctx.lookup, ctx.fns, mem.perm if mem is not None else None,
-                mem.load if mem is not None else None, mem.store if mem is not None else None,
-                ctx.counter, ctx.pending) + tuple(views.get(f) for f in _FORMATS)
+    defaults = (ctx.links, ctx.lookup, ctx.fns) + \
+        ((mem.pages, mem.load, mem.store) if mem is not None else (None,) * 3) + \
+        (ctx.counter, ctx.pending)
     return types.FunctionType(code, {}, code.co_name, defaults)
 
 

@@ -5,13 +5,18 @@ The guest address space is a single anonymous host mapping of `space` bytes
 guest address `a` is byte `a` of `self.buf` and native code can reach it as
 `host_base + a`.  Guest addresses at or above `space` do not exist (they fault).
 
-Permissions live in a Python list, one small int per 4 KiB page (the fastest
-thing CPython can index from translated code: 4 M entries for 16 GiB):
-PROT_READ/WRITE/EXEC bits as Linux, plus `CODE` on pages that hold translated
-code.  A load checks one byte; a store checks one byte against WRITE and CODE at
-once, so the common case of a store to an ordinary page pays one comparison and
-a store to a page with translations takes the slow path, which invalidates them
-(self-modifying code) before writing.
+Permissions live in `perm`, one byte per 4 KiB page: PROT_READ/WRITE/EXEC bits
+as Linux, plus `CODE` on pages that hold translated code.  Translated code does
+not test them: it indexes the access table `pages` (a Python list, the fastest
+thing CPython can index) whose entry for a page is a `PageViews` of guest
+memory or None.  Typed memoryviews of all of guest memory are its slots: `.B`,
+`.Q`, `.i`... for loads, `.wB`, `.wQ`... for stores; the entry of a read-only
+page (or of one holding translations, whose stores must invalidate them) has
+only the load slots set, so a store finds no slot.  The table ends with
+`TABLE_PAD` None entries, so an address a little below 0 (a negative index) or
+a little above the space finds None; beyond that, the index is out of range.
+Whatever fails raises, and translated code retries the access on the checked
+slow path (`load`/`store`), which raises the guest fault.
 
 Mappings are tracked as a sorted list of `Vma`s for munmap/mremap and for
 /proc/self/maps.  Unmapping or remapping a range replaces its host pages with
@@ -73,11 +78,32 @@ _U = {(1, False): struct.Struct("<B"), (2, False): struct.Struct("<H"),
 _MASK = {1: 0xff, 2: 0xffff, 4: 0xffffffff, 8: 0xffffffffffffffff}
 
 
+VIEW_FORMATS = ("B", "H", "I", "Q", "b", "h", "i", "q")
+TABLE_PAD = 256              # pages: addresses down to -1 MiB find None, not the top of the space
+
+
+class PageViews:
+    """Typed memoryviews of all of guest memory, as slots: `v.I[a >> 2]` loads the
+    unsigned 32-bit word at guest address a (a aligned), `v.wI[a >> 2] = x`
+    stores it.  The store slots are set only in the instance for writable pages."""
+    __slots__ = VIEW_FORMATS + tuple("w" + f for f in VIEW_FORMATS)
+
+    def __init__(self, base, writable):
+        for f in VIEW_FORMATS:
+            setattr(self, f, base.cast(f))
+            if writable:
+                setattr(self, "w" + f, getattr(self, f))
+
+
 class GuestMemory:
     def __init__(self, space=SPACE):
         self.space = space
         self.buf = mmap.mmap(-1, space, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
-        self.perm = [0] * (space >> PAGE_SHIFT)
+        npages = space >> PAGE_SHIFT
+        self.perm = bytearray(npages)
+        base = memoryview(self.buf)
+        self._ro, self._rw = PageViews(base, False), PageViews(base, True)
+        self.pages = [None] * (npages + TABLE_PAD)       # page -> PageViews: see above
         self.host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
         self.vmas = []                       # sorted, non-overlapping
         self.on_code_write = None            # callback(first_page, last_page)
@@ -186,8 +212,22 @@ class GuestMemory:
         return hi - length if hi - length >= 0x10000 else None
 
     def _set_perm(self, start, end, prot):
-        n = (end - start) >> PAGE_SHIFT
-        self.perm[start >> PAGE_SHIFT:(start >> PAGE_SHIFT) + n] = [prot & 7] * n
+        first, n = start >> PAGE_SHIFT, (end - start) >> PAGE_SHIFT
+        self.perm[first:first + n] = bytes([prot & 7]) * n
+        self.pages[first:first + n] = [self._views(prot & 7)] * n
+
+    def _views(self, p):
+        """The access-table entry for a page with permission bits p."""
+        if not p & R:
+            return None                  # (write-only pages: every access is checked)
+        return self._rw if p & (W | CODE) == W else self._ro
+
+    def _set_code(self, page, code):
+        if code:
+            self.perm[page] |= CODE
+        else:
+            self.perm[page] &= ~CODE
+        self.pages[page] = self._views(self.perm[page])
 
     def _fresh(self, start, end):
         """Give the range fresh zero host pages."""
@@ -263,7 +303,7 @@ class GuestMemory:
         code = [pg for pg in range(start >> PAGE_SHIFT, end >> PAGE_SHIFT) if self.perm[pg] & CODE]
         self._set_perm(start, end, prot)
         for pg in code:          # still translated (only when exec stays allowed)
-            self.perm[pg] |= CODE
+            self._set_code(pg, True)
         return 0
 
     def invalidate_and_zero(self, start, end):
@@ -272,10 +312,10 @@ class GuestMemory:
         self._fresh(start, end)
 
     def mark_code(self, page):
-        self.perm[page] |= CODE
+        self._set_code(page, True)
 
     def unmark_code(self, page):
-        self.perm[page] &= ~CODE
+        self._set_code(page, False)
 
     def mappings(self):
         return list(self.vmas)

@@ -229,3 +229,29 @@ def test_loop_inside_a_block_runs_to_completion():
     for b, r in results.items():
         assert r[0] == ("Breakpoint", CODE + 16, 1 + 3 * 5 + 1), b
         assert r[1][10] == 5 and r[1][11] == 0, b
+
+
+@pytest.mark.parametrize("base, offset", [(0, -8), (0, -0x800), (SPACE - 8, 8), (SPACE, 0),
+                                          (M64 - 7, 16), (1 << 63, 0)])
+def test_loads_outside_the_space_fault(base, offset):
+    """Addresses a little below 0, at or above the top of the space, and wrapping
+    past 2**64 fault with the wrapped address on every backend, even with the top
+    page of the space mapped (an unmasked negative address must not reach it)."""
+    # ld a2, offset(a0) ; addi a3, zero, 9
+    words = [((offset & 0xfff) << 20) | (10 << 15) | (3 << 12) | (12 << 7) | 0x03, 0x00900693]
+    regs = [0] * 32
+    regs[10] = base
+    for b in NAMES:
+        mem = GuestMemory(space=SPACE)
+        mem.map(CODE, 0x1000, R | W | X)
+        mem.map(SPACE - 0x1000, 0x1000, R | W)
+        mem.poke(CODE, b"".join(struct.pack("<I", w) for w in words))
+        cpu = CPU(mem)
+        cpu.regs[:32] = regs
+        blk = translate(mem, CODE, 64)
+        optimize(blk)
+        fn = get_backend(b).compile(blk, Ctx(blk, mem, None))
+        with pytest.raises(GuestFault) as e:
+            fn(cpu)
+        assert (e.value.signo, e.value.addr, e.value.pc) == (11, (base + offset) & M64, CODE), b
+        assert cpu.regs[13] == 0, b
