@@ -90,7 +90,7 @@ class Gen:
     # --- emission helpers --------------------------------------------------------------
     def i(self, name, arg=0):
         # Instr() validates its argument and costs ~1.5 us: share equal instructions
-        key = (name, arg, self.line)
+        key = (name, type(arg), arg, self.line)   # (1 and True are equal keys)
         try:
             ins = _INSTR_CACHE.get(key)
         except TypeError:                      # unhashable constant
