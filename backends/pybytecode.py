@@ -213,6 +213,8 @@ class Gen:
 
     def fits(self, n, ins, w):
         """Can the unmasked result of op n already be below 2**w? (known bits)"""
+        if any(not isinstance(v, Const) and v.id in self.lazy for v in ins):
+            return False
         b = [_bits(v, self.known) for v in ins]
         if n == "add":
             return max(b) + 1 <= w
@@ -297,7 +299,7 @@ class Gen:
             self.load(ins[0])
             self.load(ins[1])
             self.binop(_BIN[n])
-            if n in _NEEDS_MASK and not self.fits(n, ins, w):
+            if n in _NEEDS_MASK and op.outs[0].id not in self.lazy and not self.fits(n, ins, w):
                 self.mask(w)
         elif n in ("shl", "shr", "sar"):
             self.load(ins[0])
@@ -310,7 +312,7 @@ class Gen:
                 self.i("LOAD_CONST", w - 1)
                 self.binop(BinaryOp.AND)
             self.binop(BinaryOp.LSHIFT if n == "shl" else BinaryOp.RSHIFT)
-            if n != "shr" and not self.fits(n, ins, w):
+            if n == "sar" or n == "shl" and op.outs[0].id not in self.lazy and not self.fits(n, ins, w):
                 self.mask(w)
         elif n == "mov" or n == "zext32":
             self.load(ins[0])
@@ -321,7 +323,8 @@ class Gen:
         elif n == "neg":
             self.load(ins[0])
             self.i("UNARY_NEGATIVE", None)
-            self.mask(w)
+            if op.outs[0].id not in self.lazy:
+                self.mask(w)
         elif n in _EXT or n == "sext32":
             m, s = _EXT.get(n, (0xffffffff, 0x80000000))
             self.load(ins[0])
@@ -559,7 +562,8 @@ class Gen:
         self.pcs = pcs
         self.names, self.folded = plan_names(block)
         self.known = known_bits(block)
-        self.addr_only = plan_addresses(block)
+        self.lazy = plan_lazy(block, self.names)
+        self.addr_only = plan_addresses(block, self.lazy)
         self.stack_ok = plan_stack(block, self.names, self.folded)
         self.on_stack = None
         self.exit_index = 0
@@ -689,10 +693,11 @@ def plan_names(block):
     return names, folded
 
 
-def plan_addresses(block):
+def plan_addresses(block, lazy):
     """Temps computed by `add` of a constant and used only as load/store addresses:
     they are left unmasked.  Above 2**64 they are beyond the access table; the
-    constant is bounded below so that below 0 they index its None padding."""
+    constant is bounded below and the base is exact (not lazy), so that below 0
+    they index its None padding."""
     uses = {}
     for op in block.ops:
         for k, v in enumerate(op.ins):
@@ -701,10 +706,37 @@ def plan_addresses(block):
                 uses[v.id] = uses.get(v.id, True) and ok
     return {op.outs[0].id for op in block.ops
             if op.name == "add" and op.type == 64 and isinstance(op.ins[1], Const)
+            and getattr(op.ins[0], "id", None) not in lazy
             and not _NEG_LIMIT[0] <= op.ins[1].value < _NEG_LIMIT[1] and uses.get(op.outs[0].id)}
 
 
 _NEG_LIMIT = (1 << 63, (1 << 64) - (TABLE_PAD << PAGE_SHIFT))    # constants below -1 MiB, unsigned
+
+
+# uses that read only the low bits of an input, and mask their own result (add,
+# sub, mul, shl: unless lazy themselves, so their uses are of this kind too)
+_LOW_BITS_USES = {"ext8s", "ext16s", "ext32s", "ext8u", "ext16u", "ext32u", "trunc32",
+                  "add", "sub", "mul"}
+
+
+def plan_lazy(block, names):
+    """Temps whose producer (add, sub, mul, shl, neg) may skip its mask: a Python
+    int congruent to the value modulo 2**64 will do, because every use reads
+    only its low bits and masks its own result (or is lazy in turn).  Register
+    locals are always exact."""
+    ok = {}
+    for op in block.ops:
+        for k, v in enumerate(op.ins):
+            if isinstance(v, Const):
+                continue
+            n = op.name
+            low = (n in _LOW_BITS_USES or n == "shl" and k == 0
+                   or n == "and" and isinstance(op.ins[1 - k], Const)
+                   or n == "st" and k == 1 and (op.consts[0] < 8 or v.type != 64))
+            ok[v.id] = ok.get(v.id, True) and low
+    return {op.outs[0].id for op in block.ops
+            if op.name in ("add", "sub", "mul", "shl", "neg") and op.outs[0].id not in names
+            and ok.get(op.outs[0].id)}
 
 
 # ops whose code loads ins[0] first (so a value left on the stack can feed them)
