@@ -264,6 +264,7 @@ _I = struct.Struct('<I')
 _S = struct.Struct('<f')
 _pq, _uq = _Q.pack, _Q.unpack
 _pd, _ud = _D.pack, _D.unpack
+_pq3, _ud3 = struct.Struct('<3Q').pack, struct.Struct('<3d').unpack
 _pi, _ui = _I.pack, _I.unpack
 _ps, _us = _S.pack, _S.unpack
 
@@ -518,13 +519,17 @@ def fma(fmt, a, b, c, rm=RNE, env=RISCV, negate_product=False, negate_addend=Fal
         return c, 0                                 # c is infinite
     if rm == RNE and _fast and fmt is F64:
         # fast path: when fl(a*b) is exact (Dekker), a*b+c rounds once as p+c does
-        x = _ud(_pq(a))[0]
-        y = _ud(_pq(b))[0]
-        z = _ud(_pq(c))[0]
+        x, y, z = _ud3(_pq3(a, b, c))
         if ((x == 0.0 or _FMA_LO < abs(x) < _FMA_HI) and (y == 0.0 or _FMA_LO < abs(y) < _FMA_HI)
                 and abs(z) < _D_BIG):
             p = x * y
-            if _exact_product_is(x, y, p, p):
+            t = _SPLIT * x                   # (_exact_product_is, inline)
+            xh = t - (t - x)
+            xl = x - xh
+            t = _SPLIT * y
+            yh = t - (t - y)
+            yl = y - yh
+            if ((xh * yh - p) + xh * yl + xl * yh) + xl * yl == 0.0:
                 if negate_product:
                     p = -p
                 if negate_addend:

@@ -65,7 +65,7 @@ def _make_binop(op, fmt):
     if fmt is F64:
         def helper(cpu, a, b, rm):
             if rm > 4:
-                rm = _dyn(cpu, rm)
+                rm = cpu.frm if rm == 7 and cpu.frm <= 4 else _dyn(cpu, rm)
             r, f = op(F64, a, b, rm, ENV)
             if f:
                 cpu.fflags |= f
@@ -98,17 +98,23 @@ def _make_sqrt(fmt):
 
 
 def _make_fma(fmt, neg_prod, neg_add):
-    unbox = _same if fmt is F64 else _unbox
-    box = _same if fmt is F64 else _box
     fma = sf.fma
-
-    def helper(cpu, a, b, c, rm):
-        if rm > 4:
-            rm = _dyn(cpu, rm)
-        r, f = fma(fmt, unbox(a), unbox(b), unbox(c), rm, ENV, neg_prod, neg_add)
-        if f:
-            cpu.fflags |= f
-        return box(r)
+    if fmt is F64:
+        def helper(cpu, a, b, c, rm):
+            if rm > 4:
+                rm = cpu.frm if rm == 7 and cpu.frm <= 4 else _dyn(cpu, rm)
+            r, f = fma(F64, a, b, c, rm, ENV, neg_prod, neg_add)
+            if f:
+                cpu.fflags |= f
+            return r
+    else:
+        def helper(cpu, a, b, c, rm):
+            if rm > 4:
+                rm = _dyn(cpu, rm)
+            r, f = fma(F32, _unbox(a), _unbox(b), _unbox(c), rm, ENV, neg_prod, neg_add)
+            if f:
+                cpu.fflags |= f
+            return r | BOX
     return helper
 
 
