@@ -170,14 +170,17 @@ class Gen:
         self.binop(BinaryOp.SUBTRACT)
 
     def compare(self, cond, a, b, w):
-        self.load(a)
-        if cond in _SIGNED_CMP:
-            self.i("LOAD_CONST", 1 << (w - 1))
-            self.binop(BinaryOp.XOR)
-        self.load(b)
-        if cond in _SIGNED_CMP:
-            self.i("LOAD_CONST", 1 << (w - 1))
-            self.binop(BinaryOp.XOR)
+        # a signed comparison compares the values with their sign bits flipped,
+        # unless both sign bits are known clear; a constant comes flipped
+        flip = cond in _SIGNED_CMP and max(_bits(a, self.known), _bits(b, self.known)) >= w
+        for v in (a, b):
+            if flip and isinstance(v, Const):
+                self.i("LOAD_CONST", v.value ^ (1 << (w - 1)))
+                continue
+            self.load(v)
+            if flip:
+                self.i("LOAD_CONST", 1 << (w - 1))
+                self.binop(BinaryOp.XOR)
         self.i("COMPARE_OP", _CMP[cond])
 
     def return_lookup(self, push_pc):
@@ -303,6 +306,8 @@ class Gen:
                 self.mask(w)
         elif n in ("shl", "shr", "sar"):
             self.load(ins[0])
+            if n == "sar" and _bits(ins[0], self.known) < w:
+                n = "shr"                    # the sign bit is known clear
             if n == "sar":
                 self.signed(w)
             if isinstance(ins[1], Const):
