@@ -29,7 +29,7 @@
 """
 import types
 
-from bytecode import Bytecode, Instr, Label, Compare, BinaryOp, TryBegin, TryEnd
+from bytecode import Bytecode, Instr, Label, Compare, BinaryOp, SetLineno, TryBegin, TryEnd
 
 from pydbt import ir
 from pydbt.errors import GuestFault
@@ -90,14 +90,15 @@ class Gen:
     # --- emission helpers --------------------------------------------------------------
     def i(self, name, arg=0):
         # Instr() validates its argument and costs ~1.5 us: share equal instructions
-        key = (name, type(arg), arg, self.line)   # (1 and True are equal keys)
+        # (they carry no line number: SetLineno pseudo-instructions give it)
+        key = (name, type(arg), arg)           # (1 and True are equal keys)
         try:
             ins = _INSTR_CACHE.get(key)
         except TypeError:                      # unhashable constant
             key, ins = None, None
         if ins is None:
-            ins = Instr(name, arg, lineno=self.line) if arg is not None else Instr(name, lineno=self.line)
-            if key is not None and len(_INSTR_CACHE) < 200000:
+            ins = Instr(name, arg) if arg is not None else Instr(name)
+            if key is not None and len(_INSTR_CACHE) < 100000:
                 _INSTR_CACHE[key] = ins
         self.code.append(ins)
 
@@ -387,6 +388,7 @@ class Gen:
             self.mask(w)
         elif n == "insn_start":
             self.line = self.insn_index.get(op.consts[0], self.line)
+            self.code.append(SetLineno(self.line))
             return
         elif n == "label":
             self.code.append(self.label(op.consts[0]))
@@ -622,7 +624,7 @@ class Gen:
         # entry: r = cpu.regs; g<n> = r[n] for the registers read before they are
         # written (in a block that loops: all of them)
         self.line = 1
-        entry = []
+        entry = [SetLineno(1)]
         self.code, rest = entry, self.code
         self.i("RESUME", 0)
         self.i("LOAD_FAST", "cpu")
