@@ -1,6 +1,6 @@
 """The Python-bytecode JIT: each TB becomes one Python function, built with `bytecode`.
 
-    def tb_<pc>(cpu, links, lookup, fns, pages, mem_load, mem_store, count, pending):
+    def tb_<pc>(cpu, links, lookup, fns, pages, count, pending):
         r = cpu.regs
         g10 = r[10]; g11 = r[11]; ...      # every guest register the block touches
         try:
@@ -55,7 +55,7 @@ _EXT = {"ext8s": (0xff, 0x80), "ext16s": (0xffff, 0x8000), "ext32s": (0xffffffff
 _EXTU = {"ext8u": 0xff, "ext16u": 0xffff, "ext32u": 0xffffffff}
 STACK_SIZE = 16    # deeper than any sequence emitted here needs (calls: 3 + 4 args)
 # every TB function's parameters: all but cpu are defaults bound at compile time
-_ARGS = ("cpu", "links", "lookup", "fns", "pages", "mem_load", "mem_store", "count", "pending")
+_ARGS = ("cpu", "links", "lookup", "fns", "pages", "count", "pending")
 
 
 def fixup(e, pcs, cpu, local, written):
@@ -118,12 +118,6 @@ class Gen:
         written on every path to here."""
         if name not in self.defw:
             self.need.add(name)
-
-    def load_addr(self, a):
-        """An address for the slow path: addresses may be left unmasked (see plan_addresses)."""
-        self.load(a)
-        if not isinstance(a, Const) and a.id in self.addr_only:
-            self.mask(64)
 
     def store(self, v):
         if v.id in self.stack_ok:
@@ -445,7 +439,7 @@ class Gen:
     # index is out of range) exactly when the page does not allow the access, so
     # every failure raises.  The
     # access runs in a try region of its own whose handler is the checked slow
-    # path (mem_load / mem_store), which faults precisely.  Misaligned addresses
+    # path (slow_load / slow_store), which faults precisely.  Misaligned addresses
     # (one AND) go to the slow path directly.  The rest of the block is covered by
     # the TB's fault handler: its try region is closed around each access.
 
@@ -497,9 +491,7 @@ class Gen:
         self.code.append(handler)
         self.i("POP_TOP", None)
         self.code.append(slow)
-        self.call_local("mem_load", lambda: (self.load_addr(a), self.i("LOAD_CONST", size),
-                                             self.i("LOAD_CONST", signed)), 3)
-        self.mask(op.type)
+        self.call(slow_load(self.ctx.mem, size, signed, op.type), lambda: self.load(a), 1)
         self.store(op.outs[0])
         self.code.append(done)
 
@@ -519,7 +511,7 @@ class Gen:
         self.code.append(handler)
         self.i("POP_TOP", None)
         self.code.append(slow)
-        self.call_local("mem_store", lambda: (self.load_addr(a), self.load(v), self.i("LOAD_CONST", size)), 3)
+        self.call(slow_store(self.ctx.mem, size), lambda: (self.load(a), self.load(v)), 2)
         self.i("POP_TOP", None)
         self.code.append(done)
 
@@ -774,12 +766,46 @@ def plan_stack(block, names, folded):
     return ok
 
 
+def _slow_paths(mem):
+    """The checked accesses a TB falls back on, one function per kind, made once
+    per guest memory: they take the address as computed (which may be unmasked:
+    see plan_addresses); loads return the value masked to the op's width."""
+    paths = getattr(mem, "_slow_paths", None)
+    if paths is None:
+        paths = mem._slow_paths = {}
+    return paths
+
+
+def slow_load(mem, size, signed, w):
+    paths = _slow_paths(mem)
+    f = paths.get((size, signed, w))
+    if f is None:
+        load, m = mem.load, MASK[w]
+
+        def f(a):
+            return load(a & 0xFFFFFFFFFFFFFFFF, size, signed) & m
+        paths[size, signed, w] = f
+    return f
+
+
+def slow_store(mem, size):
+    paths = _slow_paths(mem)
+    f = paths.get(size)
+    if f is None:
+        store = mem.store
+
+        def f(a, v):
+            store(a & 0xFFFFFFFFFFFFFFFF, v, size)
+        paths[size] = f
+    return f
+
+
 def compile(block, ctx):
     gen = Gen(block, ctx)
     code = gen.build()
     mem = ctx.mem
     defaults = (ctx.links, ctx.lookup, ctx.fns) + \
-        ((mem.pages, mem.load, mem.store) if mem is not None else (None,) * 3) + \
+        (mem.pages if mem is not None else None,) + \
         (ctx.counter, ctx.pending)
     return types.FunctionType(code, {}, code.co_name, defaults)
 
