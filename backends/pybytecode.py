@@ -194,15 +194,17 @@ class Gen:
         pending, in which case the block is left at the loop head."""
         if self.ctx.counter is not None:
             self.add_ic(-skip)               # the instructions run again
-        leave = Label()
         self.i("LOAD_FAST", "pending")
-        self.i("POP_JUMP_FORWARD_IF_TRUE", leave)
-        self.i("JUMP_BACKWARD", self.label(lab))
-        self.code.append(leave)
+        self.i("POP_JUMP_BACKWARD_IF_FALSE", self.label(lab))
         head_pc, before = self.heads[lab]
-        self.writeback(self.written)
-        self.count_tb(before)
-        self.return_lookup(lambda: self.i("LOAD_CONST", head_pc))
+        if self.pending_tail is None:            # one shared exit for all back-edges
+            self.pending_tail = Label()
+        self.i("LOAD_CONST", head_pc)
+        self.i("STORE_FAST", "exit_pc")
+        if self.ctx.counter is not None:
+            self.i("LOAD_CONST", before)
+            self.i("STORE_FAST", "exit_n")
+        self.i("JUMP_FORWARD", self.pending_tail)
 
     def exit_regs(self):
         # in a block that loops, an early exit may follow a later write of the
@@ -222,24 +224,26 @@ class Gen:
             return isinstance(ins[1], Const) and b[0] + (ins[1].value & (w - 1)) <= w
         return False
 
-    def writeback(self, regs):
+    def writeback(self, regs, here=True):
         """Store register locals back to the CPU state at an exit: those written
-        before it in block order (`self.live`)."""
+        before it in block order (`self.live`).  here=False: in a tail shared by
+        exits elsewhere (which said what they read)."""
         for g in regs:
-            self.read(f"g{g}")
+            if here:
+                self.read(f"g{g}")
             self.i("LOAD_FAST", f"g{g}")
             self.i("LOAD_FAST", "r")
             self.i("LOAD_CONST", g)
             self.i("STORE_SUBSCR", None)
 
     def bump(self, idx, n, with_ic=False):
-        """count[idx] += n (+ ic)"""
+        """count[idx] += n (+ ic); n: a constant or the name of a local"""
         self.i("LOAD_FAST", "count")
         self.i("LOAD_CONST", idx)
         self.i("COPY", 2)
         self.i("COPY", 2)
         self.i("BINARY_SUBSCR", None)
-        self.i("LOAD_CONST", n)
+        self.i("LOAD_FAST" if isinstance(n, str) else "LOAD_CONST", n)
         self.binop(BinaryOp.INPLACE_ADD)
         if with_ic:
             self.i("LOAD_FAST", "ic")
@@ -523,22 +527,62 @@ class Gen:
             if self.ctx.counter is not None:
                 self.add_ic(op.consts[1])    # one more iteration
             self.i("LOAD_FAST", "pending")
-            self.i("POP_JUMP_FORWARD_IF_TRUE", exit_ := Label())
-            self.i("JUMP_BACKWARD", self.loop_head)
-            self.code.append(exit_)
-            self.writeback(self.exit_regs())
-            self.count_tb(0)
-            self.i("LOAD_FAST", "links")
+            self.i("POP_JUMP_BACKWARD_IF_FALSE", self.loop_head)
+            insns = 0                        # (counted on the back-edge)
+        else:
+            insns = op.consts[1]
+        regs = tuple(self.exit_regs())
+        if op is not self.block.ops[-1]:
+            # a side exit: exits that write back the same registers share one tail
+            # (cold code is most of a superblock's size, and compile time grows with size)
+            tail = self.tails.get(regs)
+            if tail is None:
+                tail = self.tails[regs] = Label()
+            for g in regs:
+                self.read(f"g{g}")
             self.i("LOAD_CONST", k)
-            self.i("BINARY_SUBSCR", None)
-            self.i("RETURN_VALUE", None)
+            self.i("STORE_FAST", "exit_k")
+            if self.ctx.counter is not None:
+                self.i("LOAD_CONST", insns)
+                self.i("STORE_FAST", "exit_n")
+            self.i("JUMP_FORWARD", tail)
             return
-        self.writeback(self.exit_regs())
-        self.count_tb(op.consts[1])
+        self.writeback(regs)
+        self.count_tb(insns)
         self.i("LOAD_FAST", "links")
         self.i("LOAD_CONST", k)
         self.i("BINARY_SUBSCR", None)
         self.i("RETURN_VALUE", None)
+
+    def exit_tails(self):
+        """The shared side-exit tails: write back, count, return links[exit_k].
+        Register sets that nest (a later side exit usually writes back what an
+        earlier one did and more) share one chain: the tail of a set writes back
+        what it has beyond the next smaller set and falls into that set's tail."""
+        left = sorted(self.tails, key=len, reverse=True)
+        while left:
+            chain = [left.pop(0)]
+            for regs in list(left):
+                if set(regs) <= set(chain[-1]):
+                    chain.append(regs)
+                    left.remove(regs)
+            for n, regs in enumerate(chain):
+                self.code.append(self.tails[regs])
+                rest = set(chain[n + 1]) if n + 1 < len(chain) else set()
+                self.writeback([g for g in regs if g not in rest], here=False)
+            if self.ctx.counter is not None:
+                self.bump(0, "exit_n", with_ic=True)
+            self.i("LOAD_FAST", "links")
+            self.i("LOAD_FAST", "exit_k")
+            self.i("BINARY_SUBSCR", None)
+            self.i("RETURN_VALUE", None)
+        if self.pending_tail is not None:
+            # a signal is pending at a loop's back-edge: leave at the loop head
+            self.code.append(self.pending_tail)
+            self.writeback(self.written, here=False)      # (a block that loops loads them all)
+            if self.ctx.counter is not None:
+                self.bump(0, "exit_n", with_ic=True)
+            self.return_lookup(lambda: self.i("LOAD_FAST", "exit_pc"))
 
     # --- the function --------------------------------------------------------------------
     def build(self):
@@ -581,6 +625,8 @@ class Gen:
                 self_loop = True
         self.loop_head_used = self_loop
         self.ret_label = Label()
+        self.tails = {}                  # registers written back -> shared side-exit tail
+        self.pending_tail = None         # the shared exit of loops' back-edges
 
         self.defw, self.defw_at, self.need = frozenset(), {}, set()
         handler = self.handler = Label()
@@ -594,6 +640,7 @@ class Gen:
         for op in block.ops:
             self.op(op)
         self.code.append(TryEnd(self.outer))
+        self.exit_tails()
         self.code.append(self.ret_label)
         self.i("RETURN_VALUE", None)
         # the fault handler: the register locals bound so far go back to the
