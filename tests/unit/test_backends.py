@@ -130,7 +130,7 @@ def _word(row, fill):
     return (fill & ~mask & 0xffffffff) | match
 
 
-def machine_state(backend, words, regs, fregs, frm, pending=None, superblock=False):
+def machine_state(backend, words, regs, fregs, frm, pending=None, superblock=True):
     mem = GuestMemory(space=SPACE)
     mem.map(CODE, 0x1000, R | W | X)
     mem.map(DATA, 0x2000, R | W)
