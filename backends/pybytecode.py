@@ -36,6 +36,7 @@ from pydbt.errors import GuestFault
 from pydbt.ir import Const, MASK, EVAL
 from pydbt.passes import known_bits, _bits
 from pydbt.runtime.memory import PAGE_SHIFT, TABLE_PAD
+from . import pyasm
 from .interp import raise_exception
 
 name = "pybytecode"
@@ -453,14 +454,21 @@ class Gen:
             self.i("LOAD_CONST", size - 1)
             self.binop(BinaryOp.AND)
             self.i("POP_JUMP_FORWARD_IF_TRUE", slow)
-        if self.code[-1] is self.outer:
-            self.code.pop()                  # an empty region
-        else:
-            self.code.append(TryEnd(self.outer))
+        self.close_outer()
         handler = Label()
         fast = TryBegin(handler, push_lasti=False, stack_depth=0)
         self.code.append(fast)
         return fast, handler
+
+    def close_outer(self):
+        """End the TB's fault-handler region here (an empty one is dropped)."""
+        k = len(self.code) - 1
+        while self.code[k] is not self.outer and type(self.code[k]) in (SetLineno, Label):
+            k -= 1
+        if self.code[k] is self.outer:
+            del self.code[k]
+        else:
+            self.code.append(TryEnd(self.outer))
 
     def fast_end(self, fast):
         self.code.append(TryEnd(fast))
@@ -586,6 +594,10 @@ class Gen:
 
     # --- the function --------------------------------------------------------------------
     def build(self):
+        return to_code(self.emit(), f"tb_{self.block.pc:x}")
+
+    def emit(self):
+        """The TB's instructions (bytecode objects)."""
         block = self.block
         regs = []
         for op in block.ops:
@@ -639,7 +651,7 @@ class Gen:
             self.code.append(self.loop_head)
         for op in block.ops:
             self.op(op)
-        self.code.append(TryEnd(self.outer))
+        self.close_outer()
         self.exit_tails()
         self.code.append(self.ret_label)
         self.i("RETURN_VALUE", None)
@@ -677,15 +689,27 @@ class Gen:
                 self.i("STORE_FAST", f"g{g}")
         self.code = entry + rest
 
-        bc = Bytecode(self.code)
-        bc.argnames = list(_ARGS)
-        bc.argcount = len(_ARGS)
-        bc.name = f"tb_{block.pc:x}"
-        bc.filename = "<pydbt tb>"
-        bc.first_lineno = 1
-        bc.flags = 3                     # OPTIMIZED | NEWLOCALS
-        return bc.to_code(stacksize=STACK_SIZE, check_pre_and_post=False,
-                          compute_exception_stack_depths=False)
+        return self.code
+
+
+def to_code(items, name, fast=True):
+    """The code object of a TB's instruction list: through pyasm (the same code
+    object, built faster) unless fast is False or it does not support the list."""
+    if fast and pyasm.SUPPORTED:
+        try:
+            return pyasm.assemble(items, argnames=_ARGS, name=name, filename="<pydbt tb>",
+                                  flags=3, stacksize=STACK_SIZE)
+        except pyasm.Unsupported:
+            pass
+    bc = Bytecode(items)
+    bc.argnames = list(_ARGS)
+    bc.argcount = len(_ARGS)
+    bc.name = name
+    bc.filename = "<pydbt tb>"
+    bc.first_lineno = 1
+    bc.flags = 3                     # OPTIMIZED | NEWLOCALS
+    return bc.to_code(stacksize=STACK_SIZE, check_pre_and_post=False,
+                      compute_exception_stack_depths=False)
 
 
 def plan_names(block):

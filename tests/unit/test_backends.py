@@ -282,3 +282,25 @@ def test_side_exit_after_a_skipped_write(a1, a2, a3):
     results = {b: machine_state(b, words, regs, [0] * 32, 0, superblock=True) for b in NAMES}
     assert len({repr(r) for r in results.values()}) == 1, results
     assert results["interp"][1][10] == (6 if a2 else 0x77 if a1 else 5)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(prog=programs())
+def test_fast_assembler_builds_the_same_code(prog):
+    """backends/pyasm.py builds exactly the code object `Bytecode.to_code()` does
+    (bytes, constants, names, line and exception tables) for JIT superblocks."""
+    from pydbt.backends import pybytecode
+    words, regs, fregs, frm = prog
+    mem = GuestMemory(space=SPACE)
+    mem.map(CODE, 0x1000, R | W | X)
+    mem.poke(CODE, b"".join(struct.pack("<I", w) for w in words))
+    blk = translate(mem, CODE, 64)
+    optimize(blk)
+    items = pybytecode.Gen(blk, Ctx(blk, mem, [])).emit()
+    fast = pybytecode.to_code(items, "tb")
+    slow = pybytecode.to_code(items, "tb", fast=False)
+    for attr in ("co_code", "co_names", "co_varnames", "co_exceptiontable", "co_linetable",
+                 "co_stacksize", "co_nlocals", "co_argcount", "co_flags"):
+        assert getattr(fast, attr) == getattr(slow, attr), attr
+    assert [type(c) for c in fast.co_consts] == [type(c) for c in slow.co_consts]
+    assert all(a is b or a == b for a, b in zip(fast.co_consts, slow.co_consts))

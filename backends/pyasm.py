@@ -1,0 +1,165 @@
+"""Assemble a TB's instruction list into a code object, fast.
+
+The JIT emits `bytecode` objects (Instr, Label, TryBegin/TryEnd, SetLineno).
+`Bytecode.to_code()` turns them into the package's concrete layer and then
+into a code object, at ~3 us an instruction: most of it converting every Instr
+into a ConcreteInstr and re-resolving labels pass after pass, generality our
+TBs do not need.  Here the same conversion is two plain passes over the list
+(constants, local and attribute names, jump offsets, the exception table), and
+the result goes through the package's own assembler (`ConcreteBytecode.
+to_code()`), so the code object is the one `Bytecode.to_code()` would build:
+tests compare them byte for byte.
+
+Only what the JIT emits is handled (CPython 3.11's layout: inline caches,
+relative jumps); anything else raises `Unsupported` and the caller falls back on
+`Bytecode.to_code()`.
+"""
+import dis
+import sys
+
+from bytecode import ConcreteBytecode, ConcreteInstr, Instr, Label, SetLineno, TryBegin, TryEnd
+from bytecode.concrete import ExceptionTableEntry
+from bytecode.instr import Compare, InstrLocation
+
+SUPPORTED = sys.version_info[:2] == (3, 11)
+
+_CACHES = getattr(dis, "_inline_cache_entries", None)
+_HAS_CONST = frozenset(dis.hasconst)
+_HAS_LOCAL = frozenset(dis.haslocal)
+_HAS_NAME = frozenset(dis.opmap[n] for n in ("LOAD_ATTR", "STORE_ATTR", "LOAD_METHOD"))
+_JUMP = frozenset(dis.hasjrel)
+_BACKWARD = frozenset(op for op in dis.hasjrel if "BACKWARD" in dis.opname[op])
+_HAS_ARG = dis.HAVE_ARGUMENT
+_COMPARE = dis.opmap["COMPARE_OP"]
+_CACHE = dis.opmap.get("CACHE", 0)
+_PLAIN = (int, str, bool, type(None))
+
+
+class Unsupported(Exception):
+    pass
+
+
+def _ext(arg):
+    """How many EXTENDED_ARG prefixes arg needs."""
+    return 0 if arg < 0x100 else 1 if arg < 0x10000 else 2 if arg < 0x1000000 else 3
+
+
+def assemble(items, *, argnames, name, filename, flags, stacksize, first_lineno=1):
+    consts, const_at = [], {}
+    varnames = list(argnames)
+    var_at = {n: i for i, n in enumerate(varnames)}
+    names, name_at = [], {}
+    ops = []            # [opcode, arg, label or None, location]
+    labels = {}         # Label -> index of the op it precedes
+    entries = []        # [first op, end op (exclusive), handler label, depth, lasti]
+    open_try = {}
+    location = InstrLocation(first_lineno, None, None, None)
+
+    for it in items:
+        cls = type(it)
+        if cls is Instr:
+            opcode, arg = it._opcode, it._arg
+            if it._location is not None and it._location.lineno is not None:
+                location = it._location
+            label = None
+            if isinstance(arg, Label):
+                label, arg = arg, 0
+            elif opcode in _HAS_CONST:
+                key = (type(arg), arg) if type(arg) in _PLAIN else (None, id(arg))
+                index = const_at.get(key)
+                if index is None:
+                    index = const_at[key] = len(consts)
+                    consts.append(arg)
+                arg = index
+            elif opcode in _HAS_LOCAL:
+                index = var_at.get(arg)
+                if index is None:
+                    index = var_at[arg] = len(varnames)
+                    varnames.append(arg)
+                arg = index
+            elif opcode in _HAS_NAME:
+                index = name_at.get(arg)
+                if index is None:
+                    index = name_at[arg] = len(names)
+                    names.append(arg)
+                arg = index
+            elif opcode == _COMPARE:
+                arg = arg.value if isinstance(arg, Compare) else arg
+            elif opcode < _HAS_ARG:
+                arg = None
+            elif not isinstance(arg, int):
+                raise Unsupported(it.name)
+            ops.append([opcode, int(arg) if arg is not None else None, label, location])
+        elif cls is SetLineno:
+            location = InstrLocation(it.lineno, None, None, None)
+        elif cls is Label:
+            labels[it] = len(ops)
+        elif cls is TryBegin:
+            entry = open_try[it] = [len(ops), None, it.target, it.stack_depth, it.push_lasti]
+            entries.append(entry)
+        elif cls is TryEnd:
+            open_try[it.entry][1] = len(ops)
+        else:
+            raise Unsupported(cls.__name__)
+
+    # offsets (in code units): jump arguments depend on them and they on the
+    # arguments' EXTENDED_ARG prefixes, so iterate until nothing grows
+    n = len(ops)
+    ext = [0 if op[1] is None else _ext(op[1]) for op in ops]
+    jumps = [k for k in range(n) if ops[k][2] is not None]
+    while True:
+        starts = [0] * (n + 1)
+        at = 0
+        for k in range(n):
+            starts[k] = at
+            at += 1 + ext[k] + _CACHES[ops[k][0]]
+        starts[n] = at
+        grew = False
+        for k in jumps:
+            op = ops[k]
+            after = starts[k + 1]
+            target = starts[labels[op[2]]]
+            arg = after - target if op[0] in _BACKWARD else target - after
+            if arg < 0:
+                raise Unsupported("jump direction")
+            op[1] = arg
+            e = _ext(arg)
+            if e > ext[k]:
+                ext[k] = e
+                grew = True
+        if not grew:
+            break
+
+    out = []
+    cache_at = {}                         # location -> its CACHE entry (shared)
+    for k in range(n):
+        opcode, arg, _, loc = ops[k]
+        name_ = dis.opname[opcode]
+        ins = ConcreteInstr._from_trusted(name_, opcode, arg, loc) if arg is not None else \
+            ConcreteInstr(name_, location=loc)
+        if ins.size // 2 - 1 != ext[k]:
+            raise Unsupported("extended arg size")
+        out.append(ins)
+        caches = _CACHES[opcode]
+        if caches:
+            cache = cache_at.get(id(loc))
+            if cache is None:
+                cache = cache_at[id(loc)] = ConcreteInstr._from_trusted("CACHE", _CACHE, 0, loc)
+            out.extend([cache] * caches)
+
+    table = []
+    for first, end, handler, depth, lasti in entries:
+        if end is None or end == first:
+            continue
+        table.append(ExceptionTableEntry(starts[first] + ext[first], starts[end] - 1,
+                                         starts[labels[handler]], depth, lasti))
+    bc = ConcreteBytecode(out, consts=tuple(consts), names=tuple(names), varnames=varnames,
+                          exception_table=table)
+    bc.argcount = len(argnames)
+    bc.argnames = list(argnames)
+    bc.name = name
+    bc.filename = filename
+    bc.first_lineno = first_lineno
+    bc.flags = flags
+    return bc.to_code(stacksize=stacksize, check_pre_and_post=False,
+                      compute_exception_stack_depths=False)
