@@ -21,7 +21,10 @@ from bytecode import ConcreteBytecode, ConcreteInstr, Instr, Label, SetLineno, T
 from bytecode.concrete import ExceptionTableEntry
 from bytecode.instr import Compare, InstrLocation
 
-SUPPORTED = sys.version_info[:2] == (3, 11)
+# CPython 3.11's code layout, and the bytecode package's internals this reads
+# (present in 0.19; older or newer versions fall back on Bytecode.to_code())
+SUPPORTED = (sys.version_info[:2] == (3, 11) and hasattr(ConcreteInstr, "_from_trusted")
+             and all(hasattr(Instr("NOP"), a) for a in ("_opcode", "_arg", "_location")))
 
 _CACHES = getattr(dis, "_inline_cache_entries", None)
 _HAS_CONST = frozenset(dis.hasconst)
