@@ -165,14 +165,39 @@ def known_bits(block):
     return known
 
 
+_S32_OPS = {"ext8s", "ext16s", "ext32s", "sext32"}
+
+
+def _is_s32(v, s32, known):
+    """Is 64-bit v known to be the sign extension of its low 32 bits?"""
+    if isinstance(v, Const):
+        return v.value < (1 << 31) or v.value >= (1 << 64) - (1 << 31)
+    return v.id in s32 or _bits(v, known) <= 31
+
+
 def narrow(block):
+    """Drop extensions and masks that known bits prove do nothing; and
+    sign-extensions of values already sign-extended from 32 bits (RV64 code is
+    full of `sext.w` after W ops, loads and logic on such values)."""
     known = known_bits(block)
     defs = {}
     subst = {}
+    s32 = set()                  # 64-bit temps known to equal ext32s of themselves
     out = []
     for op in block.ops:
         _subst_inputs(op, subst)
         n = op.name
+        if n == "ext32s" and op.type == 64 and op.ins[0].type == 64 and _is_s32(op.ins[0], s32, known):
+            subst[op.outs[0].id] = op.ins[0]
+            continue
+        if op.type == 64 and len(op.outs) == 1 and (
+                n in _S32_OPS
+                or n == "ld" and op.consts[1] and op.consts[0] <= 4
+                or n in ("and", "or", "xor") and all(_is_s32(v, s32, known) for v in op.ins)
+                or n in ("mov", "not") and _is_s32(op.ins[0], s32, known)
+                or n == "movcond" and all(_is_s32(v, s32, known) for v in op.ins[2:])
+                or n == "sar" and isinstance(op.ins[1], Const) and op.ins[1].value & 63 >= 32):
+            s32.add(op.outs[0].id)
         if n in _EXT_BITS and n != "sext32" and op.ins[0].type == op.type:
             x = op.ins[0]
             limit = _EXT_BITS[n] - (1 if n.endswith("s") else 0)

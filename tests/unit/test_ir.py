@@ -175,3 +175,26 @@ def test_passes_preserve_semantics(seed):
     optimize(blk)
     verify(blk)
     assert run(blk, regs) == expect
+
+
+def _sext_block():
+    blk, b = new()
+    a = b.op("ext32s", I64, b.getreg(1))
+    c = b.op("xor", I64, a, b.op("ext16s", I64, b.getreg(2)))
+    f = b.op("or", I64, b.op("not", I64, c), b.op("sar", I64, b.getreg(3), b.const(40)))
+    b.setreg(4, b.op("ext32s", I64, f))                                   # redundant
+    b.setreg(5, b.op("ext32s", I64, b.op("add", I64, a, a)))             # needed: add can carry
+    b.setreg(6, b.op("ext32s", I64, b.op("and", I64, f, b.getreg(2))))   # needed: reg 2 is anything
+    b.goto_tb(0x2000)
+    return blk
+
+
+def test_narrow_drops_sign_extension_of_sign_extended_values():
+    blk = _sext_block()
+    optimize(blk)
+    verify(blk)
+    assert sum(op.name == "ext32s" for op in blk.ops) == 3     # a, and the two needed ones
+    rng = random.Random(5)
+    for _ in range(200):
+        regs = [rng.choice(INTERESTING) if rng.random() < 0.5 else rng.getrandbits(64) for _ in range(8)]
+        assert run(blk, regs) == run(_sext_block(), regs)
