@@ -36,6 +36,8 @@ from pydbt.errors import GuestFault
 from pydbt.ir import Const, MASK, EVAL
 from pydbt.passes import known_bits, _bits
 from pydbt.runtime.memory import PAGE_SHIFT, TABLE_PAD
+
+PAGE_MASK = (1 << PAGE_SHIFT) - 1
 from . import pyasm
 from .interp import raise_exception
 
@@ -449,7 +451,7 @@ class Gen:
     # the TB's fault handler: its try region is closed around each access.
 
     def fast_begin(self, a, size, slow):
-        if size > 1:
+        if size > 1 and a is not None:
             self.load(a)
             self.i("LOAD_CONST", size - 1)
             self.binop(BinaryOp.AND)
@@ -488,10 +490,78 @@ class Gen:
             self.i("LOAD_CONST", _SHIFT[size])
             self.binop(BinaryOp.RSHIFT)
 
+    def group_check(self, op, done):
+        """For an access in a group (see plan_groups): the group's header if it is
+        the first, then `if grp_ok<k>:` the unchecked access, else fall through to
+        the access's own checked code.  Returns the group's page views local, or None."""
+        g = self.groups.get(id(op))
+        if g is None:
+            return None
+        k, first, base, lo, span, align, stores = g
+        ok, pv = f"grp_ok{k}", f"grp_pv{k}"
+        if first:
+            fail, skip = Label(), Label()
+            self.i("LOAD_CONST", False)
+            self.i("STORE_FAST", ok)
+            if align > 1:
+                self.load(base)
+                self.i("LOAD_CONST", align - 1)
+                self.binop(BinaryOp.AND)
+                self.i("POP_JUMP_FORWARD_IF_TRUE", fail)
+            self.load(base)
+            self.i("LOAD_CONST", lo)
+            self.binop(BinaryOp.ADD)
+            self.i("LOAD_CONST", PAGE_MASK)
+            self.binop(BinaryOp.AND)
+            self.i("LOAD_CONST", (1 << PAGE_SHIFT) - span)
+            self.i("COMPARE_OP", Compare.GT)
+            self.i("POP_JUMP_FORWARD_IF_TRUE", fail)     # the group crosses a page
+            fast, handler = self.fast_begin(None, 1, fail)
+            self.i("LOAD_FAST", "pages")
+            self.load(base)
+            self.i("LOAD_CONST", lo)
+            self.binop(BinaryOp.ADD)
+            self.i("LOAD_CONST", PAGE_SHIFT)
+            self.binop(BinaryOp.RSHIFT)
+            self.i("BINARY_SUBSCR", None)
+            self.i("COPY", 1)
+            self.i("LOAD_ATTR", "wB" if stores else "B")   # raises unless the page allows all
+            self.i("POP_TOP", None)
+            self.i("STORE_FAST", pv)
+            self.fast_end(fast)
+            self.i("LOAD_CONST", True)
+            self.i("STORE_FAST", ok)
+            self.i("JUMP_FORWARD", skip)
+            self.code.append(handler)
+            self.i("POP_TOP", None)
+            self.code.append(fail)
+            self.code.append(skip)
+        self.i("LOAD_FAST", ok)
+        self.i("POP_JUMP_FORWARD_IF_FALSE", alone := Label())
+        return pv, alone
+
+    def grouped_index(self, pv, a, size, signed, store):
+        self.i("LOAD_FAST", pv)
+        self.i("LOAD_ATTR", ("w" if store else "") + _VIEW[size, signed and size < 8])
+        self.load(a)
+        if size > 1:
+            self.i("LOAD_CONST", _SHIFT[size])
+            self.binop(BinaryOp.RSHIFT)
+
     def ld(self, op):
         size, signed = op.consts
         a = op.ins[0]
         slow, done = Label(), Label()
+        grouped = self.group_check(op, done)
+        if grouped:
+            pv, alone = grouped
+            self.grouped_index(pv, a, size, signed, store=False)
+            self.i("BINARY_SUBSCR", None)
+            if signed and size < 8:
+                self.mask(op.type)
+            self.store(op.outs[0])
+            self.i("JUMP_FORWARD", done)
+            self.code.append(alone)
         fast, handler = self.fast_begin(a, size, slow)
         self.view_index(a, size, signed, store=False)
         self.i("BINARY_SUBSCR", None)
@@ -511,11 +581,16 @@ class Gen:
         size = op.consts[0]
         a, v = op.ins
         slow, done = Label(), Label()
+        grouped = self.group_check(op, done)
+        if grouped:
+            pv, alone = grouped
+            self.store_value(v, size)
+            self.grouped_index(pv, a, size, False, store=True)
+            self.i("STORE_SUBSCR", None)
+            self.i("JUMP_FORWARD", done)
+            self.code.append(alone)
         fast, handler = self.fast_begin(a, size, slow)
-        self.load(v)
-        if size < 8 or v.type != 64:
-            self.i("LOAD_CONST", (1 << (8 * size)) - 1)
-            self.binop(BinaryOp.AND)
+        self.store_value(v, size)
         self.view_index(a, size, False, store=True)
         self.i("STORE_SUBSCR", None)
         self.fast_end(fast)
@@ -526,6 +601,12 @@ class Gen:
         self.call(slow_store(self.ctx.mem, size), lambda: (self.load(a), self.load(v)), 2)
         self.i("POP_TOP", None)
         self.code.append(done)
+
+    def store_value(self, v, size):
+        self.load(v)
+        if size < 8 or v.type != 64:
+            self.i("LOAD_CONST", (1 << (8 * size)) - 1)
+            self.binop(BinaryOp.AND)
 
     def goto_tb(self, op):
         k = self.exit_index
@@ -619,7 +700,10 @@ class Gen:
         self.known = known_bits(block)
         self.lazy = plan_lazy(block, self.names)
         self.addr_only = plan_addresses(block, self.lazy)
-        self.stack_ok = plan_stack(block, self.names, self.folded)
+        self.groups = plan_groups(block, self.lazy)
+        # (a group's base is read again by its check: it must live in a local)
+        self.stack_ok = plan_stack(block, self.names, self.folded) - \
+            {g[2].id for g in self.groups.values()}
         self.on_stack = None
         self.exit_index = 0
         self_loop = any(op.name == "goto_tb" and op.consts[0] == block.pc for op in block.ops)
@@ -781,6 +865,44 @@ def plan_addresses(block, lazy):
 
 
 _NEG_LIMIT = (1 << 63, (1 << 64) - (TABLE_PAD << PAGE_SHIFT))    # constants below -1 MiB, unsigned
+
+
+def plan_groups(block, lazy, least=3):
+    """Loads and stores at constant offsets from one base value, with no label
+    between them (so the first runs before the others on every path), each
+    aligned if the base is: one check of the base (aligned, the group inside one
+    page, the page allowing every access) lets them all skip their own.
+    Returns {id(op): (group number, first?, base, lo, span, align, any store?)}."""
+    defs, spans, span = {}, {}, 0
+    for op in block.ops:
+        if op.name == "label":
+            span += 1
+        for o in op.outs:
+            defs[o.id] = op
+        if op.name not in ("ld", "st") or isinstance(op.ins[0], Const):
+            continue
+        a, size = op.ins[0], op.consts[0]
+        d = defs.get(a.id)
+        if d is not None and d.name == "add" and d.type == 64 and isinstance(d.ins[1], Const) \
+                and not isinstance(d.ins[0], Const):
+            base, off = d.ins[0], d.ins[1].value
+            off = off - (1 << 64) if off >> 63 else off
+        else:
+            base, off = a, 0
+        if base.id in lazy or off % size or off < -(TABLE_PAD << PAGE_SHIFT):
+            continue
+        spans.setdefault((span, base.id), []).append((op, base, off, size))
+    groups = {}
+    for k, members in enumerate(m for m in spans.values() if len(m) >= least):
+        lo = min(off for _, _, off, _ in members)
+        span_ = max(off + size for _, _, off, size in members) - lo
+        if span_ > 1 << PAGE_SHIFT:
+            continue
+        align = max(size for _, _, _, size in members)
+        stores = any(op.name == "st" for op, _, _, _ in members)
+        for j, (op, base, _, _) in enumerate(members):
+            groups[id(op)] = (k, j == 0, base, lo, span_, align, stores)
+    return groups
 
 
 # uses that read only the low bits of an input, and mask their own result (add,
