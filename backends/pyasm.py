@@ -47,6 +47,15 @@ def _ext(arg):
     return 0 if arg < 0x100 else 1 if arg < 0x10000 else 2 if arg < 0x1000000 else 3
 
 
+def _index(table, at, value, key):
+    """value's index in table (appended the first time; `at` maps key -> index)."""
+    index = at.get(key)
+    if index is None:
+        index = at[key] = len(table)
+        table.append(value)
+    return index
+
+
 def assemble(items, *, argnames, name, filename, flags, stacksize, first_lineno=1):
     consts, const_at = [], {}
     varnames = list(argnames)
@@ -68,24 +77,12 @@ def assemble(items, *, argnames, name, filename, flags, stacksize, first_lineno=
             if isinstance(arg, Label):
                 label, arg = arg, 0
             elif opcode in _HAS_CONST:
-                key = (type(arg), arg) if type(arg) in _PLAIN else (None, id(arg))
-                index = const_at.get(key)
-                if index is None:
-                    index = const_at[key] = len(consts)
-                    consts.append(arg)
-                arg = index
+                arg = _index(consts, const_at, arg,
+                             (type(arg), arg) if type(arg) in _PLAIN else (None, id(arg)))
             elif opcode in _HAS_LOCAL:
-                index = var_at.get(arg)
-                if index is None:
-                    index = var_at[arg] = len(varnames)
-                    varnames.append(arg)
-                arg = index
+                arg = _index(varnames, var_at, arg, arg)
             elif opcode in _HAS_NAME:
-                index = name_at.get(arg)
-                if index is None:
-                    index = name_at[arg] = len(names)
-                    names.append(arg)
-                arg = index
+                arg = _index(names, name_at, arg, arg)
             elif opcode == _COMPARE:
                 arg = arg.value if isinstance(arg, Compare) else arg
             elif opcode < _HAS_ARG:
