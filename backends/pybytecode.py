@@ -290,16 +290,9 @@ class Gen:
         w = op.type
         ins = op.ins
         if n == "add" and op.outs[0].id in self.addr_only and isinstance(ins[1], Const):
-            # an address only fed to loads and stores: any value outside the guest
-            # space, negative or above 2**64 included, fails their bound check
-            self.load(ins[0])
-            c = ins[1].value
-            if c >> 63:
-                self.i("LOAD_CONST", (1 << 64) - c)
-                self.binop(BinaryOp.SUBTRACT)
-            else:
-                self.i("LOAD_CONST", c)
-                self.binop(BinaryOp.ADD)
+            if op.outs[0].id in self.deferred:
+                return                       # computed where a grouped access needs it
+            self.address(op)
         elif n in _BIN:
             self.load(ins[0])
             self.load(ins[1])
@@ -440,6 +433,19 @@ class Gen:
             raise NotImplementedError(f"pybytecode: op {n}")
         self.store(op.outs[0])
 
+    def address(self, op):
+        """base + constant, an address only fed to loads and stores: left
+        unmasked (any value outside the guest space, negative or above 2**64
+        included, fails their checks)"""
+        self.load(op.ins[0])
+        c = op.ins[1].value
+        if c >> 63:
+            self.i("LOAD_CONST", (1 << 64) - c)
+            self.binop(BinaryOp.SUBTRACT)
+        else:
+            self.i("LOAD_CONST", c)
+            self.binop(BinaryOp.ADD)
+
     # --- memory ------------------------------------------------------------------
     # A load is `pages[a >> 12].<format>[a >> shift]`, a store the same with
     # `.w<format>`: the access table's entry lacks the slot (or is None, or the
@@ -497,7 +503,7 @@ class Gen:
         g = self.groups.get(id(op))
         if g is None:
             return None
-        k, first, base, lo, span, align, stores = g
+        k, first, base, lo, span, align, stores, sizes = g
         ok, pv = f"grp_ok{k}", f"grp_pv{k}"
         if first:
             fail, skip = Label(), Label()
@@ -529,6 +535,12 @@ class Gen:
             self.i("POP_TOP", None)
             self.i("STORE_FAST", pv)
             self.fast_end(fast)
+            for size in sizes:                   # grp_ix<k>_<size> = base >> log2(size)
+                if size > 1:
+                    self.load(base)
+                    self.i("LOAD_CONST", _SHIFT[size])
+                    self.binop(BinaryOp.RSHIFT)
+                    self.i("STORE_FAST", f"grp_ix{k}_{size}")
             self.i("LOAD_CONST", True)
             self.i("STORE_FAST", ok)
             self.i("JUMP_FORWARD", skip)
@@ -538,15 +550,29 @@ class Gen:
             self.code.append(skip)
         self.i("LOAD_FAST", ok)
         self.i("POP_JUMP_FORWARD_IF_FALSE", alone := Label())
-        return pv, alone
+        return pv, alone, k, base
 
-    def grouped_index(self, pv, a, size, signed, store):
+    def grouped_index(self, grouped, op, size, signed, store):
+        """push the group's view for this access and its index: (base >> log2(size)) + off / size"""
+        pv, _, k, base = grouped
+        off = self.offsets[id(op)]
         self.i("LOAD_FAST", pv)
         self.i("LOAD_ATTR", ("w" if store else "") + _VIEW[size, signed and size < 8])
-        self.load(a)
         if size > 1:
-            self.i("LOAD_CONST", _SHIFT[size])
-            self.binop(BinaryOp.RSHIFT)
+            self.i("LOAD_FAST", f"grp_ix{k}_{size}")
+        else:
+            self.load(base)
+        if off:
+            self.i("LOAD_CONST", abs(off) // size)
+            self.binop(BinaryOp.ADD if off > 0 else BinaryOp.SUBTRACT)
+
+    def alone(self, grouped, a):
+        """A grouped access falls back on its own checked code: its address, if
+        deferred, is computed here."""
+        self.code.append(grouped[1])
+        if not isinstance(a, Const) and a.id in self.deferred:
+            self.address(self.defs[a.id])
+            self.store(a)
 
     def ld(self, op):
         size, signed = op.consts
@@ -554,14 +580,13 @@ class Gen:
         slow, done = Label(), Label()
         grouped = self.group_check(op, done)
         if grouped:
-            pv, alone = grouped
-            self.grouped_index(pv, a, size, signed, store=False)
+            self.grouped_index(grouped, op, size, signed, store=False)
             self.i("BINARY_SUBSCR", None)
             if signed and size < 8:
                 self.mask(op.type)
             self.store(op.outs[0])
             self.i("JUMP_FORWARD", done)
-            self.code.append(alone)
+            self.alone(grouped, a)
         fast, handler = self.fast_begin(a, size, slow)
         self.view_index(a, size, signed, store=False)
         self.i("BINARY_SUBSCR", None)
@@ -583,12 +608,11 @@ class Gen:
         slow, done = Label(), Label()
         grouped = self.group_check(op, done)
         if grouped:
-            pv, alone = grouped
             self.store_value(v, size)
-            self.grouped_index(pv, a, size, False, store=True)
+            self.grouped_index(grouped, op, size, False, store=True)
             self.i("STORE_SUBSCR", None)
             self.i("JUMP_FORWARD", done)
-            self.code.append(alone)
+            self.alone(grouped, a)
         fast, handler = self.fast_begin(a, size, slow)
         self.store_value(v, size)
         self.view_index(a, size, False, store=True)
@@ -700,7 +724,9 @@ class Gen:
         self.known = known_bits(block)
         self.lazy = plan_lazy(block, self.names)
         self.addr_only = plan_addresses(block, self.lazy)
-        self.groups = plan_groups(block, self.lazy)
+        self.groups, self.offsets = plan_groups(block, self.lazy)
+        self.defs = {o.id: op for op in block.ops for o in op.outs}
+        self.deferred = plan_deferred(block, self.addr_only, self.groups)
         # (a group's base is read again by its check: it must live in a local)
         self.stack_ok = plan_stack(block, self.names, self.folded) - \
             {g[2].id for g in self.groups.values()}
@@ -867,12 +893,13 @@ def plan_addresses(block, lazy):
 _NEG_LIMIT = (1 << 63, (1 << 64) - (TABLE_PAD << PAGE_SHIFT))    # constants below -1 MiB, unsigned
 
 
-def plan_groups(block, lazy, least=3):
+def plan_groups(block, lazy):
     """Loads and stores at constant offsets from one base value, with no label
     between them (so the first runs before the others on every path), each
     aligned if the base is: one check of the base (aligned, the group inside one
     page, the page allowing every access) lets them all skip their own.
-    Returns {id(op): (group number, first?, base, lo, span, align, any store?)}."""
+    Returns ({id(op): (group number, first?, base, lo, span, align, any store?,
+    sizes)}, {id(op): its offset from the base})."""
     defs, spans, span = {}, {}, 0
     for op in block.ops:
         if op.name == "label":
@@ -892,17 +919,31 @@ def plan_groups(block, lazy, least=3):
         if base.id in lazy or off % size or off < -(TABLE_PAD << PAGE_SHIFT):
             continue
         spans.setdefault((span, base.id), []).append((op, base, off, size))
-    groups = {}
-    for k, members in enumerate(m for m in spans.values() if len(m) >= least):
+    groups, offsets = {}, {}
+    for k, members in enumerate(spans.values()):
         lo = min(off for _, _, off, _ in members)
         span_ = max(off + size for _, _, off, size in members) - lo
-        if span_ > 1 << PAGE_SHIFT:
+        sizes = sorted({size for _, _, _, size in members})
+        # the check costs ~26 bytecodes and ~4 per access size, a grouped
+        # access saves ~8 (its own check, and the address computation)
+        if span_ > 1 << PAGE_SHIFT or 8 * len(members) <= 26 + 4 * len(sizes):
             continue
-        align = max(size for _, _, _, size in members)
         stores = any(op.name == "st" for op, _, _, _ in members)
-        for j, (op, base, _, _) in enumerate(members):
-            groups[id(op)] = (k, j == 0, base, lo, span_, align, stores)
-    return groups
+        for j, (op, base, off, _) in enumerate(members):
+            groups[id(op)] = (k, j == 0, base, lo, span_, sizes[-1], stores, sizes)
+            offsets[id(op)] = off
+    return groups, offsets
+
+
+def plan_deferred(block, addr_only, groups):
+    """Address temps read only by grouped accesses: computed only on their
+    fall-back paths (the grouped access indexes from the base)."""
+    ok = {}
+    for op in block.ops:
+        for k, v in enumerate(op.ins):
+            if not isinstance(v, Const):
+                ok[v.id] = ok.get(v.id, True) and k == 0 and id(op) in groups
+    return {t for t in addr_only if ok.get(t)}
 
 
 # uses that read only the low bits of an input, and mask their own result (add,
