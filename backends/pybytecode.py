@@ -924,9 +924,11 @@ def plan_groups(block, lazy):
         lo = min(off for _, _, off, _ in members)
         span_ = max(off + size for _, _, off, size in members) - lo
         sizes = sorted({size for _, _, _, size in members})
-        # the check costs ~26 bytecodes and ~4 per access size, a grouped
-        # access saves ~8 (its own check, and the address computation)
-        if span_ > 1 << PAGE_SHIFT or 8 * len(members) <= 26 + 4 * len(sizes):
+        # the check costs ~22 bytecodes, 4 more for alignment and 4 an access
+        # size; grouped, an access saves ~7 (its alignment test and table
+        # lookup, less the flag test), a byte access ~3 (it has no alignment test)
+        cost = 22 + 4 * (sizes[-1] > 1) + 4 * sum(1 for z in sizes if z > 1)
+        if span_ > 1 << PAGE_SHIFT or sum(3 if z == 1 else 7 for _, _, _, z in members) <= cost:
             continue
         stores = any(op.name == "st" for op, _, _, _ in members)
         for j, (op, base, off, _) in enumerate(members):
