@@ -496,7 +496,7 @@ class Gen:
             self.i("LOAD_CONST", _SHIFT[size])
             self.binop(BinaryOp.RSHIFT)
 
-    def group_check(self, op, done):
+    def group_check(self, op):
         """For an access in a group (see plan_groups): the group's header if it is
         the first, then `if grp_ok<k>:` the unchecked access, else fall through to
         the access's own checked code.  Returns the group's page views local, or None."""
@@ -578,7 +578,7 @@ class Gen:
         size, signed = op.consts
         a = op.ins[0]
         slow, done = Label(), Label()
-        grouped = self.group_check(op, done)
+        grouped = self.group_check(op)
         if grouped:
             self.grouped_index(grouped, op, size, signed, store=False)
             self.i("BINARY_SUBSCR", None)
@@ -606,7 +606,7 @@ class Gen:
         size = op.consts[0]
         a, v = op.ins
         slow, done = Label(), Label()
-        grouped = self.group_check(op, done)
+        grouped = self.group_check(op)
         if grouped:
             self.store_value(v, size)
             self.grouped_index(grouped, op, size, False, store=True)
@@ -724,8 +724,8 @@ class Gen:
         self.known = known_bits(block)
         self.lazy = plan_lazy(block, self.names)
         self.addr_only = plan_addresses(block, self.lazy)
-        self.groups, self.offsets = plan_groups(block, self.lazy)
         self.defs = {o.id: op for op in block.ops for o in op.outs}
+        self.groups, self.offsets = plan_groups(block, self.lazy, self.defs)
         self.deferred = plan_deferred(block, self.addr_only, self.groups)
         # (a group's base is read again by its check: it must live in a local)
         self.stack_ok = plan_stack(block, self.names, self.folded) - \
@@ -893,19 +893,17 @@ def plan_addresses(block, lazy):
 _NEG_LIMIT = (1 << 63, (1 << 64) - (TABLE_PAD << PAGE_SHIFT))    # constants below -1 MiB, unsigned
 
 
-def plan_groups(block, lazy):
+def plan_groups(block, lazy, defs):
     """Loads and stores at constant offsets from one base value, with no label
     between them (so the first runs before the others on every path), each
     aligned if the base is: one check of the base (aligned, the group inside one
     page, the page allowing every access) lets them all skip their own.
     Returns ({id(op): (group number, first?, base, lo, span, align, any store?,
     sizes)}, {id(op): its offset from the base})."""
-    defs, spans, span = {}, {}, 0
+    spans, span = {}, 0
     for op in block.ops:
         if op.name == "label":
             span += 1
-        for o in op.outs:
-            defs[o.id] = op
         if op.name not in ("ld", "st") or isinstance(op.ins[0], Const):
             continue
         a, size = op.ins[0], op.consts[0]
