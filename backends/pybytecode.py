@@ -2,7 +2,7 @@
 
     def tb_<pc>(cpu, links, lookup, fns, pages, count, pending):
         r = cpu.regs
-        g10 = r[10]; g11 = r[11]; ...      # every guest register the block touches
+        g10 = r[10]; ...                   # registers read before written (see read())
         try:
             <ops, guest registers living in locals g<n>, temps in t<n>>
             r[10] = g10; ...                  # at each exit: the registers written
@@ -11,8 +11,11 @@
             r[10] = g10; ...                  # go back; the guest pc comes from the
             fixup(e, pcs, cpu); raise         # traceback's line number = instruction index
 
-* Registers stay in locals for the whole TB and are written back only at exits,
-  so guest-register load/store elimination is free; a fault is still precise
+* Registers stay in locals for the whole TB and are written back only at exits
+  (those that may have been written on the way there: inside a loop, all the
+  loop writes).  A register no path has written yet is loaded where it is first
+  read, outside loops, so an early exit does not pay for the rest's loads.
+  Guest-register load/store elimination is free; a fault is still precise
   because the handler writes back the current locals, and each bytecode
   instruction's line number is the index of its guest instruction, which maps
   the faulting bytecode to the guest pc at no cost on the hot path.
@@ -117,10 +120,20 @@ class Gen:
             self.i("LOAD_FAST", name or f"t{v.id}")
 
     def read(self, name):
-        """A register local is read: it needs its entry load unless it was
-        written on every path to here."""
-        if name not in self.defw:
-            self.need.add(name)
+        """A register local is read: unless it is bound on every path to here, it
+        is loaded here if no path to here wrote it (nothing loops, so block order
+        is a topological order: a block left early does not pay for loads it
+        never reached), else at the entry."""
+        if name in self.defw:
+            return
+        if self.loop_writes[self.pos] is not None or name in self.wrote:
+            self.need.add(name)                  # (in a loop: its value may be the last iteration's)
+            return
+        self.i("LOAD_FAST", "r")
+        self.i("LOAD_CONST", int(name[1:]))
+        self.i("BINARY_SUBSCR", None)
+        self.i("STORE_FAST", name)
+        self.defw = self.defw | {name}
 
     def store(self, v):
         if v.id in self.stack_ok:
@@ -129,7 +142,22 @@ class Gen:
             name = self.names.get(v.id)
             if name is not None:                 # computed straight into a register local
                 self.defw = self.defw | {name}
+                self.wrote.add(name)
             self.i("STORE_FAST", name or f"t{v.id}")
+
+    def load_early(self, op):
+        """The registers op reads are loaded (if they must be, see read) before its
+        code: ops with branches inside (movcond, accesses' slow paths, groups'
+        checks) must not load a register on one of their paths only."""
+        temps = [v for v in op.ins if not isinstance(v, Const)]
+        g = self.groups.get(id(op))
+        if g is not None:
+            temps.append(g[2])
+        temps += [self.defs[v.id].ins[0] for v in temps if v.id in self.deferred]
+        for v in temps:
+            name = self.names.get(v.id) if not isinstance(v, Const) else None
+            if name is not None:
+                self.read(name)
 
     def binop(self, op):
         self.i("BINARY_OP", op)
@@ -200,19 +228,27 @@ class Gen:
         self.i("LOAD_FAST", "pending")
         self.i("POP_JUMP_BACKWARD_IF_FALSE", self.label(lab))
         head_pc, before = self.heads[lab]
-        if self.pending_tail is None:            # one shared exit for all back-edges
-            self.pending_tail = Label()
+        regs = tuple(self.exit_regs())
+        for g in regs:
+            self.read(f"g{g}")
+        tail = self.pending_tails.get(regs)
+        if tail is None:                         # back-edges writing back the same registers share one exit
+            tail = self.pending_tails[regs] = Label()
         self.i("LOAD_CONST", head_pc)
         self.i("STORE_FAST", "exit_pc")
         if self.ctx.counter is not None:
             self.i("LOAD_CONST", before)
             self.i("STORE_FAST", "exit_n")
-        self.i("JUMP_FORWARD", self.pending_tail)
+        self.i("JUMP_FORWARD", tail)
 
     def exit_regs(self):
-        # in a block that loops, an early exit may follow a later write of the
-        # previous iteration: write back everything
-        return self.written if self.loop_head_used else self.live
+        """The registers an exit here writes back: those written before it in block
+        order and, inside a loop, all those the loop writes (an exit may follow a
+        write later in block order, from the previous iteration)."""
+        more = self.loop_writes[self.pos]
+        if not more:
+            return self.live
+        return [g for g in self.written if g in more or g in self.live]
 
     def fits(self, n, ins, w):
         """Can the unmasked result of op n already be below 2**w? (known bits)"""
@@ -274,8 +310,8 @@ class Gen:
             self.live.append(op.consts[0])
         elif n in ("brcond", "br"):
             lab = op.consts[1] if n == "brcond" else op.consts[0]
-            self.live_at[lab] = list(self.live)
-        elif n == "label" and not self.loop_head_used:
+            self.live_at[lab] = list(self.exit_regs())
+        elif n == "label":
             # a side exit's stub (reached only by its branch) writes back what was
             # written before that branch; a join keeps the block-order superset
             self.live = self.live if self.fallthrough else self.live_at.get(op.consts[0], self.live)
@@ -287,6 +323,7 @@ class Gen:
             at = self.defw_at.get(op.consts[0], self.defw)
             self.defw = (self.defw & at) if self.fallthrough else at
         self.fallthrough = not (op.flags & ir.END) and n != "br"
+        self.load_early(op)
         w = op.type
         ins = op.ins
         if n == "add" and op.outs[0].id in self.addr_only and isinstance(ins[1], Const):
@@ -368,6 +405,7 @@ class Gen:
                 self.load(ins[0])
                 self.i("STORE_FAST", f"g{op.consts[0]}")
             self.defw = self.defw | {f"g{op.consts[0]}"}
+            self.wrote.add(f"g{op.consts[0]}")
             return
         elif n == "ld":
             return self.ld(op)
@@ -689,10 +727,10 @@ class Gen:
             self.i("LOAD_FAST", "exit_k")
             self.i("BINARY_SUBSCR", None)
             self.i("RETURN_VALUE", None)
-        if self.pending_tail is not None:
+        for regs, tail in self.pending_tails.items():
             # a signal is pending at a loop's back-edge: leave at the loop head
-            self.code.append(self.pending_tail)
-            self.writeback(self.written, here=False)      # (a block that loops loads them all)
+            self.code.append(tail)
+            self.writeback(regs, here=False)
             if self.ctx.counter is not None:
                 self.bump(0, "exit_n", with_ic=True)
             self.return_lookup(lambda: self.i("LOAD_FAST", "exit_pc"))
@@ -735,22 +773,25 @@ class Gen:
         self_loop = any(op.name == "goto_tb" and op.consts[0] == block.pc for op in block.ops)
         self.loop_head = Label() if self_loop else None
         # labels that backward branches go to: (pc of the loop head, instructions before it)
-        self.heads, self.placed, seen, count = {}, set(), set(), 0
+        self.heads, self.placed, seen, count = {}, set(), {}, 0
+        loops = [(0, len(block.ops))] if self_loop else []
         for k, op in enumerate(block.ops):
             if op.name == "insn_start":
                 count += 1
             elif op.name == "label":
-                seen.add(op.consts[0])
+                seen[op.consts[0]] = k
                 nxt = next((o.consts[0] for o in block.ops[k:] if o.name == "insn_start"), None)
                 self.heads[op.consts[0]] = (nxt, count)
             elif op.name in ("br", "brcond") and op.consts[op.name == "brcond"] in seen:
-                self_loop = True
-        self.loop_head_used = self_loop
+                loops.append((seen[op.consts[op.name == "brcond"]], k + 1))
+        self.loop_writes = plan_loops(block, loops)
         self.ret_label = Label()
         self.tails = {}                  # registers written back -> shared side-exit tail
-        self.pending_tail = None         # the shared exit of loops' back-edges
+        self.pending_tails = {}          # ... the exits of loops' back-edges when a signal is pending
 
-        self.defw, self.defw_at, self.need = frozenset(), {}, set()
+        # registers bound on every path to here / written before here in block order /
+        # to load at the entry
+        self.defw, self.defw_at, self.wrote, self.need = frozenset(), {}, set(), set()
         handler = self.handler = Label()
         self.outer = TryBegin(handler, push_lasti=False, stack_depth=0)
         if self.ctx.counter is not None:
@@ -759,7 +800,7 @@ class Gen:
         self.code.append(self.outer)
         if self.loop_head is not None:
             self.code.append(self.loop_head)
-        for op in block.ops:
+        for self.pos, op in enumerate(block.ops):
             self.op(op)
         self.close_outer()
         self.exit_tails()
@@ -783,7 +824,7 @@ class Gen:
         self.i("POP_TOP", None)
         self.i("RERAISE", 0)
         # entry: r = cpu.regs; g<n> = r[n] for the registers read before they are
-        # written (in a block that loops: all of them)
+        # written that read() did not load where they are first read
         self.line = 1
         entry = [SetLineno(1)]
         self.code, rest = entry, self.code
@@ -792,7 +833,7 @@ class Gen:
         self.i("LOAD_ATTR", "regs")
         self.i("STORE_FAST", "r")
         for g in regs:
-            if self.loop_head_used or f"g{g}" in self.need:
+            if f"g{g}" in self.need:
                 self.i("LOAD_FAST", "r")
                 self.i("LOAD_CONST", g)
                 self.i("BINARY_SUBSCR", None)
@@ -820,6 +861,17 @@ def to_code(items, name, fast=True):
     bc.flags = 3                     # OPTIMIZED | NEWLOCALS
     return bc.to_code(stacksize=STACK_SIZE, check_pre_and_post=False,
                       compute_exception_stack_depths=False)
+
+
+def plan_loops(block, loops):
+    """For each op: None outside loops, else the registers written in the loops
+    (ranges of ops [head, back-edge]) around it."""
+    out = [None] * (len(block.ops) + 1)
+    for lo, hi in loops:
+        regs = {op.consts[0] for op in block.ops[lo:hi] if op.name == "setreg"}
+        for k in range(lo, hi):
+            out[k] = regs if out[k] is None else out[k] | regs
+    return out
 
 
 def plan_names(block):

@@ -35,6 +35,7 @@ class Engine:
         self.max_insns = max_insns
         self.verify_ir = verify_ir
         self.disabled_passes = disabled_passes
+        self.log_opt = proc.log.on("op_opt")
         self.slow = any(proc.log.on(i) for i in ("exec", "cpu"))
         self.cpu = proc.cpu
         self.counter = [0] if count else None        # [guest instructions executed]
@@ -56,12 +57,15 @@ class Engine:
             self._log_in_asm(block)
         if logged and log.on("op"):
             log.write(f"OP:\n{format_block(block, self.arch.global_names)}\n")
+        if not counting or self.log_opt:
+            # (a first-tier block runs a few times, most of them once or twice:
+            # optimizing it costs more than it saves, unless -d op_opt asks to see it)
+            if self.verify_ir:
+                verify(block)
+            optimize(block, self.disabled_passes)
         if self.verify_ir:
             verify(block)
-        optimize(block, self.disabled_passes)
-        if self.verify_ir:
-            verify(block)
-        if logged and log.on("op_opt"):
+        if logged and self.log_opt:
             log.write(f"OP after optimization:\n{format_block(block, self.arch.global_names)}\n")
         targets = [op.consts[0] for op in block.ops if op.name == "goto_tb"]
         tb = TB(pc, block.size, block.ninsns, block.pages, targets)
