@@ -79,6 +79,7 @@ def fixup(e, pcs, cpu, local, written):
 
 
 _INSTR_CACHE = {}
+_SHARED = {int, bool, str, type(None), BinaryOp, Compare}
 
 
 class Gen:
@@ -97,11 +98,10 @@ class Gen:
     def i(self, name, arg=0):
         # Instr() validates its argument and costs ~1.5 us: share equal instructions
         # (they carry no line number: SetLineno pseudo-instructions give it)
-        key = (name, type(arg), arg)           # (1 and True are equal keys)
-        try:
-            ins = _INSTR_CACHE.get(key)
-        except TypeError:                      # unhashable constant
-            key, ins = None, None
+        # (objects such as labels and helpers are not kept: they belong to one TB
+        # or one guest memory, which the cache would keep alive)
+        key = (name, type(arg), arg) if type(arg) in _SHARED else None    # (1 and True are equal keys)
+        ins = _INSTR_CACHE.get(key)
         if ins is None:
             ins = Instr(name, arg) if arg is not None else Instr(name)
             if key is not None and len(_INSTR_CACHE) < 100000:
@@ -310,11 +310,14 @@ class Gen:
             self.live.append(op.consts[0])
         elif n in ("brcond", "br"):
             lab = op.consts[1] if n == "brcond" else op.consts[0]
-            self.live_at[lab] = list(self.exit_regs())
+            self.live_at[lab] = _union(self.live_at.get(lab, []), self.exit_regs())
         elif n == "label":
-            # a side exit's stub (reached only by its branch) writes back what was
-            # written before that branch; a join keeps the block-order superset
-            self.live = self.live if self.fallthrough else self.live_at.get(op.consts[0], self.live)
+            # the registers written on the paths to here: by the branches to it and,
+            # unless the code before ends, by the fall-through (a side exit's stub,
+            # reached by its branch only, writes back what was written before it)
+            came = self.live_at.get(op.consts[0])
+            if came is not None:
+                self.live = _union(self.live if self.fallthrough else [], came)
         # registers written on every path to here (for the entry loads)
         if n in ("brcond", "br"):
             lab = op.consts[1] if n == "brcond" else op.consts[0]
@@ -322,6 +325,10 @@ class Gen:
         elif n == "label":
             at = self.defw_at.get(op.consts[0], self.defw)
             self.defw = (self.defw & at) if self.fallthrough else at
+            if op.consts[0] in self.back_targets:
+                # a backward branch comes later: on its paths (a superblock's later
+                # parts may enter from elsewhere) nothing may be bound but the entry's
+                self.defw = frozenset()
         self.fallthrough = not (op.flags & ir.END) and n != "br"
         self.load_early(op)
         w = op.type
@@ -785,6 +792,7 @@ class Gen:
             elif op.name in ("br", "brcond") and op.consts[op.name == "brcond"] in seen:
                 loops.append((seen[op.consts[op.name == "brcond"]], k + 1))
         self.loop_writes = plan_loops(block, loops)
+        self.back_targets = {block.ops[lo].consts[0] for lo, _ in loops if block.ops[lo].name == "label"}
         self.ret_label = Label()
         self.tails = {}                  # registers written back -> shared side-exit tail
         self.pending_tails = {}          # ... the exits of loops' back-edges when a signal is pending
@@ -861,6 +869,11 @@ def to_code(items, name, fast=True):
     bc.flags = 3                     # OPTIMIZED | NEWLOCALS
     return bc.to_code(stacksize=STACK_SIZE, check_pre_and_post=False,
                       compute_exception_stack_depths=False)
+
+
+def _union(a, b):
+    """a, then what b has that a does not (lists of registers)"""
+    return a + [g for g in b if g not in a]
 
 
 def plan_loops(block, loops):

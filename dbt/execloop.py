@@ -50,8 +50,10 @@ class Engine:
     def _make_tb(self, pc, backend, counting=False):
         log = self.log
         t0 = time.perf_counter()
+        # a superblock made after the first tier follows the paths that tier ran
+        warm = self.cache.by_pc.__contains__ if self.tier0 is not None and not counting else None
         block = self.arch.translate(self.mem, pc, self.max_insns,
-                                    superblock=getattr(backend, "superblocks", False))
+                                    superblock=getattr(backend, "superblocks", False), warm=warm)
         logged = log.in_filter(pc)
         if logged and log.on("in_asm"):
             self._log_in_asm(block)

@@ -299,8 +299,8 @@ def verify(block):
     defined = set()
     labels_defined, labels_used = set(), set()
     ops = block.ops
-    if not ops or not (ops[-1].flags & END):
-        raise IRError("block does not end with an END op")
+    if not ops or not (ops[-1].flags & END or ops[-1].name == "br"):
+        raise IRError("block does not end with an END op or br")
     reachable = True
     for n, op in enumerate(ops):
         d = OPS.get(op.name)

@@ -9,10 +9,18 @@ target.  A branch or jump back to an instruction already in the block becomes a
 backward jump inside it (a label is inserted before that instruction), so a loop
 whose parts were reached in any order lives in one block, which the JIT turns
 into a loop inside one function (a branch to the block's own start is left to
-the JIT's self-loop).  The block ends at an indirect jump, a syscall, `fence.i`, a pc
+the JIT's self-loop).  A path ends at an indirect jump, a syscall, `fence.i`, a pc
 already in the block, the instruction limit, a fourth code page, or an
 instruction whose fetch would fault (the fault is then taken when that pc runs
-as a block of its own, so it is reported at the right instruction).  An encoding
+as a block of its own, so it is reported at the right instruction).
+
+Given `warm(pc)` (the engine's first tier says which blocks have run), a
+superblock follows the paths that ran: a path also ends where the fall-through
+of a branch or the target of a jump never ran, and translation goes on with a
+side exit whose target ran but is not in the block yet (its branches land
+there), until the limit.  So a loop whose hot paths go both ways of a branch
+(quicksort's partition) runs in one function instead of two blocks exiting
+to each other, and code that never ran is not compiled.  An encoding
 that does not decode ends the block with an `illegal` exception at its pc, which
 becomes SIGILL in the guest.
 """
@@ -66,11 +74,13 @@ class Ctx:
         op = self.b.brcond(cond, a, b, label)
         exit_ = (label, target, self.b.block.ninsns, op)
         self.side_exits.append(exit_)
-        if target > self.pc:
-            self.forward.setdefault(target, []).append(exit_)
+        self.forward.setdefault(target, []).append(exit_)
 
 
-def translate(mem, pc, max_insns=512, superblock=True):
+def translate(mem, pc, max_insns=512, superblock=True, warm=None):
+    """The block at pc.  warm(pc), if given, says whether code at pc has run (the
+    first tier's blocks): a superblock ends where its fall-through has never run,
+    and goes on with the side exits whose targets have (see the module's comment)."""
     if superblock:
         max_insns = min(max_insns, MAX_SUPERBLOCK)
     block = Block(pc)
@@ -95,8 +105,21 @@ def translate(mem, pc, max_insns=512, superblock=True):
 
     if superblock:
         ctx.back = back
-    a = pc
-    while True:
+    tried = set()                # side exits' targets taken in (or whose fetch faults)
+
+    def next_path():
+        """Where translation goes on once a path has ended: the target of a side
+        exit that has run and is not in the block yet (its exits land there)."""
+        if not superblock or warm is None or block.ninsns >= max_insns:
+            return None
+        for _, target, _, _ in ctx.side_exits:
+            if target not in tried and target not in seen and warm(target):
+                tried.add(target)
+                return target
+        return None
+
+    a, starts_path = pc, False
+    while a is not None:
         try:
             word = mem.fetch16(a)
             if word & 3 == 3:
@@ -104,11 +127,14 @@ def translate(mem, pc, max_insns=512, superblock=True):
         except GuestFault:
             if a == pc:
                 raise
-            b.goto_tb(a)         # let the faulting fetch start its own block
-            break
+            if not starts_path:  # (else its side exits stay as they are)
+                b.goto_tb(a)     # let the faulting fetch start its own block
+            a, starts_path = next_path(), True
+            continue
+        starts_path = False
         insn = decode(word)
         size = insn.size if insn is not None else (2 if word & 3 != 3 else 4)
-        for exit_ in ctx.forward.pop(a, ()):       # a branch ahead of here lands here
+        for exit_ in ctx.forward.pop(a, ()):       # a branch to here lands here
             label, _, insns, op = exit_
             b.set_label(label)
             op.consts = op.consts[:2] + (block.ninsns - insns,)
@@ -121,23 +147,30 @@ def translate(mem, pc, max_insns=512, superblock=True):
         seen.add(a)
         if insn is None or insn.name not in TRANS:
             b.exception("illegal", a, a, block.ninsns - 1)
-            break
-        ctx.pc, ctx.next_pc, ctx.follow = a, a + size, None
+            a, starts_path = next_path(), True
+            continue
+        ctx.pc, ctx.next_pc, ctx.follow, ctx.ended = a, a + size, None, False
+        exits = len(ctx.side_exits)
         TRANS[insn.name](ctx, insn)
         if ctx.ended:
-            break
+            a, starts_path = next_path(), True
+            continue
         nxt = a + size if ctx.follow is None else ctx.follow
-        if not superblock and (ctx.follow is not None or ctx.side_exits):
+        branched = ctx.follow is not None or len(ctx.side_exits) > exits
+        if not superblock and branched:
             b.goto_tb(nxt)               # a plain basic block ends at any branch or jump
             break
         loop = back(nxt) if superblock else None
         if loop is not None:
             b.br(loop[0], loop[1] - block.ninsns)      # jump back: a loop inside the block
-            break
+            a, starts_path = next_path(), True
+            continue
         if (block.ninsns >= max_insns or nxt in seen
-                or len(pages | {nxt >> 12}) > MAX_PAGES):
+                or len(pages | {nxt >> 12}) > MAX_PAGES
+                or branched and warm is not None and not warm(nxt)):
             b.goto_tb(nxt)
-            break
+            a, starts_path = next_path(), True
+            continue
         a = nxt
     for label, target, insns, _ in ctx.side_exits:
         b.set_label(label)
@@ -145,3 +178,4 @@ def translate(mem, pc, max_insns=512, superblock=True):
     block.pages = sorted(pages)
     block.size = max(x + n for x, n in block.insns) - pc if block.insns else 0
     return block
+

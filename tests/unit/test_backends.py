@@ -130,7 +130,7 @@ def _word(row, fill):
     return (fill & ~mask & 0xffffffff) | match
 
 
-def machine_state(backend, words, regs, fregs, frm, pending=None, superblock=True):
+def machine_state(backend, words, regs, fregs, frm, pending=None, superblock=True, warm=None):
     mem = GuestMemory(space=SPACE)
     mem.map(CODE, 0x1000, R | W | X)
     mem.map(DATA, 0x2000, R | W)
@@ -143,7 +143,7 @@ def machine_state(backend, words, regs, fregs, frm, pending=None, superblock=Tru
     cpu.regs[32:64] = fregs
     cpu.frm = frm
     cpu.pc = CODE
-    blk = translate(mem, CODE, 64, superblock=superblock)
+    blk = translate(mem, CODE, 64, superblock=superblock, warm=warm)
     optimize(blk)
     ctx = Ctx(blk, mem, pending)
     fn = get_backend(backend).compile(blk, ctx)
@@ -167,15 +167,29 @@ def _reg_value(draw):
     return draw(st.integers(0, M64))
 
 
+def _branch_to(word, offset):
+    """A B-type word with its target changed to pc + offset."""
+    o = offset & 0x1fff
+    return (word & 0x01fff07f) | ((o >> 12) << 31) | (((o >> 5) & 0x3f) << 25) | \
+        (((o >> 1) & 0xf) << 8) | (((o >> 11) & 1) << 7)
+
+
+_BRANCHES = [e for e in ENCODINGS if e[0] in ("beq", "bne", "blt", "bge", "bltu", "bgeu")]
+
+
 @st.composite
-def programs(draw):
+def programs(draw, branchy=False):
     n = draw(st.integers(1, 24))
-    rows = draw(st.lists(st.one_of(st.sampled_from(_SAFE), st.sampled_from(_SAFE), st.sampled_from(_ROWS)),
+    third = _BRANCHES if branchy else _ROWS
+    rows = draw(st.lists(st.one_of(st.sampled_from(_SAFE), st.sampled_from(_SAFE), st.sampled_from(third)),
                          min_size=n, max_size=n))
     words = []
-    for row in rows:
+    for k, row in enumerate(rows):
         w = _word(row, draw(st.integers(0, 0xffffffff)))
+        if row[0].startswith("b") and draw(st.booleans()):
+            w = _branch_to(w, 4 * (draw(st.integers(0, n)) - k))      # a target inside the program
         words.append(w)
+    words.append(0x2000006f)            # j .+512: leave by a chainable exit, not an exception
     regs = [draw(st.builds(lambda: 0))] + [_reg_value(draw) for _ in range(31)]
     fregs = [draw(st.sampled_from([0x3ff0000000000000, 0x7ff8000000000000, 0xffffffff3f800000,
                                    0xffffffff7fc00000, 0x8000000000000000, 1, M64]))
@@ -184,16 +198,21 @@ def programs(draw):
     return words, regs, fregs, frm
 
 
-@pytest.mark.parametrize("superblock", [False, True], ids=["block", "superblock"])
+@pytest.mark.parametrize("shape", ["block", "superblock", "paths"])
 @pytest.mark.parametrize("backend", OTHERS)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(prog=programs())
-def test_random_machine_code(backend, superblock, prog):
+@given(data=st.data(), warm=st.integers(0, (1 << 26) - 1))
+def test_random_machine_code(backend, shape, data, warm):
     """Random machine code (branches included: as a superblock they become side
-    exits and jumps inside the block) runs the same on every backend."""
-    words, regs, fregs, frm = prog
-    expect = machine_state("interp", words, regs, fregs, frm, superblock=superblock)
-    got = machine_state(backend, words, regs, fregs, frm, superblock=superblock)
+    exits and jumps inside the block; with "paths", the superblock also takes in the
+    side exits' targets that have "run", bits of `warm`, and leaves the rest) runs the
+    same on every backend."""
+    words, regs, fregs, frm = data.draw(programs(branchy=shape == "paths"))
+    kw = {"superblock": shape != "block"}
+    if shape == "paths":
+        kw["warm"] = lambda a: not (warm >> ((a - CODE) // 4 % 26)) & 1
+    expect = machine_state("interp", words, regs, fregs, frm, **kw)
+    got = machine_state(backend, words, regs, fregs, frm, **kw)
     assert got[0] == expect[0], "how the block ended"
     assert got[1] == expect[1], "registers"
     assert got[2:] == expect[2:], "fflags, frm, memory"
@@ -232,6 +251,42 @@ def test_loop_inside_a_block_runs_to_completion():
     for b, r in results.items():
         assert r[0] == ("Breakpoint", CODE + 16, 1 + 3 * 5 + 1), b
         assert r[1][10] == 5 and r[1][11] == 0, b
+
+
+@pytest.mark.parametrize("a0, a1", [(1, 1), (1, 0), (0, 0)])
+def test_paths_of_a_superblock_join(a0, a1):
+    """A superblock that takes in a side exit's target (which has run) where the main
+    path's cold fall-through ended: a branch of the main path joins that later part.
+    Each path writes back its own registers, on every backend."""
+    #    beqz a0, seg ; addi s2, s2, 1 ; bnez a1, join ; addi a3, a3, 1 (never run) ; ebreak
+    # seg: addi s1, s1, 1 ; addi s3, s3, 1
+    # join: addi a4, a4, 1 ; j .+256     (an exit that is not an exception: those go
+    #                                     through the fault handler, which writes back all)
+    words = [0x00050a63, 0x00190913, 0x00059a63, 0x00168693, 0x00100073,
+             0x00148493, 0x00198993, 0x00170713, 0x1000006f]
+    regs = [0] * 32
+    regs[10], regs[11] = a0, a1
+    warm = lambda a: a < CODE + 12 or CODE + 20 <= a < CODE + 36      # noqa: E731  (what has run)
+    results = {b: machine_state(b, words, regs, [0] * 32, 0, warm=warm) for b in NAMES}
+    blk = translate(GuestMemoryWith(words), CODE, 64, warm=warm)
+    assert [a - CODE for a, _ in blk.insns] == [0, 4, 8, 20, 24, 28, 32]
+    r = results["interp"]
+    if a0 and a1:           # main path, then the branch to join
+        assert r[0][2] == 5 and (r[1][18], r[1][14], r[1][9], r[1][19]) == (1, 1, 0, 0)
+    elif a0:                # main path to its end (the cold instruction runs in a block of its own)
+        assert r[0][2] == 3 and (r[1][18], r[1][14], r[1][13]) == (1, 0, 0)
+    else:                   # the side exit's path
+        assert r[0][2] == 5 and (r[1][18], r[1][9], r[1][19], r[1][14]) == (0, 1, 1, 1)
+    for b, got in results.items():
+        assert got[0][0] == "exit" and got[0][1] == ("goto_tb", CODE + (12 if a0 and not a1 else 0x120)), b
+        assert got[0][2] == r[0][2] and got[1:] == r[1:], b
+
+
+def GuestMemoryWith(words):
+    mem = GuestMemory(space=SPACE)
+    mem.map(CODE, 0x1000, R | W | X)
+    mem.poke(CODE, b"".join(struct.pack("<I", w) for w in words))
+    return mem
 
 
 @pytest.mark.parametrize("base, offset", [(0, -8), (0, -0x800), (SPACE - 8, 8), (SPACE, 0),
