@@ -242,13 +242,13 @@ class Gen:
         self.i("JUMP_FORWARD", tail)
 
     def exit_regs(self):
-        """The registers an exit here writes back: those written before it in block
-        order and, inside a loop, all those the loop writes (an exit may follow a
-        write later in block order, from the previous iteration)."""
+        """The registers an exit here writes back: those written on the paths to it
+        (`live`) or, inside a loop, all written before the loop's end (an exit may
+        follow a write later in block order, from the previous iteration)."""
         more = self.loop_writes[self.pos]
-        if not more:
+        if more is None:
             return self.live
-        return [g for g in self.written if g in more or g in self.live]
+        return [g for g in self.written if g in more]
 
     def fits(self, n, ins, w):
         """Can the unmasked result of op n already be below 2**w? (known bits)"""
@@ -877,13 +877,21 @@ def _union(a, b):
 
 
 def plan_loops(block, loops):
-    """For each op: None outside loops, else the registers written in the loops
-    (ranges of ops [head, back-edge]) around it."""
+    """For each op: None outside loops, else the registers that may have been
+    written on a path to it.  Loops are ranges of ops [head, back-edge + 1);
+    overlapping ones are one (a path from a later op to an earlier one crosses
+    every op between them backwards, so by back-edges whose ranges cover them):
+    a path to an op inside may have come from anywhere before the loop's end."""
     out = [None] * (len(block.ops) + 1)
-    for lo, hi in loops:
-        regs = {op.consts[0] for op in block.ops[lo:hi] if op.name == "setreg"}
-        for k in range(lo, hi):
-            out[k] = regs if out[k] is None else out[k] | regs
+    merged = []
+    for lo, hi in sorted(loops):
+        if merged and lo < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    for lo, hi in merged:
+        regs = {op.consts[0] for op in block.ops[:hi] if op.name == "setreg"}
+        out[lo:hi] = [regs] * (hi - lo)
     return out
 
 

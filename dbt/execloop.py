@@ -19,6 +19,16 @@ from .stats import STATS
 from .tb import TB, TBCache, TBContext
 
 
+class Profile:
+    """What the first tier saw, for the superblocks made after it: which blocks ran."""
+
+    def __init__(self, cache):
+        self.by_pc = cache.by_pc
+
+    def ran(self, pc):
+        return pc in self.by_pc
+
+
 class Engine:
     def __init__(self, proc, backend, chaining=True, max_insns=512, verify_ir=False,
                  disabled_passes=(), count=False, tier0=None, threshold=0):
@@ -39,6 +49,7 @@ class Engine:
         self.slow = any(proc.log.on(i) for i in ("exec", "cpu"))
         self.cpu = proc.cpu
         self.counter = [0] if count else None        # [guest instructions executed]
+        self.profile = Profile(self.cache)
 
     # --- translation -------------------------------------------------------------
     def translate(self, pc):
@@ -51,9 +62,9 @@ class Engine:
         log = self.log
         t0 = time.perf_counter()
         # a superblock made after the first tier follows the paths that tier ran
-        warm = self.cache.by_pc.__contains__ if self.tier0 is not None and not counting else None
+        profile = self.profile if self.tier0 is not None and not counting else None
         block = self.arch.translate(self.mem, pc, self.max_insns,
-                                    superblock=getattr(backend, "superblocks", False), warm=warm)
+                                    superblock=getattr(backend, "superblocks", False), profile=profile)
         logged = log.in_filter(pc)
         if logged and log.on("in_asm"):
             self._log_in_asm(block)

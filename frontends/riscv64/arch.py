@@ -30,9 +30,9 @@ class Riscv64:
     def new_cpu(self, mem):
         return CPU(mem)
 
-    def translate(self, mem, pc, max_insns, superblock=False, warm=None):
+    def translate(self, mem, pc, max_insns, superblock=False, profile=None):
         from .translate import translate
-        return translate(mem, pc, max_insns, superblock, warm)
+        return translate(mem, pc, max_insns, superblock, profile)
 
     # syscall ABI: number in a7, arguments a0..a5, result in a0
     def syscall_args(self, cpu):

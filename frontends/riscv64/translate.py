@@ -14,7 +14,7 @@ already in the block, the instruction limit, a fourth code page, or an
 instruction whose fetch would fault (the fault is then taken when that pc runs
 as a block of its own, so it is reported at the right instruction).
 
-Given `warm(pc)` (the engine's first tier says which blocks have run), a
+Given a profile (the engine's first tier says which blocks `ran(pc)`), a
 superblock follows the paths that ran: a path also ends where the fall-through
 of a branch or the target of a jump never ran, and translation goes on with a
 side exit whose target ran but is not in the block yet (its branches land
@@ -77,10 +77,8 @@ class Ctx:
         self.forward.setdefault(target, []).append(exit_)
 
 
-def translate(mem, pc, max_insns=512, superblock=True, warm=None):
-    """The block at pc.  warm(pc), if given, says whether code at pc has run (the
-    first tier's blocks): a superblock ends where its fall-through has never run,
-    and goes on with the side exits whose targets have (see the module's comment)."""
+def translate(mem, pc, max_insns=512, superblock=True, profile=None):
+    """The block at pc (a superblock: following the profile's paths if given, see above)."""
     if superblock:
         max_insns = min(max_insns, MAX_SUPERBLOCK)
     block = Block(pc)
@@ -110,10 +108,10 @@ def translate(mem, pc, max_insns=512, superblock=True, warm=None):
     def next_path():
         """Where translation goes on once a path has ended: the target of a side
         exit that has run and is not in the block yet (its exits land there)."""
-        if not superblock or warm is None or block.ninsns >= max_insns:
+        if not superblock or profile is None or block.ninsns >= max_insns:
             return None
         for _, target, _, _ in ctx.side_exits:
-            if target not in tried and target not in seen and warm(target):
+            if target not in tried and target not in seen and profile.ran(target):
                 tried.add(target)
                 return target
         return None
@@ -167,7 +165,7 @@ def translate(mem, pc, max_insns=512, superblock=True, warm=None):
             continue
         if (block.ninsns >= max_insns or nxt in seen
                 or len(pages | {nxt >> 12}) > MAX_PAGES
-                or branched and warm is not None and not warm(nxt)):
+                or branched and profile is not None and not profile.ran(nxt)):
             b.goto_tb(nxt)
             a, starts_path = next_path(), True
             continue
