@@ -9,8 +9,10 @@ sound because the IR is SSA and control flow only goes forward.
                  never touch guest registers, so calls do not kill the knowledge;
                  a label does, since another path may join there)
 * copy_prop      `mov` outputs are replaced by their input
-* const_fold     pure ops whose inputs are all constants become constants, and
-                 algebraic identities (x+0, x&-1, x|0, x^0, shifts by 0, x*1) fold
+* const_fold     pure ops whose inputs are all constants become constants,
+                 algebraic identities (x+0, x&-1, x|0, x^0, shifts by 0, x*1) fold,
+                 and constant offsets add up ((x+8)-8 is x: an access after a
+                 pointer bump has the same base as one before it)
 * dce            pure ops whose outputs are never used are removed
 * narrow         with the known-bits analysis (`known_bits`): an extension or mask
                  that cannot change its input goes (ext32s of a value below 2**31,
@@ -90,11 +92,21 @@ _COMMUTATIVE = {"add", "mul", "and", "or", "xor", "mulhu", "mulh"}
 
 def const_fold(block):
     subst = {}
+    offsets = {}                     # temp id -> (x, c): the temp is x + c
     out = []
     for op in block.ops:
         _subst_inputs(op, subst)
         if op.name in _COMMUTATIVE and isinstance(op.ins[0], Const) and not isinstance(op.ins[1], Const):
             op.ins = [op.ins[1], op.ins[0]]          # constants go right
+        if op.name in ("add", "sub") and isinstance(op.ins[1], Const) and isinstance(op.ins[0], Temp):
+            x, c = op.ins[0], op.ins[1].value
+            if op.name == "sub":
+                op.name, c = "add", -c
+            if x.id in offsets and x.type == op.type:
+                x, c0 = offsets[x.id]
+                c += c0                              # (x + c0) + c = x + (c0 + c)
+            op.ins = [x, Const(op.type, c & MASK[op.type])]
+            offsets[op.outs[0].id] = (x, c)
         if op.flags & PURE and op.outs and op.name not in ("getreg", "call_pure"):
             v = _simplify(op)
             if v is not None:

@@ -5,7 +5,7 @@ import pytest
 
 from pydbt import ir
 from pydbt.builder import Builder, RegFile
-from pydbt.ir import Block, I64, I32, OPS, verify, IRError, format_block
+from pydbt.ir import Block, I64, I32, OPS, MASK, verify, IRError, format_block
 from pydbt.passes import optimize, PASSES
 from pydbt.backends import interp
 
@@ -198,3 +198,31 @@ def test_narrow_drops_sign_extension_of_sign_extended_values():
     for _ in range(200):
         regs = [rng.choice(INTERESTING) if rng.random() < 0.5 else rng.getrandbits(64) for _ in range(8)]
         assert run(blk, regs) == run(_sext_block(), regs)
+
+
+def _offsets_block():
+    blk, b = new()
+    p = b.getreg(1)
+    q = b.op("add", I64, p, b.const(8))                                   # p + 8
+    b.setreg(1, q)
+    b.setreg(2, b.op("sub", I64, q, b.const(8)))                          # p
+    b.setreg(3, b.op("add", I64, b.op("sub", I64, q, b.const(3)), b.const(-9 & MASK[I64])))   # p - 4
+    w = b.op("add", I32, b.op("trunc32", I32, p), b.const(0xffffffff))    # (i32) p - 1
+    b.setreg(4, b.op("zext32", I64, b.op("add", I32, w, b.const(2))))     # (i32) p + 1
+    b.goto_tb(0x2000)
+    return blk
+
+
+def test_const_fold_adds_up_offsets():
+    """(p + 8) - 8 is p itself; chains of constant offsets become one, in each width."""
+    blk = _offsets_block()
+    optimize(blk)
+    verify(blk)
+    sets = {op.consts[0]: op.ins[0] for op in blk.ops if op.name == "setreg"}
+    p = next(op.outs[0] for op in blk.ops if op.name == "getreg")
+    assert sets[2] is p
+    assert sum(op.name in ("add", "sub") for op in blk.ops) == 3           # p+8, p-4, (i32) p+1
+    rng = random.Random(6)
+    for _ in range(200):
+        regs = [rng.choice(INTERESTING) if rng.random() < 0.5 else rng.getrandbits(64) for _ in range(8)]
+        assert run(blk, regs) == run(_offsets_block(), regs)
