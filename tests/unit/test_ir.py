@@ -189,15 +189,21 @@ def _sext_block():
     return blk
 
 
-def test_narrow_drops_sign_extension_of_sign_extended_values():
-    blk = _sext_block()
+def optimized_runs_the_same(make, seed):
+    """make() optimized runs as make() does, on random registers; returns it"""
+    blk = make()
     optimize(blk)
     verify(blk)
-    assert sum(op.name == "ext32s" for op in blk.ops) == 3     # a, and the two needed ones
-    rng = random.Random(5)
+    rng = random.Random(seed)
     for _ in range(200):
         regs = [rng.choice(INTERESTING) if rng.random() < 0.5 else rng.getrandbits(64) for _ in range(8)]
-        assert run(blk, regs) == run(_sext_block(), regs)
+        assert run(blk, regs) == run(make(), regs)
+    return blk
+
+
+def test_narrow_drops_sign_extension_of_sign_extended_values():
+    blk = optimized_runs_the_same(_sext_block, 5)
+    assert sum(op.name == "ext32s" for op in blk.ops) == 3     # a, and the two needed ones
 
 
 def _offsets_block():
@@ -215,14 +221,8 @@ def _offsets_block():
 
 def test_const_fold_adds_up_offsets():
     """(p + 8) - 8 is p itself; chains of constant offsets become one, in each width."""
-    blk = _offsets_block()
-    optimize(blk)
-    verify(blk)
+    blk = optimized_runs_the_same(_offsets_block, 6)
     sets = {op.consts[0]: op.ins[0] for op in blk.ops if op.name == "setreg"}
     p = next(op.outs[0] for op in blk.ops if op.name == "getreg")
     assert sets[2] is p
     assert sum(op.name in ("add", "sub") for op in blk.ops) == 3           # p+8, p-4, (i32) p+1
-    rng = random.Random(6)
-    for _ in range(200):
-        regs = [rng.choice(INTERESTING) if rng.random() < 0.5 else rng.getrandbits(64) for _ in range(8)]
-        assert run(blk, regs) == run(_offsets_block(), regs)
