@@ -90,8 +90,6 @@ class Gen:
         self.line = 1
         self.labels = {}
         self.written = []            # guest registers written anywhere (in order)
-        self.live = []               # ... written before the current op, in block order
-        self.live_at = {}            # label -> live at the branches to it
         self.fallthrough = True
 
     # --- emission helpers --------------------------------------------------------------
@@ -121,13 +119,13 @@ class Gen:
 
     def read(self, name):
         """A register local is read: unless it is bound on every path to here, it
-        is loaded here if no path to here wrote it (nothing loops, so block order
-        is a topological order: a block left early does not pay for loads it
-        never reached), else at the entry."""
+        is loaded here if no path to here wrote it and this is not in a loop (a
+        block left early does not pay for loads it never reached; a loop would
+        load again each time round), else at the entry."""
         if name in self.defw:
             return
-        if self.loop_writes[self.pos] is not None or name in self.wrote:
-            self.need.add(name)                  # (in a loop: its value may be the last iteration's)
+        if self.in_loop[self.pos] or int(name[1:]) in self.maybe[self.pos]:
+            self.need.add(name)
             return
         self.i("LOAD_FAST", "r")
         self.i("LOAD_CONST", int(name[1:]))
@@ -142,7 +140,6 @@ class Gen:
             name = self.names.get(v.id)
             if name is not None:                 # computed straight into a register local
                 self.defw = self.defw | {name}
-                self.wrote.add(name)
             self.i("STORE_FAST", name or f"t{v.id}")
 
     def load_early(self, op):
@@ -242,13 +239,9 @@ class Gen:
         self.i("JUMP_FORWARD", tail)
 
     def exit_regs(self):
-        """The registers an exit here writes back: those written on the paths to it
-        (`live`) or, inside a loop, all written before the loop's end (an exit may
-        follow a write later in block order, from the previous iteration)."""
-        more = self.loop_writes[self.pos]
-        if more is None:
-            return self.live
-        return [g for g in self.written if g in more]
+        """The registers an exit here writes back: those a path to it may have written."""
+        maybe = self.maybe[self.pos]
+        return [g for g in self.written if g in maybe]
 
     def fits(self, n, ins, w):
         """Can the unmasked result of op n already be below 2**w? (known bits)"""
@@ -264,9 +257,8 @@ class Gen:
         return False
 
     def writeback(self, regs, here=True):
-        """Store register locals back to the CPU state at an exit: those written
-        before it in block order (`self.live`).  here=False: in a tail shared by
-        exits elsewhere (which said what they read)."""
+        """Store register locals back to the CPU state at an exit (exit_regs()).
+        here=False: in a tail shared by exits elsewhere (which said what they read)."""
         for g in regs:
             if here:
                 self.read(f"g{g}")
@@ -306,19 +298,7 @@ class Gen:
     # --- ops -------------------------------------------------------------------------
     def op(self, op):
         n = op.name
-        if n == "setreg" and op.consts[0] not in self.live:
-            self.live.append(op.consts[0])
-        elif n in ("brcond", "br"):
-            lab = op.consts[1] if n == "brcond" else op.consts[0]
-            self.live_at[lab] = _union(self.live_at.get(lab, []), self.exit_regs())
-        elif n == "label":
-            # the registers written on the paths to here: by the branches to it and,
-            # unless the code before ends, by the fall-through (a side exit's stub,
-            # reached by its branch only, writes back what was written before it)
-            came = self.live_at.get(op.consts[0])
-            if came is not None:
-                self.live = _union(self.live if self.fallthrough else [], came)
-        # registers written on every path to here (for the entry loads)
+        # registers bound on every path to here (for the entry loads)
         if n in ("brcond", "br"):
             lab = op.consts[1] if n == "brcond" else op.consts[0]
             self.defw_at[lab] = self.defw_at.get(lab, self.defw) & self.defw
@@ -412,7 +392,6 @@ class Gen:
                 self.load(ins[0])
                 self.i("STORE_FAST", f"g{op.consts[0]}")
             self.defw = self.defw | {f"g{op.consts[0]}"}
-            self.wrote.add(f"g{op.consts[0]}")
             return
         elif n == "ld":
             return self.ld(op)
@@ -791,15 +770,15 @@ class Gen:
                 self.heads[op.consts[0]] = (nxt, count)
             elif op.name in ("br", "brcond") and op.consts[op.name == "brcond"] in seen:
                 loops.append((seen[op.consts[op.name == "brcond"]], k + 1))
-        self.loop_writes = plan_loops(block, loops)
+        self.in_loop = plan_loops(block, loops)
+        self.maybe = plan_written(block, self.loop_head is not None)
         self.back_targets = {block.ops[lo].consts[0] for lo, _ in loops if block.ops[lo].name == "label"}
         self.ret_label = Label()
         self.tails = {}                  # registers written back -> shared side-exit tail
         self.pending_tails = {}          # ... the exits of loops' back-edges when a signal is pending
 
-        # registers bound on every path to here / written before here in block order /
-        # to load at the entry
-        self.defw, self.defw_at, self.wrote, self.need = frozenset(), {}, set(), set()
+        # registers bound on every path to here / to load at the entry
+        self.defw, self.defw_at, self.need = frozenset(), {}, set()
         handler = self.handler = Label()
         self.outer = TryBegin(handler, push_lasti=False, stack_depth=0)
         if self.ctx.counter is not None:
@@ -871,27 +850,44 @@ def to_code(items, name, fast=True):
                       compute_exception_stack_depths=False)
 
 
-def _union(a, b):
-    """a, then what b has that a does not (lists of registers)"""
-    return a + [g for g in b if g not in a]
-
-
 def plan_loops(block, loops):
-    """For each op: None outside loops, else the registers that may have been
-    written on a path to it.  Loops are ranges of ops [head, back-edge + 1);
-    overlapping ones are one (a path from a later op to an earlier one crosses
-    every op between them backwards, so by back-edges whose ranges cover them):
-    a path to an op inside may have come from anywhere before the loop's end."""
-    out = [None] * (len(block.ops) + 1)
-    merged = []
-    for lo, hi in sorted(loops):
-        if merged and lo < merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
-    for lo, hi in merged:
-        regs = {op.consts[0] for op in block.ops[:hi] if op.name == "setreg"}
-        out[lo:hi] = [regs] * (hi - lo)
+    """For each op: is it inside a loop (a range of ops [head, back-edge + 1))?"""
+    out = [False] * (len(block.ops) + 1)
+    for lo, hi in loops:
+        out[lo:hi] = [True] * (hi - lo)
+    return out
+
+
+def plan_written(block, loop_head):
+    """For each op: the guest registers that a path from the block's entry to it
+    may have written (a fixed point over the block's branches, back-edges
+    included; loop_head: a branch to the block's start loops to op 0)."""
+    ops = block.ops
+    into = {op.consts[0]: frozenset() for op in ops if op.name == "label"}
+    start = frozenset()
+    out = [frozenset()] * (len(ops) + 1)
+    changed = True
+    while changed:
+        changed = False
+        cur = start
+        for k, op in enumerate(ops):
+            n = op.name
+            if n == "label":
+                cur = cur | into[op.consts[0]]
+            out[k] = cur
+            if n == "setreg":
+                cur = cur | {op.consts[0]}
+            elif n in ("br", "brcond"):
+                lab = op.consts[0] if n == "br" else op.consts[1]
+                if not cur <= into[lab]:
+                    into[lab] = into[lab] | cur
+                    changed = True
+            elif loop_head and n == "goto_tb" and op.consts[0] == block.pc and not cur <= start:
+                start = start | cur
+                changed = True
+            if n == "br" or op.flags & ir.END:
+                cur = frozenset()            # (what follows is reached by its label only)
+    out[len(ops)] = cur
     return out
 
 
