@@ -225,16 +225,22 @@ class Gen:
         self.i("LOAD_FAST", "pending")
         self.i("POP_JUMP_BACKWARD_IF_FALSE", self.label(lab))
         head_pc, before = self.heads[lab]
+        self.jump_to_tail(self.pending_tails, "exit_pc", head_pc, before)
+
+    def jump_to_tail(self, tails, local, value, insns):
+        """Leave by the tail in `tails` shared by the exits that write back the same
+        registers (cold code is most of a superblock's size, and compile time grows
+        with size): `local` = value, exit_n = insns (when counting), jump there."""
         regs = tuple(self.exit_regs())
         for g in regs:
             self.read(f"g{g}")
-        tail = self.pending_tails.get(regs)
-        if tail is None:                         # back-edges writing back the same registers share one exit
-            tail = self.pending_tails[regs] = Label()
-        self.i("LOAD_CONST", head_pc)
-        self.i("STORE_FAST", "exit_pc")
+        tail = tails.get(regs)
+        if tail is None:
+            tail = tails[regs] = Label()
+        self.i("LOAD_CONST", value)
+        self.i("STORE_FAST", local)
         if self.ctx.counter is not None:
-            self.i("LOAD_CONST", before)
+            self.i("LOAD_CONST", insns)
             self.i("STORE_FAST", "exit_n")
         self.i("JUMP_FORWARD", tail)
 
@@ -668,23 +674,9 @@ class Gen:
             insns = 0                        # (counted on the back-edge)
         else:
             insns = op.consts[1]
-        regs = tuple(self.exit_regs())
         if op is not self.block.ops[-1]:
-            # a side exit: exits that write back the same registers share one tail
-            # (cold code is most of a superblock's size, and compile time grows with size)
-            tail = self.tails.get(regs)
-            if tail is None:
-                tail = self.tails[regs] = Label()
-            for g in regs:
-                self.read(f"g{g}")
-            self.i("LOAD_CONST", k)
-            self.i("STORE_FAST", "exit_k")
-            if self.ctx.counter is not None:
-                self.i("LOAD_CONST", insns)
-                self.i("STORE_FAST", "exit_n")
-            self.i("JUMP_FORWARD", tail)
-            return
-        self.writeback(regs)
+            return self.jump_to_tail(self.tails, "exit_k", k, insns)      # a side exit
+        self.writeback(self.exit_regs())
         self.count_tb(insns)
         self.i("LOAD_FAST", "links")
         self.i("LOAD_CONST", k)
