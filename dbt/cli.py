@@ -7,6 +7,7 @@ after it, a literal `--` included, is the guest's argv.  `--x` is accepted for
 """
 import gc
 import os
+import signal
 import sys
 from dataclasses import dataclass, field
 
@@ -41,14 +42,35 @@ class Options:
     disabled_passes: list = field(default_factory=list)
 
 
+_SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
 def _size(text):
+    """'8m' -> 8388608: a positive byte count with an optional k/m/g/t suffix."""
     t = text.strip().lower()
-    mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(t[-1:], 1)
-    if t[-1:] in "kmg":
+    mult = _SUFFIX.get(t[-1:], 1)
+    if t[-1:] in _SUFFIX:
         t = t[:-1]
     n = int(t, 0) * mult
     if n <= 0:
         raise ValueError(text)
+    return n
+
+
+def _space(text):
+    """-R: a guest address space of MIN_SPACE..MAX_SPACE, rounded up to pages."""
+    from pydbt.runtime.memory import MIN_SPACE, MAX_SPACE, page_up
+    n = page_up(_size(text))
+    if not MIN_SPACE <= n <= MAX_SPACE:
+        raise ValueError(f"must be {MIN_SPACE >> 20}m to {MAX_SPACE >> 30}g "
+                         f"(the access table costs 2 MiB of host memory per GiB)")
+    return n
+
+
+def _count(text):
+    n = int(text, 0)
+    if n < 0:
+        raise ValueError("must be 0 or more")
     return n
 
 
@@ -63,8 +85,8 @@ OPTIONS = [
     (("-E",), "set_env", True, "PYDBT_SET_ENV", None, True, "set VAR=VALUE in the guest environment"),
     (("-U",), "unset_env", True, "PYDBT_UNSET_ENV", None, True, "remove VAR from the guest environment"),
     (("-0",), "argv0", True, "PYDBT_ARGV0", None, False, "argv[0] for the guest"),
-    (("-R",), "reserved_va", True, "PYDBT_RESERVED_VA", _size, False,
-     "size of the guest address space (default 16g)"),
+    (("-R",), "reserved_va", True, "PYDBT_RESERVED_VA", _space, False,
+     "size of the guest address space, 16m..256g (default 16g, less under 'ulimit -v')"),
     (("-cpu",), "cpu", True, "PYDBT_CPU", None, False, "CPU model (-cpu help lists them)"),
     (("-d",), "log_items", True, "PYDBT_LOG", _items, False, "log items, comma separated (-d help lists them)"),
     (("-dfilter",), "dfilter", True, "PYDBT_DFILTER", None, False, "only log pcs in ranges: 0xA+0xN,0xB-0xC"),
@@ -72,10 +94,11 @@ OPTIONS = [
     (("-strace",), "strace", False, "PYDBT_STRACE", None, False, "log system calls"),
     (("-one-insn-per-tb", "-singlestep"), "one_insn_per_tb", False, "PYDBT_ONE_INSN_PER_TB", None, False,
      "one guest instruction per translation block"),
-    (("-seed",), "seed", True, "PYDBT_RAND_SEED", int, False, "seed AT_RANDOM and getrandom (deterministic runs)"),
-    (("-s",), "stack_size", True, "PYDBT_STACK_SIZE", _size, False, "guest stack size (k/m/g suffixes)"),
+    (("-seed",), "seed", True, "PYDBT_RAND_SEED", _count, False, "seed AT_RANDOM and getrandom (deterministic runs)"),
+    (("-s",), "stack_size", True, "PYDBT_STACK_SIZE", _size, False,
+     "guest stack size (k/m/g suffixes; default 8m)"),
     (("-backend", "-b"), "backend", True, "PYDBT_BACKEND", None, False, "translation backend: " + "|".join(BACKENDS)),
-    (("-jit-threshold",), "jit_threshold", True, "PYDBT_JIT_THRESHOLD", int, False,
+    (("-jit-threshold",), "jit_threshold", True, "PYDBT_JIT_THRESHOLD", _count, False,
      "executions of a block on the interpreter before the JIT compiles it (0: at once)"),
     (("-disable-pass",), "disabled_passes", True, "PYDBT_DISABLE_PASS", _items, False,
      "optimizer passes to skip, comma separated, or 'all'"),
@@ -108,8 +131,9 @@ def _convert(row, value):
         return value
     try:
         return conv(value)
-    except (ValueError, IndexError):
-        raise UserError(f"option {flags[0]}: bad value '{value}'") from None
+    except (ValueError, IndexError) as e:
+        why = str(e) if str(e).startswith("must") else ""
+        raise UserError(f"option {flags[0]}: bad value '{value}'" + (f": {why}" if why else "")) from None
 
 
 def parse_run_args(argv, environ=None):
@@ -185,18 +209,20 @@ def parse_run_args(argv, environ=None):
             sys.stdout.write("".join(f"{name:8} {m:6} {d}\n" for m, d in arch.cpu_models.items()))
         sys.exit(0)
     if i >= len(argv):
-        raise UserError("no program given\n" + USAGE)
+        raise UserError("no program given (" + USAGE + ")")
     from .passes import PASSES
     if "all" in opts.disabled_passes:
         opts.disabled_passes = list(PASSES)
     bad = [p for p in opts.disabled_passes if p not in PASSES]
     if bad:
         raise UserError(f"unknown pass '{bad[0]}' (passes: {', '.join(PASSES)})")
-    if opts.reserved_va is not None and (opts.reserved_va < (16 << 20) or opts.reserved_va > (1 << 47)
-                                         or opts.reserved_va & 0xfff):
-        raise UserError("option -R: the address space must be 16m..128t, a multiple of 4k")
-    if opts.jit_threshold < 0:
-        raise UserError("option -jit-threshold: must be 0 or more")
+    if opts.sysroot is not None and not os.path.isdir(opts.sysroot):
+        raise UserError(f"-L {opts.sysroot}: no such directory")
+    if opts.dfilter is not None:
+        try:
+            parse_dfilter(opts.dfilter)
+        except ValueError as e:
+            raise UserError(str(e)) from None
     if opts.backend not in BACKENDS:
         raise UserError(f"unknown backend '{opts.backend}' (available: {', '.join(BACKENDS)})")
     if opts.gdb is not None:
@@ -220,7 +246,6 @@ def _default_host_signals():
     """Give the guest a native process's signal defaults: CPython ignores SIGPIPE
     and SIGXFSZ and turns SIGINT into KeyboardInterrupt, but a guest writing to a
     closed pipe or interrupted by Ctrl-C must die of that signal (as under QEMU)."""
-    import signal
     for sig in (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(sig, signal.SIG_DFL)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
@@ -275,22 +300,57 @@ def run(argv):
     return 0
 
 
+COMMANDS = ("run", "help", "version")
+EX_SOFTWARE = 70                 # sysexits.h: an internal software error
+
+
+def _internal_error(e):
+    """The safety net: an exception nobody expected is one line plus a hint, exit 70
+    (the traceback with PYDBT_TRACEBACK=1), never a silent or guest-visible success."""
+    sys.stdout.flush()
+    if os.environ.get("PYDBT_TRACEBACK"):
+        import traceback
+        traceback.print_exc()
+    where = ""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        where = f" at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+    sys.stderr.write(f"pydbt: internal error: {type(e).__name__}: {e}{where}\n"
+                     f"pydbt: this is a bug in pydbt; please report it with the command line "
+                     f"(PYDBT_TRACEBACK=1 shows the traceback)\n")
+    return EX_SOFTWARE
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
-        if not argv or argv[0] in ("-h", "--help", "help"):
-            sys.stdout.write(_help() + "\ncommands:\n  run     run a guest program\n")
-            return 0 if argv else 2
-        cmd, rest = argv[0], argv[1:]
-        if cmd == "run":
-            return run(rest)
-        if cmd in ("-version", "--version", "version"):
+        if not argv:
+            sys.stderr.write(USAGE + "\n(try 'pydbt -h')\n")
+            return 1
+        if argv[0] in ("-h", "-help", "--help", "help"):
+            sys.stdout.write(_help() + "\ncommands:\n  run     run a guest program "
+                             "(the default: 'pydbt [options] program' works too)\n")
+            return 0
+        if argv[0] in ("-version", "--version", "version"):
             from . import __version__
             sys.stdout.write(f"pydbt {__version__}\n")
             return 0
-        raise UserError(f"unknown command '{cmd}' (try 'pydbt run prog')")
+        # 'pydbt run [options] prog', or QEMU's shape without the command word
+        return run(argv[1:] if argv[0] == "run" else argv)
     except UserError as e:
         sys.stderr.write(f"pydbt: {e}\n")
         return 1
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt:        # Ctrl-C before the guest's own signal defaults were set
+        _die_of(signal.SIGINT)
+    except Exception as e:           # noqa: BLE001  (the safety net, see _internal_error)
+        return _internal_error(e)
+
+
+def _die_of(sig):
+    """End pydbt by a signal's default action, so a waiting shell sees it."""
+    sys.stdout.flush()
+    signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
+    os.kill(os.getpid(), sig)

@@ -4,7 +4,6 @@ Guest stdout and stderr are never touched: diagnostics go to the -D file if give
 else to pydbt's stderr (fd 2, written with os.write so guest buffering is not mixed).
 """
 import os
-import sys
 
 ITEMS = {
     "in_asm": "show guest instructions of each translated block",
@@ -57,24 +56,25 @@ class Log:
 
 
 def parse_dfilter(text):
-    """'0x1000+0x100,0x2000-0x2fff' -> [(lo, hi)] half-open ranges"""
+    """'0x1000+0x100,0x2000-0x2fff,0x3000' -> [(lo, hi)] half-open ranges;
+    ValueError with a message for the user when a part is not one of these."""
     out = []
     for part in text.split(","):
         part = part.strip()
-        if "+" in part:
-            a, n = part.split("+")
-            lo = int(a, 0)
-            out.append((lo, lo + int(n, 0)))
-        elif "-" in part[1:]:
-            a, b = part.split("-", 1)
-            out.append((int(a, 0), int(b, 0) + 1))
-        else:
-            lo = int(part, 0)
-            out.append((lo, lo + 1))
+        try:
+            if "+" in part:
+                a, n = part.split("+")
+                lo, hi = int(a, 0), int(a, 0) + int(n, 0)
+            elif "-" in part[1:]:
+                a, b = part.split("-", 1)
+                lo, hi = int(a, 0), int(b, 0) + 1
+            else:
+                lo = int(part, 0)
+                hi = lo + 1
+        except ValueError:
+            raise ValueError(f"-dfilter: bad range '{part}' (expected ADDR, ADDR+LEN or ADDR-LAST, "
+                             f"e.g. 0x10000+0x100)") from None
+        if lo < 0 or hi <= lo:
+            raise ValueError(f"-dfilter: empty or reversed range '{part}'")
+        out.append((lo, hi))
     return out
-
-
-def die(msg, status=1):
-    sys.stderr.write(f"pydbt: {msg}\n")
-    sys.stderr.flush()
-    sys.exit(status)

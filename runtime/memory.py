@@ -28,14 +28,18 @@ import ctypes
 import errno
 import mmap
 import os
+import resource
 import struct
 from bisect import bisect_left
 
-from ..errors import segv
+from ..errors import segv, UserError
 
 PAGE = 4096
 PAGE_SHIFT = 12
-SPACE = 1 << 34
+SPACE = 1 << 34              # the default guest address space: 16 GiB
+MIN_SPACE = 16 << 20         # -R range: below 16 MiB a glibc program has no room to run;
+MAX_SPACE = 256 << 30        # above 256 GiB the access table alone takes over 512 MiB of host memory
+TABLE_COST = 8 + 1           # host bytes per guest page: an access-table slot and a permission byte
 R, W, X = mmap.PROT_READ, mmap.PROT_WRITE, mmap.PROT_EXEC
 CODE = 8
 MAP_NORESERVE = 0x4000
@@ -95,19 +99,60 @@ class PageViews:
                 setattr(self, "w" + f, getattr(self, f))
 
 
+def _host_vm_used():
+    """Bytes of host address space this process uses now (VmSize)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) << 10
+    except OSError:
+        pass
+    return 0
+
+
+def default_space():
+    """The guest space to reserve when -R is not given: 16 GiB, or less when a
+    host address-space limit (`ulimit -v`) would refuse that much.  Half of what
+    the limit leaves is taken (a power of two), the rest stays for pydbt itself;
+    None when even MIN_SPACE does not fit."""
+    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if soft == resource.RLIM_INFINITY:
+        return SPACE
+    left = soft - _host_vm_used()
+    space = SPACE
+    while space >= MIN_SPACE:
+        if 2 * (space + (space >> PAGE_SHIFT) * TABLE_COST) <= left:
+            return space
+        space >>= 1
+    return None
+
+
+def _size_text(n):
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):g} {unit}"
+    return f"{n} bytes"
+
+
 class GuestMemory:
     def __init__(self, space=SPACE):
         self.space = space
-        self.buf = mmap.mmap(-1, space, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
         npages = space >> PAGE_SHIFT
-        self.perm = bytearray(npages)
+        try:
+            self.buf = mmap.mmap(-1, space, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
+            self.perm = bytearray(npages)
+            self.pages = [None] * (npages + TABLE_PAD)       # page -> PageViews: see above
+        except (OSError, MemoryError) as e:
+            why = e.strerror if isinstance(e, OSError) else "out of memory"
+            raise UserError(f"cannot reserve {_size_text(space)} of host memory for the guest address space "
+                            f"({why}); a smaller -R (and a larger 'ulimit -v') helps") from None
         base = memoryview(self.buf)
         self._ro, self._rw = PageViews(base, False), PageViews(base, True)
-        self.pages = [None] * (npages + TABLE_PAD)       # page -> PageViews: see above
         self.host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
         self.vmas = []                       # sorted, non-overlapping
         self.on_code_write = None            # callback(first_page, last_page)
-        self.mmap_top = space - (1 << 30)    # top-down mmap area ends below the stack
+        self.mmap_top = space - min(1 << 30, space >> 2)    # top-down mmap area ends below the stack
         self.brk_start = self.brk = 0
 
     # --- access (hot) --------------------------------------------------------

@@ -2,7 +2,16 @@
 import os
 
 from pydbt.stats import STATS
-from .memory import GuestMemory
+from pydbt.errors import UserError
+from .memory import GuestMemory, default_space, MIN_SPACE
+
+
+def _default_space():
+    space = default_space()
+    if space is None:
+        raise UserError(f"the host address-space limit ('ulimit -v') leaves no room for a guest space "
+                        f"of {MIN_SPACE >> 20} MiB; raise the limit")
+    return space
 from .signals import Signals
 from . import syscalls
 
@@ -12,7 +21,7 @@ class Process:
         self.arch = arch
         self.options = options
         self.log = log
-        self.mem = GuestMemory(options.reserved_va) if options.reserved_va else GuestMemory()
+        self.mem = GuestMemory(options.reserved_va or _default_space())
         self.cpu = arch.new_cpu(self.mem)
         self.signals = Signals(self)
         self.sysroot = options.sysroot
