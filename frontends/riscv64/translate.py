@@ -122,8 +122,9 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
             word = mem.fetch16(a)
             if word & 3 == 3:
                 word |= mem.fetch16(a + 2) << 16
-        except GuestFault:
-            if a == pc:
+        except GuestFault as e:
+            if a == pc:          # the block's own fetch: the fault is at pc, the jump's
+                e.pc = a         # target (not at the jump, where a lookup from a TB would put it)
                 raise
             if not starts_path:  # (else its side exits stay as they are)
                 b.goto_tb(a)     # let the faulting fetch start its own block
