@@ -32,17 +32,17 @@
 """
 import types
 
-from bytecode import Bytecode, Instr, Label, Compare, BinaryOp, SetLineno, TryBegin, TryEnd
-
 from pydbt import ir
 from pydbt.errors import GuestFault
 from pydbt.ir import Const, MASK, EVAL
 from pydbt.passes import known_bits, _bits
 from pydbt.runtime.memory import PAGE_SHIFT, TABLE_PAD
 
-PAGE_MASK = (1 << PAGE_SHIFT) - 1
-from . import pyasm
+from . import pyasm, pyops
 from .interp import raise_exception
+from .pyops import Bytecode, Label, Compare, BinaryOp, SetLineno
+
+PAGE_MASK = (1 << PAGE_SHIFT) - 1
 
 name = "pybytecode"
 superblocks = True       # compile time is paid for hot code only: make it big
@@ -59,7 +59,6 @@ _VIEW = {(1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q",
 _SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
 _EXT = {"ext8s": (0xff, 0x80), "ext16s": (0xffff, 0x8000), "ext32s": (0xffffffff, 0x80000000)}
 _EXTU = {"ext8u": 0xff, "ext16u": 0xffff, "ext32u": 0xffffffff}
-STACK_SIZE = 16    # deeper than any sequence emitted here needs (calls: 3 + 4 args)
 # every TB function's parameters: all but cpu are defaults bound at compile time
 _ARGS = ("cpu", "links", "lookup", "fns", "pages", "count", "pending")
 
@@ -78,44 +77,28 @@ def fixup(e, pcs, cpu, local, written):
         cpu.pc = e.pc
 
 
-_INSTR_CACHE = {}
-_SHARED = {int, bool, str, type(None), BinaryOp, Compare}
-
-
 class Gen:
     def __init__(self, block, ctx):
         self.block = block
         self.ctx = ctx
-        self.code = []
+        self.e = pyops.Emitter()     # the instructions, through the version's opcode table
+        self.code = self.e.code
         self.line = 1
         self.labels = {}
         self.written = []            # guest registers written anywhere (in order)
         self.fallthrough = True
 
     # --- emission helpers --------------------------------------------------------------
-    def i(self, name, arg=0):
-        # Instr() validates its argument and costs ~1.5 us: share equal instructions
-        # (they carry no line number: SetLineno pseudo-instructions give it)
-        # (objects such as labels and helpers are not kept: they belong to one TB
-        # or one guest memory, which the cache would keep alive)
-        key = (name, type(arg), arg) if type(arg) in _SHARED else None    # (1 and True are equal keys)
-        ins = _INSTR_CACHE.get(key)
-        if ins is None:
-            ins = Instr(name, arg) if arg is not None else Instr(name)
-            if key is not None and len(_INSTR_CACHE) < 100000:
-                _INSTR_CACHE[key] = ins
-        self.code.append(ins)
-
     def load(self, v):
         if isinstance(v, Const):
-            self.i("LOAD_CONST", v.value)
+            self.e.const(v.value)
         elif v.id == self.on_stack:
             self.on_stack = None              # the value is already there
         else:
             name = self.names.get(v.id)
             if name is not None:
                 self.read(name)
-            self.i("LOAD_FAST", name or f"t{v.id}")
+            self.e.load(name or f"t{v.id}")
 
     def read(self, name):
         """A register local is read: unless it is bound on every path to here, it
@@ -127,10 +110,10 @@ class Gen:
         if self.in_loop[self.pos] or int(name[1:]) in self.maybe[self.pos]:
             self.need.add(name)
             return
-        self.i("LOAD_FAST", "r")
-        self.i("LOAD_CONST", int(name[1:]))
-        self.i("BINARY_SUBSCR", None)
-        self.i("STORE_FAST", name)
+        self.e.load("r")
+        self.e.const(int(name[1:]))
+        self.e.subscr()
+        self.e.store(name)
         self.defw = self.defw | {name}
 
     def store(self, v):
@@ -140,7 +123,7 @@ class Gen:
             name = self.names.get(v.id)
             if name is not None:                 # computed straight into a register local
                 self.defw = self.defw | {name}
-            self.i("STORE_FAST", name or f"t{v.id}")
+            self.e.store(name or f"t{v.id}")
 
     def load_early(self, op):
         """The registers op reads are loaded (if they must be, see read) before its
@@ -157,26 +140,22 @@ class Gen:
                 self.read(name)
 
     def binop(self, op):
-        self.i("BINARY_OP", op)
+        self.e.binop(op)
 
     def mask(self, w):
-        self.i("LOAD_CONST", MASK[w])
+        self.e.const(MASK[w])
         self.binop(BinaryOp.AND)
 
     def call(self, fn, nargs_loader, n):
         """Call fn with n arguments pushed by nargs_loader(); the result stays on the stack."""
-        self.i("PUSH_NULL", None)
-        self.i("LOAD_CONST", fn)
+        self.e.callable_const(fn)
         nargs_loader()
-        self.i("PRECALL", n)
-        self.i("CALL", n)
+        self.e.call(n)
 
     def call_local(self, name, loader, n):
-        self.i("PUSH_NULL", None)
-        self.i("LOAD_FAST", name)
+        self.e.callable_local(name)
         loader()
-        self.i("PRECALL", n)
-        self.i("CALL", n)
+        self.e.call(n)
 
     def label(self, key):
         lab = self.labels.get(key)
@@ -187,9 +166,9 @@ class Gen:
     def signed(self, w):
         """top of stack: unsigned w-bit -> signed Python int"""
         s = 1 << (w - 1)
-        self.i("LOAD_CONST", s)
+        self.e.const(s)
         self.binop(BinaryOp.XOR)
-        self.i("LOAD_CONST", s)
+        self.e.const(s)
         self.binop(BinaryOp.SUBTRACT)
 
     def compare(self, cond, a, b, w):
@@ -198,32 +177,31 @@ class Gen:
         flip = cond in _SIGNED_CMP and max(_bits(a, self.known), _bits(b, self.known)) >= w
         for v in (a, b):
             if flip and isinstance(v, Const):
-                self.i("LOAD_CONST", v.value ^ (1 << (w - 1)))
+                self.e.const(v.value ^ (1 << (w - 1)))
                 continue
             self.load(v)
             if flip:
-                self.i("LOAD_CONST", 1 << (w - 1))
+                self.e.const(1 << (w - 1))
                 self.binop(BinaryOp.XOR)
-        self.i("COMPARE_OP", _CMP[cond])
+        self.e.compare(_CMP[cond])
 
     def return_lookup(self, push_pc):
         """return fns.get(pc) or lookup(pc): the function of the TB at pc"""
-        self.i("LOAD_FAST", "fns")
-        self.i("LOAD_METHOD", "get")
+        self.e.load("fns")
+        self.e.method("get")
         push_pc()
-        self.i("PRECALL", 1)
-        self.i("CALL", 1)
-        self.i("JUMP_IF_TRUE_OR_POP", self.ret_label)
+        self.e.call(1)
+        self.e.jump_if_true_or_pop(self.ret_label)
         self.call_local("lookup", push_pc, 1)
-        self.i("RETURN_VALUE", None)
+        self.e.ret()
 
     def back_edge(self, lab, skip):
         """A backward jump inside the block (a loop): taken unless a signal is
         pending, in which case the block is left at the loop head."""
         if self.ctx.counter is not None:
             self.add_ic(-skip)               # the instructions run again
-        self.i("LOAD_FAST", "pending")
-        self.i("POP_JUMP_BACKWARD_IF_FALSE", self.label(lab))
+        self.e.load("pending")
+        self.e.loop_unless(self.label(lab))
         head_pc, before = self.heads[lab]
         self.jump_to_tail(self.pending_tails, "exit_pc", head_pc, before)
 
@@ -237,12 +215,12 @@ class Gen:
         tail = tails.get(regs)
         if tail is None:
             tail = tails[regs] = Label()
-        self.i("LOAD_CONST", value)
-        self.i("STORE_FAST", local)
+        self.e.const(value)
+        self.e.store(local)
         if self.ctx.counter is not None:
-            self.i("LOAD_CONST", insns)
-            self.i("STORE_FAST", "exit_n")
-        self.i("JUMP_FORWARD", tail)
+            self.e.const(insns)
+            self.e.store("exit_n")
+        self.e.jump(tail)
 
     def exit_regs(self):
         """The registers an exit here writes back: those a path to it may have written."""
@@ -268,33 +246,36 @@ class Gen:
         for g in regs:
             if here:
                 self.read(f"g{g}")
-            self.i("LOAD_FAST", f"g{g}")
-            self.i("LOAD_FAST", "r")
-            self.i("LOAD_CONST", g)
-            self.i("STORE_SUBSCR", None)
+            self.e.load(f"g{g}")
+            self.e.load("r")
+            self.e.const(g)
+            self.e.store_subscr()
 
     def bump(self, idx, n, with_ic=False):
         """count[idx] += n (+ ic); n: a constant or the name of a local"""
-        self.i("LOAD_FAST", "count")
-        self.i("LOAD_CONST", idx)
-        self.i("COPY", 2)
-        self.i("COPY", 2)
-        self.i("BINARY_SUBSCR", None)
-        self.i("LOAD_FAST" if isinstance(n, str) else "LOAD_CONST", n)
+        self.e.load("count")
+        self.e.const(idx)
+        self.e.copy(2)
+        self.e.copy(2)
+        self.e.subscr()
+        if isinstance(n, str):
+            self.e.load(n)
+        else:
+            self.e.const(n)
         self.binop(BinaryOp.INPLACE_ADD)
         if with_ic:
-            self.i("LOAD_FAST", "ic")
+            self.e.load("ic")
             self.binop(BinaryOp.INPLACE_ADD)
-        self.i("SWAP", 3)
-        self.i("SWAP", 2)
-        self.i("STORE_SUBSCR", None)
+        self.e.swap(3)
+        self.e.swap(2)
+        self.e.store_subscr()
 
     def add_ic(self, n):
         """stats: ic += n, the local count of guest instructions of this call"""
-        self.i("LOAD_FAST", "ic")
-        self.i("LOAD_CONST", n)
+        self.e.load("ic")
+        self.e.const(n)
         self.binop(BinaryOp.INPLACE_ADD)
-        self.i("STORE_FAST", "ic")
+        self.e.store("ic")
 
     def count_tb(self, insns):
         """stats at an exit: count[0] += ic + `insns` guest instructions"""
@@ -336,10 +317,10 @@ class Gen:
             if n == "sar":
                 self.signed(w)
             if isinstance(ins[1], Const):
-                self.i("LOAD_CONST", ins[1].value & (w - 1))
+                self.e.const(ins[1].value & (w - 1))
             else:
                 self.load(ins[1])
-                self.i("LOAD_CONST", w - 1)
+                self.e.const(w - 1)
                 self.binop(BinaryOp.AND)
             self.binop(BinaryOp.LSHIFT if n == "shl" else BinaryOp.RSHIFT)
             if n == "sar" or n == "shl" and op.outs[0].id not in self.lazy and not self.fits(n, ins, w):
@@ -348,55 +329,55 @@ class Gen:
             self.load(ins[0])
         elif n == "not":
             self.load(ins[0])
-            self.i("LOAD_CONST", MASK[w])
+            self.e.const(MASK[w])
             self.binop(BinaryOp.XOR)
         elif n == "neg":
             self.load(ins[0])
-            self.i("UNARY_NEGATIVE", None)
+            self.e.neg()
             if op.outs[0].id not in self.lazy:
                 self.mask(w)
         elif n in _EXT or n == "sext32":
             m, s = _EXT.get(n, (0xffffffff, 0x80000000))
             self.load(ins[0])
             if n != "sext32":
-                self.i("LOAD_CONST", m)
+                self.e.const(m)
                 self.binop(BinaryOp.AND)
-            self.i("LOAD_CONST", s)
+            self.e.const(s)
             self.binop(BinaryOp.XOR)
-            self.i("LOAD_CONST", s)
+            self.e.const(s)
             self.binop(BinaryOp.SUBTRACT)
             self.mask(w)
         elif n in _EXTU or n == "trunc32":
             self.load(ins[0])
-            self.i("LOAD_CONST", _EXTU.get(n, 0xffffffff))
+            self.e.const(_EXTU.get(n, 0xffffffff))
             self.binop(BinaryOp.AND)
         elif n == "setcond":
             self.compare(op.consts[0], ins[0], ins[1], ins[0].type)
         elif n == "movcond":
             other, done = Label(), Label()
             self.compare(op.consts[0], ins[0], ins[1], ins[0].type)
-            self.i("POP_JUMP_FORWARD_IF_FALSE", other)
+            self.e.jump_if(False, other)
             self.load(ins[2])
             self.store(op.outs[0])
-            self.i("JUMP_FORWARD", done)
-            self.code.append(other)
+            self.e.jump(done)
+            self.e.place(other)
             self.load(ins[3])
             self.store(op.outs[0])
-            self.code.append(done)
+            self.e.place(done)
             return
         elif n in EVAL:                      # rare ops: the IR's own semantics
             f = EVAL[n]
-            self.call(f, lambda: (self.i("LOAD_CONST", w), [self.load(v) for v in ins]), 1 + len(ins))
+            self.call(f, lambda: (self.e.const(w), [self.load(v) for v in ins]), 1 + len(ins))
             self.mask(w)
         elif n == "getreg":
             if op.outs[0].id in self.names:
                 return                       # an alias of the register's local
             self.read(f"g{op.consts[0]}")
-            self.i("LOAD_FAST", f"g{op.consts[0]}")
+            self.e.load(f"g{op.consts[0]}")
         elif n == "setreg":
             if id(op) not in self.folded:    # (else the value was computed into the local)
                 self.load(ins[0])
-                self.i("STORE_FAST", f"g{op.consts[0]}")
+                self.e.store(f"g{op.consts[0]}")
             self.defw = self.defw | {f"g{op.consts[0]}"}
             return
         elif n == "ld":
@@ -404,45 +385,45 @@ class Gen:
         elif n == "st":
             return self.st(op)
         elif n in ("call", "call_pure"):
-            self.call(op.consts[0], lambda: (self.i("LOAD_FAST", "cpu"), [self.load(v) for v in ins]),
+            self.call(op.consts[0], lambda: (self.e.load("cpu"), [self.load(v) for v in ins]),
                       1 + len(ins))
             if not op.outs:
-                self.i("POP_TOP", None)
+                self.e.pop()
                 return
             self.mask(w)
         elif n == "insn_start":
             self.line = self.insn_index.get(op.consts[0], self.line)
-            self.code.append(SetLineno(self.line))
+            self.e.lineno(self.line)
             return
         elif n == "label":
-            self.code.append(self.label(op.consts[0]))
+            self.e.place(self.label(op.consts[0]))
             self.placed.add(op.consts[0])
             return
         elif n == "br" and op.consts[0] in self.placed:
             self.back_edge(op.consts[0], op.consts[1])
             return
         elif n == "br":
-            self.i("JUMP_FORWARD", self.label(op.consts[0]))
+            self.e.jump(self.label(op.consts[0]))
             return
         elif n == "brcond" and op.consts[1] in self.placed:
             cond, lab, skip = op.consts
             stay = Label()
             self.compare(cond, ins[0], ins[1], ins[0].type)
-            self.i("POP_JUMP_FORWARD_IF_FALSE", stay)
+            self.e.jump_if(False, stay)
             self.back_edge(lab, skip)
-            self.code.append(stay)
+            self.e.place(stay)
             return
         elif n == "brcond":
             cond, lab, skip = op.consts
             self.compare(cond, ins[0], ins[1], ins[0].type)
             if skip and self.ctx.counter is not None:
                 stay = Label()
-                self.i("POP_JUMP_FORWARD_IF_FALSE", stay)
+                self.e.jump_if(False, stay)
                 self.add_ic(-skip)           # the instructions jumped over do not run
-                self.i("JUMP_FORWARD", self.label(lab))
-                self.code.append(stay)
+                self.e.jump(self.label(lab))
+                self.e.place(stay)
             else:
-                self.i("POP_JUMP_FORWARD_IF_TRUE", self.label(lab))
+                self.e.jump_if(True, self.label(lab))
             return
         elif n == "mb":
             return
@@ -456,8 +437,8 @@ class Gen:
         elif n == "exception":
             self.writeback(self.exit_regs())
             self.count_tb(op.consts[3])
-            self.call(raise_exception, lambda: [self.i("LOAD_CONST", c) for c in op.consts[:3]], 3)
-            self.i("RETURN_VALUE", None)
+            self.call(raise_exception, lambda: [self.e.const(c) for c in op.consts[:3]], 3)
+            self.e.ret()
             return
         else:
             raise NotImplementedError(f"pybytecode: op {n}")
@@ -470,10 +451,10 @@ class Gen:
         self.load(op.ins[0])
         c = op.ins[1].value
         if c >> 63:
-            self.i("LOAD_CONST", (1 << 64) - c)
+            self.e.const((1 << 64) - c)
             self.binop(BinaryOp.SUBTRACT)
         else:
-            self.i("LOAD_CONST", c)
+            self.e.const(c)
             self.binop(BinaryOp.ADD)
 
     # --- memory ------------------------------------------------------------------
@@ -489,13 +470,12 @@ class Gen:
     def fast_begin(self, a, size, slow):
         if size > 1 and a is not None:
             self.load(a)
-            self.i("LOAD_CONST", size - 1)
+            self.e.const(size - 1)
             self.binop(BinaryOp.AND)
-            self.i("POP_JUMP_FORWARD_IF_TRUE", slow)
+            self.e.jump_if(True, slow)
         self.close_outer()
         handler = Label()
-        fast = TryBegin(handler, push_lasti=False, stack_depth=0)
-        self.code.append(fast)
+        fast = self.e.try_begin(handler)
         return fast, handler
 
     def close_outer(self):
@@ -506,24 +486,23 @@ class Gen:
         if self.code[k] is self.outer:
             del self.code[k]
         else:
-            self.code.append(TryEnd(self.outer))
+            self.e.try_end(self.outer)
 
     def fast_end(self, fast):
-        self.code.append(TryEnd(fast))
-        self.outer = TryBegin(self.handler, push_lasti=False, stack_depth=0)
-        self.code.append(self.outer)
+        self.e.try_end(fast)
+        self.outer = self.e.try_begin(self.handler)
 
     def view_index(self, a, size, signed, store):
         """push the typed view of a's page (for a store: its store slot) and a's index in it"""
-        self.i("LOAD_FAST", "pages")
+        self.e.load("pages")
         self.load(a)
-        self.i("LOAD_CONST", PAGE_SHIFT)
+        self.e.const(PAGE_SHIFT)
         self.binop(BinaryOp.RSHIFT)
-        self.i("BINARY_SUBSCR", None)
-        self.i("LOAD_ATTR", ("w" if store else "") + _VIEW[size, signed and size < 8])
+        self.e.subscr()
+        self.e.attr(("w" if store else "") + _VIEW[size, signed and size < 8])
         self.load(a)
         if size > 1:
-            self.i("LOAD_CONST", _SHIFT[size])
+            self.e.const(_SHIFT[size])
             self.binop(BinaryOp.RSHIFT)
 
     def group_check(self, op):
@@ -537,69 +516,69 @@ class Gen:
         ok, pv = f"grp_ok{k}", f"grp_pv{k}"
         if first:
             fail, skip = Label(), Label()
-            self.i("LOAD_CONST", False)
-            self.i("STORE_FAST", ok)
+            self.e.const(False)
+            self.e.store(ok)
             if align > 1:
                 self.load(base)
-                self.i("LOAD_CONST", align - 1)
+                self.e.const(align - 1)
                 self.binop(BinaryOp.AND)
-                self.i("POP_JUMP_FORWARD_IF_TRUE", fail)
+                self.e.jump_if(True, fail)
             self.load(base)
-            self.i("LOAD_CONST", lo)
+            self.e.const(lo)
             self.binop(BinaryOp.ADD)
-            self.i("LOAD_CONST", PAGE_MASK)
+            self.e.const(PAGE_MASK)
             self.binop(BinaryOp.AND)
-            self.i("LOAD_CONST", (1 << PAGE_SHIFT) - span)
-            self.i("COMPARE_OP", Compare.GT)
-            self.i("POP_JUMP_FORWARD_IF_TRUE", fail)     # the group crosses a page
+            self.e.const((1 << PAGE_SHIFT) - span)
+            self.e.compare(Compare.GT)
+            self.e.jump_if(True, fail)     # the group crosses a page
             fast, handler = self.fast_begin(None, 1, fail)
-            self.i("LOAD_FAST", "pages")
+            self.e.load("pages")
             self.load(base)
-            self.i("LOAD_CONST", lo)
+            self.e.const(lo)
             self.binop(BinaryOp.ADD)
-            self.i("LOAD_CONST", PAGE_SHIFT)
+            self.e.const(PAGE_SHIFT)
             self.binop(BinaryOp.RSHIFT)
-            self.i("BINARY_SUBSCR", None)
-            self.i("COPY", 1)
-            self.i("LOAD_ATTR", "wB" if stores else "B")   # raises unless the page allows all
-            self.i("POP_TOP", None)
-            self.i("STORE_FAST", pv)
+            self.e.subscr()
+            self.e.copy(1)
+            self.e.attr("wB" if stores else "B")   # raises unless the page allows all
+            self.e.pop()
+            self.e.store(pv)
             self.fast_end(fast)
             for size in sizes:                   # grp_ix<k>_<size> = base >> log2(size)
                 if size > 1:
                     self.load(base)
-                    self.i("LOAD_CONST", _SHIFT[size])
+                    self.e.const(_SHIFT[size])
                     self.binop(BinaryOp.RSHIFT)
-                    self.i("STORE_FAST", f"grp_ix{k}_{size}")
-            self.i("LOAD_CONST", True)
-            self.i("STORE_FAST", ok)
-            self.i("JUMP_FORWARD", skip)
-            self.code.append(handler)
-            self.i("POP_TOP", None)
-            self.code.append(fail)
-            self.code.append(skip)
-        self.i("LOAD_FAST", ok)
-        self.i("POP_JUMP_FORWARD_IF_FALSE", alone := Label())
+                    self.e.store(f"grp_ix{k}_{size}")
+            self.e.const(True)
+            self.e.store(ok)
+            self.e.jump(skip)
+            self.e.place(handler)
+            self.e.pop()
+            self.e.place(fail)
+            self.e.place(skip)
+        self.e.load(ok)
+        self.e.jump_if(False, alone := Label())
         return pv, alone, k, base
 
     def grouped_index(self, grouped, op, size, signed, store):
         """push the group's view for this access and its index: (base >> log2(size)) + off / size"""
         pv, _, k, base = grouped
         off = self.offsets[id(op)]
-        self.i("LOAD_FAST", pv)
-        self.i("LOAD_ATTR", ("w" if store else "") + _VIEW[size, signed and size < 8])
+        self.e.load(pv)
+        self.e.attr(("w" if store else "") + _VIEW[size, signed and size < 8])
         if size > 1:
-            self.i("LOAD_FAST", f"grp_ix{k}_{size}")
+            self.e.load(f"grp_ix{k}_{size}")
         else:
             self.load(base)
         if off:
-            self.i("LOAD_CONST", abs(off) // size)
+            self.e.const(abs(off) // size)
             self.binop(BinaryOp.ADD if off > 0 else BinaryOp.SUBTRACT)
 
     def alone(self, grouped, a):
         """A grouped access falls back on its own checked code: its address, if
         deferred, is computed here."""
-        self.code.append(grouped[1])
+        self.e.place(grouped[1])
         if not isinstance(a, Const) and a.id in self.deferred:
             self.address(self.defs[a.id])
             self.store(a)
@@ -611,26 +590,26 @@ class Gen:
         grouped = self.group_check(op)
         if grouped:
             self.grouped_index(grouped, op, size, signed, store=False)
-            self.i("BINARY_SUBSCR", None)
+            self.e.subscr()
             if signed and size < 8:
                 self.mask(op.type)
             self.store(op.outs[0])
-            self.i("JUMP_FORWARD", done)
+            self.e.jump(done)
             self.alone(grouped, a)
         fast, handler = self.fast_begin(a, size, slow)
         self.view_index(a, size, signed, store=False)
-        self.i("BINARY_SUBSCR", None)
+        self.e.subscr()
         self.fast_end(fast)
         if signed and size < 8:
             self.mask(op.type)
         self.store(op.outs[0])
-        self.i("JUMP_FORWARD", done)
-        self.code.append(handler)
-        self.i("POP_TOP", None)
-        self.code.append(slow)
+        self.e.jump(done)
+        self.e.place(handler)
+        self.e.pop()
+        self.e.place(slow)
         self.call(slow_load(self.ctx.mem, size, signed, op.type), lambda: self.load(a), 1)
         self.store(op.outs[0])
-        self.code.append(done)
+        self.e.place(done)
 
     def st(self, op):
         size = op.consts[0]
@@ -640,26 +619,26 @@ class Gen:
         if grouped:
             self.store_value(v, size)
             self.grouped_index(grouped, op, size, False, store=True)
-            self.i("STORE_SUBSCR", None)
-            self.i("JUMP_FORWARD", done)
+            self.e.store_subscr()
+            self.e.jump(done)
             self.alone(grouped, a)
         fast, handler = self.fast_begin(a, size, slow)
         self.store_value(v, size)
         self.view_index(a, size, False, store=True)
-        self.i("STORE_SUBSCR", None)
+        self.e.store_subscr()
         self.fast_end(fast)
-        self.i("JUMP_FORWARD", done)
-        self.code.append(handler)
-        self.i("POP_TOP", None)
-        self.code.append(slow)
+        self.e.jump(done)
+        self.e.place(handler)
+        self.e.pop()
+        self.e.place(slow)
         self.call(slow_store(self.ctx.mem, size), lambda: (self.load(a), self.load(v)), 2)
-        self.i("POP_TOP", None)
-        self.code.append(done)
+        self.e.pop()
+        self.e.place(done)
 
     def store_value(self, v, size):
         self.load(v)
         if size < 8 or v.type != 64:
-            self.i("LOAD_CONST", (1 << (8 * size)) - 1)
+            self.e.const((1 << (8 * size)) - 1)
             self.binop(BinaryOp.AND)
 
     def goto_tb(self, op):
@@ -669,8 +648,8 @@ class Gen:
             # a branch back to this TB's start: loop here while no signal is pending
             if self.ctx.counter is not None:
                 self.add_ic(op.consts[1])    # one more iteration
-            self.i("LOAD_FAST", "pending")
-            self.i("POP_JUMP_BACKWARD_IF_FALSE", self.loop_head)
+            self.e.load("pending")
+            self.e.loop_unless(self.loop_head)
             insns = 0                        # (counted on the back-edge)
         else:
             insns = op.consts[1]
@@ -678,10 +657,10 @@ class Gen:
             return self.jump_to_tail(self.tails, "exit_k", k, insns)      # a side exit
         self.writeback(self.exit_regs())
         self.count_tb(insns)
-        self.i("LOAD_FAST", "links")
-        self.i("LOAD_CONST", k)
-        self.i("BINARY_SUBSCR", None)
-        self.i("RETURN_VALUE", None)
+        self.e.load("links")
+        self.e.const(k)
+        self.e.subscr()
+        self.e.ret()
 
     def exit_tails(self):
         """The shared side-exit tails: write back, count, return links[exit_k].
@@ -696,26 +675,27 @@ class Gen:
                     chain.append(regs)
                     left.remove(regs)
             for n, regs in enumerate(chain):
-                self.code.append(self.tails[regs])
+                self.e.place(self.tails[regs])
                 rest = set(chain[n + 1]) if n + 1 < len(chain) else set()
                 self.writeback([g for g in regs if g not in rest], here=False)
             if self.ctx.counter is not None:
                 self.bump(0, "exit_n", with_ic=True)
-            self.i("LOAD_FAST", "links")
-            self.i("LOAD_FAST", "exit_k")
-            self.i("BINARY_SUBSCR", None)
-            self.i("RETURN_VALUE", None)
+            self.e.load("links")
+            self.e.load("exit_k")
+            self.e.subscr()
+            self.e.ret()
         for regs, tail in self.pending_tails.items():
             # a signal is pending at a loop's back-edge: leave at the loop head
-            self.code.append(tail)
+            self.e.place(tail)
             self.writeback(regs, here=False)
             if self.ctx.counter is not None:
                 self.bump(0, "exit_n", with_ic=True)
-            self.return_lookup(lambda: self.i("LOAD_FAST", "exit_pc"))
+            self.return_lookup(lambda: self.e.load("exit_pc"))
 
     # --- the function --------------------------------------------------------------------
     def build(self):
-        return to_code(self.emit(), f"tb_{self.block.pc:x}")
+        items = self.emit()
+        return to_code(items, f"tb_{self.block.pc:x}", self.stacksize)
 
     def emit(self):
         """The TB's instructions (bytecode objects)."""
@@ -772,63 +752,58 @@ class Gen:
         # registers bound on every path to here / to load at the entry
         self.defw, self.defw_at, self.need = frozenset(), {}, set()
         handler = self.handler = Label()
-        self.outer = TryBegin(handler, push_lasti=False, stack_depth=0)
         if self.ctx.counter is not None:
-            self.i("LOAD_CONST", 0)
-            self.i("STORE_FAST", "ic")
-        self.code.append(self.outer)
+            self.e.const(0)
+            self.e.store("ic")
+        self.outer = self.e.try_begin(handler)
         if self.loop_head is not None:
-            self.code.append(self.loop_head)
+            self.e.place(self.loop_head)
         for self.pos, op in enumerate(block.ops):
             self.op(op)
         self.close_outer()
         self.exit_tails()
-        self.code.append(self.ret_label)
-        self.i("RETURN_VALUE", None)
+        self.e.place(self.ret_label)
+        self.e.ret()
         # the fault handler: the register locals bound so far go back to the
         # CPU state, the fault gets its pc, and is raised again
-        self.code.append(handler)
-        self.i("PUSH_NULL", None)
-        self.i("LOAD_CONST", fixup)
-        self.i("COPY", 3)
-        self.i("LOAD_CONST", pcs)
-        self.i("LOAD_FAST", "cpu")
-        self.i("PUSH_NULL", None)
-        self.i("LOAD_CONST", locals)
-        self.i("PRECALL", 0)
-        self.i("CALL", 0)
-        self.i("LOAD_CONST", tuple((g, f"g{g}") for g in self.written))
-        self.i("PRECALL", 5)
-        self.i("CALL", 5)
-        self.i("POP_TOP", None)
-        self.i("RERAISE", 0)
+        self.e.place(handler)
+        self.e.callable_const(fixup)
+        self.e.copy(3)                   # the exception
+        self.e.const(pcs)
+        self.e.load("cpu")
+        self.e.callable_const(locals)
+        self.e.call(0)
+        self.e.const(tuple((g, f"g{g}") for g in self.written))
+        self.e.call(5)
+        self.e.pop()
+        self.e.reraise()
         # entry: r = cpu.regs; g<n> = r[n] for the registers read before they are
         # written that read() did not load where they are first read
         self.line = 1
-        entry = [SetLineno(1)]
-        self.code, rest = entry, self.code
-        self.i("RESUME", 0)
-        self.i("LOAD_FAST", "cpu")
-        self.i("LOAD_ATTR", "regs")
-        self.i("STORE_FAST", "r")
+        e = pyops.Emitter()
+        e.lineno(1)
+        e.resume()
+        e.load("cpu")
+        e.attr("regs")
+        e.store("r")
         for g in regs:
             if f"g{g}" in self.need:
-                self.i("LOAD_FAST", "r")
-                self.i("LOAD_CONST", g)
-                self.i("BINARY_SUBSCR", None)
-                self.i("STORE_FAST", f"g{g}")
-        self.code = entry + rest
+                e.load("r")
+                e.const(g)
+                e.subscr()
+                e.store(f"g{g}")
+        self.stacksize = max(e.max_depth, self.e.max_depth)
+        return e.code + self.code
 
-        return self.code
 
-
-def to_code(items, name, fast=True):
-    """The code object of a TB's instruction list: through pyasm (the same code
-    object, built faster) unless fast is False or it does not support the list."""
+def to_code(items, name, stacksize, fast=True):
+    """The code object of a TB's instruction list (stacksize: the emitter's
+    max_depth): through pyasm (the same code object, built faster) unless fast
+    is False or it does not support the list."""
     if fast and pyasm.SUPPORTED:
         try:
             return pyasm.assemble(items, argnames=_ARGS, name=name, filename="<pydbt tb>",
-                                  flags=3, stacksize=STACK_SIZE)
+                                  flags=3, stacksize=stacksize)
         except pyasm.Unsupported:
             pass
     bc = Bytecode(items)
@@ -838,7 +813,7 @@ def to_code(items, name, fast=True):
     bc.filename = "<pydbt tb>"
     bc.first_lineno = 1
     bc.flags = 3                     # OPTIMIZED | NEWLOCALS
-    return bc.to_code(stacksize=STACK_SIZE, check_pre_and_post=False,
+    return bc.to_code(stacksize=stacksize, check_pre_and_post=False,
                       compute_exception_stack_depths=False)
 
 
