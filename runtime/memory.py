@@ -23,16 +23,26 @@ Mappings are tracked as a sorted list of `Vma`s for munmap/mremap and for
 fresh anonymous ones (mmap MAP_FIXED over the range), so freed memory reads as
 zero when mapped again and costs nothing.  File mappings are real host file
 mappings placed at the guest address (MAP_FIXED), MAP_SHARED included.
+
+A shared file mapping's host pages raise a real host SIGBUS when touched past
+the end of the file (truncated under the guest): CPython cannot recover from
+that inside a memoryview access.  Such pages are marked `FILE`: their
+access-table entry is None and the checked path copies their bytes with the
+host's process_vm_readv/writev, which fail with EFAULT where a plain access
+would raise SIGBUS; that becomes the guest's SIGBUS (BUS_ADRERR, si_addr) at the
+faulting instruction, or EFAULT for a syscall, as on Linux.  Only those pages
+pay for it (a syscall per access).
 """
 import ctypes
 import errno
 import mmap
 import os
 import resource
+import signal
 import struct
 from bisect import bisect_left
 
-from ..errors import segv, UserError
+from ..errors import segv, UserError, GuestFault
 
 PAGE = 4096
 PAGE_SHIFT = 12
@@ -42,6 +52,8 @@ MAX_SPACE = 256 << 30        # above 256 GiB the access table alone takes over 5
 TABLE_COST = 8 + 1           # host bytes per guest page: an access-table slot and a permission byte
 R, W, X = mmap.PROT_READ, mmap.PROT_WRITE, mmap.PROT_EXEC
 CODE = 8
+FILE = 16                    # a shared file mapping's page: accessed only through host copies
+BUS_ADRERR = 2
 MAP_NORESERVE = 0x4000
 MAP_FIXED = 0x10
 MAP_SHARED = 0x01
@@ -54,6 +66,13 @@ _libc.mmap.restype = ctypes.c_void_p
 _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
                        ctypes.c_int, ctypes.c_long]
 _MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+class _Iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+_libc.process_vm_readv.restype = _libc.process_vm_writev.restype = ctypes.c_ssize_t
 
 
 def page_down(a):
@@ -159,8 +178,9 @@ class GuestMemory:
     def load(self, a, size, signed=False):
         try:
             p = self.perm[a >> PAGE_SHIFT]
-            if not p & R or (a & 0xfff) > PAGE - size:
-                self._check(a, size, R)
+            if p & (R | FILE) != R or (a & 0xfff) > PAGE - size:
+                if self._check(a, size, R):
+                    return _U[size, signed].unpack(self._host_copy(a, size))[0]
             return _U[size, signed].unpack_from(self.buf, a)[0]
         except (IndexError, OverflowError, struct.error):
             raise segv(a, False) from None
@@ -168,8 +188,10 @@ class GuestMemory:
     def store(self, a, value, size):
         try:
             p = self.perm[a >> PAGE_SHIFT]
-            if p & (W | CODE) != W or (a & 0xfff) > PAGE - size:
-                self._check(a, size, W)
+            if p & (W | CODE | FILE) != W or (a & 0xfff) > PAGE - size:
+                if self._check(a, size, W):
+                    self._host_copy(a, size, _U[size, False].pack(value & _MASK[size]))
+                    return
             _U[size, False].pack_into(self.buf, a, value & _MASK[size])
         except (IndexError, OverflowError, struct.error):
             raise segv(a, False) from None
@@ -177,46 +199,74 @@ class GuestMemory:
     def fetch16(self, a):
         """Instruction fetch of a halfword: needs EXEC."""
         try:
-            if not self.perm[a >> PAGE_SHIFT] & X:
-                raise segv(a, self.perm[a >> PAGE_SHIFT] != 0)
+            p = self.perm[a >> PAGE_SHIFT]
+            if p & (X | FILE) != X:
+                if not p & X:
+                    raise segv(a, p != 0)
+                return _U[2, False].unpack(self._host_copy(a, 2))[0]
             return _U[2, False].unpack_from(self.buf, a)[0]
         except (IndexError, OverflowError):
             raise segv(a, False) from None
 
     def _check(self, a, size, need):
-        """Slow path: page-crossing access, missing permission, or a store to code."""
+        """Slow path: page-crossing access, missing permission, or a store to code.
+        True when a page is FILE: the access must then go through _host_copy."""
         last = a + size - 1
         if last >= self.space or a < 0:
             raise segv(a, False)
+        shared = 0
         for pg in range(a >> PAGE_SHIFT, (last >> PAGE_SHIFT) + 1):
             p = self.perm[pg]
             if not p & need:
                 addr = max(a, pg << PAGE_SHIFT)
                 raise segv(addr, p != 0 or self.vma_at(addr) is not None)
+            shared |= p & FILE
         if need == W and self.on_code_write:
             for pg in range(a >> PAGE_SHIFT, (last >> PAGE_SHIFT) + 1):
                 if self.perm[pg] & CODE:
                     self.on_code_write(pg)
+        return shared
+
+    def _host_copy(self, a, n, data=None):
+        """Read n bytes at a (data None) or write data there through the host
+        kernel, which answers EFAULT where a plain access would raise SIGBUS (a
+        shared file mapping past the end of its file): the guest gets SIGBUS."""
+        pid = os.getpid()
+        buf = ctypes.create_string_buffer(n) if data is None else ctypes.create_string_buffer(bytes(data), n)
+        local, remote = _Iovec(ctypes.addressof(buf), n), _Iovec(self.host_base + a, n)
+        copy = _libc.process_vm_readv if data is None else _libc.process_vm_writev
+        done = copy(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+        if done == n:
+            return buf.raw
+        err = ctypes.get_errno()
+        if done < 0 and err != errno.EFAULT:     # (not allowed here: a plain copy)
+            if data is None:
+                return self.buf[a:a + n]
+            self.buf[a:a + n] = data
+            return None
+        raise GuestFault(signal.SIGBUS, BUS_ADRERR, a + max(done, 0))
 
     # --- bulk access for syscalls and the loader ------------------------------
     def read(self, a, n):
         if n <= 0:
             return b""
-        self._check(a, n, R)
+        if self._check(a, n, R):
+            return self._host_copy(a, n)
         return self.buf[a:a + n]
 
     def write(self, a, data):
         if not data:
             return
-        self._check(a, len(data), W)
+        if self._check(a, len(data), W):
+            self._host_copy(a, len(data), data)
+            return
         self.buf[a:a + len(data)] = data
 
     def read_cstr(self, a, limit=1 << 16):
         out = bytearray()
         while len(out) < limit:
             end = min(page_down(a) + PAGE, a + limit - len(out))
-            self._check(a, 1, R)
-            chunk = self.buf[a:end]
+            chunk = self._host_copy(a, end - a) if self._check(a, 1, R) else self.buf[a:end]
             i = chunk.find(b"\0")
             if i >= 0:
                 out += chunk[:i]
@@ -233,6 +283,9 @@ class GuestMemory:
             for pg in range(a >> PAGE_SHIFT, ((a + len(data) - 1) >> PAGE_SHIFT) + 1):
                 if self.perm[pg] & CODE:
                     self.on_code_write(pg)
+        if any(self.perm[pg] & FILE for pg in range(a >> PAGE_SHIFT, ((a + len(data) - 1) >> PAGE_SHIFT) + 1)):
+            self._host_copy(a, len(data), data)
+            return
         self.buf[a:a + len(data)] = data
 
     # --- the map ---------------------------------------------------------------
@@ -258,13 +311,13 @@ class GuestMemory:
 
     def _set_perm(self, start, end, prot):
         first, n = start >> PAGE_SHIFT, (end - start) >> PAGE_SHIFT
-        self.perm[first:first + n] = bytes([prot & 7]) * n
-        self.pages[first:first + n] = [self._views(prot & 7)] * n
+        self.perm[first:first + n] = bytes([prot & (7 | FILE)]) * n
+        self.pages[first:first + n] = [self._views(prot & (7 | FILE))] * n
 
     def _views(self, p):
         """The access-table entry for a page with permission bits p."""
-        if not p & R:
-            return None                  # (write-only pages: every access is checked)
+        if not p & R or p & FILE:
+            return None                  # (write-only and FILE pages: every access is checked)
         return self._rw if p & (W | CODE) == W else self._ro
 
     def _set_code(self, page, code):
@@ -319,7 +372,7 @@ class GuestMemory:
                 raise OSError(e, os.strerror(e))
         else:
             self._fresh(start, end)
-        self._set_perm(start, end, prot)
+        self._set_perm(start, end, prot | (FILE if fd >= 0 and flags & MAP_SHARED else 0))
         self._insert(Vma(start, end, prot, flags, name, offset))
         return start
 
@@ -345,8 +398,13 @@ class GuestMemory:
         for v in keep.values():
             s, e = max(v.start, start), min(v.end, end)
             self._insert(Vma(s, e, prot, v.flags, v.name, v.offset + (s - v.start)))
-        code = [pg for pg in range(start >> PAGE_SHIFT, end >> PAGE_SHIFT) if self.perm[pg] & CODE]
+        pgs = range(start >> PAGE_SHIFT, end >> PAGE_SHIFT)
+        code = [pg for pg in pgs if self.perm[pg] & CODE]
+        shared = [pg for pg in pgs if self.perm[pg] & FILE]
         self._set_perm(start, end, prot)
+        for pg in shared:        # still a shared file mapping's
+            self.perm[pg] |= FILE
+            self.pages[pg] = None
         for pg in code:          # still translated (only when exec stays allowed)
             self._set_code(pg, True)
         return 0
