@@ -10,32 +10,61 @@ the result goes through the package's own assembler (`ConcreteBytecode.
 to_code()`), so the code object is the one `Bytecode.to_code()` would build:
 tests compare them byte for byte.
 
-Only what the JIT emits is handled (CPython 3.11's layout: inline caches,
-relative jumps); anything else raises `Unsupported` and the caller falls back on
-`Bytecode.to_code()`.
+Only what the JIT emits is handled (the layout of CPython 3.11 to 3.13: inline
+caches, relative jumps; 3.12 on: LOAD_ATTR's method bit, COMPARE_OP's mask bits);
+anything else raises `Unsupported` and the caller falls back on
+`Bytecode.to_code()`, as on any other version.
 """
 import dis
 import sys
 
-from bytecode import ConcreteBytecode, ConcreteInstr, Instr, Label, SetLineno, TryBegin, TryEnd
-from bytecode.concrete import ExceptionTableEntry
-from bytecode.instr import Compare, InstrLocation
+try:
+    from bytecode import ConcreteBytecode, ConcreteInstr, Instr, Label, SetLineno, TryBegin, TryEnd
+    from bytecode.concrete import ExceptionTableEntry
+    from bytecode.instr import Compare, InstrLocation
+    _FOUND = True
+except Exception:               # another bytecode package: Bytecode.to_code() only
+    _FOUND = False
 
-# CPython 3.11's code layout, and the bytecode package's internals this reads
+VERSION = sys.version_info[:2]
+
+
+def _cache_entries():
+    """CACHE entries after each opcode (a list by opcode up to 3.12, a dict by name in 3.13)"""
+    table = dis._inline_cache_entries
+    if isinstance(table, dict):
+        return [table.get(dis.opname[op], 0) for op in range(256)]
+    return [table[op] if op < len(table) else 0 for op in range(256)]
+
+
+# the code layouts this knows, and the bytecode package's internals it reads
 # (present in 0.19; older or newer versions fall back on Bytecode.to_code())
-SUPPORTED = (sys.version_info[:2] == (3, 11) and hasattr(ConcreteInstr, "_from_trusted")
-             and all(hasattr(Instr("NOP"), a) for a in ("_opcode", "_arg", "_location")))
+SUPPORTED = (_FOUND and VERSION in ((3, 11), (3, 12), (3, 13)) and hasattr(ConcreteInstr, "_from_trusted")
+             and all(hasattr(Instr("NOP"), a) for a in ("_opcode", "_arg", "_location"))
+             and isinstance(getattr(dis, "_inline_cache_entries", None), (list, dict)))
 
-_CACHES = getattr(dis, "_inline_cache_entries", None)
+_CACHES = _cache_entries() if SUPPORTED else None
 _HAS_CONST = frozenset(dis.hasconst)
-_HAS_LOCAL = frozenset(dis.haslocal)
-_HAS_NAME = frozenset(dis.opmap[n] for n in ("LOAD_ATTR", "STORE_ATTR", "LOAD_METHOD"))
-_JUMP = frozenset(dis.hasjrel)
-_BACKWARD = frozenset(op for op in dis.hasjrel if "BACKWARD" in dis.opname[op])
-_HAS_ARG = dis.HAVE_ARGUMENT
+_HAS_LOCAL = frozenset(op for op in dis.haslocal if dis.opname[op] in ("LOAD_FAST", "STORE_FAST"))
+_HAS_NAME = frozenset(dis.opmap[n] for n in ("LOAD_ATTR", "LOAD_METHOD") if dis.opmap.get(n, 256) < 256)
+_ATTR_FLAG = VERSION >= (3, 12)       # LOAD_ATTR's argument: (method?, name) -> name << 1 | method?
+_JUMP = frozenset(getattr(dis, "hasjump", dis.hasjrel))
+_BACKWARD = frozenset(op for op in _JUMP if "BACKWARD" in dis.opname[op])
+_HAS_ARG = frozenset(dis.hasarg) if hasattr(dis, "hasarg") else \
+    frozenset(range(dis.HAVE_ARGUMENT, 256))
 _COMPARE = dis.opmap["COMPARE_OP"]
 _CACHE = dis.opmap.get("CACHE", 0)
 _PLAIN = (int, str, bool, type(None))
+
+
+def _compare_arg(cmp):
+    """COMPARE_OP's argument as bytecode encodes it (3.12: mask bits below the
+    comparison; 3.13: and a cast-to-bool bit)"""
+    if VERSION >= (3, 13):
+        return cmp._get_mask() + ((cmp.value & 0b1111) << 5) + (cmp.value & 16)
+    if VERSION >= (3, 12):
+        return cmp._get_mask() + (cmp.value << 4)
+    return cmp.value
 
 
 class Unsupported(Exception):
@@ -82,10 +111,15 @@ def assemble(items, *, argnames, name, filename, flags, stacksize, first_lineno=
             elif opcode in _HAS_LOCAL:
                 arg = _index(varnames, var_at, arg, arg)
             elif opcode in _HAS_NAME:
-                arg = _index(names, name_at, arg, arg)
+                if _ATTR_FLAG:
+                    if type(arg) is not tuple:
+                        raise Unsupported(it.name)
+                    arg = (_index(names, name_at, arg[1], arg[1]) << 1) | arg[0]
+                else:
+                    arg = _index(names, name_at, arg, arg)
             elif opcode == _COMPARE:
-                arg = arg.value if isinstance(arg, Compare) else arg
-            elif opcode < _HAS_ARG:
+                arg = _compare_arg(arg) if isinstance(arg, Compare) else arg
+            elif opcode not in _HAS_ARG:
                 arg = None
             elif not isinstance(arg, int):
                 raise Unsupported(it.name)

@@ -365,11 +365,8 @@ def test_side_exit_after_a_skipped_write(a1, a2, a3):
     assert results["interp"][1][10] == (6 if a2 else 0x77 if a1 else 5)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(prog=programs())
-def test_fast_assembler_builds_the_same_code(prog):
-    """backends/pyasm.py builds exactly the code object `Bytecode.to_code()` does
-    (bytes, constants, names, line and exception tables) for JIT superblocks."""
+def _superblock_items(prog):
+    """A JIT superblock's instruction list for the machine code of prog, and its generator."""
     from pydbt.backends import pybytecode
     words, regs, fregs, frm = prog
     mem = GuestMemory(space=SPACE)
@@ -377,14 +374,47 @@ def test_fast_assembler_builds_the_same_code(prog):
     mem.poke(CODE, b"".join(struct.pack("<I", w) for w in words))
     blk = translate(mem, CODE, 64)
     optimize(blk)
-    items = pybytecode.Gen(blk, Ctx(blk, mem, [])).emit()
-    fast = pybytecode.to_code(items, "tb")
-    slow = pybytecode.to_code(items, "tb", fast=False)
+    gen = pybytecode.Gen(blk, Ctx(blk, mem, []))
+    return gen.emit(), gen
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(prog=programs())
+def test_fast_assembler_builds_the_same_code(prog):
+    """backends/pyasm.py builds exactly the code object `Bytecode.to_code()` does
+    (bytes, constants, names, line and exception tables) for JIT superblocks."""
+    from pydbt.backends import pyasm, pybytecode
+    if not pyasm.SUPPORTED:
+        pytest.skip("pyasm does not know this CPython or bytecode package (Bytecode.to_code() is used)")
+    items, gen = _superblock_items(prog)
+    fast = pyasm.assemble(items, argnames=pybytecode._ARGS, name="tb", filename="<pydbt tb>",
+                          flags=3, stacksize=gen.stacksize)     # (Unsupported fails the test)
+    slow = pybytecode.to_code(items, "tb", gen.stacksize, fast=False)
     for attr in ("co_code", "co_names", "co_varnames", "co_exceptiontable", "co_linetable",
                  "co_stacksize", "co_nlocals", "co_argcount", "co_flags"):
         assert getattr(fast, attr) == getattr(slow, attr), attr
     assert [type(c) for c in fast.co_consts] == [type(c) for c in slow.co_consts]
     assert all(a is b or a == b for a, b in zip(fast.co_consts, slow.co_consts))
+
+
+def test_fast_assembler_is_used_where_it_can_be():
+    """On the CPythons whose layout it knows, with this bytecode package, pyasm is
+    in use (so the comparison above is not skipped there)."""
+    import sys
+    from pydbt.backends import pyasm
+    if sys.version_info[:2] in ((3, 11), (3, 12), (3, 13)):
+        assert pyasm.SUPPORTED
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(prog=programs())
+def test_stack_depth_is_computed(prog):
+    """The emitter's stack depth for a superblock is the one the bytecode package
+    computes by its own flow analysis (too small would corrupt the interpreter's
+    frame; the JIT does not ask the package, which is slow)."""
+    from bytecode import Bytecode
+    items, gen = _superblock_items(prog)
+    assert gen.stacksize == Bytecode(items).compute_stacksize(check_pre_and_post=False)
 
 
 def _load(funct3, rd, rs1, imm):
