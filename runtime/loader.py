@@ -79,7 +79,9 @@ class Segment:
 
     @property
     def prot(self):
-        return (R if self.flags & PF_R else 0) | (W if self.flags & PF_W else 0) | \
+        """PF_W implies read, as Linux maps it (a write-only page is readable; there
+        is no write-only page table entry); an exec-only page stays exec-only."""
+        return (R if self.flags & (PF_R | PF_W) else 0) | (W if self.flags & PF_W else 0) | \
             (X if self.flags & PF_X else 0)
 
 
