@@ -95,6 +95,10 @@ PROGRAMS: dict[str, Program] = {
         _p("segv_recover", what="SIGSEGV handler + siglongjmp recovers"),
         _p("signals", what="SIGSEGV/SIGILL/SIGTRAP/SIGBUS handlers, ucontext edits, raise, masks, sigaltstack"),
         _p("smc", what="self-modifying code: patch + fence.i / clear_cache / mprotect"),
+        _p("hostile_jump", what="jal/jalr to an unmapped or non-executable page: the fault is at the target, ra written"),
+        _p("hostile_kill", what="kill(getpid(), sig) / raise(sig) with the default action: die, ignore or stop"),
+        _p("hostile_sigbus", what="MAP_SHARED file truncated under the guest: SIGBUS at the access, EFAULT in a syscall"),
+        _p("hostile_flush_icache", what="riscv_flush_icache flags (0/1 ok, else EINVAL) and code written then run"),
     ]
 }
 

@@ -85,6 +85,13 @@ CASES = [
     Case("segv_recover", "segv_recover", exit=5, stdout_has=(b"recovered 3 times",)),
     Case("signals", "signals", exit=7, stdout_has=(b"signals done",)),
     Case("smc", "smc", stdout_has=(b"fence.i: first=42 second=1234", b"compressed: 13 5")),
+    Case("hostile_jump", "hostile_jump", args=("jalr", "noexec", "handler", "60"),
+         stdout_has=(b"pc=P+0x1000 ra=P+0x4", b"faults=60")),
+    Case("hostile_kill", "hostile_kill", args=("raise", "15"), exit=None, signal=signal.SIGTERM,
+         stdout_has=(b"sending 15\n",)),
+    Case("hostile_sigbus", "hostile_sigbus", args=(TMPDIR, "handler", "60"),
+         stdout_has=(b"faults=120", b"grown again: 0 0")),
+    Case("hostile_flush_icache", "hostile_flush_icache", stdout_has=(b"code returns 21",)),
 ]
 
 
