@@ -10,6 +10,7 @@ import pytest
 CC = "riscv64-linux-gnu-gcc"
 QEMU = "qemu-riscv64"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLE = os.path.join(ROOT, "examples", "hello")
 pytestmark = pytest.mark.skipif(not shutil.which(CC) or not shutil.which(QEMU),
                                 reason="needs riscv64-linux-gnu-gcc and qemu-riscv64")
 
@@ -139,3 +140,235 @@ def test_write_to_closed_pipe_dies_of_sigpipe(progs):
         p.stdout.close()
         codes.append(p.wait(timeout=60))
     assert codes == [-signal.SIGPIPE, -signal.SIGPIPE]
+
+
+# --- malformed ELF files, the stack, the arguments (issue 8) -----------------------
+from test_elf_fuzz import (build_target, get_ehdr, set_ehdr, get_phdr, set_phdr, phdr_index,  # noqa: E402
+                           PT_LOAD, PT_GNU_STACK)
+
+PT_NULL, PT_INTERP = 0, 3
+MAPS_C = r"""
+#include <stdio.h>
+int main(void) { FILE *f = fopen("/proc/self/maps", "r"); char l[512];
+                 while (fgets(l, sizeof l, f)) fputs(l, stdout); return 0; }
+"""
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory):
+    return build_target(tmp_path_factory.mktemp("target"))
+
+
+def one_line_error(r, *patterns):
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("pydbt: "), r.stderr
+    for p in patterns:
+        assert p in r.stderr, r.stderr
+
+
+def mutant(tmp_path, src, edit, name="mutant"):
+    data = bytearray(src.read_bytes())
+    result = edit(data)                     # edits in place, or returns the new bytes
+    if isinstance(result, (bytes, bytearray)):
+        data = result
+    out = tmp_path / name
+    out.write_bytes(bytes(data))
+    out.chmod(0o755)
+    return out
+
+
+def _load(d, nth=0):
+    return phdr_index(d, PT_LOAD, nth)
+
+
+MALFORMED = {
+    "phentsize": (lambda d: set_ehdr(d, "e_phentsize", 32), "e_phentsize is 32, not 56"),
+    "phnum_zero": (lambda d: set_ehdr(d, "e_phnum", 0), "e_phnum is 0"),
+    "phnum_74": (lambda d: set_ehdr(d, "e_phnum", 74), "e_phnum is 74, must be 1 to 73"),
+    "phoff_past_end": (lambda d: set_ehdr(d, "e_phoff", len(d) - 100), "program headers lie past the end"),
+    "phoff_huge": (lambda d: set_ehdr(d, "e_phoff", (1 << 64) - 8), "program headers lie past the end"),
+    "filesz_gt_memsz": (lambda d: set_phdr(d, _load(d, 1), "p_memsz", 0x10), "p_filesz 0x40 > p_memsz 0x10"),
+    "offset_not_congruent": (lambda d: set_phdr(d, _load(d, 1), "p_offset", get_phdr(d, _load(d, 1), "p_offset") + 8),
+                             "differ modulo the page size"),
+    "offset_past_end": (lambda d: set_phdr(d, _load(d), "p_offset", 1 << 63), "lie past the end of the file"),
+    "memsz_overflows": (lambda d: set_phdr(d, _load(d, 1), "p_memsz", (1 << 64) - 1), "p_memsz overflows"),
+    # was a hang: one dict entry per page of a 2^40-byte segment
+    "memsz_huge": (lambda d: set_phdr(d, _load(d, 1), "p_memsz", 1 << 40), "guest address space (-R)"),
+    "vaddr_huge": (lambda d: set_phdr(d, _load(d), "p_vaddr", 1 << 62), "guest address space (-R)"),
+    "entry_huge": (lambda d: set_ehdr(d, "e_entry", 1 << 63), "entry point 0x8000000000000000"),
+    "big_endian": (lambda d: set_ehdr(d, "ei_data", 2), "big-endian ELF files are not supported"),
+    "bad_ei_data": (lambda d: set_ehdr(d, "ei_data", 7), "bad EI_DATA 7"),
+    "elf32": (lambda d: set_ehdr(d, "ei_class", 1), "32-bit ELF files"),
+    "relocatable": (lambda d: set_ehdr(d, "e_type", 1), "not an executable (ET_REL)"),
+    # a file cut in the middle of its data: it used to run with zeros instead
+    "truncated": (lambda d: d[:get_phdr(d, _load(d, 1), "p_offset") + 0x20], "truncated file?"),
+    "interp_unterminated": (lambda d: (set_phdr(d, 0, "p_type", PT_INTERP), set_phdr(d, 0, "p_filesz", 8)),
+                            "PT_INTERP is not NUL-terminated"),
+    "interp_too_long": (lambda d: (set_phdr(d, 0, "p_type", PT_INTERP), set_phdr(d, 0, "p_filesz", 5000)),
+                        "PT_INTERP of 5000 bytes"),
+    "no_pt_load": (lambda d: [set_phdr(d, _load(d, 0), "p_type", PT_NULL) for _ in range(2)],
+                   "no loadable segments"),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_malformed_elf_is_one_clean_error(target, tmp_path, case):
+    edit, message = MALFORMED[case]
+    exe = mutant(tmp_path, target, edit)
+    r = pydbt("-R", "1g", str(exe))
+    one_line_error(r, f"pydbt: {exe}: ", message)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: set_ehdr(d, "e_shoff", (1 << 64) - 1),
+    lambda d: (set_ehdr(d, "e_shnum", 0xffff), set_ehdr(d, "e_shstrndx", 0xfff0)),
+    lambda d: set_ehdr(d, "e_version", 77),
+], ids=["shoff", "shnum", "e_version"])
+def test_what_the_kernel_ignores_runs(target, tmp_path, edit):
+    """Section headers and e_version are never read by the kernel's ELF loader (qemu
+    agrees): a program whose section headers are garbage runs."""
+    exe = mutant(tmp_path, target, edit)
+    p, q = pydbt(str(exe), "x"), qemu(str(exe), "x")
+    assert (p.stdout, p.returncode) == (q.stdout, q.returncode) and "arg: x" in p.stdout, p.stderr
+
+
+def test_write_only_segment_is_readable(target, tmp_path):
+    """PF_W without PF_R: Linux (and qemu) map it readable; pydbt used to fault on the first load."""
+    exe = mutant(tmp_path, target, lambda d: set_phdr(d, _load(d, 1), "p_flags", 2))
+    p, q = pydbt(str(exe)), qemu(str(exe))
+    assert (p.stdout, p.returncode) == (q.stdout, q.returncode) and "table: 30" in p.stdout, p.stderr
+
+
+def test_non_writable_segment_keeps_its_last_file_page(target, tmp_path):
+    """The kernel's elf_load zeroes the rest of a segment's last file page only if the
+    segment is writable: a text segment whose p_filesz was cut short still has all its
+    code (the page comes from the file), so the program runs as before (qemu 7.2 zeroes
+    the page instead and crashes: the kernel is the oracle here)."""
+    exe = mutant(tmp_path, target, lambda d: set_phdr(d, _load(d), "p_filesz", 0x38))
+    orig, p = pydbt(str(target)), pydbt(str(exe))
+    assert (p.stdout, p.returncode) == (orig.stdout, orig.returncode) and "table: 30" in p.stdout
+
+
+def test_fifo_is_refused_not_waited_on(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    one_line_error(pydbt(str(fifo)), "not a regular file")
+
+
+@pytest.fixture(scope="module")
+def maps_prog(tmp_path_factory):
+    d = tmp_path_factory.mktemp("maps")
+    (d / "maps.c").write_text(MAPS_C)
+    subprocess.run([CC, "-static", "-O2", "-o", str(d / "maps"), str(d / "maps.c")], check=True)
+    return d / "maps"
+
+
+def _maps(text):
+    out = {}
+    for line in text.splitlines():
+        rng, perms, *rest = line.split()
+        lo, hi = (int(x, 16) for x in rng.split("-"))
+        out.setdefault(rest[-1] if len(rest) > 3 else "", []).append((lo, hi, perms))
+    return out
+
+
+@pytest.mark.parametrize("size,expect", [("5000", 128 << 10), ("200k", 200 << 10), ("1g", 1 << 30),
+                                         ("300001", 303104)])
+def test_stack_size_is_rounded_and_placed_apart(maps_prog, size, expect):
+    """-s is rounded up to pages and to at least 128 KiB (as QEMU); the stack sits
+    between the program and the sigreturn page, overlapping neither."""
+    r = pydbt("-s", size, str(maps_prog))
+    assert r.returncode == 0, r.stderr
+    m = _maps(r.stdout)
+    (slo, shi, sperm), = m["[stack]"]
+    (tlo, thi, tperm), = m["[sigreturn]"]
+    assert shi - slo == expect
+    assert shi <= tlo and "x" in tperm and sperm == "rw-p"
+    prog_end = max(hi for lo, hi, _ in m[str(maps_prog)])
+    assert prog_end < slo
+
+
+def test_stack_size_not_page_multiple_runs_like_qemu():
+    p, q = pydbt("-s", "5000", EXAMPLE, "a"), qemu("-s", "5000", EXAMPLE, "a")
+    assert (p.stdout, p.returncode) == (q.stdout, q.returncode) and p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("opts,pattern", [(["-s", "20g"], "-s 20g: the stack does not fit in the 16g"),
+                                          (["-R", "64m", "-s", "63m"], "-s 63m: the stack does not fit in the 64m")])
+def test_stack_too_big_for_the_space(opts, pattern):
+    r = pydbt(*opts, EXAMPLE)
+    one_line_error(r, pattern, "-R")
+
+
+def test_stack_that_would_overlap_the_program(tmp_path):
+    """A program linked high (768 MiB) in a 1 GiB space: a 512 MiB stack would
+    cover it, so pydbt refuses naming -s; the default stack fits."""
+    exe = tmp_path / "high"
+    subprocess.run([CC, "-nostdlib", "-ffreestanding", "-static", "-O2", "-Wl,-Ttext-segment=0x30000000",
+                    "-o", str(exe), os.path.join(ROOT, "examples", "hello.c")], check=True)
+    one_line_error(pydbt("-R", "1g", "-s", "512m", str(exe)), "reaches past the stack", "-s")
+    r = pydbt("-R", "1g", str(exe))
+    assert r.returncode == 0 and "Hello" in r.stdout, r.stderr
+
+
+def test_signal_handlers_return_with_a_1g_stack(guest_binary):
+    """-s 1g used to map the stack over the sigreturn page: every handler return faulted.
+    320 MiB deep in the stack, six handlers return (qemu's -s has no 'g' suffix)."""
+    exe = str(guest_binary("big_stack"))
+    p, q = pydbt("-s", "1g", exe, "deep"), qemu("-s", "1024M", exe, "deep")
+    assert q.returncode == 0 and "320 MiB deep: handled 6 signals" in q.stdout
+    assert (p.stdout, p.returncode) == (q.stdout, q.returncode), p.stderr
+
+
+def test_argument_list_too_long():
+    """The kernel's rule with RLIMIT_STACK = the stack: strings and pointers may use a
+    quarter of it, at least 128 KiB.  Above the limit: one line, E2BIG's message."""
+    a = "x" * 100000
+    r = pydbt("-s", "128k", EXAMPLE, a, a)
+    one_line_error(r, "Argument list too long", "-s")
+    q = qemu("-s", "128k", EXAMPLE, a, a)
+    assert q.returncode != 0 and "Argument list too long" in q.stderr
+    # 1 MiB stack: 256 KiB of arguments; two 100 KB arguments run, three do not
+    p, q = pydbt("-s", "1m", EXAMPLE, a, a), qemu("-s", "1M", EXAMPLE, a, a)
+    assert (p.stdout, p.returncode) == (q.stdout, q.returncode) and p.returncode == 0
+    one_line_error(pydbt("-s", "1m", EXAMPLE, a, a, a), "Argument list too long")
+    # the default 8 MiB stack takes what the host's execve took
+    p, q = pydbt(EXAMPLE, a, a, a), qemu(EXAMPLE, a, a, a)
+    assert (p.stdout, p.returncode) == (q.stdout, q.returncode) and p.returncode == 0
+
+
+def test_one_string_longer_than_max_arg_strlen():
+    """A single string over 128 KiB is E2BIG too (the host's execve cannot pass one to
+    pydbt, a guest's execve could): checked on the loader itself."""
+    from pydbt.cli import parse_run_args
+    from pydbt.errors import UserError
+    from pydbt.runtime.loader import inspect, load
+    from pydbt.runtime.process import Process
+    opts, prog, _ = parse_run_args(["-R", "64m", EXAMPLE])
+    image = inspect(prog)
+    proc = Process(image.arch, opts, None)
+    with pytest.raises(UserError, match="Argument list too long .one string of 131073 bytes"):
+        load(proc, image, [prog, "y" * (128 << 10)], [])
+    proc = Process(image.arch, opts, None)
+    entry, sp = load(proc, image, [prog, "y" * ((128 << 10) - 1)], [])
+    assert proc.mem.load(sp, 8) == 2                 # argc
+
+
+@pytest.mark.parametrize("how", ["rwe", "rw", "absent"])
+def test_pt_gnu_stack_decides_an_executable_stack(guest_binary, tmp_path, how):
+    """Nested-function trampolines run on the stack: with PT_GNU_STACK RWE they work;
+    marked RW, or with no PT_GNU_STACK (riscv64's default: not executable), the
+    program dies of SIGSEGV, under qemu as under pydbt."""
+    src = guest_binary("exec_stack")
+
+    def edit(d):
+        i = phdr_index(d, PT_GNU_STACK)
+        if how == "rw":
+            set_phdr(d, i, "p_flags", 6)
+        elif how == "absent":
+            set_phdr(d, i, "p_type", PT_NULL)
+    exe = mutant(tmp_path, src, edit)
+    p, q = pydbt(str(exe)), qemu(str(exe))
+    assert q.returncode == (0 if how == "rwe" else -11)
+    assert (p.stdout, p.returncode) == (q.stdout, q.returncode), p.stderr
