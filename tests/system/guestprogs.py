@@ -99,6 +99,9 @@ PROGRAMS: dict[str, Program] = {
         _p("hostile_kill", what="kill(getpid(), sig) / raise(sig) with the default action: die, ignore or stop"),
         _p("hostile_sigbus", what="MAP_SHARED file truncated under the guest: SIGBUS at the access, EFAULT in a syscall"),
         _p("hostile_flush_icache", what="riscv_flush_icache flags (0/1 ok, else EINVAL) and code written then run"),
+        _p("exec_stack", cflags=("-Wl,-z,execstack",),
+           what="nested-function trampolines on a PT_GNU_STACK RWE (executable) stack"),
+        _p("big_stack", what="'deep': 320 MiB of stack frames (run with -s 1g), signal handlers return there"),
     ]
 }
 

@@ -92,6 +92,8 @@ CASES = [
     Case("hostile_sigbus", "hostile_sigbus", args=(TMPDIR, "handler", "60"),
          stdout_has=(b"faults=120", b"grown again: 0 0")),
     Case("hostile_flush_icache", "hostile_flush_icache", stdout_has=(b"code returns 21",)),
+    Case("exec_stack", "exec_stack", stdout_has=(b"levels: 3025", b"exec_stack done")),
+    Case("big_stack", "big_stack", stdout_has=(b"shallow: handled 6 signals", b"big_stack done")),
 ]
 
 
