@@ -42,6 +42,7 @@ the stack (at most 6 MiB, at least 128 KiB), no single string more than
 128 KiB, and the whole initial frame must fit in the stack; otherwise
 "Argument list too long" (E2BIG).  (QEMU lets strings fill the whole stack.)
 """
+import errno
 import os
 import stat
 import struct
@@ -289,10 +290,7 @@ def _map_segments(mem, image, f, bias):
             start, end = page_down(vaddr), page_up(vaddr + s.filesz)
             off = page_down(s.offset)
             mem.map(start, end - start, R | W, MAP_PRIVATE, name=name, offset=off)
-            data = _read_at(f, off, min(end - start, size - off))
-            if len(data) < s.offset + s.filesz - off:
-                raise UserError(f"{image.path}: the file shrank while it was being loaded")
-            mem.poke(start, data)
+            _copy_in(mem, f, start, off, min(end - start, size - off), image.path)
             if s.memsz > s.filesz and s.flags & PF_W:
                 mem.poke(vaddr + s.filesz, bytes(end - vaddr - s.filesz))
             mem.protect(start, end - start, s.prot)
@@ -303,6 +301,30 @@ def _map_segments(mem, image, f, bias):
         if s.memsz > s.filesz and zero_end > zero_start:
             mem.map(zero_start, zero_end - zero_start, R | W | (s.prot & X), MAP_PRIVATE | MAP_ANONYMOUS)
     return phdr, hi
+
+
+def _copy_in(mem, f, guest, off, n, path, chunk=1 << 20):
+    """Copy n file bytes at `off` to guest address `guest` (fresh zero pages): holes
+    (SEEK_DATA/SEEK_HOLE) and all-zero chunks are skipped, so a huge sparse
+    segment costs neither time nor memory."""
+    fd, pos, end = f.fileno(), off, off + n
+    while pos < end:
+        try:
+            data_at = os.lseek(fd, pos, os.SEEK_DATA)
+            hole_at = min(os.lseek(fd, data_at, os.SEEK_HOLE), end)
+        except OSError as e:
+            if e.errno == errno.ENXIO:          # nothing but a hole up to the end of the file
+                return
+            data_at, hole_at = pos, end         # no SEEK_DATA here: read it all
+        while data_at < hole_at:
+            k = min(chunk, hole_at - data_at)
+            data = os.pread(fd, k, data_at)
+            if len(data) < k:
+                raise UserError(f"{path}: the file shrank while it was being loaded")
+            if data.strip(b"\0"):
+                mem.poke(guest + data_at - off, data)
+            data_at += k
+        pos = hole_at                           # > pos: SEEK_HOLE lies past SEEK_DATA
 
 
 def _map_sigreturn(proc, arch, addr):

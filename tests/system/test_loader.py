@@ -372,3 +372,22 @@ def test_pt_gnu_stack_decides_an_executable_stack(guest_binary, tmp_path, how):
     p, q = pydbt(str(exe)), qemu(str(exe))
     assert q.returncode == (0 if how == "rwe" else -11)
     assert (p.stdout, p.returncode) == (q.stdout, q.returncode), p.stderr
+
+
+def test_huge_segments_cost_no_memory(target, tmp_path):
+    """A 1 GiB segment of a sparse file and a 6 GiB bss: mapped, not copied or
+    touched (the kernel maps them lazily too): the run's RSS stays small."""
+    from test_elf_fuzz import pydbt_run
+
+    def edit(d):
+        i = phdr_index(d, 4)                                  # PT_NOTE becomes a 1 GiB PT_LOAD
+        for k, v in dict(p_type=PT_LOAD, p_flags=4, p_offset=1 << 32, p_vaddr=1 << 32,
+                         p_filesz=1 << 30, p_memsz=1 << 30).items():
+            set_phdr(d, i, k, v)
+        set_phdr(d, _load(d, 1), "p_memsz", 6 << 30)          # and the bss grows to 6 GiB
+    exe = mutant(tmp_path, target, edit)
+    os.truncate(exe, (1 << 32) + (1 << 30))                   # a hole, not 5 GiB of disk
+    rc, out, err, timed_out, rss_kb = pydbt_run(exe, "x")
+    orig = pydbt(str(target), "x")
+    assert not timed_out and (out.decode(), rc) == (orig.stdout, orig.returncode), err
+    assert rss_kb < 256 << 10, f"RSS {rss_kb >> 10} MiB"
