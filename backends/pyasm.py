@@ -38,7 +38,7 @@ def _cache_entries():
 
 
 # the code layouts this knows, and the bytecode package's internals it reads
-# (present in 0.19; older or newer versions fall back on Bytecode.to_code())
+# (present from 0.18 on; other versions fall back on Bytecode.to_code())
 SUPPORTED = (_FOUND and VERSION in ((3, 11), (3, 12), (3, 13)) and hasattr(ConcreteInstr, "_from_trusted")
              and all(hasattr(Instr("NOP"), a) for a in ("_opcode", "_arg", "_location"))
              and isinstance(getattr(dis, "_inline_cache_entries", None), (list, dict)))

@@ -1,7 +1,12 @@
 #!/bin/sh
 # Install everything the test suite needs, then run it.  Safe to re-run.
 #   Debian packages: riscv64 cross compiler + libc, qemu-user (the oracle), gdb-multiarch
-#   Python: a virtual environment in .venv with pydbt and its test extras
+#   Python: a virtual environment in .venv with pydbt and its test extras; the
+#   whole suite runs there (python3, CPython 3.11).  Then the unit and system
+#   tests run again on CPython 3.12 and 3.13 where they are installed
+#   (python3.12 / python3.13 on PATH, or ~/.pyenv/versions/3.1x*), each in its
+#   own venv (.venv312, .venv313): the JIT emits different bytecode for each.
+# Arguments go to every pytest run.
 set -e
 cd "$(dirname "$0")/.."
 need=""
@@ -15,4 +20,31 @@ if [ -n "$need" ]; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]'
-exec .venv/bin/python -m pytest -n 2 "$@"
+set +e
+status=0
+.venv/bin/python -m pytest -n 2 "$@" || status=1
+
+# an interpreter for CPython $1 (e.g. 3.12), or nothing
+find_python() {
+    for py in "python$1" "$HOME"/.pyenv/versions/"$1"*/bin/python3; do
+        if "$py" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$1'.split('.'))))" \
+                >/dev/null 2>&1; then
+            echo "$py"
+            return
+        fi
+    done
+}
+
+for v in 3.12 3.13; do
+    py=$(find_python "$v")
+    venv=.venv$(echo "$v" | tr -d .)
+    if [ -z "$py" ]; then
+        echo "tests/run.sh: no CPython $v here: its tests are not run" >&2
+        continue
+    fi
+    echo "=== CPython $v ($py): unit and system tests"
+    { [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"; } &&
+        "$venv/bin/pip" install -q -e '.[test]' &&
+        "$venv/bin/python" -m pytest -n 2 tests/unit tests/system "$@" || status=1
+done
+exit $status

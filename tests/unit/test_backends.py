@@ -398,12 +398,14 @@ def test_fast_assembler_builds_the_same_code(prog):
 
 
 def test_fast_assembler_is_used_where_it_can_be():
-    """On the CPythons whose layout it knows, with this bytecode package, pyasm is
-    in use (so the comparison above is not skipped there)."""
+    """On the CPythons whose layout it knows, with a bytecode package that has the
+    internals it reads (0.18 on), pyasm is in use (so the comparison above is not
+    skipped there)."""
     import sys
+    import bytecode
     from pydbt.backends import pyasm
-    if sys.version_info[:2] in ((3, 11), (3, 12), (3, 13)):
-        assert pyasm.SUPPORTED
+    version = tuple(int(x) for x in bytecode.__version__.split(".")[:2])
+    assert pyasm.SUPPORTED == (sys.version_info[:2] in ((3, 11), (3, 12), (3, 13)) and version >= (0, 18))
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
