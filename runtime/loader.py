@@ -30,8 +30,8 @@ replaces an earlier one where their pages overlap.  AT_PHDR is where a PT_LOAD
 maps e_phoff (0 + bias if none does); PT_PHDR is not consulted.
 
 The stack: PT_GNU_STACK's PF_X decides whether it is executable; without
-PT_GNU_STACK, the arch's `exec_stack_default` (False unless the frontend says
-otherwise: riscv64 kernels and QEMU give a non-executable stack).  Its size
+PT_GNU_STACK, the arch's `exec_stack_default` (riscv64 kernels and QEMU give a
+non-executable stack).  Its size
 (`-s`, default 8 MiB) is rounded up to whole pages and to at least 128 KiB, as
 QEMU does.  Layout from the top of the guest space: the sigreturn page, the
 stack, one unmapped guard page, a 1 MiB gap, then the top-down mmap area.  A
@@ -259,7 +259,7 @@ def load(proc, image, argv, envp, execfn=None):
             raise UserError(f"{image.path}: {e.strerror or e}") from None
     mem.brk_start = mem.brk = page_up(hi)
     exec_stack = image.exec_stack if image.exec_stack is not None else \
-        getattr(arch, "exec_stack_default", False)
+        arch.exec_stack_default
     mem.map(stack_lo, stack_hi - stack_lo, R | W | (X if exec_stack else 0),
             MAP_PRIVATE | MAP_ANONYMOUS, name="[stack]")
     mem.mmap_top = stack_lo - PAGE - MMAP_GAP

@@ -18,6 +18,7 @@ class Riscv64:
     page_size = 4096
     syscall_names = RISCV64
     stack_align = 16
+    exec_stack_default = False      # no PT_GNU_STACK: the kernel gives riscv64 a non-executable stack
     insn_align = 2
     cpu_models = {"rv64": "RV64GC (imafdc, zicsr, zifencei)", "any": "same as rv64", "max": "same as rv64"}
 
