@@ -1,5 +1,9 @@
 """The Python-bytecode JIT: each TB becomes one Python function, built with `bytecode`.
 
+The generator below names no opcode: it asks backends/pyops.py's Emitter for
+operations (push, call, jump if, loop unless, ...), which knows each CPython's
+opcodes (3.11 to 3.13) and computes the code's stack depth.
+
     def tb_<pc>(cpu, links, lookup, fns, pages, count, pending):
         r = cpu.regs
         g10 = r[10]; ...                   # registers read before written (see read())
