@@ -251,7 +251,8 @@ class Emitter:
         if self.true_or_pop is not None:
             self._op(self.true_or_pop, label, 0)
             self._to(label, self.depth)
-            self.depth -= 1
+            if self.depth is not None:
+                self.depth -= 1
             return
         self.copy(1)
         self._op(self.jump_not_none, label, -1)
