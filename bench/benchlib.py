@@ -319,12 +319,31 @@ def split_stats(stderr: bytes) -> tuple[bytes, dict | None]:
     return stderr, None
 
 
+def python_for(version: str) -> str:
+    """The interpreter of CPython `version` ("3.12") with pydbt installed: the
+    test venv tests/run.sh makes (.venv312), else python3.12 on PATH."""
+    if version == "%d.%d" % sys.version_info[:2]:
+        return sys.executable
+    venv = REPO / f".venv{version.replace('.', '')}" / "bin" / "python"
+    if venv.exists():
+        return str(venv)
+    found = shutil.which(f"python{version}")
+    if found is None:
+        raise BuildError(f"no CPython {version} with pydbt (make .venv{version.replace('.', '')} "
+                         f"as tests/run.sh does)")
+    return found
+
+
 def runner_argv(runner: str, workload: Workload, size: int) -> list[str]:
+    """`runner` is qemu, native, a pydbt backend, or backend@X.Y: that backend
+    on CPython X.Y."""
     if runner == "qemu":
         return [QEMU, str(binary_path(workload.program, "riscv64")), str(size)]
     if runner == "native":
         return [str(binary_path(workload.program, "native")), str(size)]
-    return [sys.executable, "-m", "pydbt", "run", "-backend", runner, "-stats=json",
+    backend, _, version = runner.partition("@")
+    python = python_for(version) if version else sys.executable
+    return [python, "-m", "pydbt", "run", "-backend", backend, "-stats=json",
             str(binary_path(workload.program, "riscv64")), str(size)]
 
 

@@ -3,6 +3,7 @@
 build, side by side, and report wall times, guest MIPS and ratios.
 
     python bench/report.py [--size small|bench] [--backends interp,pybytecode]
+                           [--pythons 3.11,3.12,3.13]
                            [--workloads sha256,vm] [--repeat N]
                            [--timeout 600 | --timeout interp=1800,pybytecode=600]
                            [--out DIR]
@@ -165,6 +166,14 @@ def ratio_columns(runners, backends):
         for b in backends:
             if b != "interp":
                 cols.append((f"{b} speed-up vs interp", "interp", b))
+    first = {}                                   # backend -> its runner on the first CPython listed
+    for b in backends:
+        base, at, _ = b.partition("@")
+        if at:
+            if base in first:
+                cols.append((f"{b} speed vs {first[base]}", first[base], b))
+            else:
+                first[base] = b
     if "qemu" in runners:
         for b in backends:
             cols.append((f"{b} / qemu (x slower)", b, "qemu"))
@@ -427,6 +436,8 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3, help="runs per workload and runner (median; default 3)")
     ap.add_argument("--timeout", help="seconds per run: N, or runner=N,... "
                     "(default small 300; bench interp=1800, other backends 900, qemu/native 300)")
+    ap.add_argument("--pythons", help="comma list of CPython versions (3.11,3.12,...): each backend runs on "
+                    "each (runner backend@X.Y), in tests/run.sh's venvs")
     ap.add_argument("--no-native", action="store_true", help="skip the native build")
     ap.add_argument("--out", default=str(benchlib.BENCH_DIR / "results"), help="output folder (default bench/results)")
     ap.add_argument("--replot", metavar="JSON", help="no runs: redo the tables and the chart from a report's JSON")
@@ -448,6 +459,14 @@ def main(argv=None):
     if unknown:
         log(f"unknown backend(s) {', '.join(unknown)} (registered: {', '.join(registered)})")
         return 2
+    if args.pythons:
+        backends = [f"{b}@{v}" for b in backends for v in args.pythons.split(",") if v]
+        for v in {b.partition("@")[2] for b in backends}:
+            try:
+                benchlib.python_for(v)
+            except benchlib.BuildError as e:
+                log(str(e))
+                return 2
     names = [n for n in (args.workloads or "").split(",") if n] or list(benchlib.WORKLOADS)
     unknown = [n for n in names if n not in benchlib.WORKLOADS]
     if unknown:
