@@ -220,12 +220,14 @@ def stack_layout(space, stack_size):
     return lo, hi, hi
 
 
-def _place(image, mem, floor):
-    """The load bias; UserError unless every segment and the entry lie below `floor`."""
+def _place(image, mem, floor, base=None):
+    """The load bias; UserError unless every segment and the entry lie below `floor`.
+    An ET_DYN image goes at `base` (default: the PIE base), aligned up to its
+    largest power-of-two p_align."""
     path = image.path
     if image.elf_type == "ET_DYN":
-        align = max([s.align for s in image.loads if s.align & (s.align - 1) == 0] + [PAGE])
-        base = pie_base(mem)
+        align = _max_align(image)
+        base = pie_base(mem) if base is None else base
         bias = (base + align - 1) // align * align
     else:
         bias = 0
@@ -241,13 +243,57 @@ def _place(image, mem, floor):
     return bias
 
 
+def _max_align(image):
+    return max([s.align for s in image.loads if s.align & (s.align - 1) == 0] + [PAGE])
+
+
+# --- the ELF interpreter (PT_INTERP) ------------------------------------------------
+def find_interp(proc, image):
+    """The interpreter the program names, looked up as QEMU does: under -L first,
+    then on the host path; inspected with the program's own header checks and
+    required to be an ET_DYN ELF for the program's ISA.  Returns its Image."""
+    name = image.interp
+    where = [name]
+    if proc.sysroot:
+        where.insert(0, os.fsdecode(os.fsencode(proc.sysroot).rstrip(b"/")) + name
+                     if name.startswith("/") else os.path.join(proc.sysroot, name))
+    path = next((w for w in where if os.path.exists(w)), None)
+    prefix = f"{image.path}: ELF interpreter {name}"
+    if path is None:
+        hint = "use -L <sysroot> (e.g. -L /usr/riscv64-linux-gnu)" if not proc.sysroot else \
+            f"is -L {proc.sysroot} the right sysroot?"
+        raise UserError(f"{prefix} not found (looked in {' and '.join(where)}); {hint}")
+    try:
+        interp = inspect(path)
+    except UserError as e:
+        raise UserError(f"{prefix}: {e}") from None
+    if interp.arch is not image.arch:
+        raise UserError(f"{prefix}: {path} is a {interp.arch.name} ELF file, the program is "
+                        f"{image.arch.name}")
+    if interp.elf_type != "ET_DYN":
+        raise UserError(f"{prefix}: {path} is {interp.elf_type}, an ELF interpreter must be "
+                        f"ET_DYN (a shared object)")
+    return interp
+
+
+def _interp_base(mem, interp, top):
+    """Where the interpreter goes: as Linux, the highest free range of the mmap
+    area (below the stack's gap) that holds all its segments, suitably aligned."""
+    lo = page_down(min(s.vaddr for s in interp.loads))
+    span = page_up(max(s.vaddr + s.memsz for s in interp.loads)) - lo
+    align = _max_align(interp)
+    at = mem.find_free(span + align - PAGE, top)
+    if at is None:
+        raise UserError(f"{interp.path}: no room for the ELF interpreter in the "
+                        f"{_size_text(mem.space)} guest address space (-R)")
+    return (at + align - 1) // align * align - lo
+
+
 def load(proc, image, argv, envp, execfn=None):
     """Map the program and build the stack; returns (entry, sp)."""
     mem = proc.mem
     arch = image.arch
-    if image.interp is not None:
-        raise UserError(f"{image.path}: dynamically linked programs are not supported yet "
-                        f"(needs interpreter {image.interp}); build it with -static")
+    interp = find_interp(proc, image) if image.interp is not None else None
     stack_lo, stack_hi, tramp = stack_layout(mem.space, proc.stack_size)
     if proc.stack_size:
         proc.stack_size = stack_hi - stack_lo          # what getrlimit(RLIMIT_STACK) reports
@@ -267,13 +313,22 @@ def load(proc, image, argv, envp, execfn=None):
     entry = image.entry + bias
     proc.load_bias = bias
     proc.entry = entry
+    start, interp_bias = entry, 0
+    if interp is not None:
+        interp_bias = _place(interp, mem, stack_lo - PAGE, _interp_base(mem, interp, mem.mmap_top))
+        with _open(interp.path) as f:
+            try:
+                _map_segments(mem, interp, f, interp_bias)
+            except OSError as e:
+                raise UserError(f"{interp.path}: {e.strerror or e}") from None
+        start = interp.entry + interp_bias
     sp = _build_stack(proc, arch, argv, envp, execfn or image.path, stack_lo, stack_hi,
                       [(AT_PHDR, phdr), (AT_PHENT, image.phentsize), (AT_PHNUM, image.phnum),
-                       (AT_PAGESZ, PAGE), (AT_BASE, 0), (AT_FLAGS, 0), (AT_ENTRY, entry),
+                       (AT_PAGESZ, PAGE), (AT_BASE, interp_bias), (AT_FLAGS, 0), (AT_ENTRY, entry),
                        (AT_UID, os.getuid()), (AT_EUID, os.geteuid()), (AT_GID, os.getgid()),
                        (AT_EGID, os.getegid()), (AT_HWCAP, arch.hwcap), (AT_CLKTCK, 100),
                        (AT_SECURE, 0), (AT_HWCAP2, 0)])
-    return entry, sp
+    return start, sp
 
 
 def _map_segments(mem, image, f, bias):

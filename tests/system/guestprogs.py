@@ -35,6 +35,8 @@ GUEST_DIR = REPO / "tests" / "guest"
 BUILD_DIR = REPO / "tests" / "_build"
 
 CROSS_CC = os.environ.get("PYDBT_CROSS_CC", "riscv64-linux-gnu-gcc")
+# where dynamically linked programs find their ELF interpreter and libraries (-L)
+CROSS_SYSROOT = os.environ.get("PYDBT_CROSS_SYSROOT", "/usr/riscv64-linux-gnu")
 QEMU = os.environ.get("PYDBT_QEMU", "qemu-riscv64")
 
 BASE_CFLAGS = ("-static", "-Wall", "-Wextra", "-fno-strict-aliasing")
@@ -51,11 +53,17 @@ class Program:
     cflags: tuple[str, ...] = ()
     libs: tuple[str, ...] = ()
     what: str = ""
+    static: bool = True  # False: dynamically linked, run with -L CROSS_SYSROOT
+
+    @property
+    def emu_opts(self) -> tuple[str, ...]:
+        """Options both qemu and pydbt need to run it."""
+        return () if self.static else ("-L", CROSS_SYSROOT)
 
     def command(self, output: Path) -> list[str]:
         return [
             CROSS_CC,
-            *BASE_CFLAGS,
+            *(f for f in BASE_CFLAGS if self.static or f != "-static"),
             self.opt,
             *self.cflags,
             "-I",
@@ -102,6 +110,13 @@ PROGRAMS: dict[str, Program] = {
         _p("exec_stack", cflags=("-Wl,-z,execstack",),
            what="nested-function trampolines on a PT_GNU_STACK RWE (executable) stack"),
         _p("big_stack", what="'deep': 320 MiB of stack frames (run with -s 1g), signal handlers return there"),
+        _p("hello_dyn", ["hello.c"], static=False, what="hello world, dynamically linked"),
+        _p("printf_dyn", ["printf.c"], cflags=("-Wno-format",), static=False,
+           what="printf, dynamically linked (libc through the PLT)"),
+        _p("malloc_dyn", ["malloc.c"], static=False, what="malloc stress, dynamically linked"),
+        _p("fp_convert_dyn", ["fp_convert.c"], static=False, what="fenv and libm.so, dynamically linked"),
+        _p("dyn_loader", cflags=("-Wl,--as-needed",), static=False,
+           what="dynamic: AT_BASE/AT_ENTRY/AT_PHDR, ld.so in maps and dladdr, /proc/self/exe, dlopen(libm)"),
     ]
 }
 
@@ -273,8 +288,8 @@ def run(argv, *, env: dict[str, str], cwd: Path | str, timeout: float) -> Result
     )
 
 
-def qemu_argv(binary: Path, args) -> list[str]:
-    return [QEMU, str(binary), *args]
+def qemu_argv(binary: Path, args, opts=()) -> list[str]:
+    return [QEMU, *opts, str(binary), *args]
 
 
 def pydbt_argv(binary: Path, args, extra_opts=()) -> list[str]:
@@ -324,7 +339,7 @@ def _main(argv: list[str]) -> int:
     if cmd == "run":
         prog = PROGRAMS[argv[1]]
         binary = build_program(prog)
-        os.execvp(QEMU, [QEMU, str(binary), *argv[2:]])
+        os.execvp(QEMU, qemu_argv(binary, argv[2:], prog.emu_opts))
     print(f"unknown command {cmd!r}", file=sys.stderr)
     return 2
 

@@ -94,6 +94,13 @@ CASES = [
     Case("hostile_flush_icache", "hostile_flush_icache", stdout_has=(b"code returns 21",)),
     Case("exec_stack", "exec_stack", stdout_has=(b"levels: 3025", b"exec_stack done")),
     Case("big_stack", "big_stack", stdout_has=(b"shallow: handled 6 signals", b"big_stack done")),
+    # dynamically linked (no -static): both emulators get -L (Program.emu_opts)
+    Case("hello_dyn", "hello_dyn", stdout_has=(b"Hello, world!\n",)),
+    Case("printf_dyn", "printf_dyn", stdout_has=(b"atoi=-31337",)),
+    Case("malloc_dyn", "malloc_dyn", stdout_has=(b"bad=0", b"large blocks ok=1", b"malloc(2^62) == NULL: 1")),
+    Case("fp_convert_dyn", "fp_convert_dyn", stdout_has=_done("fp_convert")),
+    Case("dyn_loader", "dyn_loader", stdout_has=(b"libm loaded before dlopen: 0", b"cos(0.5)=0.8775825618903727",
+                                                 b"dyn_loader done, failures=0")),
 ]
 
 
@@ -170,7 +177,8 @@ BACKENDS = {
 def test_guest_program(case: Case, backend, guest_binary, tmp_path):
     binary = guest_binary(case.program)
 
-    q = run_case(case, binary, guestprogs.qemu_argv, tmp_path, "qemu", QEMU_TIMEOUT)
+    emu_opts = list(guestprogs.PROGRAMS[case.program].emu_opts)
+    q = run_case(case, binary, lambda b, a: guestprogs.qemu_argv(b, a, emu_opts), tmp_path, "qemu", QEMU_TIMEOUT)
     check_oracle(case, q)
     if ORACLE_ONLY:
         pytest.skip("PYDBT_SYSTEST_ORACLE_ONLY: qemu side checked, pydbt not run")
@@ -178,7 +186,7 @@ def test_guest_program(case: Case, backend, guest_binary, tmp_path):
     p = run_case(
         case,
         binary,
-        lambda b, a: guestprogs.pydbt_argv(b, a, BACKENDS[backend] + PYDBT_OPTS),
+        lambda b, a: guestprogs.pydbt_argv(b, a, BACKENDS[backend] + PYDBT_OPTS + emu_opts),
         tmp_path,
         "pydbt",
         PYDBT_TIMEOUT,

@@ -51,14 +51,24 @@ def test_truncated_elf(tmp_path):
     assert r.returncode != 0 and "Traceback" not in r.stderr and r.stderr.startswith("pydbt: ")
 
 
-def test_dynamic_program_is_refused(tmp_path):
-    cc = "riscv64-linux-gnu-gcc"
-    if subprocess.run(["which", cc], capture_output=True).returncode:
-        pytest.skip("no riscv64 cross compiler")
+def test_dynamic_program_needs_its_interpreter(tmp_path):
+    """Without -L the riscv64 ld.so is not on this host: one line naming the
+    interpreter, where it looked and -L; with -L the program runs."""
+    cc, sysroot = "riscv64-linux-gnu-gcc", "/usr/riscv64-linux-gnu"
+    interp = "/lib/ld-linux-riscv64-lp64d.so.1"
+    if subprocess.run(["which", cc], capture_output=True).returncode or not os.path.exists(sysroot + interp):
+        pytest.skip("no riscv64 cross compiler and libc")
+    if os.path.exists(interp):
+        pytest.skip(f"{interp} exists on this host")
     src = tmp_path / "d.c"
-    src.write_text("int main(void){return 0;}\n")
+    src.write_text('#include <stdio.h>\nint main(void){puts("dynamic");return 7;}\n')
     subprocess.run([cc, "-o", str(tmp_path / "d"), str(src)], check=True)
-    one_line_error(pydbt("run", str(tmp_path / "d")), "dynamically linked")
+    env = {k: v for k, v in os.environ.items() if k != "PYDBT_LD_PREFIX"}
+    r = pydbt("run", str(tmp_path / "d"), env=env)
+    one_line_error(r, f"{tmp_path / 'd'}: ELF interpreter {interp} not found (looked in {interp}); use -L")
+    assert r.returncode == 1 and r.stdout == ""
+    r = pydbt("run", "-L", sysroot, str(tmp_path / "d"), env=env)
+    assert (r.returncode, r.stdout, r.stderr) == (7, "dynamic\n", "")
 
 
 # Every option with bad values: one `pydbt:` line on stderr, exit status 1.
