@@ -254,9 +254,8 @@ def find_interp(proc, image):
     required to be an ET_DYN ELF for the program's ISA.  Returns its Image."""
     name = image.interp
     where = [name]
-    if proc.sysroot:
-        where.insert(0, os.fsdecode(os.fsencode(proc.sysroot).rstrip(b"/")) + name
-                     if name.startswith("/") else os.path.join(proc.sysroot, name))
+    if proc.sysroot and name.startswith("/"):
+        where.insert(0, proc.sysroot.rstrip("/") + name)
     path = next((w for w in where if os.path.exists(w)), None)
     prefix = f"{image.path}: ELF interpreter {name}"
     if path is None:

@@ -391,3 +391,144 @@ def test_huge_segments_cost_no_memory(target, tmp_path):
     orig = pydbt(str(target), "x")
     assert not timed_out and (out.decode(), rc) == (orig.stdout, orig.returncode), err
     assert rss_kb < 256 << 10, f"RSS {rss_kb >> 10} MiB"
+
+
+# --- dynamically linked programs: the ELF interpreter (PT_INTERP) ---------------------
+SYSROOT = "/usr/riscv64-linux-gnu"
+INTERP = "/lib/ld-linux-riscv64-lp64d.so.1"
+
+DYN_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/auxv.h>
+extern char _start[];
+int main(void) {
+    int local;
+    unsigned long base = getauxval(AT_BASE);
+    Dl_info info = {0};
+    printf("base=%#lx entry=%#lx start=%#lx stack=%#lx\n", base, getauxval(AT_ENTRY),
+           (unsigned long)_start, (unsigned long)&local);
+    dladdr((void *)(base + 0x100), &info);
+    printf("dladdr=%s fbase=%#lx\n", info.dli_fname, (unsigned long)info.dli_fbase);
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) fputs(line, stdout);
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def dyn(tmp_path_factory):
+    if not os.path.exists(SYSROOT + INTERP):
+        pytest.skip(f"no riscv64 libc in {SYSROOT}")
+    d = tmp_path_factory.mktemp("dyn")
+    (d / "auxv.c").write_text(AUXV_C)
+    (d / "dyn.c").write_text(DYN_C)
+    for name in ("auxv", "dyn"):
+        subprocess.run([CC, "-O2", "-o", str(d / name), str(d / f"{name}.c")], check=True)
+    subprocess.run([CC, "-static", "-O2", "-o", str(d / "static"), str(d / "auxv.c")], check=True)
+    return d
+
+
+def test_dynamic_auxv_args_env_match_qemu(dyn):
+    """The AT_* values a program sees (AT_ENTRY, AT_PHDR/PHENT/PHNUM, AT_EXECFN) and
+    /proc/self/exe are the program's, not the interpreter's: as under qemu."""
+    exe = str(dyn / "auxv")
+    opts = ["-L", SYSROOT, "-E", "PYDBT_T_A=x", "-0", "renamed"]
+    p, q = pydbt(*opts, exe, "a", "b c"), qemu(*opts, exe, "a", "b c")
+    assert p.returncode == q.returncode == 0, p.stderr
+    assert p.stdout == q.stdout
+    assert "entry_ok=1 phdr_ok=1" in p.stdout and f"exe={exe}\n" in p.stdout and f"execfn={exe}\n" in p.stdout
+
+
+def _maps_lines(out):
+    rows = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and "-" in parts[0] and len(parts[1]) == 4:
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            rows.append((lo, hi, parts[1], parts[5] if len(parts) > 5 else ""))
+    return rows
+
+
+def test_interpreter_is_mapped_top_down_below_the_stack(dyn):
+    """AT_BASE: page aligned, in the mmap area (above the program, below the stack),
+    where /proc/self/maps shows ld.so by its host path and dladdr finds it; the
+    libraries ld.so maps come below it (top-down), and execution began there (the
+    program ran).  qemu chooses another AT_BASE, so it is checked for the same
+    shape: ld.so mapped at AT_BASE, AT_ENTRY == &_start."""
+    for run in (pydbt, qemu):
+        r = run("-L", SYSROOT, str(dyn / "dyn"))
+        assert r.returncode == 0, r.stderr
+        head = dict(kv.split("=") for kv in r.stdout.splitlines()[0].split())
+        base, entry, start, stack = (int(head[k], 16) for k in ("base", "entry", "start", "stack"))
+        assert entry == start and base and base % 4096 == 0
+        assert f"dladdr={INTERP} fbase={base:#x}" in r.stdout, r.stdout
+        maps = _maps_lines(r.stdout)
+        at_base = [m for m in maps if m[0] == base]
+        assert at_base and at_base[0][3].endswith("ld-linux-riscv64-lp64d.so.1"), r.stdout
+        if run is pydbt:
+            assert at_base[0][3] == os.path.realpath(SYSROOT + INTERP) or \
+                at_base[0][3] == os.path.abspath(SYSROOT + INTERP)
+            assert start < base < stack
+            ld = [m for m in maps if m[3] == at_base[0][3]]
+            assert ld[0][2] == "r-xp" and any(m[2] == "rw-p" for m in ld), ld
+            libc = [m for m in maps if m[3].endswith("/libc.so.6")]
+            assert libc and max(m[1] for m in libc) <= base, r.stdout
+
+
+def test_ld_prefix_environment_variable(dyn):
+    env = dict(os.environ, PYDBT_LD_PREFIX=SYSROOT)
+    r = pydbt(str(dyn / "auxv"), env=env)
+    assert r.returncode == 0 and "entry_ok=1" in r.stdout, r.stderr
+
+
+def _sysroot_with_interp(tmp_path, content):
+    lib = tmp_path / "sysroot" / "lib"
+    lib.mkdir(parents=True)
+    if isinstance(content, bytes):
+        (lib / INTERP.rsplit("/", 1)[1]).write_bytes(content)
+    elif content == "dir":
+        (lib / INTERP.rsplit("/", 1)[1]).mkdir()
+    return str(tmp_path / "sysroot")
+
+
+def test_missing_interpreter_names_where_it_looked(dyn, tmp_path):
+    if os.path.exists(INTERP):
+        pytest.skip(f"{INTERP} exists on this host")
+    root = _sysroot_with_interp(tmp_path, None)
+    exe = str(dyn / "auxv")
+    one_line_error(pydbt("-L", root, exe),
+                   f"pydbt: {exe}: ELF interpreter {INTERP} not found (looked in {root}{INTERP} and {INTERP})",
+                   f"-L {root}")
+    env = {k: v for k, v in os.environ.items() if k != "PYDBT_LD_PREFIX"}
+    one_line_error(pydbt(exe, env=env), f"not found (looked in {INTERP}); use -L <sysroot>")
+
+
+def _ld_so_with(edit):
+    data = bytearray(open(SYSROOT + INTERP, "rb").read())
+    edit(data)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("what,content,pattern", [
+    ("x86_64", lambda: open(os.path.realpath(sys.executable), "rb").read(), "x86_64 programs are not supported"),
+    ("text", lambda: b"#!/bin/sh\n", "not an ELF file"),
+    ("directory", lambda: "dir", "Is a directory"),
+    ("malformed", lambda: _ld_so_with(lambda d: set_ehdr(d, "e_phentsize", 32)), "e_phentsize is 32, not 56"),
+    ("relocatable", lambda: _ld_so_with(lambda d: set_ehdr(d, "e_type", 1)), "not an executable (ET_REL)"),
+])
+def test_bad_interpreter_is_one_clean_error(dyn, tmp_path, what, content, pattern):
+    """The interpreter goes through the program's own header checks."""
+    root = _sysroot_with_interp(tmp_path, content())
+    exe = str(dyn / "auxv")
+    one_line_error(pydbt("-L", root, exe), f"pydbt: {exe}: ELF interpreter {INTERP}: {root}{INTERP}", pattern)
+
+
+def test_et_exec_interpreter_is_refused(dyn, tmp_path):
+    """A riscv64 ELF that is ET_EXEC (a static program) is no ELF interpreter."""
+    root = _sysroot_with_interp(tmp_path, (dyn / "static").read_bytes())
+    one_line_error(pydbt("-L", root, str(dyn / "auxv")), f"{root}{INTERP} is ET_EXEC, an ELF interpreter must be ET_DYN")
