@@ -8,6 +8,17 @@ places the stack, the program and the sigreturn page in the guest space,
 copies the segments in and builds the initial stack (strings at the top, then
 AT_RANDOM bytes, auxv, envp, argv, argc at an aligned sp).
 
+A dynamically linked program (PT_INTERP) also gets its ELF interpreter, as
+binfmt_elf and QEMU do: an absolute name is looked up under -L first, then on
+the host; the file goes through the same header checks as a program and must
+be an ET_DYN for the same ISA; it is mapped at the top of the mmap area (the
+highest free range below the stack's gap, top-down as Linux), execution starts
+at its entry, and auxv carries AT_BASE = its load bias while AT_ENTRY/AT_PHDR/
+AT_PHNUM/AT_EXECFN stay the program's.  ld.so then opens and maps the
+libraries itself through the syscalls (paths rewritten under -L by
+proc.host_path; the host's x86_64 /etc/ld.so.cache is opened as under qemu and
+glibc ignores its entries for another ABI).
+
 The rules, from the kernel's load_elf_binary/load_elf_phdrs/elf_map/elf_load
 (where the kernel would fail exec with ENOEXEC/EINVAL/EIO, pydbt refuses):
   - e_phentsize is 56, 1 <= e_phnum and the table fits in one page (<= 73
