@@ -292,7 +292,7 @@ def run(argv):
     if engine.counter is not None:
         STATS.counter = engine.counter
     try:
-        engine.run(proc.cpu)
+        proc.run_main()
     except GuestExit as e:
         sys.stdout.flush()
         proc.report_stats()

@@ -71,3 +71,9 @@ class GuestExit(Exception):
     def __init__(self, status):
         super().__init__(status)
         self.status = status
+
+
+class TaskExit(BaseException):
+    """Ends the calling task's exec loop: its thread exited, or another task's
+    execve or exit_group ended it.  (BaseException: no handler of guest errors
+    may swallow it.)"""

@@ -12,7 +12,8 @@ translation and the syscall ABI.
 import signal
 import time
 
-from .errors import Syscall, GuestFault, Breakpoint, TRAP_BRKPT
+from .errors import Syscall, GuestFault, Breakpoint, TRAP_BRKPT, TaskExit
+from .exclusive import MARKER
 from .ir import format_block, verify
 from .passes import optimize
 from .stats import STATS
@@ -47,7 +48,6 @@ class Engine:
         self.disabled_passes = disabled_passes
         self.log_opt = proc.log.on("op_opt")
         self.slow = any(proc.log.on(i) for i in ("exec", "cpu"))
-        self.cpu = proc.cpu
         self.counter = [0] if count else None        # [guest instructions executed]
         self.profile = Profile(self.cache)
 
@@ -118,7 +118,7 @@ class Engine:
         return tier0
 
     def _promote(self, old):
-        self.cpu.pc = old.pc
+        self.proc.cpu.pc = old.pc
         new = self._make_tb(old.pc, self.backend)
         self.cache.replace(old, new)
         STATS.tbs_promoted += 1
@@ -139,12 +139,15 @@ class Engine:
         stub.guest_pc = target
         return stub
 
+    def after_fork(self):
+        self.cache.after_fork()
+
     def lookup(self, pc):
         """Indirect jumps: the function of the TB at pc, translating it if needed."""
         fn = self.cache.fns.get(pc)
         if fn is None:
             STATS.cache_misses += 1
-            self.cpu.pc = pc
+            self.proc.cpu.pc = pc
             fn = self.translate(pc).fn
         return fn
 
@@ -180,24 +183,47 @@ class Engine:
             fn = fn(cpu)
         cpu.pc = fn.guest_pc
 
-    def run(self, cpu):
-        """The CPU loop: run guest code, serve syscalls and faults, until exit."""
+    def run(self, task):
+        """A task's CPU loop: run guest code, serve syscalls and faults, deliver
+        signals, park for exclusive sections; until the task or the process ends
+        (an exception: TaskExit, GuestExit)."""
         proc = self.proc
         arch = self.arch
-        while True:
-            try:
-                self.run_until_exception(cpu)       # returns when a signal is pending
-            except Syscall as e:
-                cpu.pc = e.next_pc
-                STATS.syscalls += 1
-                nr, args = arch.syscall_args(cpu)
-                ret = proc.syscall(nr, args)
-                if ret is not None:
-                    arch.set_syscall_result(cpu, ret)
-            except GuestFault as e:
-                cpu.pc = e.pc if e.pc is not None else cpu.pc
-                proc.signals.fault(cpu, e)
-            except Breakpoint as e:
-                cpu.pc = e.pc
-                proc.signals.fault(cpu, GuestFault(signal.SIGTRAP, TRAP_BRKPT, e.pc, e.pc))
-            proc.signals.deliver_pending(cpu)
+        excl = proc.exclusive
+        pending = proc.signals.pending
+        cpu = task.cpu
+        excl.enter()
+        try:
+            while True:
+                if task.killed:
+                    raise TaskExit()
+                try:
+                    self.run_until_exception(cpu)       # returns when something is pending
+                except Syscall as e:
+                    cpu.pc = e.next_pc
+                    STATS.syscalls += 1
+                    nr, args = arch.syscall_args(cpu)
+                    excl.leave()                        # (a blocking syscall must not hold up a fork)
+                    try:
+                        ret = proc.syscall(nr, args)
+                    finally:
+                        excl.enter()
+                    if task.killed:
+                        raise TaskExit()
+                    if ret is not None:
+                        arch.set_syscall_result(cpu, ret)
+                except GuestFault as e:
+                    cpu.pc = e.pc if e.pc is not None else cpu.pc
+                    proc.signals.fault(cpu, e)
+                except Breakpoint as e:
+                    cpu.pc = e.pc
+                    proc.signals.fault(cpu, GuestFault(signal.SIGTRAP, TRAP_BRKPT, e.pc, e.pc))
+                if pending or task.sigpending:
+                    if MARKER in pending:               # an exclusive section: park until it ends
+                        excl.leave()
+                        excl.enter()
+                    proc.signals.deliver_pending(cpu)
+                    if pending:                         # for another task: let it run
+                        time.sleep(0)
+        finally:
+            excl.leave()

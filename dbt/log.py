@@ -27,11 +27,22 @@ class Log:
         self.items = set(items)
         self.strace = "strace" in self.items
         self.fd = 2
+        self.filename = filename
         if filename:
-            self.fd = os.open(filename.replace("%d", str(os.getpid())),
-                              os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            self.fd = self._open()
         self.dfilter = dfilter or []        # [(lo, hi)] pc ranges
         self._unimp_seen = set()
+
+    def _open(self):
+        return os.open(self.filename.replace("%d", str(os.getpid())),
+                       os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
+
+    def after_fork(self):
+        """A forked child logs to its own file when the name has %d (else the same)."""
+        if self.filename and "%d" in self.filename:
+            fd = self._open()
+            os.dup2(fd, self.fd, inheritable=False)
+            os.close(fd)
 
     def on(self, item):
         return item in self.items

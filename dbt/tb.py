@@ -11,7 +11,13 @@ returns `lookup(pc)`, one dictionary probe.  Each link is recorded on its target
 The page index maps a guest page to the TBs translated from it and marks the page
 CODE in guest memory: any store to such a page (self-modifying code, a debugger
 write), an munmap or mprotect of it invalidates them.
+
+Guest threads share the cache: its multi-step updates (adding, linking,
+invalidating) hold one re-entrant lock, so a TB is never linked into the cache
+half-invalidated.  Lookups (one dict probe) take no lock.
 """
+import threading
+
 from .stats import STATS
 
 
@@ -52,68 +58,77 @@ class TBCache:
         self.by_pc = {}                 # pc -> TB
         self.fns = {}                   # pc -> TB function (the indirect-jump lookup)
         self.by_page = {}
+        self.lock = threading.RLock()
         mem.on_code_write = self.invalidate_page
+
+    def after_fork(self):
+        self.lock = threading.RLock()
 
     def get(self, pc):
         return self.by_pc.get(pc)
 
     def add(self, tb):
-        self.by_pc[tb.pc] = tb
-        self.fns[tb.pc] = tb.fn
-        for pg in tb.pages:
-            self.by_page.setdefault(pg, set()).add(tb)
-            self.mem.mark_code(pg)
-        STATS.tbs_translated += 1
+        with self.lock:
+            self.by_pc[tb.pc] = tb
+            self.fns[tb.pc] = tb.fn
+            for pg in tb.pages:
+                self.by_page.setdefault(pg, set()).add(tb)
+                self.mem.mark_code(pg)
+            STATS.tbs_translated += 1
 
     def link(self, src, k, dst):
-        if not self.chaining or not src.valid or not dst.valid:
-            return
-        src.links[k] = dst.fn
-        dst.incoming.append((src, k))
-        STATS.chains_made += 1
+        with self.lock:
+            if not self.chaining or not src.valid or not dst.valid:
+                return
+            src.links[k] = dst.fn
+            dst.incoming.append((src, k))
+            STATS.chains_made += 1
 
     def replace(self, old, new):
         """new (already added) takes over old's place: every jump into old now goes to new."""
-        for src, k in old.incoming:
-            if src.links[k] is old.fn:
-                src.links[k] = new.fn
-                new.incoming.append((src, k))
-        old.incoming = []
-        old.valid = False
-        for pg in old.pages:
-            s = self.by_page.get(pg)
-            if s is not None:
-                s.discard(old)
+        with self.lock:
+            for src, k in old.incoming:
+                if src.links[k] is old.fn:
+                    src.links[k] = new.fn
+                    new.incoming.append((src, k))
+            old.incoming = []
+            old.valid = False
+            for pg in old.pages:
+                s = self.by_page.get(pg)
+                if s is not None:
+                    s.discard(old)
 
     def invalidate(self, tb):
-        if not tb.valid:
-            return
-        tb.valid = False
-        if self.by_pc.get(tb.pc) is tb:
-            del self.by_pc[tb.pc]
-            del self.fns[tb.pc]
-        for src, k in tb.incoming:
-            if src.links[k] is tb.fn:
-                src.links[k] = src.stubs[k]
-                STATS.chains_undone += 1
-        tb.incoming = []
-        for k, fn in enumerate(tb.links):
-            if fn is not tb.stubs[k]:
-                tb.links[k] = tb.stubs[k]
-        for pg in tb.pages:
-            s = self.by_page.get(pg)
-            if s is not None:
-                s.discard(tb)
-                if not s:
-                    del self.by_page[pg]
-                    self.mem.unmark_code(pg)
-        STATS.invalidations += 1
+        with self.lock:
+            if not tb.valid:
+                return
+            tb.valid = False
+            if self.by_pc.get(tb.pc) is tb:
+                del self.by_pc[tb.pc]
+                del self.fns[tb.pc]
+            for src, k in tb.incoming:
+                if src.links[k] is tb.fn:
+                    src.links[k] = src.stubs[k]
+                    STATS.chains_undone += 1
+            tb.incoming = []
+            for k, fn in enumerate(tb.links):
+                if fn is not tb.stubs[k]:
+                    tb.links[k] = tb.stubs[k]
+            for pg in tb.pages:
+                s = self.by_page.get(pg)
+                if s is not None:
+                    s.discard(tb)
+                    if not s:
+                        del self.by_page[pg]
+                        self.mem.unmark_code(pg)
+            STATS.invalidations += 1
 
     def invalidate_page(self, page):
-        for tb in list(self.by_page.get(page, ())):
-            self.invalidate(tb)
-        if page not in self.by_page:
-            self.mem.unmark_code(page)
+        with self.lock:
+            for tb in list(self.by_page.get(page, ())):
+                self.invalidate(tb)
+            if page not in self.by_page:
+                self.mem.unmark_code(page)
 
     def invalidate_range(self, start, end):
         for pg in range(start >> 12, ((end - 1) >> 12) + 1):
@@ -121,7 +136,8 @@ class TBCache:
                 self.invalidate_page(pg)
 
     def flush(self):
-        for tb in list(self.by_pc.values()):
-            self.invalidate(tb)
-        for pg in list(self.by_page):
-            self.invalidate_page(pg)
+        with self.lock:
+            for tb in list(self.by_pc.values()):
+                self.invalidate(tb)
+            for pg in list(self.by_page):
+                self.invalidate_page(pg)

@@ -40,6 +40,7 @@ import os
 import resource
 import signal
 import struct
+import threading
 from bisect import bisect_left
 
 from ..errors import segv, UserError, GuestFault
@@ -170,6 +171,7 @@ class GuestMemory:
         self._ro, self._rw = PageViews(base, False), PageViews(base, True)
         self.host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
         self.vmas = []                       # sorted, non-overlapping
+        self.atomic_lock = threading.Lock()  # LR/SC and AMOs of all guest threads
         self.on_code_write = None            # callback(first_page, last_page)
         self.mmap_top = space - min(1 << 30, space >> 2)    # top-down mmap area ends below the stack
         self.brk_start = self.brk = 0
@@ -385,9 +387,14 @@ class GuestMemory:
 
     def protect(self, start, length, prot):
         end = start + page_up(length)
-        for pg in range(start >> PAGE_SHIFT, end >> PAGE_SHIFT):
-            if self.vma_at(pg << PAGE_SHIFT) is None:
-                return -errno.ENOMEM
+        at = start                       # every page mapped? (walk the vmas, not the pages)
+        for v in self.vmas:
+            if v.end > at:
+                if v.start > at:
+                    break
+                at = v.end
+        if at < end:
+            return -errno.ENOMEM
         if not prot & X:
             self._invalidate(start, end)
         keep = {}
@@ -408,6 +415,16 @@ class GuestMemory:
         for pg in code:          # still translated (only when exec stays allowed)
             self._set_code(pg, True)
         return 0
+
+    def reset(self):
+        """An empty address space (execve): every page fresh and unmapped, no vmas."""
+        self._fresh(0, self.space)
+        npages = self.space >> PAGE_SHIFT
+        self.perm[:] = bytes(npages)
+        self.pages[:npages] = [None] * npages
+        self.vmas = []
+        self.mmap_top = self.space - min(1 << 30, self.space >> 2)
+        self.brk_start = self.brk = 0
 
     def invalidate_and_zero(self, start, end):
         """MADV_DONTNEED on private anonymous memory: the pages read as zero again."""

@@ -27,6 +27,7 @@ import platform
 import resource
 import signal
 import sys
+import threading
 
 from pydbt.errors import GuestFault
 from pydbt.stats import STATS
@@ -104,14 +105,50 @@ def _bit(sig):
 
 
 class Signals:
+    """The process's signal dispositions and process-directed pending signals; a
+    task's own signal state (mask, held signals, alternate stack, thread-directed
+    signals) is on its Task, reached here through `proc.task` (the caller's)."""
+
     def __init__(self, proc):
         self.proc = proc
         self.actions = [Action() for _ in range(NSIG + 1)]
-        self.mask = 0
-        self.pending = []              # [(signo, siginfo fields)] to look at at the next TB boundary
-        self.held = []                 # pending but blocked by the mask
-        self.altstack = (0, 2, 0)      # ss_sp, ss_flags (SS_DISABLE), ss_size
+        # The attention list: every TB and trampoline tests it ("while not pending").
+        # Signals to deliver ((signo, info); info["tid"] for one task), and the
+        # exclusive section's marker, make the tasks leave their loops.
+        self.pending = []
+        self.lock = threading.Lock()
         self._c_handlers = {}          # synchronous signal -> CPython's C handler (to re-arm)
+
+    # the calling task's signal state
+    @property
+    def mask(self):
+        return self.proc.task.sigmask
+
+    @mask.setter
+    def mask(self, value):
+        self.proc.task.sigmask = value
+
+    @property
+    def held(self):
+        return self.proc.task.held
+
+    @property
+    def altstack(self):
+        return self.proc.task.altstack
+
+    @altstack.setter
+    def altstack(self, value):
+        self.proc.task.altstack = value
+
+    def after_fork(self):
+        self.lock = threading.Lock()
+        self.pending[:] = [e for e in self.pending if type(e) is tuple and "tid" not in e[1]]
+
+    def reset_on_exec(self):
+        """execve: handled signals go back to their default; ignored ones stay ignored."""
+        for sig, act in enumerate(self.actions):
+            if sig and act.handler not in (SIG_DFL, SIG_IGN):
+                self.set_action(sig, Action())
 
     # --- dispositions ------------------------------------------------------------------
     def set_action(self, sig, act):
@@ -139,8 +176,15 @@ class Signals:
             _one_shot(signo, ptr)
         self.pending.append((signo, {"code": 0, "pid": 0, "uid": 0}))
 
-    def queue(self, sig, code=0, pid=0, uid=0):
-        self.pending.append((sig, {"code": code, "pid": pid, "uid": uid}))
+    def queue(self, sig, code=0, pid=0, uid=0, tid=None):
+        """A signal for the process, or (tid) for one of its tasks."""
+        info = {"code": code, "pid": pid, "uid": uid}
+        if tid is not None:
+            info["tid"] = tid
+            task = self.proc.task_by_tid(tid)
+            if task is not None and task is not self.proc.task:
+                self.proc.futexes.interrupt(task)
+        self.pending.append((sig, info))
 
     # --- delivery ------------------------------------------------------------------------
     def fault(self, cpu, e: GuestFault):
@@ -151,11 +195,34 @@ class Signals:
             self.die(sig, cpu.pc)
         self._deliver(cpu, sig, {"code": e.code, "addr": e.addr})
 
+    def _take(self, task):
+        """Move the pending signals this task should handle to its own list: those
+        directed at it, and process-directed ones it does not block (or that every
+        task blocks: they wait in its held list until a mask opens)."""
+        with self.lock:
+            for e in list(self.pending):
+                if type(e) is not tuple:
+                    continue                    # (the exclusive section's marker)
+                sig, info = e
+                tid = info.get("tid")
+                if tid is not None and tid != task.tid:
+                    if self.proc.task_by_tid(tid) is None:
+                        self.pending.remove(e)  # (its task is gone)
+                    continue
+                if tid is None and task.sigmask & _bit(sig) and sig not in _UNCATCHABLE and \
+                        any(not t.sigmask & _bit(sig) for t in list(self.proc.tasks.values())):
+                    continue                    # another task takes it
+                self.pending.remove(e)
+                task.sigpending.append(e)
+
     def deliver_pending(self, cpu):
-        while self.pending:
-            sig, info = self.pending.pop(0)
-            if self.mask & _bit(sig) and sig not in _UNCATCHABLE:
-                self.held.append((sig, info))
+        task = self.proc.task
+        if self.pending:
+            self._take(task)
+        while task.sigpending:
+            sig, info = task.sigpending.pop(0)
+            if task.sigmask & _bit(sig) and sig not in _UNCATCHABLE:
+                task.held.append((sig, info))
                 continue
             act = self.actions[sig]
             if act.handler == SIG_IGN:
@@ -190,10 +257,11 @@ class Signals:
             self.set_action(sig, Action())
 
     def set_mask(self, mask):
-        self.mask = mask & ~(_bit(signal.SIGKILL) | _bit(signal.SIGSTOP))
-        if self.held:                  # look again at what the old mask held back
-            self.pending.extend(self.held)
-            self.held.clear()
+        task = self.proc.task
+        task.sigmask = mask & ~(_bit(signal.SIGKILL) | _bit(signal.SIGSTOP))
+        if task.held:                  # look again at what the old mask held back
+            task.sigpending.extend(task.held)
+            task.held.clear()
 
     def sigreturn(self, cpu):
         """rt_sigreturn: restore the state saved by setup_frame."""

@@ -1,8 +1,7 @@
 """Process identity, limits and housekeeping syscalls.
 
 Identity is the host's (pid, uids, groups, session) except what pydbt owns:
-`proc.pid`/`proc.tid`, the thread name (`proc.comm`), the clear-child-tid and
-robust-list pointers, and the resource limits that would constrain pydbt itself
+`proc.pid`, the thread name (`proc.comm`), and the resource limits that would constrain pydbt itself
 if passed to the host (RLIMIT_STACK, RLIMIT_AS, RLIMIT_DATA are virtual, as in
 QEMU; the stack limit reports `proc.stack_size` when set).
 """
@@ -12,7 +11,6 @@ import os
 from . import abi
 from .abi import host_syscall as hsys, buf, s32
 from .syscalls import syscall
-from ..errors import GuestExit
 
 RLIMIT_DATA, RLIMIT_STACK, RLIMIT_AS = 2, 3, 9
 RLIM_INFINITY = (1 << 64) - 1
@@ -34,13 +32,6 @@ def _put_u32s(proc, *pairs):
     for addr, v in pairs:
         if addr:
             proc.mem.write(addr, (v & 0xffffffff).to_bytes(4, "little"))
-
-
-# --- exit ----------------------------------------------------------------------------
-@syscall("exit", "exit_group")
-def sys_exit(proc, status):
-    # threads come later: both end the program for now
-    raise GuestExit(status & 0xff)
 
 
 # --- identity ------------------------------------------------------------------------
@@ -69,11 +60,6 @@ def sys_getpid(proc):
 @syscall("getppid")
 def sys_getppid(proc):
     return os.getppid()
-
-
-@syscall("gettid")
-def sys_gettid(proc):
-    return proc.tid
 
 
 @syscall("getuid")
@@ -239,33 +225,6 @@ def sys_getrlimit(proc, resource, addr):
 @syscall("setrlimit")
 def sys_setrlimit(proc, resource, addr):
     return sys_prlimit64(proc, 0, resource, addr, 0)
-
-
-# --- thread bookkeeping -------------------------------------------------------------------
-@syscall("set_tid_address")
-def sys_set_tid_address(proc, tidptr):
-    proc.clear_child_tid = tidptr
-    return proc.tid
-
-
-@syscall("set_robust_list")
-def sys_set_robust_list(proc, head, length):
-    if length != abi.ROBUST_LIST_HEAD_SIZE:
-        raise _err(errno.EINVAL)
-    proc.robust_list = (head, length)
-    return 0
-
-
-@syscall("get_robust_list")
-def sys_get_robust_list(proc, pid, head_ptr, len_ptr):
-    if not _is_self(proc, pid) and s32(pid) != proc.tid:
-        raise _err(errno.EPERM)
-    head = getattr(proc, "robust_list", 0) or 0
-    if isinstance(head, tuple):
-        head = head[0]
-    proc.mem.write(head_ptr, head.to_bytes(8, "little"))
-    proc.mem.write(len_ptr, abi.ROBUST_LIST_HEAD_SIZE.to_bytes(8, "little"))
-    return 0
 
 
 # --- scheduling -----------------------------------------------------------------------------

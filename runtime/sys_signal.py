@@ -4,6 +4,7 @@ import os
 import signal
 import struct
 
+from .abi import s32
 from .syscalls import syscall
 from .signals import Action, NSIG, _UNCATCHABLE
 
@@ -99,33 +100,41 @@ def sys_sigaltstack(proc, ss, old):
     return 0
 
 
-def _is_self(proc, pid):
-    return pid in (0, proc.pid)
-
-
 @syscall("kill")
 def sys_kill(proc, pid, sig):
     pid = pid - (1 << 64) if pid >> 63 else pid
+    pid = pid - (1 << 32) if pid & 0x80000000 and pid > 0 else pid
     if sig and not _sig_ok(sig):
         return -errno.EINVAL
-    if _is_self(proc, pid) and sig:
-        proc.signals.queue(sig, code=0, pid=proc.pid, uid=os.getuid())
+    if pid == proc.pid:
+        if sig:
+            proc.signals.queue(sig, code=0, pid=proc.pid, uid=os.getuid())
         return 0
-    os.kill(pid, sig)
+    os.kill(pid, sig)           # other processes, our process group (0, -pgid), everyone (-1)
     return 0
 
 
 @syscall("tgkill")
 def sys_tgkill(proc, tgid, tid, sig):
-    if not _sig_ok(sig) and sig:
+    tgid, tid = s32(tgid), s32(tid)
+    if not _sig_ok(sig) and sig or tgid <= 0 or tid <= 0:
         return -errno.EINVAL
-    if tgid == proc.pid and tid == proc.tid:
-        if sig:
-            proc.signals.queue(sig, code=-6, pid=proc.pid, uid=os.getuid())   # SI_TKILL
-        return 0
-    return -errno.ESRCH
+    if tgid != proc.pid:
+        return -errno.ESRCH          # (another process's threads: not reachable from here)
+    return _to_task(proc, tid, sig)
 
 
 @syscall("tkill")
 def sys_tkill(proc, tid, sig):
-    return sys_tgkill(proc, proc.pid, tid, sig)
+    tid = s32(tid)
+    if not _sig_ok(sig) and sig or tid <= 0:
+        return -errno.EINVAL
+    return _to_task(proc, tid, sig)
+
+
+def _to_task(proc, tid, sig):
+    if proc.task_by_tid(tid) is None:
+        return -errno.ESRCH
+    if sig:
+        proc.signals.queue(sig, code=-6, pid=proc.pid, uid=os.getuid(), tid=tid)   # SI_TKILL
+    return 0

@@ -43,6 +43,17 @@ class Riscv64:
     def set_syscall_result(self, cpu, value):
         cpu.regs[10] = value & 0xffffffffffffffff
 
+    @staticmethod
+    def clone_args(a0, a1, a2, a3, a4):
+        """clone's registers -> (flags, newsp, parent_tid, tls, child_tid): the generic order"""
+        return a0, a1, a2, a3, a4
+
+    def set_tls(self, cpu, tls):
+        cpu.regs[4] = tls & 0xffffffffffffffff          # tp
+
+    def set_stack_pointer(self, cpu, sp):
+        cpu.regs[2] = sp & 0xffffffffffffffff
+
     # signals (see signal_frame.py)
     sa_restorer = False             # struct sigaction has no sa_restorer field
     sigreturn_code = signal_frame.SIGRETURN_CODE

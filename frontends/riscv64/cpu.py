@@ -16,11 +16,15 @@ FNAMES = ("ft0 ft1 ft2 ft3 ft4 ft5 ft6 ft7 fs0 fs1 fa0 fa1 fa2 fa3 fa4 fa5 fa6 f
 
 class CPU:
     def __init__(self, mem):
+        self.mem = mem
+        self.reset()
+
+    def reset(self):
+        """The state a new program image starts from (execve)."""
         self.regs = [0] * NREGS
         self.pc = 0
         self.fflags = 0
         self.frm = 0
-        self.mem = mem
         self.reservation = None     # (addr, size, value) of the last lr
         self.insns_base = 0         # for instret
 

@@ -4,6 +4,10 @@ LR records (address, size, value); SC succeeds when the reservation is for the
 same address and size and memory still holds the value (the same compare-and-
 swap view of LR/SC as QEMU's).  Misaligned atomics raise SIGBUS (BUS_ADRALN), as
 the kernel does for the address-misaligned trap.
+
+Guest threads share memory: every LR, SC and AMO runs under the memory's
+`atomic_lock`, so two atomics never interleave (a thread switch may fall
+between a helper's load and its store).
 """
 import signal
 
@@ -27,7 +31,8 @@ def _aligned(addr, size):
 
 def lr(cpu, addr, size):
     _aligned(addr, size)
-    v = cpu.mem.load(addr, size)
+    with cpu.mem.atomic_lock:
+        v = cpu.mem.load(addr, size)
     cpu.reservation = (addr, size, v)
     return _sext(v, size) & M64
 
@@ -35,12 +40,14 @@ def lr(cpu, addr, size):
 def sc(cpu, addr, value, size):
     _aligned(addr, size)
     r, cpu.reservation = cpu.reservation, None
-    if r is None or r[0] != addr or r[1] != size:
-        cpu.mem.load(addr, size)        # still faults on a bad address
-        return 1
-    if cpu.mem.load(addr, size) != r[2]:
-        return 1
-    cpu.mem.store(addr, value, size)
+    mem = cpu.mem
+    with mem.atomic_lock:
+        if r is None or r[0] != addr or r[1] != size:
+            mem.load(addr, size)        # still faults on a bad address
+            return 1
+        if mem.load(addr, size) != r[2]:
+            return 1
+        mem.store(addr, value, size)
     return 0
 
 
@@ -60,8 +67,10 @@ _AMO = {
 def amo(cpu, op, addr, value, size):
     _aligned(addr, size)
     mask = (1 << (size * 8)) - 1
-    old = cpu.mem.load(addr, size)
-    cpu.mem.store(addr, _AMO[op](old, value & mask, size), size)
+    mem = cpu.mem
+    with mem.atomic_lock:
+        old = mem.load(addr, size)
+        mem.store(addr, _AMO[op](old, value & mask, size), size)
     return _sext(old, size) & M64
 
 

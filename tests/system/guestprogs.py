@@ -117,6 +117,12 @@ PROGRAMS: dict[str, Program] = {
         _p("fp_convert_dyn", ["fp_convert.c"], static=False, what="fenv and libm.so, dynamically linked"),
         _p("dyn_loader", cflags=("-Wl,--as-needed",), static=False,
            what="dynamic: AT_BASE/AT_ENTRY/AT_PHDR, ld.so in maps and dladdr, /proc/self/exe, dlopen(libm)"),
+        _p("procs", what="fork + pipe + wait of children (exit codes, signals), wait4/waitid, process groups; "
+                         "vfork + execve, /proc/self/exe, #! scripts, exec errors"),
+        _p("procs_dyn", ["procs.c"], static=False, what="procs, dynamically linked"),
+        _p("threads", what="pthreads: mutex + condvar, exact counts, atomics, TLS, join values, exit_group "
+                           "from a thread, fork with a lock held, code rewritten under a running thread, tkill"),
+        _p("threads_dyn", ["threads.c"], static=False, what="threads, dynamically linked"),
     ]
 }
 

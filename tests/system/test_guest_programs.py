@@ -101,6 +101,16 @@ CASES = [
     Case("fp_convert_dyn", "fp_convert_dyn", stdout_has=_done("fp_convert")),
     Case("dyn_loader", "dyn_loader", stdout_has=(b"libm loaded before dlopen: 0", b"cos(0.5)=0.8775825618903727",
                                                  b"dyn_loader done, failures=0")),
+    # processes and threads (exec needs the guest to run guest programs: qemu-riscv64
+    # without binfmt_misc cannot, so exec has its own test in test_processes.py)
+    Case("procs_fork", "procs", args=("fork",), stdout_has=(b"child 3: killed by signal 15", b"pgrp child: exited 0")),
+    Case("procs_fork_dyn", "procs_dyn", args=("fork",), stdout_has=(b"child 4: killed by signal 11",)),
+    Case("threads", "threads", stdout_has=(b"counter=16000 (expected 16000) atomic=32000 (expected 32000)",)),
+    Case("threads_dyn", "threads_dyn", stdout_has=(b"counter=16000 (expected 16000) atomic=32000",)),
+    Case("threads_exit_group", "threads", args=("exit-group",), exit=3, stdout_has=(b"exiter: calling exit(3)",)),
+    Case("threads_fork_lock", "threads", args=("fork-lock",), stdout_has=(b"fork 2: exited 22",)),
+    Case("threads_smc", "threads", args=("smc",), stdout_has=(b"runner saw the new code: 1",)),
+    Case("threads_tkill", "threads", args=("tkill",), stdout_has=(b"signal handled in the target thread: 1",)),
 ]
 
 

@@ -8,6 +8,8 @@ import pytest
 
 from pydbt.runtime import abi, strace, syscalls
 from pydbt.runtime.memory import GuestMemory, R, W
+from pydbt.runtime.task import Task
+from pydbt.runtime.futex import Futexes
 from pydbt.runtime.syscall_numbers import GENERIC, RISCV64, numbers
 from pydbt.errors import GuestExit
 
@@ -58,14 +60,24 @@ class FakeProc:
         self.auxv = struct.pack("<QQQQ", 6, 4096, 0, 0)
         self.random = None
         self.pid = self.tid = os.getpid()
-        self.clear_child_tid = 0
-        self.robust_list = (0, 0)
+        self.task = Task(self, None, self.pid)
+        self.tasks = {self.pid: self.task}
+        self.futexes = Futexes()
         self.stack_size = None
         self.comm = b""
         self.reserved_fds = set()
 
     def host_path(self, p):
         return p
+
+    def task_by_tid(self, tid):
+        return self.tasks.get(tid)
+
+    def exit_group(self, status):          # (Process.exit_group ends the process)
+        raise GuestExit(status)
+
+    def blocking(self, fn, *args):
+        return fn(*args)
 
 
 @pytest.fixture(scope="module")
@@ -370,7 +382,7 @@ def test_ids(proc):
     assert call(proc, "gettid") == proc.tid
     assert call(proc, "getuid") == os.getuid()
     assert call(proc, "set_tid_address", BASE + 0x40) == proc.tid
-    assert proc.clear_child_tid == BASE + 0x40
+    assert proc.task.clear_child_tid == BASE + 0x40
     assert call(proc, "set_robust_list", BASE, 24) == 0
     assert call(proc, "set_robust_list", BASE, 12) == -errno.EINVAL
     assert call(proc, "getresuid", BASE, BASE + 4, BASE + 8) == 0

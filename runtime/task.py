@@ -1,0 +1,31 @@
+"""A task: one guest thread, as Linux has them.
+
+What is a thread's own lives here: its CPU state, its thread id, its signal
+mask, alternate signal stack and the signals directed at it (pending, or held
+back by its mask), the `clear_child_tid` address (zeroed and futex-woken when
+it exits: how pthread_join waits) and its robust-futex list.  Everything shared
+by the threads of a process (memory, descriptors, signal dispositions, the
+translator and its TB cache) is the Process's.
+
+Each task runs on its own host thread; `Process.task` is the calling thread's
+task (thread-local), so code that serves a syscall or a signal finds "the
+current thread" as the kernel's `current`.
+"""
+
+
+class Task:
+    def __init__(self, proc, cpu, tid):
+        self.proc = proc
+        self.cpu = cpu
+        self.tid = tid
+        self.sigmask = 0
+        self.altstack = (0, 2, 0)        # ss_sp, ss_flags (SS_DISABLE), ss_size
+        self.sigpending = []             # [(signo, info)] directed at this task
+        self.held = []                   # pending but blocked by the mask
+        self.clear_child_tid = 0
+        self.robust_list = (0, 0)
+        self.comm = b""
+        self.killed = False              # another task's exec or exit_group ended this one
+
+    def __repr__(self):
+        return f"Task(tid={self.tid})"
