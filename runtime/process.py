@@ -57,6 +57,9 @@ class Process:
             self.random = random.Random(options.seed)
         self.pid = os.getpid()
         self.reserved_fds = set()
+        if getattr(log, "fd", 2) > 2:              # -D: the log file is pydbt's own (ownfds.py)
+            from . import ownfds
+            log.fd = ownfds.hide(self, log.fd)
         self.comm = b""
         self.argv = []
         self.exe_path = ""

@@ -36,16 +36,61 @@ def _own(proc, path):
     return None
 
 
+def _fd_entry(proc, path):
+    """/proc/{self,thread-self,<pid>}[/task/<tid>]/{fd,fdinfo}/N of our own
+    process -> N (an int), else None."""
+    parts = [p for p in path.split(b"/") if p and p != b"."]
+    if len(parts) == 6 and parts[2] == b"task":
+        parts = parts[:2] + parts[4:]
+    pid = getattr(proc, "pid", None) or os.getpid()
+    if len(parts) != 4 or parts[0] != b"proc" or parts[2] not in (b"fd", b"fdinfo"):
+        return None
+    if parts[1] not in (b"self", b"thread-self", str(pid).encode()) or not parts[3].isdigit():
+        return None
+    return int(parts[3])
+
+
+def hidden_fd(proc, path):
+    """True when `path` names one of pydbt's own descriptors under /proc (ENOENT)."""
+    fds = getattr(proc, "reserved_fds", None)
+    return bool(fds) and _fd_entry(proc, path) in fds
+
+
+def is_fd_dir(fd):
+    """True when host fd `fd` is open on our own /proc/<pid>/fd (or fdinfo) directory."""
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return False
+    return target.startswith(f"/proc/{os.getpid()}/") and target.endswith(("/fd", "/fdinfo"))
+
+
 def exe_path(proc):
     p = proc.exe_path
     return os.fsencode(os.path.abspath(p))
 
 
 # --- generated contents ----------------------------------------------------------
+def _merged(vmas):
+    """Adjacent mappings the kernel would have merged into one vma (the same
+    protection, flags and name, and for a file contiguous offsets): brk grown in
+    steps is one [heap], a range mprotect-ed back is one line again."""
+    out = []
+    for v in vmas:
+        if out:
+            p = out[-1]
+            if p.end == v.start and p.prot == v.prot and p.flags == v.flags and p.name == v.name and \
+                    (not v.name.startswith("/") or p.offset + (p.end - p.start) == v.offset):
+                out[-1] = type(v)(p.start, v.end, p.prot, p.flags, p.name, p.offset)
+                continue
+        out.append(v)
+    return out
+
+
 def maps_text(proc):
     lines = []
     inodes = {}
-    for v in proc.mem.mappings():
+    for v in _merged(proc.mem.mappings()):
         dev_major = dev_minor = ino = 0
         name = v.name or ""
         if name.startswith("/"):

@@ -8,8 +8,14 @@ Every path argument goes through `proc.host_path` (the -L sysroot rule); a few
 /proc paths are served by `procfs`.  Host fds in `proc.reserved_fds` (pydbt's
 own) look closed to the guest.
 
-Buffers: a read/write transfers at most the contiguous guest-accessible part of
-the buffer (like the kernel's partial copy), -EFAULT when none of it is.
+Buffers: the host kernel reads and fills guest memory in place (`host_span`:
+a pointer into the guest space, never a host buffer the size the guest claims).
+A transfer covers at most the contiguous guest-accessible part of the buffer
+(like the kernel's partial copy), -EFAULT when none of it is or when the range
+reaches past the guest space (access_ok).  Small results (stat buffers, paths)
+go through host buffers of their fixed size and `mem.write` (EFAULT on a fault).
+pydbt's own descriptors are invisible: EBADF as arguments, ENOENT as
+/proc/self/fd/N, left out of /proc/self/fd listings (see ownfds.py).
 """
 import ctypes
 import errno
@@ -25,6 +31,7 @@ MAX_RW_COUNT = 0x7ffff000            # the kernel's cap on one read/write
 UIO_MAXIOV = 1024
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_EMPTY_PATH = 0x1000
+CLOSE_RANGE_UNSHARE, CLOSE_RANGE_CLOEXEC = 2, 4
 
 # fcntl commands (asm-generic/fcntl.h; the same on x86_64)
 F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETLK, F_SETLK, F_SETLKW = range(8)
@@ -72,6 +79,8 @@ def host_path(proc, p):
 def path_arg(proc, addr, follow=True):
     """Guest path argument -> host path for stat/access-like calls."""
     p = guest_path(proc, addr)
+    if p.startswith(b"/proc/") and procfs.hidden_fd(proc, p):
+        raise _err(errno.ENOENT)
     if follow and p.startswith(b"/proc/"):
         r = procfs.redirect(proc, p)
         if r is not None:
@@ -96,6 +105,44 @@ def span(mem, addr, n, need):
     return min(got, end) - addr
 
 
+# Pointers handed to the host kernel in place of a guest buffer it must not
+# touch: NULL (the copy faults: the guest's EFAULT, after whatever the kernel
+# checks first) and a kernel-half address (fails access_ok at once, as a guest
+# range reaching past the address space does in the guest's kernel).
+_NULL = 0
+_OUTSIDE = -(1 << 47)
+
+
+def host_span(proc, addr, count, need, cap=MAX_RW_COUNT):
+    """(host pointer, length) for the host kernel to read (need=R) or fill (W)
+    guest memory [addr, addr+count) in place: no host buffer, so host work is
+    bounded by what the kernel does, not by the size the guest claims.  The
+    length is the accessible prefix (a partial transfer, as the kernel's copy
+    stops at the first fault); a range past the space gets the out-of-range
+    pointer, an inaccessible start NULL.  The length is capped at `cap` (the
+    kernel's MAX_RW_COUNT) after the range check, as in vfs_read/vfs_write."""
+    mem = proc.mem
+    if count <= 0:
+        return _NULL, 0
+    if addr + count > mem.space:
+        return _OUTSIDE, count
+    count = min(count, cap)
+    n = span(mem, addr, count, need)
+    if n == 0:
+        return _NULL, count
+    return mem.host_base + addr, n
+
+
+def wrote(proc, addr, n):
+    """The host kernel stored n bytes at guest addr: drop translations of those pages."""
+    if n > 0:
+        mem = proc.mem
+        if mem.on_code_write:
+            for pg in range(addr >> 12, ((addr + n - 1) >> 12) + 1):
+                if mem.perm[pg] & 8:                 # memory.CODE
+                    mem.on_code_write(pg)
+
+
 def _out(proc, addr, hb, n):
     """Copy n bytes of host buffer hb to guest memory at addr."""
     if n > 0:
@@ -111,55 +158,33 @@ def _opt_in(proc, addr, n):
 @syscall("read")
 def sys_read(proc, fd, addr, count):
     fd = fd_arg(proc, fd)
-    count = min(count, MAX_RW_COUNT)
-    n = span(proc.mem, addr, count, W)
-    if n == 0:
-        r = hsys("read", fd, None, 0)
-        if count == 0:
-            return r
-        raise _err(errno.EFAULT)
-    hb = buf(n)
-    r = hsys("read", fd, hb, n)
-    _out(proc, addr, hb, r)
+    ptr, n = host_span(proc, addr, count, W)
+    r = hsys("read", fd, ptr, n)
+    wrote(proc, addr, r)
     return r
 
 
 @syscall("write")
 def sys_write(proc, fd, addr, count):
     fd = fd_arg(proc, fd)
-    count = min(count, MAX_RW_COUNT)
-    n = span(proc.mem, addr, count, R)
-    if n == 0:
-        r = hsys("write", fd, None, 0)
-        if count == 0:
-            return r
-        raise _err(errno.EFAULT)
-    return hsys("write", fd, proc.mem.read(addr, n), n)
+    ptr, n = host_span(proc, addr, count, R)
+    return hsys("write", fd, ptr, n)
 
 
 @syscall("pread64")
 def sys_pread64(proc, fd, addr, count, pos):
     fd = fd_arg(proc, fd)
-    count = min(count, MAX_RW_COUNT)
-    n = span(proc.mem, addr, count, W)
-    if n == 0 and count:
-        hsys("pread64", fd, None, 0, s64(pos))
-        raise _err(errno.EFAULT)
-    hb = buf(n)
-    r = hsys("pread64", fd, hb, n, s64(pos))
-    _out(proc, addr, hb, r)
+    ptr, n = host_span(proc, addr, count, W)
+    r = hsys("pread64", fd, ptr, n, s64(pos))
+    wrote(proc, addr, r)
     return r
 
 
 @syscall("pwrite64")
 def sys_pwrite64(proc, fd, addr, count, pos):
     fd = fd_arg(proc, fd)
-    count = min(count, MAX_RW_COUNT)
-    n = span(proc.mem, addr, count, R)
-    if n == 0 and count:
-        hsys("pwrite64", fd, None, 0, s64(pos))
-        raise _err(errno.EFAULT)
-    return hsys("pwrite64", fd, proc.mem.read(addr, n), n, s64(pos))
+    ptr, n = host_span(proc, addr, count, R)
+    return hsys("pwrite64", fd, ptr, n, s64(pos))
 
 
 class _HostIovec(ctypes.Structure):
@@ -167,55 +192,61 @@ class _HostIovec(ctypes.Structure):
 
 
 def _iovecs(proc, iov, cnt, need):
-    """Guest iovec array -> (host iovec array, [(guest_base, host buffer, len)]).
-    Stops at the first inaccessible byte, as the kernel's copy would."""
+    """Guest iovec array -> (host iovec array, count, [(guest_base, len)]), the
+    host entries pointing into guest memory.  As the kernel's import_iovec: a
+    negative length is EINVAL, a range outside the space EFAULT, the total is
+    capped at MAX_RW_COUNT; the transfer stops at the first inaccessible byte
+    (EFAULT when that is the very first)."""
     cnt = s32(cnt)
     if cnt < 0 or cnt > UIO_MAXIOV:
         raise _err(errno.EINVAL)
+    if cnt == 0:
+        return (_HostIovec * 1)(), 0, []
     st = abi.family(proc).iovec
     raw = proc.mem.read(iov, st.size * cnt)
-    parts, total = [], 0
-    for i in range(cnt):
-        e = st.unpack(raw[i * st.size:(i + 1) * st.size])
-        base, ln = e["iov_base"], e["iov_len"]
-        if ln >> 63:
+    ents = [st.unpack(raw[i * st.size:(i + 1) * st.size]) for i in range(cnt)]
+    space = proc.mem.space
+    for e in ents:
+        if e["iov_len"] >> 63:
             raise _err(errno.EINVAL)
-        ln = min(ln, MAX_RW_COUNT - total)
+    for e in ents:
+        if e["iov_base"] + e["iov_len"] > space:
+            raise _err(errno.EFAULT)
+    parts, total = [], 0
+    for e in ents:
+        base, ln = e["iov_base"], min(e["iov_len"], MAX_RW_COUNT - total)
         if ln == 0:
             continue
         n = span(proc.mem, base, ln, need)
-        if n == 0:
-            if not parts:
-                raise _err(errno.EFAULT)
-            break
-        hb = buf(n)
-        if need == R:
-            ctypes.memmove(hb, proc.mem.read(base, n), n)
-        parts.append((base, hb, n))
-        total += n
+        if n:
+            parts.append((base, n))
+            total += n
         if n < ln:
             break
     arr = (_HostIovec * max(len(parts), 1))()
-    for i, (_, hb, n) in enumerate(parts):
-        arr[i].base = ctypes.addressof(hb)
+    for i, (base, n) in enumerate(parts):
+        arr[i].base = proc.mem.host_base + base
         arr[i].len = n
-    return arr, parts
+    if not parts and total == 0 and any(e["iov_len"] for e in ents):
+        arr[0].base, arr[0].len = None, 1          # NULL: the host's EFAULT after its own checks
+        return arr, 1, parts
+    return arr, len(parts), parts
 
 
 def _scatter(proc, parts, r):
-    for base, hb, n in parts:
+    for base, n in parts:
         if r <= 0:
             break
         k = min(n, r)
-        _out(proc, base, hb, k)
+        wrote(proc, base, k)
         r -= k
 
 
 @syscall("readv")
 def sys_readv(proc, fd, iov, cnt):
     fd = fd_arg(proc, fd)
-    arr, parts = _iovecs(proc, iov, cnt, W)
-    r = hsys("readv", fd, arr, len(parts))
+    arr, k, parts = _iovecs(proc, iov, cnt, W)
+    r = hsys("readv", fd, arr, k)
     _scatter(proc, parts, r)
     return r
 
@@ -223,15 +254,15 @@ def sys_readv(proc, fd, iov, cnt):
 @syscall("writev")
 def sys_writev(proc, fd, iov, cnt):
     fd = fd_arg(proc, fd)
-    arr, parts = _iovecs(proc, iov, cnt, R)
-    return hsys("writev", fd, arr, len(parts))
+    arr, k, parts = _iovecs(proc, iov, cnt, R)
+    return hsys("writev", fd, arr, k)
 
 
 @syscall("preadv")
 def sys_preadv(proc, fd, iov, cnt, pos_l, pos_h):
     fd = fd_arg(proc, fd)
-    arr, parts = _iovecs(proc, iov, cnt, W)
-    r = hsys("preadv", fd, arr, len(parts), s64(pos_l), 0)
+    arr, k, parts = _iovecs(proc, iov, cnt, W)
+    r = hsys("preadv", fd, arr, k, s64(pos_l), 0)
     _scatter(proc, parts, r)
     return r
 
@@ -239,15 +270,15 @@ def sys_preadv(proc, fd, iov, cnt, pos_l, pos_h):
 @syscall("pwritev")
 def sys_pwritev(proc, fd, iov, cnt, pos_l, pos_h):
     fd = fd_arg(proc, fd)
-    arr, parts = _iovecs(proc, iov, cnt, R)
-    return hsys("pwritev", fd, arr, len(parts), s64(pos_l), 0)
+    arr, k, parts = _iovecs(proc, iov, cnt, R)
+    return hsys("pwritev", fd, arr, k, s64(pos_l), 0)
 
 
 @syscall("preadv2")
 def sys_preadv2(proc, fd, iov, cnt, pos_l, pos_h, flags):
     fd = fd_arg(proc, fd)
-    arr, parts = _iovecs(proc, iov, cnt, W)
-    r = hsys("preadv2", fd, arr, len(parts), s64(pos_l), 0, s32(flags))
+    arr, k, parts = _iovecs(proc, iov, cnt, W)
+    r = hsys("preadv2", fd, arr, k, s64(pos_l), 0, s32(flags))
     _scatter(proc, parts, r)
     return r
 
@@ -255,8 +286,8 @@ def sys_preadv2(proc, fd, iov, cnt, pos_l, pos_h, flags):
 @syscall("pwritev2")
 def sys_pwritev2(proc, fd, iov, cnt, pos_l, pos_h, flags):
     fd = fd_arg(proc, fd)
-    arr, parts = _iovecs(proc, iov, cnt, R)
-    return hsys("pwritev2", fd, arr, len(parts), s64(pos_l), 0, s32(flags))
+    arr, k, parts = _iovecs(proc, iov, cnt, R)
+    return hsys("pwritev2", fd, arr, k, s64(pos_l), 0, s32(flags))
 
 
 @syscall("lseek")
@@ -302,6 +333,8 @@ def sys_openat(proc, dirfd, path, flags, mode):
     hflags = abi.family(proc).oflags_to_host(s32(flags)) & 0xffffffff
     dirfd = dirfd_arg(proc, dirfd)
     if p.startswith(b"/proc/"):
+        if procfs.hidden_fd(proc, p):
+            raise _err(errno.ENOENT)
         fd = procfs.open_virtual(proc, p, hflags)
         if fd is not None:
             return fd
@@ -316,7 +349,7 @@ def sys_close(proc, fd):
 @syscall("close_range")
 def sys_close_range(proc, first, last, flags):
     first, last, flags = first & 0xffffffff, last & 0xffffffff, flags & 0xffffffff
-    if first > last:
+    if first > last or flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC):
         raise _err(errno.EINVAL)
     lo = first
     for r in sorted(f for f in getattr(proc, "reserved_fds", ()) if first <= f <= last):
@@ -516,13 +549,17 @@ def sys_readlinkat(proc, dirfd, path, addr, bufsiz):
     if bufsiz <= 0:
         raise _err(errno.EINVAL)
     p = guest_path(proc, path)
-    target = procfs.readlink_virtual(proc, p) if p.startswith(b"/proc/") else None
-    if target is not None:
-        data = target[:bufsiz]
-        proc.mem.write(addr, data)
-        return len(data)
-    hb = buf(bufsiz)
-    r = hsys("readlinkat", dirfd, host_path(proc, p), hb, bufsiz)
+    if p.startswith(b"/proc/"):
+        if procfs.hidden_fd(proc, p):
+            raise _err(errno.ENOENT)
+        target = procfs.readlink_virtual(proc, p)
+        if target is not None:
+            data = target[:bufsiz]
+            proc.mem.write(addr, data)
+            return len(data)
+    n = min(bufsiz, 1 << 16)                 # (no link is longer: PATH_MAX is 4096)
+    hb = buf(n)
+    r = hsys("readlinkat", dirfd, host_path(proc, p), hb, n)
     _out(proc, addr, hb, r)
     return r
 
@@ -531,22 +568,36 @@ def sys_readlinkat(proc, dirfd, path, addr, bufsiz):
 def sys_getdents64(proc, fd, dirp, count):
     fd = fd_arg(proc, fd)
     count = count & 0xffffffff
+    if proc.reserved_fds and procfs.is_fd_dir(fd):
+        return _getdents_hiding(proc, fd, dirp, count)
     n = span(proc.mem, dirp, count, W)
-    if n == 0:
-        if count == 0:
-            return hsys("getdents64", fd, None, 0)
-        hsys("fcntl", fd, F_GETFD, 0)
-        raise _err(errno.EFAULT)
-    hb = buf(n)
-    r = hsys("getdents64", fd, hb, n)
-    _out(proc, dirp, hb, r)
+    r = hsys("getdents64", fd, proc.mem.host_base + dirp if n else _NULL, n or count)
+    wrote(proc, dirp, r)
     return r
+
+
+def _getdents_hiding(proc, fd, dirp, count):
+    """getdents64 of a /proc/<pid>/fd directory without pydbt's own descriptors."""
+    hidden = {str(f).encode() for f in proc.reserved_fds}
+    hb = buf(min(count, 1 << 16))
+    while True:
+        r = hsys("getdents64", fd, hb, min(count, 1 << 16))
+        raw, out, off = hb.raw[:r], bytearray(), 0
+        while off < r:
+            reclen = int.from_bytes(raw[off + 16:off + 18], "little")
+            name = raw[off + 19:off + reclen].split(b"\0", 1)[0]
+            if name not in hidden:
+                out += raw[off:off + reclen]
+            off += reclen
+        if out or r == 0:
+            proc.mem.write(dirp, bytes(out))
+            return len(out)
 
 
 # --- directories and names ---------------------------------------------------------------
 @syscall("getcwd")
 def sys_getcwd(proc, addr, size):
-    size = min(size, 1 << 16)
+    size = min(size, 1 << 16)                # (PATH_MAX is 4096: a bigger buffer changes nothing)
     hb = buf(size)
     r = hsys("getcwd", hb, size)
     _out(proc, addr, hb, r)

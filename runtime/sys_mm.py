@@ -1,14 +1,61 @@
-"""Memory-management syscalls: brk, mmap, munmap, mprotect, mremap, madvise."""
+"""Memory-management syscalls: brk, mmap, munmap, mprotect, mremap, madvise.
+
+Arguments are checked in the kernel's order and with its errnos (mm/mmap.c,
+mm/mprotect.c, mm/mremap.c, mm/madvise.c), the guest space (`mem.space`)
+playing TASK_SIZE: a range that wraps or reaches past the space is ENOMEM or
+EINVAL as there, never a Python exception.  Whether a *file* may be mapped
+(EACCES, ENODEV, EOVERFLOW) is asked of the host kernel itself: a probe mapping
+of the same fd, offset, size and protection, unmapped at once.  A private file
+mapping is a copy of the file's bytes, read straight into guest memory.
+"""
+import ctypes
 import errno
 import os
 
 from .syscalls import syscall
+from .abi import s32, s64
 from .memory import (PAGE, page_up, page_down, R, W, X, MAP_FIXED, MAP_SHARED, MAP_PRIVATE,
-                     MAP_ANONYMOUS, MAP_FIXED_NOREPLACE)
+                     MAP_ANONYMOUS, MAP_FIXED_NOREPLACE, MAP_NORESERVE)
 
-MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
+M64 = (1 << 64) - 1
+MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
+MAP_SHARED_VALIDATE = 3
+MAP_TYPE = 0x0f
+# flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK: the hugetlb size bits included)
+MAP_KNOWN = (0x03 | MAP_FIXED | MAP_ANONYMOUS | 0x100 | 0x800 | 0x1000 | 0x2000 | MAP_NORESERVE
+             | 0x8000 | 0x10000 | 0x20000 | 0x40000 | MAP_FIXED_NOREPLACE | 0x4000000 | (0x3f << 26))
 MADV_DONTNEED = 4
+# advice values Linux 6.x accepts (MADV_HWPOISON/SOFT_OFFLINE need CAP_SYS_ADMIN: EPERM)
+MADV_VALID = frozenset(range(0, 5)) | frozenset(range(8, 26)) | {102, 103}
+MADV_PRIVILEGED = (100, 101)
+PROT_GROWSDOWN, PROT_GROWSUP = 0x01000000, 0x02000000
+PROT_SEM = 0x8
 _PROT_MASK = R | W | X
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_long]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+def _err(e):
+    return OSError(e, os.strerror(e))
+
+
+def covered(mem, start, end):
+    """True when every byte of [start, end) is mapped (walks the vmas, not pages)."""
+    at = start
+    for v in mem.vmas:
+        if v.end <= at:
+            continue
+        if v.start > at:
+            return False
+        at = v.end
+        if at >= end:
+            return True
+    return at >= end
 
 
 @syscall("brk")
@@ -18,7 +65,7 @@ def sys_brk(proc, addr):
         return mem.brk
     old_top, new_top = page_up(mem.brk), page_up(addr)
     if new_top > old_top:
-        if not mem.is_free(old_top, new_top) or new_top > mem.mmap_top:
+        if new_top > mem.mmap_top or not mem.is_free(old_top, new_top):
             return mem.brk
         mem.map(old_top, new_top - old_top, R | W, name="[heap]")
     elif new_top < old_top:
@@ -27,54 +74,94 @@ def sys_brk(proc, addr):
     return addr
 
 
+def _probe_file(fd, size, prot, flags, offset):
+    """Ask the host kernel whether it would map this file so (raises its errno)."""
+    kind = MAP_PRIVATE if flags & MAP_TYPE == MAP_PRIVATE else MAP_SHARED
+    r = _libc.mmap(None, size, prot & _PROT_MASK, kind | MAP_NORESERVE, fd, s64(offset))
+    if r == _MAP_FAILED or r is None:
+        raise _err(ctypes.get_errno())
+    _libc.munmap(r, size)
+
+
 @syscall("mmap")
 def sys_mmap(proc, addr, length, prot, flags, fd, offset):
     mem = proc.mem
-    fd &= 0xffffffff
-    if fd >= 1 << 31:
-        fd -= 1 << 32
-    if length == 0 or offset & (PAGE - 1):
+    fd, flags = s32(fd), flags & 0xffffffff
+    anon = flags & MAP_ANONYMOUS
+    if offset & (PAGE - 1):
         return -errno.EINVAL
-    if not flags & (MAP_SHARED | MAP_PRIVATE):
+    if not anon:
+        if fd < 0 or fd in proc.reserved_fds:
+            return -errno.EBADF
+        st = os.fstat(fd)                      # EBADF as OSError
+    if length == 0:
         return -errno.EINVAL
     size = page_up(length)
-    if size > mem.space:
+    if size > mem.space:                        # (a wrapped size too)
         return -errno.ENOMEM
-    if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
+    pgoff = (s64(offset) >> 12) & M64
+    if pgoff + (size >> 12) > M64:
+        return -errno.EOVERFLOW
+    fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)
+    if fixed:
+        if addr > mem.space - size:
+            return -errno.ENOMEM
         if addr & (PAGE - 1):
             return -errno.EINVAL
-        if addr + size > mem.space:
-            return -errno.ENOMEM
-        if flags & MAP_FIXED_NOREPLACE and not flags & MAP_FIXED and not mem.is_free(addr, addr + size):
+        if not flags & MAP_FIXED and not mem.is_free(addr, addr + size):
             return -errno.EEXIST
         start = addr
     else:
-        start = page_down(addr) if addr and addr + size <= mem.mmap_top and \
-            mem.is_free(page_down(addr), page_down(addr) + size) else mem.find_free(size)
-        if start is None:
-            return -errno.ENOMEM
+        hint = page_down(addr)
+        if hint and hint + size <= mem.mmap_top and mem.is_free(hint, hint + size):
+            start = hint
+        else:
+            start = mem.find_free(size)
+            if start is None:
+                return -errno.ENOMEM
+    kind = flags & MAP_TYPE
+    if kind == MAP_SHARED_VALIDATE and flags & ~MAP_KNOWN:
+        return -errno.EOPNOTSUPP
+    if kind not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
+        return -errno.EINVAL
+    if prot & ~(_PROT_MASK | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP):
+        prot &= _PROT_MASK                      # (the kernel ignores unknown bits here)
     prot &= _PROT_MASK
-    if flags & MAP_ANONYMOUS:
-        mem.map(start, size, prot, flags)
+    if anon:
+        mem.map(start, size, prot, (flags & ~MAP_TYPE) | (MAP_SHARED if kind != MAP_PRIVATE else MAP_PRIVATE))
         return start
-    if fd in proc.reserved_fds:
-        return -errno.EBADF
-    st = os.fstat(fd)                          # EBADF as OSError
+    _probe_file(fd, size, prot, flags, offset)
     name = _fd_name(fd)
-    if flags & MAP_SHARED:
+    if kind != MAP_PRIVATE:
         # host pages past the end of the file would raise SIGBUS in pydbt itself:
         # map only the part the file covers, the rest anonymous
-        covered = max(0, min(size, page_up(st.st_size - offset)))
-        if covered:
-            mem.map(start, covered, prot, flags, fd=fd, offset=offset, name=name)
-        if covered < size:
-            mem.map(start + covered, size - covered, prot, MAP_PRIVATE | MAP_ANONYMOUS, name=name)
+        covered_len = max(0, min(size, page_up(max(0, st.st_size - offset))))
+        if covered_len:
+            mem.map(start, covered_len, prot, (flags & ~MAP_TYPE) | MAP_SHARED, fd=fd, offset=offset, name=name)
+        if covered_len < size:
+            mem.map(start + covered_len, size - covered_len, prot, MAP_PRIVATE | MAP_ANONYMOUS, name=name)
         return start
     # private file mapping: a copy of the file bytes (no SIGBUS hazard, no sharing needed)
     mem.map(start, size, prot, flags, name=name, offset=offset)
-    data = os.pread(fd, length, offset)
-    mem.poke(start, data)
+    _copy_in(mem, fd, start, length, offset)
     return start
+
+
+def _copy_in(mem, fd, start, length, offset):
+    """Read up to `length` file bytes at `offset` into fresh guest pages at `start`,
+    straight into guest memory (no host buffer the size of the mapping)."""
+    view = memoryview(mem.buf)
+    done = 0
+    try:
+        while done < length:
+            n = os.preadv(fd, [view[start + done:start + min(length, done + (64 << 20))]], offset + done)
+            if n <= 0:
+                break
+            done += n
+    except OSError:
+        pass                                    # (pages the file does not cover read as zero)
+    finally:
+        view.release()
 
 
 def _fd_name(fd):
@@ -86,7 +173,11 @@ def _fd_name(fd):
 
 @syscall("munmap")
 def sys_munmap(proc, addr, length):
-    if addr & (PAGE - 1) or length == 0 or addr + length > proc.mem.space:
+    space = proc.mem.space
+    if addr & (PAGE - 1) or addr > space or length > space - addr:
+        return -errno.EINVAL
+    length = page_up(length)
+    if length == 0:
         return -errno.EINVAL
     proc.mem.unmap(addr, length)
     return 0
@@ -94,61 +185,141 @@ def sys_munmap(proc, addr, length):
 
 @syscall("mprotect")
 def sys_mprotect(proc, addr, length, prot):
-    if addr & (PAGE - 1) or prot & ~(_PROT_MASK | 0x01000000 | 0x02000000):
+    prot &= 0xffffffff
+    grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP)
+    prot &= ~grows
+    if grows == PROT_GROWSDOWN | PROT_GROWSUP:
+        return -errno.EINVAL
+    if addr & (PAGE - 1):
         return -errno.EINVAL
     if length == 0:
         return 0
-    return proc.mem.protect(addr, length, prot & _PROT_MASK)
+    end = addr + page_up(length)
+    if end <= addr or end > M64:
+        return -errno.ENOMEM
+    if prot & ~(_PROT_MASK | PROT_SEM):
+        return -errno.EINVAL
+    mem = proc.mem
+    if end > mem.space or not covered(mem, addr, end):
+        return -errno.ENOMEM
+    return mem.protect(addr, end - addr, prot & _PROT_MASK)
 
 
 @syscall("mremap")
 def sys_mremap(proc, old, old_size, new_size, flags, new_addr):
     mem = proc.mem
-    if old & (PAGE - 1) or new_size == 0 or flags & ~3 or (flags & MREMAP_FIXED and not flags & MREMAP_MAYMOVE):
+    flags &= 0xffffffff
+    if flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP):
         return -errno.EINVAL
-    old_size, new_size = page_up(old_size), page_up(new_size)
+    if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) and not flags & MREMAP_MAYMOVE:
+        return -errno.EINVAL
+    if flags & MREMAP_DONTUNMAP and old_size != new_size:
+        return -errno.EINVAL
+    if old & (PAGE - 1):
+        return -errno.EINVAL
+    old_size, new_size = page_up(old_size) & M64, page_up(new_size) & M64
+    if new_size == 0:
+        return -errno.EINVAL
     vma = mem.vma_at(old)
-    if vma is None or old + old_size > vma.end:
+    if vma is None:
         return -errno.EFAULT
-    prot, vflags = vma.prot, vma.flags
-    if flags & MREMAP_FIXED:
-        if new_addr & (PAGE - 1):
-            return -errno.EINVAL
-        dest = new_addr
-    elif new_size <= old_size:
-        if new_size < old_size:
-            mem.unmap(old + new_size, old_size - new_size)
+    if old_size == 0 and not vma.flags & MAP_SHARED:
+        return -errno.EINVAL
+    if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP):
+        return _mremap_to(mem, vma, old, old_size, new_size, flags, new_addr)
+    if old_size >= new_size:                    # shrink (or the same size)
+        if old_size > new_size:
+            return sys_munmap(proc, old + new_size, old_size - new_size) or old
+        return old if old_size <= vma.end - old else -errno.EFAULT
+    if old_size > vma.end - old:
+        return -errno.EFAULT
+    if vma.end == old + old_size and old + new_size <= mem.mmap_top and \
+            mem.is_free(old + old_size, old + new_size):
+        mem.map(old + old_size, new_size - old_size, vma.prot, vma.flags | MAP_ANONYMOUS, name=vma.name)
         return old
-    elif mem.is_free(old + old_size, old + new_size) and old + new_size <= mem.mmap_top:
-        mem.map(old + old_size, new_size - old_size, prot, vflags | MAP_ANONYMOUS, name=vma.name)
-        return old
-    elif flags & MREMAP_MAYMOVE:
-        dest = mem.find_free(new_size)
-        if dest is None:
-            return -errno.ENOMEM
-    else:
+    if not flags & MREMAP_MAYMOVE or new_size > mem.space:
         return -errno.ENOMEM
+    dest = mem.find_free(new_size)
+    if dest is None:
+        return -errno.ENOMEM
+    return _move(mem, vma, old, old_size, new_size, dest)
+
+
+def _mremap_to(mem, vma, old, old_size, new_size, flags, new_addr):
+    if new_addr & (PAGE - 1):
+        return -errno.EINVAL
+    if new_size > mem.space or new_addr > mem.space - new_size:
+        return -errno.EINVAL
+    if old + old_size > new_addr and new_addr + new_size > old:
+        return -errno.EINVAL
+    if flags & MREMAP_DONTUNMAP and (vma.flags & MAP_SHARED or not vma.flags & MAP_ANONYMOUS):
+        return -errno.EINVAL
+    if old_size > vma.end - old:
+        return -errno.EFAULT
+    dest = new_addr if flags & MREMAP_FIXED else mem.find_free(new_size)
+    if dest is None:
+        return -errno.ENOMEM
+    return _move(mem, vma, old, old_size, new_size, dest, keep_old=flags & MREMAP_DONTUNMAP)
+
+
+def _move(mem, vma, old, old_size, new_size, dest, keep_old=False):
+    """Move the pages [old, old+old_size) to dest (new_size long): a private copy."""
     data = mem.buf[old:old + min(old_size, new_size)]
-    mem.unmap(old, old_size)
-    mem.map(dest, new_size, prot, (vflags & ~MAP_SHARED) | MAP_PRIVATE | MAP_ANONYMOUS, name=vma.name)
+    if keep_old:
+        mem.map(old, old_size, vma.prot, vma.flags, name=vma.name)   # (reads as zero, as Linux)
+    else:
+        mem.unmap(old, old_size)
+    mem.map(dest, new_size, vma.prot, (vma.flags & ~MAP_SHARED) | MAP_PRIVATE | MAP_ANONYMOUS, name=vma.name)
     mem.poke(dest, data)
     return dest
 
 
 @syscall("madvise")
 def sys_madvise(proc, addr, length, advice):
+    advice = s32(advice)
+    if advice in MADV_PRIVILEGED and os.geteuid() != 0:
+        return -errno.EPERM
+    if advice not in MADV_VALID and advice not in MADV_PRIVILEGED:
+        return -errno.EINVAL
     if addr & (PAGE - 1):
         return -errno.EINVAL
-    if advice == MADV_DONTNEED and length:
-        mem = proc.mem
-        end = page_up(addr + length)
-        for v in mem.vmas:
+    size = page_up(length) & M64
+    if length and not size:
+        return -errno.EINVAL
+    end = addr + size
+    if end > M64:
+        return -errno.EINVAL
+    if end == addr:
+        return 0
+    mem = proc.mem
+    if advice == MADV_DONTNEED:
+        for v in mem.mappings():
             s, e = max(v.start, addr), min(v.end, end)
             if s < e and v.flags & MAP_ANONYMOUS and not v.flags & MAP_SHARED:
                 mem.invalidate_and_zero(s, e)
+    if end > mem.space or not covered(mem, addr, end):
+        return -errno.ENOMEM
     return 0
 
 
-@syscall("msync", "mlock", "munlock", "mlockall", "munlockall")
+@syscall("msync")
+def sys_msync(proc, addr, length, flags):
+    flags = s32(flags)
+    MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
+    if flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC) or addr & (PAGE - 1) or \
+            (flags & MS_ASYNC and flags & MS_SYNC):
+        return -errno.EINVAL
+    end = addr + page_up(length)
+    if end > M64 or end < addr:
+        return -errno.ENOMEM
+    if end == addr:
+        return 0
+    mem = proc.mem
+    if end > mem.space or not covered(mem, addr, end):
+        return -errno.ENOMEM
+    return 0
+
+
+@syscall("mlock", "munlock", "mlockall", "munlockall")
 def sys_mm_nop(proc):
     return 0

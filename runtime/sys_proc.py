@@ -11,6 +11,7 @@ import os
 from . import abi
 from .abi import host_syscall as hsys, buf, s32
 from .syscalls import syscall
+from .memory import W
 
 RLIMIT_DATA, RLIMIT_STACK, RLIMIT_AS = 2, 3, 9
 RLIM_INFINITY = (1 << 64) - 1
@@ -137,20 +138,26 @@ GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE = 1, 2, 4
 
 @syscall("getrandom")
 def sys_getrandom(proc, addr, count, flags):
+    """Random bytes straight into guest memory, as many as the kernel gives in
+    one call (MAX_RW_COUNT); with -seed, from the seeded generator in chunks."""
+    from .sys_fs import host_span, wrote, MAX_RW_COUNT
     flags &= 0xffffffff
     if flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) or \
             (flags & GRND_RANDOM and flags & GRND_INSECURE):
         raise _err(errno.EINVAL)
-    count = min(count, 0x1ffffff)          # the kernel returns at most 32 MiB - 1 per call
-    if count == 0:
-        return 0
     rng = getattr(proc, "random", None)
-    if rng is not None:
-        data = rng.randbytes(count)
-    else:
-        data = os.getrandom(count, flags & (GRND_NONBLOCK | GRND_RANDOM))
-    proc.mem.write(addr, data)
-    return len(data)
+    ptr, n = host_span(proc, addr, count, W)
+    if rng is None:
+        r = hsys("getrandom", ptr, n, flags)
+        wrote(proc, addr, r)
+        return r
+    if n == 0:
+        return 0
+    if ptr in (0, None) or ptr < 0:
+        raise _err(errno.EFAULT)
+    for at in range(addr, addr + n, 1 << 20):
+        proc.mem.write(at, rng.randbytes(min(1 << 20, addr + n - at)))
+    return n
 
 
 # --- limits ----------------------------------------------------------------------------
