@@ -19,7 +19,7 @@ from .memory import (PAGE, page_up, page_down, R, W, X, MAP_FIXED, MAP_SHARED, M
 
 M64 = (1 << 64) - 1
 MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
-MAP_SHARED_VALIDATE = 3
+MAP_SHARED_VALIDATE, MAP_DROPPABLE = 3, 0x08
 MAP_TYPE = 0x0f
 # flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK: the hugetlb size bits included)
 MAP_KNOWN = (0x03 | MAP_FIXED | MAP_ANONYMOUS | 0x100 | 0x800 | 0x1000 | 0x2000 | MAP_NORESERVE
@@ -120,15 +120,20 @@ def sys_mmap(proc, addr, length, prot, flags, fd, offset):
             if start is None:
                 return -errno.ENOMEM
     kind = flags & MAP_TYPE
-    if kind == MAP_SHARED_VALIDATE and flags & ~MAP_KNOWN:
-        return -errno.EOPNOTSUPP
-    if kind not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
-        return -errno.EINVAL
+    if anon:
+        if kind not in (MAP_SHARED, MAP_PRIVATE, MAP_DROPPABLE):
+            return -errno.EINVAL
+        kind = MAP_PRIVATE if kind == MAP_DROPPABLE else kind      # (never dropped: allowed)
+    else:
+        if kind == MAP_SHARED_VALIDATE and flags & ~MAP_KNOWN:
+            return -errno.EOPNOTSUPP
+        if kind not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
+            return -errno.EINVAL
     if prot & ~(_PROT_MASK | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP):
         prot &= _PROT_MASK                      # (the kernel ignores unknown bits here)
     prot &= _PROT_MASK
     if anon:
-        mem.map(start, size, prot, (flags & ~MAP_TYPE) | (MAP_SHARED if kind != MAP_PRIVATE else MAP_PRIVATE))
+        mem.map(start, size, prot, (flags & ~MAP_TYPE) | kind)
         return start
     _probe_file(fd, size, prot, flags, offset)
     name = _fd_name(fd)
@@ -218,7 +223,7 @@ def sys_mremap(proc, old, old_size, new_size, flags, new_addr):
     if old & (PAGE - 1):
         return -errno.EINVAL
     old_size, new_size = page_up(old_size) & M64, page_up(new_size) & M64
-    if new_size == 0:
+    if new_size == 0 or new_size > mem.space:
         return -errno.EINVAL
     vma = mem.vma_at(old)
     if vma is None:
