@@ -146,7 +146,7 @@ def sys_getrandom(proc, addr, count, flags):
             (flags & GRND_RANDOM and flags & GRND_INSECURE):
         raise _err(errno.EINVAL)
     rng = getattr(proc, "random", None)
-    ptr, n = host_span(proc, addr, count, W)
+    ptr, n = host_span(proc, addr, min(count, MAX_RW_COUNT), W)   # (capped before access_ok)
     if rng is None:
         r = hsys("getrandom", ptr, n, flags)
         wrote(proc, addr, r)
