@@ -21,6 +21,7 @@ signal is served.  Life cycle, with Linux's rules:
 import errno
 import fcntl
 import os
+import struct
 import sys
 import threading
 
@@ -31,7 +32,7 @@ from .memory import GuestMemory, default_space, MIN_SPACE
 from .signals import Signals
 from .futex import Futexes
 from .task import Task
-from . import syscalls
+from . import ownfds, syscalls
 
 
 def _default_space():
@@ -40,6 +41,10 @@ def _default_space():
         raise UserError(f"the host address-space limit ('ulimit -v') leaves no room for a guest space "
                         f"of {MIN_SPACE >> 20} MiB; raise the limit")
     return space
+
+
+ROBUST_LIST_LIMIT = 2048                   # the kernel's bound on a robust list walk
+FUTEX_WAITERS, FUTEX_OWNER_DIED, FUTEX_TID_MASK = 0x80000000, 0x40000000, 0x3fffffff
 
 
 class Process:
@@ -58,7 +63,6 @@ class Process:
         self.pid = os.getpid()
         self.reserved_fds = set()
         if getattr(log, "fd", 2) > 2:              # -D: the log file is pydbt's own (ownfds.py)
-            from . import ownfds
             log.fd = ownfds.hide(self, log.fd)
         self.comm = b""
         self.argv = []
@@ -202,7 +206,9 @@ class Process:
         return self.leader_status if self.leader_status is not None else 0
 
     def _release_task(self, task):
-        """What the kernel does for an exiting thread: zero clear_child_tid, wake a waiter."""
+        """What the kernel does for an exiting thread: mark the robust futexes it
+        holds OWNER_DIED (waking a waiter), zero clear_child_tid and wake a waiter."""
+        self._robust_exit(task)
         addr = task.clear_child_tid
         if addr:
             try:
@@ -210,6 +216,30 @@ class Process:
                 self.futexes.wake(addr, 1)
             except Exception:              # noqa: BLE001  (a bad address is ignored, as Linux)
                 pass
+
+    def _robust_exit(self, task):
+        head = task.robust_list[0]
+        if not head:
+            return
+        mem = self.mem
+        try:
+            entry, offset, pending = struct.unpack("<QqQ", mem.read(head, 24))
+            seen = 0
+            entries = [pending] if pending else []
+            while entry != head and seen < ROBUST_LIST_LIMIT:
+                if entry != pending:
+                    entries.append(entry)
+                entry = int.from_bytes(mem.read(entry, 8), "little")
+                seen += 1
+            for e in entries:
+                word_at = (e + offset) & 0xffffffffffffffff
+                word = mem.load(word_at, 4)
+                if word & FUTEX_TID_MASK == task.tid:
+                    mem.store(word_at, (word & FUTEX_WAITERS) | FUTEX_OWNER_DIED, 4)
+                    if word & FUTEX_WAITERS:
+                        self.futexes.wake(word_at, 1)
+        except Exception:                  # noqa: BLE001  (a broken list is ignored, as Linux)
+            pass
 
     def exit_group(self, status):
         if len(self.tasks) <= 1 and threading.current_thread() is threading.main_thread():
@@ -229,7 +259,7 @@ class Process:
         parent = self.task
         vfork = flags & CLONE_VFORK
         if vfork:
-            r, w = os.pipe()
+            r, w = (ownfds.hide(self, fd) for fd in os.pipe())
         pid = self.exclusive.run_alone(os.fork)
         if pid == 0:
             self._after_fork_child(parent)
@@ -243,18 +273,18 @@ class Process:
             if flags & CLONE_CHILD_CLEARTID:
                 parent.clear_child_tid = ctid
             if vfork:
-                os.close(r)
-                self.vfork_fd = self.own_fd(w)
+                ownfds.release(self, r)
+                self.vfork_fd = w
             return 0
         if flags & CLONE_PARENT_SETTID:
             self.mem.write(ptid, pid.to_bytes(4, "little"))
         if vfork:
-            os.close(w)
+            ownfds.release(self, w)
             try:
                 while self.blocking(os.read, r, 1):
                     pass
             finally:
-                os.close(r)
+                ownfds.release(self, r)
         return pid
 
     def _after_fork_child(self, task):
@@ -271,22 +301,17 @@ class Process:
         if self.engine is not None:
             self.engine.after_fork()
         self.log.after_fork()
-        if self.vfork_fd is not None:          # (a vfork child's child does not hold it)
-            os.close(self.vfork_fd)
-            self.reserved_fds.discard(self.vfork_fd)
-            self.vfork_fd = None
+        self._drop_vfork_fd()                  # (a vfork child's child does not hold it)
         STATS.reset()
         if self.engine is not None and self.engine.counter is not None:
             self.engine.counter[0] = 0
             STATS.counter = self.engine.counter
 
-    def own_fd(self, fd):
-        """Move one of pydbt's own descriptors out of the guest's way (close-on-exec,
-        high numbered, invisible to the guest's fd syscalls)."""
-        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 800)
-        os.close(fd)
-        self.reserved_fds.add(high)
-        return high
+    def _drop_vfork_fd(self):
+        """A vfork child's exec (or a fork of it): its parent may go on."""
+        if self.vfork_fd is not None:
+            ownfds.release(self, self.vfork_fd)
+            self.vfork_fd = None
 
     # --- exec -----------------------------------------------------------------------------------
     def execve(self, filename, argv, envp):
@@ -307,10 +332,7 @@ class Process:
         self.leader = task
         self._close_on_exec()
         self.signals.reset_on_exec()
-        if self.vfork_fd is not None:
-            os.close(self.vfork_fd)
-            self.reserved_fds.discard(self.vfork_fd)
-            self.vfork_fd = None
+        self._drop_vfork_fd()
         self.engine.cache.flush()
         self.mem.reset()
         self.exe_path = image.path

@@ -175,6 +175,16 @@ class Signals:
         if ptr:                        # the kernel reset it (SA_RESETHAND): arm it again
             _one_shot(signo, ptr)
         self.pending.append((signo, {"code": 0, "pid": 0, "uid": 0}))
+        self._kick(signo)
+
+    def _kick(self, sig):
+        """A process-directed signal: if no task that accepts it is running guest
+        code, end the futex wait of one that accepts it (-EINTR), so it is delivered
+        now, as Linux wakes a thread for it."""
+        tasks = list(self.proc.tasks.values())
+        takers = [t for t in tasks if not t.sigmask & _bit(sig)]
+        if takers:
+            self.proc.futexes.interrupt(takers[0])
 
     def queue(self, sig, code=0, pid=0, uid=0, tid=None):
         """A signal for the process, or (tid) for one of its tasks."""
@@ -185,6 +195,8 @@ class Signals:
             if task is not None and task is not self.proc.task:
                 self.proc.futexes.interrupt(task)
         self.pending.append((sig, info))
+        if tid is None:
+            self._kick(sig)
 
     # --- delivery ------------------------------------------------------------------------
     def fault(self, cpu, e: GuestFault):

@@ -5,6 +5,7 @@
  * runs it.  The mode is argv[1].
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -197,6 +198,45 @@ static int tkill_mode(void)
     return 0;
 }
 
+static void *late(void *arg)
+{
+    usleep(30000);
+    printf("late thread %ld still runs after main's pthread_exit\n", (long)arg);
+    return NULL;
+}
+
+static int main_exit_mode(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, late, (void *)1L);
+    pthread_exit(NULL);           /* the process lives on until its last thread exits */
+}
+
+static pthread_mutex_t robust;
+static void *die_holding(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&robust);
+    return NULL;                  /* exits holding a robust mutex */
+}
+
+static int robust_mode(void)
+{
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(&robust, &a);
+    pthread_t t;
+    pthread_create(&t, NULL, die_holding, NULL);
+    pthread_join(t, NULL);
+    int r = pthread_mutex_lock(&robust);
+    printf("lock after the owner died: %s\n", r == EOWNERDEAD ? "EOWNERDEAD" : r ? "error" : "0");
+    if (r == EOWNERDEAD)
+        pthread_mutex_consistent(&robust);
+    pthread_mutex_unlock(&robust);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -206,5 +246,7 @@ int main(int argc, char **argv)
     if (!strcmp(m, "fork-lock")) return fork_lock_mode();
     if (!strcmp(m, "smc")) return smc_mode();
     if (!strcmp(m, "tkill")) return tkill_mode();
+    if (!strcmp(m, "main-exit")) return main_exit_mode();
+    if (!strcmp(m, "robust")) return robust_mode();
     return 2;
 }
