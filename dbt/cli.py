@@ -225,8 +225,9 @@ def parse_run_args(argv, environ=None):
             raise UserError(str(e)) from None
     if opts.backend not in BACKENDS:
         raise UserError(f"unknown backend '{opts.backend}' (available: {', '.join(BACKENDS)})")
-    if opts.gdb is not None:
-        raise UserError("-g: the gdbstub is not implemented yet")
+    if opts.gdb is not None and not (opts.gdb.isdigit() and 0 < int(opts.gdb) < 65536) and \
+            (opts.gdb.isdigit() or not opts.gdb):
+        raise UserError(f"-g {opts.gdb}: expected a TCP port (1-65535) or a unix socket path")
     return opts, argv[i], argv[i + 1:]
 
 
@@ -291,10 +292,20 @@ def run(argv):
     STATS.reset()
     if engine.counter is not None:
         STATS.counter = engine.counter
+    server = None
+    if opts.gdb is not None:
+        from pydbt.gdbstub.server import start
+        try:
+            server = start(proc, opts.gdb)
+        except OSError as e:
+            raise UserError(f"-g {opts.gdb}: {e.strerror or e}") from None
+        engine.debug = server
     try:
         proc.run_main()
     except GuestExit as e:
         sys.stdout.flush()
+        if server is not None:
+            server.exited(e.status)
         proc.report_stats()
         return e.status
     return 0

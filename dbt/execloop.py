@@ -8,13 +8,20 @@ runtime's dispatcher, `GuestFault` to signal delivery, `Breakpoint` becomes
 SIGTRAP; or when a host signal queued a guest signal (`pending`), which is
 delivered between two TBs.  Architecture-neutral: the frontend object supplies
 translation and the syscall ABI.
+
+Debugging (`debug`, the gdbstub's server, or None) has one insertion point for
+every ISA and backend, here: a block that would contain a breakpoint address is
+cut before it (`_cut_at_breakpoints`), and a block starting at one only raises
+`Breakpoint` there; a task being single-stepped runs one-instruction blocks that
+are never cached nor chained (`run_one`).
 """
 import signal
 import time
 
 from .errors import Syscall, GuestFault, Breakpoint, TRAP_BRKPT, TaskExit
 from .exclusive import MARKER
-from .ir import format_block, verify
+from .ir import Block, format_block, verify
+from .builder import Builder
 from .passes import optimize
 from .stats import STATS
 from .tb import TB, TBCache, TBContext
@@ -28,6 +35,14 @@ class Profile:
 
     def ran(self, pc):
         return pc in self.by_pc
+
+
+class _Stop:
+    """Where a single-stepped TB goes next: nowhere, it only says the pc."""
+    __slots__ = ("guest_pc",)
+
+    def __init__(self, pc):
+        self.guest_pc = pc
 
 
 class Engine:
@@ -50,6 +65,7 @@ class Engine:
         self.slow = any(proc.log.on(i) for i in ("exec", "cpu"))
         self.counter = [0] if count else None        # [guest instructions executed]
         self.profile = Profile(self.cache)
+        self.debug = None                            # the gdbstub's server, when attached
 
     # --- translation -------------------------------------------------------------
     def translate(self, pc):
@@ -63,8 +79,10 @@ class Engine:
         t0 = time.perf_counter()
         # a superblock made after the first tier follows the paths that tier ran
         profile = self.profile if self.tier0 is not None and not counting else None
-        block = self.arch.translate(self.mem, pc, self.max_insns,
-                                    superblock=getattr(backend, "superblocks", False), profile=profile)
+        superblock = getattr(backend, "superblocks", False)
+        block = self.arch.translate(self.mem, pc, self.max_insns, superblock=superblock, profile=profile)
+        if self.debug is not None and self.debug.target.breakpoints:
+            block = self._cut_at_breakpoints(block, pc, superblock, profile)
         logged = log.in_filter(pc)
         if logged and log.on("in_asm"):
             self._log_in_asm(block)
@@ -91,6 +109,41 @@ class Engine:
         tb.fn = self._counting(tb, fn) if counting else fn
         self.cache.add(tb)
         return tb
+
+    def _cut_at_breakpoints(self, block, pc, superblock, profile):
+        """The block without breakpoint addresses: translation stops before the
+        first one (instructions are lifted in the same order with a smaller
+        limit), and a block at a breakpoint only raises Breakpoint."""
+        bps = self.debug.target.breakpoints
+        addrs = [a for a, _ in block.insns]
+        if not any(a in bps for a in addrs):
+            return block
+        k = next(i for i, a in enumerate(addrs) if a in bps)
+        if k > 0:
+            cut = self.arch.translate(self.mem, pc, k, superblock=superblock, profile=profile)
+            if not any(a in bps for a, _ in cut.insns):
+                return cut
+            cut = self.arch.translate(self.mem, pc, 1, superblock=False, profile=None)
+            if not any(a in bps for a, _ in cut.insns):
+                return cut
+        stop = Block(pc)
+        b = Builder(stop)
+        b.insn_start(pc)
+        b.exception("breakpoint", pc, pc, 0)
+        stop.insns, stop.pages, stop.size = [], [pc >> 12], 1
+        return stop
+
+    def run_one(self, cpu):
+        """Single-step: one instruction in a TB of its own, not cached, not chained."""
+        block = self.arch.translate(self.mem, cpu.pc, 1, superblock=False, profile=None)
+        from pydbt.backends import get_backend
+        backend = get_backend("interp")           # (never loops inside a TB)
+        targets = [op.consts[0] for op in block.ops if op.name == "goto_tb"]
+        tb = TB(cpu.pc, block.size, block.ninsns, block.pages, targets)
+        tb.links = [_Stop(t) for t in targets]
+        ctx = TBContext(self.mem, tb.links, _Stop, {}, self.counter, [])
+        fn = backend.compile(block, ctx)
+        cpu.pc = fn(cpu).guest_pc
 
     def _compile(self, backend, tb, block):
         t1 = time.perf_counter()
@@ -192,13 +245,21 @@ class Engine:
         excl = proc.exclusive
         pending = proc.signals.pending
         cpu = task.cpu
+        debug = self.debug
         excl.enter()
         try:
             while True:
                 if task.killed:
                     raise TaskExit()
+                step = False
+                if debug is not None:
+                    debug.check(task)                   # gdb may keep this task stopped
+                    step = debug.stepping(task)
                 try:
-                    self.run_until_exception(cpu)       # returns when something is pending
+                    if step:
+                        self.run_one(cpu)
+                    else:
+                        self.run_until_exception(cpu)   # returns when something is pending
                 except Syscall as e:
                     cpu.pc = e.next_pc
                     STATS.syscalls += 1
@@ -217,7 +278,11 @@ class Engine:
                     proc.signals.fault(cpu, e)
                 except Breakpoint as e:
                     cpu.pc = e.pc
+                    if debug is not None and debug.breakpoint_hit(task, e.pc):
+                        continue
                     proc.signals.fault(cpu, GuestFault(signal.SIGTRAP, TRAP_BRKPT, e.pc, e.pc))
+                if step:
+                    debug.step_done(task)
                 if pending or task.sigpending:
                     if MARKER in pending:               # an exclusive section: park until it ends
                         excl.leave()

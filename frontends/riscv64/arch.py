@@ -81,6 +81,12 @@ class Riscv64:
                                         capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC)
         return [(i.address, f"{i.mnemonic} {i.op_str}".strip()) for i in md.disasm(code, pc)]
 
+    @property
+    def gdb(self):
+        """The gdbstub's view: target description XML and register layout (gdb.py)."""
+        from .gdb import GDB
+        return GDB
+
     reg_names = XNAMES
     global_names = XNAMES + FNAMES     # the IR's getreg/setreg numbering
 

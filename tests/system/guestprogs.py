@@ -126,6 +126,10 @@ PROGRAMS: dict[str, Program] = {
         _p("hostile_sys", cflags=("-Wno-int-conversion",),
            what="hostile syscall arguments (mm validation, EFAULT ranges, huge buffers, fd limits, "
                 "close_range, /proc/self/maps offsets): each result printed"),
+        _p("gdb_basic", opt="-O0", cflags=("-g",), what="gdbstub tests: locals, a call, a hot loop, code gdb patches"),
+        _p("gdb_basic_dyn", ["gdb_basic.c"], opt="-O0", cflags=("-g",), static=False,
+           what="gdb_basic, dynamically linked (gdb sees libc through the r_debug list)"),
+        _p("gdb_threads", opt="-O0", cflags=("-g",), what="gdbstub tests: three threads through one function"),
     ]
 }
 
