@@ -129,7 +129,7 @@ def sys_wait4(proc, pid, status_addr, options, rusage):
     pid, options = s32(pid), options & 0xffffffff
     if options & ~(WNOHANG | WUNTRACED | WCONTINUED | 0xe0000000):       # (__WNOTHREAD __WALL __WCLONE)
         raise _err(errno.EINVAL)
-    got, status, ru = proc.blocking(os.wait4, pid, options)
+    got, status, ru = proc.blocking(os.wait4, pid, s32(options))     # (__WCLONE is the sign bit)
     if got and status_addr:
         _put_u32(proc, status_addr, status)
     _rusage_out(proc, rusage if got else 0, ru)
@@ -142,7 +142,7 @@ def sys_waitid(proc, idtype, ident, infop, options, rusage):
     if idtype not in (P_ALL, P_PID, P_PGID) or not options & (WEXITED | WUNTRACED | WCONTINUED) \
             or options & ~(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | 0xe0000000):
         raise _err(errno.EINVAL)
-    r = proc.blocking(os.waitid, idtype, s32(ident), options)
+    r = proc.blocking(os.waitid, idtype, s32(ident), s32(options))
     if infop:
         info = bytearray(128)
         if r is not None:
