@@ -61,11 +61,29 @@ def dirfd_arg(proc, a):
     return fd
 
 
+def guest_cstr(proc, addr, limit, too_long=None):
+    """The NUL-terminated string at guest addr, as the kernel's
+    strncpy_from_user(limit): EFAULT if a byte before the NUL cannot be read;
+    with no NUL in `limit` bytes, the `too_long` errno or (None) the first
+    `limit` bytes."""
+    mem, out = proc.mem, bytearray()
+    while len(out) < limit:
+        n = span(mem, addr + len(out), min(limit - len(out), 4096 - ((addr + len(out)) & 4095)), 1)
+        if n == 0 or addr + len(out) + n > mem.space:
+            raise _err(errno.EFAULT)
+        chunk = mem.read(addr + len(out), n)
+        i = chunk.find(b"\0")
+        if i >= 0:
+            return bytes(out + chunk[:i])
+        out += chunk
+    if too_long is not None:
+        raise _err(too_long)
+    return bytes(out)
+
+
 def guest_path(proc, addr):
-    """The guest's path string (bytes); NULL -> EFAULT."""
-    if not addr:
-        raise _err(errno.EFAULT)
-    return proc.mem.read_cstr(addr, 4096)
+    """The guest's path string (bytes); NULL -> EFAULT, PATH_MAX or more -> ENAMETOOLONG."""
+    return guest_cstr(proc, addr, 4096, errno.ENAMETOOLONG)
 
 
 def host_path(proc, p):
@@ -401,7 +419,7 @@ def sys_pipe(proc, fds):
 
 @syscall("memfd_create")
 def sys_memfd_create(proc, name, flags):
-    return hsys("memfd_create", proc.mem.read_cstr(name, 250), flags & 0xffffffff)
+    return hsys("memfd_create", guest_cstr(proc, name, 250, errno.EINVAL), flags & 0xffffffff)
 
 
 # --- fcntl / ioctl / flock ---------------------------------------------------------------

@@ -304,7 +304,8 @@ def _comm_bytes(proc):
 def sys_prctl(proc, option, arg2, arg3, arg4, arg5):
     option = s32(option)
     if option == PR_SET_NAME:
-        name = proc.mem.read_cstr(arg2, 4096)[:TASK_COMM_LEN - 1]
+        from .sys_fs import guest_cstr
+        name = guest_cstr(proc, arg2, TASK_COMM_LEN - 1)
         proc.comm = name
         return 0
     if option == PR_GET_NAME:

@@ -30,7 +30,8 @@ M64 = (1 << 64) - 1
 FAR = 1 << 60
 PROT_RW, MAP_PA, MAP_NORESERVE = 3, 0x22, 0x4000
 X86 = dict(read=0, mmap=9, mprotect=10, munmap=11, mremap=25, msync=26, madvise=28, readv=19,
-           pread64=17, write=1, getcwd=79, readlinkat=267, getdents64=217, getrandom=318)
+           pread64=17, write=1, getcwd=79, readlinkat=267, getdents64=217, getrandom=318,
+           openat=257, memfd_create=319, prctl=157)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -220,6 +221,30 @@ def test_mmap_offset_is_signed():
     g = Guest()
     assert g.call("mmap", 0, PG, 1, MAP_PA, -1, -PG) == -errno.EOVERFLOW
     assert g.call("mmap", 0, PG, 1, MAP_PA, -1, 1 << 62) > 0
+
+
+def test_strings_as_the_host_kernel(tmp_path):
+    """Paths of PATH_MAX bytes or more, a string running into a hole, long
+    memfd names, a thread name with no NUL: as strncpy_from_user."""
+    g, h = Guest(), Host()
+    ge, he = layout(g, tmp_path, "guest"), layout(h, tmp_path, "host")
+    g.poke, h.poke = _poke_guest(g), _poke_host
+    got, want = [], []
+    for w, e, out in ((g, ge, got), (h, he, want)):
+        p = e["p"]
+        w.poke(p, b"a" * (4 * PG))                                     # no NUL at all
+        out.append(w.call("openat", -100, p, 0, 0))                     # ENAMETOOLONG
+        out.append(w.call("openat", -100, e["two"] + PG - 5, 0, 0) if not w.poke(e["two"] + PG - 5, b"abcde")
+                   else None)                                           # runs into the hole: EFAULT
+        out.append(w.call("memfd_create", p, 0))                        # EINVAL (name too long)
+        out.append(w.call("prctl", 15, p, 0, 0, 0))                     # PR_SET_NAME: the first 15 bytes
+        w.poke(p + 4 * PG - 1, b"\0")
+        out.append(w.call("openat", -100, p + PG, 0, 0))                # 3 pages: ENAMETOOLONG
+        w.poke(p + PG, b"/" * 4095 + b"\0")
+        out.append(w.call("openat", -100, p + PG, 0o200000, 0) >= 0)   # 4095 slashes: "/"
+    _close(ge), _close(he)
+    assert got == want
+    assert g.proc.comm == b"a" * 15
 
 
 def test_madvise_dontneed_len_minus_one_keeps_the_stack(tmp_path):
