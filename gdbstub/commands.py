@@ -63,7 +63,7 @@ class Session:
         self.noack = False
         self.g_tid = None
         self.c_tid = None
-        self.last_stop = b"S05"
+        self.last_stop = (0, SIGTRAP, None)
         self.files = {}                  # vFile fd -> host fd
 
     # --- thread ids ------------------------------------------------------------------
@@ -93,12 +93,16 @@ class Session:
     # --- stop replies --------------------------------------------------------------------
     def stop_reply(self, tid, sig=SIGTRAP, reason=None):
         self.g_tid = self.c_tid = tid
+        self.last_stop = (tid, sig, reason)
+        return self._format_stop()
+
+    def _format_stop(self):
+        """(formatted when asked: `?` comes after qSupported chose the thread-id form)"""
+        tid, sig, reason = self.last_stop
         r = b"T%02x" % sig
         if reason:
             r += reason.encode() + b":;"
-        r += b"thread:" + self.thread_id(tid) + b";"
-        self.last_stop = r
-        return r
+        return r + b"thread:" + self.thread_id(tid) + b";"
 
     def exit_reply(self, status):
         return b"W%02x;process:%x" % (status & 0xff, self.target.pid)
@@ -128,7 +132,7 @@ class Session:
         return b"OK"
 
     def why_stopped(self, args):
-        return self.last_stop
+        return self._format_stop()
 
     def attached(self, args):
         return b"0"                      # we started the process: gdb kills it on quit

@@ -1,0 +1,105 @@
+"""Fixtures for the gdbstub tests: pydbt started with -g on a free loopback port,
+real gdb-multiarch driving it, every process (pydbt's process group, gdb) killed
+at the end of the test."""
+
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "system"))
+import guestprogs  # noqa: E402
+
+GDB = os.environ.get("PYDBT_GDB_CLIENT", "gdb-multiarch")
+TIMEOUT = 90
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stub:
+    """One `pydbt run -g` process (its own session: killed as a group)."""
+
+    def __init__(self, spec, program, args=(), opts=()):
+        self.spec = spec
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pydbt", "run", "-g", spec, *opts, str(program), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        ready, _, _ = select.select([self.proc.stderr], [], [], 30)
+        assert ready, "pydbt did not say where it listens"
+        self.banner = self.proc.stderr.readline().decode()
+        assert "waiting for gdb" in self.banner, self.banner
+
+    def finish(self, timeout=TIMEOUT):
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out.decode(errors="replace"), (self.banner + err.decode(errors="replace"))
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def binaries():
+    reason = guestprogs.missing_tools()
+    if reason:
+        pytest.skip(reason)
+    if shutil.which(GDB) is None:
+        pytest.skip(f"not installed: {GDB}")
+    return guestprogs.build_all()
+
+
+@pytest.fixture
+def program(binaries):
+    def get(name):
+        b = binaries[name]
+        if isinstance(b, guestprogs.BuildError):
+            pytest.fail(str(b), pytrace=False)
+        return b
+    return get
+
+
+@pytest.fixture
+def stub():
+    """stub(program, args=(), opts=(), spec=None) -> a started Stub (killed at the end)."""
+    made = []
+
+    def start(program, args=(), opts=(), spec=None):
+        s = Stub(spec or str(free_port()), program, args, opts)
+        made.append(s)
+        return s
+    yield start
+    for s in made:
+        s.kill()
+
+
+@pytest.fixture
+def gdb(stub):
+    """gdb(program, commands, args=(), opts=(), pre=()) -> (gdb's output, pydbt's
+    (status, stdout, stderr)): gdb in batch mode connected to a new stub."""
+    def run(program, commands, args=(), opts=(), pre=(), timeout=TIMEOUT):
+        s = stub(program, args, opts)
+        cmd = [GDB, "-batch", "-nx", "-ex", "set architecture riscv:rv64", "-ex", "set confirm off"]
+        for c in pre:
+            cmd += ["-ex", c]
+        cmd += ["-ex", f"target remote :{s.spec}"]
+        for c in commands:
+            cmd += ["-ex", c]
+        cmd.append(str(program))
+        g = subprocess.run(cmd, capture_output=True, timeout=timeout, start_new_session=True)
+        text = g.stdout.decode(errors="replace") + g.stderr.decode(errors="replace")
+        return text, s.finish()
+    return run
