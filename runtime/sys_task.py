@@ -83,18 +83,26 @@ def _string_array(proc, addr, limit=1 << 17):
 
 @syscall("execve")
 def sys_execve(proc, path, argv, envp):
-    filename = proc.mem.read_cstr(path)
-    return proc.execve(filename, _string_array(proc, argv), _string_array(proc, envp))
+    return _execve(proc, proc.mem.read_cstr(path), argv, envp)
 
 
 @syscall("execveat")
 def sys_execveat(proc, dirfd, path, argv, envp, flags):
+    from .sys_fs import dirfd_arg
+    dirfd_arg(proc, dirfd)                     # (pydbt's own descriptors: EBADF)
     filename = proc.mem.read_cstr(path)
     AT_EMPTY_PATH = 0x1000
     if not filename and flags & AT_EMPTY_PATH:
         filename = os.fsencode(f"/proc/self/fd/{s32(dirfd)}")
     elif not filename.startswith(b"/") and s32(dirfd) != abi.AT_FDCWD:
         filename = os.fsencode(f"/proc/self/fd/{s32(dirfd)}/") + filename
+    return _execve(proc, filename, argv, envp)
+
+
+def _execve(proc, filename, argv, envp):
+    from .procfs import hidden_fd
+    if hidden_fd(proc, filename):              # /proc/self/fd/N of pydbt's own: ENOENT
+        raise _err(errno.ENOENT)
     return proc.execve(filename, _string_array(proc, argv), _string_array(proc, envp))
 
 

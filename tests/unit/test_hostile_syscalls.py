@@ -342,6 +342,9 @@ def test_own_fd_moves_above_the_guests_limit(hidden):
     assert g.call("openat", -100, p, 0, 0) == -errno.ENOENT
     assert g.call("readlinkat", -100, p, p + 100, 100) == -errno.ENOENT
     assert g.call("newfstatat", -100, p, p + 512, 0) == -errno.ENOENT
+    buf.write(p + 256, bytes(16))
+    assert g.call("execve", p, p + 256, p + 256) == -errno.ENOENT
+    assert g.call("execveat", fd, p + 256, p + 256, p + 256, 0x1000) == -errno.EBADF
 
 
 def test_own_fd_not_listed_in_proc_self_fd(hidden):
