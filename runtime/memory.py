@@ -74,6 +74,8 @@ class _Iovec(ctypes.Structure):
 
 
 _libc.process_vm_readv.restype = _libc.process_vm_writev.restype = ctypes.c_ssize_t
+_libc.mremap.restype = ctypes.c_void_p
+_libc.mremap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p]
 
 
 def page_down(a):
@@ -377,6 +379,31 @@ class GuestMemory:
         self._set_perm(start, end, prot | (FILE if fd >= 0 and flags & MAP_SHARED else 0))
         self._insert(Vma(start, end, prot, flags, name, offset))
         return start
+
+    def move(self, old, old_size, new_size, dest, prot, flags, name):
+        """mremap's move of [old, old+old_size) to a new private mapping at dest
+        (new_size long, not overlapping): the host kernel moves the pages
+        (host mremap: no copy, untouched pages cost nothing) or, where that
+        cannot be (shared file pages, several host mappings), copies them
+        itself (process_vm_writev: EFAULT, not SIGBUS, past a file's end)."""
+        keep = min(old_size, new_size)
+        self._invalidate(old, old + old_size)
+        self._invalidate(dest, dest + new_size)
+        self._cut(dest, dest + new_size)
+        self._fresh(dest, dest + new_size)
+        shared = any(self.perm[pg] & FILE for pg in range(old >> PAGE_SHIFT, (old + keep) >> PAGE_SHIFT))
+        # MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP: the old range stays mapped
+        # (empty), so no other thread can meet a hole in the host mapping
+        r = _MAP_FAILED if shared else _libc.mremap(self.host_base + old, keep, keep, 7, self.host_base + dest)
+        if r == _MAP_FAILED:
+            src, dst = _Iovec(self.host_base + old, keep), _Iovec(self.host_base + dest, keep)
+            _libc.process_vm_writev(os.getpid(), ctypes.byref(src), 1, ctypes.byref(dst), 1, 0)
+        self._cut(old, old + old_size)
+        self._fresh(old, old + old_size)
+        self._set_perm(old, old + old_size, 0)
+        self._set_perm(dest, dest + new_size, prot)
+        self._insert(Vma(dest, dest + new_size, prot, flags, name))
+        return dest
 
     def unmap(self, start, length):
         end = start + page_up(length)

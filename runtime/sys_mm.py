@@ -268,14 +268,12 @@ def _mremap_to(mem, vma, old, old_size, new_size, flags, new_addr):
 
 
 def _move(mem, vma, old, old_size, new_size, dest, keep_old=False):
-    """Move the pages [old, old+old_size) to dest (new_size long): a private copy."""
-    data = mem.buf[old:old + min(old_size, new_size)]
-    if keep_old:
-        mem.map(old, old_size, vma.prot, vma.flags, name=vma.name)   # (reads as zero, as Linux)
-    else:
-        mem.unmap(old, old_size)
-    mem.map(dest, new_size, vma.prot, (vma.flags & ~MAP_SHARED) | MAP_PRIVATE | MAP_ANONYMOUS, name=vma.name)
-    mem.poke(dest, data)
+    """Move the pages [old, old+old_size) to dest (new_size long), as a private
+    mapping; the host kernel moves them (no host buffer of their size)."""
+    mem.move(old, old_size, new_size, dest, vma.prot,
+             (vma.flags & ~MAP_SHARED) | MAP_PRIVATE | MAP_ANONYMOUS, vma.name)
+    if keep_old:                                 # MREMAP_DONTUNMAP: the old range stays, empty
+        mem.map(old, old_size, vma.prot, vma.flags, name=vma.name)
     return dest
 
 

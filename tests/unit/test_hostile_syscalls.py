@@ -272,6 +272,33 @@ def test_mremap_fixed_past_the_space_and_private_mmap_at_2_63(tmp_path):
         os.close(fd)
 
 
+def _rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PG
+
+
+def test_mremap_moves_pages_without_copying_them():
+    """Growing a 1 GiB mapping that cannot grow in place moves it: the host
+    kernel moves the pages, pydbt neither copies nor touches the untouched ones."""
+    import time
+    g = Guest()
+    mem = g.proc.mem
+    a = g.call("mmap", 0, 1 << 30, PROT_RW, MAP_PA | MAP_NORESERVE, -1, 0)
+    b = g.call("mmap", a + (1 << 30), PG, PROT_RW, MAP_PA | 0x10, -1, 0)   # blocks growth in place
+    assert b == a + (1 << 30)
+    for off in (0, 12345, 1 << 29, (1 << 30) - 8):
+        mem.write(a + off, off.to_bytes(8, "little"))
+    before, t = _rss(), time.monotonic()
+    n = g.call("mremap", a, 1 << 30, (1 << 30) + PG, 1, 0)
+    assert n > 0 and n != a
+    assert time.monotonic() - t < 1 and _rss() - before < 64 << 20
+    for off in (0, 12345, 1 << 29, (1 << 30) - 8):
+        assert mem.read(n + off, 8) == off.to_bytes(8, "little")
+    assert mem.read(n + (1 << 30), 8) == bytes(8)
+    assert g.call("getrandom", a, 8, 0) == -errno.EFAULT                 # the old range is gone
+    assert mem.vma_at(a) is None and mem.vma_at(n).end == n + (1 << 30) + PG
+
+
 def test_mprotect_of_a_huge_range_is_quick():
     import time
     g = Guest()
