@@ -87,6 +87,7 @@ class GdbServer:
             if self.conn.family == socket.AF_INET else None
         self.conn.set_inheritable(False)
         self._hook_process()
+        os.register_at_fork(after_in_child=self._after_fork_child)
         threading.Thread(target=self._reader, name="gdb-reader", daemon=True).start()
         threading.Thread(target=self._control, name="gdb-control", daemon=True).start()
         self.started.wait()
@@ -234,6 +235,18 @@ class GdbServer:
             self.hold.notify_all()
         for ev in self.deferred:
             ev.done.set()
+        self.deferred = []
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+
+    def _after_fork_child(self):
+        """A forked guest child is not debugged (gdb's detach-on-fork, the only mode
+        of phase 1): its copy of the breakpoints and the connection go away."""
+        self.active = False
+        self.target.clear()
+        self.held = set()
         self.deferred = []
         try:
             self.conn.close()

@@ -6,7 +6,6 @@ import os
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,14 +15,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "system"))
 import guestprogs  # noqa: E402
 
-GDB = os.environ.get("PYDBT_GDB_CLIENT", "gdb-multiarch")
+from gdbstub_client import GDB, free_port  # noqa: E402
+
 TIMEOUT = 90
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Stub:

@@ -1,7 +1,16 @@
 """A minimal remote-protocol client for the packet-level tests (our own)."""
+import os
 import socket
 
 from pydbt.gdbstub import packets
+
+GDB = os.environ.get("PYDBT_GDB_CLIENT", "gdb-multiarch")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class Client:

@@ -5,7 +5,7 @@ guest programs are gdb_basic.c / gdb_threads.c, built with -g -O0."""
 import re
 import subprocess
 
-from conftest import GDB, free_port
+from gdbstub_client import GDB
 
 import pytest
 
@@ -181,3 +181,12 @@ def test_port_in_use(program):
         r = subprocess.run([sys.executable, "-m", "pydbt", "run", "-g", str(port), str(program("gdb_basic"))],
                            capture_output=True, timeout=30)
     assert r.returncode == 1 and r.stderr.decode().startswith(f"pydbt: -g {port}:"), r.stderr
+
+
+def test_fork_child_runs_free(gdb, program):
+    """Phase 1 follows the parent only (detach-on-fork): the child must not stop
+    at the parent's breakpoints nor wait for gdb."""
+    out, (rc, stdout, _) = gdb(program("gdb_fork"), ["break twice", "continue", "bt 1", "continue"])
+    assert out.count("Breakpoint 1, twice (v=1)") == 1 and "twice (v=21)" not in out, out
+    assert "exited normally" in out, out
+    assert rc == 0 and "child 42" in stdout and "parent 2, child exit 4" in stdout

@@ -130,6 +130,7 @@ PROGRAMS: dict[str, Program] = {
         _p("gdb_basic_dyn", ["gdb_basic.c"], opt="-O0", cflags=("-g",), static=False,
            what="gdb_basic, dynamically linked (gdb sees libc through the r_debug list)"),
         _p("gdb_threads", opt="-O0", cflags=("-g",), what="gdbstub tests: three threads through one function"),
+        _p("gdb_fork", opt="-O0", cflags=("-g",), what="gdbstub tests: fork, both processes call one function"),
     ]
 }
 

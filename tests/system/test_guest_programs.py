@@ -116,6 +116,7 @@ CASES = [
     Case("gdb_basic", "gdb_basic", exit=13, stdout_has=(b"x=3 y=9 first=7\n", b"patched=7\n")),
     Case("gdb_basic_dyn", "gdb_basic_dyn", exit=13, stdout_has=(b"x=3 y=9 first=7\n",)),
     Case("gdb_threads", "gdb_threads", stdout_has=(b"total=6\n",)),
+    Case("gdb_fork", "gdb_fork", stdout_has=(b"child 42\n", b"parent 2, child exit 4\n")),
 ]
 
 
