@@ -37,6 +37,7 @@ _libc.mmap.restype = ctypes.c_void_p
 _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
                        ctypes.c_int, ctypes.c_long]
 _libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 _MAP_FAILED = ctypes.c_void_p(-1).value
 
 
@@ -207,7 +208,23 @@ def sys_mprotect(proc, addr, length, prot):
     mem = proc.mem
     if end > mem.space or not covered(mem, addr, end):
         return -errno.ENOMEM
+    if prot & W:
+        e = _shared_file_writable(mem, addr, end)
+        if e:
+            return -e
     return mem.protect(addr, end - addr, prot & _PROT_MASK)
+
+
+def _shared_file_writable(mem, start, end):
+    """Write access to the shared file mappings in [start, end): the host pages
+    were mapped read-only unless writable, so ask the host kernel to allow it
+    (EACCES for a file opened read-only, as Linux answers the guest)."""
+    for v in mem.mappings():
+        s, e = max(v.start, start), min(v.end, end)
+        if s < e and v.flags & MAP_SHARED and not v.flags & MAP_ANONYMOUS and not v.prot & W:
+            if _libc.mprotect(ctypes.c_void_p(mem.host_base + s), e - s, R | W) != 0:
+                return ctypes.get_errno()
+    return 0
 
 
 @syscall("mremap")

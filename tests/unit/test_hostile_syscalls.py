@@ -272,6 +272,24 @@ def test_mremap_fixed_past_the_space_and_private_mmap_at_2_63(tmp_path):
         os.close(fd)
 
 
+def test_mprotect_write_on_a_shared_file_mapping(tmp_path):
+    """PROT_WRITE added to a shared mapping: EACCES for a read-only file (as
+    Linux), else the writes reach the file."""
+    g = Guest()
+    f = tmp_path / "f"
+    f.write_bytes(b"z" * PG)
+    ro, rw = os.open(f, os.O_RDONLY), os.open(f, os.O_RDWR)
+    try:
+        a = g.call("mmap", 0, PG, 1, 0x01, ro, 0)
+        assert g.call("mprotect", a, PG, 3) == -errno.EACCES
+        b = g.call("mmap", 0, PG, 1, 0x01, rw, 0)
+        assert g.call("mprotect", b, PG, 3) == 0
+        g.proc.mem.write(b, b"written")
+        assert f.read_bytes()[:8] == b"writtenz"
+    finally:
+        os.close(ro), os.close(rw)
+
+
 def _rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * PG
