@@ -14,8 +14,9 @@ Threads:
 
 Tasks that gdb keeps stopped while others run (vCont with no action for them)
 wait in `check` at the top of their exec loop.  Events that arrive while
-stopped are reported after the next resume (a breakpoint hit whose breakpoint
-gdb removed meanwhile is dropped: the task runs the instruction again).
+stopped are reported after a resume that lets their task run (a breakpoint hit
+whose breakpoint gdb removed meanwhile is dropped: the task runs the
+instruction again).
 """
 import os
 import queue
@@ -153,10 +154,7 @@ class GdbServer:
         self._stop(None)
         self.started.set()
         while self.active:
-            if self.deferred:
-                item = self.deferred.pop(0)
-            else:
-                item = self.inbox.get()
+            item = self._next_item()
             if item is EOF_:
                 self._gone()
                 return
@@ -165,6 +163,14 @@ class GdbServer:
             elif isinstance(item, _Event):
                 self._event(item)
             # (a packet while the guest runs: gdb sends none in all-stop; dropped)
+
+    def _next_item(self):
+        """A deferred event first, unless its task is one gdb keeps stopped (gdb
+        must not hear of a thread it did not resume: it waits for its step)."""
+        for i, ev in enumerate(self.deferred):
+            if ev.task is None or ev.task.tid not in self.held:
+                return self.deferred.pop(i)
+        return self.inbox.get()
 
     def _event(self, ev):
         if ev.kind == "exit":
@@ -267,16 +273,15 @@ class GdbServer:
     # --- hooks for the exec loop (a task's own thread) -------------------------------------------
     def check(self, task):
         """At the top of a task's loop: wait while gdb keeps this task stopped."""
-        if task.tid not in self.held:
-            return
         excl = self.proc.exclusive
-        excl.leave()
-        try:
-            with self.hold:
-                while self.active and task.tid in self.held:
-                    self.hold.wait()
-        finally:
-            excl.enter()
+        while self.active and task.tid in self.held:
+            excl.leave()
+            try:
+                with self.hold:
+                    while self.active and task.tid in self.held:
+                        self.hold.wait()
+            finally:
+                excl.enter()         # (may wait for a new stop, which may hold it again)
 
     def stepping(self, task):
         return task.tid in self.target.stepping

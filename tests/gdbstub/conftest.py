@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "system"))
 import guestprogs  # noqa: E402
 
-from gdbstub_client import GDB, free_port  # noqa: E402
+from gdbstub_client import GDB, free_port, no_core  # noqa: E402
 
 TIMEOUT = 90
 
@@ -23,11 +23,11 @@ TIMEOUT = 90
 class Stub:
     """One `pydbt run -g` process (its own session: killed as a group)."""
 
-    def __init__(self, spec, program, args=(), opts=()):
+    def __init__(self, spec, program, args=(), opts=(), stdin=subprocess.DEVNULL):
         self.spec = spec
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pydbt", "run", "-g", spec, *opts, str(program), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         ready, _, _ = select.select([self.proc.stderr], [], [], 30)
         assert ready, "pydbt did not say where it listens"
         self.banner = self.proc.stderr.readline().decode()
@@ -71,8 +71,8 @@ def stub():
     """stub(program, args=(), opts=(), spec=None) -> a started Stub (killed at the end)."""
     made = []
 
-    def start(program, args=(), opts=(), spec=None):
-        s = Stub(spec or str(free_port()), program, args, opts)
+    def start(program, args=(), opts=(), spec=None, stdin=subprocess.DEVNULL):
+        s = Stub(spec or str(free_port()), program, args, opts, stdin)
         made.append(s)
         return s
     yield start
@@ -93,7 +93,7 @@ def gdb(stub):
         for c in commands:
             cmd += ["-ex", c]
         cmd.append(str(program))
-        g = subprocess.run(cmd, capture_output=True, timeout=timeout, start_new_session=True)
+        g = subprocess.run(cmd, capture_output=True, timeout=timeout, start_new_session=True, preexec_fn=no_core)
         text = g.stdout.decode(errors="replace") + g.stderr.decode(errors="replace")
         return text, s.finish()
     return run

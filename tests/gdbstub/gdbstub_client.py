@@ -7,6 +7,12 @@ from pydbt.gdbstub import packets
 GDB = os.environ.get("PYDBT_GDB_CLIENT", "gdb-multiarch")
 
 
+def no_core():
+    """preexec_fn for gdb: an internal error of gdb must not leave a core file."""
+    import resource
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,12 +5,12 @@ guest programs are gdb_basic.c / gdb_threads.c, built with -g -O0."""
 import re
 import subprocess
 
-from gdbstub_client import GDB
+from gdbstub_client import GDB, no_core
 
 import pytest
 
-LOOP_LINE = "gdb_basic.c:27"          # counter++ in hot()'s loop
-SET_LINE = "gdb_basic.c:42"           # int y = square(x);
+LOOP_LINE = "gdb_basic.c:28"          # counter++ in hot()'s loop
+SET_LINE = "gdb_basic.c:43"           # int y = square(x);
 
 
 def _entry(path):
@@ -41,11 +41,11 @@ def test_stepping(gdb, program):
         "break main", "continue", "next", "print $pc", "stepi", "print $pc", "nexti", "print $pc",
         "info line *$pc", "step", "bt 1", "finish", "next", "print y", "continue"])
     pcs = [int(v, 16) for v in re.findall(r"^\$\d+ = \(void \(\*\)\(\)\) (0x[0-9a-f]+)", out, re.M)]
-    assert len(pcs) == 3 and pcs[0] < pcs[1] < pcs[2] and pcs[2] - pcs[0] <= 8, out    # line 41: 2 insns
-    assert re.search(r"Line 42 of .*gdb_basic\.c", out), out
+    assert len(pcs) == 3 and pcs[0] < pcs[1] < pcs[2] and pcs[2] - pcs[0] <= 8, out    # line 42: 2 insns
+    assert re.search(r"Line 43 of .*gdb_basic\.c", out), out
     assert re.search(r"#0\s+square \(v=3\)", out), out                # `step` went into the call
     assert "Value returned is $4 = 9" in out, out
-    assert re.search(r"^43\s", out, re.M) and "$5 = 9" in out, out     # `next` after finish: line 43
+    assert re.search(r"^44\s", out, re.M) and "$5 = 9" in out, out     # `next` after finish: line 44
     assert rc == 13
 
 
@@ -74,7 +74,7 @@ def test_breakpoint_in_hot_jit_loop(gdb, program):
         "break checkpoint", "continue", "up", "print i", f"break {LOOP_LINE}", "continue",
         "print i", "print counter", "delete", "continue"], args=("20000",))
     assert "Breakpoint 1, checkpoint (i=10000)" in out, out
-    assert re.search(r"Breakpoint 2, hot \(n=20000\) at .*gdb_basic\.c:27", out), out
+    assert re.search(r"Breakpoint 2, hot \(n=20000\) at .*gdb_basic\.c:28", out), out
     assert re.findall(r"^\$\d+ = (\d+)", out, re.M) == ["10000", "10000", "10000"], out
     assert rc == 13 and "counter=20000" in stdout
 
@@ -109,7 +109,7 @@ def test_gdb_going_away_lets_the_guest_run(stub, program):
     s = stub(program("gdb_basic"))
     subprocess.run([GDB, "-batch", "-nx", "-ex", "set architecture riscv:rv64",
                     "-ex", f"target remote :{s.spec}", "-ex", "break square", "-ex", "continue",
-                    "-ex", "disconnect", str(program("gdb_basic"))], capture_output=True, timeout=60)
+                    "-ex", "disconnect", str(program("gdb_basic"))], capture_output=True, timeout=60, preexec_fn=no_core)
     rc, stdout, _ = s.finish()
     assert rc == 13 and "patched=7" in stdout
 
@@ -152,7 +152,8 @@ def test_ctrl_c_through_gdb(stub, program):
     g = subprocess.Popen([GDB, "-batch", "-nx", "-ex", "set architecture riscv:rv64",
                           "-ex", f"target remote :{s.spec}", "-ex", "continue", "-ex", "bt 1",
                           "-ex", "kill", str(prog)],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                         preexec_fn=no_core)
     try:
         time.sleep(4)
         os.kill(g.pid, signal.SIGINT)

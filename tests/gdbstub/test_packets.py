@@ -8,6 +8,7 @@ import os
 import random
 import select
 import socket
+import subprocess
 import time
 
 import pytest
@@ -17,8 +18,8 @@ from gdbstub_client import Client
 from pydbt.gdbstub import packets
 
 
-def _start(stub, program, args=("20000",), spec=None):
-    s = stub(program("gdb_basic"), args=args, spec=spec)
+def _start(stub, program, args=("20000",), spec=None, stdin=subprocess.DEVNULL, name="gdb_basic"):
+    s = stub(program(name), args=args, spec=spec, stdin=stdin)
     if spec is None:
         sock = socket.create_connection(("127.0.0.1", int(s.spec)), timeout=30)
     else:
@@ -181,3 +182,49 @@ def test_fuzzed_packets_leave_guest_unharmed(stub, program):
     assert c.ask(b"qC").startswith(b"QC")
     assert s.proc.poll() is None
     _finish(s, c)
+
+
+def test_interrupt_in_blocking_syscall(stub, program):
+    """Ctrl-C while the only thread waits in read(): the stop happens at once (the
+    task is outside guest code), the registers show the syscall; continuing
+    finishes the read when stdin closes."""
+    s, c = _start(stub, program, args=("20000", "wait"), stdin=subprocess.PIPE)
+    c.ask(b"qSupported:multiprocess+")
+    c.send_raw(packets.frame(b"vCont;c"))
+    assert c.read_byte() == b"+"
+    time.sleep(1.5)
+    c.send_raw(b"\x03")
+    assert c.read_packet().startswith(b"T02")
+    a7 = int.from_bytes(bytes.fromhex(c.ask(b"p11").decode()), "little")
+    assert a7 == 63                                  # riscv64's read
+    c.send_raw(packets.frame(b"vCont;c"))
+    assert c.read_byte() == b"+"
+    s.proc.stdin.close()
+    s.proc.stdin = None
+    assert c.read_packet() == b"W0d;process:%x" % s.proc.pid
+    rc, stdout, _ = s.finish()
+    assert rc == 13 and "read=0" in stdout
+
+
+def test_death_by_signal_is_reported(stub, program):
+    s, c = _start(stub, program, args=(), name="segv")
+    c.ask(b"qSupported:multiprocess+")
+    assert c.ask(b"vCont;c") == b"X0b;process:%x" % s.proc.pid
+    rc, _, err = s.finish()
+    assert rc == -11 and "uncaught target signal 11" in err
+
+
+def test_packet_helpers():
+    data = bytes(range(256)) + b"}}##$$**" + b"\0" * 50
+    assert packets.unescape(packets.escape(data)) == data
+    assert not set(packets.escape(data)) & set(b"#$*")
+    for text in (b"0" * 100, b"abc" + b"f" * 7 + b"x", b"1" * 6, b"1" * 7, b"12" * 30, b"", b"z" * 300):
+        enc = packets.rle_encode(text)
+        assert packets.rle_decode(enc) == text and b"#" not in enc and b"$" not in enc, text
+    assert len(packets.rle_encode(b"0" * 100)) < 12
+    r = packets.Reader(limit=16)
+    items = []
+    for ch in b"+$qC#b4-\x03$q#00" + packets.frame(b"x" * 40) + b"$m0,1*!#":
+        items += r.feed(bytes((ch,)))                # one byte at a time
+    items += r.feed(b"%02x" % packets.checksum(b"m0,1*!"))
+    assert items == [packets.ACK, b"qC", packets.NAK, packets.INTERRUPT, packets.BAD, packets.TOO_LONG, b"m0,11111"]

@@ -3,6 +3,7 @@
    gdb patches, and an exit status that depends on all of them. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 volatile long counter;
 volatile long seen_at;
@@ -41,6 +42,10 @@ int main(int argc, char **argv)
     int x = 3;
     int y = square(x);
     printf("x=%d y=%d first=%d\n", x, y, first);
+    if (argc > 2) {                     /* "wait": block in read() until stdin closes */
+        char c;
+        printf("read=%ld\n", (long)read(0, &c, 1));
+    }
     long s = hot(argc > 1 ? atol(argv[1]) : 20000);
     printf("hot=%ld counter=%ld\n", s, counter);
     printf("patched=%d\n", patched_value());
