@@ -140,10 +140,10 @@ def host_span(proc, addr, count, need, cap=MAX_RW_COUNT):
     pointer, an inaccessible start NULL.  The length is capped at `cap` (the
     kernel's MAX_RW_COUNT) after the range check, as in vfs_read/vfs_write."""
     mem = proc.mem
+    if addr + count > mem.space:                  # (also an empty range that starts past it)
+        return _OUTSIDE, count
     if count <= 0:
         return _NULL, 0
-    if addr + count > mem.space:
-        return _OUTSIDE, count
     count = min(count, cap)
     n = span(mem, addr, count, need)
     if n == 0:

@@ -142,6 +142,8 @@ RW_CASES = [
     ("read 1 byte into 2 GiB", lambda e: ("read", e["fd"], e["huge"], 1)),
     ("pread64 2 GiB", lambda e: ("pread64", e["fd"], e["huge"], 2 << 30, 0)),
     ("read past the space", lambda e: ("read", e["fd"], FAR, 10)),
+    ("read 0 bytes past the space", lambda e: ("read", e["fd"], FAR, 0)),
+    ("write 0 bytes past the space", lambda e: ("write", e["fd"], FAR, 0)),
     ("write from a buffer that ends in a hole", lambda e: ("write", e["fd"], e["two"] + PG - 10, 100)),
     ("getrandom into a buffer that ends in a hole", lambda e: ("getrandom", e["two"] + PG - 8, 16, 0)),
     ("getrandom 16 MiB into 2 GiB", lambda e: ("getrandom", e["huge"], 16 << 20, 0)),
