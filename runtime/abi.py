@@ -236,7 +236,10 @@ HOST_NR_X86_64 = dict(
     prlimit64=302, getcpu=309, renameat2=316, getrandom=318, memfd_create=319,
     copy_file_range=326, preadv2=327, pwritev2=328, statx=332, close_range=436,
     faccessat2=439, fchmodat2=452, mknodat=259, fallocate=285, syncfs=306, sync_file_range=277,
-    getgroups=115, getresuid=118, getresgid=120, pipe=22)
+    getgroups=115, getresuid=118, getresgid=120, pipe=22,
+    getpriority=140, setpriority=141, sched_setaffinity=203, sched_getparam=143,
+    sched_setparam=142, sched_getscheduler=145, sched_setscheduler=144, sched_get_priority_max=146,
+    sched_get_priority_min=147, sched_rr_get_interval=148, ioprio_set=251, ioprio_get=252)
 
 HOST_NR = HOST_NR_X86_64 if _MACHINE == "x86_64" else {n: k for k, n in GENERIC.items()}
 

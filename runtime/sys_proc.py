@@ -247,6 +247,74 @@ def sys_sched_getaffinity(proc, pid, size, addr):
     return r
 
 
+@syscall("sched_setaffinity")
+def sys_sched_setaffinity(proc, pid, size, addr):
+    size = min(size & 0xffffffff, 1 << 16)
+    return hsys("sched_setaffinity", s32(pid), size, proc.mem.read(addr, size) if size else None)
+
+
+# priorities and policies: the host's answers for the same thread (guest tids are host tids)
+@syscall("getpriority")
+def sys_getpriority(proc, which, who):
+    return hsys("getpriority", s32(which), s32(who))
+
+
+@syscall("setpriority")
+def sys_setpriority(proc, which, who, prio):
+    return hsys("setpriority", s32(which), s32(who), s32(prio))
+
+
+@syscall("ioprio_get")
+def sys_ioprio_get(proc, which, who):
+    return hsys("ioprio_get", s32(which), s32(who))
+
+
+@syscall("ioprio_set")
+def sys_ioprio_set(proc, which, who, prio):
+    return hsys("ioprio_set", s32(which), s32(who), s32(prio))
+
+
+@syscall("sched_getscheduler")
+def sys_sched_getscheduler(proc, pid):
+    return hsys("sched_getscheduler", s32(pid))
+
+
+@syscall("sched_get_priority_max")
+def sys_sched_get_priority_max(proc, policy):
+    return hsys("sched_get_priority_max", s32(policy))
+
+
+@syscall("sched_get_priority_min")
+def sys_sched_get_priority_min(proc, policy):
+    return hsys("sched_get_priority_min", s32(policy))
+
+
+@syscall("sched_getparam")
+def sys_sched_getparam(proc, pid, addr):
+    hb = buf(4)
+    hsys("sched_getparam", s32(pid), hb)
+    proc.mem.write(addr, hb.raw[:4])
+    return 0
+
+
+@syscall("sched_setparam")
+def sys_sched_setparam(proc, pid, addr):
+    return hsys("sched_setparam", s32(pid), proc.mem.read(addr, 4))
+
+
+@syscall("sched_setscheduler")
+def sys_sched_setscheduler(proc, pid, policy, addr):
+    return hsys("sched_setscheduler", s32(pid), s32(policy), proc.mem.read(addr, 4))
+
+
+@syscall("chroot")
+def sys_chroot(proc, path):
+    proc.mem.read_cstr(path)
+    # pydbt cannot confine the guest's paths without confining itself: answer as
+    # for an unprivileged process
+    raise _err(errno.EPERM)
+
+
 @syscall("sched_yield")
 def sys_sched_yield(proc):
     os.sched_yield()

@@ -123,6 +123,7 @@ PROGRAMS: dict[str, Program] = {
         _p("threads", what="pthreads: mutex + condvar, exact counts, atomics, TLS, join values, exit_group "
                            "from a thread, fork with a lock held, code rewritten under a running thread, tkill"),
         _p("threads_dyn", ["threads.c"], static=False, what="threads, dynamically linked"),
+        _p("prio", what="getpriority/setpriority, sched_{get,set}affinity, policies and params, ioprio_get"),
         _p("hostile_sys", cflags=("-Wno-int-conversion",),
            what="hostile syscall arguments (mm validation, EFAULT ranges, huge buffers, fd limits, "
                 "close_range, /proc/self/maps offsets): each result printed"),

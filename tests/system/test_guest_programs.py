@@ -112,6 +112,7 @@ CASES = [
     Case("threads_smc", "threads", args=("smc",), stdout_has=(b"runner saw the new code: 1",)),
     Case("threads_tkill", "threads", args=("tkill",), stdout_has=(b"signal handled in the target thread: 1",)),
     Case("threads_main_exit", "threads", args=("main-exit",), stdout_has=(b"late thread 1 still runs",)),
+    Case("prio", "prio", stdout_has=(b"getpriority now: 1", b"FIFO: 99 1")),
     Case("threads_robust", "threads", args=("robust",), stdout_has=(b"lock after the owner died: EOWNERDEAD",)),
     Case("gdb_basic", "gdb_basic", exit=13, stdout_has=(b"x=3 y=9 first=7\n", b"patched=7\n")),
     Case("gdb_basic_dyn", "gdb_basic_dyn", exit=13, stdout_has=(b"x=3 y=9 first=7\n",)),
