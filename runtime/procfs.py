@@ -30,9 +30,9 @@ def _own(proc, path):
     mine = (b"self", str(pid).encode())
     if len(parts) == 3 and (parts[1] in mine or parts[1] == b"thread-self"):
         return parts[2]
-    if len(parts) == 5 and parts[1] in mine and parts[2] == b"task" and \
-            parts[3] in (str(tid).encode(), str(pid).encode()):
-        return parts[4]                      # /proc/<pid>/task/<tid>/<entry>
+    tids = {str(t).encode() for t in getattr(proc, "tasks", None) or (tid, pid)}
+    if len(parts) == 5 and parts[1] in mine and parts[2] == b"task" and parts[3] in tids:
+        return parts[4]                      # /proc/<pid>/task/<tid>/<entry> of any of our threads
     return None
 
 

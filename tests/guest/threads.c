@@ -5,6 +5,7 @@
  * runs it.  The mode is argv[1].
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -54,6 +55,13 @@ static int basic(void)
     pthread_t t[NTHREADS];
     for (long i = 0; i < NTHREADS; i++)
         if (pthread_create(&t[i], NULL, worker, (void *)i)) { puts("create failed"); return 1; }
+    DIR *d = opendir("/proc/self/task");
+    int ntasks = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        ntasks += e->d_name[0] != '.';
+    if (d) closedir(d);
+    /* (qemu's own helper thread shows there too: at least ours) */
+    printf("/proc/self/task lists every thread: %d\n", ntasks >= NTHREADS + 1);
     pthread_mutex_lock(&lock);
     ready = 1;
     pthread_cond_broadcast(&cond);
