@@ -17,6 +17,7 @@ are never cached nor chained (`run_one`).
 """
 import signal
 import time
+from errno import EINTR
 
 from .errors import Syscall, GuestFault, Breakpoint, TRAP_BRKPT, TaskExit
 from .exclusive import MARKER
@@ -271,7 +272,9 @@ class Engine:
                         excl.enter()
                     if task.killed:
                         raise TaskExit()
-                    if ret is not None:
+                    if ret == -EINTR and proc.signals.restarts(arch.syscall_names.get(nr)):
+                        cpu.pc = e.pc                   # ERESTARTSYS: run it again after the handler
+                    elif ret is not None:
                         arch.set_syscall_result(cpu, ret)
                 except GuestFault as e:
                     cpu.pc = e.pc if e.pc is not None else cpu.pc

@@ -39,6 +39,10 @@ SA_RESTART = 0x10000000
 SA_NODEFER = 0x40000000
 SA_RESETHAND = 0x80000000
 NSIG = 64
+# syscalls Linux ends with EINTR whatever SA_RESTART says (signal(7))
+NEVER_RESTART = {"rt_sigsuspend", "rt_sigtimedwait", "ppoll", "pselect6", "epoll_pwait", "epoll_pwait2",
+                 "nanosleep", "clock_nanosleep", "io_getevents", "io_pgetevents", "semtimedop", "semop",
+                 "msgrcv", "msgsnd", "mq_timedreceive", "mq_timedsend", "inotify_read", "pause"}
 
 _DEFAULT_IGNORE = {signal.SIGCHLD, signal.SIGURG, signal.SIGWINCH, signal.SIGCONT}
 _DEFAULT_STOP = {signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
@@ -184,7 +188,12 @@ class Signals:
         tasks = list(self.proc.tasks.values())
         takers = [t for t in tasks if not t.sigmask & _bit(sig)]
         if takers:
-            self.proc.futexes.interrupt(takers[0])
+            self._wake(takers[0])
+
+    def _wake(self, task):
+        """End the task's wait (a futex wait answers -EINTR; sigsuspend looks again)."""
+        self.proc.futexes.interrupt(task)
+        task.wake.set()
 
     def queue(self, sig, code=0, pid=0, uid=0, tid=None):
         """A signal for the process, or (tid) for one of its tasks."""
@@ -193,7 +202,7 @@ class Signals:
             info["tid"] = tid
             task = self.proc.task_by_tid(tid)
             if task is not None and task is not self.proc.task:
-                self.proc.futexes.interrupt(task)
+                self._wake(task)
         self.pending.append((sig, info))
         if tid is None:
             self._kick(sig)
@@ -227,8 +236,51 @@ class Signals:
                 self.pending.remove(e)
                 task.sigpending.append(e)
 
+    def suspend(self, mask):
+        """rt_sigsuspend: wait with `mask` until a signal that is not blocked by it
+        is pending for the calling task; the old mask comes back when it has been
+        delivered (saved in the handler's frame) or at once if none runs."""
+        task = self.proc.task
+        task.saved_mask = task.sigmask
+        self.set_mask(mask)
+        while True:
+            task.wake.clear()
+            self._take(task)
+            if any((not task.sigmask & _bit(s) or s in _UNCATCHABLE) and self._acts(s)
+                   for s, _ in task.sigpending):
+                return
+            task.wake.wait(0.1)        # (woken by _wake; the timeout is a safety net)
+
+    def restarts(self, name):
+        """A syscall answered -EINTR: whether Linux restarts it (ERESTARTSYS) once
+        the signals now pending for the calling task are handled: yes unless it is
+        one that never restarts, or a handler without SA_RESTART runs."""
+        if name in NEVER_RESTART:
+            return False
+        task = self.proc.task
+        self._take(task)
+        for sig, _ in task.sigpending:
+            act = self.actions[sig]
+            if (not task.sigmask & _bit(sig)) and act.handler not in (SIG_DFL, SIG_IGN) \
+                    and not act.flags & SA_RESTART:
+                return False
+        return True
+
+    def _acts(self, sig):
+        """Whether delivering sig does anything (a handler, or a default that is not to ignore)."""
+        h = self.actions[sig].handler
+        return h != SIG_IGN and not (h == SIG_DFL and sig in _DEFAULT_IGNORE)
+
     def deliver_pending(self, cpu):
         task = self.proc.task
+        try:
+            self._deliver_pending(cpu, task)
+        finally:
+            if task.saved_mask is not None:    # (sigsuspend's signal went elsewhere)
+                self.set_mask(task.saved_mask)
+                task.saved_mask = None
+
+    def _deliver_pending(self, cpu, task):
         if self.pending:
             self._take(task)
         while task.sigpending:
@@ -258,7 +310,10 @@ class Signals:
             if not (ss_sp <= cur < ss_sp + ss_size):
                 sp = ss_sp + ss_size
         try:
-            arch.setup_frame(self.proc, cpu, sig, info, act, self.mask, sp)
+            task = self.proc.task
+            old = task.saved_mask if task.saved_mask is not None else task.sigmask
+            task.saved_mask = None
+            arch.setup_frame(self.proc, cpu, sig, info, act, old, sp)
         except GuestFault:
             self.die(signal.SIGSEGV, cpu.pc)
         STATS.signals_delivered += 1

@@ -73,6 +73,15 @@ def sys_rt_sigpending(proc, set_, sigsetsize):
     return 0
 
 
+@syscall("rt_sigsuspend")
+def sys_rt_sigsuspend(proc, set_, sigsetsize):
+    if sigsetsize != 8:
+        return -errno.EINVAL
+    mask = struct.unpack("<Q", proc.mem.read(set_, 8))[0]
+    proc.blocking(proc.signals.suspend, mask)
+    return -errno.EINTR
+
+
 @syscall("rt_sigreturn")
 def sys_rt_sigreturn(proc):
     proc.signals.sigreturn(proc.cpu)

@@ -11,6 +11,7 @@ Each task runs on its own host thread; `Process.task` is the calling thread's
 task (thread-local), so code that serves a syscall or a signal finds "the
 current thread" as the kernel's `current`.
 """
+import threading
 
 
 class Task:
@@ -22,6 +23,8 @@ class Task:
         self.altstack = (0, 2, 0)        # ss_sp, ss_flags (SS_DISABLE), ss_size
         self.sigpending = []             # [(signo, info)] directed at this task
         self.held = []                   # pending but blocked by the mask
+        self.saved_mask = None           # sigsuspend's mask to restore after the handler
+        self.wake = threading.Event()    # set when a signal arrives for a waiting task
         self.clear_child_tid = 0
         self.robust_list = (0, 0)
         self.comm = b""

@@ -35,8 +35,13 @@ static int child_exec(int argc, char **argv)
     return atoi(argv[argc - 1]);
 }
 
+static volatile sig_atomic_t got_chld, got_usr1;
+static void on_chld(int s) { (void)s; got_chld = 1; }
+static void on_usr1(int s) { (void)s; got_usr1++; }
+
 static int forks(void)
 {
+    signal(SIGCHLD, on_chld);
     int fds[2];
     if (pipe(fds)) return 1;
     pid_t pids[5];
@@ -102,6 +107,24 @@ static int forks(void)
     }
     waitpid(p, &st, 0);
     status("pgrp child", st);
+    /* kill(0, sig): the whole process group, parent and child */
+    signal(SIGUSR1, on_usr1);
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    p = fork();
+    if (p == 0) {
+        while (!got_usr1)
+            sigsuspend(&old);
+        _exit(9);
+    }
+    usleep(20000);
+    kill(0, SIGUSR1);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    waitpid(p, &st, 0);
+    status("group-signalled child", st);
+    printf("parent got SIGUSR1 %d time(s), SIGCHLD seen %d\n", (int)got_usr1, (int)got_chld);
     return 0;
 }
 
