@@ -238,6 +238,8 @@ def test_strings_as_the_host_kernel(tmp_path):
         out.append(w.call("openat", -100, p, 0, 0))                     # ENAMETOOLONG
         out.append(w.call("openat", -100, e["two"] + PG - 5, 0, 0) if not w.poke(e["two"] + PG - 5, b"abcde")
                    else None)                                           # runs into the hole: EFAULT
+        w.poke(e["two"], b"b" * PG)
+        out.append(w.call("openat", -100, e["two"], 0, 0))              # PATH_MAX bytes, then a hole
         out.append(w.call("memfd_create", p, 0))                        # EINVAL (name too long)
         out.append(w.call("prctl", 15, p, 0, 0, 0))                     # PR_SET_NAME: the first 15 bytes
         w.poke(p + 4 * PG - 1, b"\0")
