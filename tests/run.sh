@@ -1,6 +1,9 @@
 #!/bin/sh
 # Install everything the test suite needs, then run it.  Safe to re-run.
-#   Debian packages: riscv64 cross compiler + libc, qemu-user (the oracle), gdb-multiarch
+#   Debian packages: riscv64 cross compiler + libc, qemu-user (the oracle), gdb-multiarch;
+#   for tests/system/test_debian_programs.py the host's own builds of the programs
+#   it runs (busybox, lua5.4, sqlite3: the oracle) and the archive's keyring (its
+#   riscv64 packages are fetched with a private apt configuration, not installed)
 #   Python: a virtual environment in .venv with pydbt and its test extras; the
 #   whole suite runs there (python3, CPython 3.11).  Then the unit and system
 #   tests run again on CPython 3.12 and 3.13 where they are installed
@@ -10,7 +13,8 @@
 set -e
 cd "$(dirname "$0")/.."
 need=""
-for p in gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user gdb-multiarch; do
+for p in gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user gdb-multiarch \
+         busybox lua5.4 sqlite3 debian-archive-keyring; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
 done
 if [ -n "$need" ]; then
