@@ -253,40 +253,18 @@ def sys_sched_setaffinity(proc, pid, size, addr):
     return hsys("sched_setaffinity", s32(pid), size, proc.mem.read(addr, size) if size else None)
 
 
-# priorities and policies: the host's answers for the same thread (guest tids are host tids)
-@syscall("getpriority")
-def sys_getpriority(proc, which, who):
-    return hsys("getpriority", s32(which), s32(who))
+# priorities and policies: the host's answers for the same thread (guest tids are
+# host tids); these take only int arguments, passed on as they are
+def _host_ints(name, n):
+    def handler(proc, a, b, c):
+        return hsys(name, *(s32(x) for x in (a, b, c)[:n]))
+    handler.__name__ = f"sys_{name}"
+    syscall(name)(handler)
 
 
-@syscall("setpriority")
-def sys_setpriority(proc, which, who, prio):
-    return hsys("setpriority", s32(which), s32(who), s32(prio))
-
-
-@syscall("ioprio_get")
-def sys_ioprio_get(proc, which, who):
-    return hsys("ioprio_get", s32(which), s32(who))
-
-
-@syscall("ioprio_set")
-def sys_ioprio_set(proc, which, who, prio):
-    return hsys("ioprio_set", s32(which), s32(who), s32(prio))
-
-
-@syscall("sched_getscheduler")
-def sys_sched_getscheduler(proc, pid):
-    return hsys("sched_getscheduler", s32(pid))
-
-
-@syscall("sched_get_priority_max")
-def sys_sched_get_priority_max(proc, policy):
-    return hsys("sched_get_priority_max", s32(policy))
-
-
-@syscall("sched_get_priority_min")
-def sys_sched_get_priority_min(proc, policy):
-    return hsys("sched_get_priority_min", s32(policy))
+for _name, _n in (("getpriority", 2), ("setpriority", 3), ("ioprio_get", 2), ("ioprio_set", 3),
+                  ("sched_getscheduler", 1), ("sched_get_priority_max", 1), ("sched_get_priority_min", 1)):
+    _host_ints(_name, _n)
 
 
 @syscall("sched_getparam")
