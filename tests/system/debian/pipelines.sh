@@ -24,4 +24,7 @@ case "riscv64" in risc*) echo "case match";; *) echo "case miss";; esac
 echo "sha: $(echo hello | sha256sum | cut -c1-16)"
 echo "gzip: $(seq 1 500 | gzip -c | gzip -dc | md5sum | cut -c1-12)"
 time sleep 0
+read first < out.1; echo "read from a file: $first"
+echo abc | (read y; echo "read from a pipe: $y")
+(sleep 3; echo late) | (read -t 0.2 z; echo "read -t: status $? [$z]"; read w; echo "then: $w")
 echo done

@@ -1,4 +1,4 @@
-import collections, hashlib, json, re, threading
+import collections, hashlib, json, os, re, select, threading
 import helper
 
 results = {}
@@ -23,3 +23,11 @@ doc = {"threads": results, "top": counts.most_common(3), "md5": hashlib.md5(text
        "split": re.split(r"\s*,\s*", "a , b,c ,d")}
 print(json.dumps(doc, sort_keys=True, indent=1))
 print(json.loads(json.dumps({"x": [1, 2.5, None, True]})), threading.active_count())
+r, w = os.pipe()
+print("select empty", select.select([r], [], [], 0.05), "writable", select.select([], [w], [], 1)[1] == [w])
+os.write(w, b"x")
+p = select.poll()
+p.register(r, select.POLLIN)
+print("select ready", select.select([r], [], [], 5)[0] == [r], "poll", p.poll(5000) == [(r, select.POLLIN)])
+os.close(w)
+print("poll hup", p.poll(0))
