@@ -106,8 +106,11 @@ def test_busybox_script(sysroot, tmp_path):
     g = guest(sysroot, "busybox", "sh", str(HERE / "pipelines.sh"), cwd=tmp_path / "g")
     h = host([hostbb, "sh", str(HERE / "pipelines.sh")], cwd=tmp_path / "h", env=dict(GUEST_ENV, PATH=str(links)))
     digits = re.compile(rb"\d")             # `time` reports times
+    # ash reports the killed background job ("Terminated") only when it reaps it
+    # before `wait` does: a race in the shell itself, on any machine
+    killed = re.compile(rb"^Terminated\n", re.M)
     assert h.returncode == 0 and b"done" in h.stdout, h.stderr
-    g.stderr, h.stderr = digits.sub(b"N", g.stderr), digits.sub(b"N", h.stderr)
+    g.stderr, h.stderr = (digits.sub(b"N", killed.sub(b"", r.stderr)) for r in (g, h))
     same(g, h, "pipelines.sh")
     assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["out.1", "out.2", "out.3", "out.4", "tree"]
 
