@@ -304,8 +304,8 @@ def run(argv):
         proc.run_main()
     except GuestExit as e:
         sys.stdout.flush()
-        if server is not None:
-            server.exited(e.status)
+        if proc.debugger is not None:
+            proc.debugger.exited(e.status)
         proc.report_stats()
         return e.status
     return 0

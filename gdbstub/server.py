@@ -94,19 +94,12 @@ class GdbServer:
         self.started.wait()
 
     def _hook_process(self):
-        """See the process's ends: exit (from any task) and death by a signal."""
-        proc = self.proc
-        end, die = proc._end_process, proc.signals.die
+        """See the process's ends (exit from any task, death by a signal): the
+        process and its signals tell `proc.debugger`."""
+        self.proc.debugger = self
 
-        def end_process(status):
-            self.exited(status)
-            end(status)
-
-        def die_of(sig, pc):
-            self._report(_Event("signal", value=sig))
-            die(sig, pc)
-        proc._end_process = end_process      # (instance attributes: the methods stay as they are)
-        proc.signals.die = die_of
+    def died(self, sig):
+        self._report(_Event("signal", value=sig))
 
     def send(self, data, rle=False):
         pkt = packets.frame(data, rle)

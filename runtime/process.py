@@ -77,6 +77,7 @@ class Process:
         self.tasks = {}                        # tid -> Task
         self.leader_status = None              # the main task's exit status, once it exited
         self.vfork_fd = None                   # a vfork child's end of its parent's pipe
+        self.debugger = None                   # the gdbstub, told of the process's end
         main = Task(self, arch.new_cpu(self.mem), self.pid)
         self.tasks[main.tid] = main
         self.leader = main
@@ -248,6 +249,8 @@ class Process:
 
     def _end_process(self, status):
         """End the host process now with status (other threads may be anywhere)."""
+        if self.debugger is not None:
+            self.debugger.exited(status)
         sys.stdout.flush()
         self.report_stats()
         os._exit(status)

@@ -345,6 +345,8 @@ class Signals:
 
     def die(self, sig, pc):
         """End pydbt by the guest's fatal signal, as QEMU does."""
+        if self.proc.debugger is not None:
+            self.proc.debugger.died(sig)
         try:
             name = signal.Signals(sig).name
         except ValueError:
