@@ -214,3 +214,16 @@ def test_flush_icache(backend, guest_binary, tmp_path):
     for flags in ("0x2", "0x3", "0x8000000000000000"):     # the kernel's answer; qemu 7.2 says 0
         assert f"flush_icache(buf, buf + 64, {flags}) = -1 (Invalid argument)\n".encode() in p.stdout
     assert p.stdout.endswith(b"code returns 21\n")
+
+
+@pytest.mark.parametrize("delay", [0.03, 0.1, 0.4, 1.0])
+def test_ctrl_c_at_any_time_kills_with_sigint(guest_binary, delay):
+    """SIGINT during pydbt's start-up, loading or the guest's run: pydbt dies of
+    SIGINT (the guest has no handler), never a traceback or a plain exit status."""
+    p = subprocess.Popen([sys.executable, "-m", "pydbt", "run", "-backend", "interp",
+                          str(guest_binary("threads"))], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(delay)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == -signal.SIGINT, (p.returncode, err.decode()[-2000:])
+    assert b"Traceback" not in err
