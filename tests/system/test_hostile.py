@@ -219,11 +219,14 @@ def test_flush_icache(backend, guest_binary, tmp_path):
 @pytest.mark.parametrize("delay", [0.03, 0.1, 0.4, 1.0])
 def test_ctrl_c_at_any_time_kills_with_sigint(guest_binary, delay):
     """SIGINT during pydbt's start-up, loading or the guest's run: pydbt dies of
-    SIGINT (the guest has no handler), never a traceback or a plain exit status."""
+    SIGINT (the guest has no handler), never a plain exit status; no traceback once
+    pydbt's code runs (a SIGINT inside CPython's own start-up, before `python -m
+    pydbt` reaches pydbt, is CPython's: it too dies of SIGINT, with its traceback)."""
     p = subprocess.Popen([sys.executable, "-m", "pydbt", "run", "-backend", "interp",
                           str(guest_binary("threads"))], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(delay)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=120)
     assert p.returncode == -signal.SIGINT, (p.returncode, err.decode()[-2000:])
-    assert b"Traceback" not in err
+    # (a traceback whose frames are all CPython's frozen start-up and import code)
+    assert b"Traceback" not in err or b'File "/' not in err, err
