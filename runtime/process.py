@@ -112,8 +112,10 @@ class Process:
         return syscalls.dispatch(self, nr, args)
 
     def blocking(self, fn, *args):
-        """Run a host call that may block (wait4, a futex wait) outside guest code,
-        so an exclusive section (a fork in another thread) need not wait for it."""
+        """Run a host call that may block (wait4, a futex wait, vfork's wait).  The
+        task is already outside guest code (the exec loop left it for the syscall),
+        so an exclusive section does not wait for it; today this is a plain call,
+        the one place where interrupting a blocked call for a signal belongs (issue 10)."""
         return fn(*args)
 
     def report_stats(self):
