@@ -240,6 +240,13 @@ HOST_NR_X86_64 = dict(
     getpriority=140, setpriority=141, sched_setaffinity=203, sched_getparam=143,
     sched_setparam=142, sched_getscheduler=145, sched_setscheduler=144, sched_get_priority_max=146,
     sched_get_priority_min=147, sched_rr_get_interval=148, ioprio_set=251, ioprio_get=252)
+HOST_NR_X86_64.update(                   # event fds, splice, memory locking, credentials (issue 10)
+    epoll_create1=291, epoll_ctl=233, epoll_pwait=281, eventfd2=290, timerfd_create=283,
+    timerfd_settime=286, timerfd_gettime=287, inotify_init1=294, inotify_add_watch=254,
+    inotify_rm_watch=255, splice=275, tee=276, vmsplice=278, readahead=187, mlock=149, munlock=150,
+    mincore=27, membarrier=324, syslog=103, setuid=105, setgid=106, setreuid=113, setregid=114,
+    setgroups=116, setresuid=117, setresgid=119, setfsuid=122, setfsgid=123,
+    name_to_handle_at=303, open_by_handle_at=304)
 
 HOST_NR = HOST_NR_X86_64 if _MACHINE == "x86_64" else {n: k for k, n in GENERIC.items()}
 
