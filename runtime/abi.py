@@ -239,7 +239,10 @@ HOST_NR_X86_64 = dict(
     getgroups=115, getresuid=118, getresgid=120, pipe=22,
     getpriority=140, setpriority=141, sched_setaffinity=203, sched_getparam=143,
     sched_setparam=142, sched_getscheduler=145, sched_setscheduler=144, sched_get_priority_max=146,
-    sched_get_priority_min=147, sched_rr_get_interval=148, ioprio_set=251, ioprio_get=252)
+    sched_get_priority_min=147, sched_rr_get_interval=148, ioprio_set=251, ioprio_get=252,
+    socket=41, connect=42, accept=43, sendto=44, recvfrom=45, sendmsg=46, recvmsg=47, shutdown=48,
+    bind=49, listen=50, getsockname=51, getpeername=52, socketpair=53, setsockopt=54, getsockopt=55,
+    accept4=288, recvmmsg=299, sendmmsg=307)
 HOST_NR_X86_64.update(                   # event fds, splice, memory locking, credentials (issue 10)
     epoll_create1=291, epoll_ctl=233, epoll_pwait=281, eventfd2=290, timerfd_create=283,
     timerfd_settime=286, timerfd_gettime=287, inotify_init1=294, inotify_add_watch=254,
