@@ -313,19 +313,6 @@ def sys_lseek(proc, fd, offset, whence):
     return hsys("lseek", fd_arg(proc, fd), s64(offset), s32(whence))
 
 
-@syscall("sendfile")
-def sys_sendfile(proc, out_fd, in_fd, offp, count):
-    out_fd, in_fd = fd_arg(proc, out_fd), fd_arg(proc, in_fd)
-    off = None
-    if offp:
-        off = buf(8)
-        ctypes.memmove(off, proc.mem.read(offp, 8), 8)
-    r = hsys("sendfile", out_fd, in_fd, off, min(count, MAX_RW_COUNT))
-    if offp:
-        _out(proc, offp, off, 8)
-    return r
-
-
 @syscall("copy_file_range")
 def sys_copy_file_range(proc, fd_in, off_in, fd_out, off_out, length, flags):
     fd_in, fd_out = fd_arg(proc, fd_in), fd_arg(proc, fd_out)
@@ -434,13 +421,8 @@ def sys_fcntl(proc, fd, cmd, arg):
     if cmd == F_SETFL:
         return hsys("fcntl", fd, cmd, fam.oflags_to_host(s32(arg)))
     if cmd in (F_GETLK, F_SETLK, F_SETLKW) or cmd in F_OFD_LOCKS:
-        hb = buf(abi.HOST.flock.size)
-        data = abi.convert(proc.mem.read(arg, fam.flock.size), fam.flock, abi.HOST.flock)
-        ctypes.memmove(hb, data, len(data))
-        r = hsys("fcntl", fd, cmd, hb)
-        if cmd in (F_GETLK, F_OFD_LOCKS[0]):
-            proc.mem.write(arg, abi.convert(hb.raw, abi.HOST.flock, fam.flock))
-        return r
+        from .sys_io import fcntl_lock            # record locks (F_SETLKW waits: sys_io.py)
+        return fcntl_lock(proc, fd, cmd, arg)
     raise _err(errno.EINVAL)
 
 
@@ -465,11 +447,6 @@ def sys_ioctl(proc, fd, request, arg):
     if kind == "val":
         return hsys("ioctl", fd, host_nr, arg)
     return hsys("ioctl", fd, host_nr, 0)
-
-
-@syscall("flock")
-def sys_flock(proc, fd, op):
-    return hsys("flock", fd_arg(proc, fd), s32(op))
 
 
 @syscall("fadvise64")

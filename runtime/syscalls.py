@@ -25,7 +25,7 @@ def syscall(*names):
 
 def _load_families():
     from . import (sys_fs, sys_mm, sys_proc, sys_time, sys_signal, sys_task, sys_arch, sys_poll,  # noqa: F401
-                   sys_socket, sys_events, sys_timer)  # (registration)
+                   sys_socket, sys_events, sys_timer, sys_io)  # (registration)
 
 
 def dispatch(proc, nr, args):
