@@ -37,7 +37,8 @@ class Futexes:
 
     def reset(self):
         """Fresh lock and queues (also in a forked child)."""
-        self.lock = threading.Lock()
+        # reentrant: a Python signal handler (main thread) interrupts waits under it
+        self.lock = threading.RLock()
         self.queues = {}                 # guest address -> [_Waiter] in arrival order
 
     def wait(self, mem, task, addr, expected, deadline=None, bitset=FUTEX_BITSET_MATCH_ANY):

@@ -32,6 +32,7 @@ from .memory import GuestMemory, default_space, MIN_SPACE
 from .signals import Signals
 from .futex import Futexes
 from .task import Task
+from .blocking import Blocker, install as install_kick, block_async
 from . import ownfds, syscalls
 
 
@@ -72,6 +73,9 @@ class Process:
         self._tls = threading.local()
         self.exclusive = Exclusive(self.signals.pending)
         self.futexes = Futexes()
+        self.blocker = Blocker(self)
+        if threading.current_thread() is threading.main_thread():
+            install_kick()
         self.lock = threading.Lock()           # the task table
         self.ended = threading.Condition(self.lock)
         self.tasks = {}                        # tid -> Task
@@ -112,11 +116,19 @@ class Process:
         return syscalls.dispatch(self, nr, args)
 
     def blocking(self, fn, *args):
-        """Run a host call that may block (wait4, a futex wait, vfork's wait).  The
-        task is already outside guest code (the exec loop left it for the syscall),
-        so an exclusive section does not wait for it; today this is a plain call,
-        the one place where interrupting a blocked call for a signal belongs (issue 10)."""
-        return fn(*args)
+        """Run host call fn(*args), which may block, for the current task: its
+        result, or OSError(EINTR) as soon as a guest signal with a handler is
+        pending for the task and not blocked by its mask (the exec loop then
+        restarts the syscall or returns -EINTR, as `signals.restarts(name)`
+        decides from SA_RESTART).  Signals whose default action applies are taken
+        meanwhile (fatal: the process dies at once; stop: stopped, then the call
+        goes on; ignored: discarded).  fn must let EINTR through: use
+        `abi.host_syscall` or a ctypes libc call, never `os.read` or a socket
+        method (CPython retries those).  fn may run again after an interruption
+        that ends in no handler, so pass absolute deadlines (or a closure that
+        recomputes the time left).  The task is outside guest code meanwhile, so
+        an exclusive section (fork) does not wait for it.  See blocking.py."""
+        return self.blocker.call(self.task, fn, args)
 
     def report_stats(self):
         fmt = self.options.stats
@@ -164,6 +176,8 @@ class Process:
         failed = []
 
         def body():
+            block_async()
+            task.host_ident = threading.get_ident()
             task.tid = threading.get_native_id()
             self._tls.task = task
             try:
@@ -286,7 +300,7 @@ class Process:
         if vfork:
             ownfds.release(self, w)
             try:
-                while self.blocking(os.read, r, 1):
+                while os.read(r, 1):       # (the kernel's vfork wait is killable only)
                     pass
             finally:
                 ownfds.release(self, r)
@@ -302,6 +316,7 @@ class Process:
         self.ended = threading.Condition(self.lock)
         self.exclusive.reset()
         self.futexes.reset()
+        self.blocker.reset()
         self.signals.after_fork()
         if self.engine is not None:
             self.engine.after_fork()

@@ -47,8 +47,8 @@ NEVER_RESTART = {"rt_sigsuspend", "rt_sigtimedwait", "ppoll", "pselect6", "epoll
 _DEFAULT_IGNORE = {signal.SIGCHLD, signal.SIGURG, signal.SIGWINCH, signal.SIGCONT}
 _DEFAULT_STOP = {signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
 _UNCATCHABLE = {signal.SIGKILL, signal.SIGSTOP}
-# host signals pydbt must keep for itself (none yet; the gdbstub will want SIGINT handling)
-_HOST_OWNED = set()
+# host signals pydbt keeps for itself: the kick that interrupts a blocked host call (blocking.py)
+_HOST_OWNED = {signal.SIGRTMAX}
 # signals a host fault raises: their host handlers are one-shot (see above)
 _SYNCHRONOUS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP}
 _SA_NODEFER, _SA_RESETHAND = 0x40000000, 0x80000000
@@ -191,9 +191,11 @@ class Signals:
             self._wake(takers[0])
 
     def _wake(self, task):
-        """End the task's wait (a futex wait answers -EINTR; sigsuspend looks again)."""
+        """End the task's wait (a futex wait answers -EINTR; sigsuspend looks again;
+        a blocking host call is interrupted, see blocking.py)."""
         self.proc.futexes.interrupt(task)
         task.wake.set()
+        self.proc.blocker.wake(task)
 
     def queue(self, sig, code=0, pid=0, uid=0, tid=None):
         """A signal for the process, or (tid) for one of its tasks."""
@@ -250,6 +252,31 @@ class Signals:
                    for s, _ in task.sigpending):
                 return
             task.wake.wait(0.1)        # (woken by _wake; the timeout is a safety net)
+
+    def interrupts(self, task):
+        """For a task blocked in a syscall: whether a signal now pending for it
+        and not blocked by its mask has a handler to run (the call ends with
+        EINTR).  Others are taken here, as the kernel's get_signal does while the
+        call is interrupted: a fatal default kills the process, a stop default
+        stops it (the call goes on when continued), an ignored one is dropped."""
+        self._take(task)
+        handler = False
+        for e in list(task.sigpending):
+            sig = e[0]
+            if task.sigmask & _bit(sig) and sig not in _UNCATCHABLE:
+                continue
+            act = self.actions[sig]
+            if act.handler not in (SIG_DFL, SIG_IGN):
+                handler = True
+                continue
+            task.sigpending.remove(e)
+            if act.handler == SIG_IGN or sig in _DEFAULT_IGNORE:
+                continue
+            if sig in _DEFAULT_STOP:
+                self.stop(sig)
+                continue
+            self.die(sig, task.cpu.pc)
+        return handler
 
     def restarts(self, name):
         """A syscall answered -EINTR: whether Linux restarts it (ERESTARTSYS) once

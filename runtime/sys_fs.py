@@ -177,7 +177,7 @@ def _opt_in(proc, addr, n):
 def sys_read(proc, fd, addr, count):
     fd = fd_arg(proc, fd)
     ptr, n = host_span(proc, addr, count, W)
-    r = hsys("read", fd, ptr, n)
+    r = proc.blocking(hsys, "read", fd, ptr, n)
     wrote(proc, addr, r)
     return r
 
@@ -186,14 +186,14 @@ def sys_read(proc, fd, addr, count):
 def sys_write(proc, fd, addr, count):
     fd = fd_arg(proc, fd)
     ptr, n = host_span(proc, addr, count, R)
-    return hsys("write", fd, ptr, n)
+    return proc.blocking(hsys, "write", fd, ptr, n)
 
 
 @syscall("pread64")
 def sys_pread64(proc, fd, addr, count, pos):
     fd = fd_arg(proc, fd)
     ptr, n = host_span(proc, addr, count, W)
-    r = hsys("pread64", fd, ptr, n, s64(pos))
+    r = proc.blocking(hsys, "pread64", fd, ptr, n, s64(pos))
     wrote(proc, addr, r)
     return r
 
@@ -202,7 +202,7 @@ def sys_pread64(proc, fd, addr, count, pos):
 def sys_pwrite64(proc, fd, addr, count, pos):
     fd = fd_arg(proc, fd)
     ptr, n = host_span(proc, addr, count, R)
-    return hsys("pwrite64", fd, ptr, n, s64(pos))
+    return proc.blocking(hsys, "pwrite64", fd, ptr, n, s64(pos))
 
 
 class _HostIovec(ctypes.Structure):
@@ -264,7 +264,7 @@ def _scatter(proc, parts, r):
 def sys_readv(proc, fd, iov, cnt):
     fd = fd_arg(proc, fd)
     arr, k, parts = _iovecs(proc, iov, cnt, W)
-    r = hsys("readv", fd, arr, k)
+    r = proc.blocking(hsys, "readv", fd, arr, k)
     _scatter(proc, parts, r)
     return r
 
@@ -273,14 +273,14 @@ def sys_readv(proc, fd, iov, cnt):
 def sys_writev(proc, fd, iov, cnt):
     fd = fd_arg(proc, fd)
     arr, k, parts = _iovecs(proc, iov, cnt, R)
-    return hsys("writev", fd, arr, k)
+    return proc.blocking(hsys, "writev", fd, arr, k)
 
 
 @syscall("preadv")
 def sys_preadv(proc, fd, iov, cnt, pos_l, pos_h):
     fd = fd_arg(proc, fd)
     arr, k, parts = _iovecs(proc, iov, cnt, W)
-    r = hsys("preadv", fd, arr, k, s64(pos_l), 0)
+    r = proc.blocking(hsys, "preadv", fd, arr, k, s64(pos_l), 0)
     _scatter(proc, parts, r)
     return r
 
@@ -289,14 +289,14 @@ def sys_preadv(proc, fd, iov, cnt, pos_l, pos_h):
 def sys_pwritev(proc, fd, iov, cnt, pos_l, pos_h):
     fd = fd_arg(proc, fd)
     arr, k, parts = _iovecs(proc, iov, cnt, R)
-    return hsys("pwritev", fd, arr, k, s64(pos_l), 0)
+    return proc.blocking(hsys, "pwritev", fd, arr, k, s64(pos_l), 0)
 
 
 @syscall("preadv2")
 def sys_preadv2(proc, fd, iov, cnt, pos_l, pos_h, flags):
     fd = fd_arg(proc, fd)
     arr, k, parts = _iovecs(proc, iov, cnt, W)
-    r = hsys("preadv2", fd, arr, k, s64(pos_l), 0, s32(flags))
+    r = proc.blocking(hsys, "preadv2", fd, arr, k, s64(pos_l), 0, s32(flags))
     _scatter(proc, parts, r)
     return r
 
@@ -305,7 +305,7 @@ def sys_preadv2(proc, fd, iov, cnt, pos_l, pos_h, flags):
 def sys_pwritev2(proc, fd, iov, cnt, pos_l, pos_h, flags):
     fd = fd_arg(proc, fd)
     arr, k, parts = _iovecs(proc, iov, cnt, R)
-    return hsys("pwritev2", fd, arr, k, s64(pos_l), 0, s32(flags))
+    return proc.blocking(hsys, "pwritev2", fd, arr, k, s64(pos_l), 0, s32(flags))
 
 
 @syscall("lseek")

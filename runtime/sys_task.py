@@ -9,7 +9,6 @@ arguments and answers as Linux does.
 """
 import errno
 import os
-import signal
 import time
 
 from . import abi
@@ -118,29 +117,17 @@ def sys_exit_group(proc, status):
 
 
 # --- wait --------------------------------------------------------------------------------
-def _rusage_out(proc, addr, ru):
-    if not addr or ru is None:
-        return
-    def tv(t):
-        return int(t), int(round((t - int(t)) * 1e6))
-    us, uu = tv(ru.ru_utime)
-    ss, su = tv(ru.ru_stime)
-    fields = dict(ru_utime_sec=us, ru_utime_usec=uu, ru_stime_sec=ss, ru_stime_usec=su)
-    for n in ("maxrss ixrss idrss isrss minflt majflt nswap inblock oublock msgsnd msgrcv "
-              "nsignals nvcsw nivcsw").split():
-        fields[f"ru_{n}"] = getattr(ru, f"ru_{n}")
-    proc.mem.write(addr, abi.family(proc).rusage.pack(**fields))
-
-
 @syscall("wait4")
 def sys_wait4(proc, pid, status_addr, options, rusage):
     pid, options = s32(pid), options & 0xffffffff
     if options & ~(WNOHANG | WUNTRACED | WCONTINUED | 0xe0000000):       # (__WNOTHREAD __WALL __WCLONE)
         raise _err(errno.EINVAL)
-    got, status, ru = proc.blocking(os.wait4, pid, s32(options))     # (__WCLONE is the sign bit)
+    st, ru = abi.buf(4), abi.buf(abi.HOST.rusage.size)
+    got = proc.blocking(abi.host_syscall, "wait4", pid, st, s32(options), ru)   # (interruptible)
     if got and status_addr:
-        _put_u32(proc, status_addr, status)
-    _rusage_out(proc, rusage if got else 0, ru)
+        _put_u32(proc, status_addr, int.from_bytes(st.raw[:4], "little"))
+    if got and rusage:
+        proc.mem.write(rusage, abi.convert(ru.raw, abi.HOST.rusage, abi.family(proc).rusage))
     return got
 
 
@@ -150,22 +137,14 @@ def sys_waitid(proc, idtype, ident, infop, options, rusage):
     if idtype not in (P_ALL, P_PID, P_PGID) or not options & (WEXITED | WUNTRACED | WCONTINUED) \
             or options & ~(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | 0xe0000000):
         raise _err(errno.EINVAL)
-    r = proc.blocking(os.waitid, idtype, s32(ident), s32(options))
+    info, ru = abi.buf(128), abi.buf(abi.HOST.rusage.size)
+    # (interruptible; the siginfo of SIGCHLD has the same layout on every 64-bit Linux)
+    proc.blocking(abi.host_syscall, "waitid", idtype, s32(ident), info, s32(options), ru)
     if infop:
-        info = bytearray(128)
-        if r is not None:
-            for off, v in ((0, signal.SIGCHLD), (8, r.si_code), (16, r.si_pid), (20, r.si_uid),
-                           (24, r.si_status)):
-                info[off:off + 4] = (v & 0xffffffff).to_bytes(4, "little")
-        proc.mem.write(infop, bytes(info))
+        proc.mem.write(infop, info.raw[:128])
     if rusage:
-        _rusage_out(proc, rusage, _children_rusage())
+        proc.mem.write(rusage, abi.convert(ru.raw, abi.HOST.rusage, abi.family(proc).rusage))
     return 0
-
-
-def _children_rusage():
-    import resource
-    return resource.getrusage(resource.RUSAGE_CHILDREN)
 
 
 # --- futex -------------------------------------------------------------------------------
@@ -193,10 +172,9 @@ def sys_futex(proc, uaddr, op, val, timeout, uaddr2, val3):
     fx, mem, task = proc.futexes, proc.mem, proc.task
     val &= 0xffffffff
     if cmd == FUTEX_WAIT:
-        return proc.blocking(fx.wait, mem, task, uaddr, val, _deadline(proc, timeout, False, False))
+        return fx.wait(mem, task, uaddr, val, _deadline(proc, timeout, False, False))   # (signals: _wake)
     if cmd == FUTEX_WAIT_BITSET:
-        return proc.blocking(fx.wait, mem, task, uaddr, val, _deadline(proc, timeout, True, realtime),
-                             val3 & 0xffffffff)
+        return fx.wait(mem, task, uaddr, val, _deadline(proc, timeout, True, realtime), val3 & 0xffffffff)
     if cmd == FUTEX_WAKE:
         mem.load(uaddr, 4)                  # (EFAULT for a bad address, as the kernel)
         n = s32(val)

@@ -29,6 +29,9 @@ class Task:
         self.robust_list = (0, 0)
         self.comm = b""
         self.killed = False              # another task's exec or exit_group ended this one
+        self.host_ident = threading.get_ident()   # its host thread (set again by the thread itself)
+        self.blocked = False             # in a blocking host call (blocking.py)
+        self.attempt = 0                 # which attempt of that call (a kick's acknowledgement)
 
     def __repr__(self):
         return f"Task(tid={self.tid})"

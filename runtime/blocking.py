@@ -1,0 +1,148 @@
+"""Interruptible blocking: a task waits in the host kernel and still sees its
+guest signals at once (Process.blocking is the entry point).
+
+The problem: every guest thread is a host thread, CPython retries a system call
+that a signal interrupted (PEP 475) and runs Python signal handlers in the main
+thread only, so a plain `os.read` on a secondary thread never returns EINTR and a
+signal queued for that task waits until the read happens to return.
+
+The design (a host signal to interrupt one host thread):
+
+* The blocking host call is made so that EINTR reaches us: through ctypes
+  (`abi.host_syscall` or a libc function: neither retries), never an `os.*` or
+  socket method.
+* pydbt reserves host signal `KICK` (SIGRTMAX, 64) for itself.  Its host
+  handler is CPython's (installed without SA_RESTART, with a no-op Python
+  function), so a host call that the kick interrupts fails with EINTR.  Guest
+  signal 64 is still emulated within a process (kill/tgkill/sigqueue of its own
+  tasks are queued, never sent to the host); only a signal 64 sent to a pydbt
+  process from outside is lost (it is taken for a kick).
+* `call(task, fn, args)` marks the task as blocked, runs fn, and on EINTR looks
+  at the signals pending for the task: one with a guest handler ends the call
+  (OSError EINTR; the exec loop then restarts it or returns -EINTR, as
+  `Signals.restarts` says); default actions are taken on the spot, as the
+  kernel's get_signal does (fatal: the process dies; stop: it stops, and the
+  call goes on once continued; ignored: discarded) and the call is made again.
+* `wake(task)` (Signals._wake, for every signal queued for a task) sends the
+  kick to the task's host thread if it is blocked.  The race: a kick that lands
+  just before the thread enters the host call is lost (the handler ran while it
+  was still in Python).  So the waker also leaves a request with a small kicker
+  thread, which kicks the thread again (after 0.5 ms, doubling to 20 ms) until
+  the task acknowledges: each attempt of the call has a number, and leaving the
+  attempt (result, error or EINTR) changes it.
+* Host signals: process-directed ones go to the main host thread, whose CPython
+  handler queues the guest signal (signals.py).  Secondary guest threads block
+  the asynchronous signals (`block_async`), so the kernel never picks them and
+  the main thread's ctypes call is the one interrupted: its Python handler runs
+  as soon as the call returns to Python, and kicks the task that takes the
+  signal.  Synchronous ones (faults, SIGPIPE, SIGXFSZ) stay unblocked.
+
+The other design (a per-task wakeup fd polled with the fd) is race-free but
+only covers fd waits; this one covers any host call (wait4, sleeps, accept,
+connect, flock ...).  Waits that are pure Python (futexes, sigsuspend,
+sigtimedwait) wait on the task's `wake` Event, which Signals._wake sets: no
+host signal needed, and no polling slices.
+
+The contract for callers (`proc.blocking(fn, *args)`): fn reports an
+interruption by raising OSError(EINTR); fn may be called again after a kick
+that found no handler to run, so a timeout must be an absolute deadline (or fn
+a closure that recomputes what is left); the return value is fn's.
+"""
+import errno
+import signal
+import threading
+
+KICK = signal.SIGRTMAX
+_SYNC = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP,
+         signal.SIGPIPE, signal.SIGXFSZ, signal.SIGKILL, signal.SIGSTOP, KICK}
+# what a secondary guest thread blocks (glibc keeps 32 and 33 to itself anyway)
+ASYNC = {s for s in signal.valid_signals() if s not in _SYNC and s not in (32, 33)}
+FIRST_REKICK, LAST_REKICK = 0.0005, 0.02
+
+
+def _noop(signo, frame):
+    pass
+
+
+def install():
+    """Main thread, once: the host handler for KICK (CPython's, no SA_RESTART)."""
+    signal.signal(KICK, _noop)
+
+
+def block_async():
+    """A secondary guest thread (or a helper thread): leave process-directed host
+    signals to the main thread."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, ASYNC)
+
+
+def _eintr():
+    return OSError(errno.EINTR, "Interrupted system call")
+
+
+class Blocker:
+    def __init__(self, proc):
+        self.proc = proc
+        self.reset()
+
+    def reset(self):
+        """Fresh lock, no requests, no kicker thread (also in a forked child)."""
+        # reentrant: a Python signal handler in the main thread may wake a task
+        # while this thread holds the lock
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self.requests = []            # [(task, attempt)] to kick again until acknowledged
+        self.kicker = None
+
+    # --- the blocked task's side ------------------------------------------------------
+    def call(self, task, fn, args):
+        signals = self.proc.signals
+        while True:
+            if (signals.pending or task.sigpending) and signals.interrupts(task):
+                raise _eintr()
+            with self.lock:
+                task.blocked = True
+            try:
+                return fn(*args)
+            except OSError as e:
+                if e.errno != errno.EINTR:
+                    raise
+            finally:
+                with self.lock:
+                    task.blocked = False
+                    task.attempt += 1
+
+    # --- the waker's side ------------------------------------------------------------------
+    def wake(self, task):
+        """A signal is pending for task: interrupt its blocking host call, if any."""
+        with self.lock:
+            if not task.blocked or task.host_ident is None:
+                return
+            self._kick(task)
+            self.requests.append((task, task.attempt))
+            if self.kicker is None:
+                self.kicker = threading.Thread(target=self._rekick, name="pydbt-kicker", daemon=True)
+                self.kicker.start()
+            self.cond.notify()
+
+    @staticmethod
+    def _kick(task):
+        try:
+            signal.pthread_kill(task.host_ident, KICK)
+        except (OSError, ValueError):
+            pass
+
+    def _rekick(self):
+        signal.pthread_sigmask(signal.SIG_BLOCK, ASYNC)
+        delay = FIRST_REKICK
+        with self.lock:
+            while True:
+                self.requests = [(t, a) for t, a in self.requests if t.blocked and t.attempt == a]
+                if not self.requests:
+                    delay = FIRST_REKICK
+                    self.cond.wait()
+                    continue
+                self.cond.wait(delay)
+                self.requests = [(t, a) for t, a in self.requests if t.blocked and t.attempt == a]
+                for t, _ in self.requests:
+                    self._kick(t)          # (under the lock: the thread is still in its call)
+                delay = min(delay * 2, LAST_REKICK)
