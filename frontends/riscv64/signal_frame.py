@@ -28,7 +28,9 @@ def siginfo(sig, info):
     if "addr" in info:
         data += struct.pack("<Q", info["addr"])
     else:
-        data += struct.pack("<iI", info.get("pid", 0), info.get("uid", 0))
+        # (kill: pid, uid; sigqueue: + si_value; timers: si_tid, si_overrun, si_value;
+        # SIGCHLD: pid, uid, si_status: "value" is the word at +24)
+        data += struct.pack("<iIQ", info.get("pid", 0), info.get("uid", 0), info.get("value", 0) & (2**64 - 1))
     return data.ljust(128, b"\0")
 
 
