@@ -251,7 +251,8 @@ HOST_NR_X86_64.update(                   # event fds, splice, memory locking, cr
     setgroups=116, setresuid=117, setresgid=119, setfsuid=122, setfsgid=123,
     name_to_handle_at=303, open_by_handle_at=304)
 HOST_NR_X86_64.update(                   # interruptible waits, signals (issue 10 part A)
-    wait4=61, waitid=247, rt_sigtimedwait=128, tgkill=234, getitimer=36, setitimer=38)
+    wait4=61, waitid=247, rt_sigtimedwait=128, tgkill=234, getitimer=36, setitimer=38,
+    rt_sigqueueinfo=129, rt_tgsigqueueinfo=297, kcmp=312)
 
 HOST_NR = HOST_NR_X86_64 if _MACHINE == "x86_64" else {n: k for k, n in GENERIC.items()}
 
