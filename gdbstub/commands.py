@@ -33,6 +33,9 @@ class Malformed(Exception):
     pass
 
 
+OTHER = "other process"
+
+
 def _hex(b):
     return b.hex().encode()
 
@@ -67,16 +70,19 @@ class Session:
         self.files = {}                  # vFile fd -> host fd
 
     # --- thread ids ------------------------------------------------------------------
-    def thread_id(self, tid):
+    def thread_id(self, tid, pid=None):
         if self.multiprocess:
-            return b"p%x.%x" % (self.target.pid, tid)
+            return b"p%x.%x" % (self.target.pid if pid is None else pid, tid)
         return b"%x" % tid
 
-    def parse_thread(self, text):
-        """-> None (all threads), 0 (any) or a tid."""
+    def parse_thread(self, text, others=False):
+        """-> None (all threads), 0 (any) or a tid; OTHER for a thread of another
+        process when `others` (vCont names them too), else Malformed."""
         if text.startswith(b"p"):
             pid, _, tid = text[1:].partition(b".")
-            if pid != b"-1" and _int(pid) != self.target.pid:
+            if pid not in (b"-1", b"0") and _int(pid) != self.target.pid:
+                if others:
+                    return OTHER
                 raise Malformed(text)
             text = tid or b"-1"
         if text == b"-1":
@@ -100,7 +106,9 @@ class Session:
         """(formatted when asked: `?` comes after qSupported chose the thread-id form)"""
         tid, sig, reason = self.last_stop
         r = b"T%02x" % sig
-        if reason:
+        if isinstance(reason, tuple):            # (name, value): fork:p1.1; exec:2f62...;
+            r += reason[0].encode() + b":" + reason[1] + b";"
+        elif reason:
             r += reason.encode() + b":;"
         return r + b"thread:" + self.thread_id(tid) + b";"
 
@@ -121,21 +129,8 @@ class Session:
         return b""
 
     # --- general queries -----------------------------------------------------------------------
-    def q_supported(self, args):
-        self.multiprocess = b"multiprocess+" in args
-        return (b"PacketSize=%x;qXfer:features:read+;qXfer:auxv:read+;qXfer:exec-file:read+;"
-                b"qXfer:threads:read+;multiprocess+;swbreak+;hwbreak+;vContSupported+;"
-                b"QStartNoAckMode+" % packets.MAX_PACKET)
-
-    def start_noack(self, args):
-        self.noack = True
-        return b"OK"
-
     def why_stopped(self, args):
         return self._format_stop()
-
-    def attached(self, args):
-        return b"0"                      # we started the process: gdb kills it on quit
 
     def current_thread(self, args):
         return b"QC" + self.thread_id(self._tid(self.g_tid))
@@ -179,19 +174,18 @@ class Session:
             data = self.target.auxv()
         elif obj == b"exec-file":
             data = self.target.exe_path()
-        elif obj == b"threads":
-            data = self._threads_xml()
         else:
             return b""
         chunk = data[off:off + length]
         return (b"m" if off + len(chunk) < len(data) else b"l") + packets.escape(chunk)
 
-    def _threads_xml(self):
+    def thread_rows(self, args):
+        """(the supervisor's request) this process's rows of qXfer:threads."""
         rows = []
         for tid in self.target.tids():
             name = self.target.thread_name(tid).replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
-            rows.append(f'<thread id="{self.thread_id(tid).decode()}" core="0" name="{name}"/>')
-        return ('<?xml version="1.0"?>\n<threads>\n' + "\n".join(rows) + "\n</threads>\n").encode()
+            rows.append(f'<thread id="{self.thread_id(tid).decode()}" core="0" name="{name}"/>\n')
+        return "".join(rows).encode()
 
     # --- registers and memory ------------------------------------------------------------------------
     def read_registers(self, args):
@@ -249,9 +243,6 @@ class Session:
         return self._break(args, False)
 
     # --- resuming --------------------------------------------------------------------------------------
-    def vcont_query(self, args):
-        return b"vCont;c;C;s;S;t"
-
     def vcont(self, args):
         actions = []
         for part in args.split(b";"):
@@ -261,8 +252,10 @@ class Session:
             kind, sig = act[:1], (_int(act[1:]) if act[:1] in (b"C", b"S") else 0)
             if kind not in (b"c", b"C", b"s", b"S", b"t"):
                 raise Malformed(part)
-            actions.append((kind, sig, self.parse_thread(thread) if thread else None))
-        if not actions:
+            who = self.parse_thread(thread, others=True) if thread else None
+            if who is not OTHER:
+                actions.append((kind, sig, who))
+        if not args.strip(b";"):
             raise Malformed(args)
         res = Resume()
         for tid in self.target.tids():
@@ -304,6 +297,18 @@ class Session:
 
     def step_signal(self, args):
         return self._simple_resume(b"S", args)
+
+    def catch_syscalls(self, args):
+        """QCatchSyscalls:0 | QCatchSyscalls:1[;nr]...: stop at entry and return."""
+        if args == b"0":
+            self.target.catch_syscalls = None
+        elif args == b"1":
+            self.target.catch_syscalls = frozenset()      # every syscall
+        elif args.startswith(b"1;"):
+            self.target.catch_syscalls = frozenset(_int(n) for n in args[2:].split(b";"))
+        else:
+            raise Malformed(args)
+        return b"OK"
 
     def kill(self, args):
         return Resume(kill=True)
@@ -372,10 +377,7 @@ def _empty(session, args):
 
 # name, exact match?, handler
 COMMANDS = [
-    (b"qSupported", False, Session.q_supported),
-    (b"QStartNoAckMode", True, Session.start_noack),
     (b"?", True, Session.why_stopped),
-    (b"qAttached", False, Session.attached),
     (b"qC", True, Session.current_thread),
     (b"qfThreadInfo", True, Session.thread_info_first),
     (b"qsThreadInfo", True, Session.thread_info_next),
@@ -391,7 +393,6 @@ COMMANDS = [
     (b"X", False, Session.write_memory_binary),
     (b"Z", False, Session.insert_break),
     (b"z", False, Session.remove_break),
-    (b"vCont?", True, Session.vcont_query),
     (b"vCont;", False, Session.vcont),
     (b"c", False, Session.cont),
     (b"s", False, Session.step),
@@ -401,6 +402,8 @@ COMMANDS = [
     (b"k", True, Session.kill),
     (b"D", False, Session.detach),
     (b"vFile:", False, Session.vfile),
+    (b"QCatchSyscalls:", False, Session.catch_syscalls),
+    (b"@rows", True, Session.thread_rows),
     (b"qTStatus", True, _empty),
 ]
 # exact names first, then the longest prefix wins

@@ -8,7 +8,7 @@ of its page, so a block already compiled, a hot loop included, is translated
 again and stops before it), and the resume request the exec loop follows
 (which tasks single-step).  Architecture-neutral: nothing here names an ISA.
 
-One Target per guest process, so a later supervisor can hold several.
+One Target per guest process (each process has its own agent, agent.py).
 """
 import os
 
@@ -23,6 +23,7 @@ class Target:
         self.hw_breaks = set()
         self.breakpoints = frozenset()      # what the translator stops before
         self.stepping = set()               # tids that run one instruction, then stop
+        self.catch_syscalls = None          # QCatchSyscalls: None off, empty = all, else numbers
 
     # --- identity ------------------------------------------------------------------
     @property
@@ -124,6 +125,10 @@ class Target:
         if pc in self.hw_breaks:
             return "hwbreak"
         return None
+
+    def catches(self, nr):
+        c = self.catch_syscalls
+        return c is not None and (not c or nr in c)
 
     def clear(self):
         """Detach: no breakpoint, no stepping left behind."""

@@ -279,6 +279,8 @@ class Process:
         vfork = flags & CLONE_VFORK
         if vfork:
             r, w = (ownfds.hide(self, fd) for fd in os.pipe())
+        debugger = self.debugger
+        chan = debugger.before_fork(vfork) if debugger is not None else None    # (gdb follows forks)
         pid = self.exclusive.run_alone(os.fork)
         if pid == 0:
             self._after_fork_child(parent)
@@ -294,9 +296,13 @@ class Process:
             if vfork:
                 ownfds.release(self, r)
                 self.vfork_fd = w
+            if debugger is not None:
+                debugger.after_fork_child(chan)    # stopped at the fork return, or not debugged
             return 0
         if flags & CLONE_PARENT_SETTID:
             self.mem.write(ptid, pid.to_bytes(4, "little"))
+        if debugger is not None:
+            debugger.forked(pid, chan, vfork)      # gdb hears of the fork (the child stopped too)
         if vfork:
             ownfds.release(self, w)
             try:
@@ -304,6 +310,8 @@ class Process:
                     pass
             finally:
                 ownfds.release(self, r)
+            if debugger is not None and self.debugger is debugger:
+                debugger.vfork_done()
         return pid
 
     def _after_fork_child(self, task):
@@ -338,6 +346,8 @@ class Process:
         from .execve import find_image
         image, argv = find_image(self, filename, argv, envp)
         self.exclusive.run_alone(self._replace_image, image, filename, argv, envp)
+        if self.debugger is not None:
+            self.debugger.exec_done()          # breakpoints gone; gdb hears of the exec
         return None                            # the registers are the new image's
 
     def _replace_image(self, image, filename, argv, envp):

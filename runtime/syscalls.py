@@ -30,6 +30,13 @@ def _load_families():
 
 def dispatch(proc, nr, args):
     """Run syscall `nr` with the six argument registers; returns the value for the guest."""
+    dbg = proc.debugger
+    if dbg is not None and dbg.target.catch_syscalls is not None:    # gdb's `catch syscall`
+        return dbg.syscall(proc, nr, args, _dispatch)
+    return _dispatch(proc, nr, args)
+
+
+def _dispatch(proc, nr, args):
     if not HANDLERS:
         _load_families()
     name = proc.arch.syscall_names.get(nr)

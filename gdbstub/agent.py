@@ -1,0 +1,351 @@
+"""The agent: gdb's side of one guest process, served over a channel to the
+supervisor (supervisor.py owns the gdb connection; channel.py is the wire).
+
+Threads, in each guest process that gdb debugs:
+* a *reader* reads the channel: requests (gdb packets, "stop now") go to
+  `inbox`, options are applied at once, the channel's end is queued as EOF;
+* a *control* thread owns the process's side of the conversation.  While the
+  guest runs it waits on `inbox` for a stop: a task's event (breakpoint hit,
+  step done, fork, vfork done, exec, syscall entry/return: the task queues it
+  and waits, outside guest code), a "stop now" from the supervisor.  Then it
+  stops the world with the exclusive section (`run_alone`: every task parked at
+  a TB boundary or outside guest code = gdb's all-stop), sends the stop reply
+  and serves packets (commands.py) until one resumes, detaches or kills it.
+
+Tasks that gdb keeps stopped while others run (vCont with no action for them)
+wait in `check` at the top of their exec loop.  Events that arrive while
+stopped are reported after a resume that lets their task run (a breakpoint hit
+whose breakpoint gdb removed meanwhile is dropped: the task runs the
+instruction again).
+
+Life cycle hooks, called by the process (runtime/process.py, syscalls.py):
+* fork/vfork: `before_fork` makes a socketpair for the child when gdb wants fork
+  events; the child (`after_fork_child`) starts a fresh agent on one end,
+  stopped at the fork return; the parent (`forked`) reports
+  `T05fork:p<C>.<C>;thread:...` with the other end attached, which the
+  supervisor adopts; after a vfork the parent reports `vforkdone` once the child
+  exec'd or exited.  Without fork events the child is not debugged.
+* exec: breakpoints are gone; `T05exec:<hex path>;` is reported.
+* exit / death by a signal: `W..`/`X..` is sent at once and the process ends
+  without waiting for gdb (its parent's wait4 is never held up).
+* syscalls, while gdb catches them (QCatchSyscalls): entry and return stops.
+Detaching (gdb's `D`, or the supervisor going away) lets the guest run free.
+"""
+import errno
+import os
+import queue
+import signal
+import socket
+import sys
+import threading
+
+from .channel import Channel
+from .commands import Session, Resume
+from .target import Target
+
+EOF_ = "eof"
+STOP = "stop"
+
+
+class _Event:
+    def __init__(self, kind, task=None, value=0, reason=None, fd=None):
+        self.kind, self.task, self.value, self.reason, self.fd = kind, task, value, reason, fd
+        self.done = threading.Event()
+
+
+class Agent:
+    def __init__(self, proc, fd):
+        self.proc = proc
+        self.target = Target(proc)
+        self.session = Session(self.target)
+        self.events = set()              # fork, vfork, exec: what gdb wants reported
+        self._fresh(fd)
+
+    def _fresh(self, fd):
+        """New channel, locks, queues (at start and in a forked child)."""
+        self.fd = fd
+        self.chan = Channel(socket.socket(fileno=fd))
+        self.inbox = queue.Queue()
+        self.active = True               # False once gdb detached or went away
+        self.held = set()
+        self.hold = threading.Condition()
+        self.deferred = []
+        self.started = threading.Event()     # gdb resumed the first stop
+        self.serving = threading.Event()     # the first stop is on
+        self.exiting = False
+
+    def start(self, wait="resume"):
+        """Start stopped; return once gdb resumed us (wait="resume") or once the
+        stop is on (wait="stopped": the caller's task then parks at enter)."""
+        threading.Thread(target=self._reader, name="gdb-reader", daemon=True).start()
+        threading.Thread(target=self._control, name="gdb-control", daemon=True).start()
+        (self.started if wait == "resume" else self.serving).wait()
+
+    # --- the channel ----------------------------------------------------------------
+    def _reader(self):
+        chan = self.chan
+        while True:
+            msg = chan.recv()
+            if msg is None:
+                self.inbox.put(EOF_)
+                return
+            kind, data, _ = msg
+            if kind == b"O":
+                self._options(data)
+            elif kind == b"S":
+                self.inbox.put(STOP)
+            elif kind == b"P":
+                self.inbox.put(data)
+
+    def _options(self, data):
+        opts = dict(kv.split(b"=", 1) for kv in data.split(b",") if b"=" in kv)
+        self.session.multiprocess = opts.get(b"mp") == b"1"
+        self.events = {k.decode() for k in (b"fork", b"vfork", b"exec") if opts.get(k) == b"1"}
+
+    def _reply(self, data):
+        self.chan.send(b"R", data)
+
+    # --- the control thread --------------------------------------------------------------------
+    def _control(self):
+        self._stop(None)                 # (the supervisor knows we start stopped)
+        self.started.set()
+        while self.active:
+            item = self._next_item()
+            if item is EOF_:
+                self._gone()
+                return
+            if item is STOP:
+                s = self.session
+                self._stop(s.stop_reply(s._tid(s.g_tid), signal.SIGINT), b"R")
+            elif isinstance(item, _Event):
+                self._event(item)
+            else:                        # a packet while running: gdb sends none in all-stop
+                self._reply(b"E01")
+
+    def _next_item(self):
+        """A deferred event first, unless its task is one gdb keeps stopped (gdb
+        must not hear of a thread it did not resume: it waits for its step)."""
+        for i, ev in enumerate(self.deferred):
+            if ev.task is None or ev.task.tid not in self.held:
+                return self.deferred.pop(i)
+        return self.inbox.get()
+
+    def _event(self, ev):
+        if ev.kind == "break" and ev.task.cpu.pc not in self.target.breakpoints:
+            pass                         # removed meanwhile: the task runs it again
+        else:
+            tid = ev.task.tid if ev.task is not None else self.proc.pid
+            fd, ev.fd = ev.fd, None
+            self._stop(self.session.stop_reply(tid, 5, ev.reason), b"E", fd)
+        ev.done.set()
+
+    def _stop(self, reply, kind=b"E", fd=None):
+        """All-stop: park every task, serve gdb until it resumes."""
+        self.proc.exclusive.run_alone(self._serve, reply, kind, fd)
+
+    def _serve(self, reply, kind, fd):
+        s = self.session
+        if reply is not None:
+            self.chan.send(b"F" if fd is not None else kind, reply, fd)
+            if fd is not None:
+                self._release(fd)
+        self.serving.set()
+        while True:
+            item = self.inbox.get()
+            if item is EOF_:
+                self.inbox.put(EOF_)     # (the control loop sees it too)
+                self._detach()
+                return
+            if isinstance(item, _Event):
+                self.deferred.append(item)
+                continue
+            if item is STOP:
+                self._reply(b"")         # already stopped
+                continue
+            out = s.handle(item)
+            if isinstance(out, Resume):
+                self._reply(b"OK")
+                self._resume(out)
+                return
+            self._reply(out)
+
+    def _resume(self, r):
+        t = self.target
+        if r.kill:
+            sys.stdout.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        if r.detach:
+            self._detach()
+            return
+        for tid, sig in r.signals.items():
+            task = t.task(tid)
+            if task is not None:
+                task.sigpending.append((sig, {"code": 0, "pid": 0, "uid": 0}))
+        t.stepping = set(r.step)
+        with self.hold:
+            self.held = set(r.held)
+            self.hold.notify_all()
+
+    def _detach(self):
+        """The guest runs free from now on (gdb detached or went away)."""
+        self.active = False
+        self.target.clear()
+        self.target.catch_syscalls = None
+        self.session.close_files()
+        if self.proc.debugger is self:
+            self.proc.debugger = None
+        with self.hold:
+            self.held = set()
+            self.hold.notify_all()
+        for ev in self.deferred:
+            ev.done.set()
+        self.deferred = []
+        self.chan.close()
+        self.proc.reserved_fds.discard(self.fd)
+
+    def _release(self, fd):
+        self.proc.reserved_fds.discard(fd)
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+    def _gone(self):
+        """The supervisor closed the channel: the guest runs on without gdb."""
+        self._detach()
+        while True:                      # release tasks still waiting on an event
+            try:
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _Event):
+                item.done.set()
+
+    # --- hooks for the exec loop (a task's own thread) -------------------------------------------
+    def check(self, task):
+        """At the top of a task's loop: wait while gdb keeps this task stopped."""
+        excl = self.proc.exclusive
+        while self.active and task.tid in self.held:
+            excl.leave()
+            try:
+                with self.hold:
+                    while self.active and task.tid in self.held:
+                        self.hold.wait()
+            finally:
+                excl.enter()         # (may wait for a new stop, which may hold it again)
+
+    def stepping(self, task):
+        return task.tid in self.target.stepping
+
+    def breakpoint_hit(self, task, pc):
+        """A TB stopped before a breakpoint at pc: True if it is gdb's (reported)."""
+        reason = self.target.stop_reason(pc)
+        if reason is None or not self.active:
+            return False
+        self._report(_Event("break", task, reason=reason), in_guest=True)
+        return True
+
+    def step_done(self, task):
+        self.target.stepping.discard(task.tid)
+        if self.active:
+            self._report(_Event("step", task), in_guest=True)
+
+    def _report(self, ev, in_guest=False):
+        """Queue ev for the control thread and wait until gdb lets the guest go on
+        (a task waits outside guest code, so the all-stop can happen)."""
+        if not self.active:
+            ev.done.set()
+            return
+        excl = self.proc.exclusive
+        if in_guest:
+            excl.leave()
+        try:
+            self.inbox.put(ev)
+            while not ev.done.wait(0.5):
+                if not self.active:
+                    break
+        finally:
+            if in_guest:
+                excl.enter()
+
+    # --- hooks for the process's life cycle (a task's thread, inside a syscall) -------------------
+    def exited(self, status):
+        if not self.exiting and self.active:
+            self.exiting = True
+            self.chan.send(b"E", self.session.exit_reply(status))
+
+    def died(self, sig):
+        if not self.exiting and self.active:
+            self.exiting = True
+            self.chan.send(b"E", self.session.signal_reply(sig))
+
+    def before_fork(self, vfork):
+        """A channel for the child when gdb follows forks (None: the child runs free)."""
+        if not self.active or ("vfork" if vfork else "fork") not in self.events:
+            return None
+        from pydbt.runtime import ownfds
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        return ownfds.hide(self.proc, a.detach()), ownfds.hide(self.proc, b.detach())
+
+    def after_fork_child(self, pair):
+        """In the child, at the fork return: a fresh agent, stopped (pair given),
+        or the child is not debugged."""
+        from pydbt.runtime import ownfds
+        proc = self.proc
+        self.chan.sock.detach()          # (its number is closed below, once)
+        for fd in (self.fd,) + ((pair[0],) if pair else ()):
+            try:
+                ownfds.release(proc, fd)
+            except OSError:
+                pass
+        self.session.close_files()
+        if pair is None or not self.active:
+            self.active = False
+            self.target.clear()
+            self.held, self.deferred = set(), []
+            proc.debugger = None
+            return
+        self._fresh(pair[1])
+        s = self.session
+        s.g_tid = s.c_tid = proc.pid
+        s.last_stop = (proc.pid, 5, None)
+        self.target.stepping = set()
+        self.start(wait="stopped")
+
+    def forked(self, pid, pair, vfork):
+        """In the parent: report the fork, the child's channel attached."""
+        if pair is None:
+            return
+        from pydbt.runtime import ownfds
+        mine, theirs = pair
+        ownfds.release(self.proc, theirs)
+        if not self.active:
+            ownfds.release(self.proc, mine)
+            return
+        name = "vfork" if vfork else "fork"
+        ev = _Event(name, self.proc.task, reason=(name, self.session.thread_id(pid, pid)), fd=mine)
+        self._report(ev)
+        if ev.fd is not None:            # (never sent: gdb went away meanwhile)
+            self._release(ev.fd)
+
+    def vfork_done(self):
+        if self.active and "vfork" in self.events:
+            self._report(_Event("vforkdone", self.proc.task, reason="vforkdone"))
+
+    def exec_done(self):
+        """After a successful execve: the old image's breakpoints are gone."""
+        self.target.clear()
+        if self.active and "exec" in self.events:
+            self._report(_Event("exec", self.proc.task, reason=("exec", self.target.exe_path().hex().encode())))
+
+    def syscall(self, proc, nr, args, run):
+        """Run one syscall with entry and return stops (gdb catches it)."""
+        caught = self.target.catches(nr)
+        if caught:
+            self._report(_Event("syscall", proc.task, reason=("syscall_entry", b"%x" % nr)))
+        ret = run(proc, nr, args)
+        if caught and self.active and self.target.catches(nr):
+            if ret is not None and ret != -errno.EINTR:      # (an interrupted one may restart)
+                proc.arch.set_syscall_result(proc.cpu, ret)
+            self._report(_Event("syscall", proc.task, reason=("syscall_return", b"%x" % nr)))
+        return ret
