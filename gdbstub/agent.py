@@ -107,6 +107,7 @@ class Agent:
 
     # --- the control thread --------------------------------------------------------------------
     def _control(self):
+        self.session.stop_reply(self.proc.leader.tid, 5)    # (gdb asks with `?`)
         self._stop(None)                 # (the supervisor knows we start stopped)
         self.started.set()
         while self.active:
@@ -306,9 +307,6 @@ class Agent:
             proc.debugger = None
             return
         self._fresh(pair[1])
-        s = self.session
-        s.g_tid = s.c_tid = proc.pid
-        s.last_stop = (proc.pid, 5, None)
         self.target.stepping = set()
         self.start(wait="stopped")
 

@@ -355,11 +355,20 @@ class Supervisor:
                 data, fd = p.pending.pop(0)
                 self._report(p, data, fd)
                 return None
-        self.waiting = True
+        return self._resume(targets, pkt)
+
+    def _resume(self, targets, pkt):
+        """Forward a resume to each process; no reply now (a stop reply comes
+        later) unless none of them took it (malformed: its error)."""
+        err = None
         for p in targets:
-            if self._ask(p, b"P", pkt) == b"OK":
+            r = self._ask(p, b"P", pkt)
+            if r == b"OK":
                 p.running = True
-        return None                      # (the stop reply comes later)
+                self.waiting = True
+            elif err is None:
+                err = r or b"E01"
+        return None if self.waiting else err
 
     def old_resume(self, args, pkt):
         p = self._current(self.c_pid)
@@ -369,10 +378,7 @@ class Supervisor:
             data, fd = p.pending.pop(0)
             self._report(p, data, fd)
             return None
-        self.waiting = True
-        if self._ask(p, b"P", pkt) == b"OK":
-            p.running = True
-        return None
+        return self._resume([p], pkt)
 
     def detach(self, args, pkt):
         if args.startswith(b";"):
