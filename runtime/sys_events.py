@@ -13,9 +13,10 @@ ppoll or another epoll set are the kernel's.  What pydbt converts:
   TFD_CLOEXEC, IN_NONBLOCK, ...) through the family's open-flag translation.
 * `struct inotify_event` needs nothing: the same layout on every Linux ISA.
 
-epoll_pwait and epoll_pwait2 wait like ppoll (sys_poll.py): host waits of at
-most 0.1 s through `proc.blocking`, a guest signal that the call's mask lets
-through ends the wait with -EINTR (never restarted, signal(7)), the mask
+epoll_pwait and epoll_pwait2 wait like ppoll (sys_poll.py): the host's
+epoll_pwait through `proc.blocking`, so a guest signal with a handler that the
+call's mask lets through ends the wait with -EINTR at once (never restarted,
+signal(7)), the mask
 argument replaces the task's mask for the wait and the interrupting signal's
 handler gets the old one back in its frame.  pydbt's own fds are EBADF.
 """
@@ -29,9 +30,7 @@ from .abi import Struct, host_syscall as hsys, buf, s32
 from .memory import W
 from .syscalls import syscall
 from .sys_fs import fd_arg, path_arg, span
-from .sys_poll import _signal_for
 
-SLICE_MS = 100
 EP_MAX_EVENTS = 0x7fffffff // 12          # INT_MAX / sizeof(struct epoll_event) on the host
 HOST_BATCH = 1024                          # events taken from the host per wait (the rest stay ready)
 EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD = 1, 2, 3
@@ -110,9 +109,17 @@ def _epoll_wait(proc, epfd, events, maxevents, timeout, mask):
     return n
 
 
+def _left_ms(deadline):
+    """The host wait in ms: what is left until deadline, computed at each call
+    (proc.blocking may call again after a signal that ran no handler)."""
+    if deadline is None:
+        return -1
+    return min(0x7fffffff, max(0, int((deadline - time.monotonic()) * 1000 + 0.999)))
+
+
 def _wait(proc, once, timeout, mask):
-    """Call once(ms) in slices until it returns non-zero or the time is up; a
-    guest signal the (swapped) mask lets through ends the wait with EINTR."""
+    """once(ms) through proc.blocking: its result, or EINTR for a guest signal
+    with a handler that the (swapped) mask lets through."""
     task = proc.task
     if mask is not None:
         task.saved_mask = task.sigmask
@@ -121,16 +128,13 @@ def _wait(proc, once, timeout, mask):
     interrupted = False
     try:
         while True:
-            if _signal_for(proc, task):
-                interrupted = True
-                raise _err(errno.EINTR)
-            left = SLICE_MS if deadline is None else \
-                min(SLICE_MS, max(0, int((deadline - time.monotonic()) * 1000 + 0.999)))
             try:
-                n = proc.blocking(once, left)
-            except InterruptedError:
-                continue                          # (looked at again at the top)
-            if n or (deadline is not None and time.monotonic() >= deadline):
+                n = proc.blocking(lambda: once(_left_ms(deadline)))
+            except OSError as e:
+                interrupted = e.errno == errno.EINTR
+                raise
+            # (the host rounds to its ticks: a wait may end a little early)
+            if n or deadline is None or time.monotonic() >= deadline:
                 return n
     finally:
         if mask is not None and not interrupted:  # (EINTR: restored at delivery, as ppoll)

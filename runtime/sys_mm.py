@@ -11,9 +11,10 @@ mapping is a copy of the file's bytes, read straight into guest memory.
 import ctypes
 import errno
 import os
+import resource
 
 from .syscalls import syscall
-from .abi import s32, s64
+from .abi import s32, s64, host_syscall as hsys
 from .memory import (PAGE, page_up, page_down, R, W, X, MAP_FIXED, MAP_SHARED, MAP_PRIVATE,
                      MAP_ANONYMOUS, MAP_FIXED_NOREPLACE, MAP_NORESERVE)
 
@@ -112,6 +113,7 @@ def sys_mmap(proc, addr, length, prot, flags, fd, offset):
         if not flags & MAP_FIXED and not mem.is_free(addr, addr + size):
             return -errno.EEXIST
         start = addr
+        mlock_forget(proc, start, start + size)
     else:
         hint = page_down(addr)
         if hint and hint + size <= mem.mmap_top and mem.is_free(hint, hint + size):
@@ -186,6 +188,7 @@ def sys_munmap(proc, addr, length):
     if length == 0:
         return -errno.EINVAL
     proc.mem.unmap(addr, length)
+    mlock_forget(proc, addr, addr + length)
     return 0
 
 
@@ -335,11 +338,231 @@ def sys_msync(proc, addr, length, flags):
     if end == addr:
         return 0
     mem = proc.mem
+    lk = getattr(proc, "mlocks", None)
+    if flags & MS_INVALIDATE and lk is not None and lk.image is proc.auxv and lk.overlap(addr, end):
+        return -errno.EBUSY
+    if flags & MS_SYNC:                          # shared file pages are the host's: write them back
+        for v in mem.vmas:
+            s, e = max(v.start, addr), min(v.end, end)
+            if s < e and v.flags & MAP_SHARED and not v.flags & MAP_ANONYMOUS:
+                if _libc.msync(ctypes.c_void_p(mem.host_base + s), ctypes.c_size_t(e - s), MS_SYNC) != 0:
+                    return -ctypes.get_errno()
     if end > mem.space or not covered(mem, addr, end):
         return -errno.ENOMEM
     return 0
 
 
-@syscall("mlock", "munlock", "mlockall", "munlockall")
-def sys_mm_nop(proc):
+# --- memory locking ---------------------------------------------------------------------
+# Locked ranges are pydbt's bookkeeping (VM_LOCKED and mm->locked_vm), checked as
+# the kernel checks them for the caller's RLIMIT_MEMLOCK and CAP_IPC_LOCK; host
+# pages are not locked (the guest's pages stay where the host kernel keeps them).
+# A range counts while it is mapped; munmap and a MAP_FIXED mapping over it
+# unlock it, execve drops all (the state belongs to one image).
+MLOCK_ONFAULT = 1
+MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT = 1, 2, 4
+CAP_IPC_LOCK = 14
+
+
+class _Locks:
+    def __init__(self, image):
+        self.image = image          # proc.auxv of the image that locked (a new one after execve)
+        self.ranges = []            # sorted, disjoint [start, end)
+        self.future = False
+
+    def sub(self, start, end):
+        out = []
+        for s, e in self.ranges:
+            if e <= start or s >= end:
+                out.append((s, e))
+                continue
+            if s < start:
+                out.append((s, start))
+            if e > end:
+                out.append((end, e))
+        self.ranges = out
+
+    def add(self, start, end):
+        self.sub(start, end)
+        self.ranges = sorted(self.ranges + [(start, end)])
+        merged = []
+        for s, e in self.ranges:
+            if merged and merged[-1][1] == s:
+                merged[-1] = (merged[-1][0], e)
+            else:
+                merged.append((s, e))
+        self.ranges = merged
+
+    def overlap(self, start, end):
+        return sum(max(0, min(e, end) - max(s, start)) for s, e in self.ranges)
+
+    def locked_pages(self, mem):
+        return sum(self.overlap(v.start, v.end) for v in mem.vmas) >> 12
+
+
+def _locks(proc):
+    lk = getattr(proc, "mlocks", None)
+    if lk is None or lk.image is not proc.auxv:
+        lk = proc.mlocks = _Locks(proc.auxv)
+    return lk
+
+
+def mlock_forget(proc, start, end):
+    """A range unmapped or mapped anew: no longer locked."""
+    lk = getattr(proc, "mlocks", None)
+    if lk is not None and lk.ranges:
+        lk.sub(start, end)
+
+
+def _capable(cap):
+    """Whether the calling host thread has capability cap in its effective set."""
+    try:
+        with open("/proc/thread-self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"CapEff:"):
+                    return bool(int(line.split()[1], 16) >> cap & 1)
+    except OSError:
+        pass
+    return os.geteuid() == 0
+
+
+def _memlock_limit():
+    cur = resource.getrlimit(resource.RLIMIT_MEMLOCK)[0]
+    return None if cur == resource.RLIM_INFINITY else cur
+
+
+def _lock_range(proc, start, length, lock):
+    """The kernel's do_mlock / munlock over [start, start+length)."""
+    if lock and _memlock_limit() == 0 and not _capable(CAP_IPC_LOCK):
+        return -errno.EPERM
+    length = page_up((length + (start & (PAGE - 1))) & M64) & M64
+    start = page_down(start)
+    end = start + length
+    mem, lk = proc.mem, _locks(proc)
+    if lock:
+        limit = _memlock_limit()
+        if limit is not None and not _capable(CAP_IPC_LOCK):
+            locked = (length >> 12) + lk.locked_pages(mem)
+            if locked > limit >> 12:
+                locked -= lk.overlap(start, end) >> 12
+            if locked > limit >> 12:
+                return -errno.ENOMEM
+    if end > M64:
+        return -errno.EINVAL
+    if end == start:
+        return 0
+    at = start                                   # apply_vma_lock_flags: up to the first hole
+    for v in mem.vmas:
+        if v.end <= at:
+            continue
+        if v.start > at:
+            break
+        nxt = min(v.end, end)
+        (lk.add if lock else lk.sub)(at, nxt)
+        at = nxt
+        if at >= end:
+            return 0
+    return -errno.ENOMEM
+
+
+@syscall("mlock")
+def sys_mlock(proc, addr, length):
+    return _lock_range(proc, addr, length, True)
+
+
+@syscall("mlock2")
+def sys_mlock2(proc, addr, length, flags):
+    if flags & ~MLOCK_ONFAULT:
+        return -errno.EINVAL
+    return _lock_range(proc, addr, length, True)
+
+
+@syscall("munlock")
+def sys_munlock(proc, addr, length):
+    return _lock_range(proc, addr, length, False)
+
+
+@syscall("mlockall")
+def sys_mlockall(proc, flags):
+    flags &= 0xffffffff
+    if not flags or flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) or flags == MCL_ONFAULT:
+        return -errno.EINVAL
+    if _memlock_limit() == 0 and not _capable(CAP_IPC_LOCK):
+        return -errno.EPERM
+    mem, lk = proc.mem, _locks(proc)
+    limit = _memlock_limit()
+    if flags & MCL_CURRENT and limit is not None and not _capable(CAP_IPC_LOCK):
+        total = sum(v.end - v.start for v in mem.vmas) >> 12
+        if total > limit >> 12:
+            return -errno.ENOMEM
+    lk.future = bool(flags & MCL_FUTURE)
+    if flags & MCL_CURRENT:
+        for v in mem.vmas:
+            lk.add(v.start, v.end)
     return 0
+
+
+@syscall("munlockall")
+def sys_munlockall(proc):
+    lk = _locks(proc)
+    lk.ranges, lk.future = [], False
+    return 0
+
+
+# --- residency and barriers ---------------------------------------------------------------
+_libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+MINCORE_CHUNK = 1 << 16                          # pages per host call
+
+
+@syscall("mincore")
+def sys_mincore(proc, addr, length, vec):
+    """Which pages of [addr, addr+length) are resident: the host kernel's answer
+    for the guest's pages (they are host pages of the guest space)."""
+    mem = proc.mem
+    if addr & (PAGE - 1):
+        return -errno.EINVAL
+    if addr + length > mem.space:
+        return -errno.ENOMEM
+    pages = (length + PAGE - 1) >> 12
+    if vec + pages > mem.space:
+        return -errno.EFAULT
+    at, end, out = addr, addr + pages * PAGE, vec
+    while at < end:
+        v = mem.vma_at(at)
+        if v is None:
+            return -errno.ENOMEM
+        n = min(v.end, end, at + MINCORE_CHUNK * PAGE) - at
+        hb = ctypes.create_string_buffer(n >> 12)
+        if _libc.mincore(mem.host_base + at, n, hb) != 0:
+            return -ctypes.get_errno()
+        proc.mem.write(out, bytes(b & 1 for b in hb.raw))
+        at += n
+        out += n >> 12
+    return 0
+
+
+MEMBARRIER_REGISTER = {16: 8, 64: 32, 256: 128}  # REGISTER_PRIVATE_EXPEDITED[_SYNC_CORE|_RSEQ] -> the command
+MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED = 4
+MEMBARRIER_CMD_GET_REGISTRATIONS = 512
+MEMBARRIER_CMD_FLAG_CPU = 1
+
+
+@syscall("membarrier")
+def sys_membarrier(proc, cmd, flags, cpu_id):
+    """The host's membarrier (guest threads are host threads of one host mm):
+    its answers, and its barriers.  Which private-expedited commands the guest
+    registered is kept apart from pydbt's own host registration, so that an
+    unregistered one is EPERM as Linux says (and a new image starts with none)."""
+    cmd, flags = s32(cmd), s32(flags)
+    lk = _locks(proc)
+    reg = getattr(lk, "membarrier", 0)
+    if cmd in MEMBARRIER_REGISTER.values() and not reg & (cmd << 1) and \
+            hsys("membarrier", 0, 0, 0) & cmd:
+        if flags & ~(MEMBARRIER_CMD_FLAG_CPU if cmd == 128 else 0):
+            return -errno.EINVAL
+        return -errno.EPERM
+    r = hsys("membarrier", cmd, flags, s32(cpu_id))
+    if cmd in MEMBARRIER_REGISTER:
+        lk.membarrier = reg | cmd
+    elif cmd == MEMBARRIER_CMD_GET_REGISTRATIONS:
+        return reg | (r & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED)
+    return r

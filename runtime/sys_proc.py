@@ -371,3 +371,92 @@ def sys_prctl(proc, option, arg2, arg3, arg4, arg5):
 @syscall("personality")
 def sys_personality(proc, persona):
     return hsys("personality", persona & 0xffffffff)
+
+
+# --- credentials ---------------------------------------------------------------------------
+# The host kernel answers for the guest: the guest's credentials are pydbt's host
+# thread's (raw syscalls, per thread as in the kernel: the guest's libc makes
+# them process-wide itself, as glibc does on Linux).  A successful setuid changes
+# pydbt's own thread too, which is what the guest asked for.
+NGROUPS_MAX = 65536
+
+
+def _host_ids(name, n):
+    def handler(proc, a, b, c):
+        return hsys(name, *(x & 0xffffffff for x in (a, b, c)[:n]))
+    handler.__name__ = f"sys_{name}"
+    syscall(name)(handler)
+
+
+for _name, _n in (("setuid", 1), ("setgid", 1), ("setreuid", 2), ("setregid", 2), ("setresuid", 3),
+                  ("setresgid", 3), ("setfsuid", 1), ("setfsgid", 1)):
+    _host_ids(_name, _n)
+
+
+@syscall("setgroups")
+def sys_setgroups(proc, size, addr):
+    size = s32(size)
+    if size < 0 or size > NGROUPS_MAX:
+        raise _err(errno.EINVAL)
+    data = proc.mem.read(addr, 4 * size) if size else None
+    return hsys("setgroups", size, data)
+
+
+# --- kernel log ----------------------------------------------------------------------------
+SYSLOG_ACTION_READ, SYSLOG_ACTION_READ_ALL, SYSLOG_ACTION_READ_CLEAR = 2, 3, 4
+
+
+@syscall("syslog")
+def sys_syslog(proc, type_, bufp, length):
+    """The host kernel's answer (dmesg_restrict, CAP_SYSLOG): reads land in guest memory."""
+    type_, length = s32(type_), s32(length)
+    ptr = bufp
+    if type_ in (SYSLOG_ACTION_READ, SYSLOG_ACTION_READ_ALL, SYSLOG_ACTION_READ_CLEAR) and length > 0:
+        from .sys_fs import host_span, wrote
+        ptr, n = host_span(proc, bufp, length, W)
+        length = n
+        r = proc.blocking(hsys, "syslog", type_, ptr, length) if type_ == SYSLOG_ACTION_READ else \
+            hsys("syslog", type_, ptr, length)
+        wrote(proc, bufp, r)
+        return r
+    return hsys("syslog", type_, ptr, length)
+
+
+# --- file handles --------------------------------------------------------------------------
+MAX_HANDLE_SZ = 128
+FILE_HANDLE_HDR = 8                  # struct file_handle: u32 handle_bytes, int handle_type
+
+
+@syscall("name_to_handle_at")
+def sys_name_to_handle_at(proc, dirfd, path, handle, mount_id, flags):
+    """The host kernel's handle for the file (struct file_handle has the same
+    layout everywhere); EOPNOTSUPP where the file system has none."""
+    from .sys_fs import dirfd_arg, path_arg, AT_EMPTY_PATH
+    flags = s32(flags)
+    dirfd = dirfd_arg(proc, dirfd)
+    hp = b"" if flags & AT_EMPTY_PATH and not path else \
+        path_arg(proc, path, follow=bool(flags & 0x400))          # AT_SYMLINK_FOLLOW
+    want = int.from_bytes(proc.mem.read(handle, 4), "little")
+    hb = buf(FILE_HANDLE_HDR + min(want, MAX_HANDLE_SZ))
+    hb[0:4] = want.to_bytes(4, "little")
+    mb = buf(8)
+    try:
+        r = hsys("name_to_handle_at", dirfd, hp, hb, mb, flags)
+    except OSError as e:
+        if e.errno == errno.EOVERFLOW:           # the size needed is written back
+            proc.mem.write(handle, hb.raw[:4])
+        raise
+    got = int.from_bytes(hb.raw[:4], "little")
+    proc.mem.write(handle, hb.raw[:FILE_HANDLE_HDR + got])
+    proc.mem.write(mount_id, mb.raw[:4])
+    return r
+
+
+@syscall("open_by_handle_at")
+def sys_open_by_handle_at(proc, mount_fd, handle, flags):
+    """The host kernel's answer: EPERM without CAP_DAC_READ_SEARCH."""
+    from .sys_fs import dirfd_arg
+    mount_fd = dirfd_arg(proc, mount_fd)
+    size = int.from_bytes(proc.mem.read(handle, 4), "little")
+    data = proc.mem.read(handle, FILE_HANDLE_HDR + min(size, MAX_HANDLE_SZ))
+    return hsys("open_by_handle_at", mount_fd, data, abi.family(proc).oflags_to_host(s32(flags)))
