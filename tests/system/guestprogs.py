@@ -132,6 +132,9 @@ PROGRAMS: dict[str, Program] = {
            what="gdb_basic, dynamically linked (gdb sees libc through the r_debug list)"),
         _p("gdb_threads", opt="-O0", cflags=("-g",), what="gdbstub tests: three threads through one function"),
         _p("gdb_fork", opt="-O0", cflags=("-g",), what="gdbstub tests: fork, both processes call one function"),
+        _p("gdb_follow", opt="-O0", cflags=("-g",),
+           what="gdbstub tests: fork, vfork+exec, exec and a write under gdb's follow-fork/exec modes"),
+        _p("gdb_exec_target", opt="-O0", cflags=("-g",), what="gdbstub tests: the program gdb_follow execs"),
     ]
 }
 

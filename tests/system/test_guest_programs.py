@@ -118,6 +118,10 @@ CASES = [
     Case("gdb_basic_dyn", "gdb_basic_dyn", exit=13, stdout_has=(b"x=3 y=9 first=7\n",)),
     Case("gdb_threads", "gdb_threads", stdout_has=(b"total=6\n",)),
     Case("gdb_fork", "gdb_fork", stdout_has=(b"child 42\n", b"parent 2, child exit 4\n")),
+    Case("gdb_follow", "gdb_follow", args=("fork",), exit=3,
+         stdout_has=(b"child 42\n", b"parent 2\n", b"child exit 7\n")),
+    Case("gdb_follow_syscall", "gdb_follow", args=("syscall",), exit=5, stdout_has=(b"syscall write\n",)),
+    Case("gdb_exec_target", "gdb_exec_target", exit=9, stdout_has=(b"exec target - 9\n",)),
 ]
 
 
