@@ -249,6 +249,87 @@ SIGNATURES = {
     "accept": "fd ptr ptr", "accept4": "fd ptr ptr hex", "sendto": "fd buf ulong hex ptr int",
     "recvfrom": "fd buf ulong hex ptr ptr", "shutdown": "fd int",
 }
+# event fds, splice, locks, memory locking, credentials (issue 10 part C)
+EPOLL_OPS = {1: "EPOLL_CTL_ADD", 2: "EPOLL_CTL_DEL", 3: "EPOLL_CTL_MOD"}
+EPOLL_EVENTS = [("EPOLLIN", 0x1), ("EPOLLPRI", 0x2), ("EPOLLOUT", 0x4), ("EPOLLERR", 0x8),
+                ("EPOLLHUP", 0x10), ("EPOLLNVAL", 0x20), ("EPOLLRDNORM", 0x40), ("EPOLLRDBAND", 0x80),
+                ("EPOLLWRNORM", 0x100), ("EPOLLWRBAND", 0x200), ("EPOLLMSG", 0x400),
+                ("EPOLLRDHUP", 0x2000), ("EPOLLEXCLUSIVE", 1 << 28), ("EPOLLWAKEUP", 1 << 29),
+                ("EPOLLONESHOT", 1 << 30), ("EPOLLET", 1 << 31)]
+IN_MASK = [("IN_ACCESS", 0x1), ("IN_MODIFY", 0x2), ("IN_ATTRIB", 0x4), ("IN_CLOSE_WRITE", 0x8),
+           ("IN_CLOSE_NOWRITE", 0x10), ("IN_OPEN", 0x20), ("IN_MOVED_FROM", 0x40), ("IN_MOVED_TO", 0x80),
+           ("IN_CREATE", 0x100), ("IN_DELETE", 0x200), ("IN_DELETE_SELF", 0x400), ("IN_MOVE_SELF", 0x800),
+           ("IN_ONLYDIR", 0x01000000), ("IN_DONT_FOLLOW", 0x02000000), ("IN_EXCL_UNLINK", 0x04000000),
+           ("IN_MASK_CREATE", 0x10000000), ("IN_MASK_ADD", 0x20000000), ("IN_ONESHOT", 0x80000000)]
+LOCK_OPS = [("LOCK_SH", 1), ("LOCK_EX", 2), ("LOCK_NB", 4), ("LOCK_UN", 8)]
+MFD_FLAGS = [("MFD_CLOEXEC", 1), ("MFD_ALLOW_SEALING", 2), ("MFD_HUGETLB", 4), ("MFD_NOEXEC_SEAL", 8),
+             ("MFD_EXEC", 0x10)]
+SPLICE_FLAGS = [("SPLICE_F_MOVE", 1), ("SPLICE_F_NONBLOCK", 2), ("SPLICE_F_MORE", 4), ("SPLICE_F_GIFT", 8)]
+TFD_SETTIME = [("TFD_TIMER_ABSTIME", 1), ("TFD_TIMER_CANCEL_ON_SET", 2)]
+MCL_FLAGS = [("MCL_CURRENT", 1), ("MCL_FUTURE", 2), ("MCL_ONFAULT", 4)]
+MEMBARRIER = {0: "MEMBARRIER_CMD_QUERY", 1: "MEMBARRIER_CMD_GLOBAL", 2: "MEMBARRIER_CMD_GLOBAL_EXPEDITED",
+              4: "MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED", 8: "MEMBARRIER_CMD_PRIVATE_EXPEDITED",
+              16: "MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED",
+              32: "MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE",
+              64: "MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE",
+              128: "MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ", 256: "MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ",
+              512: "MEMBARRIER_CMD_GET_REGISTRATIONS"}
+
+
+def _fd_flag_kind(prefix, extra=()):
+    """Flags that are O_CLOEXEC/O_NONBLOCK under another name (EFD_CLOEXEC, ...)."""
+    def f(proc, v, a):
+        of = abi.family(proc).open_flags
+        return _bits(v & 0xffffffff, list(extra) + [(prefix + "_NONBLOCK", of["O_NONBLOCK"]),
+                                                    (prefix + "_CLOEXEC", of["O_CLOEXEC"])])
+    return f
+
+
+def f_epoll_event(proc, v, args):
+    """epoll_ctl's event: {events=EPOLLIN|...,data=0x...} (the guest's layout)."""
+    if v == 0:
+        return "NULL"
+    from .sys_events import EPOLL_EVENT
+    st = EPOLL_EVENT[abi.family(proc).name]
+    try:
+        e = st.unpack(proc.mem.read(v, st.size))
+    except Exception:          # unreadable: show the pointer
+        return f"0x{v:016x}"
+    return "{events=" + _bits(e["events"], EPOLL_EVENTS) + f",data={e['data']:#x}" + "}"
+
+
+SIMPLE.update({
+    "uint": lambda proc, v, a: str(v & 0xffffffff),
+    "epollevent": f_epoll_event,
+    "epollflags": _fd_flag_kind("EPOLL"),
+    "epollop": lambda proc, v, a: EPOLL_OPS.get(_s32(v), str(_s32(v))),
+    "efdflags": _fd_flag_kind("EFD", [("EFD_SEMAPHORE", 1)]),
+    "tfdflags": _fd_flag_kind("TFD"),
+    "tfdsettime": lambda proc, v, a: _bits(v & 0xffffffff, TFD_SETTIME),
+    "inflags": _fd_flag_kind("IN"),
+    "inmask": lambda proc, v, a: _bits(v & 0xffffffff, IN_MASK),
+    "lockop": lambda proc, v, a: _bits(v & 0xffffffff, LOCK_OPS),
+    "mfdflags": lambda proc, v, a: _bits(v & 0xffffffff, MFD_FLAGS),
+    "spliceflags": lambda proc, v, a: _bits(v & 0xffffffff, SPLICE_FLAGS),
+    "mclflags": lambda proc, v, a: _bits(v & 0xffffffff, MCL_FLAGS),
+    "membarrier": lambda proc, v, a: MEMBARRIER.get(_s32(v), str(_s32(v))),
+})
+SIGNATURES.update({
+    "epoll_create1": "epollflags", "epoll_ctl": "fd epollop fd epollevent",
+    "epoll_pwait": "fd ptr int int ptr ulong", "epoll_pwait2": "fd ptr int ptr ptr ulong",
+    "eventfd2": "uint efdflags", "timerfd_create": "clock tfdflags",
+    "timerfd_settime": "fd tfdsettime ptr ptr", "timerfd_gettime": "fd ptr",
+    "inotify_init1": "inflags", "inotify_add_watch": "fd path inmask", "inotify_rm_watch": "fd int",
+    "splice": "fd ptr fd ptr ulong spliceflags", "tee": "fd fd ulong spliceflags",
+    "vmsplice": "fd ptr ulong spliceflags", "readahead": "fd long ulong",
+    "flock": "fd lockop", "memfd_create": "str mfdflags",
+    "mlock2": "ptr ulong hex", "mlockall": "mclflags", "munlockall": "",
+    "membarrier": "membarrier hex int", "syslog": "int ptr int",
+    "setuid": "uint", "setgid": "uint", "setfsuid": "uint", "setfsgid": "uint",
+    "setreuid": "int int", "setregid": "int int", "setresuid": "int int int", "setresgid": "int int int",
+    "setgroups": "int ptr", "name_to_handle_at": "dirfd path ptr ptr atflags",
+    "open_by_handle_at": "fd ptr oflags",
+})
 _PARSED = {}
 RET_PTR = {"brk", "mmap", "mremap", "shmat"}
 
