@@ -4,7 +4,7 @@ The generator below names no opcode: it asks backends/pyops.py's Emitter for
 operations (push, call, jump if, loop unless, ...), which knows each CPython's
 opcodes (3.11 to 3.13) and computes the code's stack depth.
 
-    def tb_<pc>(cpu, links, lookup, fns, pages, count, pending):
+    def tb_<pc>(cpu):                      # links, lookup, fns, pages, count, pending: constants
         r = cpu.regs
         g10 = r[10]; ...                   # registers read before written (see read())
         try:
@@ -63,8 +63,9 @@ _VIEW = {(1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q",
 _SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
 _EXT = {"ext8s": (0xff, 0x80), "ext16s": (0xffff, 0x8000), "ext32s": (0xffffffff, 0x80000000)}
 _EXTU = {"ext8u": 0xff, "ext16u": 0xffff, "ext32u": 0xffffffff}
-# every TB function's parameters: all but cpu are defaults bound at compile time
-_ARGS = ("cpu", "links", "lookup", "fns", "pages", "count", "pending")
+# a TB function's one parameter; what else it uses (the TB's links, the lookup, the
+# pages, the counters, the pending flag) are constants of its code object (see ref())
+_ARGS = ("cpu",)
 
 
 def fixup(e, pcs, cpu, local, written):
@@ -156,10 +157,14 @@ class Gen:
         nargs_loader()
         self.e.call(n)
 
-    def call_local(self, name, loader, n):
-        self.e.callable_local(name)
-        loader()
-        self.e.call(n)
+    def ref(self, name):
+        """Push one of the objects a TB works with, as a constant of its code: a
+        TB function takes only `cpu`, so CPython calls it with its exact-args fast
+        path (CPython 3.12.1 crashed in the with-defaults path: issue 8)."""
+        ctx = self.ctx
+        mem = ctx.mem
+        self.e.const({"links": ctx.links, "fns": ctx.fns, "count": ctx.counter, "pending": ctx.pending,
+                      "pages": mem.pages if mem is not None else None}[name])
 
     def label(self, key):
         lab = self.labels.get(key)
@@ -191,12 +196,14 @@ class Gen:
 
     def return_lookup(self, push_pc):
         """return fns.get(pc) or lookup(pc): the function of the TB at pc"""
-        self.e.load("fns")
+        self.ref("fns")
         self.e.method("get")
         push_pc()
         self.e.call(1)
         self.e.jump_if_true_or_pop(self.ret_label)
-        self.call_local("lookup", push_pc, 1)
+        self.e.callable_const(self.ctx.lookup)
+        push_pc()
+        self.e.call(1)
         self.e.ret()
 
     def back_edge(self, lab, skip):
@@ -204,7 +211,7 @@ class Gen:
         pending, in which case the block is left at the loop head."""
         if self.ctx.counter is not None:
             self.add_ic(-skip)               # the instructions run again
-        self.e.load("pending")
+        self.ref("pending")
         self.e.loop_unless(self.label(lab))
         head_pc, before = self.heads[lab]
         self.jump_to_tail(self.pending_tails, "exit_pc", head_pc, before)
@@ -257,7 +264,7 @@ class Gen:
 
     def bump(self, idx, n, with_ic=False):
         """count[idx] += n (+ ic); n: a constant or the name of a local"""
-        self.e.load("count")
+        self.ref("count")
         self.e.const(idx)
         self.e.copy(2)
         self.e.copy(2)
@@ -498,7 +505,7 @@ class Gen:
 
     def view_index(self, a, size, signed, store):
         """push the typed view of a's page (for a store: its store slot) and a's index in it"""
-        self.e.load("pages")
+        self.ref("pages")
         self.load(a)
         self.e.const(PAGE_SHIFT)
         self.binop(BinaryOp.RSHIFT)
@@ -536,7 +543,7 @@ class Gen:
             self.e.compare(Compare.GT)
             self.e.jump_if(True, fail)     # the group crosses a page
             fast, handler = self.fast_begin(None, 1, fail)
-            self.e.load("pages")
+            self.ref("pages")
             self.load(base)
             self.e.const(lo)
             self.binop(BinaryOp.ADD)
@@ -652,7 +659,7 @@ class Gen:
             # a branch back to this TB's start: loop here while no signal is pending
             if self.ctx.counter is not None:
                 self.add_ic(op.consts[1])    # one more iteration
-            self.e.load("pending")
+            self.ref("pending")
             self.e.loop_unless(self.loop_head)
             insns = 0                        # (counted on the back-edge)
         else:
@@ -661,7 +668,7 @@ class Gen:
             return self.jump_to_tail(self.tails, "exit_k", k, insns)      # a side exit
         self.writeback(self.exit_regs())
         self.count_tb(insns)
-        self.e.load("links")
+        self.ref("links")
         self.e.const(k)
         self.e.subscr()
         self.e.ret()
@@ -684,7 +691,7 @@ class Gen:
                 self.writeback([g for g in regs if g not in rest], here=False)
             if self.ctx.counter is not None:
                 self.bump(0, "exit_n", with_ic=True)
-            self.e.load("links")
+            self.ref("links")
             self.e.load("exit_k")
             self.e.subscr()
             self.e.ret()
@@ -1077,11 +1084,7 @@ def slow_store(mem, size):
 def compile(block, ctx):
     gen = Gen(block, ctx)
     code = gen.build()
-    mem = ctx.mem
-    defaults = (ctx.links, ctx.lookup, ctx.fns) + \
-        (mem.pages if mem is not None else None,) + \
-        (ctx.counter, ctx.pending)
-    return types.FunctionType(code, {}, code.co_name, defaults)
+    return types.FunctionType(code, {}, code.co_name)
 
 
 def disassemble(fn):

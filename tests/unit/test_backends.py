@@ -446,3 +446,27 @@ def test_accesses_off_one_base(base):
     regs[10], regs[11], regs[13] = base, 0x1122334455667788, 0xdeadbeef
     results = {b: machine_state(b, words, regs, [0] * 32, 0) for b in NAMES}
     assert len({repr(r) for r in results.values()}) == 1, results
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(prog=programs())
+def test_tb_functions_take_only_cpu(prog):
+    """A JIT TB is a plain one-argument function (no defaults, no closure): its
+    links, lookup, pages and counters are constants of its code, so CPython calls
+    it by its exact-args path (the with-defaults path crashed CPython 3.12.1
+    hosts running a large guest: issue 8) - and the TB still uses this TB
+    context's objects, not copies."""
+    from pydbt.backends import pybytecode
+    words = prog[0]
+    mem = GuestMemory(space=SPACE)
+    mem.map(CODE, 0x1000, R | W | X)
+    mem.poke(CODE, b"".join(struct.pack("<I", w) for w in words))
+    blk = translate(mem, CODE, 64)
+    optimize(blk)
+    ctx = Ctx(blk, mem, [])
+    fn = pybytecode.compile(blk, ctx)
+    code = fn.__code__
+    assert (code.co_argcount, code.co_varnames[:1], fn.__defaults__, fn.__closure__) == (1, ("cpu",), None, None)
+    ids = {id(c) for c in code.co_consts}
+    assert id(ctx.counter) in ids
+    assert (id(ctx.links) in ids) == bool(ctx.links)
