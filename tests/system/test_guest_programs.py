@@ -238,7 +238,7 @@ def test_guest_program(case: Case, backend, guest_binary, tmp_path):
 
 
 # programs exercised by a test module of their own instead of a case here
-ELSEWHERE = {"hostile_sys": "test_hostile_sys_qemu.py"}
+ELSEWHERE = {"hostile_sys": "test_hostile_sys_qemu.py", "events": "test_events.py", "fileio2": "test_events.py"}
 
 
 def test_every_program_has_a_case():
