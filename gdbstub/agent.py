@@ -308,6 +308,7 @@ class Agent:
             return
         self._fresh(pair[1])
         self.target.stepping = set()
+        proc.arch.set_syscall_result(proc.cpu, 0)     # (as the kernel's copy of the registers)
         self.start(wait="stopped")
 
     def forked(self, pid, pair, vfork):

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,23 @@ import guestprogs  # noqa: E402
 from gdbstub_client import GDB, free_port, no_core  # noqa: E402
 
 TIMEOUT = 90
+
+
+def _group_members(pgid):
+    """Live (not zombie) processes whose process group is pgid."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(name))
+    return out
 
 
 class Stub:
@@ -36,6 +54,16 @@ class Stub:
     def finish(self, timeout=TIMEOUT):
         out, err = self.proc.communicate(timeout=timeout)
         return self.proc.returncode, out.decode(errors="replace"), (self.banner + err.decode(errors="replace"))
+
+    def survivors(self, timeout=15):
+        """Processes left in pydbt's process group (the supervisor, guest
+        children) once they had `timeout` seconds to end: their pids."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = _group_members(self.proc.pid)
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.05)
 
     def kill(self):
         if self.proc.poll() is None:
@@ -83,9 +111,10 @@ def stub():
 @pytest.fixture
 def gdb(stub):
     """gdb(program, commands, args=(), opts=(), pre=()) -> (gdb's output, pydbt's
-    (status, stdout, stderr)): gdb in batch mode connected to a new stub."""
+    (status, stdout, stderr)): gdb in batch mode connected to a new stub
+    (`gdb.stub` afterwards)."""
     def run(program, commands, args=(), opts=(), pre=(), timeout=TIMEOUT):
-        s = stub(program, args, opts)
+        s = run.stub = stub(program, args, opts)
         cmd = [GDB, "-batch", "-nx", "-ex", "set architecture riscv:rv64", "-ex", "set confirm off"]
         for c in pre:
             cmd += ["-ex", c]
