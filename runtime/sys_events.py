@@ -98,8 +98,11 @@ def _epoll_wait(proc, epfd, events, maxevents, timeout, mask):
         raise _err(errno.EFAULT)
     epfd = fd_arg(proc, epfd)
     room = span(proc.mem, events, min(maxevents, HOST_BATCH) * gst.size, W) // gst.size
-    if room == 0:
-        raise _err(errno.EFAULT)
+    if room == 0:                               # events would fault: wait without taking them
+        n = _wait(proc, lambda ms: _poll_in(epfd, ms), timeout, mask)
+        if n:
+            raise _err(errno.EFAULT)            # (as the kernel's copy-out; the events stay ready)
+        return 0
     hb = buf(room * hst.size)
     n = _wait(proc, lambda ms: hsys("epoll_pwait", epfd, hb, room, ms, None, 8), timeout, mask)
     raw = hb.raw
@@ -115,6 +118,20 @@ def _left_ms(deadline):
     if deadline is None:
         return -1
     return min(0x7fffffff, max(0, int((deadline - time.monotonic()) * 1000 + 0.999)))
+
+
+class _PollFd(ctypes.Structure):
+    _fields_ = [("fd", ctypes.c_int), ("events", ctypes.c_short), ("revents", ctypes.c_short)]
+
+
+def _poll_in(fd, ms):
+    """Whether fd becomes readable within ms (the host's poll; EINTR raised)."""
+    pfd = _PollFd(fd, 1, 0)
+    r = abi._libc.poll(ctypes.byref(pfd), 1, ms)
+    if r < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return r
 
 
 def _wait(proc, once, timeout, mask):
