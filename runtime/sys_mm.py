@@ -85,8 +85,27 @@ def _probe_file(fd, size, prot, flags, offset):
     _libc.munmap(r, size)
 
 
+MAP_LOCKED = 0x2000
+
+
 @syscall("mmap")
 def sys_mmap(proc, addr, length, prot, flags, fd, offset):
+    """mmap; a mapping made with MAP_LOCKED or after mlockall(MCL_FUTURE) is
+    locked, within RLIMIT_MEMLOCK (EAGAIN beyond it, as mlock_future_ok)."""
+    lk = getattr(proc, "mlocks", None)
+    lock = flags & MAP_LOCKED or (lk is not None and lk.future and lk.image is proc.auxv)
+    if lock and 0 < length <= proc.mem.space and not _capable(CAP_IPC_LOCK):
+        limit = _memlock_limit()
+        held = _locks(proc).locked_pages(proc.mem)
+        if limit is not None and (page_up(length) >> 12) + held > limit >> 12:
+            return -errno.EAGAIN
+    r = _mmap(proc, addr, length, prot, flags, fd, offset)
+    if lock and r >= 0:
+        _locks(proc).add(r, r + page_up(length))
+    return r
+
+
+def _mmap(proc, addr, length, prot, flags, fd, offset):
     mem = proc.mem
     fd, flags = s32(fd), flags & 0xffffffff
     anon = flags & MAP_ANONYMOUS

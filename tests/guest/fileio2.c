@@ -386,6 +386,15 @@ static void unprivileged(void)
         SHOW(mlock(p, 4 * pg));
         SHOW(mlock(p, 2 * pg));
         munlock(p, 4 * pg);
+        errno = 0;
+        void *ml = mmap(NULL, 2 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
+        printf("MAP_LOCKED over the limit: %s\n", ml == MAP_FAILED ? strerrorname_np(errno) : "mapped");
+        ml = mmap(NULL, 1 << 19, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
+        printf("MAP_LOCKED within it: %s\n", ml == MAP_FAILED ? strerrorname_np(errno) : "mapped");
+        SHOW(mlock(big, 1 << 20));
+        munmap(ml, 1 << 19);
+        SHOW(mlock(big, 1 << 20));
+        munlock(big, 1 << 20);
         rl.rlim_cur = 0;
         SHOW(setrlimit(RLIMIT_MEMLOCK, &rl));
         SHOW(mlock(p, pg));
