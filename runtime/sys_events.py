@@ -69,6 +69,14 @@ def sys_epoll_create1(proc, flags):
     return hsys("epoll_create1", _fdflags(proc, s32(flags) & 0xffffffff))
 
 
+@syscall("epoll_create")
+def sys_epoll_create(proc, size):
+    """The older form (not in the generic table: riscv64 lacks it): size > 0."""
+    if s32(size) <= 0:
+        raise _err(errno.EINVAL)
+    return hsys("epoll_create1", 0)
+
+
 @syscall("epoll_ctl")
 def sys_epoll_ctl(proc, epfd, op, fd, event):
     op = s32(op)
@@ -166,6 +174,11 @@ def sys_epoll_pwait(proc, epfd, events, maxevents, timeout, sigmask, sigsetsize)
     return _epoll_wait(proc, epfd, events, maxevents, None if ms < 0 else ms / 1000, mask)
 
 
+@syscall("epoll_wait")
+def sys_epoll_wait(proc, epfd, events, maxevents, timeout):
+    return sys_epoll_pwait(proc, epfd, events, maxevents, timeout, 0, 8)
+
+
 @syscall("epoll_pwait2")
 def sys_epoll_pwait2(proc, epfd, events, maxevents, tmo, sigmask, sigsetsize):
     timeout = None
@@ -183,6 +196,11 @@ def sys_epoll_pwait2(proc, epfd, events, maxevents, tmo, sigmask, sigsetsize):
 @syscall("eventfd2")
 def sys_eventfd2(proc, initval, flags):
     return hsys("eventfd2", initval & 0xffffffff, _fdflags(proc, flags & 0xffffffff, EFD_SEMAPHORE))
+
+
+@syscall("eventfd")
+def sys_eventfd(proc, initval):
+    return sys_eventfd2(proc, initval, 0)
 
 
 # --- timerfd ----------------------------------------------------------------------------
@@ -231,6 +249,11 @@ def sys_timerfd_gettime(proc, fd, cur):
 @syscall("inotify_init1")
 def sys_inotify_init1(proc, flags):
     return hsys("inotify_init1", _fdflags(proc, flags & 0xffffffff))
+
+
+@syscall("inotify_init")
+def sys_inotify_init(proc):
+    return sys_inotify_init1(proc, 0)
 
 
 @syscall("inotify_add_watch")
