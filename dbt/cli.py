@@ -258,6 +258,7 @@ def run(argv):
     from .stats import STATS
     from pydbt.runtime.loader import inspect, load
     from pydbt.runtime.process import Process
+    from pydbt.runtime import identity
     from pydbt.backends import get_backend
 
     opts, prog, args = parse_run_args(argv)
@@ -277,6 +278,7 @@ def run(argv):
     guest_argv = [opts.argv0 if opts.argv0 is not None else prog] + args
     proc.argv = guest_argv
     entry, sp = load(proc, image, guest_argv, guest_environment(opts, os.environ))
+    identity.publish(proc)                   # (what this process's /proc shows its parent)
     if log.on("page"):
         log.write("".join(f"{v.start:016x}-{v.end:016x} {v.prot:o} {v.name}\n" for v in proc.mem.vmas))
     proc.arch.init_registers(proc.cpu, entry, sp)

@@ -7,13 +7,18 @@ process and `/proc/cpuinfo` are generated.  A generated file is an anonymous
 host file (memfd) holding the text, reopened read-only so the guest gets an
 ordinary O_RDONLY fd that `read`, `lseek`, `fstat` and `mmap` handle natively.
 
+Another pydbt process of this run (a guest's child) is shown as its guest too:
+`exe`, `cmdline`, `comm`, and the name in `stat` and `status` of /proc/<pid>/
+come from its published identity (see identity.py); its other entries are the
+host's.
+
 sys_fs calls `open_virtual` before opening a path, `readlink_virtual` before
 reading a link, and `redirect` before stat/access-style calls.
 """
 import errno
 import os
 
-from . import abi
+from . import abi, identity
 
 O_ACCMODE = 3
 _STRIP = 0o100 | 0o200 | 0o1000 | 0o20000000 | O_ACCMODE   # O_CREAT O_EXCL O_TRUNC O_TMPFILE, access
@@ -33,6 +38,41 @@ def _own(proc, path):
     tids = {str(t).encode() for t in getattr(proc, "tasks", None) or (tid, pid)}
     if len(parts) == 5 and parts[1] in mine and parts[2] == b"task" and parts[3] in tids:
         return parts[4]                      # /proc/<pid>/task/<tid>/<entry> of any of our threads
+    return None
+
+
+def _other(path):
+    """/proc/<pid>/<entry> or /proc/<pid>/task/<tid>/<entry> of another pydbt
+    process of this run -> (its identity, entry), else None."""
+    if not path.startswith(b"/proc/"):
+        return None
+    parts = [p for p in path.split(b"/") if p and p != b"."]
+    if len(parts) == 5 and parts[2] == b"task" and parts[3].isdigit():
+        parts = parts[:2] + parts[4:]
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    ident = identity.lookup(int(parts[1]))
+    return (int(parts[1]), ident, parts[2]) if ident is not None else None
+
+
+def _renamed(pid, entry, comm):
+    """The host's /proc/<pid>/stat or status with the guest's name."""
+    with open(b"/proc/%d/%s" % (pid, entry), "rb") as f:
+        host = f.read()
+    if entry == b"stat":
+        return host[:host.index(b"(") + 1] + comm + host[host.rindex(b")"):]
+    lines = host.split(b"\n")
+    return b"\n".join(b"Name:\t" + comm if ln.startswith(b"Name:") else ln for ln in lines)
+
+
+def _other_text(pid, ident, entry):
+    exe, comm, cmdline = ident
+    if entry == b"cmdline":
+        return cmdline
+    if entry == b"comm":
+        return comm + b"\n"
+    if entry in (b"stat", b"status"):
+        return _renamed(pid, entry, comm)
     return None
 
 
@@ -126,13 +166,7 @@ def cpuinfo_text(proc):
     return text.encode()
 
 
-def _comm(proc):
-    c = getattr(proc, "comm", None)
-    if not c:
-        c = os.path.basename(str(proc.exe_path))
-    if isinstance(c, str):
-        c = os.fsencode(c)
-    return c[:15]
+_comm = identity.comm_of
 
 
 def stat_text(proc):
@@ -192,22 +226,31 @@ def open_virtual(proc, path, flags=0):
     if _own(proc, path) == b"exe":
         return abi.host_syscall("openat", abi.AT_FDCWD, exe_path(proc), flags)
     gen = _generator(proc, path)
-    if gen is None:
-        return None
+    if gen is not None:
+        data = gen(proc)
+    else:
+        other = _other(path)
+        if other is None:
+            return None
+        pid, ident, entry = other
+        if entry == b"exe":
+            return abi.host_syscall("openat", abi.AT_FDCWD, ident[0], flags)
+        data = _other_text(pid, ident, entry)
+        if data is None:
+            return None
     if flags & O_ACCMODE:
         raise OSError(errno.EACCES, os.strerror(errno.EACCES))
-    return _memfd_with(gen(proc), flags)
+    return _memfd_with(data, flags)
 
 
 def readlink_virtual(proc, path):
     """Target of a virtualised /proc symlink (bytes) or None."""
-    if _own(proc, path) == b"exe":
-        return exe_path(proc)
-    return None
+    return redirect(proc, path)
 
 
 def redirect(proc, path):
     """Host path to use for stat/access-style calls that follow links, or None."""
     if _own(proc, path) == b"exe":
         return exe_path(proc)
-    return None
+    other = _other(path) if path.endswith(b"/exe") else None
+    return other[1][0] if other is not None else None

@@ -1,7 +1,7 @@
 /* Processes: fork + pipe + wait of several children, death by signal, vfork +
  * execve, re-exec through /proc/self/exe, #! scripts, exec errors, process
- * groups, wait4/waitid.  The mode is argv[1]; "child-exec N" is what the exec
- * tests run: it prints its arguments and exits N.
+ * groups, wait4/waitid, /proc/<pid>/ of children.  The mode is argv[1];
+ * "child-exec N" is what the exec tests run: it prints its arguments and exits N.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -179,6 +180,82 @@ static int execs(const char *self, const char *script)
     return 1;
 }
 
+static const char *base(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+/* What a parent sees of its child in /proc/<pid>/: comm, the cmdline's words
+ * (basenames), the exe link's basename and the name in stat. */
+static void show(const char *who, pid_t pid)
+{
+    char path[64], buf[4096], link[4096];
+    int fd, n;
+    printf("%s:", who);
+    snprintf(path, sizeof path, "/proc/%d/comm", pid);
+    fd = open(path, O_RDONLY);
+    n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    close(fd);
+    printf(" comm=%.*s", n > 0 ? n - 1 : 0, buf);
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    fd = open(path, O_RDONLY);
+    n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    close(fd);
+    printf(" cmdline=");
+    for (int i = 0; i < n; i += strlen(buf + i) + 1) {
+        buf[n] = 0;
+        printf("%s%s", i ? "," : "", base(buf + i));
+    }
+    snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    n = readlink(path, link, sizeof link - 1);
+    link[n < 0 ? 0 : n] = 0;
+    printf(" exe=%s", base(link));
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    fd = open(path, O_RDONLY);
+    n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n < 0 ? 0 : n] = 0;
+    char *open_ = strchr(buf, '('), *close_ = strrchr(buf, ')');
+    printf(" stat=%.*s\n", open_ && close_ ? (int)(close_ - open_ + 1) : 0, open_ ? open_ : "");
+}
+
+/* Three children held until the parent has looked at them: one that renamed
+ * itself (PR_SET_NAME), one that exec'd this program with another argv, one as
+ * forked. */
+static int proc_children(const char *self)
+{
+    for (int k = 0; k < 3; k++) {
+        int ready[2], go[2];
+        char c;
+        if (pipe(ready) || pipe(go))
+            return 1;
+        pid_t pid = fork();
+        if (pid == 0) {
+            if (k == 0)
+                prctl(PR_SET_NAME, "worker-a");
+            if (k == 1) {
+                char *av[] = {"renamed", "hold", "10", "11", NULL}, *env[] = {NULL};
+                dup2(ready[1], 10);
+                dup2(go[0], 11);
+                execve(self, av, env);
+                _exit(99);
+            }
+            write(ready[1], "x", 1);
+            read(go[0], &c, 1);
+            _exit(0);
+        }
+        read(ready[0], &c, 1);
+        show(k == 0 ? "renamed child" : k == 1 ? "exec'd child" : "forked child", pid);
+        write(go[1], "x", 1);
+        int st;
+        waitpid(pid, &st, 0);
+        status("child", st);
+        close(ready[0]); close(ready[1]); close(go[0]); close(go[1]);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -188,12 +265,20 @@ int main(int argc, char **argv)
         return forks();
     if (argc >= 4 && !strcmp(argv[1], "exec"))
         return execs(argv[2], argv[3]);
+    if (argc >= 3 && !strcmp(argv[1], "proc-children"))
+        return proc_children(argv[2]);
+    if (argc >= 4 && !strcmp(argv[1], "hold")) {          /* ready fd, go fd */
+        char c;
+        write(atoi(argv[2]), "x", 1);
+        read(atoi(argv[3]), &c, 1);
+        return 0;
+    }
     if (argc >= 3 && !strcmp(argv[1], "exec-other")) {     /* e.g. a host program */
         char *av[] = {"other", NULL}, *env[] = {NULL};
         execve(argv[2], av, env);
         printf("execve %s: %s\n", argv[2], strerror(errno));
         return 0;
     }
-    fprintf(stderr, "usage: procs fork | exec SELF SCRIPT | exec-other PATH | child-exec ... N\n");
+    fprintf(stderr, "usage: procs fork | exec SELF SCRIPT | exec-other PATH | proc-children SELF | child-exec ... N\n");
     return 2;
 }

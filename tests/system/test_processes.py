@@ -51,3 +51,24 @@ def test_a_host_program_is_never_run(guest_binary, other):
     r = pydbt([str(guest_binary("procs")), "exec-other", os.path.realpath(other)])
     assert r.stdout.decode() == f"execve {os.path.realpath(other)}: Exec format error\n", r.stderr
     assert r.returncode == 0
+
+
+@pytest.mark.parametrize("program", ["procs", "procs_dyn"])
+def test_proc_of_children(guest_binary, program):
+    """A parent reads /proc/<pid>/ of its children (comm, cmdline, exe, stat's
+    name) and sees guests, as on Linux: a child that renamed itself with
+    PR_SET_NAME, one that exec'd with another argv (comm = the file's name, the
+    new cmdline), one as forked (its parent's comm and cmdline).  (qemu-riscv64
+    shows its own host process there, so it cannot be the oracle.)"""
+    binary = guest_binary(program)
+    emu = [] if program == "procs" else ["-L", "/usr/riscv64-linux-gnu"]
+    r = pydbt([*emu, str(binary), "proc-children", str(binary)])
+    name = binary.name
+    assert r.stdout.decode().splitlines() == [
+        f"renamed child: comm=worker-a cmdline={name},proc-children,{name} exe={name} stat=(worker-a)",
+        "child: exited 0",
+        f"exec'd child: comm={name} cmdline=renamed,hold,10,11 exe={name} stat=({name})",
+        "child: exited 0",
+        f"forked child: comm={name} cmdline={name},proc-children,{name} exe={name} stat=({name})",
+        "child: exited 0"], r.stderr.decode()
+    assert r.returncode == 0, r.stderr.decode()
