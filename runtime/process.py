@@ -33,7 +33,7 @@ from .signals import Signals
 from .futex import Futexes
 from .task import Task
 from .blocking import Blocker, install as install_kick, block_async
-from . import ownfds, syscalls
+from . import identity, ownfds, syscalls
 
 
 def _default_space():
@@ -368,6 +368,7 @@ class Process:
         self.exe_path = image.path
         self.argv = [os.fsdecode(a) for a in argv]
         self.comm = os.path.basename(os.fsencode(filename))[:15]
+        identity.publish(self)
         entry, sp = load(self, image, self.argv, [os.fsdecode(e) for e in envp], os.fsdecode(filename))
         task.cpu.reset()
         task.clear_child_tid = 0

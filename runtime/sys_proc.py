@@ -9,6 +9,7 @@ import errno
 import os
 
 from . import abi
+from . import identity
 from .abi import host_syscall as hsys, buf, s32
 from .syscalls import syscall
 from .memory import W
@@ -353,6 +354,7 @@ def sys_prctl(proc, option, arg2, arg3, arg4, arg5):
         from .sys_fs import guest_cstr
         name = guest_cstr(proc, arg2, TASK_COMM_LEN - 1)
         proc.comm = name
+        identity.publish(proc)
         return 0
     if option == PR_GET_NAME:
         proc.mem.write(arg2, _comm_bytes(proc).ljust(TASK_COMM_LEN, b"\0"))
