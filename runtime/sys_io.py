@@ -13,7 +13,6 @@ is converted between the guest's layout and the host's; `l_pid` needs no
 translation (a guest process is a host process with the same pid).
 """
 import ctypes
-import errno
 import os
 
 from . import abi
@@ -24,12 +23,8 @@ from .sys_fs import fd_arg, MAX_RW_COUNT, _iovecs, _scatter
 
 F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
 F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 36, 37, 38
+F_GETFL = 3
 LOCK_NB = 4
-SPLICE_F_NONBLOCK = 2
-
-
-def _err(e):
-    return OSError(e, os.strerror(e))
 
 
 def _loff_in(proc, addr):
@@ -78,7 +73,7 @@ def sys_vmsplice(proc, fd, iov, nr_segs, flags):
     end's mode), so the iovecs are checked for reading and, if the fd is a
     read end, for writing too."""
     fd = fd_arg(proc, fd)
-    acc = hsys("fcntl", fd, 3, 0) & 3                     # F_GETFL: O_RDONLY = read end
+    acc = hsys("fcntl", fd, F_GETFL, 0) & 3               # O_RDONLY: a read end
     need = W if acc == os.O_RDONLY else R
     arr, k, parts = _iovecs(proc, iov, nr_segs, need)
     r = proc.blocking(hsys, "vmsplice", fd, arr, k, flags & 0xffffffff)

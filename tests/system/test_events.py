@@ -78,8 +78,9 @@ def _compare(want_lines, p):
     assert b"Traceback" not in p.stderr, p.stderr.decode()[-3000:]
     got = p.stdout.decode().splitlines()
     diff = [f"want:  {w}\npydbt: {g}" for w, g in zip(want_lines, got) if w != g]
+    extra = got[len(want_lines):] or want_lines[len(got):]
     assert not diff and len(got) == len(want_lines), "\n".join(diff[:20]) or \
-        f"{len(got)} lines vs {len(want_lines)}:\n" + "\n".join(got[len(want_lines):][:20] or want_lines[len(got):][:20])
+        f"{len(got)} lines vs {len(want_lines)}:\n" + "\n".join(extra[:20])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
