@@ -1,12 +1,16 @@
-"""The packets gdb sends while the guest is stopped, as one declarative table.
+"""The packets one guest process serves while it is stopped (its agent's side,
+agent.py), as one declarative table.
 
 `COMMANDS` lists (name, how it matches, handler); `Session.handle(packet)`
 finds the entry (exact names first, then the longest matching prefix) and runs
 its handler on the rest of the packet.  A handler returns the reply's bytes, or
-a `Resume` (the guest runs again: the server leaves the stopped state).  An
+a `Resume` (the process runs again: the agent leaves the stopped state).  An
 unknown packet gets the empty reply; a handler that fails on malformed input
 gets `E01` (never an exception out of here).  Thread ids are gdb's multiprocess
-form `p<pid>.<tid>` (hex) when gdb asked for multiprocess, else `<tid>`.
+form `p<pid>.<tid>` (hex) when gdb asked for multiprocess, else `<tid>`; a
+vCont action naming another process is not this one's.  What concerns the
+connection or every process (qSupported, no-ack mode, the thread list, which
+process a packet goes to) is the supervisor's (supervisor.py).
 """
 import errno
 import os

@@ -185,8 +185,9 @@ def test_port_in_use(program):
 
 
 def test_fork_child_runs_free(gdb, program):
-    """Phase 1 follows the parent only (detach-on-fork): the child must not stop
-    at the parent's breakpoints nor wait for gdb."""
+    """gdb's defaults (follow the parent, detach-on-fork on): the child must not
+    stop at the parent's breakpoints nor wait for gdb (test_gdb_follow.py has
+    the other modes)."""
     out, (rc, stdout, _) = gdb(program("gdb_fork"), ["break twice", "continue", "bt 1", "continue"])
     assert out.count("Breakpoint 1, twice (v=1)") == 1 and "twice (v=21)" not in out, out
     assert "exited normally" in out, out
