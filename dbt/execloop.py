@@ -12,8 +12,8 @@ translation and the syscall ABI.
 Debugging (`debug`, the gdbstub's server, or None) has one insertion point for
 every ISA and backend, here: a block that would contain a breakpoint address is
 cut before it (`_cut_at_breakpoints`), and a block starting at one only raises
-`Breakpoint` there; a task being single-stepped runs one-instruction blocks that
-are never cached nor chained (`run_one`).
+`Breakpoint` there; a task being single-stepped runs one-instruction TBs that
+are cached under the STEP flag (tb.py) and never chained (`run_one`).
 """
 import signal
 import time
@@ -25,7 +25,7 @@ from .ir import Block, format_block, verify
 from .builder import Builder
 from .passes import optimize
 from .stats import STATS
-from .tb import TB, TBCache, TBContext
+from .tb import TB, TBCache, TBContext, STEP
 
 
 class Profile:
@@ -135,16 +135,19 @@ class Engine:
         return stop
 
     def run_one(self, cpu):
-        """Single-step: one instruction in a TB of its own, not cached, not chained."""
-        block = self.arch.translate(self.mem, cpu.pc, 1, superblock=False, profile=None)
-        from pydbt.backends import get_backend
-        backend = get_backend("interp")           # (never loops inside a TB)
-        targets = [op.consts[0] for op in block.ops if op.name == "goto_tb"]
-        tb = TB(cpu.pc, block.size, block.ninsns, block.pages, targets)
-        tb.links = [_Stop(t) for t in targets]
-        ctx = TBContext(self.mem, tb.links, _Stop, {}, self.counter, [])
-        fn = backend.compile(block, ctx)
-        cpu.pc = fn(cpu).guest_pc
+        """Single-step: one instruction in a TB of its own (flag STEP), never chained:
+        each exit only says where the next instruction is."""
+        tb = self.cache.get(cpu.pc, STEP)
+        if tb is None:
+            block = self.arch.translate(self.mem, cpu.pc, 1, superblock=False, profile=None)
+            from pydbt.backends import get_backend
+            backend = get_backend("interp")           # (never loops inside a TB)
+            targets = [op.consts[0] for op in block.ops if op.name == "goto_tb"]
+            tb = TB(cpu.pc, block.size, block.ninsns, block.pages, targets, flags=STEP)
+            tb.links = tb.stubs = [_Stop(t) for t in targets]
+            tb.fn = backend.compile(block, TBContext(self.mem, tb.links, _Stop, {}, self.counter, []))
+            self.cache.add(tb)
+        cpu.pc = tb.fn(cpu).guest_pc
 
     def _compile(self, backend, tb, block):
         t1 = time.perf_counter()

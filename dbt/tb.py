@@ -12,6 +12,14 @@ The page index maps a guest page to the TBs translated from it and marks the pag
 CODE in guest memory: any store to such a page (self-modifying code, a debugger
 write), an munmap or mprotect of it invalidates them.
 
+A TB is found by its key: its pc when it was translated with the default
+flags, else (pc, flags), the flags being what changes a translation of the
+same code (STEP: one instruction, never chained, for a single-stepping
+debugger; frontends may add bits derived from CPU state, none for riscv64).
+The hot path (chained exits, `fns.get(pc)` of indirect jumps) only ever probes
+plain pcs, so it never meets a TB of other flags, and those are indexed by page
+and invalidated like any other.
+
 Guest threads share the cache: its multi-step updates (adding, linking,
 invalidating) hold one re-entrant lock, so a TB is never linked into the cache
 half-invalidated.  Lookups (one dict probe) take no lock.
@@ -20,13 +28,16 @@ import threading
 
 from .stats import STATS
 
+STEP = 1                                # translation flag: one instruction, not chained
+
 
 class TB:
-    __slots__ = ("pc", "size", "ninsns", "fn", "pages", "links", "stubs", "targets",
+    __slots__ = ("pc", "key", "size", "ninsns", "fn", "pages", "links", "stubs", "targets",
                  "incoming", "valid")
 
-    def __init__(self, pc, size, ninsns, pages, targets):
+    def __init__(self, pc, size, ninsns, pages, targets, flags=0):
         self.pc = pc
+        self.key = (pc, flags) if flags else pc
         self.size = size
         self.ninsns = ninsns
         self.fn = None
@@ -64,13 +75,13 @@ class TBCache:
     def after_fork(self):
         self.lock = threading.RLock()
 
-    def get(self, pc):
-        return self.by_pc.get(pc)
+    def get(self, pc, flags=0):
+        return self.by_pc.get((pc, flags) if flags else pc)
 
     def add(self, tb):
         with self.lock:
-            self.by_pc[tb.pc] = tb
-            self.fns[tb.pc] = tb.fn
+            self.by_pc[tb.key] = tb
+            self.fns[tb.key] = tb.fn
             for pg in tb.pages:
                 self.by_page.setdefault(pg, set()).add(tb)
                 self.mem.mark_code(pg)
@@ -103,9 +114,9 @@ class TBCache:
             if not tb.valid:
                 return
             tb.valid = False
-            if self.by_pc.get(tb.pc) is tb:
-                del self.by_pc[tb.pc]
-                del self.fns[tb.pc]
+            if self.by_pc.get(tb.key) is tb:
+                del self.by_pc[tb.key]
+                del self.fns[tb.key]
             for src, k in tb.incoming:
                 if src.links[k] is tb.fn:
                     src.links[k] = src.stubs[k]

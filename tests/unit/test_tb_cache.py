@@ -80,3 +80,23 @@ def test_store_to_readonly_page_faults(mem):
     with pytest.raises(GuestFault) as e:
         mem.load(0x12ffc, 8)                                     # crosses into an unmapped page
     assert e.value.addr == 0x13000
+
+
+def test_translation_flags_are_part_of_the_key(mem):
+    """A single-step TB (flag STEP) and the ordinary TB of the same pc live side by
+    side: plain-pc lookups (chaining, indirect jumps) never see the STEP one, and
+    a store to their page invalidates both."""
+    from pydbt.tb import STEP
+    cache = TBCache(mem)
+    plain = tb(0x10000)
+    step = TB(0x10000, 4, 1, [0x10], [0x10004], flags=STEP)
+    step.fn = lambda cpu: None
+    step.links = step.stubs = [lambda cpu: None]
+    cache.add(plain)
+    cache.add(step)
+    assert cache.get(0x10000) is plain and cache.get(0x10000, STEP) is step
+    assert cache.fns[0x10000] is plain.fn and step.fn not in [cache.fns.get(0x10000)]
+    mem.store(0x10000, 0x13, 4)
+    assert not plain.valid and not step.valid
+    assert cache.get(0x10000) is None and cache.get(0x10000, STEP) is None
+    assert not mem.perm[0x10] & CODE
