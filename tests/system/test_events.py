@@ -13,6 +13,7 @@ else must still equal qemu's output.
 Also: every new call prints in -strace with its flags decoded.
 """
 
+import os
 import re
 
 import pytest
@@ -20,6 +21,8 @@ import pytest
 import guestprogs
 
 ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/nonexistent"}
+if "PYTHONPATH" in os.environ:                # (pydbt importable from a source tree)
+    ENV["PYTHONPATH"] = os.environ["PYTHONPATH"]
 TIMEOUT = 300
 BACKENDS = {
     "interp": ["-backend", "interp"],
