@@ -74,6 +74,7 @@ class Process:
         self.exclusive = Exclusive(self.signals.pending)
         self.futexes = Futexes()
         self.blocker = Blocker(self)
+        self.timers = None                     # sys_timer.Timers, made by the first timer call
         if threading.current_thread() is threading.main_thread():
             install_kick()
         self.lock = threading.Lock()           # the task table
@@ -325,6 +326,7 @@ class Process:
         self.exclusive.reset()
         self.futexes.reset()
         self.blocker.reset()
+        self.timers = None                     # (a child inherits no timer)
         self.signals.after_fork()
         if self.engine is not None:
             self.engine.after_fork()
@@ -362,6 +364,8 @@ class Process:
         self.leader = task
         self._close_on_exec()
         self.signals.reset_on_exec()
+        if self.timers is not None:
+            self.timers.on_exec()
         self._drop_vfork_fd()
         self.engine.cache.flush()
         self.mem.reset()

@@ -120,8 +120,9 @@ class Signals:
         # Signals to deliver ((signo, info); info["tid"] for one task), and the
         # exclusive section's marker, make the tasks leave their loops.
         self.pending = []
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # (reentrant: a Python signal handler may run under it)
         self._c_handlers = {}          # synchronous signal -> CPython's C handler (to re-arm)
+        self.signalfds = []            # signalfd.SignalFd objects (made readable by _notify)
 
     # the calling task's signal state
     @property
@@ -145,7 +146,7 @@ class Signals:
         self.proc.task.altstack = value
 
     def after_fork(self):
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.pending[:] = [e for e in self.pending if type(e) is tuple and "tid" not in e[1]]
 
     def reset_on_exec(self):
@@ -164,6 +165,7 @@ class Signals:
                 signal.signal(sig, signal.SIG_IGN)
             elif act.handler == SIG_DFL:
                 signal.signal(sig, signal.SIG_DFL)
+                self._host_disposition(sig)
             else:
                 signal.signal(sig, self._host_handler)
                 if sig in _SYNCHRONOUS:
@@ -179,6 +181,7 @@ class Signals:
         if ptr:                        # the kernel reset it (SA_RESETHAND): arm it again
             _one_shot(signo, ptr)
         self.pending.append((signo, {"code": 0, "pid": 0, "uid": 0}))
+        self._notify(signo)
         self._kick(signo)
 
     def _kick(self, sig):
@@ -197,17 +200,81 @@ class Signals:
         task.wake.set()
         self.proc.blocker.wake(task)
 
-    def queue(self, sig, code=0, pid=0, uid=0, tid=None):
-        """A signal for the process, or (tid) for one of its tasks."""
+    def queue(self, sig, code=0, pid=0, uid=0, tid=None, value=None):
+        """A signal for the process, or (tid) for one of its tasks.  A standard
+        signal (below 32) already pending for the same target is not queued
+        twice, as the kernel's legacy_queue; real-time ones are.  `value`: the
+        siginfo word at +24 (si_value of sigqueue and timers)."""
         info = {"code": code, "pid": pid, "uid": uid}
+        if value is not None:
+            info["value"] = value
         if tid is not None:
             info["tid"] = tid
-            task = self.proc.task_by_tid(tid)
-            if task is not None and task is not self.proc.task:
-                self._wake(task)
+        if sig < 32 and self._is_pending(sig, tid):
+            return
         self.pending.append((sig, info))
-        if tid is None:
+        self._notify(sig)
+        if tid is not None:
+            task = self.proc.task_by_tid(tid)
+            if task is not None and task is not getattr(self.proc._tls, "task", None):
+                self._wake(task)
+        else:
             self._kick(sig)
+
+    def _is_pending(self, sig, tid):
+        with self.lock:
+            lists = [self.pending] + [x for t in list(self.proc.tasks.values()) for x in (t.sigpending, t.held)]
+            return any(type(e) is tuple and e[0] == sig and e[1].get("tid") == tid for lst in lists for e in lst)
+
+    # --- waiting for signals (sigtimedwait, signalfd, sigpending) ---------------------
+    def pending_set(self, task):
+        """The signals pending for task (directed at it or at the process)."""
+        m = 0
+        with self.lock:
+            for e in self.pending:
+                if type(e) is tuple and e[1].get("tid") in (None, task.tid):
+                    m |= _bit(e[0])
+            for t in list(self.proc.tasks.values()):
+                for sig, info in t.sigpending + t.held:
+                    if t is task or info.get("tid") is None:
+                        m |= _bit(sig)
+        return m
+
+    def dequeue(self, task, sigset):
+        """Take one signal of `sigset` pending for task (the lowest-numbered, as
+        the kernel's next_signal): (signo, info), or None."""
+        with self.lock:
+            found = []
+            for e in self.pending:
+                if type(e) is tuple and e[1].get("tid") in (None, task.tid) and sigset & _bit(e[0]):
+                    found.append((e, self.pending))
+            for t in list(self.proc.tasks.values()):
+                for lst in (t.sigpending, t.held):
+                    for e in lst:
+                        if sigset & _bit(e[0]) and (t is task or e[1].get("tid") is None):
+                            found.append((e, lst))
+            if not found:
+                return None
+            e, lst = min(found, key=lambda f: f[0][0])
+            lst.remove(e)
+        self.refresh_signalfds()
+        return e
+
+    # --- signalfd: host eventfds readable while a matching signal is pending ----------
+    def _notify(self, sig):
+        if self.signalfds:
+            for sfd in list(self.signalfds):
+                if sfd.mask & _bit(sig):
+                    sfd.signal()
+
+    def refresh_signalfds(self):
+        """After signals were taken: a signalfd whose signals are all gone is no longer readable."""
+        if self.signalfds:
+            task = self.proc.task
+            m = self.pending_set(task)
+            for sfd in list(self.signalfds):
+                if not sfd.mask & m:
+                    sfd.drain()
 
     # --- delivery ------------------------------------------------------------------------
     def fault(self, cpu, e: GuestFault):
@@ -247,23 +314,46 @@ class Signals:
         self.set_mask(mask)
         while True:
             task.wake.clear()
-            self._take(task)
-            if any((not task.sigmask & _bit(s) or s in _UNCATCHABLE) and self._acts(s)
-                   for s, _ in task.sigpending):
+            if self.interrupts(task):
                 return
-            task.wake.wait(0.1)        # (woken by _wake; the timeout is a safety net)
+            task.wake.wait()           # (woken by _wake: race-free, cleared before looking)
 
-    def interrupts(self, task):
+    def wait_for(self, task, sigset, deadline):
+        """rt_sigtimedwait: take a signal of sigset pending for task, waiting until
+        `deadline` (time.monotonic(), None: for ever); None at the deadline.  A
+        signal outside the set with a handler ends the wait (OSError EINTR).
+        While waiting the set is not blocked, so that a process-directed signal
+        of the set picks this task (the kernel's real_blocked)."""
+        import time
+        old = task.sigmask
+        task.sigmask = old & ~sigset
+        try:
+            while True:
+                task.wake.clear()
+                e = self.dequeue(task, sigset)
+                if e is not None:
+                    return e
+                if self.interrupts(task, skip=sigset):
+                    raise OSError(4, "Interrupted system call")
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return None
+                task.wake.wait(left)
+        finally:
+            task.sigmask = old
+
+    def interrupts(self, task, skip=0):
         """For a task blocked in a syscall: whether a signal now pending for it
         and not blocked by its mask has a handler to run (the call ends with
         EINTR).  Others are taken here, as the kernel's get_signal does while the
         call is interrupted: a fatal default kills the process, a stop default
-        stops it (the call goes on when continued), an ignored one is dropped."""
+        stops it (the call goes on when continued), an ignored one is dropped.
+        Signals in `skip` are left alone (those sigtimedwait waits for)."""
         self._take(task)
         handler = False
         for e in list(task.sigpending):
             sig = e[0]
-            if task.sigmask & _bit(sig) and sig not in _UNCATCHABLE:
+            if (task.sigmask | skip) & _bit(sig) and sig not in _UNCATCHABLE:
                 continue
             act = self.actions[sig]
             if act.handler not in (SIG_DFL, SIG_IGN):
@@ -352,10 +442,31 @@ class Signals:
 
     def set_mask(self, mask):
         task = self.proc.task
+        old = task.sigmask
         task.sigmask = mask & ~(_bit(signal.SIGKILL) | _bit(signal.SIGSTOP))
         if task.held:                  # look again at what the old mask held back
             task.sigpending.extend(task.held)
             task.held.clear()
+        changed = old ^ task.sigmask
+        if changed:
+            for sig in range(1, NSIG + 1):
+                if changed >> (sig - 1) & 1 and self.actions[sig].handler == SIG_DFL:
+                    self._host_disposition(sig)
+
+    def _host_disposition(self, sig):
+        """A signal whose guest action is the default: the host's default too,
+        unless a task blocks it; then pydbt's handler queues it (a blocked signal
+        sent from outside stays pending for sigtimedwait, signalfd or a later
+        unblock, instead of the host acting on it at once).  Only the main thread
+        can change a host handler (CPython): from another, nothing changes."""
+        if sig in _UNCATCHABLE or sig in _HOST_OWNED or sig in _SYNCHRONOUS or sig in (32, 33) \
+                or threading.current_thread() is not threading.main_thread():
+            return
+        blocked = any(t.sigmask & _bit(sig) for t in list(self.proc.tasks.values()))
+        try:
+            signal.signal(sig, self._host_handler if blocked else signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
 
     def sigreturn(self, cpu):
         """rt_sigreturn: restore the state saved by setup_frame."""

@@ -21,7 +21,7 @@ import ctypes
 import errno
 import os
 
-from . import abi, procfs
+from . import abi, procfs, signalfd
 from .abi import host_syscall as hsys, buf, s32, s64, AT_FDCWD
 from .memory import R, W
 from .syscalls import syscall
@@ -176,6 +176,10 @@ def _opt_in(proc, addr, n):
 @syscall("read")
 def sys_read(proc, fd, addr, count):
     fd = fd_arg(proc, fd)
+    if proc.signals.signalfds:                 # (a signalfd's read takes signals)
+        sfd = signalfd.find(proc, fd)
+        if sfd is not None:
+            return sfd.read(addr, count)
     ptr, n = host_span(proc, addr, count, W)
     r = proc.blocking(hsys, "read", fd, ptr, n)
     wrote(proc, addr, r)

@@ -1,20 +1,19 @@
 """ppoll and pselect6: wait until file descriptors are ready, a signal comes or
 the timeout ends (glibc's poll and select are these on riscv64).
 
-Guest fds are host fds, so the wait is the host's poll (select.poll, GIL
-released).  It runs in slices of at most 0.1 s: between slices, and when a host
-signal cut one short, a guest signal pending for this task and not blocked by
-the mask of the call ends it with -EINTR (never restarted, signal(7)), as the
-kernel does; a signal handled before the wait began ends it at once.  The mask
+Guest fds are host fds, so the wait is the host's ppoll (ctypes, GIL released)
+through proc.blocking: a guest signal with a handler that the call's mask lets
+through ends it with -EINTR (never restarted, signal(7)) as soon as it is
+queued (blocking.py kicks the thread), as the kernel does; a signal handled
+before the wait began ends it at once.  No polling slices.  The mask
 argument replaces the task's mask for the wait; a handler that runs for the
 interrupting signal gets the old one back in its frame (as rt_sigsuspend).
 The timeout is written back with the time left, as Linux's ppoll and pselect6
 do.  pydbt's own fds (proc.reserved_fds) are not the guest's: POLLNVAL for
 ppoll, EBADF for pselect6.
 """
+import ctypes
 import errno
-import select
-import signal
 import struct
 import time
 
@@ -23,7 +22,6 @@ from .abi import s32
 from .syscalls import syscall
 
 POLLFD = struct.Struct("<ihh")          # struct pollfd: the same on every Linux ISA
-SLICE = 0.1
 POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 POLLRDNORM, POLLRDBAND, POLLWRNORM, POLLWRBAND = 0x40, 0x80, 0x100, 0x200
 # what select() counts as ready, from the poll bits (fs/select.c)
@@ -55,31 +53,46 @@ def _write_left(proc, addr, deadline):
         proc.mem.write(addr, fam.timespec.pack(tv_sec=ns // 1_000_000_000, tv_nsec=ns % 1_000_000_000))
 
 
-def _signal_for(proc, task):
-    """Whether a guest signal the current mask lets through is pending for task."""
-    sig = proc.signals
-    sig._take(task)
-    return any((not task.sigmask & (1 << (s - 1)) or s in (signal.SIGKILL, signal.SIGSTOP)) and sig._acts(s)
-               for s, _ in task.sigpending)
+class _PollFd(ctypes.Structure):
+    _fields_ = [("fd", ctypes.c_int), ("events", ctypes.c_short), ("revents", ctypes.c_short)]
 
 
-def _wait(proc, poller, timeout, mask):
-    """poll in slices; returns the host's [(fd, revents)], or raises EINTR."""
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+def _host_ppoll(arr, n, deadline):
+    """The host's ppoll (ctypes: EINTR reaches proc.blocking) until deadline."""
+    ts = None
+    if deadline is not None:
+        ns = max(0, int((deadline - time.monotonic()) * 1e9))
+        ts = ctypes.byref(_Timespec(ns // 1_000_000_000, ns % 1_000_000_000))
+    r = abi._libc.ppoll(arr, n, ts, None)
+    if r < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, errno.errorcode.get(e, ""))
+    return r
+
+
+def _wait(proc, want, timeout, mask):
+    """Poll the fds of want ({fd: events}) until one is ready, the timeout ends or
+    a guest signal with a handler comes (EINTR); returns ([(fd, revents)], deadline)."""
     task = proc.task
     if mask is not None:
         task.saved_mask = task.sigmask
         proc.signals.set_mask(mask)
     deadline = None if timeout is None else time.monotonic() + timeout
+    arr = (_PollFd * max(len(want), 1))()
+    for i, (fd, ev) in enumerate(want.items()):
+        arr[i].fd, arr[i].events = fd, ev - 0x10000 if ev & 0x8000 else ev
     interrupted = False
     try:
-        while True:
-            if _signal_for(proc, task):
-                interrupted = True
-                raise _err(errno.EINTR)
-            left = SLICE if deadline is None else min(SLICE, max(0.0, deadline - time.monotonic()))
-            ready = proc.blocking(poller.poll, int(left * 1000 + 0.999))
-            if ready or (deadline is not None and time.monotonic() >= deadline):
-                return ready, deadline
+        try:
+            proc.blocking(_host_ppoll, arr, len(want), deadline)
+        except OSError as e:
+            interrupted = e.errno == errno.EINTR
+            raise
+        return [(arr[i].fd, arr[i].revents & 0xffff) for i in range(len(want)) if arr[i].revents], deadline
     finally:
         if mask is not None and not interrupted:
             proc.signals.set_mask(task.saved_mask)   # (interrupted: restored at delivery)
@@ -103,7 +116,6 @@ def sys_ppoll(proc, fds, nfds, tmo, sigmask, sigsetsize):
     raw = proc.mem.read(fds, nfds * POLLFD.size) if nfds else b""
     entries = [POLLFD.unpack_from(raw, i * POLLFD.size) for i in range(nfds)]
     reserved = getattr(proc, "reserved_fds", ())
-    poller = select.poll()
     nval = set()
     want = {}
     for fd, events, _ in entries:
@@ -113,11 +125,9 @@ def sys_ppoll(proc, fds, nfds, tmo, sigmask, sigsetsize):
             nval.add(fd)
             continue
         want[fd] = want.get(fd, 0) | (events & 0xffff) | POLLERR | POLLHUP
-    for fd, events in want.items():
-        poller.register(fd, events)
     if nval:
         timeout = 0
-    ready, deadline = _wait(proc, poller, timeout, mask)
+    ready, deadline = _wait(proc, want, timeout, mask)
     got = dict(ready)
     out = bytearray()
     n = 0
@@ -149,15 +159,15 @@ def sys_pselect6(proc, n, rd, wr, ex, tmo, sigdata):
     nbytes = (n + 63) // 64 * 8
     sets = [int.from_bytes(proc.mem.read(a, nbytes), "little") if a and nbytes else 0 for a in (rd, wr, ex)]
     reserved = getattr(proc, "reserved_fds", ())
-    poller = select.poll()
+    want = {}
     for fd in range(n):
         ev = (POLLIN if sets[0] >> fd & 1 else 0) | (POLLOUT if sets[1] >> fd & 1 else 0) | \
              (POLLPRI if sets[2] >> fd & 1 else 0)
         if ev:
             if fd in reserved:
                 return -errno.EBADF
-            poller.register(fd, ev)
-    ready, deadline = _wait(proc, poller, timeout, mask)
+            want[fd] = ev
+    ready, deadline = _wait(proc, want, timeout, mask)
     if any(rev & POLLNVAL for _, rev in ready):
         return -errno.EBADF
     outs = [0, 0, 0]

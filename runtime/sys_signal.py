@@ -1,9 +1,18 @@
-"""Signal syscalls: rt_sigaction, rt_sigprocmask, rt_sigreturn, sigaltstack, kill & co."""
+"""Signal syscalls: rt_sigaction, rt_sigprocmask, rt_sigreturn, sigaltstack, kill
+& co.; waiting for signals: rt_sigsuspend, pause, rt_sigtimedwait, rt_sigpending,
+signalfd4; queueing them with a value: rt_sigqueueinfo, rt_tgsigqueueinfo.
+
+The siginfo written by rt_sigtimedwait is the generic 64-bit Linux layout
+(si_signo, si_errno, si_code at 0/4/8, the union at 16: si_pid or si_tid at 16,
+si_uid or si_overrun at 20, si_value or si_status at 24), 128 bytes.
+"""
 import errno
 import os
 import signal
 import struct
+import time
 
+from . import abi, signalfd
 from .abi import s32
 from .syscalls import syscall
 from .signals import Action, NSIG, _UNCATCHABLE
@@ -66,10 +75,10 @@ def sys_rt_sigprocmask(proc, how, set_, oset, sigsetsize):
 
 @syscall("rt_sigpending")
 def sys_rt_sigpending(proc, set_, sigsetsize):
-    m = 0
-    for sig, _ in proc.signals.pending + proc.signals.held:
-        m |= 1 << (sig - 1)
-    proc.mem.write(set_, struct.pack("<Q", m & proc.signals.mask))
+    if sigsetsize > 8:
+        return -errno.EINVAL
+    m = proc.signals.pending_set(proc.task) & proc.task.sigmask
+    proc.mem.write(set_, struct.pack("<Q", m)[:sigsetsize])
     return 0
 
 
@@ -78,8 +87,104 @@ def sys_rt_sigsuspend(proc, set_, sigsetsize):
     if sigsetsize != 8:
         return -errno.EINVAL
     mask = struct.unpack("<Q", proc.mem.read(set_, 8))[0]
-    proc.blocking(proc.signals.suspend, mask)
+    proc.signals.suspend(mask)
     return -errno.EINTR
+
+
+@syscall("pause")
+def sys_pause(proc):
+    proc.signals.suspend(proc.task.sigmask)
+    return -errno.EINTR
+
+
+def siginfo_bytes(sig, info):
+    """The guest's siginfo_t (see the module docstring)."""
+    if "addr" in info:
+        tail = struct.pack("<Q", info["addr"])
+    else:
+        tail = struct.pack("<iIQ", info.get("pid", 0), info.get("uid", 0) & 0xffffffff,
+                           info.get("value", 0) & 0xffffffffffffffff)
+    return (struct.pack("<iiii", sig, 0, info.get("code", 0), 0) + tail).ljust(128, b"\0")
+
+
+@syscall("rt_sigtimedwait")
+def sys_rt_sigtimedwait(proc, set_, info_addr, tmo, sigsetsize):
+    if sigsetsize != 8:
+        return -errno.EINVAL
+    sigset = struct.unpack("<Q", proc.mem.read(set_, 8))[0] & ~_NOMASK
+    deadline = None
+    if tmo:
+        fam = abi.family(proc)
+        ts = fam.timespec.unpack(proc.mem.read(tmo, fam.timespec.size))
+        if ts["tv_sec"] < 0 or not 0 <= ts["tv_nsec"] < 1_000_000_000:
+            return -errno.EINVAL
+        deadline = time.monotonic() + ts["tv_sec"] + ts["tv_nsec"] / 1e9
+    e = proc.signals.wait_for(proc.task, sigset, deadline)
+    if e is None:
+        return -errno.EAGAIN
+    sig, info = e
+    if info_addr:
+        proc.mem.write(info_addr, siginfo_bytes(sig, info))
+    return sig
+
+
+def _queueinfo(proc, tgid, tid, sig, uinfo):
+    """rt_sigqueueinfo (tid None) and rt_tgsigqueueinfo."""
+    tgid = s32(tgid)
+    if not _sig_ok(sig):
+        return -errno.EINVAL
+    raw = proc.mem.read(uinfo, 128)
+    _, _, code = struct.unpack_from("<iii", raw)
+    pid, uid, value = struct.unpack_from("<iIQ", raw, 16)
+    if tgid != proc.pid:
+        if tgid <= 0:
+            return -errno.EINVAL if tid is not None else -errno.ESRCH
+        host = bytearray(raw)            # (the same layout on the host: another process gets it as is)
+        struct.pack_into("<i", host, 0, sig)
+        if tid is None:
+            return abi.host_syscall("rt_sigqueueinfo", tgid, sig, bytes(host))
+        return abi.host_syscall("rt_tgsigqueueinfo", tgid, s32(tid), sig, bytes(host))
+    if code >= 0 or code == -6:          # (only the kernel sends SI_USER-like codes: SI_TKILL, >= 0)
+        return -errno.EPERM
+    if tid is not None and proc.task_by_tid(s32(tid)) is None:
+        return -errno.ESRCH
+    proc.signals.queue(sig, code=code, pid=pid, uid=uid, value=value, tid=None if tid is None else s32(tid))
+    return 0
+
+
+@syscall("rt_sigqueueinfo")
+def sys_rt_sigqueueinfo(proc, tgid, sig, uinfo):
+    return _queueinfo(proc, tgid, None, sig, uinfo)
+
+
+@syscall("rt_tgsigqueueinfo")
+def sys_rt_tgsigqueueinfo(proc, tgid, tid, sig, uinfo):
+    if s32(tid) <= 0:
+        return -errno.EINVAL
+    return _queueinfo(proc, tgid, tid, sig, uinfo)
+
+
+@syscall("signalfd4")
+def sys_signalfd4(proc, fd, mask_addr, sizemask, flags):
+    fd, flags = s32(fd), flags & 0xffffffff
+    if sizemask != 8 or flags & ~(signalfd.SFD_NONBLOCK | signalfd.SFD_CLOEXEC):
+        return -errno.EINVAL
+    mask = struct.unpack("<Q", proc.mem.read(mask_addr, 8))[0] & ~_NOMASK
+    if fd != -1:
+        if fd in proc.reserved_fds:
+            return -errno.EBADF
+        os.fstat(fd)                     # (EBADF for a closed fd)
+        sfd = signalfd.find(proc, fd)
+        if sfd is None:
+            return -errno.EINVAL
+        sfd.mask = mask
+    else:
+        sfd = signalfd.SignalFd(proc, mask, flags)
+        proc.signals.signalfds.append(sfd)
+    sfd.drain()
+    if proc.signals.pending_set(proc.task) & mask:
+        sfd.signal()
+    return sfd.fd
 
 
 @syscall("rt_sigreturn")

@@ -1,8 +1,9 @@
 """Clocks and sleeping.
 
 Clock reads go to the host kernel (vDSO-speed is not a goal here); sleeps are the
-host's nanosleep/clock_nanosleep, so an interrupting host signal ends them with
-EINTR and the remaining time, as the kernel does for the guest.
+host's clock_nanosleep to an absolute deadline through proc.blocking, so a guest
+signal with a handler ends them with EINTR and the remaining time, and one
+without a handler does not end them (see _sleep_until).
 """
 import errno
 import os
@@ -68,26 +69,49 @@ def sys_time(proc, tloc):
     return t
 
 
-def _sleep(proc, hostcall, args, rem):
-    hrem = buf(abi.HOST.timespec.size)
+TIMER_ABSTIME = 1
+CLOCK_MONOTONIC = 1
+
+
+def _ns_ts(ns):
+    return abi.HOST.timespec.pack(tv_sec=ns // 1_000_000_000, tv_nsec=ns % 1_000_000_000)
+
+
+def _sleep_until(proc, clk, deadline_ns, rem):
+    """Sleep on clock clk until deadline_ns (the host's absolute clock_nanosleep,
+    interruptible through proc.blocking, so a kick that brings no handler just
+    sleeps again to the same deadline: Linux's transparent restart after a stop
+    or an ignored signal).  A handler: EINTR (never restarted, signal(7)) with
+    the time left written to rem."""
     try:
-        return hsys(hostcall, *args, hrem)
+        return proc.blocking(hsys, "clock_nanosleep", clk, TIMER_ABSTIME, _ns_ts(deadline_ns), None)
     except OSError as e:
         if e.errno == errno.EINTR and rem:
-            _ts_out(proc, rem, hrem)
+            left = max(0, deadline_ns - time.clock_gettime_ns(clk))
+            proc.mem.write(rem, abi.family(proc).timespec.pack(tv_sec=left // 1_000_000_000,
+                                                                tv_nsec=left % 1_000_000_000))
         raise
+
+
+def _req_ns(proc, req):
+    v = abi.HOST.timespec.unpack(_ts_in(proc, req))
+    return v["tv_sec"] * 1_000_000_000 + v["tv_nsec"]
 
 
 @syscall("nanosleep")
 def sys_nanosleep(proc, req, rem):
-    return _sleep(proc, "nanosleep", (_ts_in(proc, req),), rem)
-
-
-TIMER_ABSTIME = 1
+    ns = _req_ns(proc, req)
+    return _sleep_until(proc, CLOCK_MONOTONIC, time.clock_gettime_ns(CLOCK_MONOTONIC) + ns, rem)
 
 
 @syscall("clock_nanosleep")
 def sys_clock_nanosleep(proc, clk, flags, req, rem):
-    flags = s32(flags)
-    return _sleep(proc, "clock_nanosleep", (s32(clk), flags, _ts_in(proc, req)),
-                  0 if flags & TIMER_ABSTIME else rem)
+    clk, flags = s32(clk), s32(flags)
+    ns = _req_ns(proc, req)
+    if flags & TIMER_ABSTIME:
+        return proc.blocking(hsys, "clock_nanosleep", clk, TIMER_ABSTIME, _ts_in(proc, req), None)
+    try:
+        now = time.clock_gettime_ns(clk)
+    except OSError:
+        raise _err(errno.EINVAL)
+    return _sleep_until(proc, clk, now + ns, rem)
