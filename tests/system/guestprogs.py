@@ -135,6 +135,7 @@ PROGRAMS: dict[str, Program] = {
         _p("gdb_follow", opt="-O0", cflags=("-g",),
            what="gdbstub tests: fork, vfork+exec, exec and a write under gdb's follow-fork/exec modes"),
         _p("gdb_exec_target", opt="-O0", cflags=("-g",), what="gdbstub tests: the program gdb_follow execs"),
+        _p("gdb_signals", opt="-O0", cflags=("-g",), what="gdbstub tests: a guest signal stops gdb, passed or not"),
         _p("events", what="epoll over pipes (LT, ET, ONESHOT, 64-bit data, timeouts, sigmask), eventfd, "
                            "timerfd loop, inotify in a temp dir; 'kernel': epoll_pwait2 too"),
         _p("fileio2", what="sendfile/copy_file_range/splice/tee/vmsplice, flock and fcntl locks with a child "

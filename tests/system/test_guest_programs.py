@@ -122,6 +122,8 @@ CASES = [
          stdout_has=(b"child 42\n", b"parent 2\n", b"child exit 7\n")),
     Case("gdb_follow_syscall", "gdb_follow", args=("syscall",), exit=5, stdout_has=(b"syscall write\n",)),
     Case("gdb_exec_target", "gdb_exec_target", exit=9, stdout_has=(b"exec target - 9\n",)),
+    Case("gdb_signals", "gdb_signals", stdout_has=(b"usr1 handler ran 1\n", b"usr2 handler ran 0\n")),
+    Case("gdb_signals_segv", "gdb_signals", args=("segv",), exit=None, signal=signal.SIGSEGV),
 ]
 
 
