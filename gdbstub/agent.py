@@ -29,6 +29,9 @@ Life cycle hooks, called by the process (runtime/process.py, syscalls.py):
 * exit / death by a signal: `W..`/`X..` is sent at once and the process ends
   without waiting for gdb (its parent's wait4 is never held up).
 * syscalls, while gdb catches them (QCatchSyscalls): entry and return stops.
+* signals: each one about to act on a task (a handler, a default action, a
+  fault) stops first, unless QPassSignals lets it through; the resume says
+  whether it goes on (`C<sig>`, maybe another one) or is discarded (`c`).
 Detaching (gdb's `D`, or the supervisor going away) lets the guest run free.
 """
 import errno
@@ -41,6 +44,7 @@ import threading
 
 from .channel import Channel
 from .commands import Session, Resume
+from .gdbsignals import to_gdb
 from .target import Target
 
 EOF_ = "eof"
@@ -59,6 +63,7 @@ class Agent:
         self.target = Target(proc)
         self.session = Session(self.target)
         self.events = set()              # fork, vfork, exec: what gdb wants reported
+        self.sig_stops = {}              # tid -> [its signal, what gdb said to deliver]
         self._fresh(fd)
 
     def _fresh(self, fd):
@@ -137,7 +142,8 @@ class Agent:
         else:
             tid = ev.task.tid if ev.task is not None else self.proc.pid
             fd, ev.fd = ev.fd, None
-            self._stop(self.session.stop_reply(tid, 5, ev.reason), b"E", fd)
+            sig = ev.value if ev.kind == "signal" else signal.SIGTRAP
+            self._stop(self.session.stop_reply(tid, sig, ev.reason), b"E", fd)
         ev.done.set()
 
     def _stop(self, reply, kind=b"E", fd=None):
@@ -178,10 +184,12 @@ class Agent:
         if r.detach:
             self._detach()
             return
+        for tid, stop in self.sig_stops.items():
+            stop[1] = r.signals.pop(tid, 0)     # (no signal in the resume: discarded)
         for tid, sig in r.signals.items():
             task = t.task(tid)
-            if task is not None:
-                task.sigpending.append((sig, {"code": 0, "pid": 0, "uid": 0}))
+            if task is not None:         # (`signal SIGUSR1`: not reported again)
+                task.sigpending.append((sig, {"code": 0, "pid": 0, "uid": 0, "debugger": True}))
         t.stepping = set(r.step)
         with self.hold:
             self.held = set(r.held)
@@ -192,6 +200,8 @@ class Agent:
         self.active = False
         self.target.clear()
         self.target.catch_syscalls = None
+        for stop in self.sig_stops.values():
+            stop[1] = stop[0]            # (a detach passes the signal on, as ptrace's)
         self.session.close_files()
         if self.proc.debugger is self:
             self.proc.debugger = None
@@ -234,6 +244,8 @@ class Agent:
                         self.hold.wait()
             finally:
                 excl.enter()         # (may wait for a new stop, which may hold it again)
+        if task.sigpending:          # one gdb sent (`signal SIGUSR1`): it acts before anything runs
+            self.proc.signals.deliver_pending(task.cpu)
 
     def stepping(self, task):
         return task.tid in self.target.stepping
@@ -250,6 +262,20 @@ class Agent:
         self.target.stepping.discard(task.tid)
         if self.active:
             self._report(_Event("step", task), in_guest=True)
+
+    def signal_stop(self, task, sig, info):
+        """A signal is about to act on task (its handler, its default, or a fault):
+        gdb sees it first, unless QPassSignals lets it through.  Returns the
+        signal to go on with (0: gdb discarded it)."""
+        if not self.active or info.get("debugger") or sig == signal.SIGKILL or \
+                sig in self.target.pass_signals or to_gdb(sig) is None:
+            return sig
+        stop = self.sig_stops[task.tid] = [sig, sig]
+        try:
+            self._report(_Event("signal", task, value=sig), in_guest=True)
+        finally:
+            self.sig_stops.pop(task.tid, None)
+        return stop[1]
 
     def _report(self, ev, in_guest=False):
         """Queue ev for the control thread and wait until gdb lets the guest go on

@@ -17,6 +17,7 @@ import os
 import struct
 
 from . import packets
+from .gdbsignals import to_gdb, from_gdb
 
 SIGTRAP = 5
 
@@ -49,6 +50,15 @@ def _int(text):
         return int(text, 16)
     except ValueError:
         raise Malformed(text) from None
+
+
+def _signal(text):
+    """gdb's signal number (hex) -> Linux's; 0 stays 0 (no signal)."""
+    num = _int(text)
+    sig = from_gdb(num) if num else 0
+    if sig is None:
+        raise Malformed(text)
+    return sig
 
 
 # gdb's File-I/O errno numbers (the host's, except ENAMETOOLONG; EUNKNOWN otherwise)
@@ -109,7 +119,7 @@ class Session:
     def _format_stop(self):
         """(formatted when asked: `?` comes after qSupported chose the thread-id form)"""
         tid, sig, reason = self.last_stop
-        r = b"T%02x" % sig
+        r = b"T%02x" % (to_gdb(sig) or 0)
         if isinstance(reason, tuple):            # (name, value): fork:p1.1; exec:2f62...;
             r += reason[0].encode() + b":" + reason[1] + b";"
         elif reason:
@@ -120,7 +130,7 @@ class Session:
         return b"W%02x;process:%x" % (status & 0xff, self.target.pid)
 
     def signal_reply(self, sig):
-        return b"X%02x;process:%x" % (sig, self.target.pid)
+        return b"X%02x;process:%x" % (to_gdb(sig) or 0, self.target.pid)
 
     # --- dispatch ----------------------------------------------------------------------------
     def handle(self, packet):
@@ -253,7 +263,7 @@ class Session:
             if not part:
                 continue
             act, _, thread = part.partition(b":")
-            kind, sig = act[:1], (_int(act[1:]) if act[:1] in (b"C", b"S") else 0)
+            kind, sig = act[:1], (_signal(act[1:]) if act[:1] in (b"C", b"S") else 0)
             if kind not in (b"c", b"C", b"s", b"S", b"t"):
                 raise Malformed(part)
             who = self.parse_thread(thread, others=True) if thread else None
@@ -279,7 +289,7 @@ class Session:
     def _simple_resume(self, step, args):
         sig = 0
         if args[:1] not in (b"", b";") and step in (b"C", b"S"):
-            sig = _int(args.split(b";")[0])
+            sig = _signal(args.split(b";")[0])
         tid = self._tid(self.c_tid)
         res = Resume(step=[tid] if step in (b"s", b"S") else [])
         if sig:
@@ -312,6 +322,16 @@ class Session:
             self.target.catch_syscalls = frozenset(_int(n) for n in args[2:].split(b";"))
         else:
             raise Malformed(args)
+        return b"OK"
+
+    def pass_signals(self, args):
+        """QPassSignals:<sig>;...: signals that go to the guest without a stop."""
+        sigs = set()
+        for num in filter(None, args.split(b";")):
+            sig = from_gdb(_int(num))
+            if sig is not None:
+                sigs.add(sig)
+        self.target.pass_signals = frozenset(sigs)
         return b"OK"
 
     def kill(self, args):
@@ -407,6 +427,7 @@ COMMANDS = [
     (b"D", False, Session.detach),
     (b"vFile:", False, Session.vfile),
     (b"QCatchSyscalls:", False, Session.catch_syscalls),
+    (b"QPassSignals:", False, Session.pass_signals),
     (b"@rows", True, Session.thread_rows),
     (b"qTStatus", True, _empty),
 ]

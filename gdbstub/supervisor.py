@@ -16,8 +16,8 @@ the process that register, memory and breakpoint packets go to (forwarded as
 they are: the agent answers); `vCont` goes to each process one of its actions
 names (the others stay stopped: gdb's "resume one inferior while the other
 waits"); `D;pid` / `vKill;pid` end one process's debugging; `qfThreadInfo`
-and `qXfer:threads` gather every process's threads; `QCatchSyscalls` goes to
-all; `vFile` goes to the process a `/proc/<pid>/` path names (else the current
+and `qXfer:threads` gather every process's threads; `QCatchSyscalls` and
+`QPassSignals` go to all; `vFile` goes to the process a `/proc/<pid>/` path names (else the current
 one), its descriptors renumbered here.
 
 All-stop across processes: a stop reported by one process first stops every
@@ -266,7 +266,8 @@ class Supervisor:
         self.offered = {f[:-1] for f in args.lstrip(b":").split(b";") if f.endswith(b"+")}
         feats = [b"PacketSize=%x" % packets.MAX_PACKET, b"qXfer:features:read+", b"qXfer:auxv:read+",
                  b"qXfer:exec-file:read+", b"qXfer:threads:read+", b"multiprocess+", b"swbreak+",
-                 b"hwbreak+", b"vContSupported+", b"QStartNoAckMode+", b"QCatchSyscalls+"]
+                 b"hwbreak+", b"vContSupported+", b"QStartNoAckMode+", b"QCatchSyscalls+",
+                 b"QPassSignals+"]
         if b"multiprocess" in self.offered:
             feats += [f + b"+" for f in (b"fork-events", b"vfork-events", b"exec-events") if f in self.offered]
         for p in self.procs.values():
@@ -459,6 +460,7 @@ COMMANDS = [
     (b"vKill", False, Supervisor.kill),
     (b"k", True, Supervisor.kill),
     (b"QCatchSyscalls:", False, Supervisor.to_all),
+    (b"QPassSignals:", False, Supervisor.to_all),
     (b"vFile:", False, Supervisor.vfile),
     (b"@", False, Supervisor.internal),
 ]
@@ -467,6 +469,7 @@ _TABLE = sorted(COMMANDS, key=lambda c: (not c[1], -len(c[0])))
 
 def _quiet():
     """The supervisor keeps no guest descriptor and no guest signal handling."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())      # (pydbt blocks some in its threads)
     for sig in signal.valid_signals():
         if sig in (signal.SIGKILL, signal.SIGSTOP):
             continue

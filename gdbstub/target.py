@@ -24,6 +24,7 @@ class Target:
         self.breakpoints = frozenset()      # what the translator stops before
         self.stepping = set()               # tids that run one instruction, then stop
         self.catch_syscalls = None          # QCatchSyscalls: None off, empty = all, else numbers
+        self.pass_signals = frozenset()     # QPassSignals: guest signals that do not stop gdb
 
     # --- identity ------------------------------------------------------------------
     @property

@@ -280,6 +280,10 @@ class Signals:
     def fault(self, cpu, e: GuestFault):
         """A synchronous fault at cpu.pc: run the guest's handler or die."""
         sig = e.signo
+        if self.proc.debugger is not None:     # gdb sees it first (it may discard it)
+            sig = self.proc.debugger.signal_stop(self.proc.task, sig, {})
+            if not sig:
+                return
         act = self.actions[sig]
         if act.handler in (SIG_DFL, SIG_IGN) or self.mask & _bit(sig):
             self.die(sig, cpu.pc)
@@ -405,6 +409,10 @@ class Signals:
             if task.sigmask & _bit(sig) and sig not in _UNCATCHABLE:
                 task.held.append((sig, info))
                 continue
+            if self.proc.debugger is not None:     # gdb sees it first (it may discard or change it)
+                sig = self.proc.debugger.signal_stop(task, sig, info)
+                if not sig:
+                    continue
             act = self.actions[sig]
             if act.handler == SIG_IGN:
                 continue
