@@ -184,3 +184,21 @@ def test_catch_exec_and_break_in_new_main(gdb, program, mode):
         assert _exits(out) == {pid: (2, 9)}, out
     _finished(res, status=9, stdout=("exec target from-exec 9\n",))
     _no_survivors(gdb)
+
+
+def test_syscall_stops_through_gdb(gdb, program):
+    """gdb 13.1 has no riscv64 syscall support (`catch syscall 64` is refused for
+    the architecture), so QCatchSyscalls is sent by hand: gdb receives the entry
+    and return stops of write (64 = 0x40), sees no catchpoint of its own for
+    them and resumes; the guest runs to its end.  The stops' contents are
+    checked at the packet level (test_follow_packets.py)."""
+    out, res = gdb(program("gdb_follow"), [
+        "catch syscall 64", "maint packet QCatchSyscalls:1;40", "set debug infrun 1", "continue"],
+        args=("syscall",))
+    assert "'catch syscall' is not supported on this architecture" in out, out    # (gdb's own limit)
+    assert 'received: "OK"' in out, out
+    assert out.count("handle_inferior_event: status->kind = SYSCALL_ENTRY") == 1, out
+    assert out.count("handle_inferior_event: status->kind = SYSCALL_RETURN") == 1, out
+    assert _exits(out) == {gdb.stub.proc.pid: (1, 5)}, out
+    _finished(res, status=5, stdout=("syscall write\n",))
+    _no_survivors(gdb)
