@@ -202,3 +202,14 @@ def test_syscall_stops_through_gdb(gdb, program):
     assert _exits(out) == {gdb.stub.proc.pid: (1, 5)}, out
     _finished(res, status=5, stdout=("syscall write\n",))
     _no_survivors(gdb)
+
+
+def test_gdb_killed_with_two_processes_stopped(gdb, program):
+    """gdb dies (SIGKILL) while it holds parent and child stopped: the supervisor
+    sees the connection end, both processes run on undebugged to their ends."""
+    out, res = gdb(program("gdb_follow"), [
+        "set detach-on-fork off", "break in_parent", "continue", "info inferiors",
+        "python import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "continue"], args=("fork",))
+    assert len(_inferiors(out)) == 2, out
+    _finished(res)
+    _no_survivors(gdb)
