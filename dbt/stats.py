@@ -18,10 +18,12 @@ class Stats:
         self.compile_each = {}             # backend name -> [seconds per TB, translation included]
         self.start = time.perf_counter()
         self.counter = [0]                 # the engine's: guest instructions executed
+        self.extra = {}                    # a backend's own counters (name -> number), reported as is
 
     def as_dict(self):
         d = {f: getattr(self, f) for f in self.FIELDS}
         d["guest_insns"] = self.counter[0]
+        d.update(sorted(self.extra.items()))
         wall = time.perf_counter() - self.start
         d["translate_ms"] = round(self.translate_time * 1e3, 3)
         d["compile_ms"] = {k: round(v * 1e3, 3) for k, v in self.compile_time.items()}
