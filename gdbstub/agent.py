@@ -368,7 +368,7 @@ class Agent:
         caught = self.target.catches(nr)
         if caught:
             self._report(_Event("syscall", proc.task, reason=("syscall_entry", b"%x" % nr)))
-        ret = run(proc, nr, args)
+        ret = run(proc, nr, args, True)
         if caught and self.active and self.target.catches(nr):
             if ret is not None and ret != -errno.EINTR:      # (an interrupted one may restart)
                 proc.arch.set_syscall_result(proc.cpu, ret)

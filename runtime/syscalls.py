@@ -28,15 +28,11 @@ def _load_families():
                    sys_socket, sys_events, sys_timer, sys_io)  # (registration)
 
 
-def dispatch(proc, nr, args):
+def dispatch(proc, nr, args, caught=False):
     """Run syscall `nr` with the six argument registers; returns the value for the guest."""
     dbg = proc.debugger
-    if dbg is not None and dbg.target.catch_syscalls is not None:    # gdb's `catch syscall`
-        return dbg.syscall(proc, nr, args, _dispatch)
-    return _dispatch(proc, nr, args)
-
-
-def _dispatch(proc, nr, args):
+    if dbg is not None and not caught and dbg.target.catch_syscalls is not None:    # gdb's `catch syscall`
+        return dbg.syscall(proc, nr, args, dispatch)
     if not HANDLERS:
         _load_families()
     name = proc.arch.syscall_names.get(nr)
