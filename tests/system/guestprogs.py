@@ -141,6 +141,11 @@ PROGRAMS: dict[str, Program] = {
         _p("fileio2", what="sendfile/copy_file_range/splice/tee/vmsplice, flock and fcntl locks with a child "
                             "(signals during the wait), memfd, mincore/msync/mlock, membarrier, rusage, "
                             "an unprivileged child (set*id EPERM); 'kernel': mlock2 too"),
+        _p("sockets", what="TCP echo over 127.0.0.1 and ::1 (fork), UDP, AF_UNIX socketpair + SCM_RIGHTS/"
+                            "SCM_CREDENTIALS, named and abstract sockets, options (SO_RCVTIMEO timeout), "
+                            "recvmsg flags, shutdown + SIGPIPE, sendmmsg/recvmmsg, NETLINK_ROUTE, errors; "
+                            "'kernel': what qemu gets wrong; 'accept-wait': for SIGINT from the host tests"),
+        _p("sockets_dyn", ["sockets.c"], static=False, what="sockets, dynamically linked"),
     ]
 }
 
