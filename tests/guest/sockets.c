@@ -375,8 +375,8 @@ static void unix_test(void)
     struct sockaddr_un got = {0};
     socklen_t gl = sizeof got;
     getsockname(a, (void *)&got, &gl);
-    printf("unix: named: read %ld [%.8s], getsockname is the path %d (len %d == %d), child %d\n", (long)n, buf,
-           !strcmp(got.sun_path, un.sun_path), (int)gl, (int)ul, wait_child(kid));
+    printf("unix: named: read %ld [%.8s], getsockname is the path %d, its length %d, child %d\n", (long)n, buf,
+           !strcmp(got.sun_path, un.sun_path), gl == ul, wait_child(kid));
     close(a);
     close(s);
     unlink(un.sun_path);
