@@ -330,6 +330,10 @@ SIGNATURES.update({
     "setgroups": "int ptr", "name_to_handle_at": "dirfd path ptr ptr atflags",
     "open_by_handle_at": "fd ptr oflags",
 })
+# sockets: formatters and signatures live with the socket code
+from .socket_strace import KINDS as _SOCKET_KINDS, SIGNATURES as _SOCKET_SIGNATURES  # noqa: E402
+SIMPLE.update(_SOCKET_KINDS)
+SIGNATURES.update(_SOCKET_SIGNATURES)
 _PARSED = {}
 RET_PTR = {"brk", "mmap", "mremap", "shmat"}
 
