@@ -209,7 +209,10 @@ def test_interrupt_in_blocking_syscall(stub, program):
 def test_death_by_signal_is_reported(stub, program):
     s, c = _start(stub, program, args=(), name="segv")
     c.ask(b"qSupported:multiprocess+")
-    assert c.ask(b"vCont;c") == b"X0b;process:%x" % s.proc.pid
+    P = s.proc.pid
+    # the fault stops first (gdb's "Program received signal SIGSEGV"), then goes on
+    assert c.ask(b"vCont;c") == b"T0bthread:p%x.%x;" % (P, P)
+    assert c.ask(b"vCont;C0b:p%x.%x" % (P, P)) == b"X0b;process:%x" % P
     rc, _, err = s.finish()
     assert rc == -11 and "uncaught target signal 11" in err
 
