@@ -7,7 +7,10 @@
  *        shutdown mmsg netlink errors; default all but kernel, which
  *        qemu gets wrong: it is checked against a native build)
  *        sockets accept-wait MODE       (prints the port, then blocks in accept;
- *        MODE: default | handler | restart: see test_sockets.py)
+ *        MODE: default | handler | restart, or thread-handler: in a second
+ *        thread, the only one that takes SIGINT; see test_sockets.py)
+ *        sockets unix-connect PATH MSG  (sends MSG to a named socket, prints the reply)
+ *        sockets scm-high               (SCM_RIGHTS of fds at and over RLIMIT_NOFILE)
  * Output is deterministic: ports and pids are only checked, never printed.
  * Children report through their exit status; only the parent prints.
  */
@@ -19,11 +22,13 @@
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -824,14 +829,75 @@ static void kernel_test(void)
 
 /* ------------------------------------------------------------------ accept-wait (host-driven) */
 static volatile sig_atomic_t got_int;
+static int accept_wait(const char *mode);
 static void on_int(int sig)
 {
     (void)sig;
     got_int = 1;
+    write(1, "handler\n", 8);
+}
+
+/* connect to a named AF_UNIX socket, send MSG, print the reply */
+static int unix_connect(const char *path, const char *msg)
+{
+    struct sockaddr_un un = {0};
+    un.sun_family = AF_UNIX;
+    snprintf(un.sun_path, sizeof un.sun_path, "%s", path);
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (connect(s, (void *)&un, sizeof un) < 0) {
+        printf("connect %s: %s\n", path, ename(errno));
+        return 1;
+    }
+    write_all(s, msg, strlen(msg));
+    shutdown(s, SHUT_WR);
+    char buf[128] = {0};
+    ssize_t n = read(s, buf, sizeof buf - 1);
+    printf("reply %ld [%s]\n", (long)n, buf);
+    return 0;
+}
+
+/* SCM_RIGHTS of every fd from the soft RLIMIT_NOFILE up: closed to the guest
+ * (pydbt keeps its own there, out of the guest's reach) */
+static int scm_high(void)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    int ok = 0;
+    for (int fd = (int)rl.rlim_cur; fd < (int)rl.rlim_cur + 16; fd++)
+        if (send_fds(sv[0], &fd, 1, "x") >= 0)
+            ok++;
+        else if (errno != EBADF)
+            printf("fd %d: %s\n", fd - (int)rl.rlim_cur, ename(errno));
+    printf("scm-high: %d of 16 sent\n", ok);
+    return 0;
+}
+
+static void *accept_thread(void *arg)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    return (void *)(long)accept_wait((const char *)arg + 7); /* "thread-" MODE */
 }
 
 static int accept_wait(const char *mode)
 {
+    if (!strncmp(mode, "thread-", 7)) {
+        /* the accept runs in a second thread, the only one that takes SIGINT */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        pthread_t t;
+        void *ret;
+        pthread_create(&t, NULL, accept_thread, (void *)mode);
+        pthread_join(t, &ret);
+        printf("joined\n");
+        return (int)(long)ret;
+    }
     if (!strcmp(mode, "handler") || !strcmp(mode, "restart")) {
         struct sigaction sa = {0};
         sa.sa_handler = on_int;
@@ -862,6 +928,10 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc >= 3 && !strcmp(argv[1], "accept-wait"))
         return accept_wait(argv[2]);
+    if (argc >= 4 && !strcmp(argv[1], "unix-connect"))
+        return unix_connect(argv[2], argv[3]);
+    if (argc >= 2 && !strcmp(argv[1], "scm-high"))
+        return scm_high();
     if (argc >= 2)
         tmpdir = argv[1];
     static const char *all[] = {"tcp", "tcp6", "udp", "unix", "opts", "msg", "shutdown", "mmsg", "netlink", "errors"};
