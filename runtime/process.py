@@ -139,6 +139,7 @@ class Process:
     # --- running ------------------------------------------------------------------------------
     def run_main(self):
         """Run the main task until the process ends; returns the exit status."""
+        self.signals.start_host_thread()
         try:
             self.engine.run(self.task)
         except TaskExit:

@@ -26,11 +26,13 @@ import os
 import platform
 import resource
 import signal
+import struct
 import sys
 import threading
 
 from pydbt.errors import GuestFault
 from pydbt.stats import STATS
+from .blocking import ASYNC, block_async
 
 SIG_DFL, SIG_IGN = 0, 1
 SA_SIGINFO = 0x4
@@ -123,6 +125,7 @@ class Signals:
         self.lock = threading.RLock()  # (reentrant: a Python signal handler may run under it)
         self._c_handlers = {}          # synchronous signal -> CPython's C handler (to re-arm)
         self.signalfds = []            # signalfd.SignalFd objects (made readable by _notify)
+        self._host_thread = False      # start_host_thread ran
 
     # the calling task's signal state
     @property
@@ -147,6 +150,8 @@ class Signals:
 
     def after_fork(self):
         self.lock = threading.RLock()
+        if self._host_thread:          # (the mask is inherited; the thread is not)
+            threading.Thread(target=self._take_host_signals, name="pydbt-signals", daemon=True).start()
         self.pending[:] = [e for e in self.pending if type(e) is tuple and "tid" not in e[1]]
 
     def reset_on_exec(self):
@@ -165,7 +170,6 @@ class Signals:
                 signal.signal(sig, signal.SIG_IGN)
             elif act.handler == SIG_DFL:
                 signal.signal(sig, signal.SIG_DFL)
-                self._host_disposition(sig)
             else:
                 signal.signal(sig, self._host_handler)
                 if sig in _SYNCHRONOUS:
@@ -183,6 +187,48 @@ class Signals:
         self.pending.append((signo, {"code": 0, "pid": 0, "uid": 0}))
         self._notify(signo)
         self._kick(signo)
+
+    # --- signals from outside: one host thread takes them with their siginfo ---------------
+    def start_host_thread(self):
+        """At the start of the run (main thread, before any guest thread): every
+        thread blocks the asynchronous host signals (threads inherit the mask) and
+        one thread takes them with sigwaitinfo, so a guest signal sent from
+        another process keeps its siginfo (si_pid, si_uid, si_code, si_value) and
+        never depends on what the main thread is doing.  Not done when a Process
+        is only built (unit tests: the mask would reach every subprocess)."""
+        block_async()
+        self._host_thread = True
+        threading.Thread(target=self._take_host_signals, name="pydbt-signals", daemon=True).start()
+
+    def _take_host_signals(self):
+        block_async()
+        sigset = (ctypes.c_ulong * 16)()
+        _libc.sigemptyset(sigset)
+        for sig in ASYNC:
+            _libc.sigaddset(sigset, sig)
+        info = ctypes.create_string_buffer(128)
+        while True:
+            sig = _libc.sigwaitinfo(sigset, info)
+            if sig > 0:
+                self._from_host(sig, info.raw)
+
+    def _from_host(self, sig, raw):
+        """A host signal for the process: the guest's disposition decides."""
+        code = struct.unpack_from("<i", raw, 8)[0]
+        pid, uid, value = struct.unpack_from("<iIQ", raw, 16)
+        act = self.actions[sig]
+        if act.handler == SIG_IGN:
+            return
+        tasks = list(self.proc.tasks.values())
+        if act.handler == SIG_DFL and not any(t.sigwait & _bit(sig) for t in tasks) \
+                and any(not t.sigmask & _bit(sig) for t in tasks):
+            if sig in _DEFAULT_IGNORE:
+                return
+            if sig in _DEFAULT_STOP:
+                self.stop(sig)
+                return
+            self.die(sig, 0, quiet=True)     # (as the host kernel would: at once, without a message)
+        self.queue(sig, code=code, pid=pid, uid=uid, value=value)
 
     def _kick(self, sig):
         """A process-directed signal: if no task that accepts it is running guest
@@ -331,6 +377,7 @@ class Signals:
         import time
         old = task.sigmask
         task.sigmask = old & ~sigset
+        task.sigwait = sigset
         try:
             while True:
                 task.wake.clear()
@@ -345,6 +392,7 @@ class Signals:
                 task.wake.wait(left)
         finally:
             task.sigmask = old
+            task.sigwait = 0
 
     def interrupts(self, task, skip=0):
         """For a task blocked in a syscall: whether a signal now pending for it
@@ -450,31 +498,10 @@ class Signals:
 
     def set_mask(self, mask):
         task = self.proc.task
-        old = task.sigmask
         task.sigmask = mask & ~(_bit(signal.SIGKILL) | _bit(signal.SIGSTOP))
         if task.held:                  # look again at what the old mask held back
             task.sigpending.extend(task.held)
             task.held.clear()
-        changed = old ^ task.sigmask
-        if changed:
-            for sig in range(1, NSIG + 1):
-                if changed >> (sig - 1) & 1 and self.actions[sig].handler == SIG_DFL:
-                    self._host_disposition(sig)
-
-    def _host_disposition(self, sig):
-        """A signal whose guest action is the default: the host's default too,
-        unless a task blocks it; then pydbt's handler queues it (a blocked signal
-        sent from outside stays pending for sigtimedwait, signalfd or a later
-        unblock, instead of the host acting on it at once).  Only the main thread
-        can change a host handler (CPython): from another, nothing changes."""
-        if sig in _UNCATCHABLE or sig in _HOST_OWNED or sig in _SYNCHRONOUS or sig in (32, 33) \
-                or threading.current_thread() is not threading.main_thread():
-            return
-        blocked = any(t.sigmask & _bit(sig) for t in list(self.proc.tasks.values()))
-        try:
-            signal.signal(sig, self._host_handler if blocked else signal.SIG_DFL)
-        except (OSError, ValueError):
-            pass
 
     def sigreturn(self, cpu):
         """rt_sigreturn: restore the state saved by setup_frame."""
@@ -486,13 +513,18 @@ class Signals:
         so the parent's waitpid(WUNTRACED) sees it; returns once continued."""
         sys.stdout.flush()
         host_default(sig)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
-        os.kill(os.getpid(), sig)
+        old = signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
+        signal.pthread_kill(threading.get_ident(), sig)    # (to this thread: the signal thread must not take it)
+        if sig in old:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {sig})
 
-    def die(self, sig, pc):
-        """End pydbt by the guest's fatal signal, as QEMU does."""
+    def die(self, sig, pc, quiet=False):
+        """End pydbt by the guest's fatal signal, as QEMU does (quiet: without
+        the message, as the host kernel's default action for a signal from outside)."""
         if self.proc.debugger is not None:
             self.proc.debugger.died(sig)
+        if quiet:
+            return self._die_now(sig)
         try:
             name = signal.Signals(sig).name
         except ValueError:
@@ -502,11 +534,14 @@ class Signals:
         sys.stdout.flush()
         os.write(2, f"pydbt: uncaught target signal {sig} ({desc}) at pc 0x{pc:x} - {name}\n".encode())
         self.proc.report_stats()
+        self._die_now(sig)
+
+    def _die_now(self, sig):
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         host_default(sig)
         try:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
+            signal.pthread_kill(threading.get_ident(), sig)  # (to this thread: the signal thread must not take it)
         except (OSError, ValueError):
-            pass
-        os.kill(os.getpid(), sig)
+            os.kill(os.getpid(), sig)
         os.kill(os.getpid(), signal.SIGKILL)      # a signal whose default does not kill

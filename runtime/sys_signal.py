@@ -144,8 +144,7 @@ def _queueinfo(proc, tgid, tid, sig, uinfo):
         if tid is None:
             return abi.host_syscall("rt_sigqueueinfo", tgid, sig, bytes(host))
         return abi.host_syscall("rt_tgsigqueueinfo", tgid, s32(tid), sig, bytes(host))
-    if code >= 0 or code == -6:          # (only the kernel sends SI_USER-like codes: SI_TKILL, >= 0)
-        return -errno.EPERM
+    # (the kernel refuses codes >= 0 and SI_TKILL only towards another process: the host checks those)
     if tid is not None and proc.task_by_tid(s32(tid)) is None:
         return -errno.ESRCH
     proc.signals.queue(sig, code=code, pid=pid, uid=uid, value=value, tid=None if tid is None else s32(tid))

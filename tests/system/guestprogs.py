@@ -136,6 +136,13 @@ PROGRAMS: dict[str, Program] = {
            what="gdbstub tests: fork, vfork+exec, exec and a write under gdb's follow-fork/exec modes"),
         _p("gdb_exec_target", opt="-O0", cflags=("-g",), what="gdbstub tests: the program gdb_follow execs"),
         _p("gdb_signals", opt="-O0", cflags=("-g",), what="gdbstub tests: a guest signal stops gdb, passed or not"),
+        _p("timers", what="alarm + pause, setitimer ticks (then stopped), ITIMER_PROF, POSIX timers "
+                           "(SIGEV_SIGNAL + sigval, overruns, SIGEV_NONE, SIGEV_THREAD_ID, CPU clock), "
+                           "clock_getres, clock_nanosleep TIMER_ABSTIME"),
+        _p("sigwait", what="sigsuspend woken by a child's kill, sigtimedwait (timeout, pending, siginfo), sigpending, "
+                            "sigqueue/rt_tgsigqueueinfo values, signalfd (poll, read, epoll, a child's signal)"),
+        _p("blocking", what="handled signals interrupting read/nanosleep/poll/waitpid (EINTR, time left), SA_RESTART "
+                             "read, tgkill to a thread blocked in read; modes for SIGINT sent by the host tests"),
         _p("events", what="epoll over pipes (LT, ET, ONESHOT, 64-bit data, timeouts, sigmask), eventfd, "
                            "timerfd loop, inotify in a temp dir; 'kernel': epoll_pwait2 too"),
         _p("fileio2", what="sendfile/copy_file_range/splice/tee/vmsplice, flock and fcntl locks with a child "
