@@ -274,11 +274,17 @@ def option_kind(proc, what, level, opt):
     """The value kind of a supported option; ENOPROTOOPT (logged under -d unimp) if not."""
     kind = KIND.get((level, opt))
     if kind is None:
-        log = proc.log
-        if log.on("unimp"):
-            log.write(f"Unsupported {what} level={level} optname={opt}\n")
+        log_unsupported(proc, f"{what} level={level} optname={opt}")
         raise err(errno.ENOPROTOOPT)
     return kind
+
+
+def log_unsupported(proc, what):
+    """One `-d unimp` line: `Unsupported <what>`."""
+    log = proc.log
+    on = getattr(log, "on", None)
+    if on is not None and on("unimp"):
+        log.write(f"Unsupported {what}\n")
 
 
 def timeval_in(proc, data):

@@ -69,8 +69,7 @@ def _sock_flags_to_host(proc, v):
 
 
 def _unsupported(proc, what):
-    if proc.log.on("unimp"):
-        proc.log.write(f"Unsupported socket {what}\n")
+    sa.log_unsupported(proc, "socket " + what)
 
 
 # --- creating sockets ---------------------------------------------------------------
