@@ -319,16 +319,22 @@ class Agent:
         or the child is not debugged."""
         from pydbt.runtime import ownfds
         proc = self.proc
-        self.chan.sock.detach()          # (its number is closed below, once)
-        for fd in (self.fd,) + ((pair[0],) if pair else ()):
+        mine = [pair[0]] if pair else []
+        if self.active:                  # (detached: its channel is closed already)
+            self.chan.sock.detach()      # (the number is closed here, once)
+            mine.append(self.fd)
+        for fd in mine:
             try:
                 ownfds.release(proc, fd)
             except OSError:
                 pass
         self.session.close_files()
         if pair is None or not self.active:
+            if pair:
+                ownfds.release(proc, pair[1])
             self.active = False
             self.target.clear()
+            self.target.catch_syscalls = None
             self.held, self.deferred = set(), []
             proc.debugger = None
             return
