@@ -201,7 +201,8 @@ def control_out(proc, data, room):
             if rights:
                 _close_fds(payload)
             continue
-        if hsz + len(payload) > space:
+        full = hsz + len(payload)          # put_cmsg's header keeps it; scm_detach_fds counts what fit
+        if full > space:
             flags |= MSG_CTRUNC
             keep = space - hsz
             if rights:
@@ -209,7 +210,7 @@ def control_out(proc, data, room):
                 _close_fds(payload[keep:])
             payload = payload[:keep]
         ln = hsz + len(payload)
-        blob = lay.cmsghdr.pack(cmsg_len=ln, cmsg_level=level, cmsg_type=typ) + payload
+        blob = lay.cmsghdr.pack(cmsg_len=ln if rights else full, cmsg_level=level, cmsg_type=typ) + payload
         pad = min(lay.cmsg_align(ln), room - used) - ln
         out.append(blob + b"\0" * pad)
         used += ln + pad
