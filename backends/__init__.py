@@ -2,11 +2,12 @@
 import importlib
 import sys
 
-NAMES = {"interp": "pydbt.backends.interp", "pybytecode": "pydbt.backends.pybytecode"}
+NAMES = {"interp": "pydbt.backends.interp", "pybytecode": "pydbt.backends.pybytecode",
+         "llvm": "pydbt.backends.llvm"}
 
 # what a backend needs of the host, if it may be missing: module -> function
 # returning None when the backend can run here, else why not
-_NEEDS = {"pybytecode": "pydbt.backends.pyops"}
+_NEEDS = {"pybytecode": "pydbt.backends.pyops", "llvm": "pydbt.backends.llvm_jit"}
 _FALLBACK = "interp"
 _warned = set()
 

@@ -1,0 +1,353 @@
+"""The native backend: each TB becomes native code through LLVM (llvmlite), chained in native code.
+
+Phase 1 of issue 12: one TB (a superblock, loops inside closed) per LLVM module,
+compiled when the first tier has run it `-jit-threshold` times.  The IR text
+comes from llvm_emit.py, the code from llvm_jit.py (ORC LLJIT; llvmlite is
+imported on the first compile only).
+
+CPU state: copied in and out at each Python<->native transition.  A thread's
+native context (`NativeCtx`, one per CPU object) holds the 64 guest registers
+as u64 words plus the exit fields; entering native code packs `cpu.regs` into it
+(one struct.pack_into), leaving unpacks them back into the same list.  Measured
+(CPython 3.11, loaded 2-core host): pack + unpack of 64 registers ~1.3 us, a
+whole transition (copies, the ctypes call, the exit's dispatch) ~3 us.  Native
+code runs long between transitions (chaining, the jump cache and loops stay
+native), so a shared register buffer, which would slow every register access of
+the bytecode tier (a memoryview item instead of a list item) and touch every
+place that reads `cpu.regs` as a list, buys nothing measurable here.
+
+Transitions: `fn(cpu)` (the TB's Python function, what the TB cache and the
+trampoline see) enters native code at its TB and returns the Python function to
+run next, as every backend does:
+* an unchained direct exit (its slot empty: the successor is not native yet, or
+  not translated) returns `links[k]`, so the TB cache's stubs and chaining work
+  as for the other backends; when the cache links two native TBs, it also
+  patches the native slot (`NativeState.patch`, called by TBCache), and
+  invalidation empties every slot leading into a dropped TB;
+* an indirect exit missing the native jump cache returns `fns.get(pc) or
+  lookup(pc)`, filling the jump cache when the target is native;
+* a budget (BUDGET chained jumps, jump-cache hits and loop back-edges) bounds the
+  time spent in native code, so pending guest signals, Ctrl-C, other guest
+  threads (native code runs with the GIL held) and exclusive sections get in; a
+  pending signal seen by a callback, or on entry, empties the budget;
+* syscalls and other exceptions raise their Python exception after the registers
+  are back, faults too, with the pc of the faulting instruction.
+Callbacks from native code into Python (`NativeState.callback`): the checked
+memory path (GuestMemory.load/store) for any access the inline permission check
+refuses, and helpers (FP, AMOs, LR/SC, CSRs: phase 1 runs F/D through the exact
+Python helpers, ~0.3 us a call).  An exception in a callback is kept and the TB
+leaves by its fault exit.
+
+Code of invalidated TBs is freed (its ORC resource tracker dropped) only when no
+thread runs native code of this state (`active` == 0).
+"""
+import ctypes
+import mmap
+import struct
+import weakref
+
+from pydbt.errors import GuestFault
+from pydbt.stats import STATS
+
+from . import llvm_emit as E
+from . import llvm_jit
+from .interp import raise_exception
+
+name = "llvm"
+superblocks = True
+EMITTERS = (E,)            # where the ops are lowered (tests/unit/test_backends.py reads it)
+
+BUDGET = 1 << 17           # native chain hits/back-edges per entry before returning to Python
+SLOTS = 1 << 21            # chain slots of one engine (8 bytes each, committed when touched)
+JC_BITS = 16               # jump cache: 2**16 entries of (pc, code)
+M64 = (1 << 64) - 1
+
+_CB = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64,
+                       ctypes.c_uint64, ctypes.c_uint64)
+_ENTRY = ctypes.PYFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)     # the GIL stays held
+_CTXS = weakref.WeakValueDictionary()      # ctx address -> NativeCtx
+_STRUCTS = {}
+
+
+def unsupported():
+    return llvm_jit.unsupported()
+
+
+def _stat(key, n=1):
+    extra = STATS.extra
+    extra[key] = extra.get(key, 0) + n
+
+
+class NativeCtx:
+    """One thread's (one CPU object's) native context: see llvm_emit.CTX_*."""
+    __slots__ = ("words", "addr", "cpu", "error", "pending", "__weakref__")
+
+    def __init__(self, cpu):
+        self.words = (ctypes.c_uint64 * E.CTX_WORDS)()
+        self.addr = ctypes.addressof(self.words)
+        self.cpu = cpu
+        self.error = None
+        self.pending = None
+        _CTXS[self.addr] = self
+
+
+def _ctx(cpu):
+    try:
+        nc = cpu._pydbt_native
+    except AttributeError:
+        nc = None
+    if nc is None or nc.cpu is not cpu:
+        nc = NativeCtx(cpu)
+        cpu._pydbt_native = nc
+    return nc
+
+
+def _struct(n):
+    s = _STRUCTS.get(n)
+    if s is None:
+        s = _STRUCTS[n] = struct.Struct(f"<{n}Q")
+    return s
+
+
+class Native:
+    """What Python keeps of one native TB."""
+    __slots__ = ("state", "tb_id", "addr", "slot0", "nexits", "links", "lookup", "fns",
+                 "exceptions", "tracker", "text", "pc", "pending", "counter")
+
+
+class NativeState:
+    """The native side of one TB cache (one engine): chain slots, jump cache,
+    callback, helper table, live TBs.  `shared` False: a TB compiled outside an
+    engine (tests), whose exits are never chained."""
+
+    def __init__(self, mem, shared):
+        self.mem = mem
+        self.shared = shared
+        nslots = SLOTS if shared else 64
+        self._slots_map = mmap.mmap(-1, 8 * nslots) if shared else None
+        self.slots = ((ctypes.c_uint64 * nslots).from_buffer(self._slots_map) if shared
+                      else (ctypes.c_uint64 * nslots)())
+        self.nslots = nslots
+        self.next_slot = 0
+        jc_bits = JC_BITS if shared else 4
+        self.jc_mask = (1 << jc_bits) - 1
+        self.jc = (ctypes.c_uint64 * (2 << jc_bits))()
+        for i in range(1 << jc_bits):
+            self.jc[2 * i] = 1                   # (no guest pc is odd)
+        if mem is not None:
+            self._perm = (ctypes.c_char * len(mem.perm)).from_buffer(mem.perm)
+            perm, npages, base = ctypes.addressof(self._perm), len(mem.perm), mem.host_base
+        else:
+            self._perm = (ctypes.c_char * 1)()
+            perm, npages, base = ctypes.addressof(self._perm), 0, 0
+        self.helpers, self.helper_ids = [], {}
+        self.natives = {}
+        self.next_id = 0
+        self.active = 0
+        self.dead = []
+        self.memo = None if shared else {}       # IR text -> (tracker, address)
+        self.cb = _CB(self.callback)
+        self.consts = {"mem": base, "perm": perm, "npages": npages,
+                       "cb": ctypes.cast(self.cb, ctypes.c_void_p).value,
+                       "slots": ctypes.addressof(self.slots), "jc": ctypes.addressof(self.jc),
+                       "jc_mask": self.jc_mask, "helper": self.helper}
+
+    def helper(self, fn):
+        i = self.helper_ids.get(fn)
+        if i is None:
+            i = self.helper_ids[fn] = len(self.helpers)
+            self.helpers.append(fn)
+        return i
+
+    # --- compile ----------------------------------------------------------------------
+    def compile(self, block, ctx):
+        nexits = sum(1 for op in block.ops if op.name == "goto_tb")
+        if self.next_slot + nexits > self.nslots:
+            if self.shared:
+                raise MemoryError("llvm: chain slots exhausted")
+            self.next_slot = 0
+        nat = Native()
+        nat.state, nat.nexits = self, nexits
+        # (outside an engine nothing is chained: every TB may use the same id and
+        # slots, so the same block gives the same text, compiled once)
+        nat.tb_id, nat.slot0 = (self.next_id, self.next_slot) if self.shared else (0, 0)
+        self.next_id += 1
+        self.next_slot += nexits
+        nat.links, nat.lookup, nat.fns, nat.pc = ctx.links, ctx.lookup, ctx.fns, block.pc
+        nat.pending, nat.counter = ctx.pending, ctx.counter
+        fname = f"tb{nat.tb_id}_{block.pc:x}"
+        em = E.Emitter(block, fname, nat.tb_id, nat.slot0, self.consts, ctx.counter is not None)
+        nat.text = em.build()
+        nat.exceptions = em.exceptions
+        known = self.memo.get(nat.text) if self.memo is not None else None
+        if known is None:
+            known = llvm_jit.compile(nat.text, fname)
+            if self.memo is not None:
+                if len(self.memo) > 2048:
+                    self.memo.clear()
+                self.memo[nat.text] = known
+        nat.tracker, nat.addr = known
+        if self.shared:
+            self.natives[nat.tb_id] = nat
+            for k in range(nexits):
+                self.slots[nat.slot0 + k] = 0
+        _stat("native_tbs")
+        return self.wrapper(nat)
+
+    def wrapper(self, nat):
+        entry = _ENTRY(nat.addr)
+        enter = self.enter
+
+        def native_tb(cpu):
+            return enter(cpu, entry, nat)
+        native_tb.native = nat
+        native_tb.native_addr = nat.addr
+        return native_tb
+
+    # --- run --------------------------------------------------------------------------
+    def enter(self, cpu, entry, nat):
+        nc = _ctx(cpu)
+        w = nc.words
+        regs = cpu.regs
+        n = len(regs)
+        s = _struct(n)
+        s.pack_into(w, 0, *regs)
+        nc.pending = pending = nat.pending
+        budget = 0 if pending else BUDGET
+        w[E.CTX_BUDGET] = budget
+        w[E.CTX_STATUS] = 0
+        w[E.CTX_ICOUNT] = 0
+        if self.dead and not self.active:
+            self.dead.clear()                      # no native frame anywhere: free their code
+        self.active += 1
+        try:
+            code = entry(nc.addr)
+            if self.shared:
+                nat = self.natives.get(w[E.CTX_EXIT_ID]) or self._dead_native(w[E.CTX_EXIT_ID])
+        finally:
+            self.active -= 1
+        regs[:] = s.unpack_from(w, 0)
+        left = w[E.CTX_BUDGET]
+        extra = STATS.extra
+        extra["native_transitions"] = extra.get("native_transitions", 0) + 1
+        if left != budget:
+            extra["native_chain_hits"] = extra.get("native_chain_hits", 0) + \
+                budget - (left if left < 1 << 63 else 0)
+        if nat.counter is not None:
+            ic = w[E.CTX_ICOUNT]
+            nat.counter[0] += ic - (1 << 64) if ic >> 63 else ic
+        arg = w[E.CTX_EXIT_ARG]
+        if code == E.EXIT_GOTO:
+            return nat.links[arg]
+        if code == E.EXIT_PTR:
+            fn = nat.fns.get(arg) or nat.lookup(arg)
+            if self.shared and getattr(fn, "native_addr", None) is not None and \
+                    getattr(fn, "native", None) is not None and fn.native.state is self:
+                i = (arg >> 1) & self.jc_mask
+                self.jc[2 * i + 1] = fn.native_addr
+                self.jc[2 * i] = arg
+                extra["native_jc_fills"] = extra.get("native_jc_fills", 0) + 1
+            return fn
+        if code == E.EXIT_LOOP:
+            return nat.lookup(arg)
+        if code == E.EXIT_EXC:
+            kind, pc, next_pc = nat.exceptions[arg]
+            try:
+                raise_exception(kind, pc, next_pc)
+            except GuestFault as e:            # (an illegal instruction: as the interpreter)
+                if e.pc is None:
+                    e.pc = pc
+                cpu.pc = e.pc
+                raise
+        if code == E.EXIT_FAULT:
+            e, nc.error = nc.error, None
+            if isinstance(e, GuestFault):
+                if e.pc is None:
+                    e.pc = w[E.CTX_PC]
+                cpu.pc = e.pc
+            raise e
+        raise RuntimeError(f"llvm: unknown native exit {code}")
+
+    def _dead_native(self, tb_id):
+        for nat in self.dead:
+            if nat.tb_id == tb_id:
+                return nat
+        raise RuntimeError(f"llvm: native exit from unknown TB {tb_id}")
+
+    def callback(self, ctx, kind, a, b, c):
+        nc = _CTXS[ctx]
+        try:
+            if kind == E.CB_LOAD:
+                r = self.mem.load(a, b & 15, bool(b >> 4)) & M64
+            elif kind == E.CB_STORE:
+                self.mem.store(a, b, c)
+                r = 0
+            else:
+                r = self.helpers[a](nc.cpu, *nc.words[E.CTX_ARGS:E.CTX_ARGS + b])
+                r = 0 if r is None else r & M64
+            if nc.pending:
+                nc.words[E.CTX_BUDGET] = 0            # leave at the next chain or back-edge
+            return r
+        except BaseException as e:                    # (KeyboardInterrupt too: raised on exit)
+            nc.error = e
+            nc.words[E.CTX_STATUS] = 1
+            return 0
+
+    # --- the TB cache's hooks ------------------------------------------------------------
+    def patch(self, src, k):
+        """src.links[k] changed: its native slot follows (the successor's code if
+        it is native code of this state, else empty: exit to Python)."""
+        nat = getattr(src.fn, "native", None)
+        if nat is None or nat.state is not self or k >= nat.nexits:
+            return
+        dst = src.links[k]
+        dn = getattr(dst, "native", None)
+        addr = dn.addr if dn is not None and dn.state is self and dn.tb_id in self.natives else 0
+        self.slots[nat.slot0 + k] = addr
+        if addr:
+            _stat("native_chains_patched")
+
+    def drop(self, tb):
+        """tb is invalidated: nothing native leads into it any more; its code is
+        freed once no thread runs native code."""
+        nat = getattr(tb.fn, "native", None)
+        if nat is None or nat.state is not self or nat.tb_id not in self.natives:
+            return
+        del self.natives[nat.tb_id]
+        for k in range(nat.nexits):
+            self.slots[nat.slot0 + k] = 0
+        i = (nat.pc >> 1) & self.jc_mask
+        if self.jc[2 * i + 1] == nat.addr:
+            self.jc[2 * i] = 1
+        self.dead.append(nat)
+        _stat("native_dropped")
+
+
+_PRIVATE = weakref.WeakKeyDictionary()     # guest memory -> the state of TBs outside an engine
+_NO_MEM = []
+
+
+def _state(ctx):
+    cache = getattr(ctx, "cache", None)
+    if cache is None:
+        if ctx.mem is None:
+            if not _NO_MEM:
+                _NO_MEM.append(NativeState(None, shared=False))
+            return _NO_MEM[0]
+        st = _PRIVATE.get(ctx.mem)
+        if st is None:
+            st = _PRIVATE[ctx.mem] = NativeState(ctx.mem, shared=False)
+        return st
+    st = getattr(cache, "native", None)
+    if st is None:
+        st = cache.native = NativeState(ctx.mem, shared=True)
+    return st
+
+
+def compile(block, ctx):
+    return _state(ctx).compile(block, ctx)
+
+
+def disassemble(fn):
+    """-d out_asm: the host code of a TB (its module compiled again to assembly)."""
+    return llvm_jit.assembly(fn.native.text)

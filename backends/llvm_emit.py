@@ -1,0 +1,587 @@
+"""LLVM IR text for one TB, straight from our IR (no llvmlite.ir: text is ~40x cheaper).
+
+One TB becomes one function `i64 @<name>(ptr %ctx)`.  `ctx` is the calling
+thread's native context (see llvm_rt.CTX_*): the guest registers as 64 words,
+then the budget, the exit fields, the instruction count, the callback status and
+the helper arguments.  Everything else the code touches (guest memory, its
+permission bytes, the chain slots, the jump cache, the Python callback) sits at
+an address fixed for the process, written into the code as a constant.
+
+Shape of the function:
+
+* entry: every guest register the TB reads or writes is loaded into an alloca
+  (LLVM's SROA/mem2reg make them SSA values); the allocas are the guest state
+  at every point, so any exit - a fault included - writes back the registers the
+  TB writes, from the allocas, and the state is exactly that of the
+  instructions run so far.  Temps are SSA values (our IR never lets a temp live
+  across a label, so each LLVM value is defined in a block that dominates its uses).
+* memory: `perm[a >> 12]` tested inline (load: R set, FILE clear; store: W set,
+  CODE and FILE clear; the access inside one page, the page inside the space),
+  then a plain host access at `mem_base + a`.  Anything else calls back into
+  Python (GuestMemory.load/store: page crossing, faults, stores into pages that
+  hold translations, which invalidates them); if the callback raised, the TB
+  leaves by its fault exit with the pc of the faulting instruction.
+* helpers (`call`, `call_pure`: FP, AMOs, CSRs) call back into Python the same way.
+* exits: `goto_tb` loads its chain slot; a non-null slot is the successor's
+  native code, reached by a `musttail` call (a jump) once the budget allows;
+  `goto_ptr` probes the native jump cache (pc -> code); a back-edge (a loop
+  inside the TB) also spends budget.  An empty slot, a miss, a spent budget or an
+  exception returns an exit code to Python (EXIT_*), the details in ctx.
+
+`Names` is the one place where identifiers become LLVM text: symbols are
+quoted and escaped as LLVM's lexer wants when they are not plain.
+"""
+import re
+
+from pydbt import ir
+from pydbt.ir import Const, I32, I64, MASK
+
+# ctx layout, in 64-bit words
+CTX_REGS = 0
+NREGS_MAX = 64
+CTX_BUDGET = 64
+CTX_EXIT_ID = 65
+CTX_EXIT_ARG = 66
+CTX_ICOUNT = 67
+CTX_STATUS = 68
+CTX_PC = 69
+CTX_ARGS = 70
+NARGS_MAX = 8
+CTX_WORDS = CTX_ARGS + NARGS_MAX
+
+# exit codes returned to Python
+EXIT_GOTO, EXIT_PTR, EXIT_LOOP, EXIT_EXC, EXIT_FAULT = range(5)
+
+# callback kinds: cb(ctx, kind, a, b, c) -> u64
+CB_LOAD, CB_STORE, CB_HELPER = range(3)
+
+PAGE_SHIFT = 12
+PAGE = 1 << PAGE_SHIFT
+PERM_R, PERM_W, PERM_CODE, PERM_FILE = 1, 2, 8, 16
+
+_PRED = {"eq": "eq", "ne": "ne", "lt": "slt", "ge": "sge", "le": "sle", "gt": "sgt",
+         "ltu": "ult", "geu": "uge", "leu": "ule", "gtu": "ugt"}
+_SIMPLE = {"add": "add", "sub": "sub", "mul": "mul", "and": "and", "or": "or", "xor": "xor"}
+_SHIFT = {"shl": "shl", "shr": "lshr", "sar": "ashr"}
+_EXT = {"ext8s": (8, "sext"), "ext8u": (8, "zext"), "ext16s": (16, "sext"), "ext16u": (16, "zext"),
+        "ext32s": (32, "sext"), "ext32u": (32, "zext")}
+_COUNT = {"clz": "ctlz", "ctz": "cttz", "popcnt": "ctpop"}
+_MULH = {"mulh": ("sext", "sext"), "mulhu": ("zext", "zext"), "mulhsu": ("sext", "zext")}
+
+_PLAIN = re.compile(r"[A-Za-z$._][A-Za-z$._0-9]*\Z")
+
+
+class Names:
+    """LLVM identifiers: a plain name as is, any other quoted with every byte
+    outside printable ASCII (and `"`, `\\`) written as \\XX, as LLVM's lexer reads it."""
+
+    @staticmethod
+    def sym(name):
+        return "@" + Names.quote(name)
+
+    @staticmethod
+    def local(name):
+        return "%" + Names.quote(name)
+
+    @staticmethod
+    def quote(name):
+        if _PLAIN.match(name):
+            return name
+        out = []
+        for b in name.encode("utf-8"):
+            if 0x20 <= b < 0x7f and b not in (0x22, 0x5c):
+                out.append(chr(b))
+            else:
+                out.append("\\%02X" % b)
+        return '"' + "".join(out) + '"'
+
+
+def lit(value, w):
+    """An integer literal of width w (LLVM reads them signed)."""
+    value &= MASK[w] if w in MASK else (1 << w) - 1
+    return str(value - (1 << w) if value >> (w - 1) else value)
+
+
+def ty(w):
+    return f"i{w}"
+
+
+class Emitter:
+    """Builds the text of one TB function.
+
+    consts: the process-wide addresses (mem, perm, npages, cb, slots, jc, jc_mask);
+    slot0: index of this TB's first chain slot (exit k uses slot0 + k);
+    tb_id: what exits store in ctx.exit_id so Python finds this TB's links."""
+
+    def __init__(self, block, name, tb_id, slot0, consts, counting):
+        self.block = block
+        self.name = name
+        self.tb_id = tb_id
+        self.slot0 = slot0
+        self.c = consts
+        self.counting = counting
+        self.lines = []
+        self.n = 0
+        self.alias = {}               # temp id -> operand text (mov)
+        self.pc = block.pc            # guest pc of the current instruction
+        self.terminated = False
+        self.placed = set()
+        self.exceptions = []          # (kind, pc, next_pc) by index
+        self.intrinsics = set()
+        self.fault_from = []          # (llvm block, pc) pairs jumping to the fault exit
+        self.cur = "start"
+        self.goto_n = -1
+
+    # --- text helpers ----------------------------------------------------------------
+    def fresh(self, base="v"):
+        self.n += 1
+        return f"%{base}{self.n}"
+
+    def emit(self, text):
+        self.lines.append("  " + text)
+
+    def block_start(self, name):
+        self.lines.append(f"{name}:")
+        self.cur = name
+        self.terminated = False
+
+    def new_block(self, base="b"):
+        self.n += 1
+        return f"{base}{self.n}"
+
+    def term(self, text):
+        self.emit(text)
+        self.terminated = True
+
+    def val(self, v):
+        if isinstance(v, Const):
+            return lit(v.value, v.type)
+        return self.alias.get(v.id, f"%t{v.id}")
+
+    def ctx_ptr(self, word):
+        p = self.fresh("p")
+        self.emit(f"{p} = getelementptr inbounds i64, ptr %ctx, i64 {word}")
+        return p
+
+    def ctx_load(self, word):
+        p = self.ctx_ptr(word)
+        v = self.fresh()
+        self.emit(f"{v} = load i64, ptr {p}")
+        return v
+
+    def ctx_store(self, word, value):
+        p = self.ctx_ptr(word)
+        self.emit(f"store i64 {value}, ptr {p}")
+
+    def addr(self, a):
+        p = self.fresh("p")
+        self.emit(f"{p} = inttoptr i64 {a} to ptr")
+        return p
+
+    # --- the function ---------------------------------------------------------------
+    def build(self):
+        ops = self.block.ops
+        self.used = sorted({op.consts[0] for op in ops if op.name in ("getreg", "setreg")})
+        self.written = sorted({op.consts[0] for op in ops if op.name == "setreg"})
+        self.heads = self._heads()
+        body_start = len(self.lines)
+        for op in ops:
+            if self.terminated and op.name != "label":
+                self.block_start(self.new_block("dead"))
+            self.op(op)
+        if not self.terminated:
+            self.term("unreachable")
+        body = self.lines[body_start:]
+        self.lines = self.lines[:body_start]
+        # entry: register allocas, then the body, then the shared fault exit
+        self.lines.append(f"define i64 {Names.sym(self.name)}(ptr noalias %ctx) nounwind {{")
+        self.lines.append("entry:")
+        for g in self.used:
+            self.emit(f"%r{g} = alloca i64")
+        if self.counting:
+            self.emit("%ic = alloca i64")
+            self.emit("store i64 0, ptr %ic")
+        for g in self.used:
+            self.emit(f"%r{g}.p = getelementptr inbounds i64, ptr %ctx, i64 {CTX_REGS + g}")
+            self.emit(f"%r{g}.0 = load i64, ptr %r{g}.p")
+            self.emit(f"store i64 %r{g}.0, ptr %r{g}")
+        self.emit("br label %start")
+        self.lines.append("start:")
+        self.lines.extend(body)
+        if self.fault_from:
+            self.lines.append("fault:")
+            phi = ", ".join(f"[{lit(pc, 64)}, %{b}]" for b, pc in self.fault_from)
+            self.emit(f"%fpc = phi i64 {phi}")
+            self.ctx_store(CTX_PC, "%fpc")
+            self.leave(EXIT_FAULT, None)
+        self.lines.append("}")
+        decls = sorted(self.intrinsics)
+        return "\n".join(decls + self.lines) + "\n"
+
+    def _heads(self):
+        """label -> (guest pc of its first instruction, instructions before it in
+        block order): where a back-edge leaves when the budget is spent."""
+        heads = {}
+        ops = self.block.ops
+        for at, o in enumerate(ops):
+            if o.name == "label":
+                before = sum(1 for x in ops[:at] if x.name == "insn_start")
+                pc = next((x.consts[0] for x in ops[at:] if x.name == "insn_start"), None)
+                heads[o.consts[0]] = (pc, before)
+        return heads
+
+    # --- exits --------------------------------------------------------------------------
+    def writeback(self):
+        for g in self.written:
+            v = self.fresh()
+            self.emit(f"{v} = load i64, ptr %r{g}")
+            self.emit(f"store i64 {v}, ptr %r{g}.p")
+
+    def add_ic(self, n):
+        if self.counting and n:
+            v, w = self.fresh(), self.fresh()
+            self.emit(f"{v} = load i64, ptr %ic")
+            self.emit(f"{w} = add i64 {v}, {lit(n, 64)}")
+            self.emit(f"store i64 {w}, ptr %ic")
+
+    def flush_ic(self):
+        if self.counting:
+            v, old, new = self.fresh(), self.ctx_load(CTX_ICOUNT), self.fresh()
+            self.emit(f"{v} = load i64, ptr %ic")
+            self.emit(f"{new} = add i64 {old}, {v}")
+            self.ctx_store(CTX_ICOUNT, new)
+
+    def leave(self, code, arg):
+        """Return to Python with exit `code`; registers and the count go back first."""
+        self.writeback()
+        self.flush_ic()
+        self.ctx_store(CTX_EXIT_ID, str(self.tb_id))
+        if arg is not None:
+            self.ctx_store(CTX_EXIT_ARG, arg)
+        self.term(f"ret i64 {code}")
+
+    def spend(self, ok_label, out_label):
+        """One unit of budget; on to ok_label while some is left, else out_label."""
+        p = self.ctx_ptr(CTX_BUDGET)
+        b, b1, ok = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{b} = load i64, ptr {p}")
+        self.emit(f"{b1} = sub i64 {b}, 1")
+        self.emit(f"store i64 {b1}, ptr {p}")
+        self.emit(f"{ok} = icmp sgt i64 {b}, 0")
+        self.term(f"br i1 {ok}, label %{ok_label}, label %{out_label}")
+
+    def tail_call(self, fn):
+        r = self.fresh()
+        self.emit(f"{r} = musttail call i64 {fn}(ptr %ctx)")
+        self.term(f"ret i64 {r}")
+
+    def goto_tb(self, k, insns):
+        self.writeback()
+        self.add_ic(insns)
+        self.flush_ic()
+        slot = self.addr(self.c["slots"] + 8 * (self.slot0 + k))
+        f, nz = self.fresh("f"), self.fresh()
+        self.emit(f"{f} = load ptr, ptr {slot}")
+        self.emit(f"{nz} = icmp ne ptr {f}, null")
+        chain, go, out = self.new_block("chain"), self.new_block("go"), self.new_block("out")
+        self.term(f"br i1 {nz}, label %{chain}, label %{out}")
+        self.block_start(chain)
+        self.spend(go, out)
+        self.block_start(go)
+        self.tail_call(f)
+        self.block_start(out)
+        self.ctx_store(CTX_EXIT_ID, str(self.tb_id))
+        self.ctx_store(CTX_EXIT_ARG, str(k))
+        self.term(f"ret i64 {EXIT_GOTO}")
+
+    def goto_ptr(self, target, insns):
+        self.writeback()
+        self.add_ic(insns)
+        self.flush_ic()
+        c = self.c
+        i1, idx, e, epc, hit = self.fresh(), self.fresh(), self.fresh("p"), self.fresh(), self.fresh()
+        jc = self.addr(c["jc"])
+        self.emit(f"{i1} = lshr i64 {target}, 1")
+        self.emit(f"{idx} = and i64 {i1}, {c['jc_mask']}")
+        self.emit(f"{e} = getelementptr inbounds [2 x i64], ptr {jc}, i64 {idx}")
+        self.emit(f"{epc} = load i64, ptr {e}")
+        self.emit(f"{hit} = icmp eq i64 {epc}, {target}")
+        chain, go, out = self.new_block("jc"), self.new_block("go"), self.new_block("out")
+        self.term(f"br i1 {hit}, label %{chain}, label %{out}")
+        self.block_start(chain)
+        self.spend(go, out)
+        self.block_start(go)
+        fp, f = self.fresh("p"), self.fresh("f")
+        self.emit(f"{fp} = getelementptr inbounds i64, ptr {e}, i64 1")
+        self.emit(f"{f} = load ptr, ptr {fp}")
+        self.tail_call(f)
+        self.block_start(out)
+        self.ctx_store(CTX_EXIT_ID, str(self.tb_id))
+        self.ctx_store(CTX_EXIT_ARG, target)
+        self.term(f"ret i64 {EXIT_PTR}")
+
+    def to_label(self, lab, skip, back):
+        """Jump to label lab (the branch is taken): count the skipped instructions,
+        and on a back-edge spend budget, leaving at the loop head when it is spent."""
+        self.add_ic(-skip)
+        if not back:
+            self.term(f"br label %L{lab}")
+            return
+        out = self.new_block("loopout")
+        self.spend(f"L{lab}", out)
+        self.block_start(out)
+        pc, before = self.heads[lab]
+        self.add_ic(before)
+        self.leave(EXIT_LOOP, lit(pc, 64))
+
+    # --- callbacks -----------------------------------------------------------------------
+    def callback(self, kind, a, b, c):
+        cb = self.addr(self.c["cb"])
+        r = self.fresh()
+        self.emit(f"{r} = call i64 {cb}(ptr %ctx, i64 {kind}, i64 {a}, i64 {b}, i64 {c})")
+        st, bad = self.ctx_load(CTX_STATUS), self.fresh()
+        self.emit(f"{bad} = icmp ne i64 {st}, 0")
+        ok = self.new_block("ok")
+        self.fault_from.append((self.cur, self.pc))
+        self.term(f"br i1 {bad}, label %fault, label %{ok}")
+        self.block_start(ok)
+        return r
+
+    # --- memory -------------------------------------------------------------------------
+    def check(self, a, size, store):
+        """-> i1: the access of size bytes at a may go straight to host memory"""
+        c = self.c
+        pg, inr, pgc, off, fits, pp, p, pm, okp, ok = (self.fresh() for _ in range(10))
+        self.emit(f"{pg} = lshr i64 {a}, {PAGE_SHIFT}")
+        self.emit(f"{inr} = icmp ult i64 {pg}, {c['npages']}")
+        self.emit(f"{pgc} = select i1 {inr}, i64 {pg}, i64 0")
+        self.emit(f"{off} = and i64 {a}, {PAGE - 1}")
+        self.emit(f"{fits} = icmp ule i64 {off}, {PAGE - size}")
+        perm = self.addr(c["perm"])
+        self.emit(f"{pp} = getelementptr inbounds i8, ptr {perm}, i64 {pgc}")
+        self.emit(f"{p} = load i8, ptr {pp}")
+        mask, want = ((PERM_W | PERM_CODE | PERM_FILE), PERM_W) if store else ((PERM_R | PERM_FILE), PERM_R)
+        self.emit(f"{pm} = and i8 {p}, {mask}")
+        self.emit(f"{okp} = icmp eq i8 {pm}, {want}")
+        both = self.fresh()
+        self.emit(f"{both} = and i1 {inr}, {fits}")
+        self.emit(f"{ok} = and i1 {both}, {okp}")
+        return ok
+
+    def host(self, a):
+        base = self.addr(self.c["mem"])
+        hp = self.fresh("p")
+        self.emit(f"{hp} = getelementptr i8, ptr {base}, i64 {a}")
+        return hp
+
+    def ld(self, op):
+        size, signed = op.consts
+        a = self.val(op.ins[0])
+        ok = self.check(a, size, False)
+        fast, slow, done = self.new_block("ldf"), self.new_block("lds"), self.new_block("ldd")
+        self.term(f"br i1 {ok}, label %{fast}, label %{slow}")
+        self.block_start(fast)
+        hp = self.host(a)
+        raw, v = self.fresh(), self.fresh()
+        self.emit(f"{raw} = load i{8 * size}, ptr {hp}, align 1")
+        if size == 8:
+            v = raw
+        else:
+            self.emit(f"{v} = {'sext' if signed else 'zext'} i{8 * size} {raw} to i64")
+        self.term(f"br label %{done}")
+        self.block_start(slow)
+        sv = self.callback(CB_LOAD, a, size | (int(bool(signed)) << 4), 0)
+        slow_end = self.cur
+        self.term(f"br label %{done}")
+        self.block_start(done)
+        out = f"%t{op.outs[0].id}"
+        if op.type == I32:
+            m = self.fresh()
+            self.emit(f"{m} = phi i64 [{v}, %{fast}], [{sv}, %{slow_end}]")
+            self.emit(f"{out} = trunc i64 {m} to i32")
+        else:
+            self.emit(f"{out} = phi i64 [{v}, %{fast}], [{sv}, %{slow_end}]")
+
+    def st(self, op):
+        size = op.consts[0]
+        a = self.val(op.ins[0])
+        v = self.widen(op.ins[1])
+        ok = self.check(a, size, True)
+        fast, slow, done = self.new_block("stf"), self.new_block("sts"), self.new_block("std")
+        self.term(f"br i1 {ok}, label %{fast}, label %{slow}")
+        self.block_start(fast)
+        hp = self.host(a)
+        if size == 8:
+            nv = v
+        else:
+            nv = self.fresh()
+            self.emit(f"{nv} = trunc i64 {v} to i{8 * size}")
+        self.emit(f"store i{8 * size} {nv}, ptr {hp}, align 1")
+        self.term(f"br label %{done}")
+        self.block_start(slow)
+        self.callback(CB_STORE, a, v, size)
+        self.term(f"br label %{done}")
+        self.block_start(done)
+
+    def widen(self, v):
+        """an input as i64 (i32 values zero-extended, as the interpreter keeps them)"""
+        if v.type == I64:
+            return self.val(v)
+        r = self.fresh()
+        self.emit(f"{r} = zext i32 {self.val(v)} to i64")
+        return r
+
+    def call(self, op, helper_index):
+        if len(op.ins) > NARGS_MAX:
+            raise NotImplementedError(f"llvm: a helper call with {len(op.ins)} arguments")
+        for i, v in enumerate(op.ins):
+            self.ctx_store(CTX_ARGS + i, self.widen(v))
+        r = self.callback(CB_HELPER, helper_index, len(op.ins), 0)
+        if op.outs:
+            out = f"%t{op.outs[0].id}"
+            if op.type == I32:
+                self.emit(f"{out} = trunc i64 {r} to i32")
+            else:
+                self.emit(f"{out} = add i64 {r}, 0")
+
+    # --- ops ----------------------------------------------------------------------------------
+    def intrinsic(self, name, w, nargs, extra=""):
+        t = ty(w)
+        args = ", ".join([t] * nargs + ([extra] if extra else []))
+        self.intrinsics.add(f"declare {t} @llvm.{name}.{t}({args})")
+        return f"@llvm.{name}.{t}"
+
+    def op(self, op):
+        n = op.name
+        w = op.type
+        outs = op.outs
+        out = f"%t{outs[0].id}" if outs else None
+        x = [self.val(v) for v in op.ins]
+        t = ty(w) if w else None
+        if n == "mov":
+            self.alias[outs[0].id] = x[0]
+        elif n in _SIMPLE:
+            self.emit(f"{out} = {_SIMPLE[n]} {t} {x[0]}, {x[1]}")
+        elif n in _SHIFT:
+            s = self.fresh()
+            self.emit(f"{s} = and {t} {x[1]}, {w - 1}")
+            self.emit(f"{out} = {_SHIFT[n]} {t} {x[0]}, {s}")
+        elif n in ("rotl", "rotr"):
+            f = self.intrinsic("fshl" if n == "rotl" else "fshr", w, 3)
+            self.emit(f"{out} = call {t} {f}({t} {x[0]}, {t} {x[0]}, {t} {x[1]})")
+        elif n == "neg":
+            self.emit(f"{out} = sub {t} 0, {x[0]}")
+        elif n == "not":
+            self.emit(f"{out} = xor {t} {x[0]}, -1")
+        elif n in _COUNT:
+            f = self.intrinsic(_COUNT[n], w, 1, "i1" if n != "popcnt" else "")
+            self.emit(f"{out} = call {t} {f}({t} {x[0]}" + (", i1 false)" if n != "popcnt" else ")"))
+        elif n in _EXT:
+            bits, how = _EXT[n]
+            if bits >= w:
+                self.alias[outs[0].id] = x[0]
+            else:
+                s = self.fresh()
+                self.emit(f"{s} = trunc {t} {x[0]} to i{bits}")
+                self.emit(f"{out} = {how} i{bits} {s} to {t}")
+        elif n == "trunc32":
+            self.emit(f"{out} = trunc i64 {x[0]} to i32")
+        elif n == "zext32":
+            self.emit(f"{out} = zext i32 {x[0]} to i64")
+        elif n == "sext32":
+            self.emit(f"{out} = sext i32 {x[0]} to i64")
+        elif n in _MULH:
+            ea, eb = _MULH[n]
+            wide = f"i{2 * w}"
+            a2, b2, p, h = self.fresh(), self.fresh(), self.fresh(), self.fresh()
+            self.emit(f"{a2} = {ea} {t} {x[0]} to {wide}")
+            self.emit(f"{b2} = {eb} {t} {x[1]} to {wide}")
+            self.emit(f"{p} = mul {wide} {a2}, {b2}")
+            self.emit(f"{h} = ashr {wide} {p}, {w}")
+            self.emit(f"{out} = trunc {wide} {h} to {t}")
+        elif n in ("div", "rem", "divu", "remu"):
+            self.divide(n, w, x, out)
+        elif n == "setcond":
+            c = self.fresh()
+            self.emit(f"{c} = icmp {_PRED[op.consts[0]]} {ty(op.ins[0].type)} {x[0]}, {x[1]}")
+            self.emit(f"{out} = zext i1 {c} to {t}")
+        elif n == "movcond":
+            c = self.fresh()
+            self.emit(f"{c} = icmp {_PRED[op.consts[0]]} {ty(op.ins[0].type)} {x[0]}, {x[1]}")
+            self.emit(f"{out} = select i1 {c}, {t} {x[2]}, {t} {x[3]}")
+        elif n == "getreg":
+            g = op.consts[0]
+            if w == I32:
+                v = self.fresh()
+                self.emit(f"{v} = load i64, ptr %r{g}")
+                self.emit(f"{out} = trunc i64 {v} to i32")
+            else:
+                self.emit(f"{out} = load i64, ptr %r{g}")
+        elif n == "setreg":
+            self.emit(f"store i64 {self.widen(op.ins[0])}, ptr %r{op.consts[0]}")
+        elif n == "ld":
+            self.ld(op)
+        elif n == "st":
+            self.st(op)
+        elif n in ("call", "call_pure"):
+            self.call(op, self.c["helper"](op.consts[0]))
+        elif n == "insn_start":
+            self.pc = op.consts[0]
+        elif n == "label":
+            lab = op.consts[0]
+            if not self.terminated:
+                self.term(f"br label %L{lab}")
+            self.block_start(f"L{lab}")
+            self.placed.add(lab)
+        elif n == "br":
+            lab, skip = op.consts
+            self.to_label(lab, skip, lab in self.placed)
+        elif n == "brcond":
+            cond, lab, skip = op.consts
+            c = self.fresh()
+            self.emit(f"{c} = icmp {_PRED[cond]} {ty(op.ins[0].type)} {x[0]}, {x[1]}")
+            back = lab in self.placed
+            fall = self.new_block("fall")
+            if not back and not (skip and self.counting):
+                self.term(f"br i1 {c}, label %L{lab}, label %{fall}")
+            else:
+                taken = self.new_block("taken")
+                self.term(f"br i1 {c}, label %{taken}, label %{fall}")
+                self.block_start(taken)
+                self.to_label(lab, skip, back)
+            self.block_start(fall)
+        elif n == "mb":
+            self.emit("fence seq_cst")
+        elif n == "goto_tb":
+            self.goto_n += 1
+            k = self.goto_n
+            self.goto_tb(k, op.consts[1])
+        elif n == "goto_ptr":
+            self.goto_ptr(x[0], op.consts[0])
+        elif n == "exception":
+            kind, pc, next_pc, insns = op.consts
+            self.exceptions.append((kind, pc, next_pc))
+            self.add_ic(insns)
+            self.leave(EXIT_EXC, str(len(self.exceptions) - 1))
+        else:
+            raise NotImplementedError(f"llvm: op {n}")
+
+    def divide(self, n, w, x, out):
+        """RISC-V's answers without the host's traps: x/0 = 0 (divu, div), x%0 = x,
+        MIN/-1 = MIN and MIN%-1 = 0 (the divisor is made 1 where the host would trap)."""
+        t = ty(w)
+        a, b = x
+        bz, bad, bs, q = self.fresh(), self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{bz} = icmp eq {t} {b}, 0")
+        if n in ("div", "rem"):
+            amin, bm1, ov = self.fresh(), self.fresh(), self.fresh()
+            self.emit(f"{amin} = icmp eq {t} {a}, {lit(1 << (w - 1), w)}")
+            self.emit(f"{bm1} = icmp eq {t} {b}, -1")
+            self.emit(f"{ov} = and i1 {amin}, {bm1}")
+            self.emit(f"{bad} = or i1 {bz}, {ov}")
+        else:
+            bad = bz
+        self.emit(f"{bs} = select i1 {bad}, {t} 1, {t} {b}")
+        self.emit(f"{q} = {dict(div='sdiv', rem='srem', divu='udiv', remu='urem')[n]} {t} {a}, {bs}")
+        zero = "0" if n in ("div", "divu") else a
+        self.emit(f"{out} = select i1 {bz}, {t} {zero}, {t} {q}")
