@@ -7,8 +7,9 @@
  *        shutdown mmsg netlink errors; default all but kernel, which
  *        qemu gets wrong: it is checked against a native build)
  *        sockets accept-wait MODE       (prints the port, then blocks in accept;
- *        MODE: default | handler | restart, or thread-handler: in a second
- *        thread, the only one that takes SIGINT; see test_sockets.py)
+ *        MODE: default | handler | restart | timeo-restart (SA_RESTART, but
+ *        SO_RCVTIMEO set), or thread-handler: in a second thread, the only
+ *        one that takes SIGINT; see test_sockets.py)
  *        sockets unix-connect PATH MSG  (sends MSG to a named socket, prints the reply)
  *        sockets scm-high               (SCM_RIGHTS of fds at and over RLIMIT_NOFILE)
  * Output is deterministic: ports and pids are only checked, never printed.
@@ -898,13 +899,17 @@ static int accept_wait(const char *mode)
         printf("joined\n");
         return (int)(long)ret;
     }
-    if (!strcmp(mode, "handler") || !strcmp(mode, "restart")) {
+    int timeo = !strcmp(mode, "timeo-restart");
+    if (!strcmp(mode, "handler") || !strcmp(mode, "restart") || timeo) {
         struct sigaction sa = {0};
         sa.sa_handler = on_int;
-        sa.sa_flags = !strcmp(mode, "restart") ? SA_RESTART : 0;
+        sa.sa_flags = strcmp(mode, "handler") ? SA_RESTART : 0;
         sigaction(SIGINT, &sa, NULL);
     }
     int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = {8, 0};
+    if (timeo) /* a socket with a timeout: EINTR whatever SA_RESTART says (signal(7)) */
+        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
