@@ -1,6 +1,6 @@
 /* fork, vfork and exec under gdb (built -g -O0), one scenario per argument:
      fork            child: in_child(21) -> "child 42", exit 7;
-                     parent: in_parent(1) -> "parent 2" (before it waits), then
+                     parent: in_parent(1) before it waits, then "parent 2" and
                      "child exit 7", exit 3
      vfork PROG      the child execs PROG (gdb_exec_target) with "from-vfork";
                      the parent waits, prints "vfork child exit N", exit 3
@@ -39,8 +39,10 @@ int main(int argc, char **argv)
             printf("child %d\n", in_child(21));
             return 7;
         }
-        printf("parent %d\n", in_parent(1));
-        printf("child exit %d\n", wait_child(p));
+        int r = in_parent(1);            /* (before it waits: the child may be held) */
+        int st = wait_child(p);
+        printf("parent %d\n", r);        /* (after: the output's order is fixed) */
+        printf("child exit %d\n", st);
         return 3;
     }
     if (!strcmp(mode, "vfork") && argc > 2) {
