@@ -9,7 +9,8 @@
   handler), EINTR (handler without SA_RESTART), the accept going on and
   completing (SA_RESTART); the same under qemu-riscv64, the oracle;
 * Debian's busybox nc (riscv64) as a client and as a server against a host
-  Python peer on a free loopback port, compared with the same under qemu;
+  Python peer on a free loopback port, and busybox wget from a host HTTP
+  server, compared with the same under qemu;
 * AF_UNIX path names under -L: a guest path reaches the socket in the sysroot;
 * pydbt's own fds (-D log) cannot be passed with SCM_RIGHTS;
 * -strace lines of socket() and bind() equal qemu's.
@@ -274,6 +275,33 @@ def test_busybox_nc_listen(busybox):
         results[name] = _nc_server(argv_for)
     assert results["qemu"][1:] == (b"hello from the host\n", b"hello from the guest\n"), results
     assert results["pydbt"] == results["qemu"]
+
+
+def test_busybox_wget(busybox, tmp_path):
+    """busybox wget (getaddrinfo, connect, a whole HTTP exchange) from a host
+    HTTP server on a free loopback port; the same under qemu."""
+    import functools
+    import http.server
+
+    (tmp_path / "page.txt").write_bytes(b"served by the host\n" * 100)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        root, bb = busybox
+        url = f"http://127.0.0.1:{srv.server_address[1]}/page.txt"
+        got = {}
+        for name, argv in [("qemu", _qemu(bb, ["wget", "-q", "-O", "-", url], ["-L", str(root)])),
+                           ("pydbt", _pydbt(bb, ["wget", "-q", "-O", "-", url], ["-L", str(root)]))]:
+            r = subprocess.run(argv, capture_output=True, timeout=TIMEOUT, env=ENV)
+            got[name] = (r.returncode, r.stdout, r.stderr)
+        assert got["qemu"] == (0, b"served by the host\n" * 100, b""), got["qemu"]
+        assert got["pydbt"] == got["qemu"]
+    finally:
+        srv.shutdown()
+        srv.server_close()
 
 
 # --- AF_UNIX paths follow -L ----------------------------------------------------------
