@@ -334,6 +334,51 @@ SIGNATURES.update({
 from .socket_strace import KINDS as _SOCKET_KINDS, SIGNATURES as _SOCKET_SIGNATURES  # noqa: E402
 SIMPLE.update(_SOCKET_KINDS)
 SIGNATURES.update(_SOCKET_SIGNATURES)
+# timers, waiting for signals (issue 10 part A)
+ITIMERS = ["ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF"]
+SIGEV = {0: "SIGEV_SIGNAL", 1: "SIGEV_NONE", 2: "SIGEV_THREAD", 4: "SIGEV_THREAD_ID"}
+SI_CODES = {0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -3: "SI_MESGQ",
+            -4: "SI_ASYNCIO", -5: "SI_SIGIO", -6: "SI_TKILL"}
+
+
+def _guest_struct(fmt, fn):
+    """A formatter reading struct `fmt` at the argument (NULL; the pointer when unreadable)."""
+    import struct
+
+    def f(proc, v, a):
+        if v == 0:
+            return "NULL"
+        try:
+            return fn(struct.unpack(fmt, proc.mem.read(v, struct.calcsize(fmt))))
+        except Exception:          # unreadable: show the pointer
+            return f"0x{v:016x}"
+    return f
+
+
+def _sig_name(n):
+    return SIGNALS[n] if 0 < n < len(SIGNALS) else str(n)
+
+
+SIMPLE.update({
+    "itimer": lambda proc, v, a: _named(_s32(v), ITIMERS),
+    "itimerval": _guest_struct("<qqqq", lambda t: "{it_interval={tv_sec = %d,tv_usec = %d},"
+                                                  "it_value={tv_sec = %d,tv_usec = %d},}" % t),
+    "itimerspec": _guest_struct("<qqqq", lambda t: "{it_interval={tv_sec = %d,tv_nsec = %d},"
+                                                   "it_value={tv_sec = %d,tv_nsec = %d},}" % t),
+    "sigevent": _guest_struct("<Qiii", lambda t: "{sigev_value=%#x,sigev_signo=%s,sigev_notify=%s%s}" % (
+        t[0], _sig_name(t[1]), SIGEV.get(t[2], str(t[2])), f",sigev_notify_thread_id={t[3]}" if t[2] == 4 else "")),
+    "timerflags": lambda proc, v, a: "TIMER_ABSTIME" if v & 0xffffffff == 1 else str(_s32(v)),
+    "siginfo": _guest_struct("<iiiiiIQ", lambda t: "{si_signo=%s, si_code=%s, si_pid=%d, si_uid=%d, si_sigval=%d}" % (
+        _sig_name(t[0]), SI_CODES.get(t[2], str(t[2])), t[4], t[5], abi.s64(t[6]))),
+    "sfdflags": _fd_flag_kind("SFD"),
+})
+SIGNATURES.update({
+    "setitimer": "itimer itimerval ptr", "getitimer": "itimer ptr",
+    "timer_create": "clock sigevent ptr", "timer_settime": "int timerflags itimerspec ptr",
+    "timer_gettime": "int ptr", "timer_getoverrun": "int", "timer_delete": "int",
+    "rt_sigtimedwait": "ptr ptr ptr ulong", "rt_sigqueueinfo": "int sig siginfo",
+    "rt_tgsigqueueinfo": "int int sig siginfo", "signalfd4": "fd ptr ulong sfdflags", "pause": "",
+})
 _PARSED = {}
 RET_PTR = {"brk", "mmap", "mremap", "shmat"}
 
