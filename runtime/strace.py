@@ -368,8 +368,9 @@ SIMPLE.update({
     "sigevent": _guest_struct("<Qiii", lambda t: "{sigev_value=%#x,sigev_signo=%s,sigev_notify=%s%s}" % (
         t[0], _sig_name(t[1]), SIGEV.get(t[2], str(t[2])), f",sigev_notify_thread_id={t[3]}" if t[2] == 4 else "")),
     "timerflags": lambda proc, v, a: "TIMER_ABSTIME" if v & 0xffffffff == 1 else str(_s32(v)),
-    "siginfo": _guest_struct("<iiiiiIQ", lambda t: "{si_signo=%s, si_code=%s, si_pid=%d, si_uid=%d, si_sigval=%d}" % (
-        _sig_name(t[0]), SI_CODES.get(t[2], str(t[2])), t[4], t[5], abi.s64(t[6]))),
+    "siginfo": _guest_struct("<iiiiiIQ", lambda t: "{si_signo=%s, si_code=%s, si_pid=%d, si_uid=%d%s}" % (
+        _sig_name(t[0]), SI_CODES.get(t[2], str(t[2])), t[4], t[5],
+        ", si_sigval=%d" % abi.s64(t[6]) if t[2] == -1 else "")),     # (the value only with SI_QUEUE, as QEMU)
     "sfdflags": _fd_flag_kind("SFD"),
 })
 SIGNATURES.update({

@@ -213,6 +213,7 @@ static int do_thread(void)
 /* --- host-driven: pydbt's tests send SIGINT while the guest is blocked in read(0) */
 static int wait_read(const char *how)
 {
+    ack[1] = 1;                        /* the handler says "a" on stdout */
     if (!strcmp(how, "handler")) handle(SIGINT, 0);
     if (!strcmp(how, "restart")) handle(SIGINT, SA_RESTART);
     printf("ready\n");
@@ -226,6 +227,10 @@ static int wait_read(const char *how)
 static void *thread_read(void *arg)
 {
     (void)arg;
+    sigset_t s;                        /* (created with the main thread's mask) */
+    sigemptyset(&s);
+    sigaddset(&s, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &s, NULL);
     reader_tid = (pid_t)syscall(SYS_gettid);
     char buf[64];
     errno = 0;
@@ -237,6 +242,7 @@ static void *thread_read(void *arg)
 
 static int wait_read_thread(const char *how)
 {
+    ack[1] = 1;
     if (!strcmp(how, "handler")) {
         handle(SIGINT, 0);
         sigset_t s;                    /* the main thread blocks it: only the reader can take it */
