@@ -54,9 +54,14 @@ class Layouts:
     def __init__(self, msghdr, mmsg_tail, cmsghdr, align):
         self.msghdr, self.mmsg_tail, self.cmsghdr, self.align = msghdr, mmsg_tail, cmsghdr, align
         self.mmsghdr_size = msghdr.size + mmsg_tail.size
-        self.off = {}                       # msghdr field -> byte offset
-        for i, (name, _) in enumerate(msghdr.layout):
+        self.off, self.fmt = {}, {}         # msghdr field -> byte offset, struct format
+        for i, (name, f) in enumerate(msghdr.layout):
             self.off[name] = struct.calcsize("<" + "".join(f for _, f in msghdr.layout[:i]))
+            self.fmt[name] = "<" + f
+
+    def put(self, proc, msghdr_addr, field, value):
+        """Store one field of the guest's struct msghdr at msghdr_addr."""
+        proc.mem.write(msghdr_addr + self.off[field], struct.pack(self.fmt[field], value))
 
     def cmsg_align(self, n):
         return (n + self.align - 1) & ~(self.align - 1)

@@ -218,6 +218,8 @@ class HostMsg:
                 raise sa.err(errno.ENOBUFS)
             data = sa.control_in(proc, proc.mem.read(m["msg_control"], clen))
             self.control = ctypes.create_string_buffer(data, len(data))
+        elif sending and clen:
+            proc.mem.read(m["msg_control"], clen)      # copied (EFAULT), too short for a message
         elif not sending and clen:
             self.control = ctypes.create_string_buffer(min(clen, CONTROL_MAX))
         h = sa.HOST
@@ -250,8 +252,8 @@ class HostMsg:
                 if gdata:
                     proc.mem.write(m["msg_control"], gdata)
                 clen = len(gdata)
-            proc.mem.write(self.gaddr + lay.off["msg_flags"], struct.pack("<i", flags))
-            proc.mem.write(self.gaddr + lay.off["msg_controllen"], struct.pack("<Q", clen))
+            lay.put(proc, self.gaddr, "msg_flags", flags)
+            lay.put(proc, self.gaddr, "msg_controllen", clen)
         except BaseException:
             for fd in fds:                   # never seen by the guest
                 try:
