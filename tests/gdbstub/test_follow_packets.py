@@ -9,6 +9,8 @@ import socket
 
 from gdbstub_client import Client
 
+from pydbt.gdbstub import packets
+
 FEATURES = b"qSupported:multiprocess+;swbreak+;hwbreak+;fork-events+;vfork-events+;exec-events+;vContSupported+"
 
 
@@ -140,3 +142,28 @@ def test_catch_syscalls(stub, program):
     assert c.ask(b"vCont;c:p%x.-1" % P) == b"W05;process:%x" % P
     rc, out, _ = s.finish()
     assert rc == 5 and out == "syscall write\n"
+
+
+def test_interrupt_with_two_processes_running(stub, program):
+    """Both processes resumed (vCont;c), both in endless loops: \\x03 stops both
+    (all-stop across processes), one stop reply reports it; each is then killed
+    on its own (vKill;pid)."""
+    s, c, _ = _start(stub, program, ("spin",))
+    P = s.proc.pid
+    stop = c.ask(b"vCont;c")
+    assert stop.startswith(b"T05fork:p"), stop
+    C = int(stop[len(b"T05fork:p"):].split(b".")[0], 16)
+    c.send_raw(packets.frame(b"vCont;c"))
+    assert c.read_byte() == b"+"
+    c.send_raw(b"\x03")
+    stop = c.read_packet()
+    assert stop.startswith(b"T02thread:p") and (b"p%x." % P in stop or b"p%x." % C in stop), stop
+    for pid in (P, C):                           # both stopped: each answers for its registers
+        assert c.ask(b"Hgp%x.%x" % (pid, pid)) == b"OK"
+        assert 0x10000 <= _reg(c, 32) < 0x80000
+    assert c.ask(b"vKill;%x" % C) == b"OK"
+    assert c.ask(b"vKill;%x" % P) == b"OK"
+    rc, _, _ = s.finish()
+    assert rc == -9
+    c.sock.close()
+    assert s.survivors() == []

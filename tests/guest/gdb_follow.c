@@ -5,7 +5,8 @@
      vfork PROG      the child execs PROG (gdb_exec_target) with "from-vfork";
                      the parent waits, prints "vfork child exit N", exit 3
      exec PROG       this process execs PROG with "from-exec" (its exit is PROG's)
-     syscall         one write(2) ("syscall write") and getpid, exit 5 */
+     syscall         one write(2) ("syscall write") and getpid, exit 5
+     spin            fork, then both processes loop until killed */
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -59,10 +60,16 @@ int main(int argc, char **argv)
         perror("execl");
         return 127;
     }
+    if (!strcmp(mode, "spin")) {         /* both processes loop until killed */
+        volatile unsigned long n = 0;
+        fork();
+        for (;;)
+            n++;
+    }
     if (!strcmp(mode, "syscall")) {
         write(1, "syscall write\n", 14);
         return getpid() > 0 ? 5 : 6;
     }
-    fprintf(stderr, "usage: gdb_follow fork | vfork PROG | exec PROG | syscall\n");
+    fprintf(stderr, "usage: gdb_follow fork | vfork PROG | exec PROG | syscall | spin\n");
     return 2;
 }
