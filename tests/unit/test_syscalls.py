@@ -66,6 +66,7 @@ class FakeProc:
         self.stack_size = None
         self.comm = b""
         self.reserved_fds = set()
+        self.debugger = None
 
     def host_path(self, p):
         return p
