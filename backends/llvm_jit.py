@@ -32,9 +32,9 @@ def _init():
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     target = llvm.Target.from_default_triple()
-    tm = target.create_target_machine(opt=2, codemodel="default", reloc="static", jit=True)
+    tm = target.create_target_machine(opt=2, codemodel="default", reloc="pic", jit=True)
     header = f'target datalayout = "{tm.target_data}"\ntarget triple = "{tm.triple}"\n'
-    _state.update(llvm=llvm, tm=tm, jit=llvm.create_lljit_compiler(tm), names=itertools.count(),
+    _state.update(llvm=llvm, tm=tm, jit=llvm.create_lljit_compiler(tm, use_jit_link=True), names=itertools.count(),
                   header=header)
     return _state
 

@@ -152,7 +152,7 @@ class Engine:
     def _compile(self, backend, tb, block):
         t1 = time.perf_counter()
         ctx = TBContext(self.mem, tb.links, self.lookup, self.cache.fns, self.counter,
-                        self.proc.signals.pending)
+                        self.proc.signals.pending, self.cache)
         fn = backend.compile(block, ctx)
         fn.guest_pc = tb.pc
         if self.log.on("out_asm") and self.log.in_filter(tb.pc) and hasattr(backend, "disassemble"):

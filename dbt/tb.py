@@ -55,11 +55,12 @@ class TB:
 class TBContext:
     """What a backend's compiled code may use."""
 
-    __slots__ = ("mem", "links", "lookup", "fns", "counter", "pending")
+    __slots__ = ("mem", "links", "lookup", "fns", "counter", "pending", "cache")
 
-    def __init__(self, mem, links, lookup, fns, counter, pending):
+    def __init__(self, mem, links, lookup, fns, counter, pending, cache=None):
         self.mem, self.links, self.lookup, self.fns = mem, links, lookup, fns
         self.counter, self.pending = counter, pending
+        self.cache = cache              # the TBCache (a native backend keeps its state there)
 
 
 class TBCache:
@@ -70,6 +71,7 @@ class TBCache:
         self.fns = {}                   # pc -> TB function (the indirect-jump lookup)
         self.by_page = {}
         self.lock = threading.RLock()
+        self.native = None              # a native backend's state: its links follow ours (_relinked)
         mem.on_code_write = self.invalidate_page
 
     def after_fork(self):
@@ -93,7 +95,13 @@ class TBCache:
                 return
             src.links[k] = dst.fn
             dst.incoming.append((src, k))
+            self._relinked(src, k)
             STATS.chains_made += 1
+
+    def _relinked(self, src, k):
+        """src.links[k] changed: native code's slot for that exit follows."""
+        if self.native is not None:
+            self.native.patch(src, k)
 
     def replace(self, old, new):
         """new (already added) takes over old's place: every jump into old now goes to new."""
@@ -102,8 +110,11 @@ class TBCache:
                 if src.links[k] is old.fn:
                     src.links[k] = new.fn
                     new.incoming.append((src, k))
+                    self._relinked(src, k)
             old.incoming = []
             old.valid = False
+            if self.native is not None:
+                self.native.drop(old)
             for pg in old.pages:
                 s = self.by_page.get(pg)
                 if s is not None:
@@ -120,11 +131,15 @@ class TBCache:
             for src, k in tb.incoming:
                 if src.links[k] is tb.fn:
                     src.links[k] = src.stubs[k]
+                    self._relinked(src, k)
                     STATS.chains_undone += 1
             tb.incoming = []
             for k, fn in enumerate(tb.links):
                 if fn is not tb.stubs[k]:
                     tb.links[k] = tb.stubs[k]
+                    self._relinked(tb, k)
+            if self.native is not None:
+                self.native.drop(tb)
             for pg in tb.pages:
                 s = self.by_page.get(pg)
                 if s is not None:

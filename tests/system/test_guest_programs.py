@@ -214,6 +214,7 @@ BACKENDS = {
     "interp": ["-backend", "interp"],
     "jit": ["-backend", "pybytecode", "-jit-threshold", "0"],
     "tiered": [],
+    "llvm": ["-backend", "llvm"],           # native code for what gets hot (issue 12)
 }
 
 
