@@ -113,12 +113,12 @@ def gdb(stub):
     """gdb(program, commands, args=(), opts=(), pre=()) -> (gdb's output, pydbt's
     (status, stdout, stderr)): gdb in batch mode connected to a new stub
     (`gdb.stub` afterwards)."""
-    def run(program, commands, args=(), opts=(), pre=(), timeout=TIMEOUT):
+    def run(program, commands, args=(), opts=(), pre=(), timeout=TIMEOUT, target="remote"):
         s = run.stub = stub(program, args, opts)
         cmd = [GDB, "-batch", "-nx", "-ex", "set architecture riscv:rv64", "-ex", "set confirm off"]
         for c in pre:
             cmd += ["-ex", c]
-        cmd += ["-ex", f"target remote :{s.spec}"]
+        cmd += ["-ex", f"target {target} :{s.spec}"]
         for c in commands:
             cmd += ["-ex", c]
         cmd.append(str(program))

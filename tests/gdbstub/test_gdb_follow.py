@@ -213,3 +213,17 @@ def test_gdb_killed_with_two_processes_stopped(gdb, program):
     assert len(_inferiors(out)) == 2, out
     _finished(res)
     _no_survivors(gdb)
+
+
+def test_extended_remote_detach_off(gdb, program):
+    """The same two-inferior session over `target extended-remote`."""
+    out, res = gdb(program("gdb_follow"), [
+        "set detach-on-fork off", "break in_child", "break in_parent", "continue", "info inferiors",
+        "inferior 2", "continue", "continue", "inferior 1", "continue"], args=("fork",), target="extended-remote")
+    parent = gdb.stub.proc.pid
+    inf = _inferiors(out)
+    assert len(inf) == 2 and inf[0] == (1, parent), out
+    assert re.search(r"hit Breakpoint 1\.2, in_child \(v=21\)", out), out
+    assert _exits(out) == {inf[1][1]: (2, 7), parent: (1, 3)}, out
+    _finished(res)
+    _no_survivors(gdb)
