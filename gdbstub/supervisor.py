@@ -299,7 +299,7 @@ class Supervisor:
 
     def thread_alive(self, args, pkt):
         pid = self._pid_of(args)
-        return self._forward(self._current(pid or None) if pid else self._current(), pkt)
+        return self._forward(self.procs.get(pid) if pid else self._current(), pkt)
 
     def set_thread(self, args, pkt):
         op, pid = args[:1], self._pid_of(args[1:])
