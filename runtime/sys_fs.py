@@ -347,7 +347,7 @@ def sys_openat(proc, dirfd, path, flags, mode):
         fd = procfs.open_virtual(proc, p, hflags)
         if fd is not None:
             return fd
-    return hsys("openat", dirfd, host_path(proc, p), hflags, mode & 0o7777)
+    return proc.blocking(hsys, "openat", dirfd, host_path(proc, p), hflags, mode & 0o7777)   # (a FIFO waits)
 
 
 @syscall("close")
