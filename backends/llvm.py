@@ -263,7 +263,7 @@ class NativeState:
             e, nc.error = nc.error, None
             if isinstance(e, GuestFault):
                 if e.pc is None:
-                    e.pc = w[E.CTX_PC]
+                    e.pc = arg
                 cpu.pc = e.pc
             raise e
         raise RuntimeError(f"llvm: unknown native exit {code}")

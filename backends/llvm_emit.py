@@ -131,6 +131,7 @@ class Emitter:
         self.fault_from = []          # (llvm block, pc) pairs jumping to the fault exit
         self.cur = "start"
         self.goto_n = -1
+        self.exits = []               # (llvm block, code, arg, native code or null) into `leave`
 
     # --- text helpers ----------------------------------------------------------------
     def fresh(self, base="v"):
@@ -210,10 +211,12 @@ class Emitter:
         self.lines.extend(body)
         if self.fault_from:
             self.lines.append("fault:")
+            self.cur = "fault"
             phi = ", ".join(f"[{lit(pc, 64)}, %{b}]" for b, pc in self.fault_from)
             self.emit(f"%fpc = phi i64 {phi}")
-            self.ctx_store(CTX_PC, "%fpc")
-            self.leave(EXIT_FAULT, None)
+            self.exit(EXIT_FAULT, "%fpc")
+        if self.exits:
+            self.lines.extend(self.leave_block())
         self.lines.append("}")
         decls = sorted(self.intrinsics)
         return "\n".join(decls + self.lines) + "\n"
@@ -231,11 +234,10 @@ class Emitter:
         return heads
 
     # --- exits --------------------------------------------------------------------------
-    def writeback(self):
-        for g in self.written:
-            v = self.fresh()
-            self.emit(f"{v} = load i64, ptr %r{g}")
-            self.emit(f"store i64 {v}, ptr %r{g}.p")
+    # Every exit jumps to one shared block, `leave`, with three phis: the exit code,
+    # its argument and the native code to chain to (null: none).  There the written
+    # registers go back and the count is flushed, once for the whole TB; then a
+    # budget unit buys the tail call, or the code is returned to Python.
 
     def add_ic(self, n):
         if self.counting and n:
@@ -244,60 +246,70 @@ class Emitter:
             self.emit(f"{w} = add i64 {v}, {lit(n, 64)}")
             self.emit(f"store i64 {w}, ptr %ic")
 
-    def flush_ic(self):
+    def exit(self, code, arg, fn="null"):
+        self.exits.append((self.cur, str(code), arg, fn))
+        self.term("br label %leave")
+
+    def leave_block(self):
+        """The shared exit (see above)."""
+        lines = self.lines
+        self.lines = []
+        self.block_start("leave")
+        for name, i in (("%xcode", 1), ("%xarg", 2)):
+            inc = ", ".join(f"[{e[i]}, %{e[0]}]" for e in self.exits)
+            self.emit(f"{name} = phi i64 {inc}")
+        inc = ", ".join(f"[{e[3]}, %{e[0]}]" for e in self.exits)
+        self.emit(f"%xfn = phi ptr {inc}")
+        for g in self.written:
+            v = self.fresh()
+            self.emit(f"{v} = load i64, ptr %r{g}")
+            self.emit(f"store i64 {v}, ptr %r{g}.p")
         if self.counting:
             v, old, new = self.fresh(), self.ctx_load(CTX_ICOUNT), self.fresh()
             self.emit(f"{v} = load i64, ptr %ic")
             self.emit(f"{new} = add i64 {old}, {v}")
             self.ctx_store(CTX_ICOUNT, new)
-
-    def leave(self, code, arg):
-        """Return to Python with exit `code`; registers and the count go back first."""
-        self.writeback()
-        self.flush_ic()
-        self.ctx_store(CTX_EXIT_ID, str(self.tb_id))
-        if arg is not None:
-            self.ctx_store(CTX_EXIT_ARG, arg)
-        self.term(f"ret i64 {code}")
-
-    def spend(self, ok_label, out_label):
-        """One unit of budget; on to ok_label while some is left, else out_label."""
+        self.emit("%xnz = icmp ne ptr %xfn, null")
+        self.term("br i1 %xnz, label %xbudget, label %xret")
+        self.block_start("xbudget")
         p = self.ctx_ptr(CTX_BUDGET)
-        b, b1, ok = self.fresh(), self.fresh(), self.fresh()
-        self.emit(f"{b} = load i64, ptr {p}")
-        self.emit(f"{b1} = sub i64 {b}, 1")
-        self.emit(f"store i64 {b1}, ptr {p}")
-        self.emit(f"{ok} = icmp sgt i64 {b}, 0")
-        self.term(f"br i1 {ok}, label %{ok_label}, label %{out_label}")
-
-    def tail_call(self, fn):
-        r = self.fresh()
-        self.emit(f"{r} = musttail call i64 {fn}(ptr %ctx)")
-        self.term(f"ret i64 {r}")
+        self.emit(f"%xb = load i64, ptr {p}")
+        self.emit("%xb1 = sub i64 %xb, 1")
+        self.emit(f"store i64 %xb1, ptr {p}")
+        self.emit("%xok = icmp sgt i64 %xb, 0")
+        self.term("br i1 %xok, label %xgo, label %xret")
+        self.block_start("xgo")
+        self.emit("%xr = musttail call i64 %xfn(ptr %ctx)")
+        self.term("ret i64 %xr")
+        self.block_start("xret")
+        self.ctx_store(CTX_EXIT_ID, str(self.tb_id))
+        self.ctx_store(CTX_EXIT_ARG, "%xarg")
+        self.term("ret i64 %xcode")
+        out, self.lines = self.lines, lines
+        return out
 
     def goto_tb(self, k, insns):
-        self.writeback()
         self.add_ic(insns)
-        self.flush_ic()
+        if self.target == self.block.pc:
+            # a jump to this TB's own start: loop here while the budget lasts
+            p = self.ctx_ptr(CTX_BUDGET)
+            b, b1, ok = self.fresh(), self.fresh(), self.fresh()
+            self.emit(f"{b} = load i64, ptr {p}")
+            self.emit(f"{b1} = sub i64 {b}, 1")
+            self.emit(f"store i64 {b1}, ptr {p}")
+            self.emit(f"{ok} = icmp sgt i64 {b}, 0")
+            out = self.new_block("selfout")
+            self.term(f"br i1 {ok}, label %start, label %{out}")
+            self.block_start(out)
+            self.exit(EXIT_GOTO, str(k))
+            return
         slot = self.addr(self.c["slots"] + 8 * (self.slot0 + k))
-        f, nz = self.fresh("f"), self.fresh()
+        f = self.fresh("f")
         self.emit(f"{f} = load ptr, ptr {slot}")
-        self.emit(f"{nz} = icmp ne ptr {f}, null")
-        chain, go, out = self.new_block("chain"), self.new_block("go"), self.new_block("out")
-        self.term(f"br i1 {nz}, label %{chain}, label %{out}")
-        self.block_start(chain)
-        self.spend(go, out)
-        self.block_start(go)
-        self.tail_call(f)
-        self.block_start(out)
-        self.ctx_store(CTX_EXIT_ID, str(self.tb_id))
-        self.ctx_store(CTX_EXIT_ARG, str(k))
-        self.term(f"ret i64 {EXIT_GOTO}")
+        self.exit(EXIT_GOTO, str(k), f)
 
     def goto_ptr(self, target, insns):
-        self.writeback()
         self.add_ic(insns)
-        self.flush_ic()
         c = self.c
         i1, idx, e, epc, hit = self.fresh(), self.fresh(), self.fresh("p"), self.fresh(), self.fresh()
         jc = self.addr(c["jc"])
@@ -306,19 +318,11 @@ class Emitter:
         self.emit(f"{e} = getelementptr inbounds [2 x i64], ptr {jc}, i64 {idx}")
         self.emit(f"{epc} = load i64, ptr {e}")
         self.emit(f"{hit} = icmp eq i64 {epc}, {target}")
-        chain, go, out = self.new_block("jc"), self.new_block("go"), self.new_block("out")
-        self.term(f"br i1 {hit}, label %{chain}, label %{out}")
-        self.block_start(chain)
-        self.spend(go, out)
-        self.block_start(go)
-        fp, f = self.fresh("p"), self.fresh("f")
+        fp, f, fs = self.fresh("p"), self.fresh("f"), self.fresh("f")
         self.emit(f"{fp} = getelementptr inbounds i64, ptr {e}, i64 1")
         self.emit(f"{f} = load ptr, ptr {fp}")
-        self.tail_call(f)
-        self.block_start(out)
-        self.ctx_store(CTX_EXIT_ID, str(self.tb_id))
-        self.ctx_store(CTX_EXIT_ARG, target)
-        self.term(f"ret i64 {EXIT_PTR}")
+        self.emit(f"{fs} = select i1 {hit}, ptr {f}, ptr null")
+        self.exit(EXIT_PTR, target, fs)
 
     def to_label(self, lab, skip, back):
         """Jump to label lab (the branch is taken): count the skipped instructions,
@@ -327,12 +331,18 @@ class Emitter:
         if not back:
             self.term(f"br label %L{lab}")
             return
+        p = self.ctx_ptr(CTX_BUDGET)
+        b, b1, ok = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{b} = load i64, ptr {p}")
+        self.emit(f"{b1} = sub i64 {b}, 1")
+        self.emit(f"store i64 {b1}, ptr {p}")
+        self.emit(f"{ok} = icmp sgt i64 {b}, 0")
         out = self.new_block("loopout")
-        self.spend(f"L{lab}", out)
+        self.term(f"br i1 {ok}, label %L{lab}, label %{out}")
         self.block_start(out)
         pc, before = self.heads[lab]
         self.add_ic(before)
-        self.leave(EXIT_LOOP, lit(pc, 64))
+        self.exit(EXIT_LOOP, lit(pc, 64))
 
     # --- callbacks -----------------------------------------------------------------------
     def callback(self, kind, a, b, c):
@@ -555,6 +565,7 @@ class Emitter:
         elif n == "goto_tb":
             self.goto_n += 1
             k = self.goto_n
+            self.target = op.consts[0]
             self.goto_tb(k, op.consts[1])
         elif n == "goto_ptr":
             self.goto_ptr(x[0], op.consts[0])
@@ -562,7 +573,7 @@ class Emitter:
             kind, pc, next_pc, insns = op.consts
             self.exceptions.append((kind, pc, next_pc))
             self.add_ic(insns)
-            self.leave(EXIT_EXC, str(len(self.exceptions) - 1))
+            self.exit(EXIT_EXC, str(len(self.exceptions) - 1))
         else:
             raise NotImplementedError(f"llvm: op {n}")
 

@@ -1,0 +1,350 @@
+"""The native backend's own machinery (the equivalence with the interpreter is
+tests/unit/test_backends.py's, parametrized over every backend):
+
+* IR text: names and literals as LLVM's parser reads them;
+* chaining inside native code: a link made by the TB cache patches the native
+  slot (the successor runs without returning to Python), invalidation empties it;
+  the native jump cache of indirect exits, emptied when its TB goes;
+* a store into a page holding translations: the checked path invalidates them,
+  the store lands, the block goes on as translated;
+* a pending signal (and a budget) gets a native loop back to Python;
+* a whole process: Ctrl-C (SIGINT) stops a guest spinning in native code
+  promptly; -d out_asm prints host code; -stats counts transitions and chains.
+"""
+import os
+import signal
+import shutil
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("llvmlite")
+
+from pydbt.backends import llvm, llvm_emit, llvm_jit
+from pydbt.errors import Breakpoint, GuestFault
+from pydbt.frontends.riscv64.cpu import CPU
+from pydbt.frontends.riscv64.translate import translate
+from pydbt.passes import optimize
+from pydbt.runtime.memory import GuestMemory, R, W, X
+from pydbt.stats import STATS
+from pydbt.tb import TB, TBCache, TBContext
+
+CODE, DATA, SPACE = 0x10000, 0x20000, 1 << 24
+
+
+# --- IR text ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, text", [
+    ("tb12_1000", "tb12_1000"),
+    ("a.b$c_9", "a.b$c_9"),
+    ("9lives", '"9lives"'),
+    ('q"uote\\', '"q\\22uote\\5C"'),
+    ("sp ace\n", '"sp ace\\0A"'),
+    ("pc\u00e9", '"pc\\C3\\A9"'),
+])
+def test_names_are_quoted_as_llvm_reads_them(name, text):
+    assert llvm_emit.Names.quote(name) == text
+
+
+@pytest.mark.parametrize("name", ["plain", "9lives", 'q"uote\\', "sp ace\n", "pc\u00e9", "-1"])
+def test_a_quoted_name_survives_llvm(name):
+    """LLVM parses the quoted name back to the same symbol: the compiled function
+    is found under it and runs."""
+    text = f"define i64 {llvm_emit.Names.sym(name)}(ptr %ctx) {{\n  ret i64 42\n}}\n"
+    import ctypes
+    tracker, addr = llvm_jit.compile(text, name)
+    assert addr and ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)(addr)(None) == 42
+
+
+@pytest.mark.parametrize("value, w, text", [(0, 64, "0"), (5, 32, "5"), ((1 << 64) - 1, 64, "-1"),
+                                            (1 << 63, 64, str(-(1 << 63))), (0xffffffff, 32, "-1"),
+                                            (0x7fffffff, 32, "2147483647"), (-8, 64, "-8")])
+def test_literals(value, w, text):
+    assert llvm_emit.lit(value, w) == text
+
+
+# --- a small engine of native TBs -------------------------------------------------------
+
+def assemble(mem, at, words):
+    mem.poke(at, b"".join(struct.pack("<I", w) for w in words))
+
+
+class Rig:
+    """A TB cache of native TBs over a guest memory, as the engine builds it."""
+
+    def __init__(self):
+        self.mem = GuestMemory(space=SPACE)
+        self.mem.map(CODE, 0x2000, R | W | X)
+        self.mem.map(DATA, 0x1000, R | W)
+        self.cache = TBCache(self.mem)
+        self.counter = [0]
+        self.pending = []
+        self.cpu = CPU(self.mem)
+
+    def stub(self, k, target):
+        def stub(cpu):
+            raise AssertionError("stubs are not run here")
+        stub.target = target
+        return stub
+
+    def tb(self, pc, superblock=True):
+        blk = translate(self.mem, pc, 64, superblock=superblock)
+        optimize(blk)
+        targets = [op.consts[0] for op in blk.ops if op.name == "goto_tb"]
+        tb = TB(pc, blk.size, blk.ninsns, blk.pages, targets)
+        tb.stubs = [self.stub(k, t) for k, t in enumerate(targets)]
+        tb.links = list(tb.stubs)
+        ctx = TBContext(self.mem, tb.links, self.lookup, self.cache.fns, self.counter, self.pending,
+                        self.cache)
+        tb.fn = llvm.compile(blk, ctx)
+        self.cache.add(tb)
+        return tb
+
+    def lookup(self, pc):
+        return ("lookup", pc)
+
+    def slot(self, tb, k):
+        return self.cache.native.slots[tb.fn.native.slot0 + k]
+
+
+def counts():
+    return {k: STATS.extra.get(k, 0) for k in ("native_transitions", "native_chain_hits")}
+
+
+def test_chaining_is_patched_and_undone():
+    """A's exit to B is linked by the cache: its native slot holds B's code and
+    running A runs B without a return to Python (one transition, one chain hit);
+    invalidating B empties the slot, and A's exit returns its stub again."""
+    r = Rig()
+    assemble(r.mem, CODE, [0x00150513, 0x0fc0006f])         # addi a0, a0, 1 ; j +252 (B)
+    assemble(r.mem, CODE + 0x100, [0x00158593, 0x00100073])  # B: addi a1, a1, 1 ; ebreak
+    a, b = r.tb(CODE, superblock=False), r.tb(CODE + 0x100, superblock=False)
+    assert a.targets == [CODE + 0x100] and r.slot(a, 0) == 0
+    assert a.fn(r.cpu) is a.stubs[0]                         # not linked yet: back to Python
+    r.cache.link(a, 0, b)
+    assert a.links[0] is b.fn and r.slot(a, 0) == b.fn.native_addr != 0
+    before = counts()
+    with pytest.raises(Breakpoint) as e:
+        a.fn(r.cpu)
+    after = counts()
+    assert e.value.pc == CODE + 0x104
+    assert after["native_transitions"] - before["native_transitions"] == 1
+    assert after["native_chain_hits"] - before["native_chain_hits"] == 1
+    assert (r.cpu.regs[10], r.cpu.regs[11]) == (2, 1)
+    assert r.counter[0] == 2 + 2 + 2        # a, a, b (its ebreak included, as on the interpreter)
+    r.cache.invalidate(b)
+    assert r.slot(a, 0) == 0 and a.links[0] is a.stubs[0]
+    assert a.fn(r.cpu) is a.stubs[0]
+    assert r.cpu.regs[10] == 3
+
+
+def test_jump_cache_fills_and_empties():
+    """An indirect exit (jr) missing the native jump cache returns the target's
+    function and fills the cache; the next run goes on natively; invalidating the
+    target empties its entry."""
+    r = Rig()
+    # lui a5, 0x10 ; addi a5, a5, 0x100 ; jr a5            B: addi a1, a1, 1 ; ebreak
+    assemble(r.mem, CODE, [0x000107b7, 0x10078793, 0x00078067])
+    assemble(r.mem, CODE + 0x100, [0x00158593, 0x00100073])
+    a, b = r.tb(CODE), r.tb(CODE + 0x100)
+    assert a.fn(r.cpu) is b.fn                             # from cache.fns, and filled in
+    st = r.cache.native
+    i = ((CODE + 0x100) >> 1) & st.jc_mask
+    assert (st.jc[2 * i], st.jc[2 * i + 1]) == (CODE + 0x100, b.fn.native_addr)
+    with pytest.raises(Breakpoint):
+        a.fn(r.cpu)                                        # straight into B, natively
+    assert r.cpu.regs[11] == 1
+    r.cache.invalidate(b)
+    assert st.jc[2 * i] != CODE + 0x100
+    assert a.fn(r.cpu) == ("lookup", CODE + 0x100)         # gone from fns too: the engine's lookup
+
+
+def test_store_into_a_code_page_invalidates_and_goes_on():
+    """A store into the page of a translated TB (here its own) takes the checked
+    path: the TBs of that page are invalidated (the native ones dropped, their
+    slots emptied), the store lands, and the rest of the block runs as translated."""
+    r = Rig()
+    # lui a0, 0x10 ; sw zero, 64(a0) ; addi a1, zero, 3 ; ebreak
+    assemble(r.mem, CODE, [0x00010537, 0x04052023, 0x00300593, 0x00100073])
+    r.mem.poke(CODE + 64, b"\xff" * 4)
+    a = r.tb(CODE)
+    assert a.valid and a.fn.native.tb_id in r.cache.native.natives
+    with pytest.raises(Breakpoint):
+        a.fn(r.cpu)
+    assert not a.valid and a.fn.native.tb_id not in r.cache.native.natives
+    assert bytes(r.mem.buf[CODE + 64:CODE + 68]) == b"\0" * 4
+    assert (r.cpu.regs[10], r.cpu.regs[11]) == (CODE, 3)
+
+
+def test_fault_in_native_code_is_precise():
+    """A store to a read-only page: SIGSEGV at that instruction, with the
+    registers of the instructions before it written back."""
+    r = Rig()
+    r.mem.protect(DATA, 0x1000, R)
+    # addi a1, zero, 7 ; lui a0, 0x20 ; sd a1, 8(a0) ; addi a2, zero, 9
+    assemble(r.mem, CODE, [0x00700593, 0x00020537, 0x00b53423, 0x00900613, 0x00100073])
+    a = r.tb(CODE)
+    with pytest.raises(GuestFault) as e:
+        a.fn(r.cpu)
+    assert (e.value.signo, e.value.addr, e.value.pc, r.cpu.pc) == (signal.SIGSEGV, DATA + 8, CODE + 8, CODE + 8)
+    assert (r.cpu.regs[10], r.cpu.regs[11], r.cpu.regs[12]) == (DATA, 7, 0)
+
+
+LOOP = [0x00150513, 0xffdff06f]           # L: addi a0, a0, 1 ; j L
+
+
+def test_budget_brings_a_native_loop_back():
+    """A TB jumping to its own start loops in native code and returns to Python
+    (by its exit) after BUDGET rounds, with the registers and the count exact."""
+    r = Rig()
+    assemble(r.mem, CODE, LOOP)
+    a = r.tb(CODE)
+    assert a.fn(r.cpu) is a.stubs[0]
+    assert r.cpu.regs[10] == llvm.BUDGET + 1
+    assert r.counter[0] == 2 * (llvm.BUDGET + 1)
+
+
+def test_pending_signal_stops_a_native_loop():
+    """With a signal already pending, a native loop goes round once; and a
+    trampoline over a native loop ends soon after another thread queues a signal
+    (native code gives the GIL back at each budget's end)."""
+    r = Rig()
+    assemble(r.mem, CODE, LOOP)
+    a = r.tb(CODE)
+    r.pending.append(signal.SIGUSR1)
+    assert a.fn(r.cpu) is a.stubs[0] and r.cpu.regs[10] == 1
+    r.pending.clear()
+    started = threading.Event()
+
+    def signal_later():
+        started.wait(30)
+        r.pending.append(signal.SIGUSR1)
+    t = threading.Thread(target=signal_later)
+    t.start()
+    t0 = time.monotonic()
+    while not r.pending and time.monotonic() - t0 < 60:
+        a.fn(r.cpu)
+        started.set()
+    t.join(30)
+    assert r.pending and time.monotonic() - t0 < 60
+    assert r.cpu.regs[10] > llvm.BUDGET
+
+
+def test_helpers_and_fp_run_through_callbacks():
+    """FP (fadd.d through the exact helper) and an AMO in native code: results as
+    the interpreter's, fflags included."""
+    import test_backends
+    # fadd.d fa0, fa1, fa2 ; amoadd.d a3, a4, (a5) ; ebreak
+    words = [0x02c58553, 0x00e7b6af, 0x00100073]
+    regs = [0] * 32
+    regs[14], regs[15] = 5, test_backends.DATA + 16
+    fregs = [0] * 32
+    fregs[11], fregs[12] = 0x3ff0000000000000, 0x3ca0000000000000      # 1.0 + 2**-53: inexact
+    res = {b: test_backends.machine_state(b, words, regs, fregs, 0) for b in ("interp", "llvm")}
+    assert res["llvm"] == res["interp"]
+    assert res["llvm"][2] & 1                      # NX
+    assert res["llvm"][0][0] == "Breakpoint"
+
+
+# --- whole runs -----------------------------------------------------------------------------
+
+CC = shutil.which("riscv64-linux-gnu-gcc")
+needs_cc = pytest.mark.skipif(CC is None, reason="riscv64-linux-gnu-gcc is not installed")
+
+SPIN = r"""
+#ifndef EXIT
+#define EXIT 0
+#endif
+    .globl _start
+_start:
+    li a0, 1
+    la a1, msg
+    li a2, 1
+    li a7, 64
+    ecall                   # write "r"
+    li t1, 1
+    slli t1, t1, 24
+loop:
+    addi t0, t0, 1
+    bne t0, t1, loop        # 2**24 rounds: native code by then
+    li a0, 1
+    la a1, msg2
+    li a2, 1
+    li a7, 64
+    ecall                   # write "n"
+    li t1, 0
+    li a0, 7
+    li a7, EXIT             # 94, exit_group(7), or no syscall number (spin on)
+    bnez a7, done
+    j loop                  # 2**64 rounds
+done:
+    ecall
+msg: .ascii "r"
+msg2: .ascii "n"
+"""
+
+
+def build(tmp_path_factory, name, exit_nr):
+    d = tmp_path_factory.mktemp(name)
+    src = d / "spin.S"
+    src.write_text(SPIN)
+    subprocess.run([CC, "-nostdlib", "-static", f"-DEXIT={exit_nr}", "-o", str(d / name), str(src)],
+                   check=True)
+    return d / name
+
+
+@pytest.fixture(scope="module")
+def spin(tmp_path_factory):
+    return build(tmp_path_factory, "spin", 0)
+
+
+@pytest.fixture(scope="module")
+def count(tmp_path_factory):
+    return build(tmp_path_factory, "count", 94)
+
+
+def pydbt(*args):
+    return [sys.executable, "-m", "pydbt", "run", "-backend", "llvm", *map(str, args)]
+
+
+@needs_cc
+def test_ctrl_c_stops_a_guest_spinning_in_native_code(spin):
+    """SIGINT to pydbt while the guest spins in a native loop: pydbt dies of
+    SIGINT (the guest's default action), promptly."""
+    p = subprocess.Popen(pydbt("-jit-threshold", "0", spin), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        got = b""
+        while len(got) < 2:
+            b = p.stdout.read(1)
+            if not b:
+                break
+            got += b
+        assert got == b"rn", p.stderr.read()
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=60) == -signal.SIGINT
+        assert time.monotonic() - t0 < 30
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+@needs_cc
+def test_out_asm_and_stats(count, tmp_path):
+    """-d out_asm shows the host code of native TBs; -stats the native
+    transitions (few: the loop of 2**24 rounds stays in native code but for
+    the budget's returns) and chain hits."""
+    p = subprocess.run(pydbt("-jit-threshold", "0", "-d", "out_asm", "-D", tmp_path / "log", "-stats", count),
+                       capture_output=True, timeout=120)
+    assert (p.returncode, p.stdout) == (7, b"rn"), p.stderr
+    log = (tmp_path / "log").read_text()
+    assert "OUT: [llvm]" in log and "jmp" in log and "ret" in log
+    stats = dict(line.split()[1:3] for line in log.splitlines() if line.startswith("pydbt: native"))
+    # (one transition per BUDGET rounds of the loop, plus the syscalls and a few more)
+    assert 0 < int(stats["native_transitions"]) < (1 << 24) // llvm.BUDGET + 20
+    assert int(stats["native_chain_hits"]) >= (1 << 24) - 1000     # (each return costs one)
