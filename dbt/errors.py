@@ -39,6 +39,7 @@ SEGV_ACCERR = 2
 ILL_ILLOPC = 1
 BUS_ADRALN = 1
 TRAP_BRKPT = 1
+TRAP_HWBKPT = 4
 
 
 def segv(addr, mapped):
@@ -63,6 +64,19 @@ class Breakpoint(GuestException):
     def __init__(self, pc):
         super().__init__(pc)
         self.pc = pc
+
+
+class Watchpoint(GuestFault):
+    """A guest instruction is about to access a range gdb watches (raised by the
+    checked memory path before the access).  A GuestFault, so every backend
+    gives it the pc of that instruction and the state before it; the exec loop
+    runs the instruction again with the checks off, then reports the stop.
+    `kind`: "watch" (a write), "rwatch" (a read) or "awatch"; `addr`: the watched
+    address accessed."""
+
+    def __init__(self, kind, addr):
+        super().__init__(signal.SIGTRAP, TRAP_HWBKPT, addr)
+        self.kind = kind
 
 
 class GuestExit(Exception):

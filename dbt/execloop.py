@@ -13,13 +13,17 @@ Debugging (`debug`, the gdbstub's server, or None) has one insertion point for
 every ISA and backend, here: a block that would contain a breakpoint address is
 cut before it (`_cut_at_breakpoints`), and a block starting at one only raises
 `Breakpoint` there; a task being single-stepped runs one-instruction TBs that
-are cached under the STEP flag (tb.py) and never chained (`run_one`).
+are cached under the STEP flag (tb.py) and never chained (`run_one`).  A
+watched access raises `Watchpoint` before it happens (runtime/memory.py); the
+instruction then runs again alone with the task's watch checks off and the stop
+is reported after it (`_past_watch`).  Syscalls run with the checks off.
 """
 import signal
+import threading
 import time
 from errno import EINTR
 
-from .errors import Syscall, GuestFault, Breakpoint, TRAP_BRKPT, TaskExit
+from .errors import Syscall, GuestFault, Breakpoint, Watchpoint, TRAP_BRKPT, TaskExit
 from .exclusive import MARKER
 from .ir import Block, format_block, verify
 from .builder import Builder
@@ -149,6 +153,22 @@ class Engine:
             self.cache.add(tb)
         cpu.pc = tb.fn(cpu).guest_pc
 
+    def _past_watch(self, task, hit):
+        """A watched access, the state before its instruction: run the instruction
+        alone with this thread's watch checks off, then gdb hears of the stop
+        after it.  True if it did."""
+        quiet, me = self.mem.watch_off, threading.get_ident()
+        quiet.add(me)
+        try:
+            self.run_one(task.cpu)
+        except GuestFault as e:                 # (the access faults after all: the fault only)
+            task.cpu.pc = e.pc if e.pc is not None else task.cpu.pc
+            self.proc.signals.fault(task.cpu, e)
+            return False
+        finally:
+            quiet.discard(me)
+        return self.debug is not None and self.debug.watch_hit(task, hit.kind, hit.addr)
+
     def _compile(self, backend, tb, block):
         t1 = time.perf_counter()
         ctx = TBContext(self.mem, tb.links, self.lookup, self.cache.fns, self.counter,
@@ -250,6 +270,7 @@ class Engine:
         pending = proc.signals.pending
         cpu = task.cpu
         debug = self.debug
+        quiet, me = self.mem.watch_off, threading.get_ident()
         excl.enter()
         try:
             while True:
@@ -269,9 +290,11 @@ class Engine:
                     STATS.syscalls += 1
                     nr, args = arch.syscall_args(cpu)
                     excl.leave()                        # (a blocking syscall must not hold up a fork)
+                    quiet.add(me)                       # (the kernel's accesses hit no watchpoint)
                     try:
                         ret = proc.syscall(nr, args)
                     finally:
+                        quiet.discard(me)
                         excl.enter()
                     if task.killed:
                         raise TaskExit()
@@ -279,6 +302,10 @@ class Engine:
                         cpu.pc = e.pc                   # ERESTARTSYS: run it again after the handler
                     elif ret is not None:
                         arch.set_syscall_result(cpu, ret)
+                except Watchpoint as e:
+                    cpu.pc = e.pc
+                    if self._past_watch(task, e):
+                        step = False                    # (the watch stop is the step's stop)
                 except GuestFault as e:
                     cpu.pc = e.pc if e.pc is not None else cpu.pc
                     proc.signals.fault(cpu, e)

@@ -32,6 +32,18 @@ host's process_vm_readv/writev, which fail with EFAULT where a plain access
 would raise SIGBUS; that becomes the guest's SIGBUS (BUS_ADRERR, si_addr) at the
 faulting instruction, or EFAULT for a syscall, as on Linux.  Only those pages
 pay for it (a syscall per access).
+
+Watchpoints (gdb's Z2/Z3/Z4, `set_watches`): the pages holding a watched range
+are marked `WATCH` and lose their access-table entry (None), so every access to
+them from translated code, native code included (its inline check sends WATCH
+pages to Python), takes the checked path `load`/`store`, which raises
+`Watchpoint` *before* an access that touches a watched range of the right kind.
+The exec loop then runs that one instruction again with the checks off for its
+thread (`watch_off`: also every thread inside a syscall, whose futex words are
+the kernel's accesses, not the guest's) and reports the stop after it.  The
+bulk paths (read/write: syscalls, the loader, signal frames) never check.
+Removing the last watch of a page gives it its access-table entry back; no
+translation depends on it.
 """
 import ctypes
 import errno
@@ -43,7 +55,7 @@ import struct
 import threading
 from bisect import bisect_left
 
-from ..errors import segv, UserError, GuestFault
+from ..errors import segv, UserError, GuestFault, Watchpoint
 
 PAGE = 4096
 PAGE_SHIFT = 12
@@ -54,6 +66,7 @@ TABLE_COST = 8 + 1           # host bytes per guest page: an access-table slot a
 R, W, X = mmap.PROT_READ, mmap.PROT_WRITE, mmap.PROT_EXEC
 CODE = 8
 FILE = 16                    # a shared file mapping's page: accessed only through host copies
+WATCH = 32                   # a page holding a watched range: every load and store is checked
 BUS_ADRERR = 2
 MAP_NORESERVE = 0x4000
 MAP_FIXED = 0x10
@@ -177,13 +190,16 @@ class GuestMemory:
         self.on_code_write = None            # callback(first_page, last_page)
         self.mmap_top = space - min(1 << 30, space >> 2)    # top-down mmap area ends below the stack
         self.brk_start = self.brk = 0
+        self.watches = ()                    # ((start, end, kind), ...): kind "watch" | "rwatch" | "awatch"
+        self.watch_pages = frozenset()       # the pages marked WATCH
+        self.watch_off = set()               # host threads whose accesses do not check watches
 
     # --- access (hot) --------------------------------------------------------
     def load(self, a, size, signed=False):
         try:
             p = self.perm[a >> PAGE_SHIFT]
-            if p & (R | FILE) != R or (a & 0xfff) > PAGE - size:
-                if self._check(a, size, R):
+            if p & (R | FILE | WATCH) != R or (a & 0xfff) > PAGE - size:
+                if self._check(a, size, R, True):
                     return _U[size, signed].unpack(self._host_copy(a, size))[0]
             return _U[size, signed].unpack_from(self.buf, a)[0]
         except (IndexError, OverflowError, struct.error):
@@ -192,8 +208,8 @@ class GuestMemory:
     def store(self, a, value, size):
         try:
             p = self.perm[a >> PAGE_SHIFT]
-            if p & (W | CODE | FILE) != W or (a & 0xfff) > PAGE - size:
-                if self._check(a, size, W):
+            if p & (W | CODE | FILE | WATCH) != W or (a & 0xfff) > PAGE - size:
+                if self._check(a, size, W, True):
                     self._host_copy(a, size, _U[size, False].pack(value & _MASK[size]))
                     return
             _U[size, False].pack_into(self.buf, a, value & _MASK[size])
@@ -206,14 +222,15 @@ class GuestMemory:
             p = self.perm[a >> PAGE_SHIFT]
             if p & (X | FILE) != X:
                 if not p & X:
-                    raise segv(a, p != 0)
+                    raise segv(a, p & ~WATCH != 0)
                 return _U[2, False].unpack(self._host_copy(a, 2))[0]
             return _U[2, False].unpack_from(self.buf, a)[0]
         except (IndexError, OverflowError):
             raise segv(a, False) from None
 
-    def _check(self, a, size, need):
-        """Slow path: page-crossing access, missing permission, or a store to code.
+    def _check(self, a, size, need, watch=False):
+        """Slow path: page-crossing access, missing permission, a store to code, a
+        watched page (`watch`: a guest instruction's access, see set_watches).
         True when a page is FILE: the access must then go through _host_copy."""
         last = a + size - 1
         if last >= self.space or a < 0:
@@ -223,13 +240,39 @@ class GuestMemory:
             p = self.perm[pg]
             if not p & need:
                 addr = max(a, pg << PAGE_SHIFT)
-                raise segv(addr, p != 0 or self.vma_at(addr) is not None)
-            shared |= p & FILE
+                raise segv(addr, p & ~WATCH != 0 or self.vma_at(addr) is not None)
+            shared |= p
+        if watch and shared & WATCH and threading.get_ident() not in self.watch_off:
+            self._watched(a, last + 1, need)
+        shared &= FILE
         if need == W and self.on_code_write:
             for pg in range(a >> PAGE_SHIFT, (last >> PAGE_SHIFT) + 1):
                 if self.perm[pg] & CODE:
                     self.on_code_write(pg)
         return shared
+
+    def _watched(self, a, end, need):
+        """Raise Watchpoint if [a, end) touches a range watched for this kind of access."""
+        for start, stop, kind in self.watches:
+            if a < stop and start < end and (kind == "awatch" or (kind == "watch") == (need == W)):
+                raise Watchpoint(kind, max(a, start))
+
+    def set_watches(self, ranges):
+        """The watched ranges: [(start, length, kind)], kind "watch" (writes),
+        "rwatch" (reads) or "awatch" (both).  Pages that hold one get WATCH and
+        lose their access-table entry; pages that no longer do get it back."""
+        self.watches = tuple((start, start + max(n, 1), kind) for start, n, kind in ranges)
+        pages = set()
+        for start, stop, _ in self.watches:
+            if 0 <= start < self.space:
+                pages.update(range(start >> PAGE_SHIFT, (min(stop, self.space) - 1 >> PAGE_SHIFT) + 1))
+        old, self.watch_pages = self.watch_pages, frozenset(pages)
+        for pg in old - self.watch_pages:
+            self.perm[pg] &= ~WATCH
+            self.pages[pg] = self._views(self.perm[pg])
+        for pg in self.watch_pages:
+            self.perm[pg] |= WATCH
+            self.pages[pg] = None
 
     def _host_copy(self, a, n, data=None):
         """Read n bytes at a (data None) or write data there through the host
@@ -317,11 +360,15 @@ class GuestMemory:
         first, n = start >> PAGE_SHIFT, (end - start) >> PAGE_SHIFT
         self.perm[first:first + n] = bytes([prot & (7 | FILE)]) * n
         self.pages[first:first + n] = [self._views(prot & (7 | FILE))] * n
+        for pg in self.watch_pages:      # (still watched)
+            if first <= pg < first + n:
+                self.perm[pg] |= WATCH
+                self.pages[pg] = None
 
     def _views(self, p):
         """The access-table entry for a page with permission bits p."""
-        if not p & R or p & FILE:
-            return None                  # (write-only and FILE pages: every access is checked)
+        if not p & R or p & (FILE | WATCH):
+            return None                  # (write-only, FILE and WATCH pages: every access is checked)
         return self._rw if p & (W | CODE) == W else self._ro
 
     def _set_code(self, page, code):
@@ -452,6 +499,7 @@ class GuestMemory:
         self.vmas = []
         self.mmap_top = self.space - min(1 << 30, self.space >> 2)
         self.brk_start = self.brk = 0
+        self.watches, self.watch_pages = (), frozenset()
 
     def invalidate_and_zero(self, start, end):
         """MADV_DONTNEED on private anonymous memory: the pages read as zero again."""
