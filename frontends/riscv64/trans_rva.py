@@ -11,7 +11,7 @@ between a helper's load and its store).
 """
 import signal
 
-from pydbt.errors import GuestFault, BUS_ADRALN
+from pydbt.errors import GuestFault, BUS_ADRALN, Watchpoint
 from .lift import trans
 
 M64 = (1 << 64) - 1
@@ -42,12 +42,16 @@ def sc(cpu, addr, value, size):
     r, cpu.reservation = cpu.reservation, None
     mem = cpu.mem
     with mem.atomic_lock:
-        if r is None or r[0] != addr or r[1] != size:
-            mem.load(addr, size)        # still faults on a bad address
-            return 1
-        if mem.load(addr, size) != r[2]:
-            return 1
-        mem.store(addr, value, size)
+        try:
+            if r is None or r[0] != addr or r[1] != size:
+                mem.load(addr, size)        # still faults on a bad address
+                return 1
+            if mem.load(addr, size) != r[2]:
+                return 1
+            mem.store(addr, value, size)
+        except Watchpoint:
+            cpu.reservation = r             # (the SC runs again after gdb's stop: dbt/execloop.py)
+            raise
     return 0
 
 
