@@ -153,6 +153,8 @@ PROGRAMS: dict[str, Program] = {
                             "recvmsg flags, shutdown + SIGPIPE, sendmmsg/recvmmsg, NETLINK_ROUTE, errors; "
                             "'kernel': what qemu gets wrong; 'accept-wait': for SIGINT from the host tests"),
         _p("sockets_dyn", ["sockets.c"], static=False, what="sockets, dynamically linked"),
+        _p("gdb_watch", opt="-O0", cflags=("-g",),
+           what="gdbstub tests: watched globals (a hot loop, a read, a named thread), a SIGSEGV"),
     ]
 }
 

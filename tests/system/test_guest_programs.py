@@ -140,6 +140,8 @@ CASES = [
     Case("gdb_exec_target", "gdb_exec_target", exit=9, stdout_has=(b"exec target - 9\n",)),
     Case("gdb_signals", "gdb_signals", stdout_has=(b"usr1 handler ran 1\n", b"usr2 handler ran 0\n")),
     Case("gdb_signals_segv", "gdb_signals", args=("segv",), exit=None, signal=signal.SIGSEGV),
+    Case("gdb_watch", "gdb_watch", stdout_has=(b"acc=4498500 watched=2999 sink=10 by_thread=42\n",)),
+    Case("gdb_watch_segv", "gdb_watch", args=("segv",), exit=None, signal=signal.SIGSEGV),
     # sockets (issue 10; also tests/system/test_sockets.py)
     Case("sockets", "sockets", args=(TMPDIR,), stdout_has=(b"tcp: echoed 56 bytes, client exit 0",
                                                            b"unix: read through the received fd: 28",

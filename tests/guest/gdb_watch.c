@@ -1,0 +1,52 @@
+/* Watchpoints, siginfo and thread events for the gdbstub tests (built -g -O0).
+   "loop" (default): a hot loop writes `watched` every 1000 iterations, then
+   reader() reads `readme`, then a thread named "watcher" (PR_SET_NAME) writes
+   `by_thread`; "segv": a store to 0x10 first (SIGSEGV, si_addr 0x10). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+volatile long watched;
+volatile long readme = 5;
+volatile long sink;
+volatile long by_thread;
+
+long loop(long n)
+{
+    long acc = 0;
+    for (long i = 0; i < n; i++) {
+        acc += i;
+        if (i % 1000 == 999)
+            watched = i;
+    }
+    return acc;
+}
+
+void reader(void)
+{
+    sink = readme * 2;
+}
+
+void *worker(void *arg)
+{
+    prctl(PR_SET_NAME, "watcher");
+    by_thread = (long)arg;
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "loop";
+    long n = argc > 2 ? atol(argv[2]) : 3000;
+    pthread_t t;
+    if (!strcmp(mode, "segv"))
+        *(volatile int *)0x10 = 1;
+    long acc = loop(n);
+    reader();
+    pthread_create(&t, NULL, worker, (void *)42);
+    pthread_join(t, NULL);
+    printf("acc=%ld watched=%ld sink=%ld by_thread=%ld\n", acc, watched, sink, by_thread);
+    return 0;
+}
