@@ -120,8 +120,9 @@ class NativeState:
     callback, helper table, live TBs.  `shared` False: a TB compiled outside an
     engine (tests), whose exits are never chained."""
 
-    def __init__(self, mem, shared):
+    def __init__(self, mem, shared, chaining=False):
         self.mem = mem
+        self.chaining = chaining                 # (-d nochain: no jump cache either)
         self.shared = shared
         nslots = SLOTS if shared else 64
         self._slots_map = mmap.mmap(-1, 8 * nslots) if shared else None
@@ -132,8 +133,8 @@ class NativeState:
         jc_bits = JC_BITS if shared else 4
         self.jc_mask = (1 << jc_bits) - 1
         self.jc = (ctypes.c_uint64 * (2 << jc_bits))()
-        for i in range(1 << jc_bits):
-            self.jc[2 * i] = 1                   # (no guest pc is odd)
+        empty = struct.pack("<QQ", 1, 0) * (1 << jc_bits)      # (no guest pc is odd)
+        ctypes.memmove(self.jc, empty, len(empty))
         if mem is not None:
             self._perm = (ctypes.c_char * len(mem.perm)).from_buffer(mem.perm)
             perm, npages, base = ctypes.addressof(self._perm), len(mem.perm), mem.host_base
@@ -241,7 +242,7 @@ class NativeState:
             return nat.links[arg]
         if code == E.EXIT_PTR:
             fn = nat.fns.get(arg) or nat.lookup(arg)
-            if self.shared and getattr(fn, "native_addr", None) is not None and \
+            if self.chaining and getattr(fn, "native_addr", None) is not None and \
                     getattr(fn, "native", None) is not None and fn.native.state is self:
                 i = (arg >> 1) & self.jc_mask
                 self.jc[2 * i + 1] = fn.native_addr
@@ -319,7 +320,9 @@ class NativeState:
         i = (nat.pc >> 1) & self.jc_mask
         if self.jc[2 * i + 1] == nat.addr:
             self.jc[2 * i] = 1
-        self.dead.append(nat)
+        for nc in list(_CTXS.values()):
+            nc.words[E.CTX_BUDGET] = 0           # native code running now leaves at its next
+        self.dead.append(nat)                    # chain or back-edge (it may be this TB's)
         _stat("native_dropped")
 
 
@@ -340,7 +343,7 @@ def _state(ctx):
         return st
     st = getattr(cache, "native", None)
     if st is None:
-        st = cache.native = NativeState(ctx.mem, shared=True)
+        st = cache.native = NativeState(ctx.mem, shared=True, chaining=cache.chaining)
     return st
 
 

@@ -32,6 +32,7 @@ BACKENDS = {
     "interp": ["-backend", "interp"],
     "jit": ["-backend", "pybytecode", "-jit-threshold", "0"],
     "tiered": [],
+    "llvm": ["-backend", "llvm", "-jit-threshold", "0"],
 }
 TIMEOUT = 120.0
 ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/nonexistent",

@@ -147,8 +147,9 @@ def _run(cmd):
     return subprocess.run(cmd, capture_output=True, timeout=300)
 
 
-@pytest.mark.parametrize("backend", [["-backend", "interp"], ["-jit-threshold", "0"]],
-                         ids=["interp", "jit"])
+@pytest.mark.parametrize("backend", [["-backend", "interp"], ["-jit-threshold", "0"],
+                                     ["-backend", "llvm", "-jit-threshold", "0"]],
+                         ids=["interp", "jit", "llvm"])
 @pytest.mark.parametrize("seed", range(12))
 def test_random_sequences_match_qemu(seed, backend, tmp_path):
     nseq, seqlen = 40, 24
