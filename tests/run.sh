@@ -23,7 +23,7 @@ if [ -n "$need" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q -e '.[test]'
+.venv/bin/pip install -q -e '.[test,llvm]'
 set +e
 status=0
 .venv/bin/python -m pytest -n 2 "$@" || status=1
@@ -48,7 +48,7 @@ for v in 3.12 3.13; do
     fi
     echo "=== CPython $v ($py): unit and system tests"
     { [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"; } &&
-        "$venv/bin/pip" install -q -e '.[test]' &&
+        "$venv/bin/pip" install -q -e '.[test,llvm]' &&
         "$venv/bin/python" -m pytest -n 2 tests/unit tests/system "$@" || status=1
 done
 exit $status
