@@ -353,11 +353,16 @@ def sys_prctl(proc, option, arg2, arg3, arg4, arg5):
     if option == PR_SET_NAME:
         from .sys_fs import guest_cstr
         name = guest_cstr(proc, arg2, TASK_COMM_LEN - 1)
-        proc.comm = name
-        identity.publish(proc)
+        task = proc.task
+        task.comm = name                 # (the calling thread's name; /proc/<pid>/comm is the leader's)
+        if task is proc.leader:
+            proc.comm = name
+            identity.publish(proc)
         return 0
     if option == PR_GET_NAME:
-        proc.mem.write(arg2, _comm_bytes(proc).ljust(TASK_COMM_LEN, b"\0"))
+        task = proc.task
+        own = task.comm if task is not proc.leader else b""
+        proc.mem.write(arg2, (own or _comm_bytes(proc)).ljust(TASK_COMM_LEN, b"\0"))
         return 0
     if option in (PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER,
                   PR_SET_NO_NEW_PRIVS, PR_GET_DUMPABLE, PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP):
