@@ -14,9 +14,10 @@ every ISA and backend, here: a block that would contain a breakpoint address is
 cut before it (`_cut_at_breakpoints`), and a block starting at one only raises
 `Breakpoint` there; a task being single-stepped runs one-instruction TBs that
 are cached under the STEP flag (tb.py) and never chained (`run_one`).  A
-watched access raises `Watchpoint` before it happens (runtime/memory.py); the
-instruction then runs again alone with the task's watch checks off and the stop
-is reported after it (`_past_watch`).  Syscalls run with the checks off.
+watched access raises `Watchpoint` before it happens (runtime/memory.py): the
+stop is reported there when the guest's gdb target steps over watched accesses
+itself, else after the instruction, run again alone with the task's watch
+checks off (`_past_watch`).  Syscalls run with the checks off.
 """
 import signal
 import threading
@@ -154,9 +155,14 @@ class Engine:
         cpu.pc = tb.fn(cpu).guest_pc
 
     def _past_watch(self, task, hit):
-        """A watched access, the state before its instruction: run the instruction
-        alone with this thread's watch checks off, then gdb hears of the stop
-        after it.  True if it did."""
+        """A watched access, the state before its instruction.  Where gdb wants the
+        stop before the access (`debug.watch_before`: it steps over the
+        instruction itself) it is reported now; else the instruction runs alone
+        with this thread's watch checks off and gdb hears of the stop after it.
+        True if gdb heard of it."""
+        debug = self.debug
+        if debug is not None and debug.watch_before and debug.watch_hit(task, hit.kind, hit.addr):
+            return True
         quiet, me = self.mem.watch_off, threading.get_ident()
         quiet.add(me)
         try:
@@ -167,7 +173,7 @@ class Engine:
             return False
         finally:
             quiet.discard(me)
-        return self.debug is not None and self.debug.watch_hit(task, hit.kind, hit.addr)
+        return debug is not None and not debug.watch_before and debug.watch_hit(task, hit.kind, hit.addr)
 
     def _compile(self, backend, tb, block):
         t1 = time.perf_counter()

@@ -7,7 +7,8 @@ Threads, in each guest process that gdb debugs:
 * a *control* thread owns the process's side of the conversation.  While the
   guest runs it waits on `inbox` for a stop: a task's event (breakpoint hit,
   step done, fork, vfork done, exec, syscall entry/return: the task queues it
-  and waits, outside guest code), a "stop now" from the supervisor.  Then it
+  and waits, outside guest code; a watched access, after its instruction), a
+  "stop now" from the supervisor.  Then it
   stops the world with the exclusive section (`run_alone`: every task parked at
   a TB boundary or outside guest code = gdb's all-stop), sends the stop reply
   and serves packets (commands.py) until one resumes, detaches or kills it.
@@ -139,6 +140,8 @@ class Agent:
     def _event(self, ev):
         if ev.kind == "break" and ev.task.cpu.pc not in self.target.breakpoints:
             pass                         # removed meanwhile: the task runs it again
+        elif ev.kind == "watch" and not self.target.watching(ev.reason[0], int(ev.reason[1], 16)):
+            pass                         # removed meanwhile (the access is done: the task goes on)
         else:
             tid = ev.task.tid if ev.task is not None else self.proc.pid
             fd, ev.fd = ev.fd, None
@@ -256,6 +259,21 @@ class Agent:
         if reason is None or not self.active:
             return False
         self._report(_Event("break", task, reason=reason), in_guest=True)
+        return True
+
+    @property
+    def watch_before(self):
+        """Does gdb want watch stops before the access (it steps over it itself)?"""
+        return getattr(self.target.desc, "watch_stops_before", False)
+
+    def watch_hit(self, task, kind, addr):
+        """The task's instruction accesses (or, after `watch_before` is False, just
+        accessed) a watched address (kind "watch", "rwatch" or "awatch"): reported
+        as a stop (a step ends there too)."""
+        self.target.stepping.discard(task.tid)
+        if not self.active:
+            return False
+        self._report(_Event("watch", task, reason=(kind, b"%x" % addr)), in_guest=True)
         return True
 
     def step_done(self, task):

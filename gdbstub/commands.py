@@ -242,11 +242,15 @@ class Session:
 
     # --- breakpoints ---------------------------------------------------------------------------------
     def _break(self, args, insert):
-        kind, addr, _ = (args.split(b";")[0].split(b",") + [b"", b""])[:3]
+        kind, addr, length = (args.split(b";")[0].split(b",") + [b"", b""])[:3]
         kind, addr = _int(kind), _int(addr)
-        if kind not in (0, 1):
-            return b""                   # watchpoints: not yet
         t = self.target
+        if kind in (2, 3, 4):            # watchpoints: write, read, access; length in bytes
+            length = _int(length)
+            ok = t.insert_watchpoint(kind, addr, length) if insert else t.remove_watchpoint(kind, addr, length)
+            return b"OK" if ok else b"E01"
+        if kind not in (0, 1):
+            return b""
         ok = t.insert_breakpoint(kind, addr) if insert else t.remove_breakpoint(kind, addr)
         return b"OK" if ok else b"E14"
 

@@ -5,8 +5,10 @@ the page readable, writes ignore protection as ptrace's do and drop the
 translations of code they touch), threads (the process's tasks), breakpoints
 (a set the translator consults: inserting or removing one invalidates the TBs
 of its page, so a block already compiled, a hot loop included, is translated
-again and stops before it), and the resume request the exec loop follows
-(which tasks single-step).  Architecture-neutral: nothing here names an ISA.
+again and stops before it), watchpoints (ranges the guest memory checks:
+runtime/memory.py's WATCH pages; no translation is dropped), and the resume
+request the exec loop follows (which tasks single-step).
+Architecture-neutral: nothing here names an ISA.
 
 One Target per guest process (each process has its own agent, agent.py).
 """
@@ -22,6 +24,7 @@ class Target:
         self.sw_breaks = set()
         self.hw_breaks = set()
         self.breakpoints = frozenset()      # what the translator stops before
+        self.watches = {}                   # (kind, addr, length) -> how many times inserted
         self.stepping = set()               # tids that run one instruction, then stop
         self.catch_syscalls = None          # QCatchSyscalls: None off, empty = all, else numbers
         self.pass_signals = frozenset()     # QPassSignals: guest signals that do not stop gdb
@@ -39,7 +42,8 @@ class Target:
 
     def thread_name(self, tid):
         task = self.task(tid)
-        name = getattr(task, "comm", b"") or self.proc.comm or os.path.basename(self.proc.exe_path).encode()
+        own = getattr(task, "comm", b"") if task is not self.proc.leader else b""    # (PR_SET_NAME)
+        name = own or self.proc.comm or os.path.basename(self.proc.exe_path).encode()
         return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
 
     # --- registers -----------------------------------------------------------------------
@@ -120,6 +124,31 @@ class Target:
         self.breakpoints = frozenset(self.sw_breaks | self.hw_breaks)
         self._invalidate(addr, addr + 1)
 
+    # --- watchpoints -----------------------------------------------------------------------------
+    WATCH_KINDS = {2: "watch", 3: "rwatch", 4: "awatch"}
+
+    def insert_watchpoint(self, kind, addr, length):
+        """kind 2: write, 3: read, 4: access; any length (0 is taken as 1)."""
+        key = (kind, addr, length)
+        self.watches[key] = self.watches.get(key, 0) + 1
+        self._watches_changed()
+        return True
+
+    def remove_watchpoint(self, kind, addr, length):
+        key = (kind, addr, length)
+        n = self.watches.pop(key, 0)
+        if n > 1:
+            self.watches[key] = n - 1
+        self._watches_changed()
+        return True
+
+    def _watches_changed(self):
+        self.proc.mem.set_watches([(a, n, self.WATCH_KINDS[k]) for k, a, n in self.watches])
+
+    def watching(self, kind, addr):
+        """Is a watchpoint of this kind ("watch"...) still on addr?"""
+        return any(self.WATCH_KINDS[k] == kind and a <= addr < a + max(n, 1) for k, a, n in self.watches)
+
     def stop_reason(self, pc):
         if pc in self.sw_breaks:
             return "swbreak"
@@ -137,6 +166,9 @@ class Target:
         self.sw_breaks, self.hw_breaks = set(), set()
         self.breakpoints = frozenset()
         self.stepping = set()
+        if self.watches:
+            self.watches = {}
+            self._watches_changed()
         for a in addrs:
             self._invalidate(a, a + 1)
 

@@ -112,6 +112,9 @@ class GdbDescription:
                         "riscv-64bit-cpu.xml": _cpu_xml().encode(),
                         "riscv-64bit-fpu.xml": _fpu_xml().encode()}
         self.breakpoint_kinds = (2, 4)     # c.ebreak / ebreak sizes gdb sends in Z0
+        # gdb's riscv target takes watchpoints as firing before the access (as the
+        # debug triggers do) and steps over the instruction itself: stop before it
+        self.watch_stops_before = True
 
 
 GDB = GdbDescription()
