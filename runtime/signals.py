@@ -326,14 +326,15 @@ class Signals:
     def fault(self, cpu, e: GuestFault):
         """A synchronous fault at cpu.pc: run the guest's handler or die."""
         sig = e.signo
-        if self.proc.debugger is not None:     # gdb sees it first (it may discard it)
-            sig = self.proc.debugger.signal_stop(self.proc.task, sig, {})
+        info = {"code": e.code, "addr": e.addr}
+        if self.proc.debugger is not None:     # gdb sees it first (it may discard it, or edit its siginfo)
+            sig = self.proc.debugger.signal_stop(self.proc.task, sig, info)
             if not sig:
                 return
         act = self.actions[sig]
         if act.handler in (SIG_DFL, SIG_IGN) or self.mask & _bit(sig):
             self.die(sig, cpu.pc)
-        self._deliver(cpu, sig, {"code": e.code, "addr": e.addr})
+        self._deliver(cpu, sig, info)
 
     def _take(self, task):
         """Move the pending signals this task should handle to its own list: those
