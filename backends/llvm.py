@@ -5,16 +5,19 @@ compiled when the first tier has run it `-jit-threshold` times.  The IR text
 comes from llvm_emit.py, the code from llvm_jit.py (ORC LLJIT; llvmlite is
 imported on the first compile only).
 
-CPU state: copied in and out at each Python<->native transition.  A thread's
-native context (`NativeCtx`, one per CPU object) holds the 64 guest registers
-as u64 words plus the exit fields; entering native code packs `cpu.regs` into it
-(one struct.pack_into), leaving unpacks them back into the same list.  Measured
-(CPython 3.11, loaded 2-core host): pack + unpack of 64 registers ~1.3 us, a
-whole transition (copies, the ctypes call, the exit's dispatch) ~3 us.  Native
-code runs long between transitions (chaining, the jump cache and loops stay
-native), so a shared register buffer, which would slow every register access of
-the bytecode tier (a memoryview item instead of a list item) and touch every
-place that reads `cpu.regs` as a list, buys nothing measurable here.
+CPU state: copied in and out at each Python<->native transition, not shared.
+A thread's native context (`NativeCtx`, one per CPU object) holds the 64 guest
+registers as u64 words plus the exit fields; entering native code packs
+`cpu.regs` into it (struct.pack_into), leaving unpacks them back into the same
+list.  Measured (CPython 3.11, the 2-core host under load): pack + unpack of 64
+registers 0.8-1.5 us, a whole transition (copies, the ctypes call, the exit's
+dispatch) ~2.1 us; on the bench workloads native code runs 10^5-10^6 guest
+instructions per transition (intloop: 628 transitions for 2.08 G instructions,
+one per BUDGET back-edges), so the copies cost nothing measurable.  A shared
+buffer would instead slow every register access of the bytecode tier (a
+memoryview item instead of a list item) and change every place that treats
+`cpu.regs` as a list, for no gain here; it becomes worth it with tiering, when
+hot code moves between tiers often (issue 12, later phases).
 
 Transitions: `fn(cpu)` (the TB's Python function, what the TB cache and the
 trampoline see) enters native code at its TB and returns the Python function to
@@ -40,6 +43,18 @@ leaves by its fault exit.
 
 Code of invalidated TBs is freed (its ORC resource tracker dropped) only when no
 thread runs native code of this state (`active` == 0).
+
+Compile cost (phase 1: one TB per module, -O2 codegen, compiled in the guest's
+thread): ~20 us per line of LLVM IR, 4-50 ms per superblock, three quarters of
+it in codegen (at -O0 it is ~3x cheaper but the code ~2.5x slower).  So short
+runs pay for it (the bench report's sizes: up to 3 s of compile on `strings`);
+tiering through the bytecode tier, several TBs per module, a compile thread and
+the persistent cache are the next phases.
+
+Not yet: F/D natively (helpers by callback, exact), LR/SC and AMOs natively
+(helpers under the memory's atomic lock; native code holds the GIL, so guest
+threads never run native code at once), regions across TBs, freeing the
+JITDylib of a freed TB (its code is freed, the empty library stays).
 """
 import ctypes
 import mmap
@@ -66,6 +81,7 @@ _CB = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_int64, ctypes.
                        ctypes.c_uint64, ctypes.c_uint64)
 _ENTRY = ctypes.PYFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)     # the GIL stays held
 _CTXS = weakref.WeakValueDictionary()      # ctx address -> NativeCtx
+_CB_STAT = {E.CB_LOAD: "native_slow_loads", E.CB_STORE: "native_slow_stores", E.CB_HELPER: "native_helper_calls"}
 _STRUCTS = {}
 
 
@@ -97,6 +113,8 @@ def _ctx(cpu):
     except AttributeError:
         nc = None
     if nc is None or nc.cpu is not cpu:
+        if len(cpu.regs) > E.NREGS_MAX:
+            raise ValueError(f"llvm: {len(cpu.regs)} guest registers, the native context holds {E.NREGS_MAX}")
         nc = NativeCtx(cpu)
         cpu._pydbt_native = nc
     return nc
@@ -277,6 +295,9 @@ class NativeState:
 
     def callback(self, ctx, kind, a, b, c):
         nc = _CTXS[ctx]
+        extra = STATS.extra
+        key = _CB_STAT[kind]
+        extra[key] = extra.get(key, 0) + 1
         try:
             if kind == E.CB_LOAD:
                 r = self.mem.load(a, b & 15, bool(b >> 4)) & M64
