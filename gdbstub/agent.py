@@ -53,9 +53,14 @@ STOP = "stop"
 
 
 class _Event:
-    def __init__(self, kind, task=None, value=0, reason=None, fd=None):
+    def __init__(self, kind, task=None, value=0, reason=None, fd=None, info=None):
         self.kind, self.task, self.value, self.reason, self.fd = kind, task, value, reason, fd
+        self.info = info                 # the stop's siginfo fields (qXfer:siginfo)
         self.done = threading.Event()
+
+
+# si_code of the SIGTRAP that a stop of this kind is (as ptrace shows it); else SI_USER
+_TRAP_CODES = {"break": 1, "step": 2, "watch": 4}     # TRAP_BRKPT, TRAP_TRACE, TRAP_HWBKPT
 
 
 class Agent:
@@ -123,7 +128,9 @@ class Agent:
                 return
             if item is STOP:
                 s = self.session
-                self._stop(s.stop_reply(s._tid(s.g_tid), signal.SIGINT), b"R")
+                tid = s._tid(s.g_tid)
+                self.target.stop_info = {tid: (signal.SIGINT, {"code": 0, "pid": 0, "uid": 0})}
+                self._stop(s.stop_reply(tid, signal.SIGINT), b"R")
             elif isinstance(item, _Event):
                 self._event(item)
             else:                        # a packet while running: gdb sends none in all-stop
@@ -146,6 +153,12 @@ class Agent:
             tid = ev.task.tid if ev.task is not None else self.proc.pid
             fd, ev.fd = ev.fd, None
             sig = ev.value if ev.kind == "signal" else signal.SIGTRAP
+            info = ev.info
+            if info is None:
+                info = {"code": _TRAP_CODES.get(ev.kind, 0), "addr": ev.task.cpu.pc if ev.task else 0}
+                if ev.kind == "watch":
+                    info["addr"] = int(ev.reason[1], 16)
+            self.target.stop_info = {tid: (sig, info)}
             self._stop(self.session.stop_reply(tid, sig, ev.reason), b"E", fd)
         ev.done.set()
 
@@ -187,6 +200,7 @@ class Agent:
         if r.detach:
             self._detach()
             return
+        t.stop_info = {}
         for tid, stop in self.sig_stops.items():
             stop[1] = r.signals.pop(tid, 0)     # (no signal in the resume: discarded)
         for tid, sig in r.signals.items():
@@ -290,7 +304,7 @@ class Agent:
             return sig
         stop = self.sig_stops[task.tid] = [sig, sig]
         try:
-            self._report(_Event("signal", task, value=sig), in_guest=True)
+            self._report(_Event("signal", task, value=sig, info=info), in_guest=True)
         finally:
             self.sig_stops.pop(task.tid, None)
         return stop[1]

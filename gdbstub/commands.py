@@ -175,6 +175,11 @@ class Session:
     def xfer(self, args):
         obj, _, rest = args.partition(b":")
         op, _, rest = rest.partition(b":")
+        if op == b"write" and obj == b"siginfo":      # qXfer:siginfo:write::<offset>:<binary data>
+            annex, off, data = rest.split(b":", 2)
+            data = packets.unescape(data)
+            ok = self.target.write_siginfo(self._tid(self.g_tid), _int(off), data)
+            return b"%x" % len(data) if ok else b"E01"
         annex, _, span = rest.rpartition(b":")
         if op != b"read":
             return b""
@@ -188,6 +193,10 @@ class Session:
             data = self.target.auxv()
         elif obj == b"exec-file":
             data = self.target.exe_path()
+        elif obj == b"siginfo":
+            data = self.target.siginfo(self._tid(self.g_tid))
+            if data is None:
+                return b"E01"
         else:
             return b""
         chunk = data[off:off + length]

@@ -267,7 +267,7 @@ class Supervisor:
         feats = [b"PacketSize=%x" % packets.MAX_PACKET, b"qXfer:features:read+", b"qXfer:auxv:read+",
                  b"qXfer:exec-file:read+", b"qXfer:threads:read+", b"multiprocess+", b"swbreak+",
                  b"hwbreak+", b"vContSupported+", b"QStartNoAckMode+", b"QCatchSyscalls+",
-                 b"QPassSignals+"]
+                 b"QPassSignals+", b"qXfer:siginfo:read+", b"qXfer:siginfo:write+"]
         if b"multiprocess" in self.offered:
             feats += [f + b"+" for f in (b"fork-events", b"vfork-events", b"exec-events") if f in self.offered]
         for p in self.procs.values():

@@ -28,6 +28,7 @@ class Target:
         self.stepping = set()               # tids that run one instruction, then stop
         self.catch_syscalls = None          # QCatchSyscalls: None off, empty = all, else numbers
         self.pass_signals = frozenset()     # QPassSignals: guest signals that do not stop gdb
+        self.stop_info = {}                 # tid -> (signal, info dict) of its stop (qXfer:siginfo)
 
     # --- identity ------------------------------------------------------------------
     @property
@@ -155,6 +156,20 @@ class Target:
         if pc in self.hw_breaks:
             return "hwbreak"
         return None
+
+    # --- siginfo of a stop -------------------------------------------------------------------------
+    def siginfo(self, tid):
+        """The guest's siginfo_t of the signal that stopped tid (None: none)."""
+        stop = self.stop_info.get(tid)
+        return None if stop is None else self.desc.siginfo(*stop)
+
+    def write_siginfo(self, tid, off, data):
+        """gdb edits the siginfo the signal will be delivered with: False if tid has none."""
+        stop = self.stop_info.get(tid)
+        if stop is None:
+            return False
+        self.desc.siginfo_update(stop[0], stop[1], off, data)
+        return True
 
     def catches(self, nr):
         c = self.catch_syscalls

@@ -5,9 +5,14 @@ annexes served through `qXfer:features:read`, and `registers`, one entry per
 remote register number (the `p`/`P` number; `g` is all of them in order), each
 with its width in bytes and how to read and write it in a CPU.  Numbers follow
 gdb's riscv numbering: x0..x31 0-31, pc 32, f0..f31 33-64, the FP CSRs at
-65 + their CSR number (fflags 66, frm 67, fcsr 68).
+65 + their CSR number (fflags 66, frm 67, fcsr 68).  `siginfo` /
+`siginfo_update`: the guest's siginfo_t for qXfer:siginfo (the signal frame's
+layout), and the fields gdb wrote back into it.
 """
+import struct
+
 from .cpu import XNAMES, FNAMES, F0
+from .signal_frame import siginfo as _siginfo
 
 _M64 = (1 << 64) - 1
 
@@ -101,6 +106,20 @@ _TARGET = """<?xml version="1.0"?>
 """
 
 
+def _siginfo_update(sig, info, off, data):
+    """qXfer:siginfo:write of data at off: the fields gdb changed go into info
+    (si_code; si_addr for a fault, else si_pid, si_uid and the word at +24)."""
+    raw = bytearray(_siginfo(sig, info))
+    if off < 0 or off + len(data) > len(raw):
+        raise ValueError("siginfo write out of range")
+    raw[off:off + len(data)] = data
+    info["code"] = struct.unpack_from("<i", raw, 8)[0]
+    if "addr" in info:
+        info["addr"] = struct.unpack_from("<Q", raw, 16)[0]
+    else:
+        info["pid"], info["uid"], info["value"] = struct.unpack_from("<iIQ", raw, 16)
+
+
 class GdbDescription:
     """What the gdbstub needs from this frontend."""
 
@@ -115,6 +134,8 @@ class GdbDescription:
         # gdb's riscv target takes watchpoints as firing before the access (as the
         # debug triggers do) and steps over the instruction itself: stop before it
         self.watch_stops_before = True
+        self.siginfo = _siginfo            # (sig, info dict) -> the guest's siginfo_t bytes
+        self.siginfo_update = _siginfo_update
 
 
 GDB = GdbDescription()

@@ -1,12 +1,15 @@
 /* Watchpoints, siginfo and thread events for the gdbstub tests (built -g -O0).
    "loop" (default): a hot loop writes `watched` every 1000 iterations, then
    reader() reads `readme`, then a thread named "watcher" (PR_SET_NAME) writes
-   `by_thread`; "segv": a store to 0x10 first (SIGSEGV, si_addr 0x10). */
+   `by_thread`; "segv": a store to 0x10 first (SIGSEGV, si_addr 0x10);
+   "segv-handled": the same with a handler that prints si_addr and si_code. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 volatile long watched;
 volatile long readme = 5;
@@ -36,12 +39,25 @@ void *worker(void *arg)
     return NULL;
 }
 
+void on_segv(int sig, siginfo_t *si, void *uc)
+{
+    printf("si_addr=%p si_code=%d\n", si->si_addr, si->si_code);
+    fflush(stdout);
+    _exit(3);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "loop";
     long n = argc > 2 ? atol(argv[2]) : 3000;
     pthread_t t;
-    if (!strcmp(mode, "segv"))
+    if (!strcmp(mode, "segv-handled")) {
+        struct sigaction sa = {0};
+        sa.sa_sigaction = on_segv;
+        sa.sa_flags = SA_SIGINFO;
+        sigaction(SIGSEGV, &sa, NULL);
+    }
+    if (!strncmp(mode, "segv", 4))
         *(volatile int *)0x10 = 1;
     long acc = loop(n);
     reader();

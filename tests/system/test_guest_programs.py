@@ -142,6 +142,8 @@ CASES = [
     Case("gdb_signals_segv", "gdb_signals", args=("segv",), exit=None, signal=signal.SIGSEGV),
     Case("gdb_watch", "gdb_watch", stdout_has=(b"acc=4498500 watched=2999 sink=10 by_thread=42\n",)),
     Case("gdb_watch_segv", "gdb_watch", args=("segv",), exit=None, signal=signal.SIGSEGV),
+    Case("gdb_watch_segv_handled", "gdb_watch", args=("segv-handled",), exit=3,
+         stdout_has=(b"si_addr=0x10 si_code=1\n",)),
     # sockets (issue 10; also tests/system/test_sockets.py)
     Case("sockets", "sockets", args=(TMPDIR,), stdout_has=(b"tcp: echoed 56 bytes, client exit 0",
                                                            b"unix: read through the received fd: 28",
