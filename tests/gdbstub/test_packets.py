@@ -67,7 +67,7 @@ def test_bad_checksum_is_nacked_then_retried(stub, program):
 
 def test_unknown_and_over_long_packets(stub, program):
     s, c = _start(stub, program)
-    for q in (b"qFooBar", b"vMustReplyEmpty", b"qTStatus", b"Z2,1000,4", b"!", b"vRun;00"):
+    for q in (b"qFooBar", b"vMustReplyEmpty", b"qTStatus", b"Z9,1000,4", b"!", b"vRun;00"):
         assert c.ask(q) == b"", q
     c.send_raw(packets.frame(b"q" * (packets.MAX_PACKET + 100)))
     assert c.read_byte() == b"+"
