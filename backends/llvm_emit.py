@@ -15,8 +15,8 @@ Shape of the function:
   TB writes, from the allocas, and the state is exactly that of the
   instructions run so far.  Temps are SSA values (our IR never lets a temp live
   across a label, so each LLVM value is defined in a block that dominates its uses).
-* memory: `perm[a >> 12]` tested inline (load: R set, FILE clear; store: W set,
-  CODE and FILE clear; the access inside one page, the page inside the space),
+* memory: `perm[a >> 12]` tested inline (load: R set, FILE and WATCH clear; store:
+  W set, CODE, FILE and WATCH clear; the access inside one page, the page inside the space),
   then a plain host access at `mem_base + a`.  Anything else calls back into
   Python (GuestMemory.load/store: page crossing, faults, stores into pages that
   hold translations, which invalidates them); if the callback raised, the TB
@@ -57,7 +57,7 @@ CB_LOAD, CB_STORE, CB_HELPER = range(3)
 
 PAGE_SHIFT = 12
 PAGE = 1 << PAGE_SHIFT
-PERM_R, PERM_W, PERM_CODE, PERM_FILE = 1, 2, 8, 16
+PERM_R, PERM_W, PERM_CODE, PERM_FILE, PERM_WATCH = 1, 2, 8, 16, 32     # runtime/memory.py's bits
 
 _PRED = {"eq": "eq", "ne": "ne", "lt": "slt", "ge": "sge", "le": "sle", "gt": "sgt",
          "ltu": "ult", "geu": "uge", "leu": "ule", "gtu": "ugt"}
@@ -370,7 +370,8 @@ class Emitter:
         perm = self.addr(c["perm"])
         self.emit(f"{pp} = getelementptr inbounds i8, ptr {perm}, i64 {pgc}")
         self.emit(f"{p} = load i8, ptr {pp}")
-        mask, want = ((PERM_W | PERM_CODE | PERM_FILE), PERM_W) if store else ((PERM_R | PERM_FILE), PERM_R)
+        mask, want = ((PERM_W | PERM_CODE | PERM_FILE | PERM_WATCH), PERM_W) if store else \
+            ((PERM_R | PERM_FILE | PERM_WATCH), PERM_R)
         self.emit(f"{pm} = and i8 {p}, {mask}")
         self.emit(f"{okp} = icmp eq i8 {pm}, {want}")
         both = self.fresh()
