@@ -348,3 +348,12 @@ def test_out_asm_and_stats(count, tmp_path):
     # (one transition per BUDGET rounds of the loop, plus the syscalls and a few more)
     assert 0 < int(stats["native_transitions"]) < (1 << 24) // llvm.BUDGET + 20
     assert int(stats["native_chain_hits"]) >= (1 << 24) - 1000     # (each return costs one)
+
+
+def test_llvmlite_is_imported_only_to_compile():
+    """Choosing the llvm backend costs no llvmlite import (100-180 ms): that waits
+    for the first TB compiled."""
+    code = ("import sys; from pydbt.backends import get_backend, unavailable; b = get_backend('llvm'); "
+            "assert b.name == 'llvm' and unavailable('llvm') is None; print('llvmlite' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert p.stdout.decode().split() == ["False"], p.stderr
