@@ -52,6 +52,8 @@ import errno
 import signal
 import threading
 
+from pydbt.errors import TaskExit
+
 KICK = signal.SIGRTMAX
 _SYNC = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP,
          signal.SIGPIPE, signal.SIGXFSZ, signal.SIGKILL, signal.SIGSTOP, KICK}
@@ -110,6 +112,8 @@ class Blocker:
                 with self.lock:
                     task.blocked = False
                     task.attempt += 1
+            if task.killed:               # (another task's execve ended this one)
+                raise TaskExit()
 
     # --- the waker's side ------------------------------------------------------------------
     def wake(self, task):

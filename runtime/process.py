@@ -359,6 +359,8 @@ class Process:
         for t in list(self.tasks.values()):    # other threads end (parked, or when they come back)
             if t is not task:
                 t.killed = True
+                self.futexes.interrupt(t)      # (one blocked in a wait ends now, not with its call)
+                self.blocker.wake(t)
         self.tasks = {self.pid: task}
         if task.tid != self.pid:               # (the exec'ing thread takes the leader's tid)
             task.tid = self.pid
