@@ -1,6 +1,6 @@
 """Watchpoints (Z2 write, Z3 read, Z4 access) with the real gdb and at the
 packet level, on gdb_watch.c: a global written inside a hot loop (compiled by
-the JIT: at once, after the tiers' threshold, or interpreted), a read, an
+the JIT: at once, after the tiers' threshold, natively, or interpreted), a read, an
 access, a write from a second thread; and the guest memory's side (a watched
 page's access-table entry goes and comes back) without gdb.
 
@@ -30,8 +30,17 @@ def _symbols(path):
     return {m.group(2): int(m.group(1), 16) for m in re.finditer(r"^([0-9a-f]+) \w (\w+)$", out, re.M)}
 
 
-@pytest.mark.parametrize("opts", [(), ("-jit-threshold", "0"), ("-backend", "interp")],
-                         ids=["tiered", "jit-at-once", "interp"])
+def _llvm():
+    try:
+        import llvmlite  # noqa: F401
+    except ImportError:
+        return pytest.mark.skip(reason="llvmlite not installed")
+    return ()
+
+
+@pytest.mark.parametrize("opts", [(), ("-jit-threshold", "0"), ("-backend", "interp"),
+                                  pytest.param(("-backend", "llvm", "-jit-threshold", "0"), marks=_llvm())],
+                         ids=["tiered", "jit-at-once", "interp", "llvm"])
 def test_watch_in_hot_loop(gdb, program, opts):
     out, (rc, stdout, _) = gdb(program("gdb_watch"), [
         "watch watched", "continue", "print $pc", "x/i $pc - 2", "continue", "info watchpoints",
