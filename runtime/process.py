@@ -214,6 +214,8 @@ class Process:
             last = not self.tasks
             if last:
                 self.ended.notify_all()
+        if not last and self.debugger is not None:
+            self.debugger.thread_exited(task, status)     # (gdb asked for thread events: QThreadEvents)
         if last and threading.current_thread() is threading.main_thread():
             raise GuestExit(self.final_status)
         if last:
