@@ -159,7 +159,13 @@ class Agent:
                 if ev.kind == "watch":
                     info["addr"] = int(ev.reason[1], 16)
             self.target.stop_info = {tid: (sig, info)}
-            self._stop(self.session.stop_reply(tid, sig, ev.reason), b"E", fd)
+            if ev.kind == "thread_exit":     # `w<status>;<thread>` (the thread is gone)
+                s = self.session
+                reply = b"w%02x;" % (ev.value & 0xff) + s.thread_id(tid)
+                s.stop_reply(s._tid(None), sig)     # (g/c: a thread that lives)
+                self._stop(reply, b"E")
+            else:
+                self._stop(self.session.stop_reply(tid, sig, ev.reason), b"E", fd)
         ev.done.set()
 
     def _stop(self, reply, kind=b"E", fd=None):
@@ -261,6 +267,10 @@ class Agent:
                         self.hold.wait()
             finally:
                 excl.enter()         # (may wait for a new stop, which may hold it again)
+        t = self.target
+        if t.thread_events and task.tid not in t.known_tids and self.active:
+            t.known_tids.add(task.tid)       # a new thread, before its first instruction
+            self._report(_Event("create", task, reason="create"), in_guest=True)
         if task.sigpending:          # one gdb sent (`signal SIGUSR1`): it acts before anything runs
             self.proc.signals.deliver_pending(task.cpu)
 
@@ -332,6 +342,13 @@ class Agent:
         if not self.exiting and self.active:
             self.exiting = True
             self.chan.send(b"E", self.session.exit_reply(status))
+
+    def thread_exited(self, task, status):
+        """A thread (not the last) ended: gdb hears of it if it asked (QThreadEvents)."""
+        t = self.target
+        t.known_tids.discard(task.tid)
+        if self.active and t.thread_events and not self.exiting:
+            self._report(_Event("thread_exit", task, value=status))
 
     def died(self, sig):
         if not self.exiting and self.active:

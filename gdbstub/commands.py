@@ -337,6 +337,21 @@ class Session:
             raise Malformed(args)
         return b"OK"
 
+    def thread_events(self, args):
+        """QThreadEvents:1|0: report threads created (T05create) and exited (w)."""
+        if args not in (b"0", b"1"):
+            raise Malformed(args)
+        self.target.thread_events = args == b"1"
+        self.target.known_tids = set(self.target.tids())
+        return b"OK"
+
+    def thread_extra_info(self, args):
+        """qThreadExtraInfo,<thread>: the thread's name (PR_SET_NAME), hex encoded."""
+        tid = self.parse_thread(args.lstrip(b","))
+        if tid not in self.target.tids():
+            return b"E01"
+        return _hex(("Name: " + self.target.thread_name(tid)).encode())
+
     def pass_signals(self, args):
         """QPassSignals:<sig>;...: signals that go to the guest without a stop."""
         sigs = set()
@@ -441,6 +456,8 @@ COMMANDS = [
     (b"vFile:", False, Session.vfile),
     (b"QCatchSyscalls:", False, Session.catch_syscalls),
     (b"QPassSignals:", False, Session.pass_signals),
+    (b"QThreadEvents:", False, Session.thread_events),
+    (b"qThreadExtraInfo", False, Session.thread_extra_info),
     (b"@rows", True, Session.thread_rows),
     (b"qTStatus", True, _empty),
 ]

@@ -16,8 +16,8 @@ the process that register, memory and breakpoint packets go to (forwarded as
 they are: the agent answers); `vCont` goes to each process one of its actions
 names (the others stay stopped: gdb's "resume one inferior while the other
 waits"); `D;pid` / `vKill;pid` end one process's debugging; `qfThreadInfo`
-and `qXfer:threads` gather every process's threads; `QCatchSyscalls` and
-`QPassSignals` go to all; `vFile` goes to the process a `/proc/<pid>/` path names (else the current
+and `qXfer:threads` gather every process's threads; `QCatchSyscalls`,
+`QPassSignals` and `QThreadEvents` go to all; `vFile` goes to the process a `/proc/<pid>/` path names (else the current
 one), its descriptors renumbered here.
 
 All-stop across processes: a stop reported by one process first stops every
@@ -267,7 +267,7 @@ class Supervisor:
         feats = [b"PacketSize=%x" % packets.MAX_PACKET, b"qXfer:features:read+", b"qXfer:auxv:read+",
                  b"qXfer:exec-file:read+", b"qXfer:threads:read+", b"multiprocess+", b"swbreak+",
                  b"hwbreak+", b"vContSupported+", b"QStartNoAckMode+", b"QCatchSyscalls+",
-                 b"QPassSignals+", b"qXfer:siginfo:read+", b"qXfer:siginfo:write+"]
+                 b"QPassSignals+", b"qXfer:siginfo:read+", b"qXfer:siginfo:write+", b"QThreadEvents+"]
         if b"multiprocess" in self.offered:
             feats += [f + b"+" for f in (b"fork-events", b"vfork-events", b"exec-events") if f in self.offered]
         for p in self.procs.values():
@@ -299,6 +299,10 @@ class Supervisor:
 
     def thread_alive(self, args, pkt):
         pid = self._pid_of(args)
+        return self._forward(self.procs.get(pid) if pid else self._current(), pkt)
+
+    def thread_extra(self, args, pkt):
+        pid = self._pid_of(args.lstrip(b","))
         return self._forward(self.procs.get(pid) if pid else self._current(), pkt)
 
     def set_thread(self, args, pkt):
@@ -448,6 +452,7 @@ COMMANDS = [
     (b"qfThreadInfo", True, Supervisor.thread_info),
     (b"qsThreadInfo", True, Supervisor.thread_info_next),
     (b"T", False, Supervisor.thread_alive),
+    (b"qThreadExtraInfo", False, Supervisor.thread_extra),
     (b"H", False, Supervisor.set_thread),
     (b"qXfer:", False, Supervisor.xfer),
     (b"vCont?", True, Supervisor.vcont_query),
@@ -461,6 +466,7 @@ COMMANDS = [
     (b"k", True, Supervisor.kill),
     (b"QCatchSyscalls:", False, Supervisor.to_all),
     (b"QPassSignals:", False, Supervisor.to_all),
+    (b"QThreadEvents:", False, Supervisor.to_all),
     (b"vFile:", False, Supervisor.vfile),
     (b"@", False, Supervisor.internal),
 ]

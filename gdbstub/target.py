@@ -29,6 +29,8 @@ class Target:
         self.catch_syscalls = None          # QCatchSyscalls: None off, empty = all, else numbers
         self.pass_signals = frozenset()     # QPassSignals: guest signals that do not stop gdb
         self.stop_info = {}                 # tid -> (signal, info dict) of its stop (qXfer:siginfo)
+        self.thread_events = False          # QThreadEvents: report thread creation and exit
+        self.known_tids = set()             # threads gdb has heard of (a new one reports `create`)
 
     # --- identity ------------------------------------------------------------------
     @property
