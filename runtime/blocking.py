@@ -46,7 +46,10 @@ host signal needed, and no polling slices.
 The contract for callers (`proc.blocking(fn, *args)`): fn reports an
 interruption by raising OSError(EINTR); fn may be called again after a kick
 that found no handler to run, so a timeout must be an absolute deadline (or fn
-a closure that recomputes what is left); the return value is fn's.
+a closure that recomputes what is left); the return value is fn's.  A call
+that Linux never restarts in some cases only (a socket call with SO_RCVTIMEO or
+SO_SNDTIMEO: EINTR even with SA_RESTART) sets `proc.task.no_restart = True`
+when it lets the EINTR through; `Signals.restarts` reads and clears it.
 """
 import errno
 import signal

@@ -425,9 +425,12 @@ class Signals:
         """A syscall answered -EINTR: whether Linux restarts it (ERESTARTSYS) once
         the signals now pending for the calling task are handled: yes unless it is
         one that never restarts, or a handler without SA_RESTART runs."""
+        task = self.proc.task
+        if task.no_restart:            # (the handler said so: a socket call with a timeout, ...)
+            task.no_restart = False
+            return False
         if name in NEVER_RESTART:
             return False
-        task = self.proc.task
         self._take(task)
         for sig, _ in task.sigpending:
             act = self.actions[sig]
