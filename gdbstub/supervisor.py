@@ -28,12 +28,21 @@ channel: the child is adopted, stopped at the fork return, when the event is
 reported.  An exit (`W`/`X`) is forwarded and the process forgotten; a
 channel that ends without one (the process was killed from outside) is
 reported as `X09`.
+
+Extended-remote (gdb's `!`): `vRun` starts a program (the first one again,
+with its options, or the one and the arguments gdb names) as a new pydbt
+process adopted stopped at its first instruction (server.Launcher); so the
+supervisor keeps dups of the first process's stdin/stdout/stderr for it, as
+gdbserver's inferiors share its terminal (without `!` they are closed at the
+first packet that is not part of the handshake).  `vAttach` is refused (E01):
+pydbt runs only the programs it starts.
 """
 import os
 import queue
 import re
 import signal
 import socket
+import subprocess
 import threading
 
 from . import packets
@@ -54,8 +63,14 @@ class _Proc:
         self.pending = []                # (stop reply, fd) gdb has not heard of yet
 
 
+_HANDSHAKE = (b"qSupported", b"QStartNoAckMode", b"vMustReplyEmpty", b"!")
+
+
 class Supervisor:
-    def __init__(self, conn, sock, pid):
+    def __init__(self, conn, sock, pid, launcher=None, stdio=None):
+        self.launcher = launcher
+        self.stdio = stdio               # the first process's stdin/stdout/stderr (dups), for vRun
+        self.extended = False
         self.conn = conn
         self.inbox = queue.Queue()
         self.send_lock = threading.Lock()
@@ -183,6 +198,8 @@ class Supervisor:
             elif item is packets.TOO_LONG:
                 self.send(b"E01")
             elif not self.waiting:       # (gdb sends no packet while all-stop runs)
+                if self.stdio and not self.extended and not item.startswith(_HANDSHAKE):
+                    self._drop_stdio()   # (not extended-remote: no vRun will want them)
                 out = self._packet(item)
                 if out is not None:
                     self.send(out, rle=item[:1] in (b"g", b"p", b"m"))
@@ -439,6 +456,51 @@ class Supervisor:
             del self.vfiles[vfd]
         return self._forward(p, b"vFile:" + op + b":" + b",".join([b"%x" % fd] + fields[1:]))
 
+    # --- extended-remote: starting programs ---------------------------------------------------
+    def extended_mode(self, args, pkt):
+        self.extended = True
+        return b"OK"
+
+    def _drop_stdio(self):
+        for fd in self.stdio or ():
+            os.close(fd)
+        self.stdio = None
+
+    def vrun(self, args, pkt):
+        """vRun;<hex program>;<hex arg>...: a new process, stopped at its first
+        instruction (its stop reply is the answer); E01 if it cannot start."""
+        fields = args.split(b";")[1:]
+        prog = bytes.fromhex(fields[0].decode()) if fields and fields[0] else None
+        argv = [os.fsdecode(bytes.fromhex(a.decode())) for a in fields[1:]]
+        cmd = self.launcher.command(os.fsdecode(prog) if prog else None, argv or None) \
+            if self.launcher is not None and self.stdio else None
+        if cmd is None:
+            return b"E01"
+        from .server import AGENT_FD
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        env = dict(os.environ)
+        env[AGENT_FD] = str(theirs.fileno())
+        try:
+            child = subprocess.Popen(cmd, stdin=self.stdio[0], stdout=self.stdio[1], stderr=self.stdio[2],
+                                     env=env, pass_fds=(theirs.fileno(),))
+        except (OSError, ValueError):    # (no such interpreter, a NUL in a name)
+            mine.close()
+            theirs.close()
+            return b"E01"
+        theirs.close()
+        threading.Thread(target=child.wait, name=f"reap-{child.pid}", daemon=True).start()
+        p = self._adopt(child.pid, mine)
+        r = self._ask(p, b"P", b"?")
+        if r is None:                    # (pydbt refused it: its one line is on stderr)
+            self._forget(p)
+            return b"E01"
+        self.last_stop = r
+        self.g_pid = self.c_pid = p.pid
+        return r
+
+    def refuse(self, args, pkt):
+        return b"E01"
+
     def internal(self, args, pkt):
         return b""                       # (our agents' own requests are not gdb's)
 
@@ -469,6 +531,9 @@ COMMANDS = [
     (b"QThreadEvents:", False, Supervisor.to_all),
     (b"vFile:", False, Supervisor.vfile),
     (b"@", False, Supervisor.internal),
+    (b"!", True, Supervisor.extended_mode),
+    (b"vRun", False, Supervisor.vrun),
+    (b"vAttach", False, Supervisor.refuse),
 ]
 _TABLE = sorted(COMMANDS, key=lambda c: (not c[1], -len(c[0])))
 
@@ -485,10 +550,14 @@ def _quiet():
             pass
 
 
-def serve(conn, sock, pid):
+def serve(conn, sock, pid, launcher=None):
     """In the supervisor process: close everything else, serve gdb, end."""
     _quiet()
-    keep = {conn.fileno(), sock.fileno()}
+    try:
+        stdio = [os.dup(fd) for fd in (0, 1, 2)]     # (for vRun; dropped unless extended-remote)
+    except OSError:
+        stdio = []
+    keep = {conn.fileno(), sock.fileno(), *stdio}
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -499,4 +568,4 @@ def serve(conn, sock, pid):
                 os.close(fd)
             except OSError:
                 pass
-    Supervisor(conn, sock, pid).run()
+    Supervisor(conn, sock, pid, launcher, stdio).run()
