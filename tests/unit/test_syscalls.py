@@ -3,6 +3,7 @@ import errno
 import os
 import random
 import struct
+import types
 
 import pytest
 
@@ -67,6 +68,11 @@ class FakeProc:
         self.comm = b""
         self.reserved_fds = set()
         self.debugger = None
+        self.leader = self.task
+        self.signals = types.SimpleNamespace(signalfds=None)   # (no signalfd open)
+
+    def blocking(self, fn, *args):            # (nothing here blocks: no signal to wait for)
+        return fn(*args)
 
     def host_path(self, p):
         return p
