@@ -16,6 +16,8 @@ format error").
 | catch fork / catch vfork                   | catchpoint hits (child pid)             | never hits                     |
 | catch exec, follow-exec-mode same / new    | stops in the new program                | exec fails (no binfmt_misc)    |
 | catch syscall (QCatchSyscalls, by packet)  | entry and return stops                  | not supported (empty reply)    |
+| watch / rwatch / awatch (Z2-Z4, gdb_watch) | hardware watchpoints, in JIT code too   | empty reply: gdb single-steps software watchpoints, no rwatch/awatch |
+| $_siginfo, QThreadEvents, extended `run`   | yes                                     | no                             |
 """
 
 import re
@@ -108,3 +110,23 @@ def test_qemu_has_no_catch_syscalls(qemu, program):
     c.sock.close()
     p.communicate(timeout=60)
     assert p.returncode == 5
+
+
+def test_qemu_has_no_watchpoints_siginfo_thread_events_or_vrun(qemu, program):
+    """qemu-riscv64 7.2 -g (linux-user): Z2/Z3/Z4 get the empty reply (gdb falls
+    back on single-stepping software watchpoints; rwatch/awatch cannot be set),
+    no qXfer:siginfo, no QThreadEvents, and no extended-remote vRun."""
+    p, port = qemu(program("gdb_watch"), ())
+    c = Client(socket.create_connection(("127.0.0.1", port), timeout=30))
+    feats = c.ask(b"qSupported:multiprocess+;swbreak+;hwbreak+").split(b";")
+    for f in (b"qXfer:siginfo:read+", b"QThreadEvents+"):
+        assert f not in feats
+    for kind in (2, 3, 4):
+        assert c.ask(b"Z%d,7f450,8" % kind) == b""
+    assert c.ask(b"qXfer:siginfo:read::0,80") == b""
+    assert c.ask(b"!") == b"OK"                  # (extended mode accepted, but no vRun)
+    assert c.ask(b"vRun;") == b""
+    assert c.ask(b"vCont;c").startswith(b"W00")
+    c.sock.close()
+    p.communicate(timeout=60)
+    assert p.returncode == 0
