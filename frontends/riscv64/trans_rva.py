@@ -5,9 +5,18 @@ same address and size and memory still holds the value (the same compare-and-
 swap view of LR/SC as QEMU's).  Misaligned atomics raise SIGBUS (BUS_ADRALN), as
 the kernel does for the address-misaligned trap.
 
-Guest threads share memory: every LR, SC and AMO runs under the memory's
-`atomic_lock`, so two atomics never interleave (a thread switch may fall
-between a helper's load and its store).
+Guest threads share memory, and an atomic must also be atomic with respect to
+another thread's plain store (a lock released by `sw` while another thread's
+SC or AMO is between its load and its store must not be lost).  Guest threads
+are host threads under CPython's lock, which changes hands only where the
+interpreter checks for it (calls, function entry, backward jumps; never between
+a subscript, an arithmetic operation and a store of the same statement).  So on
+a page with store slots the load-op-store of an AMO and the compare-and-store
+of an SC are written as one straight expression on the page's typed views,
+with no call between load and store: no other guest thread runs in between.
+Pages without store slots (read-only, translated code, shared file pages,
+watched ranges, unmapped) take the checked path, under `atomic_lock` like the
+rest, so atomics never interleave with each other.
 """
 import signal
 
@@ -29,6 +38,21 @@ def _aligned(addr, size):
         raise GuestFault(signal.SIGBUS, BUS_ADRALN, addr)
 
 
+def _slots(mem, addr, size):
+    """(load view, store view, index) of an aligned atomic access to a page with
+    store slots, else None (the checked path)."""
+    pg = addr >> 12
+    pages = mem.pages
+    pv = pages[pg] if pg < len(pages) else None
+    if pv is None:
+        return None
+    if size == 4:
+        w = getattr(pv, "wI", None)
+        return None if w is None else (pv.I, w, addr >> 2)
+    w = getattr(pv, "wQ", None)
+    return None if w is None else (pv.Q, w, addr >> 3)
+
+
 def lr(cpu, addr, size):
     _aligned(addr, size)
     with cpu.mem.atomic_lock:
@@ -41,7 +65,14 @@ def sc(cpu, addr, value, size):
     _aligned(addr, size)
     r, cpu.reservation = cpu.reservation, None
     mem = cpu.mem
+    fast = _slots(mem, addr, size)
     with mem.atomic_lock:
+        if fast is not None and r is not None and r[0] == addr and r[1] == size:
+            view, w, i = fast
+            if view[i] != r[2]:
+                return 1
+            w[i] = value & ((1 << (size * 8)) - 1)    # (no call between the compare and the store)
+            return 0
         try:
             if r is None or r[0] != addr or r[1] != size:
                 mem.load(addr, size)        # still faults on a bad address
@@ -68,13 +99,33 @@ _AMO = {
 }
 
 
+_KIND = {op: k for k, op in enumerate(_AMO)}
+
+
 def amo(cpu, op, addr, value, size):
     _aligned(addr, size)
     mask = (1 << (size * 8)) - 1
+    v = value & mask
     mem = cpu.mem
+    fast = _slots(mem, addr, size)
+    if fast is None:
+        with mem.atomic_lock:
+            old = mem.load(addr, size)
+            mem.store(addr, _AMO[op](old, v, size), size)
+        return _sext(old, size) & M64
+    view, w, i = fast
+    k = _KIND[op]
+    sb = 1 << (size * 8 - 1)
+    sv = (v ^ sb) - sb
     with mem.atomic_lock:
-        old = mem.load(addr, size)
-        mem.store(addr, _AMO[op](old, value & mask, size), size)
+        # the load, the op (_AMO's, in its key order) and the store with no call
+        # and no backward jump between them (see the module's docstring)
+        old = view[i]
+        w[i] = (v if k == 0 else (old + v) & mask if k == 1 else old ^ v if k == 2 else
+                old & v if k == 3 else old | v if k == 4 else
+                (old if (old ^ sb) - sb <= sv else v) if k == 5 else
+                (old if (old ^ sb) - sb >= sv else v) if k == 6 else
+                (old if old <= v else v) if k == 7 else (old if old >= v else v))
     return _sext(old, size) & M64
 
 

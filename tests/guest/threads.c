@@ -2,7 +2,8 @@
  * variable, contended increments under a lock (exact total), atomic adds,
  * thread-local storage, exit_group from a thread while others block, fork
  * while another thread holds a lock, and code rewritten while another thread
- * runs it.  The mode is argv[1].
+ * runs it, and atomics racing with another thread's plain stores.  The mode
+ * is argv[1].
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -245,6 +246,50 @@ static int robust_mode(void)
     return 0;
 }
 
+/* One thread rewrites a word with plain stores and reads each back; another
+ * hammers the same word with atomics that leave its value as it is (amoadd 0,
+ * amoor 0, an LR/SC of the value it read).  Atomics are indivisible: none may
+ * write back a value it read before the plain store, so the store is never
+ * lost. */
+static volatile long shared_word;
+static atomic_int storer_done, hammer_started;
+
+static void *atomic_hammer(void *arg)
+{
+    long n = 0;
+    while (!atomic_load(&storer_done)) {
+        long old, tmp;
+        __asm__ volatile("amoadd.d %0, zero, (%1)" : "=r"(old) : "r"(&shared_word) : "memory");
+        __asm__ volatile("amoor.d %0, zero, (%1)" : "=r"(old) : "r"(&shared_word) : "memory");
+        __asm__ volatile("1: lr.d %0, (%2)\n"
+                         "   sc.d %1, %0, (%2)\n"
+                         "   bnez %1, 1b"
+                         : "=&r"(old), "=&r"(tmp) : "r"(&shared_word) : "memory");
+        n++;
+        atomic_store(&hammer_started, 1);
+    }
+    return (void *)n;
+}
+
+static int atomics_vs_stores_mode(void)
+{
+    pthread_t t;
+    long lost = 0;
+    pthread_create(&t, NULL, atomic_hammer, NULL);
+    while (!atomic_load(&hammer_started))
+        sched_yield();
+    for (long k = 1; k <= 300000; k++) {
+        shared_word = k;
+        if (shared_word != k)
+            lost++;
+    }
+    atomic_store(&storer_done, 1);
+    void *rounds;
+    pthread_join(t, &rounds);
+    printf("plain stores lost to atomics: %ld (hammer ran: %d)\n", lost, rounds != 0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -256,5 +301,6 @@ int main(int argc, char **argv)
     if (!strcmp(m, "tkill")) return tkill_mode();
     if (!strcmp(m, "main-exit")) return main_exit_mode();
     if (!strcmp(m, "robust")) return robust_mode();
+    if (!strcmp(m, "atomics-vs-stores")) return atomics_vs_stores_mode();
     return 2;
 }

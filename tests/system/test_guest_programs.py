@@ -114,6 +114,8 @@ CASES = [
     Case("threads_main_exit", "threads", args=("main-exit",), stdout_has=(b"late thread 1 still runs",)),
     Case("prio", "prio", stdout_has=(b"getpriority now: 1", b"FIFO: 99 1")),
     Case("threads_robust", "threads", args=("robust",), stdout_has=(b"lock after the owner died: EOWNERDEAD",)),
+    Case("threads_atomics_vs_stores", "threads", args=("atomics-vs-stores",),
+         stdout_has=(b"plain stores lost to atomics: 0 (hammer ran: 1)",)),
     Case("gdb_basic", "gdb_basic", exit=13, stdout_has=(b"x=3 y=9 first=7\n", b"patched=7\n")),
     Case("gdb_basic_dyn", "gdb_basic_dyn", exit=13, stdout_has=(b"x=3 y=9 first=7\n",)),
     Case("gdb_threads", "gdb_threads", stdout_has=(b"total=6\n",)),
