@@ -8,7 +8,8 @@ paths, msghdr/cmsg layouts, option values) and calls the host kernel with
 `abi.host_syscall`, so errno values, partial transfers and fd numbers are the
 kernel's.  Data buffers are guest memory handed to the host kernel in place
 (sys_fs.host_span / _iovecs).  Calls that can wait (accept, connect, send*,
-recv*) go through `proc.blocking`, which lets a guest signal interrupt them.
+recv*) go through `proc.blocking`, which lets a guest signal interrupt them;
+one on a socket with SO_RCVTIMEO/SO_SNDTIMEO set is then never restarted.
 
 Families: AF_UNIX, AF_INET, AF_INET6, and AF_NETLINK for NETLINK_ROUTE (its
 messages are fixed-width native-endian structs, the same bytes for every
@@ -50,8 +51,30 @@ def _optmem_max():
     return _optmem
 
 
-def _block(proc, name, *args):
-    return proc.blocking(hsys, name, *args)
+# signal(7): these never restart after a handler (SA_RESTART or not) when the
+# socket has the timeout set: receive calls with SO_RCVTIMEO, send calls with SO_SNDTIMEO
+_TIMEO = {"accept4": 20, "recvfrom": 20, "recvmsg": 20, "recvmmsg": 20,      # SO_RCVTIMEO
+          "connect": 21, "sendto": 21, "sendmsg": 21}                          # SO_SNDTIMEO
+SOL_SOCKET = 1
+
+
+def _block(proc, name, *args, timed=False):
+    """A socket call that may wait; timed: it has a timeout argument (recvmmsg)."""
+    try:
+        return proc.blocking(hsys, name, *args)
+    except OSError as e:
+        if e.errno == errno.EINTR and (timed or name in _TIMEO and _has_timeout(args[0], _TIMEO[name])):
+            proc.task.no_restart = True
+        raise
+
+
+def _has_timeout(fd, opt):
+    tv, n = abi.buf(16), ctypes.c_uint32(16)
+    try:
+        hsys("getsockopt", fd, SOL_SOCKET, opt, tv, ctypes.byref(n))
+    except OSError:
+        return False
+    return any(tv.raw[:n.value])
 
 
 def _sock_flags_to_host(proc, v):
@@ -327,7 +350,7 @@ def sys_recvmmsg(proc, fd, vec, vlen, flags, timeout):
             raise sa.err(errno.EINVAL)
     msgs, hbuf = _host_vector(proc, vec, vlen, False)
     hts = ctypes.create_string_buffer(ts, len(ts)) if ts else None
-    r = _block(proc, "recvmmsg", fd, hbuf, len(msgs), s32(flags), hts)
+    r = _block(proc, "recvmmsg", fd, hbuf, len(msgs), s32(flags), hts, timed=hts is not None)
     h = sa.HOST
     raw = hbuf.raw
     for i in range(r):

@@ -153,9 +153,7 @@ def _accept_wait(argv, mode):
     ("handler", 0, b"handler\naccept: EINTR, handler ran 1\n"),
     ("restart", 0, b"handler\naccept: ok, handler ran 1\nread 4 [late]\n"),
     ("thread-handler", 0, b"handler\naccept: EINTR, handler ran 1\njoined\n"),
-    pytest.param("timeo-restart", 0, b"handler\naccept: EINTR, handler ran 1\n", marks=pytest.mark.xfail(
-        strict=True, reason="a socket call with SO_RCVTIMEO/SO_SNDTIMEO set is never restarted (signal(7)); "
-                            "pydbt's syscall exit restarts by the call's name only (signals.restarts)")),
+    ("timeo-restart", 0, b"handler\naccept: EINTR, handler ran 1\n"),  # SO_RCVTIMEO: never restarted
 ])
 def test_sigint_reaches_a_guest_blocked_in_accept(guest_binary, mode, want_rc, want_out):
     binary = guest_binary("sockets")
