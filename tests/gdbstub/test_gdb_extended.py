@@ -2,7 +2,9 @@
 new pydbt with the first one's options, its output on the same stdout), with
 the first arguments or new ones, twice; `kill` then `run`; `attach` refused;
 `detach` and `disconnect` of a program gdb started leave it running to its
-end, no process of the session left behind."""
+end, no process of the session left behind.  (A `run` answers once the new
+pydbt has started, which takes longer than gdb's default 2 s remote timeout on
+a loaded machine: the tests raise it, as a user of a slow target would.)"""
 
 import re
 import socket
@@ -10,6 +12,7 @@ import socket
 from gdbstub_client import Client
 
 OUT = "acc={} watched={} sink=10 by_thread=42"
+SLOW = ("set remotetimeout 30",)
 
 
 def _acc(n):
@@ -19,7 +22,7 @@ def _acc(n):
 def test_run_twice(gdb, program):
     out, (rc, stdout, _) = gdb(program("gdb_watch"), [
         "break reader", "continue", "run", "info inferiors", "continue", "run loop 5", "continue"],
-        args=("loop", "100"), target="extended-remote")
+        args=("loop", "100"), pre=SLOW, target="extended-remote")
     assert len(re.findall(r"Breakpoint 1, reader \(\)", out)) == 3, out
     pids = re.findall(r"\[Inferior 1 \(process (\d+)\) exited normally\]", out)
     assert len(pids) == 2 and pids[0] != pids[1], out
@@ -31,7 +34,8 @@ def test_run_twice(gdb, program):
 
 def test_kill_then_run(gdb, program):
     out, (rc, stdout, _) = gdb(program("gdb_watch"), [
-        "kill", "info inferiors", "run", "print $_exitcode"], args=("loop", "7"), target="extended-remote")
+        "kill", "info inferiors", "run", "print $_exitcode"], args=("loop", "7"), pre=SLOW,
+        target="extended-remote")
     assert "exited normally" in out and "$1 = 0" in out, out
     assert stdout.count("acc=") == 1 and _acc(7) in stdout, stdout
     assert rc == -9
@@ -40,7 +44,7 @@ def test_kill_then_run(gdb, program):
 
 def test_attach_refused(gdb, program):
     # (gdb kills the program it has before it attaches; then `run` starts it again)
-    out, (rc, stdout, _) = gdb(program("gdb_watch"), ["attach 1", "run"], target="extended-remote")
+    out, (rc, stdout, _) = gdb(program("gdb_watch"), ["attach 1", "run"], pre=SLOW, target="extended-remote")
     assert "Attaching to process 1 failed" in out, out
     assert "exited normally" in out and _acc(3000) in stdout and stdout.count("acc=") == 1, (out, stdout)
     assert gdb.stub.survivors() == []
@@ -49,7 +53,7 @@ def test_attach_refused(gdb, program):
 def test_detach_and_disconnect_after_run(gdb, program):
     out, (rc, stdout, _) = gdb(program("gdb_watch"), [
         "run loop 11", "detach", "run loop 13", "disconnect"],
-        pre=("break reader",), args=("loop", "3"), target="extended-remote")
+        pre=SLOW + ("break reader",), args=("loop", "3"), target="extended-remote")
     assert "Detaching from program" in out or "detached" in out, out
     assert _acc(11) in stdout and _acc(13) in stdout and _acc(3) not in stdout, stdout
     assert gdb.stub.survivors() == []
