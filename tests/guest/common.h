@@ -11,6 +11,7 @@
 #ifndef PYDBT_GUEST_COMMON_H
 #define PYDBT_GUEST_COMMON_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -95,6 +96,21 @@ static GUEST_UNUSED int fail_count;
             printf("\n");                                \
             fflush(stdout);                              \
         }                                                \
+    } while (0)
+
+/* SHOW_AS(width, text, expr): "text = value", and errno's name when the value
+ * is negative (strerrorname_np: define _GNU_SOURCE before any include).  A
+ * program defines its SHOW(expr) as SHOW_AS(width, #expr, expr), so that the
+ * text is the expression as written, macros unexpanded. */
+#define SHOW_AS(width, text, expr)                                            \
+    do {                                                                      \
+        errno = 0;                                                            \
+        long _r = (long)(expr);                                               \
+        int _e = errno;                                                       \
+        printf("%-*s = %ld", width, text, _r);                                \
+        if (_r < 0)                                                           \
+            printf(" (%s)", strerrorname_np(_e) ? strerrorname_np(_e) : "?"); \
+        printf("\n");                                                         \
     } while (0)
 
 #endif

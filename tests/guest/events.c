@@ -12,6 +12,7 @@
  * documented answers).
  * Exit status 0; the last line is "events done, failures=N". */
 #define _GNU_SOURCE
+#include "common.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,26 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures;
-
-#define SHOW(expr)                                                            \
-    do {                                                                      \
-        errno = 0;                                                            \
-        long _r = (long)(expr);                                               \
-        int _e = errno;                                                       \
-        printf("%-52s = %ld", #expr, _r);                                     \
-        if (_r < 0)                                                           \
-            printf(" (%s)", strerrorname_np(_e) ? strerrorname_np(_e) : "?"); \
-        printf("\n");                                                         \
-    } while (0)
-
-#define CHECK(cond)                                              \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            printf("FAIL line %d: %s\n", __LINE__, #cond);       \
-            failures++;                                          \
-        }                                                        \
-    } while (0)
+#define SHOW(expr) SHOW_AS(52, #expr, expr)
 
 static double now(void)
 {
@@ -72,7 +54,7 @@ static void epoll_pipes(void)
     pipe(p);
     pipe(q);
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    CHECK(ep >= 0);
+    CHECK(ep >= 0, "%s", "ep >= 0");
     SHOW(fcntl(ep, F_GETFD));
     SHOW(epoll_create1(1));
     SHOW(sizeof(struct epoll_event));
@@ -435,6 +417,6 @@ int main(int argc, char **argv)
     epoll_signal_during_wait();
     if (argc > 2 && strcmp(argv[2], "kernel") == 0)   /* calls qemu 7.2 lacks */
         pwait2();
-    printf("events done, failures=%d\n", failures);
+    printf("events done, failures=%d\n", fail_count);
     return 0;
 }

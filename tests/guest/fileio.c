@@ -18,16 +18,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#define SHOW(expr)                                                        \
-    do {                                                                  \
-        errno = 0;                                                        \
-        long _r = (long)(expr);                                           \
-        int _e = errno;                                                   \
-        printf("%-44s = %ld", #expr, _r);                                 \
-        if (_r < 0)                                                       \
-            printf(" (%s)", strerrorname_np(_e) ? strerrorname_np(_e) : "?"); \
-        printf("\n");                                                     \
-    } while (0)
+#define SHOW(expr) SHOW_AS(44, #expr, expr)
 
 static void show_stat(const char *what, const struct stat *st)
 {

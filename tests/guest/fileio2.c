@@ -10,6 +10,7 @@
  * within RLIMIT_MEMLOCK, syslog, open_by_handle_at EPERM.
  * Exit status 0; the last line is "fileio2 done, failures=N". */
 #define _GNU_SOURCE
+#include "common.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -32,26 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
-
-#define SHOW(expr)                                                            \
-    do {                                                                      \
-        errno = 0;                                                            \
-        long _r = (long)(expr);                                               \
-        int _e = errno;                                                       \
-        printf("%-56s = %ld", #expr, _r);                                     \
-        if (_r < 0)                                                           \
-            printf(" (%s)", strerrorname_np(_e) ? strerrorname_np(_e) : "?"); \
-        printf("\n");                                                         \
-    } while (0)
-
-#define CHECK(cond)                                        \
-    do {                                                   \
-        if (!(cond)) {                                     \
-            printf("FAIL line %d: %s\n", __LINE__, #cond); \
-            failures++;                                    \
-        }                                                  \
-    } while (0)
+#define SHOW(expr) SHOW_AS(56, #expr, expr)
 
 static char dir[400];
 static int kernel_mode;                          /* argv[2] "kernel": calls qemu 7.2 lacks */
@@ -260,7 +242,7 @@ static void memfds(void)
     printf("memfd link: %s\n", link);
     SHOW(ftruncate(m, 8192));
     char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
-    CHECK(p != MAP_FAILED);
+    CHECK(p != MAP_FAILED, "%s", "p != MAP_FAILED");
     strcpy(p + 4096, "through the mapping");
     char buf[32] = {0};
     SHOW(pread(m, buf, 19, 4096));
@@ -493,6 +475,6 @@ int main(int argc, char **argv)
     usage();
     handles();
     unprivileged();
-    printf("fileio2 done, failures=%d\n", failures);
+    printf("fileio2 done, failures=%d\n", fail_count);
     return 0;
 }
