@@ -220,7 +220,7 @@ SIGNATURES = {
     "syncfs": "fd", "sync": "", "statfs": "path ptr", "fstatfs": "fd ptr",
     "utimensat": "dirfd path ptr atflags", "umask": "mode", "sendfile": "fd fd ptr ulong",
     "copy_file_range": "fd ptr fd ptr ulong hex", "fadvise64": "fd long long int",
-    "flock": "fd int", "fallocate": "fd int long long", "memfd_create": "str hex", "sync_file_range": "fd long long hex",
+    "fallocate": "fd int long long", "sync_file_range": "fd long long hex",
     # mm
     "brk": "ptr", "mmap": "ptr ulong prot mflags fd long", "munmap": "ptr ulong",
     "mprotect": "ptr ulong prot", "mremap": "ptr ulong ulong hex ptr", "madvise": "ptr ulong int",
