@@ -155,6 +155,8 @@ PROGRAMS: dict[str, Program] = {
         _p("sockets_dyn", ["sockets.c"], static=False, what="sockets, dynamically linked"),
         _p("gdb_watch", opt="-O0", cflags=("-g",),
            what="gdbstub tests: watched globals (a hot loop, a read, a named thread), a SIGSEGV"),
+        _p("gdb_loops", opt="-O0", cflags=("-g", "-gno-column-info"),
+           what="gdbstub tests: a loop on one line (range stepping), a read gdb interrupts"),
     ]
 }
 

@@ -146,6 +146,8 @@ CASES = [
     Case("gdb_watch_segv", "gdb_watch", args=("segv",), exit=None, signal=signal.SIGSEGV),
     Case("gdb_watch_segv_handled", "gdb_watch", args=("segv-handled",), exit=3,
          stdout_has=(b"si_addr=0x10 si_code=1\n",)),
+    Case("gdb_loops", "gdb_loops", stdout_has=(b"spin=1222773826\n",)),
+    Case("gdb_loops_read", "gdb_loops", args=("read",), stdout_has=(b"reading\nread=0 buf=[]\n",)),
     # sockets (issue 10; also tests/system/test_sockets.py)
     Case("sockets", "sockets", args=(TMPDIR,), stdout_has=(b"tcp: echoed 56 bytes, client exit 0",
                                                            b"unix: read through the received fd: 28",
