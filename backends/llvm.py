@@ -142,7 +142,7 @@ class NativeState:
         self.mem = mem
         self.chaining = chaining                 # (-d nochain: no jump cache either)
         self.shared = shared
-        nslots = SLOTS if shared else 64
+        nslots = SLOTS if shared else 1024     # (a private state's slots stay empty)
         self._slots_map = mmap.mmap(-1, 8 * nslots) if shared else None
         self.slots = ((ctypes.c_uint64 * nslots).from_buffer(self._slots_map) if shared
                       else (ctypes.c_uint64 * nslots)())
@@ -164,12 +164,23 @@ class NativeState:
         self.next_id = 0
         self.active = 0
         self.dead = []
+        self.free = {}                           # n -> first slots of free runs of n slots
         self.memo = None if shared else {}       # IR text -> (tracker, address)
         self.cb = _CB(self.callback)
         self.consts = {"mem": base, "perm": perm, "npages": npages,
                        "cb": ctypes.cast(self.cb, ctypes.c_void_p).value,
                        "slots": ctypes.addressof(self.slots), "jc": ctypes.addressof(self.jc),
                        "jc_mask": self.jc_mask, "helper": self.helper}
+
+    def alloc_slots(self, n):
+        """n consecutive chain slots: freed ones of that size first (see enter)."""
+        free = self.free.get(n)
+        if free:
+            return free.pop()
+        if self.next_slot + n > self.nslots:
+            raise MemoryError(f"llvm: all {self.nslots} chain slots are in use")
+        self.next_slot += n
+        return self.next_slot - n
 
     def helper(self, fn):
         i = self.helper_ids.get(fn)
@@ -181,17 +192,14 @@ class NativeState:
     # --- compile ----------------------------------------------------------------------
     def compile(self, block, ctx):
         nexits = sum(1 for op in block.ops if op.name == "goto_tb")
-        if self.next_slot + nexits > self.nslots:
-            if self.shared:
-                raise MemoryError("llvm: chain slots exhausted")
-            self.next_slot = 0
+        if nexits > self.nslots:
+            raise NotImplementedError(f"llvm: a TB with {nexits} exits")
         nat = Native()
         nat.state, nat.nexits = self, nexits
         # (outside an engine nothing is chained: every TB may use the same id and
         # slots, so the same block gives the same text, compiled once)
-        nat.tb_id, nat.slot0 = (self.next_id, self.next_slot) if self.shared else (0, 0)
+        nat.tb_id, nat.slot0 = (self.next_id, self.alloc_slots(nexits)) if self.shared else (0, 0)
         self.next_id += 1
-        self.next_slot += nexits
         nat.links, nat.lookup, nat.fns, nat.pc = ctx.links, ctx.lookup, ctx.fns, block.pc
         nat.pending, nat.counter = ctx.pending, ctx.counter
         fname = f"tb{nat.tb_id}_{block.pc:x}"
@@ -225,6 +233,8 @@ class NativeState:
 
     # --- run --------------------------------------------------------------------------
     def enter(self, cpu, entry, nat):
+        if self.shared and nat.tb_id not in self.natives:
+            return nat.lookup(nat.pc)              # dropped since its function was handed out
         nc = _ctx(cpu)
         w = nc.words
         regs = cpu.regs
@@ -236,8 +246,10 @@ class NativeState:
         w[E.CTX_BUDGET] = budget
         w[E.CTX_STATUS] = 0
         w[E.CTX_ICOUNT] = 0
-        if self.dead and not self.active:
-            self.dead.clear()                      # no native frame anywhere: free their code
+        if self.dead and not self.active:          # no native frame anywhere: free their code
+            for d in self.dead:                    # and let their slots be used again
+                self.free.setdefault(d.nexits, []).append(d.slot0)
+            self.dead.clear()
         self.active += 1
         try:
             code = entry(nc.addr)

@@ -202,6 +202,10 @@ class Emitter:
         if self.counting:
             self.emit("%ic = alloca i64")
             self.emit("store i64 0, ptr %ic")
+        self.emit("%bud = alloca i64")
+        self.emit(f"%bud.p = getelementptr inbounds i64, ptr %ctx, i64 {CTX_BUDGET}")
+        self.emit("%bud.0 = load i64, ptr %bud.p")
+        self.emit("store i64 %bud.0, ptr %bud")
         for g in self.used:
             self.emit(f"%r{g}.p = getelementptr inbounds i64, ptr %ctx, i64 {CTX_REGS + g}")
             self.emit(f"%r{g}.0 = load i64, ptr %r{g}.p")
@@ -260,6 +264,8 @@ class Emitter:
             self.emit(f"{name} = phi i64 {inc}")
         inc = ", ".join(f"[{e[3]}, %{e[0]}]" for e in self.exits)
         self.emit(f"%xfn = phi ptr {inc}")
+        self.emit("%xbud = load i64, ptr %bud")
+        self.ctx_store(CTX_BUDGET, "%xbud")
         for g in self.written:
             v = self.fresh()
             self.emit(f"{v} = load i64, ptr %r{g}")
@@ -288,16 +294,21 @@ class Emitter:
         out, self.lines = self.lines, lines
         return out
 
+    def spend_local(self):
+        """One unit of the budget, kept in a local (%bud: a register in the loops;
+        it goes to ctx around callbacks and at the exit) -> i1: some was left"""
+        b, b1, ok = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{b} = load i64, ptr %bud")
+        self.emit(f"{b1} = sub i64 {b}, 1")
+        self.emit(f"store i64 {b1}, ptr %bud")
+        self.emit(f"{ok} = icmp sgt i64 {b}, 0")
+        return ok
+
     def goto_tb(self, k, insns):
         self.add_ic(insns)
         if self.target == self.block.pc:
             # a jump to this TB's own start: loop here while the budget lasts
-            p = self.ctx_ptr(CTX_BUDGET)
-            b, b1, ok = self.fresh(), self.fresh(), self.fresh()
-            self.emit(f"{b} = load i64, ptr {p}")
-            self.emit(f"{b1} = sub i64 {b}, 1")
-            self.emit(f"store i64 {b1}, ptr {p}")
-            self.emit(f"{ok} = icmp sgt i64 {b}, 0")
+            ok = self.spend_local()
             out = self.new_block("selfout")
             self.term(f"br i1 {ok}, label %start, label %{out}")
             self.block_start(out)
@@ -331,12 +342,7 @@ class Emitter:
         if not back:
             self.term(f"br label %L{lab}")
             return
-        p = self.ctx_ptr(CTX_BUDGET)
-        b, b1, ok = self.fresh(), self.fresh(), self.fresh()
-        self.emit(f"{b} = load i64, ptr {p}")
-        self.emit(f"{b1} = sub i64 {b}, 1")
-        self.emit(f"store i64 {b1}, ptr {p}")
-        self.emit(f"{ok} = icmp sgt i64 {b}, 0")
+        ok = self.spend_local()
         out = self.new_block("loopout")
         self.term(f"br i1 {ok}, label %L{lab}, label %{out}")
         self.block_start(out)
@@ -347,8 +353,12 @@ class Emitter:
     # --- callbacks -----------------------------------------------------------------------
     def callback(self, kind, a, b, c):
         cb = self.addr(self.c["cb"])
-        r = self.fresh()
+        r, b0, b1 = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{b0} = load i64, ptr %bud")
+        self.emit(f"store i64 {b0}, ptr %bud.p")
         self.emit(f"{r} = call i64 {cb}(ptr %ctx, i64 {kind}, i64 {a}, i64 {b}, i64 {c})")
+        self.emit(f"{b1} = load i64, ptr %bud.p")
+        self.emit(f"store i64 {b1}, ptr %bud")
         st, bad = self.ctx_load(CTX_STATUS), self.fresh()
         self.emit(f"{bad} = icmp ne i64 {st}, 0")
         ok = self.new_block("ok")
