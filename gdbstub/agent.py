@@ -80,6 +80,7 @@ class Agent:
         self.active = True               # False once gdb detached or went away
         self.held = set()
         self.hold = threading.Condition()
+        self.in_stop = False             # gdb has the process stopped (blocked host calls wait)
         self.deferred = []
         self.started = threading.Event()     # gdb resumed the first stop
         self.serving = threading.Event()     # the first stop is on
@@ -174,6 +175,7 @@ class Agent:
 
     def _serve(self, reply, kind, fd):
         s = self.session
+        self._interrupt_blocked()
         if reply is not None:
             self.chan.send(b"F" if fd is not None else kind, reply, fd)
             if fd is not None:
@@ -214,8 +216,10 @@ class Agent:
             if task is not None:         # (`signal SIGUSR1`: not reported again)
                 task.sigpending.append((sig, {"code": 0, "pid": 0, "uid": 0, "debugger": True}))
         t.stepping = set(r.step)
+        t.ranges = dict(r.ranges)
         with self.hold:
             self.held = set(r.held)
+            self.in_stop = False
             self.hold.notify_all()
 
     def _detach(self):
@@ -224,18 +228,43 @@ class Agent:
         self.target.clear()
         self.target.catch_syscalls = None
         for stop in self.sig_stops.values():
-            stop[1] = stop[0]            # (a detach passes the signal on, as ptrace's)
+            stop[1] = stop[0] if self._passes_on_detach(stop[0]) else 0
         self.session.close_files()
         if self.proc.debugger is self:
             self.proc.debugger = None
         with self.hold:
             self.held = set()
+            self.in_stop = False
             self.hold.notify_all()
         for ev in self.deferred:
             ev.done.set()
         self.deferred = []
         self.chan.close()
         self.proc.reserved_fds.discard(self.fd)
+
+    def _passes_on_detach(self, sig):
+        """Does a thread stopped by sig get it when gdb detaches?  Those gdb lets
+        the program see (QProgramSignals); without that list, all but SIGTRAP
+        and SIGINT (gdb's own), as gdbserver decides."""
+        ps = self.target.program_signals
+        if ps is not None:
+            return sig in ps
+        return sig not in (signal.SIGTRAP, signal.SIGINT)
+
+    def _interrupt_blocked(self):
+        """All-stop while a task waits in a blocking host call (read, accept,
+        wait4...): as a ptrace stop, it must not go on meanwhile (a read would
+        take data and write guest memory while gdb looks).  It is kicked out of
+        the call (runtime/blocking.py), waits in `syscall_held` until gdb
+        resumes it, then makes the call again: the syscall restarts
+        transparently.  Its registers show it in the syscall (pc after the
+        ecall, the arguments in place)."""
+        with self.hold:
+            self.in_stop = True
+        blocker = self.proc.blocker
+        for task in list(self.proc.tasks.values()):
+            if task.blocked:
+                blocker.wake(task)
 
     def _release(self, fd):
         self.proc.reserved_fds.discard(fd)
@@ -277,6 +306,19 @@ class Agent:
     def stepping(self, task):
         return task.tid in self.target.stepping
 
+    def holds(self, task):
+        """Does gdb have this task stopped (the process stopped, or the task kept)?"""
+        return self.active and (self.in_stop or task.tid in self.held)
+
+    def syscall_held(self, task):
+        """Before a blocking host call (runtime/blocking.py): wait while gdb has
+        the task stopped."""
+        if not self.holds(task):
+            return
+        with self.hold:
+            while self.holds(task):
+                self.hold.wait()
+
     def breakpoint_hit(self, task, pc):
         """A TB stopped before a breakpoint at pc: True if it is gdb's (reported)."""
         reason = self.target.stop_reason(pc)
@@ -295,13 +337,28 @@ class Agent:
         accessed) a watched address (kind "watch", "rwatch" or "awatch"): reported
         as a stop (a step ends there too)."""
         self.target.stepping.discard(task.tid)
+        self.target.ranges.pop(task.tid, None)
         if not self.active:
             return False
         self._report(_Event("watch", task, reason=(kind, b"%x" % addr)), in_guest=True)
         return True
 
     def step_done(self, task):
-        self.target.stepping.discard(task.tid)
+        """One instruction stepped: the stop, unless the task range-steps and its
+        pc is still in the range (vCont;r: it steps on, gdb hears nothing; a
+        breakpoint met in the range stops it, as its trap would)."""
+        t = self.target
+        span = t.ranges.get(task.tid)
+        pc = task.cpu.pc
+        if span is not None and span[0] <= pc < span[1] and self.active:
+            if pc not in t.breakpoints:
+                return
+            t.ranges.pop(task.tid, None)        # (a breakpoint in the range: its stop, as a trap's)
+            t.stepping.discard(task.tid)
+            self._report(_Event("break", task, reason=t.stop_reason(pc)), in_guest=True)
+            return
+        t.ranges.pop(task.tid, None)
+        t.stepping.discard(task.tid)
         if self.active:
             self._report(_Event("step", task), in_guest=True)
 

@@ -23,11 +23,13 @@ SIGTRAP = 5
 
 
 class Resume:
-    """What the guest does next: per thread, run (maybe with a signal), step, or
-    stay stopped; or the process is killed, or gdb detaches."""
+    """What the guest does next: per thread, run (maybe with a signal), step
+    (one instruction, or while the pc stays in a range), or stay stopped; or the
+    process is killed, or gdb detaches."""
 
-    def __init__(self, step=(), held=(), signals=None, kill=False, detach=False):
+    def __init__(self, step=(), held=(), signals=None, kill=False, detach=False, ranges=None):
         self.step = set(step)
+        self.ranges = ranges or {}       # tid -> (start, end): range stepping (vCont;r)
         self.held = set(held)
         self.signals = signals or {}
         self.kill = kill
@@ -276,20 +278,27 @@ class Session:
             if not part:
                 continue
             act, _, thread = part.partition(b":")
-            kind, sig = act[:1], (_signal(act[1:]) if act[:1] in (b"C", b"S") else 0)
-            if kind not in (b"c", b"C", b"s", b"S", b"t"):
+            kind, sig, span = act[:1], (_signal(act[1:]) if act[:1] in (b"C", b"S") else 0), None
+            if kind == b"r":             # r<start>,<end>: step while start <= pc < end
+                start, comma, end = act[1:].partition(b",")
+                if not comma:
+                    raise Malformed(part)
+                span = (_int(start), _int(end))
+            elif kind not in (b"c", b"C", b"s", b"S", b"t"):
                 raise Malformed(part)
             who = self.parse_thread(thread, others=True) if thread else None
             if who is not OTHER:
-                actions.append((kind, sig, who))
+                actions.append((kind, sig, who, span))
         if not args.strip(b";"):
             raise Malformed(args)
         res = Resume()
         for tid in self.target.tids():
-            for kind, sig, who in actions:
+            for kind, sig, who, span in actions:
                 if who is None or who == 0 and tid == self._tid(None) or who == tid:
-                    if kind in (b"s", b"S"):
+                    if kind in (b"s", b"S", b"r"):
                         res.step.add(tid)
+                    if span is not None:
+                        res.ranges[tid] = span
                     if kind == b"t":
                         res.held.add(tid)
                     if sig:
@@ -360,6 +369,17 @@ class Session:
             if sig is not None:
                 sigs.add(sig)
         self.target.pass_signals = frozenset(sigs)
+        return b"OK"
+
+    def program_signals(self, args):
+        """QProgramSignals:<sig>;...: the signals the program may see without gdb
+        saying so (a detach passes a stopped thread's signal only if listed)."""
+        sigs = set()
+        for num in filter(None, args.split(b";")):
+            sig = from_gdb(_int(num))
+            if sig is not None:
+                sigs.add(sig)
+        self.target.program_signals = frozenset(sigs)
         return b"OK"
 
     def kill(self, args):
@@ -456,6 +476,7 @@ COMMANDS = [
     (b"vFile:", False, Session.vfile),
     (b"QCatchSyscalls:", False, Session.catch_syscalls),
     (b"QPassSignals:", False, Session.pass_signals),
+    (b"QProgramSignals:", False, Session.program_signals),
     (b"QThreadEvents:", False, Session.thread_events),
     (b"qThreadExtraInfo", False, Session.thread_extra_info),
     (b"@rows", True, Session.thread_rows),

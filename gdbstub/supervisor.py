@@ -17,7 +17,7 @@ they are: the agent answers); `vCont` goes to each process one of its actions
 names (the others stay stopped: gdb's "resume one inferior while the other
 waits"); `D;pid` / `vKill;pid` end one process's debugging; `qfThreadInfo`
 and `qXfer:threads` gather every process's threads; `QCatchSyscalls`,
-`QPassSignals` and `QThreadEvents` go to all; `vFile` goes to the process a `/proc/<pid>/` path names (else the current
+`QPassSignals`, `QProgramSignals` and `QThreadEvents` go to all; `vFile` goes to the process a `/proc/<pid>/` path names (else the current
 one), its descriptors renumbered here.
 
 All-stop across processes: a stop reported by one process first stops every
@@ -284,7 +284,7 @@ class Supervisor:
         feats = [b"PacketSize=%x" % packets.MAX_PACKET, b"qXfer:features:read+", b"qXfer:auxv:read+",
                  b"qXfer:exec-file:read+", b"qXfer:threads:read+", b"multiprocess+", b"swbreak+",
                  b"hwbreak+", b"vContSupported+", b"QStartNoAckMode+", b"QCatchSyscalls+",
-                 b"QPassSignals+", b"qXfer:siginfo:read+", b"qXfer:siginfo:write+", b"QThreadEvents+"]
+                 b"QPassSignals+", b"QProgramSignals+", b"qXfer:siginfo:read+", b"qXfer:siginfo:write+", b"QThreadEvents+"]
         if b"multiprocess" in self.offered:
             feats += [f + b"+" for f in (b"fork-events", b"vfork-events", b"exec-events") if f in self.offered]
         for p in self.procs.values():
@@ -355,7 +355,7 @@ class Supervisor:
         return self._forward(p, pkt)
 
     def vcont_query(self, args, pkt):
-        return b"vCont;c;C;s;S;t"
+        return b"vCont;c;C;s;S;t;r"
 
     def vcont(self, args, pkt):
         acts = [a for a in args.split(b";") if a]
@@ -528,6 +528,7 @@ COMMANDS = [
     (b"k", True, Supervisor.kill),
     (b"QCatchSyscalls:", False, Supervisor.to_all),
     (b"QPassSignals:", False, Supervisor.to_all),
+    (b"QProgramSignals:", False, Supervisor.to_all),
     (b"QThreadEvents:", False, Supervisor.to_all),
     (b"vFile:", False, Supervisor.vfile),
     (b"@", False, Supervisor.internal),

@@ -26,8 +26,10 @@ class Target:
         self.breakpoints = frozenset()      # what the translator stops before
         self.watches = {}                   # (kind, addr, length) -> how many times inserted
         self.stepping = set()               # tids that run one instruction, then stop
+        self.ranges = {}                    # tid -> (start, end): it steps on while start <= pc < end
         self.catch_syscalls = None          # QCatchSyscalls: None off, empty = all, else numbers
         self.pass_signals = frozenset()     # QPassSignals: guest signals that do not stop gdb
+        self.program_signals = None         # QProgramSignals: what a detach may pass on (None: not sent)
         self.stop_info = {}                 # tid -> (signal, info dict) of its stop (qXfer:siginfo)
         self.thread_events = False          # QThreadEvents: report thread creation and exit
         self.known_tids = set()             # threads gdb has heard of (a new one reports `create`)
@@ -183,6 +185,7 @@ class Target:
         self.sw_breaks, self.hw_breaks = set(), set()
         self.breakpoints = frozenset()
         self.stepping = set()
+        self.ranges = {}
         if self.watches:
             self.watches = {}
             self._watches_changed()

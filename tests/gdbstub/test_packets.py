@@ -52,7 +52,7 @@ def test_framing_acks_and_supported(stub, program):
         assert feature in reply
     assert c.ask(b"?") == b"T05thread:p%x.%x;" % (s.proc.pid, s.proc.pid)
     assert c.ask(b"qC") == b"QCp%x.%x" % (s.proc.pid, s.proc.pid)
-    assert c.ask(b"vCont?") == b"vCont;c;C;s;S;t"
+    assert c.ask(b"vCont?") == b"vCont;c;C;s;S;t;r"
     assert c.ask(b"qAttached:%x" % s.proc.pid) == b"0"
     _finish(s, c)
 
