@@ -23,6 +23,9 @@ The design (a host signal to interrupt one host thread):
   `Signals.restarts` says); default actions are taken on the spot, as the
   kernel's get_signal does (fatal: the process dies; stop: it stops, and the
   call goes on once continued; ignored: discarded) and the call is made again.
+* gdb's all-stop (gdbstub/agent.py) kicks blocked tasks too: each one waits
+  in `debugger.syscall_held` until gdb resumes it, then calls again (the
+  syscall restarts transparently, as after a ptrace stop).
 * `wake(task)` (Signals._wake, for every signal queued for a task) sends the
   kick to the task's host thread if it is blocked.  The race: a kick that lands
   just before the thread enters the host call is lost (the handler ran while it
@@ -102,11 +105,16 @@ class Blocker:
     def call(self, task, fn, args):
         signals = self.proc.signals
         while True:
+            dbg = self.proc.debugger
+            if dbg is not None:
+                dbg.syscall_held(task)    # gdb has the process stopped: wait, as a ptrace stop would
             if (signals.pending or task.sigpending) and signals.interrupts(task):
                 raise _eintr()
             with self.lock:
                 task.blocked = True
             try:
+                if dbg is not None and dbg.holds(task):
+                    raise _eintr()        # (a gdb stop began meanwhile: its kick found us not blocked)
                 return fn(*args)
             except OSError as e:
                 if e.errno != errno.EINTR:
