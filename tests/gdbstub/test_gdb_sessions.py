@@ -146,7 +146,7 @@ def test_ctrl_c_through_gdb(stub, program):
     """SIGINT to gdb while the guest runs a long loop: gdb sends \\x03, the stub stops."""
     import os
     import signal
-    import time
+    from conftest import wait_running
     prog = program("gdb_basic")
     s = stub(prog, args=("2000000000",))
     g = subprocess.Popen([GDB, "-batch", "-nx", "-ex", "set architecture riscv:rv64",
@@ -155,7 +155,7 @@ def test_ctrl_c_through_gdb(stub, program):
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                          preexec_fn=no_core)
     try:
-        time.sleep(4)
+        wait_running(s.proc.pid)                   # (gdb connected and continued: the loop runs)
         os.kill(g.pid, signal.SIGINT)
         out = g.communicate(timeout=60)[0].decode()
     finally:

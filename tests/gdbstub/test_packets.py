@@ -6,7 +6,6 @@ runs to its normal end."""
 
 import os
 import random
-import select
 import socket
 import subprocess
 import time
@@ -184,28 +183,6 @@ def test_fuzzed_packets_leave_guest_unharmed(stub, program):
     assert c.ask(b"qC").startswith(b"QC")
     assert s.proc.poll() is None
     _finish(s, c)
-
-
-def test_interrupt_in_blocking_syscall(stub, program):
-    """Ctrl-C while the only thread waits in read(): the stop happens at once (the
-    task is outside guest code), the registers show the syscall; continuing
-    finishes the read when stdin closes."""
-    s, c = _start(stub, program, args=("20000", "wait"), stdin=subprocess.PIPE)
-    c.ask(b"qSupported:multiprocess+")
-    c.send_raw(packets.frame(b"vCont;c"))
-    assert c.read_byte() == b"+"
-    time.sleep(1.5)
-    c.send_raw(b"\x03")
-    assert c.read_packet().startswith(b"T02")
-    a7 = int.from_bytes(bytes.fromhex(c.ask(b"p11").decode()), "little")
-    assert a7 == 63                                  # riscv64's read
-    c.send_raw(packets.frame(b"vCont;c"))
-    assert c.read_byte() == b"+"
-    s.proc.stdin.close()
-    s.proc.stdin = None
-    assert c.read_packet() == b"W0d;process:%x" % s.proc.pid
-    rc, stdout, _ = s.finish()
-    assert rc == 13 and "read=0" in stdout
 
 
 def test_death_by_signal_is_reported(stub, program):
