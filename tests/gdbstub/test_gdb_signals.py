@@ -4,8 +4,9 @@ then goes on or not as `handle ... pass|nopass` says (the resume's `C<sig>` or
 `c`), or never stops at all when `handle ... nostop` put it in QPassSignals;
 gdb's `signal SIGUSR2` runs the guest's handler at once; a fault is seen
 before the guest dies of it; a detach at a signal stop passes the signal on
-only if gdb's `handle` lets the program see it (QProgramSignals).  The guest is gdb_signals.c: SIGUSR1 and SIGUSR2
-handlers count, it raises SIGUSR1 and prints both counts, or stores to 0."""
+only if gdb's `handle` lets the program see it (QProgramSignals).  The guest
+is gdb_signals.c: SIGUSR1 and SIGUSR2 handlers count, it raises SIGUSR1 and
+prints both counts, or stores to 0."""
 
 import re
 
