@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from conftest import wait_running
 from gdbstub_client import Client
 
 from pydbt.gdbstub import packets
@@ -130,7 +131,7 @@ def test_interrupt_on_unix_socket(stub, program, tmp_path):
     c.ask(b"qSupported:multiprocess+")
     c.send_raw(packets.frame(b"vCont;c"))
     assert c.read_byte() == b"+"
-    time.sleep(1.5)
+    wait_running(s.proc.pid, cpu=0.3)              # (in the loop)
     c.send_raw(b"\x03")
     stop = c.read_packet()
     assert stop.startswith(b"T02") and b"thread:p%x." % s.proc.pid in stop
