@@ -18,6 +18,8 @@ format error").
 | catch syscall (QCatchSyscalls, by packet)  | entry and return stops                  | not supported (empty reply)    |
 | watch / rwatch / awatch (Z2-Z4, gdb_watch) | hardware watchpoints, in JIT code too   | empty reply: gdb single-steps software watchpoints, no rwatch/awatch |
 | $_siginfo, QThreadEvents, extended `run`   | yes                                     | no                             |
+| range stepping (vCont;r), QProgramSignals  | yes                                     | no                             |
+| Ctrl-C while blocked in read (gdb_loops)   | stops at once, the read restarts after  | no stop: the read completes, the interrupt is lost |
 """
 
 import re
@@ -28,7 +30,10 @@ import time
 
 import pytest
 
+from conftest import read_until, wait_asleep
 from gdbstub_client import GDB, Client, free_port, no_core
+
+from pydbt.gdbstub import packets
 
 QEMU = "qemu-riscv64"
 
@@ -55,9 +60,9 @@ def qemu(binaries):
         pytest.skip(f"not installed: {QEMU}")
     made = []
 
-    def start(program, args):
+    def start(program, args, stdin=subprocess.DEVNULL):
         port = free_port()
-        p = subprocess.Popen([QEMU, "-g", str(port), str(program), *args], stdout=subprocess.PIPE,
+        p = subprocess.Popen([QEMU, "-g", str(port), str(program), *args], stdin=stdin, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, start_new_session=True)
         made.append(p)
         deadline = time.monotonic() + 30
@@ -130,3 +135,27 @@ def test_qemu_has_no_watchpoints_siginfo_thread_events_or_vrun(qemu, program):
     c.sock.close()
     p.communicate(timeout=60)
     assert p.returncode == 0
+
+
+def test_qemu_has_no_range_steps_program_signals_or_interrupt_in_a_syscall(qemu, program):
+    """qemu-riscv64 7.2 -g: `vCont?` has no `r`, QProgramSignals is not
+    advertised (empty reply), and a Ctrl-C while the guest waits in read() is
+    never answered: the read completes when data comes and the guest exits
+    with no SIGINT stop before (pydbt: test_gdb_blocked.py)."""
+    p, port = qemu(program("gdb_loops"), ("read",), stdin=subprocess.PIPE)
+    c = Client(socket.create_connection(("127.0.0.1", port), timeout=30))
+    feats = c.ask(b"qSupported:multiprocess+").split(b";")
+    assert b"QProgramSignals+" not in feats
+    assert c.ask(b"vCont?") == b"vCont;c;C;s;S"
+    assert c.ask(b"QProgramSignals:1e") == b""
+    c.send_raw(packets.frame(b"vCont;c"))
+    assert c.read_byte() == b"+"
+    read_until(p.stdout, b"reading\n")
+    wait_asleep(p.pid)
+    c.send_raw(b"\x03")
+    p.stdin.write(b"xyz")
+    p.stdin.flush()
+    assert c.read_packet() == b"W00"             # (no T02 first)
+    c.sock.close()
+    stdout, _ = p.communicate(timeout=60)
+    assert p.returncode == 0 and stdout.endswith(b"read=3 buf=[xyz]\n")
