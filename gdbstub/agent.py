@@ -14,7 +14,12 @@ Threads, in each guest process that gdb debugs:
   and serves packets (commands.py) until one resumes, detaches or kills it.
 
 Tasks that gdb keeps stopped while others run (vCont with no action for them)
-wait in `check` at the top of their exec loop.  Events that arrive while
+wait in `check` at the top of their exec loop; a task waiting in a blocking host
+call (read, accept, wait4...) when a stop begins is kicked out of it and waits
+in `syscall_held` until gdb resumes it, then makes the call again (a ptrace
+stop's transparent restart: nothing is read while gdb looks).  A task stepping
+(`s`, or `r` while its pc stays in a range: gdbserver's range stepping) runs
+one instruction at a time and is reported when the step or the range ends.  Events that arrive while
 stopped are reported after a resume that lets their task run (a breakpoint hit
 whose breakpoint gdb removed meanwhile is dropped: the task runs the
 instruction again).
@@ -33,7 +38,9 @@ Life cycle hooks, called by the process (runtime/process.py, syscalls.py):
 * signals: each one about to act on a task (a handler, a default action, a
   fault) stops first, unless QPassSignals lets it through; the resume says
   whether it goes on (`C<sig>`, maybe another one) or is discarded (`c`).
-Detaching (gdb's `D`, or the supervisor going away) lets the guest run free.
+Detaching (gdb's `D`, or the supervisor going away) lets the guest run free; a
+thread stopped by a signal then gets it if gdb lets the program see it
+(QProgramSignals; without it, all but SIGTRAP and SIGINT, as gdbserver).
 """
 import errno
 import os
