@@ -17,7 +17,8 @@ Shape of the function:
   across a label, so each LLVM value is defined in a block that dominates its uses).
 * memory: `perm[a >> 12]` tested inline (load: R set, FILE and WATCH clear; store:
   W set, CODE, FILE and WATCH clear; the access inside one page, the page inside the space),
-  then a plain host access at `mem_base + a`.  Anything else calls back into
+  then a plain host access at `mem_base + a`; accesses off one base in
+  straight-line code share one check over their range (plan_groups).  Anything else calls back into
   Python (GuestMemory.load/store: page crossing, faults, stores into pages that
   hold translations, which invalidates them); if the callback raised, the TB
   leaves by its fault exit with the pc of the faulting instruction.
@@ -185,6 +186,7 @@ class Emitter:
         self.used = sorted({op.consts[0] for op in ops if op.name in ("getreg", "setreg")})
         self.written = sorted({op.consts[0] for op in ops if op.name == "setreg"})
         self.heads = self._heads()
+        self.groups = self.plan_groups()
         body_start = len(self.lines)
         for op in ops:
             if self.terminated and op.name != "label":
@@ -368,25 +370,71 @@ class Emitter:
         return r
 
     # --- memory -------------------------------------------------------------------------
-    def check(self, a, size, store):
-        """-> i1: the access of size bytes at a may go straight to host memory"""
+    def plan_groups(self):
+        """Accesses off one base value (`add base, const` or the base itself), in
+        straight-line code (no label, helper call or exit between them) and within
+        4 KiB of each other share one permission check, made at the first of them
+        over the range they all touch: if it passes, none of them needs its own.
+        When it fails each takes the checked path (exact, just slower).  ->
+        {id(op): group}, a group being [base, lo, hi, loads?, stores?, i1 or None]."""
+        addr_of, open_, groups = {}, {}, {}
+        for op in self.block.ops:
+            n = op.name
+            if n == "add" and op.type == I64 and isinstance(op.ins[1], Const) and \
+                    not isinstance(op.ins[0], Const):
+                c = op.ins[1].value
+                addr_of[op.outs[0].id] = (op.ins[0], c - (1 << 64) if c >> 63 else c)
+            elif n in ("ld", "st"):
+                a = op.ins[0]
+                size = op.consts[0]
+                if isinstance(a, Const):
+                    base, off, key = a, 0, None
+                else:
+                    base, off = addr_of.get(a.id, (a, 0))
+                    key = base.id if not isinstance(base, Const) else None
+                g = open_.get(key) if key is not None else None
+                if g is None or max(g[2], off + size) - min(g[1], off) > PAGE:
+                    g = [base, off, off + size, False, False, None]
+                    if key is not None:
+                        open_[key] = g
+                g[1], g[2] = min(g[1], off), max(g[2], off + size)
+                g[3 if n == "ld" else 4] = True
+                groups[id(op)] = g
+            elif n in ("label", "br", "call", "call_pure") or op.flags & ir.END:
+                open_.clear()
+        return groups
+
+    def check(self, op):
+        """-> i1: the access op (and the others of its group) may go straight to
+        host memory: the group's range lies in one page of the space whose
+        permission byte allows its loads and stores"""
+        g = self.groups[id(op)]
+        if g[5] is not None:
+            return g[5]
+        base, lo, hi, loads, stores = g[:5]
         c = self.c
-        pg, inr, pgc, off, fits, pp, p, pm, okp, ok = (self.fresh() for _ in range(10))
-        self.emit(f"{pg} = lshr i64 {a}, {PAGE_SHIFT}")
+        first, last, pg, pl, same, inr, pgc, pp, p, pm, okp, ok = (self.fresh() for _ in range(12))
+        self.emit(f"{first} = add i64 {self.val(base)}, {lo}")
+        self.emit(f"{last} = add i64 {first}, {hi - lo - 1}")
+        self.emit(f"{pg} = lshr i64 {first}, {PAGE_SHIFT}")
+        self.emit(f"{pl} = lshr i64 {last}, {PAGE_SHIFT}")
+        self.emit(f"{same} = icmp eq i64 {pg}, {pl}")
         self.emit(f"{inr} = icmp ult i64 {pg}, {c['npages']}")
         self.emit(f"{pgc} = select i1 {inr}, i64 {pg}, i64 0")
-        self.emit(f"{off} = and i64 {a}, {PAGE - 1}")
-        self.emit(f"{fits} = icmp ule i64 {off}, {PAGE - size}")
         perm = self.addr(c["perm"])
         self.emit(f"{pp} = getelementptr inbounds i8, ptr {perm}, i64 {pgc}")
         self.emit(f"{p} = load i8, ptr {pp}")
-        mask, want = ((PERM_W | PERM_CODE | PERM_FILE | PERM_WATCH), PERM_W) if store else \
-            ((PERM_R | PERM_FILE | PERM_WATCH), PERM_R)
+        mask, want = PERM_FILE | PERM_WATCH, 0
+        if loads:
+            mask, want = mask | PERM_R, want | PERM_R
+        if stores:
+            mask, want = mask | PERM_W | PERM_CODE, want | PERM_W
         self.emit(f"{pm} = and i8 {p}, {mask}")
         self.emit(f"{okp} = icmp eq i8 {pm}, {want}")
         both = self.fresh()
-        self.emit(f"{both} = and i1 {inr}, {fits}")
+        self.emit(f"{both} = and i1 {inr}, {same}")
         self.emit(f"{ok} = and i1 {both}, {okp}")
+        g[5] = ok
         return ok
 
     def host(self, a):
@@ -398,7 +446,7 @@ class Emitter:
     def ld(self, op):
         size, signed = op.consts
         a = self.val(op.ins[0])
-        ok = self.check(a, size, False)
+        ok = self.check(op)
         fast, slow, done = self.new_block("ldf"), self.new_block("lds"), self.new_block("ldd")
         self.term(f"br i1 {ok}, label %{fast}, label %{slow}")
         self.block_start(fast)
@@ -427,7 +475,7 @@ class Emitter:
         size = op.consts[0]
         a = self.val(op.ins[0])
         v = self.widen(op.ins[1])
-        ok = self.check(a, size, True)
+        ok = self.check(op)
         fast, slow, done = self.new_block("stf"), self.new_block("sts"), self.new_block("std")
         self.term(f"br i1 {ok}, label %{fast}, label %{slow}")
         self.block_start(fast)
