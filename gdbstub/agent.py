@@ -323,8 +323,8 @@ class Agent:
         if not self.holds(task):
             return
         with self.hold:
-            while self.holds(task):
-                self.hold.wait()
+            while self.holds(task) and not task.killed:    # (an execve ends it: TaskExit after)
+                self.hold.wait(0.5)
 
     def breakpoint_hit(self, task, pc):
         """A TB stopped before a breakpoint at pc: True if it is gdb's (reported)."""
