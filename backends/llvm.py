@@ -359,20 +359,21 @@ class NativeState:
         _stat("native_dropped")
 
 
-_PRIVATE = weakref.WeakKeyDictionary()     # guest memory -> the state of TBs outside an engine
 _NO_MEM = []
 
 
 def _state(ctx):
     cache = getattr(ctx, "cache", None)
     if cache is None:
+        # a TB outside an engine: one private state per guest memory, living as
+        # long as the memory does (an attribute of it, so the two go together)
         if ctx.mem is None:
             if not _NO_MEM:
                 _NO_MEM.append(NativeState(None, shared=False))
             return _NO_MEM[0]
-        st = _PRIVATE.get(ctx.mem)
+        st = getattr(ctx.mem, "_pydbt_native_private", None)
         if st is None:
-            st = _PRIVATE[ctx.mem] = NativeState(ctx.mem, shared=False)
+            st = ctx.mem._pydbt_native_private = NativeState(ctx.mem, shared=False)
         return st
     st = getattr(cache, "native", None)
     if st is None:
