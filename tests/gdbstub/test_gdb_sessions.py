@@ -36,10 +36,15 @@ def test_break_bt_locals_print(gdb, program):
     assert rc == 13 and "x=3 y=9" in stdout
 
 
-def test_stepping(gdb, program):
+@pytest.mark.parametrize("pre", [(), ("set osabi none", "set debug remote 1")],
+                         ids=["software-steps", "range-steps"])
+def test_stepping(gdb, program, pre):
+    """gdb steps riscv64 GNU/Linux in software (breakpoints at the next pcs);
+    with `set osabi none` it uses the stub's steps, `vCont;s` and `vCont;r`."""
     out, (rc, _, _) = gdb(program("gdb_basic"), [
         "break main", "continue", "next", "print $pc", "stepi", "print $pc", "nexti", "print $pc",
-        "info line *$pc", "step", "bt 1", "finish", "next", "print y", "continue"])
+        "info line *$pc", "step", "bt 1", "finish", "next", "print y", "continue"], pre=pre)
+    assert ("Sending packet: $vCont;r" in out) == bool(pre), out
     pcs = [int(v, 16) for v in re.findall(r"^\$\d+ = \(void \(\*\)\(\)\) (0x[0-9a-f]+)", out, re.M)]
     assert len(pcs) == 3 and pcs[0] < pcs[1] < pcs[2] and pcs[2] - pcs[0] <= 8, out    # line 42: 2 insns
     assert re.search(r"Line 43 of .*gdb_basic\.c", out), out
