@@ -43,6 +43,20 @@ BASE_CFLAGS = ("-static", "-Wall", "-Wextra", "-fno-strict-aliasing")
 BASE_LIBS = ("-lm",)
 
 
+
+def selected(backends):
+    """The backend configurations (a dict, or (name, options) pairs) that this
+    run tests: all of them, or the names listed in PYDBT_TEST_BACKENDS (comma
+    separated; tests/run.sh's runs on other CPythons test the bytecode JIT,
+    the part that differs between CPython versions)."""
+    want = os.environ.get("PYDBT_TEST_BACKENDS")
+    if not want:
+        return backends
+    names = set(want.split(","))
+    if isinstance(backends, dict):
+        return {k: v for k, v in backends.items() if k in names}
+    return [b for b in backends if b[0] in names]
+
 @dataclasses.dataclass(frozen=True)
 class Program:
     """One guest executable built from one or more sources in tests/guest."""

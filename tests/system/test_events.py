@@ -24,11 +24,11 @@ ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/nonexistent"}
 if "PYTHONPATH" in os.environ:                # (pydbt importable from a source tree)
     ENV["PYTHONPATH"] = os.environ["PYTHONPATH"]
 TIMEOUT = 300
-BACKENDS = {
+BACKENDS = guestprogs.selected({
     "interp": ["-backend", "interp"],
     "jit": ["-backend", "pybytecode", "-jit-threshold", "0"],
     "tiered": [],
-}
+})
 PROGRAMS = ("events", "fileio2")
 
 # the lines a "kernel" run adds, in order, after the line that precedes them

@@ -218,12 +218,12 @@ def check_oracle(case: Case, q: guestprogs.Result):
 
 # every program runs on each backend configuration: the reference interpreter, the
 # bytecode JIT compiling every block at once, and the default (tiered) setup
-BACKENDS = {
+BACKENDS = guestprogs.selected({
     "interp": ["-backend", "interp"],
     "jit": ["-backend", "pybytecode", "-jit-threshold", "0"],
     "tiered": [],
     "llvm": ["-backend", "llvm"],           # native code for what gets hot (issue 12)
-}
+})
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

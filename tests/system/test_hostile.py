@@ -28,12 +28,12 @@ import pytest
 
 import guestprogs
 
-BACKENDS = {
+BACKENDS = guestprogs.selected({
     "interp": ["-backend", "interp"],
     "jit": ["-backend", "pybytecode", "-jit-threshold", "0"],
     "tiered": [],
     "llvm": ["-backend", "llvm", "-jit-threshold", "0"],
-}
+})
 TIMEOUT = 120.0
 ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/nonexistent",
        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {})}

@@ -15,7 +15,9 @@ import sys
 
 import pytest
 
-BACKENDS = [("interp", ["-backend", "interp"]), ("jit", ["-jit-threshold", "0"]), ("tiered", [])]
+import guestprogs
+
+BACKENDS = guestprogs.selected([("interp", ["-backend", "interp"]), ("jit", ["-jit-threshold", "0"]), ("tiered", [])])
 
 
 def pydbt(args, **kw):
