@@ -89,8 +89,10 @@ def read_until(stream, marker, timeout=60):
 
 
 def _main_thread(pid):
-    """(state, utime + stime in clock ticks) of pid's main host thread."""
-    with open(f"/proc/{pid}/task/{pid}/stat") as f:
+    """(state, utime + stime in clock ticks) of pid's main host thread (or of
+    the thread "pid/task/tid")."""
+    path = f"/proc/{pid}/stat" if "/" in str(pid) else f"/proc/{pid}/task/{pid}/stat"
+    with open(path) as f:
         stat = f.read()
     fields = stat[stat.rindex(")") + 2:].split()
     return fields[0], int(fields[11]) + int(fields[12])
@@ -108,14 +110,20 @@ def wait_running(pid, cpu=0.5, timeout=120):
 
 
 def wait_asleep(pid, quiet=0.3, timeout=60):
-    """Wait until pydbt's main host thread (the guest's first task) sleeps in
-    the kernel and uses no CPU for `quiet` seconds: blocked in a host call (the
-    kernel here shows no /proc/PID/syscall to say which)."""
+    """Wait until every host thread of pydbt (guest tasks and pydbt's helpers)
+    sleeps in the kernel and none uses CPU for `quiet` seconds: the guest's
+    tasks are blocked in host calls (the kernel here shows no /proc/PID/syscall
+    to say which)."""
     deadline = time.monotonic() + timeout
     since, last = None, None
     while time.monotonic() < deadline:
-        now = _main_thread(pid)
-        if now[0] != "S" or now != last:
+        now = []
+        for tid in sorted(os.listdir(f"/proc/{pid}/task")):
+            try:
+                now.append(_main_thread(f"{pid}/task/{tid}"))
+            except OSError:                        # (a thread ended)
+                now.append(None)
+        if any(t is None or t[0] != "S" for t in now) or now != last:
             since, last = time.monotonic(), now
         elif time.monotonic() - since >= quiet:
             return

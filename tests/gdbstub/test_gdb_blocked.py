@@ -74,3 +74,30 @@ def test_ctrl_c_in_read_packets(stub, program):
     assert c.read_packet() == b"W00;process:%x" % P
     rc, stdout, _ = s.finish()
     assert rc == 0 and stdout.endswith("read=3 buf=[abc]\n"), stdout
+
+
+def test_ctrl_c_in_a_threads_accept(stub, program):
+    """sockets.c `accept-wait thread-default`: a second thread blocks in accept
+    while the first waits in pthread_join; Ctrl-C stops both, the accepting
+    thread shows the syscall; after `continue` a connection completes it."""
+    s = stub(program("sockets"), args=("accept-wait", "thread-default"))
+    c = Client(socket.create_connection(("127.0.0.1", int(s.spec)), timeout=60))
+    c.ask(b"qSupported:multiprocess+")
+    P = s.proc.pid
+    c.send_raw(packets.frame(b"vCont;c"))
+    assert c.read_byte() == b"+"
+    port = int(re.search(rb"port (\d+)\n", read_until(s.proc.stdout, b"\n")).group(1))
+    wait_asleep(P)
+    c.send_raw(b"\x03")
+    assert c.read_packet().startswith(b"T02thread:p%x." % P)
+    tids = c.ask(b"qfThreadInfo")[1:].split(b",")
+    assert len(tids) == 2 and tids[0] == b"p%x.%x" % (P, P), tids
+    assert c.ask(b"Hg" + tids[1]) == b"OK"
+    assert int.from_bytes(bytes.fromhex(c.ask(b"p11").decode()), "little") in (202, 242)    # accept, accept4
+    c.send_raw(packets.frame(b"vCont;c"))
+    assert c.read_byte() == b"+"
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
+        conn.sendall(b"hi")
+    assert c.read_packet() == b"W00;process:%x" % P
+    rc, stdout, _ = s.finish()
+    assert rc == 0 and "accept: ok, handler ran 0\nread 2 [hi]\njoined\n" in stdout, stdout
