@@ -4,7 +4,8 @@ gets the SIGINT stop at once; the registers show the task in the syscall (pc
 after the ecall, a7 the number, a0 the fd), `bt` works; the read takes no data
 while gdb has the process stopped (the task is kicked out of its host call and
 waits), and `continue` restarts it transparently: it then reads what was
-written meanwhile."""
+written meanwhile.  Also a second thread's accept (sockets.c) interrupted the
+same way."""
 
 import os
 import re
