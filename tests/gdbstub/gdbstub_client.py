@@ -1,6 +1,10 @@
-"""A minimal remote-protocol client for the packet-level tests (our own)."""
+"""A minimal remote-protocol client for the packet-level tests (our own), and
+waits on the state of a process under test (its output, its threads asleep or
+running) instead of fixed sleeps."""
 import os
+import select
 import socket
+import time
 
 from pydbt.gdbstub import packets
 
@@ -62,3 +66,60 @@ class Client:
     def ask(self, data, decode=True):
         self.send_raw(packets.frame(data))
         return self.read_packet(decode)
+
+
+def read_until(stream, marker, timeout=60):
+    """Bytes from a pipe (os.read: nothing left in a Python buffer) until marker."""
+    got = b""
+    deadline = time.monotonic() + timeout
+    while marker not in got:
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([stream], [], [], max(left, 0))
+        assert ready, f"no {marker!r} within {timeout} s: {got!r}"
+        chunk = os.read(stream.fileno(), 4096)
+        assert chunk, f"end of output before {marker!r}: {got!r}"
+        got += chunk
+    return got
+
+
+def _main_thread(pid):
+    """(state, utime + stime in clock ticks) of pid's main host thread (or of
+    the thread "pid/task/tid")."""
+    path = f"/proc/{pid}/stat" if "/" in str(pid) else f"/proc/{pid}/task/{pid}/stat"
+    with open(path) as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return fields[0], int(fields[11]) + int(fields[12])
+
+
+def wait_running(pid, cpu=0.5, timeout=120):
+    """Wait until pydbt's main host thread (the guest's first task) has run guest
+    code for `cpu` seconds since now (it sleeps while it waits for gdb)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    start = _main_thread(pid)[1]
+    deadline = time.monotonic() + timeout
+    while _main_thread(pid)[1] - start < cpu * tick:
+        assert time.monotonic() < deadline, f"pydbt {pid} never ran for {cpu} s"
+        time.sleep(0.05)
+
+
+def wait_asleep(pid, quiet=0.3, timeout=60):
+    """Wait until every host thread of pydbt (guest tasks and pydbt's helpers)
+    sleeps in the kernel and none uses CPU for `quiet` seconds: the guest's
+    tasks are blocked in host calls (the kernel here shows no /proc/PID/syscall
+    to say which)."""
+    deadline = time.monotonic() + timeout
+    since, last = None, None
+    while time.monotonic() < deadline:
+        now = []
+        for tid in sorted(os.listdir(f"/proc/{pid}/task")):
+            try:
+                now.append(_main_thread(f"{pid}/task/{tid}"))
+            except OSError:                        # (a thread ended)
+                now.append(None)
+        if any(t is None or t[0] != "S" for t in now) or now != last:
+            since, last = time.monotonic(), now
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"pydbt {pid} never settled in a blocking call")

@@ -13,8 +13,7 @@ import signal
 import socket
 import subprocess
 
-from conftest import read_until, wait_asleep
-from gdbstub_client import GDB, Client, no_core
+from gdbstub_client import GDB, Client, no_core, read_until, wait_asleep
 
 from pydbt.gdbstub import packets
 

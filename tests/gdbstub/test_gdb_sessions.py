@@ -151,7 +151,7 @@ def test_ctrl_c_through_gdb(stub, program):
     """SIGINT to gdb while the guest runs a long loop: gdb sends \\x03, the stub stops."""
     import os
     import signal
-    from conftest import wait_running
+    from gdbstub_client import wait_running
     prog = program("gdb_basic")
     s = stub(prog, args=("2000000000",))
     g = subprocess.Popen([GDB, "-batch", "-nx", "-ex", "set architecture riscv:rv64",

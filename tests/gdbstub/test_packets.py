@@ -12,8 +12,7 @@ import time
 
 import pytest
 
-from conftest import wait_running
-from gdbstub_client import Client
+from gdbstub_client import Client, wait_running
 
 from pydbt.gdbstub import packets
 
@@ -147,7 +146,8 @@ def _fuzz_cases(seed, n):
     heads = [b"q", b"Q", b"qSupported", b"qXfer:features:read:", b"qXfer:auxv:read:", b"qXfer:threads:read:",
              b"qXfer:exec-file:read:", b"qXfer:", b"m", b"p", b"g", b"H", b"Hg", b"Hc", b"T", b"?", b"qC",
              b"vFile:open:", b"vFile:pread:", b"vFile:fstat:", b"vFile:readlink:", b"vFile:close:",
-             b"vFile:setfs:", b"vFile:", b"vCont?", b"qfThreadInfo", b"qsThreadInfo", b"qAttached", b"v", b""]
+             b"vFile:setfs:", b"vFile:", b"vCont?", b"qfThreadInfo", b"qsThreadInfo", b"qAttached", b"v", b"",
+             b"vCont;r", b"QProgramSignals:"]
     alphabet = b"0123456789abcdefABCDEFpx.,:;-=}*#$ \x00\xff"
     for _ in range(n):
         body = rng.choice(heads) + bytes(rng.choice(alphabet) for _ in range(rng.randrange(0, 24)))

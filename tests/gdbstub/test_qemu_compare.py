@@ -30,8 +30,7 @@ import time
 
 import pytest
 
-from conftest import read_until, wait_asleep
-from gdbstub_client import GDB, Client, free_port, no_core
+from gdbstub_client import GDB, Client, free_port, no_core, read_until, wait_asleep
 
 from pydbt.gdbstub import packets
 
