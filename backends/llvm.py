@@ -29,10 +29,12 @@ run next, as every backend does:
   invalidation empties every slot leading into a dropped TB;
 * an indirect exit missing the native jump cache returns `fns.get(pc) or
   lookup(pc)`, filling the jump cache when the target is native;
-* a budget (BUDGET chained jumps, jump-cache hits and loop back-edges) bounds the
-  time spent in native code, so pending guest signals, Ctrl-C, other guest
-  threads (native code runs with the GIL held) and exclusive sections get in; a
-  pending signal seen by a callback, or on entry, empties the budget;
+* a budget (BUDGET chained jumps, jump-cache hits and loop back-edges, ~0.1-1 ms
+  of native code) bounds the time spent in native code, so pending guest
+  signals, Ctrl-C, other guest threads (native code runs with the GIL held) and
+  exclusive sections get in; a signal already pending on entry empties it.  (An
+  invalidated TB's code thus runs on to its exit or the budget's end, as in the
+  bytecode tier, and is freed later.)
 * syscalls and other exceptions raise their Python exception after the registers
   are back, faults too, with the pc of the faulting instruction.
 Callbacks from native code into Python (`NativeState.callback`): the checked
@@ -96,14 +98,13 @@ def _stat(key, n=1):
 
 class NativeCtx:
     """One thread's (one CPU object's) native context: see llvm_emit.CTX_*."""
-    __slots__ = ("words", "addr", "cpu", "error", "pending", "__weakref__")
+    __slots__ = ("words", "addr", "cpu", "error", "__weakref__")
 
     def __init__(self, cpu):
         self.words = (ctypes.c_uint64 * E.CTX_WORDS)()
         self.addr = ctypes.addressof(self.words)
         self.cpu = cpu
         self.error = None
-        self.pending = None
         _CTXS[self.addr] = self
 
 
@@ -241,8 +242,7 @@ class NativeState:
         n = len(regs)
         s = _struct(n)
         s.pack_into(w, 0, *regs)
-        nc.pending = pending = nat.pending
-        budget = 0 if pending else BUDGET
+        budget = 0 if nat.pending else BUDGET
         w[E.CTX_BUDGET] = budget
         w[E.CTX_STATUS] = 0
         w[E.CTX_ICOUNT] = 0
@@ -319,8 +319,6 @@ class NativeState:
             else:
                 r = self.helpers[a](nc.cpu, *nc.words[E.CTX_ARGS:E.CTX_ARGS + b])
                 r = 0 if r is None else r & M64
-            if nc.pending:
-                nc.words[E.CTX_BUDGET] = 0            # leave at the next chain or back-edge
             return r
         except BaseException as e:                    # (KeyboardInterrupt too: raised on exit)
             nc.error = e
@@ -353,9 +351,7 @@ class NativeState:
         i = (nat.pc >> 1) & self.jc_mask
         if self.jc[2 * i + 1] == nat.addr:
             self.jc[2 * i] = 1
-        for nc in list(_CTXS.values()):
-            nc.words[E.CTX_BUDGET] = 0           # native code running now leaves at its next
-        self.dead.append(nat)                    # chain or back-edge (it may be this TB's)
+        self.dead.append(nat)
         _stat("native_dropped")
 
 

@@ -298,7 +298,7 @@ class Emitter:
 
     def spend_local(self):
         """One unit of the budget, kept in a local (%bud: a register in the loops;
-        it goes to ctx around callbacks and at the exit) -> i1: some was left"""
+        it goes back to ctx at the exit) -> i1: some was left"""
         b, b1, ok = self.fresh(), self.fresh(), self.fresh()
         self.emit(f"{b} = load i64, ptr %bud")
         self.emit(f"{b1} = sub i64 {b}, 1")
@@ -355,12 +355,8 @@ class Emitter:
     # --- callbacks -----------------------------------------------------------------------
     def callback(self, kind, a, b, c):
         cb = self.addr(self.c["cb"])
-        r, b0, b1 = self.fresh(), self.fresh(), self.fresh()
-        self.emit(f"{b0} = load i64, ptr %bud")
-        self.emit(f"store i64 {b0}, ptr %bud.p")
+        r = self.fresh()
         self.emit(f"{r} = call i64 {cb}(ptr %ctx, i64 {kind}, i64 {a}, i64 {b}, i64 {c})")
-        self.emit(f"{b1} = load i64, ptr %bud.p")
-        self.emit(f"store i64 {b1}, ptr %bud")
         st, bad = self.ctx_load(CTX_STATUS), self.fresh()
         self.emit(f"{bad} = icmp ne i64 {st}, 0")
         ok = self.new_block("ok")
