@@ -409,16 +409,21 @@ class Emitter:
             return g[5]
         base, lo, hi, loads, stores = g[:5]
         c = self.c
-        first, last, pg, pl, same, inr, pgc, pp, p, pm, okp, ok = (self.fresh() for _ in range(12))
+        first, last, x, same, pg, inr, pp, p, pm, okp, ok = (self.fresh() for _ in range(11))
         self.emit(f"{first} = add i64 {self.val(base)}, {lo}")
         self.emit(f"{last} = add i64 {first}, {hi - lo - 1}")
+        self.emit(f"{x} = xor i64 {first}, {last}")
+        self.emit(f"{same} = icmp ult i64 {x}, {PAGE}")
         self.emit(f"{pg} = lshr i64 {first}, {PAGE_SHIFT}")
-        self.emit(f"{pl} = lshr i64 {last}, {PAGE_SHIFT}")
-        self.emit(f"{same} = icmp eq i64 {pg}, {pl}")
         self.emit(f"{inr} = icmp ult i64 {pg}, {c['npages']}")
-        self.emit(f"{pgc} = select i1 {inr}, i64 {pg}, i64 0")
+        both = self.fresh()
+        self.emit(f"{both} = and i1 {inr}, {same}")
+        pre = self.cur
+        look, join = self.new_block("perm"), self.new_block("pj")
+        self.term(f"br i1 {both}, label %{look}, label %{join}")
+        self.block_start(look)
         perm = self.addr(c["perm"])
-        self.emit(f"{pp} = getelementptr inbounds i8, ptr {perm}, i64 {pgc}")
+        self.emit(f"{pp} = getelementptr inbounds i8, ptr {perm}, i64 {pg}")
         self.emit(f"{p} = load i8, ptr {pp}")
         mask, want = PERM_FILE | PERM_WATCH, 0
         if loads:
@@ -427,9 +432,9 @@ class Emitter:
             mask, want = mask | PERM_W | PERM_CODE, want | PERM_W
         self.emit(f"{pm} = and i8 {p}, {mask}")
         self.emit(f"{okp} = icmp eq i8 {pm}, {want}")
-        both = self.fresh()
-        self.emit(f"{both} = and i1 {inr}, {same}")
-        self.emit(f"{ok} = and i1 {both}, {okp}")
+        self.term(f"br label %{join}")
+        self.block_start(join)
+        self.emit(f"{ok} = phi i1 [false, %{pre}], [{okp}, %{look}]")
         g[5] = ok
         return ok
 
