@@ -48,10 +48,15 @@ thread runs native code of this state (`active` == 0).
 
 Compile cost (phase 1: one TB per module, -O2 codegen, compiled in the guest's
 thread): ~20 us per line of LLVM IR, 4-50 ms per superblock, three quarters of
-it in codegen (at -O0 it is ~3x cheaper but the code ~2.5x slower).  So short
-runs pay for it (the bench report's sizes: up to 3 s of compile on `strings`);
-tiering through the bytecode tier, several TBs per module, a compile thread and
-the persistent cache are the next phases.
+it in codegen (at -O0 it is ~3x cheaper but the code ~2.5x slower; O1 costs as
+much as O2; dropping instcombine/GVN saves ~15% of a compile, not measurable
+under load).  So short runs pay for it (the bench report's sizes: 0.2-0.6 s of
+compile on most workloads, 3 s on `strings`); tiering through the bytecode
+tier, several TBs per module, a compile thread and the persistent cache are the
+next phases.  Steady state (CPU time, difference of two sizes, ~2 G guest
+instructions, loaded host): intloop 1.2x qemu-riscv64, sieve 1.4x, vm 1.2x,
+fib 1.0x, crc32 0.9x, strings 0.9x, quicksort 0.6x, sha256 0.6x, matmul_int
+0.4x (its loop is mostly permission checks, which qemu-user does not make).
 
 Not yet: F/D natively (helpers by callback, exact), LR/SC and AMOs natively
 (helpers under the memory's atomic lock; native code holds the GIL, so guest
