@@ -163,6 +163,40 @@ def test_jump_cache_fills_and_empties():
     assert a.fn(r.cpu) == ("lookup", CODE + 0x100)         # gone from fns too: the engine's lookup
 
 
+def test_nochain_keeps_native_exits_in_python():
+    """-d nochain (a cache that does not chain): no slot is patched, the jump
+    cache stays empty, every exit returns to Python."""
+    r = Rig()
+    r.cache = TBCache(r.mem, chaining=False)
+    assemble(r.mem, CODE, [0x000107b7, 0x10078793, 0x00078067])        # jr to B
+    assemble(r.mem, CODE + 0x100, [0x00158593, 0x0fc0006f])             # B: addi ; j +252
+    a, b = r.tb(CODE, superblock=False), r.tb(CODE + 0x100, superblock=False)
+    c = r.tb(CODE + 0x1fc, superblock=False)
+    r.cache.link(b, 0, c)
+    assert b.links[0] is b.stubs[0] and r.slot(b, 0) == 0
+    assert a.fn(r.cpu) is b.fn and a.fn(r.cpu) is b.fn
+    st = r.cache.native
+    assert st.jc[2 * (((CODE + 0x100) >> 1) & st.jc_mask)] != CODE + 0x100
+
+
+def test_freed_slots_are_used_again():
+    """A dropped TB's chain slots go back to use once no native code runs (the
+    next entry), and its function, still held somewhere, looks its pc up again
+    instead of running freed code."""
+    r = Rig()
+    assemble(r.mem, CODE, [0x00150513, 0x0fc0006f])
+    assemble(r.mem, CODE + 0x100, [0x00158593, 0x0fc0006f])
+    a, b = r.tb(CODE, superblock=False), r.tb(CODE + 0x100, superblock=False)
+    st = r.cache.native
+    slot_a = a.fn.native.slot0
+    r.cache.invalidate(a)
+    assert a.fn(r.cpu) == ("lookup", CODE) and r.cpu.regs[10] == 0
+    b.fn(r.cpu)                                  # an entry: nothing native runs, a's code goes
+    assert not st.dead and slot_a in st.free[1]
+    c = r.tb(CODE, superblock=False)
+    assert c.fn.native.slot0 == slot_a and r.slot(c, 0) == 0
+
+
 def test_store_into_a_code_page_invalidates_and_goes_on():
     """A store into the page of a translated TB (here its own) takes the checked
     path: the TBs of that page are invalidated (the native ones dropped, their
