@@ -372,7 +372,8 @@ class Emitter:
         4 KiB of each other share one permission check, made at the first of them
         over the range they all touch: if it passes, none of them needs its own.
         When it fails each takes the checked path (exact, just slower).  ->
-        {id(op): group}, a group being [base, lo, hi, loads?, stores?, i1 or None]."""
+        {id(op): group}, a group being [base, lo, hi, loads?, stores?, its i1 once
+        emitted, number of accesses]."""
         addr_of, open_, groups = {}, {}, {}
         for op in self.block.ops:
             n = op.name
@@ -390,11 +391,12 @@ class Emitter:
                     key = base.id if not isinstance(base, Const) else None
                 g = open_.get(key) if key is not None else None
                 if g is None or max(g[2], off + size) - min(g[1], off) > PAGE:
-                    g = [base, off, off + size, False, False, None]
+                    g = [base, off, off + size, False, False, None, 0]
                     if key is not None:
                         open_[key] = g
                 g[1], g[2] = min(g[1], off), max(g[2], off + size)
                 g[3 if n == "ld" else 4] = True
+                g[6] += 1
                 groups[id(op)] = g
             elif n in ("label", "br", "call", "call_pure") or op.flags & ir.END:
                 open_.clear()
@@ -405,13 +407,18 @@ class Emitter:
         host memory: the group's range lies in one page of the space whose
         permission byte allows its loads and stores"""
         g = self.groups[id(op)]
-        if g[5] is not None:
-            return g[5]
-        base, lo, hi, loads, stores = g[:5]
+        if g[5] is None:
+            base, lo, hi, loads, stores = g[:5]
+            g[5] = self.check_range(self.val(base), lo, hi - lo, loads, stores)
+        return g[5]
+
+    def check_range(self, base, lo, span, loads, stores):
+        """-> i1: [base + lo, base + lo + span) lies in one page of the space
+        whose permission byte allows loads (if `loads`) and stores (if `stores`)"""
         c = self.c
         first, last, x, same, pg, inr, pp, p, pm, okp, ok = (self.fresh() for _ in range(11))
-        self.emit(f"{first} = add i64 {self.val(base)}, {lo}")
-        self.emit(f"{last} = add i64 {first}, {hi - lo - 1}")
+        self.emit(f"{first} = add i64 {base}, {lo}")
+        self.emit(f"{last} = add i64 {first}, {span - 1}")
         self.emit(f"{x} = xor i64 {first}, {last}")
         self.emit(f"{same} = icmp ult i64 {x}, {PAGE}")
         self.emit(f"{pg} = lshr i64 {first}, {PAGE_SHIFT}")
@@ -435,8 +442,23 @@ class Emitter:
         self.term(f"br label %{join}")
         self.block_start(join)
         self.emit(f"{ok} = phi i1 [false, %{pre}], [{okp}, %{look}]")
-        g[5] = ok
         return ok
+
+    def branch_checked(self, op, a, fast, slow):
+        """Branch to fast if the access may go straight to host memory: its
+        group's check, and if that failed while the group has other members (its
+        range may cross a page the access itself does not), its own check."""
+        ok = self.check(op)
+        g = self.groups[id(op)]
+        if g[6] == 1:
+            self.term(f"br i1 {ok}, label %{fast}, label %{slow}")
+            return
+        own = self.new_block("own")
+        self.term(f"br i1 {ok}, label %{fast}, label %{own}")
+        self.block_start(own)
+        store = op.name == "st"
+        ok2 = self.check_range(a, 0, op.consts[0], not store, store)
+        self.term(f"br i1 {ok2}, label %{fast}, label %{slow}")
 
     def host(self, a):
         base = self.addr(self.c["mem"])
@@ -447,9 +469,8 @@ class Emitter:
     def ld(self, op):
         size, signed = op.consts
         a = self.val(op.ins[0])
-        ok = self.check(op)
         fast, slow, done = self.new_block("ldf"), self.new_block("lds"), self.new_block("ldd")
-        self.term(f"br i1 {ok}, label %{fast}, label %{slow}")
+        self.branch_checked(op, a, fast, slow)
         self.block_start(fast)
         hp = self.host(a)
         raw, v = self.fresh(), self.fresh()
@@ -476,9 +497,8 @@ class Emitter:
         size = op.consts[0]
         a = self.val(op.ins[0])
         v = self.widen(op.ins[1])
-        ok = self.check(op)
         fast, slow, done = self.new_block("stf"), self.new_block("sts"), self.new_block("std")
-        self.term(f"br i1 {ok}, label %{fast}, label %{slow}")
+        self.branch_checked(op, a, fast, slow)
         self.block_start(fast)
         hp = self.host(a)
         if size == 8:
