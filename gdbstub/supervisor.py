@@ -403,19 +403,14 @@ class Supervisor:
         return self._resume([p], pkt)
 
     def detach(self, args, pkt):
-        if args.startswith(b";"):
-            p = self.procs.get(int(args[1:], 16))
-            if p is None:
-                return b"E01"
-            targets = [p]
-        else:
-            targets = list(self.procs.values())
-        for p in targets:
-            self._ask(p, b"P", b"D")
-            self._forget(p)
-        return b"OK"
+        return self._end_each(args, b"D")
 
     def kill(self, args, pkt):
+        return self._end_each(args, b"vKill")
+
+    def _end_each(self, args, request):
+        """`D[;pid]` / `vKill;pid`: send request to that process, or to every one,
+        and forget it."""
         if args.startswith(b";"):
             p = self.procs.get(int(args[1:], 16))
             if p is None:
@@ -424,7 +419,7 @@ class Supervisor:
         else:
             targets = list(self.procs.values())
         for p in targets:
-            self._ask(p, b"P", b"vKill")
+            self._ask(p, b"P", request)
             self._forget(p)
         return b"OK"
 
