@@ -292,22 +292,28 @@ class Engine:
                     else:
                         self.run_until_exception(cpu)   # returns when something is pending
                 except Syscall as e:
-                    cpu.pc = e.next_pc
-                    STATS.syscalls += 1
-                    nr, args = arch.syscall_args(cpu)
-                    excl.leave()                        # (a blocking syscall must not hold up a fork)
-                    quiet.add(me)                       # (the kernel's accesses hit no watchpoint)
-                    try:
-                        ret = proc.syscall(nr, args)
-                    finally:
-                        quiet.discard(me)
-                        excl.enter()
-                    if task.killed:
-                        raise TaskExit()
-                    if ret == -EINTR and proc.signals.restarts(arch.syscall_names.get(nr)):
-                        cpu.pc = e.pc                   # ERESTARTSYS: run it again after the handler
-                    elif ret is not None:
-                        arch.set_syscall_result(cpu, ret)
+                    if (pending or task.sigpending) and proc.signals.interrupts(task):
+                        # a signal came before the syscall: Linux delivers it on the way
+                        # back to user mode, so its handler runs first, then the ecall
+                        cpu.pc = e.pc
+                    else:
+                        cpu.pc = e.next_pc
+                        STATS.syscalls += 1
+                        nr, args = arch.syscall_args(cpu)
+                        excl.leave()                        # (a blocking syscall must not hold up a fork)
+                        quiet.add(me)                       # (the kernel's accesses hit no watchpoint)
+                        task.not_started = False            # (see signals.restarts)
+                        try:
+                            ret = proc.syscall(nr, args)
+                        finally:
+                            quiet.discard(me)
+                            excl.enter()
+                        if task.killed:
+                            raise TaskExit()
+                        if ret == -EINTR and proc.signals.restarts(arch.syscall_names.get(nr)):
+                            cpu.pc = e.pc                   # ERESTARTSYS: run it again after the handler
+                        elif ret is not None:
+                            arch.set_syscall_result(cpu, ret)
                 except Watchpoint as e:
                     cpu.pc = e.pc
                     if self._past_watch(task, e):

@@ -104,17 +104,25 @@ class Blocker:
     # --- the blocked task's side ------------------------------------------------------
     def call(self, task, fn, args):
         signals = self.proc.signals
+        started = False
         while True:
             dbg = self.proc.debugger
             if dbg is not None:
                 dbg.syscall_held(task)    # gdb has the process stopped: wait, as a ptrace stop would
             if (signals.pending or task.sigpending) and signals.interrupts(task):
+                if not started and task.saved_mask is None:
+                    # nothing done yet: as if the signal had come before the syscall,
+                    # which then runs after the handler whatever SA_RESTART says (a
+                    # write that would not block must not fail with EINTR); not for a
+                    # call that swapped the mask (ppoll, sigsuspend...): it was waiting
+                    task.not_started = True
                 raise _eintr()
             with self.lock:
                 task.blocked = True
             try:
                 if dbg is not None and dbg.holds(task):
                     raise _eintr()        # (a gdb stop began meanwhile: its kick found us not blocked)
+                started = True
                 return fn(*args)
             except OSError as e:
                 if e.errno != errno.EINTR:

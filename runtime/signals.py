@@ -426,6 +426,9 @@ class Signals:
         the signals now pending for the calling task are handled: yes unless it is
         one that never restarts, or a handler without SA_RESTART runs."""
         task = self.proc.task
+        if task.not_started:           # (the signal came before the call did anything)
+            task.not_started = task.no_restart = False
+            return True
         if task.no_restart:            # (the handler said so: a socket call with a timeout, ...)
             task.no_restart = False
             return False

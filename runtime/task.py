@@ -25,7 +25,8 @@ class Task:
         self.held = []                   # pending but blocked by the mask
         self.saved_mask = None           # sigsuspend's mask to restore after the handler
         self.sigwait = 0                 # the set rt_sigtimedwait waits for (taken, never acted on)
-        self.no_restart = False          # set with an EINTR that SA_RESTART must not restart
+        self.no_restart = False
+        self.not_started = False         # set with an EINTR from before the host call: always restarted          # set with an EINTR that SA_RESTART must not restart
         self.wake = threading.Event()    # set when a signal arrives for a waiting task
         self.clear_child_tid = 0
         self.robust_list = (0, 0)
