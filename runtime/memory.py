@@ -187,6 +187,10 @@ class GuestMemory:
         self.host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
         self.vmas = []                       # sorted, non-overlapping
         self.atomic_lock = threading.Lock()  # LR/SC and AMOs of all guest threads
+        # the layout's changes (mmap, munmap, mprotect, mremap, brk, madvise, fork) one
+        # at a time, as the kernel's mmap_lock: finding a free range and mapping it
+        # must not interleave with another thread's (two arenas at one address)
+        self.map_lock = threading.RLock()
         self.on_code_write = None            # callback(first_page, last_page)
         self.mmap_top = space - min(1 << 30, space >> 2)    # top-down mmap area ends below the stack
         self.brk_start = self.brk = 0

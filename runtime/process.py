@@ -285,7 +285,8 @@ class Process:
             r, w = (ownfds.hide(self, fd) for fd in os.pipe())
         debugger = self.debugger
         chan = debugger.before_fork(vfork) if debugger is not None else None    # (gdb follows forks)
-        pid = self.exclusive.run_alone(os.fork)
+        with self.mem.map_lock:                # (the child never inherits a layout mid-change)
+            pid = self.exclusive.run_alone(os.fork)
         if pid == 0:
             self._after_fork_child(parent)
             cpu = parent.cpu

@@ -60,8 +60,15 @@ def covered(mem, start, end):
     return at >= end
 
 
+# The calls that change the layout hold mem.map_lock (the kernel's mmap_lock): each
+# sys_x takes it and runs _x_locked.
 @syscall("brk")
 def sys_brk(proc, addr):
+    with proc.mem.map_lock:
+        return _brk_locked(proc, addr)
+
+
+def _brk_locked(proc, addr):
     mem = proc.mem
     if addr < mem.brk_start:
         return mem.brk
@@ -90,6 +97,11 @@ MAP_LOCKED = 0x2000
 
 @syscall("mmap")
 def sys_mmap(proc, addr, length, prot, flags, fd, offset):
+    with proc.mem.map_lock:
+        return _mmap_locked(proc, addr, length, prot, flags, fd, offset)
+
+
+def _mmap_locked(proc, addr, length, prot, flags, fd, offset):
     """mmap; a mapping made with MAP_LOCKED or after mlockall(MCL_FUTURE) is
     locked, within RLIMIT_MEMLOCK (EAGAIN beyond it, as mlock_future_ok)."""
     lk = getattr(proc, "mlocks", None)
@@ -200,6 +212,11 @@ def _fd_name(fd):
 
 @syscall("munmap")
 def sys_munmap(proc, addr, length):
+    with proc.mem.map_lock:
+        return _munmap_locked(proc, addr, length)
+
+
+def _munmap_locked(proc, addr, length):
     space = proc.mem.space
     if addr & (PAGE - 1) or addr > space or length > space - addr:
         return -errno.EINVAL
@@ -213,6 +230,11 @@ def sys_munmap(proc, addr, length):
 
 @syscall("mprotect")
 def sys_mprotect(proc, addr, length, prot):
+    with proc.mem.map_lock:
+        return _mprotect_locked(proc, addr, length, prot)
+
+
+def _mprotect_locked(proc, addr, length, prot):
     prot &= 0xffffffff
     grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP)
     prot &= ~grows
@@ -251,6 +273,11 @@ def _shared_file_writable(mem, start, end):
 
 @syscall("mremap")
 def sys_mremap(proc, old, old_size, new_size, flags, new_addr):
+    with proc.mem.map_lock:
+        return _mremap_locked(proc, old, old_size, new_size, flags, new_addr)
+
+
+def _mremap_locked(proc, old, old_size, new_size, flags, new_addr):
     mem = proc.mem
     flags &= 0xffffffff
     if flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP):
@@ -318,6 +345,11 @@ def _move(mem, vma, old, old_size, new_size, dest, keep_old=False):
 
 @syscall("madvise")
 def sys_madvise(proc, addr, length, advice):
+    with proc.mem.map_lock:
+        return _madvise_locked(proc, addr, length, advice)
+
+
+def _madvise_locked(proc, addr, length, advice):
     advice = s32(advice)
     if advice in MADV_PRIVILEGED and os.geteuid() != 0:
         return -errno.EPERM

@@ -2,8 +2,8 @@
  * variable, contended increments under a lock (exact total), atomic adds,
  * thread-local storage, exit_group from a thread while others block, fork
  * while another thread holds a lock, and code rewritten while another thread
- * runs it, and atomics racing with another thread's plain stores.  The mode
- * is argv[1].
+ * runs it, atomics racing with another thread's plain stores, and threads
+ * mapping memory at the same time.  The mode is argv[1].
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -290,6 +290,48 @@ static int atomics_vs_stores_mode(void)
     return 0;
 }
 
+/* Threads that map memory at the same time must get distinct ranges (the
+ * kernel's mmap_lock): each maps pages, tags them with its own number, and
+ * checks the tags once all have finished; malloc's per-thread arenas (mmap'd
+ * heaps) are exercised too. */
+#define MAPPERS 6
+#define MAPS 150
+static pthread_barrier_t map_barrier;
+
+static void *mapper(void *arg)
+{
+    long me = (long)arg, bad = 0;
+    long *maps[MAPS];
+    pthread_barrier_wait(&map_barrier);
+    for (int i = 0; i < MAPS; i++) {
+        maps[i] = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        maps[i][0] = maps[i][1023] = me * 1000 + i;
+        free(malloc(1000 + i));
+    }
+    pthread_barrier_wait(&map_barrier);
+    for (int i = 0; i < MAPS; i++) {
+        bad += maps[i][0] != me * 1000 + i || maps[i][1023] != me * 1000 + i;
+        munmap(maps[i], 8192);
+    }
+    return (void *)bad;
+}
+
+static int mmap_race_mode(void)
+{
+    pthread_t t[MAPPERS];
+    long bad = 0;
+    pthread_barrier_init(&map_barrier, NULL, MAPPERS);
+    for (long i = 0; i < MAPPERS; i++)
+        pthread_create(&t[i], NULL, mapper, (void *)i);
+    for (int i = 0; i < MAPPERS; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        bad += (long)r;
+    }
+    printf("mappings shared by two threads: %ld\n", bad);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -302,5 +344,6 @@ int main(int argc, char **argv)
     if (!strcmp(m, "main-exit")) return main_exit_mode();
     if (!strcmp(m, "robust")) return robust_mode();
     if (!strcmp(m, "atomics-vs-stores")) return atomics_vs_stores_mode();
+    if (!strcmp(m, "mmap-race")) return mmap_race_mode();
     return 2;
 }

@@ -190,9 +190,8 @@ static void *target(void *arg)
 }
 
 /* glibc's SIGEV_THREAD (a helper thread waiting in sigwaitinfo for SIGEV_THREAD_ID
- * signals, starting a detached thread for each expiry).  Not in the test cases:
- * detached threads started at this pace from a secondary thread corrupt the guest
- * heap now and then under pydbt, with or without signals (a threads bug, reported). */
+ * signals, starting a detached thread for each expiry: each new thread maps its
+ * malloc arena while others do). */
 static int do_sigev_thread(void)
 {
     sem_init(&sem, 0, 0);
