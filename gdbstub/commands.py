@@ -22,6 +22,11 @@ from .gdbsignals import to_gdb, from_gdb
 SIGTRAP = 5
 
 
+
+def _signal_set(args):
+    """gdb's `<sig>;<sig>...` (hex, gdb's numbering) -> the set of our signal numbers."""
+    return frozenset(s for s in (from_gdb(_int(num)) for num in filter(None, args.split(b";"))) if s is not None)
+
 class Resume:
     """What the guest does next: per thread, run (maybe with a signal), step
     (one instruction, or while the pc stays in a range), or stay stopped; or the
@@ -363,23 +368,13 @@ class Session:
 
     def pass_signals(self, args):
         """QPassSignals:<sig>;...: signals that go to the guest without a stop."""
-        sigs = set()
-        for num in filter(None, args.split(b";")):
-            sig = from_gdb(_int(num))
-            if sig is not None:
-                sigs.add(sig)
-        self.target.pass_signals = frozenset(sigs)
+        self.target.pass_signals = _signal_set(args)
         return b"OK"
 
     def program_signals(self, args):
         """QProgramSignals:<sig>;...: the signals the program may see without gdb
         saying so (a detach passes a stopped thread's signal only if listed)."""
-        sigs = set()
-        for num in filter(None, args.split(b";")):
-            sig = from_gdb(_int(num))
-            if sig is not None:
-                sigs.add(sig)
-        self.target.program_signals = frozenset(sigs)
+        self.target.program_signals = _signal_set(args)
         return b"OK"
 
     def kill(self, args):
