@@ -61,14 +61,14 @@ def covered(mem, start, end):
 
 
 # The calls that change the layout hold mem.map_lock (the kernel's mmap_lock): each
-# sys_x takes it and runs _x_locked.
+# sys_x takes it and runs _x_held (its body, the lock held).
 @syscall("brk")
 def sys_brk(proc, addr):
     with proc.mem.map_lock:
-        return _brk_locked(proc, addr)
+        return _brk_held(proc, addr)
 
 
-def _brk_locked(proc, addr):
+def _brk_held(proc, addr):
     mem = proc.mem
     if addr < mem.brk_start:
         return mem.brk
@@ -98,10 +98,10 @@ MAP_LOCKED = 0x2000
 @syscall("mmap")
 def sys_mmap(proc, addr, length, prot, flags, fd, offset):
     with proc.mem.map_lock:
-        return _mmap_locked(proc, addr, length, prot, flags, fd, offset)
+        return _mmap_held(proc, addr, length, prot, flags, fd, offset)
 
 
-def _mmap_locked(proc, addr, length, prot, flags, fd, offset):
+def _mmap_held(proc, addr, length, prot, flags, fd, offset):
     """mmap; a mapping made with MAP_LOCKED or after mlockall(MCL_FUTURE) is
     locked, within RLIMIT_MEMLOCK (EAGAIN beyond it, as mlock_future_ok)."""
     lk = getattr(proc, "mlocks", None)
@@ -213,10 +213,10 @@ def _fd_name(fd):
 @syscall("munmap")
 def sys_munmap(proc, addr, length):
     with proc.mem.map_lock:
-        return _munmap_locked(proc, addr, length)
+        return _munmap_held(proc, addr, length)
 
 
-def _munmap_locked(proc, addr, length):
+def _munmap_held(proc, addr, length):
     space = proc.mem.space
     if addr & (PAGE - 1) or addr > space or length > space - addr:
         return -errno.EINVAL
@@ -231,10 +231,10 @@ def _munmap_locked(proc, addr, length):
 @syscall("mprotect")
 def sys_mprotect(proc, addr, length, prot):
     with proc.mem.map_lock:
-        return _mprotect_locked(proc, addr, length, prot)
+        return _mprotect_held(proc, addr, length, prot)
 
 
-def _mprotect_locked(proc, addr, length, prot):
+def _mprotect_held(proc, addr, length, prot):
     prot &= 0xffffffff
     grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP)
     prot &= ~grows
@@ -274,10 +274,10 @@ def _shared_file_writable(mem, start, end):
 @syscall("mremap")
 def sys_mremap(proc, old, old_size, new_size, flags, new_addr):
     with proc.mem.map_lock:
-        return _mremap_locked(proc, old, old_size, new_size, flags, new_addr)
+        return _mremap_held(proc, old, old_size, new_size, flags, new_addr)
 
 
-def _mremap_locked(proc, old, old_size, new_size, flags, new_addr):
+def _mremap_held(proc, old, old_size, new_size, flags, new_addr):
     mem = proc.mem
     flags &= 0xffffffff
     if flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP):
@@ -346,10 +346,10 @@ def _move(mem, vma, old, old_size, new_size, dest, keep_old=False):
 @syscall("madvise")
 def sys_madvise(proc, addr, length, advice):
     with proc.mem.map_lock:
-        return _madvise_locked(proc, addr, length, advice)
+        return _madvise_held(proc, addr, length, advice)
 
 
-def _madvise_locked(proc, addr, length, advice):
+def _madvise_held(proc, addr, length, advice):
     advice = s32(advice)
     if advice in MADV_PRIVILEGED and os.geteuid() != 0:
         return -errno.EPERM
