@@ -162,9 +162,10 @@ class Gen:
         TB function takes only `cpu`, so CPython calls it with its exact-args fast
         path (CPython 3.12.1 crashed in the with-defaults path: issue 8)."""
         ctx = self.ctx
-        mem = ctx.mem
-        self.e.const({"links": ctx.links, "fns": ctx.fns, "count": ctx.counter, "pending": ctx.pending,
-                      "pages": mem.pages if mem is not None else None}[name])
+        if name == "pages":
+            self.e.const(ctx.mem.pages if ctx.mem is not None else None)
+        else:
+            self.e.const(getattr(ctx, name))        # links, fns, counter, pending
 
     def label(self, key):
         lab = self.labels.get(key)
@@ -264,7 +265,7 @@ class Gen:
 
     def bump(self, idx, n, with_ic=False):
         """count[idx] += n (+ ic); n: a constant or the name of a local"""
-        self.ref("count")
+        self.ref("counter")
         self.e.const(idx)
         self.e.copy(2)
         self.e.copy(2)
