@@ -136,7 +136,7 @@ def _struct(n):
 class Native:
     """What Python keeps of one native TB."""
     __slots__ = ("state", "tb_id", "addr", "slot0", "nexits", "links", "lookup", "fns",
-                 "exceptions", "tracker", "text", "pc", "pending", "counter")
+                 "exceptions", "tracker", "text", "pc", "pending", "counter", "fname")
 
 
 class NativeState:
@@ -197,6 +197,11 @@ class NativeState:
 
     # --- compile ----------------------------------------------------------------------
     def compile(self, block, ctx):
+        return self.finish(self.prepare(block, ctx))
+
+    def prepare(self, block, ctx):
+        """The Python half of a compile (the LLVM IR text, its id and chain slots),
+        run in the thread that translated the block; finish() is the rest."""
         nexits = sum(1 for op in block.ops if op.name == "goto_tb")
         if nexits > self.nslots:
             raise NotImplementedError(f"llvm: a TB with {nexits} exits")
@@ -208,13 +213,18 @@ class NativeState:
         self.next_id += 1
         nat.links, nat.lookup, nat.fns, nat.pc = ctx.links, ctx.lookup, ctx.fns, block.pc
         nat.pending, nat.counter = ctx.pending, ctx.counter
-        fname = f"tb{nat.tb_id}_{block.pc:x}"
-        em = E.Emitter(block, fname, nat.tb_id, nat.slot0, self.consts, ctx.counter is not None)
+        nat.fname = f"tb{nat.tb_id}_{block.pc:x}"
+        em = E.Emitter(block, nat.fname, nat.tb_id, nat.slot0, self.consts, ctx.counter is not None)
         nat.text = em.build()
         nat.exceptions = em.exceptions
+        return nat
+
+    def finish(self, nat):
+        """The LLVM half: code generation (LLVM runs without the GIL, so this may
+        run in a compile thread) and the TB's function."""
         known = self.memo.get(nat.text) if self.memo is not None else None
         if known is None:
-            known = llvm_jit.compile(nat.text, fname)
+            known = llvm_jit.compile(nat.text, nat.fname)
             if self.memo is not None:
                 if len(self.memo) > 2048:
                     self.memo.clear()
@@ -222,7 +232,7 @@ class NativeState:
         nat.tracker, nat.addr = known
         if self.shared:
             self.natives[nat.tb_id] = nat
-            for k in range(nexits):
+            for k in range(nat.nexits):
                 self.slots[nat.slot0 + k] = 0
         _stat("native_tbs")
         return self.wrapper(nat)
@@ -384,6 +394,15 @@ def _state(ctx):
 
 def compile(block, ctx):
     return _state(ctx).compile(block, ctx)
+
+
+def prepare(block, ctx):
+    """compile(), in two halves: prepare (Python, under the GIL) then finish."""
+    return _state(ctx).prepare(block, ctx)
+
+
+def finish(job):
+    return job.state.finish(job)
 
 
 def disassemble(fn):
