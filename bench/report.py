@@ -300,19 +300,22 @@ def tick_label(t):
     return f"{t:g} s"
 
 
-def markdown(rows, tables, machine, args, runners):
+def markdown(rows, tables, machine, args, runners, steady=False):
     out = [f"# pydbt benchmark report ({args.size})", "",
            f"- date: {machine['date']}",
            f"- machine: {machine['cpu']}, {machine['cores']} cores ({machine['usable_cores']} usable), "
            f"load average at start {' '.join(machine['loadavg_at_start'])}",
            f"- {machine['os']}; {machine['python']}",
            f"- {machine['qemu']}; cross {machine['cross_cc']}; host {machine['host_cc']}",
-           f"- pydbt {machine['pydbt_commit']}; runners: {', '.join(runners)}; repeat {args.repeat} (median)",
+           f"- pydbt {machine['pydbt_commit']}; runners: {', '.join(runners)}; repeat {args.repeat} (median)"
+           + (f"; pairs of sizes k = {args.k:g} apart in work" if steady else ""),
            "- every run's output checked against qemu-riscv64's checksum line", ""]
     for t in tables:
         out += [md_table(*t), ""]
-    out += ["### Workloads", "", "| workload | size | stresses | checksum |", "|---|---:|---|---|"]
-    out += [f"| {r['workload']} | {r['size']:,} | {r['stresses']} | `{r['checksum'] or '-'}` |" for r in rows]
+    size_key = "qemu_1s" if steady else "size"
+    out += ["### Workloads", "", f"| workload | {'W' if steady else 'size'} | stresses | checksum |",
+            "|---|---:|---|---|"]
+    out += [f"| {r['workload']} | {r[size_key]:,} | {r['stresses']} | `{r['checksum'] or '-'}` |" for r in rows]
     problems = [(r["workload"], n, e["detail"]) for r in rows for n, e in r["runners"].items()
                 if e["status"] != "ok" and e["detail"]]
     if problems:
@@ -428,9 +431,62 @@ def write_outputs(args, machine, rows, runners, backends, raw):
     log(f"wrote {stem}.md, {stem}.svg, {stem}.json")
 
 
+def run_steady(args, machine, workloads, runners, backends, timeouts, t0):
+    """--size steady: see steady_report."""
+    import steady_report as sr
+
+    def tmo(r):
+        return timeout_for(timeouts, r)
+
+    expected = sr.Expected(tmo("qemu"))
+    log("calibrating each backend's sizes ...")
+    plans = sr.plan(workloads, runners, backends, args, expected, tmo)
+    runs = sr.measure(workloads, runners, plans, args.repeat, expected, tmo)
+    counter = args.counter or sr.pick_counter(backends)
+    counts = sr.count_insns(workloads, runs, counter, timeout_for(timeouts, counter or "*"))
+    rows = sr.summarise(workloads, runners, backends, plans, runs, counts, expected)
+    raw = {"machine": machine, "size": "steady", "repeat": args.repeat, "k": args.k,
+           "target_s": args.target_s, "wall_cap_s": args.wall_cap, "counter": counter,
+           "runners": runners, "backends": backends, "timeouts": timeouts,
+           "elapsed_s": round(time.monotonic() - t0, 2), "workloads": rows}
+    write_steady(args, machine, rows, runners, backends, raw)
+    failed = [(r["workload"], n) for r in rows for n, e in r["runners"].items() if e["status"] != "ok"]
+    if failed:
+        log("not ok: " + ", ".join(f"{w}/{n}" for w, n in failed))
+    return 1 if failed else 0
+
+
+def write_steady(args, machine, rows, runners, backends, raw):
+    import steady_report as sr
+
+    tables = sr.build_tables(rows, runners, backends, args.repeat, args.k)
+    print(f"pydbt benchmark report (steady), {machine_line(machine)}")
+    print(f"{len(rows)} workloads x {len(runners)} runners x {args.repeat}"
+          + (f", {raw['elapsed_s']:.0f} s in all" if "elapsed_s" in raw else "") + "\n")
+    for t in tables:
+        print(text_table(*t) + "\n")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / "report-steady"
+    stem.with_suffix(".md").write_text(markdown(rows, tables, machine, args, runners, steady=True))
+    stem.with_suffix(".svg").write_text(sr.svg_chart(rows, runners, backends, machine, args.repeat))
+    stem.with_suffix(".json").write_text(json.dumps(raw, indent=1) + "\n")
+    log(f"wrote {stem}.md, {stem}.svg, {stem}.json")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
-    ap.add_argument("--size", choices=benchlib.SIZES, default="small")
+    ap.add_argument("--size", choices=("steady",) + benchlib.SIZES, default="steady",
+                    help="steady (default): qemu at ~1 s and steady-state rates of two sizes per runner; "
+                    "small or bench: every runner at one fixed size")
+    ap.add_argument("--k", type=float, default=4, help="steady: work ratio of the two sizes (default 4)")
+    ap.add_argument("--target", dest="target_s", type=float, default=2.0,
+                    help="steady: CPU seconds of a backend's big run (default 2)")
+    ap.add_argument("--wall-cap", type=float, default=10.0,
+                    help="steady: run a backend at qemu's ~1 s size when expected to take <= this many "
+                    "seconds, else project its wall time there (default 10)")
+    ap.add_argument("--counter", help="steady: the backend that counts guest instructions at sizes no "
+                    "backend ran (default: llvm if it runs here)")
     ap.add_argument("--backends", help="comma list of pydbt backends (default: all registered)")
     ap.add_argument("--workloads", help="comma list of workloads (default: all)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per workload and runner (median; default 3)")
@@ -446,7 +502,11 @@ def main(argv=None):
     if args.replot:
         raw = json.loads(Path(args.replot).read_text())
         args.size, args.repeat = raw["size"], raw["repeat"]
-        write_outputs(args, raw["machine"], raw["workloads"], raw["runners"], raw["backends"], raw)
+        if args.size == "steady":
+            args.k = raw.get("k", args.k)
+            write_steady(args, raw["machine"], raw["workloads"], raw["runners"], raw["backends"], raw)
+        else:
+            write_outputs(args, raw["machine"], raw["workloads"], raw["runners"], raw["backends"], raw)
         return 0
 
     reason = benchlib.missing_tools()
@@ -478,7 +538,10 @@ def main(argv=None):
         log(f"host compiler {benchlib.HOST_CC} missing: no native runs")
         native = False
     runners = backends + ["qemu"] + (["native"] if native else [])
-    timeouts = parse_timeouts(args.timeout, args.size)
+    if args.size == "steady":
+        names = [n for n in names if benchlib.WORKLOADS[n].qemu_1s]
+        workloads = [benchlib.WORKLOADS[n] for n in names]
+    timeouts = parse_timeouts(args.timeout, "bench" if args.size == "steady" else args.size)
     machine = benchlib.machine_info()
 
     t0 = time.monotonic()
@@ -491,6 +554,8 @@ def main(argv=None):
             except benchlib.BuildError as e:
                 log(str(e))
                 return 1
+    if args.size == "steady":
+        return run_steady(args, machine, workloads, runners, backends, timeouts, t0)
     runs, expected = measure(workloads, runners, args.size, args.repeat, timeouts)
     elapsed = time.monotonic() - t0
     rows = summarise(workloads, runners, backends, args.size, runs, expected)

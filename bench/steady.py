@@ -1,0 +1,207 @@
+"""The arithmetic of the steady-state report (``report.py --size steady``),
+kept free of processes so that it can be tested on made-up timings.
+
+- Rates: a runner's steady-state rate is the difference of two sizes,
+  (insns(big) - insns(small)) / (cpu(big) - cpu(small)): start-up, loading and
+  the first translations cancel out.  Each repetition gives one rate (its two
+  runs ran close in time); the report takes the median.
+- Planning: qemu and the native build run at (W/k, W), W being the size at
+  which qemu runs ~1 s (``Workload.qemu_1s``).  A pydbt runner is calibrated
+  per workload: probe runs at sizes growing k-fold in work until one takes
+  half of ``target_s`` (start-up and compilation no longer dominate), then
+  the big size is the one expected to take
+  ``target_s`` (at most W), the small one has 1/k of its work.
+- Native metrics from pydbt's ``-stats=json`` (transitions per 10,000 guest
+  instructions, the share of native-to-native transfers, compile share of the
+  wall time, median compile per TB) and issue 12's targets, pass or fail.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+NATIVE_BACKEND = "llvm"        # the key of the native tier in -stats' per-backend tables
+
+
+def geomean(values):
+    values = [v for v in values if v]
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def pair_rate(insns_small, insns_big, t_small, t_big):
+    """Guest instructions per second between two sizes, or None when the
+    difference is not positive (too small to measure, or noise)."""
+    if None in (insns_small, insns_big, t_small, t_big):
+        return None
+    di, dt = insns_big - insns_small, t_big - t_small
+    return di / dt if di > 0 and dt > 0 else None
+
+
+def steady_rate(insns_small, insns_big, pairs):
+    """The median of the per-repetition rates; `pairs` is [(t_small, t_big)]."""
+    rates = [r for r in (pair_rate(insns_small, insns_big, a, b) for a, b in pairs) if r]
+    return statistics.median(rates) if rates else None
+
+
+def project_time(t_at, insns_at, insns_target, rate):
+    """The time at insns_target, from a run of insns_at instructions that took
+    t_at and the steady-state rate (a projection: the report marks it '~')."""
+    if None in (t_at, insns_at, insns_target) or not rate:
+        return None
+    return t_at + (insns_target - insns_at) / rate
+
+
+# ---------------------------------------------------------------------------
+# planning the sizes
+
+
+def reference_pair(workload, k):
+    """qemu's and the native build's sizes: W/k and W."""
+    w = workload.qemu_1s
+    return workload.scaled(w, 1 / k), w
+
+
+def calibrate(probe, workload, start, k=4, target_s=2.0, min_dt=0.25, max_probes=10):
+    """Sizes (small, big, est_time_at_W) for one runner of `workload`.
+
+    probe(size) runs the runner once and returns its CPU seconds (None if
+    the run failed).  Sizes grow k-fold in work from `start` until a probe
+    takes target_s / 2 and min_dt seconds more than the one before (start-up
+    and compile time no longer dominate); from that slope the big size is
+    the one expected to take target_s, capped at W (workload.qemu_1s), snapped
+    to W when within 70% of its work.  Returns None when a probe failed."""
+    cap = workload.qemu_1s
+    size, prev = min(start, cap), None
+    for i in range(max_probes):
+        t = probe(size)
+        if t is None:
+            return None
+        if prev is not None:
+            dwork = workload.work(size) - workload.work(prev[0])
+            dt = t - prev[1]
+            enough = t >= target_s / 2 and dt >= min_dt     # out of the start-up/compile regime
+            if dwork > 0 and dt > 0 and (enough or size >= cap or i == max_probes - 1):
+                slope = dt / dwork                       # seconds per unit of work
+                big_work = workload.work(size) + (target_s - t) / slope
+                est_w = t + slope * (workload.work(cap) - workload.work(size))
+                return _pair(workload, big_work, k) + (est_w,)
+        if size >= cap or t >= target_s:
+            break
+        prev = (size, t)
+        size = min(cap, max(size + 1, workload.scaled(size, k)))
+    if size >= cap:          # fast enough to run at W, or no measurable growth up to it
+        return reference_pair(workload, k) + (t,)
+    # already slow at this size (or no growth within max_probes): it is the big one
+    return _pair(workload, workload.work(size), k) + (None,)
+
+
+def _pair(workload, big_work, k):
+    cap = workload.qemu_1s
+    if big_work >= 0.7 * workload.work(cap):     # close to W: run at W (shares the wall runs)
+        return reference_pair(workload, k)
+    big = max(2, workload.size_for_work(big_work))
+    small = workload.scaled(big, 1 / k)
+    if small >= big:
+        small = big - 1
+    return small, big
+
+
+# ---------------------------------------------------------------------------
+# native metrics from -stats=json
+
+
+def native_metrics(stats, wall_s):
+    """{transitions_per_10k, chained_pct, compile_share_pct, median_compile_ms}
+    from one run's -stats (None values where the run had no native code)."""
+    if not stats:
+        return None
+    insns = stats.get("guest_insns") or 0
+    trans = stats.get("native_transitions")
+    hits = stats.get("native_chain_hits") or 0
+    compile_s = sum((stats.get("compile_ms") or {}).values()) / 1000
+    med = (stats.get("tb_median_ms") or {}).get(NATIVE_BACKEND)
+    if trans is None and med is None:
+        return None
+    trans = trans or 0
+    return {
+        "transitions_per_10k": trans / insns * 1e4 if insns else None,
+        # every native-to-native transfer (direct exits through patched slots,
+        # indirect ones through the jump cache) against every return to Python
+        "chained_pct": 100 * hits / (hits + trans) if hits + trans else None,
+        "compile_share_pct": 100 * compile_s / wall_s if wall_s else None,
+        "median_compile_ms": med,
+    }
+
+
+def median_metrics(items):
+    """Per-key median over several runs' native_metrics (None entries skipped)."""
+    items = [m for m in items if m]
+    if not items:
+        return None
+    out = {}
+    for key in items[0]:
+        vals = [m[key] for m in items if m.get(key) is not None]
+        out[key] = statistics.median(vals) if vals else None
+    return out
+
+
+# ---------------------------------------------------------------------------
+# issue 12's targets
+
+
+def _worst(rows, get, kinds, higher_is_better):
+    vals = [(get(r), r["workload"]) for r in rows if r["kind"] in kinds]
+    if any(v is None for v, _ in vals) or not vals:
+        return None, None
+    v, name = (min if higher_is_better else max)(vals)
+    return v, name
+
+
+def evaluate_targets(rows, backend):
+    """[(target, value text, passed: True/False/None)] for one backend.
+
+    rows: the steady summary's rows, each with workload, kind and, under
+    runners[backend]: steady_vs_qemu, wall_vs_qemu (+ wall_projected) and
+    native (the metrics above).  None means not measurable (no native code,
+    a failed run)."""
+    def runner(r):
+        return r["runners"].get(backend) or {}
+
+    def fmt(v, unit="x", name=None, approx=False):
+        if v is None:
+            return "-"
+        text = ("~" if approx else "") + (f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}") + unit
+        return f"{text} ({name})" if name else text
+
+    out = []
+    v, name = _worst(rows, lambda r: runner(r).get("steady_vs_qemu"), ("int",), True)
+    out.append(("steady state >= 1.0x qemu on every integer workload (worst)", fmt(v, "x", name),
+                None if v is None else v >= 1.0))
+    g = geomean(runner(r).get("steady_vs_qemu") for r in rows if r["kind"] == "int")
+    out.append(("steady state integer geomean >= 1.5x qemu", fmt(g), None if g is None else g >= 1.5))
+    v, name = _worst(rows, lambda r: runner(r).get("steady_vs_qemu"), ("fp",), True)
+    out.append(("steady state >= 0.5x qemu on FP workloads (worst)", fmt(v, "x", name),
+                None if v is None else v >= 0.5))
+    v, name = _worst(rows, lambda r: runner(r).get("wall_vs_qemu"), ("int", "fp"), False)
+    approx = any(runner(r).get("wall_projected") for r in rows if r["kind"] in ("int", "fp"))
+    out.append(("wall time at qemu's ~1 s size <= 2x qemu's, CPU-bound workloads (worst)",
+                fmt(v, "x", name, approx), None if v is None else v <= 2.0))
+
+    def metric(key):
+        return lambda r: (runner(r).get("native") or {}).get(key)
+
+    v, name = _worst(rows, metric("compile_share_pct"), ("int", "fp"), False)
+    out.append(("compile <= 10% of wall time (worst)", fmt(v, "%", name), None if v is None else v <= 10))
+    v, name = _worst(rows, metric("transitions_per_10k"), ("int",), False)
+    out.append(("<= 1 native<->Python transition per 10,000 guest insns, integer (worst)",
+                fmt(v, "", name), None if v is None else v <= 1))
+    v, name = _worst(rows, metric("chained_pct"), ("int", "fp"), True)
+    out.append((">= 95% of exits chained natively (worst)", fmt(v, "%", name), None if v is None else v >= 95))
+    meds = [metric("median_compile_ms")(r) for r in rows if r["kind"] in ("int", "fp")]
+    meds = [m for m in meds if m is not None]
+    v = statistics.median(meds) if meds else None
+    out.append(("median region compile <= 5 ms (median over workloads)",
+                fmt(v, " ms") + (f" ({min(meds):.3g}-{max(meds):.3g})" if meds else ""),
+                None if v is None else v <= 5))
+    return out
