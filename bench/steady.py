@@ -66,34 +66,44 @@ def calibrate(probe, workload, start, k=4, target_s=2.0, min_dt=0.25, max_probes
     """Sizes (small, big, est_time_at_W) for one runner of `workload`.
 
     probe(size) runs the runner once and returns its CPU seconds (None if
-    the run failed).  Sizes grow k-fold in work from `start` until a probe
-    takes target_s / 2 and min_dt seconds more than the one before (start-up
-    and compile time no longer dominate); from that slope the big size is
-    the one expected to take target_s, capped at W (workload.qemu_1s), snapped
-    to W when within 70% of its work.  Returns None when a probe failed."""
+    the run failed).  Sizes grow k-fold in work from `start` until the time
+    grows in proportion to the work: a probe takes target_s / 2, min_dt more
+    than the one before, and the last two slopes (seconds per unit of work)
+    agree within 2x (a JIT compiles more code as sizes grow: that regime's
+    slope says nothing about the steady state).  From the last slope the big
+    size is the one expected to take target_s, capped at W
+    (workload.qemu_1s), snapped to W when within 70% of its work; a probe
+    past target_s, W or max_probes ends the search early.  Returns None when
+    a probe failed."""
     cap = workload.qemu_1s
-    size, prev = min(start, cap), None
+    hist = []
+    size = min(start, cap)
     for i in range(max_probes):
         t = probe(size)
         if t is None:
             return None
-        if prev is not None:
-            dwork = workload.work(size) - workload.work(prev[0])
-            dt = t - prev[1]
-            enough = t >= target_s / 2 and dt >= min_dt     # out of the start-up/compile regime
-            if dwork > 0 and dt > 0 and (enough or size >= cap or i == max_probes - 1):
-                slope = dt / dwork                       # seconds per unit of work
+        hist.append((size, t))
+        slope = _slope(workload, *hist[-2:]) if len(hist) >= 2 else None
+        last = size >= cap or t >= target_s or i == max_probes - 1
+        if slope:
+            before = _slope(workload, *hist[-3:-1]) if len(hist) >= 3 else None
+            steady = (t >= target_s / 2 and t - hist[-2][1] >= min_dt
+                      and before is not None and 0.5 <= slope / before <= 2)
+            if steady or last:
                 big_work = workload.work(size) + (target_s - t) / slope
                 est_w = t + slope * (workload.work(cap) - workload.work(size))
                 return _pair(workload, big_work, k) + (est_w,)
-        if size >= cap or t >= target_s:
+        if last:
             break
-        prev = (size, t)
         size = min(cap, max(size + 1, workload.scaled(size, k)))
-    if size >= cap:          # fast enough to run at W, or no measurable growth up to it
+    if size >= cap and t < target_s:      # no measurable growth up to W: run at W
         return reference_pair(workload, k) + (t,)
-    # already slow at this size (or no growth within max_probes): it is the big one
-    return _pair(workload, workload.work(size), k) + (None,)
+    return _pair(workload, workload.work(size), k) + (None,)    # slow already: this is the big one
+
+
+def _slope(workload, a, b):
+    dwork, dt = workload.work(b[0]) - workload.work(a[0]), b[1] - a[1]
+    return dt / dwork if dwork > 0 and dt > 0 else None
 
 
 def _pair(workload, big_work, k):

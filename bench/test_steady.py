@@ -1,0 +1,156 @@
+"""The steady-state report's arithmetic on made-up timings (steady.py), the
+work model of the workload table, and one tiny real run of
+``report.py --size steady`` (a single workload, one repetition)."""
+import json
+import math
+
+import pytest
+
+import benchlib
+import steady
+
+
+def test_pair_rate_is_the_difference_of_two_sizes():
+    # start-up 0.3 s, 1e9 insns/s: 1e8 insns -> 0.4 s, 4e8 -> 0.7 s
+    assert steady.pair_rate(1e8, 4e8, 0.4, 0.7) == pytest.approx(1e9)
+    assert steady.pair_rate(1e8, 4e8, 0.7, 0.7) is None          # no measurable difference
+    assert steady.pair_rate(1e8, 4e8, 0.8, 0.7) is None          # noise larger than the work
+    assert steady.pair_rate(None, 4e8, 0.4, 0.7) is None
+
+
+def test_steady_rate_is_the_median_of_the_repetitions():
+    pairs = [(0.4, 0.7), (0.4, 1.0), (0.5, 0.8), (0.9, 0.8)]     # 1e9, 5e8, 1e9, invalid
+    assert steady.steady_rate(1e8, 4e8, pairs) == pytest.approx(1e9)
+    assert steady.steady_rate(1e8, 4e8, [(0.9, 0.8)]) is None
+
+
+def test_projection_and_geomean():
+    assert steady.project_time(2.0, 1e7, 1e9, 5e8) == pytest.approx(2.0 + 1.98)
+    assert steady.project_time(2.0, 1e7, None, 5e8) is None
+    assert steady.geomean([1.0, 4.0, None]) == pytest.approx(2.0)
+    assert steady.geomean([]) is None
+
+
+@pytest.mark.parametrize("name", [n for n, w in benchlib.WORKLOADS.items() if w.qemu_1s])
+def test_work_model_inverts(name):
+    w = benchlib.WORKLOADS[name]
+    for size in (w.small, w.bench, w.qemu_1s):
+        assert w.size_for_work(w.work(size)) == size
+    small = w.scaled(w.qemu_1s, 1 / 4)
+    assert small < w.qemu_1s and w.work(small) <= w.work(w.qemu_1s) / 4 * 1.001
+    assert w.work(small + 1) > w.work(w.qemu_1s) / 4          # the largest size with <= 1/4 of the work
+
+
+def fake_runner(w, startup, seconds_per_work, calls=None):
+    def probe(size):
+        if calls is not None:
+            calls.append(size)
+        return startup + seconds_per_work * w.work(size)
+    return probe
+
+
+def test_calibrate_a_slow_runner_gets_its_own_sizes():
+    w = benchlib.WORKLOADS["intloop"]           # linear
+    calls = []
+    # 0.3 s start-up, 1 s per 400,000 iterations (~10 MIPS)
+    small, big, est_w = steady.calibrate(fake_runner(w, 0.3, 1 / 400_000, calls), w, w.small, k=4, target_s=2.0)
+    assert big == pytest.approx((2.0 - 0.3) * 400_000, rel=1e-3)
+    assert small == pytest.approx(big / 4, rel=1e-3)
+    assert est_w == pytest.approx(0.3 + w.qemu_1s / 400_000, rel=1e-3)
+    assert calls == sorted(calls) and calls[0] == w.small      # k-fold probes upwards
+    assert all(0.3 + c / 400_000 <= 2.0 for c in calls)       # no probe ran past the target
+
+
+def test_calibrate_ignores_the_compile_dominated_regime():
+    w = benchlib.WORKLOADS["intloop"]
+    # a JIT: 0.5 s of start-up and compilation that grows a little with size,
+    # then 1 s per 40 M iterations: the early probes' slope must not be used
+    def probe(size):
+        return 0.5 + 0.3 * min(size, 100_000) / 100_000 + size / 40e6
+    small, big, est_w = steady.calibrate(probe, w, w.small, k=4, target_s=2.0)
+    assert big == pytest.approx((2.0 - 0.8) * 40e6, rel=0.05)
+    assert small == w.scaled(big, 1 / 4)
+
+
+def test_calibrate_a_fast_runner_runs_at_qemus_sizes():
+    w = benchlib.WORKLOADS["matmul_int"]        # cubic
+    small, big, est_w = steady.calibrate(fake_runner(w, 0.2, 1.0 / w.work(w.qemu_1s)), w, w.small)
+    assert (small, big) == steady.reference_pair(w, 4) == (w.scaled(w.qemu_1s, 0.25), w.qemu_1s)
+    assert est_w == pytest.approx(1.2, rel=1e-3)
+
+
+def test_calibrate_fib_and_failures():
+    w = benchlib.WORKLOADS["fib"]               # work grows 1.618x per step
+    def t(size):
+        return 0.3 + 2.0 * w.work(size) / w.work(27)
+    small, big, _ = steady.calibrate(t, w, w.small)
+    assert t(big) <= 2.0 < t(big + 1)                          # the largest size within the target
+    assert small == w.scaled(big, 1 / 4) < big
+    assert steady.calibrate(lambda size: None, w, w.small) is None
+
+
+def test_native_metrics_from_stats():
+    stats = {"guest_insns": 1_000_000_000, "native_transitions": 50_000, "native_chain_hits": 950_000,
+             "compile_ms": {"interp": 100.0, "llvm": 400.0}, "tb_median_ms": {"interp": 0.06, "llvm": 3.5}}
+    m = steady.native_metrics(stats, 2.0)
+    assert m == {"transitions_per_10k": pytest.approx(0.5), "chained_pct": pytest.approx(95.0),
+                 "compile_share_pct": pytest.approx(25.0), "median_compile_ms": 3.5}
+    assert steady.native_metrics({"guest_insns": 10, "compile_ms": {"pybytecode": 3}}, 1.0) is None
+    med = steady.median_metrics([m, None, dict(m, median_compile_ms=5.5), dict(m, median_compile_ms=4.5)])
+    assert med["median_compile_ms"] == 4.5
+
+
+def _row(name, kind, vs_qemu, wall, native=None, projected=False):
+    return {"workload": name, "kind": kind,
+            "runners": {"x": {"steady_vs_qemu": vs_qemu, "wall_vs_qemu": wall, "wall_projected": projected,
+                              "native": native}}}
+
+
+def test_targets_pass_and_fail():
+    good = {"transitions_per_10k": 0.2, "chained_pct": 99.0, "compile_share_pct": 4.0, "median_compile_ms": 2.0}
+    rows = [_row("a", "int", 1.2, 1.5, good), _row("b", "int", 2.0, 0.8, good),
+            _row("f", "fp", 0.6, 1.9, good), _row("s", "sys", 0.01, 50.0, None)]
+    res = steady.evaluate_targets(rows, "x")
+    assert [ok for _, _, ok in res] == [True, True, True, True, True, True, True, True]
+    assert "1.2x (a)" in res[0][1] and res[1][1] == f"{math.sqrt(2.4):.3g}x"
+    # one integer workload below qemu, a long compile, an unchained exit path
+    bad = dict(good, compile_share_pct=12.0, chained_pct=80.0)
+    rows[1] = _row("b", "int", 0.9, 2.5, bad, projected=True)
+    res = {t.split(" (")[0]: (v, ok) for t, v, ok in steady.evaluate_targets(rows, "x")}
+    assert res["steady state >= 1.0x qemu on every integer workload"] == ("0.9x (b)", False)
+    assert res["steady state integer geomean >= 1.5x qemu"][1] is False
+    assert res["wall time at qemu's ~1 s size <= 2x qemu's, CPU-bound workloads"] == ("~2.5x (b)", False)
+    assert res["compile <= 10% of wall time"] == ("12% (b)", False)
+    assert res[">= 95% of exits chained natively"] == ("80% (b)", False)
+    # no native code at all: not measurable rather than passed
+    plain = [_row("a", "int", 0.01, 90.0)]
+    assert [ok for _, _, ok in steady.evaluate_targets(plain, "x")][4:] == [None] * 4
+
+
+def test_tiny_real_steady_report(tmp_path, monkeypatch):
+    """report.py --size steady end to end on fib, with W lowered from 38
+    (qemu ~1 s) to 27 to keep it short: qemu and native at (24, 27),
+    pybytecode calibrated to smaller sizes, counts from the runs, the cache
+    or a counting run; one repetition, a small target."""
+    reason = benchlib.missing_tools(native=True)
+    if reason:
+        pytest.skip(reason)
+    import dataclasses
+
+    import report
+
+    monkeypatch.setitem(benchlib.WORKLOADS, "fib", dataclasses.replace(benchlib.WORKLOADS["fib"], qemu_1s=27))
+    rc = report.main(["--workloads", "fib", "--backends", "pybytecode", "--repeat", "1",
+                      "--target", "0.6", "--wall-cap", "0", "--out", str(tmp_path)])
+    assert rc == 0
+    raw = json.loads((tmp_path / "report-steady.json").read_text())
+    (row,) = raw["workloads"]
+    assert set(row["insns"]) >= {"24", "27"}
+    e, q = row["runners"]["pybytecode"], row["runners"]["qemu"]
+    assert (q["small"], q["big"]) == (24, 27) and q["steady_mips"] > 0
+    assert e["status"] == "ok" and e["big"] < 27 and e["wall_projected"]
+    assert e["steady_vs_qemu"] == pytest.approx(e["steady_mips"] / q["steady_mips"])
+    md = (tmp_path / "report-steady.md").read_text()
+    assert "### Targets" in md and "steady state >= 1.0x qemu" in md
+    svg = (tmp_path / "report-steady.svg").read_text()
+    assert svg.startswith("<svg") and "steady-state speed vs qemu" in svg
