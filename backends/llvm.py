@@ -136,7 +136,7 @@ def _struct(n):
 class Native:
     """What Python keeps of one native TB."""
     __slots__ = ("state", "tb_id", "addr", "slot0", "nexits", "links", "lookup", "fns",
-                 "exceptions", "tracker", "text", "pc", "pending", "counter", "fname")
+                 "exceptions", "tracker", "text", "pc", "pending", "counter", "fname", "imports")
 
 
 class NativeState:
@@ -173,10 +173,10 @@ class NativeState:
         self.free = {}                           # n -> first slots of free runs of n slots
         self.memo = None if shared else {}       # IR text -> (tracker, address)
         self.cb = _CB(self.callback)
-        self.consts = {"mem": base, "perm": perm, "npages": npages,
-                       "cb": ctypes.cast(self.cb, ctypes.c_void_p).value,
-                       "slots": ctypes.addressof(self.slots), "jc": ctypes.addressof(self.jc),
-                       "jc_mask": self.jc_mask, "helper": self.helper}
+        # literals in the text; the run's addresses are symbols (see llvm_emit)
+        self.consts = {"npages": npages, "jc_mask": self.jc_mask, "helper_id": self.helper}
+        self.symbols = {E.SYM_MEM: base, E.SYM_PERM: perm, E.SYM_JC: ctypes.addressof(self.jc),
+                        E.SYM_CB: ctypes.cast(self.cb, ctypes.c_void_p).value}
 
     def alloc_slots(self, n):
         """n consecutive chain slots: freed ones of that size first (see enter)."""
@@ -213,18 +213,22 @@ class NativeState:
         self.next_id += 1
         nat.links, nat.lookup, nat.fns, nat.pc = ctx.links, ctx.lookup, ctx.fns, block.pc
         nat.pending, nat.counter = ctx.pending, ctx.counter
-        nat.fname = f"tb{nat.tb_id}_{block.pc:x}"
-        em = E.Emitter(block, nat.fname, nat.tb_id, nat.slot0, self.consts, ctx.counter is not None)
+        nat.fname = f"tb_{block.pc:x}"
+        em = E.Emitter(block, nat.fname, self.consts, ctx.counter is not None)
         nat.text = em.build()
         nat.exceptions = em.exceptions
+        nat.imports = dict(self.symbols, **em.imports)
+        nat.imports[E.SYM_TB_ID] = nat.tb_id
+        nat.imports[E.SYM_TB_SLOTS] = ctypes.addressof(self.slots) + 8 * nat.slot0
         return nat
 
     def finish(self, nat):
-        """The LLVM half: code generation (LLVM runs without the GIL, so this may
-        run in a compile thread) and the TB's function."""
+        """The LLVM half: the object from the disk cache or code generation
+        (LLVM runs without the GIL, so this may run in a compile thread), linked
+        with this TB's symbols, and the TB's function."""
         known = self.memo.get(nat.text) if self.memo is not None else None
         if known is None:
-            known = llvm_jit.compile(nat.text, nat.fname)
+            known = llvm_jit.compile(nat.text, nat.fname, nat.imports, nat.pc)
             if self.memo is not None:
                 if len(self.memo) > 2048:
                     self.memo.clear()

@@ -5,7 +5,14 @@ thread's native context (see llvm_rt.CTX_*): the guest registers as 64 words,
 then the budget, the exit fields, the instruction count, the callback status and
 the helper arguments.  Everything else the code touches (guest memory, its
 permission bytes, the chain slots, the jump cache, the Python callback) sits at
-an address fixed for the process, written into the code as a constant.
+an address fixed for the process, and a TB has its id, its first chain slot
+and its helpers' indices: all these the text names by symbols (SYM_*, one
+per helper named after it: `helper_symbol`), absolute symbols the JIT library
+of the TB defines when it is linked (`Emitter.imports` says which), used as
+`ptrtoint (ptr @sym to i64)`, i.e. a `movabs` of the value, no GOT.  So the
+text depends only on the guest code, the translation flags and pydbt, and its
+object can be kept on disk for the next run (llvm_cache.py).  The number of
+guest pages and the jump cache's mask stay literals (fixed by the options).
 
 Shape of the function:
 
@@ -71,6 +78,23 @@ _MULH = {"mulh": ("sext", "sext"), "mulhu": ("zext", "zext"), "mulhsu": ("sext",
 
 _PLAIN = re.compile(r"[A-Za-z$._][A-Za-z$._0-9]*\Z")
 
+# symbols for the run's numbers: the state's, then the TB's own
+SYM_MEM, SYM_PERM, SYM_JC, SYM_CB = "pydbt_mem", "pydbt_perm", "pydbt_jc", "pydbt_cb"
+SYM_TB_ID, SYM_TB_SLOTS = "pydbt_tb_id", "pydbt_tb_slots"
+
+
+def helper_symbol(fn):
+    """A helper's symbol: `pydbt.helper:` + its module and qualified name (and
+    its __name__ where a factory renamed it), the same in every run; None if
+    the function has no such name (a lambda, a partial: its calls are named
+    by its id, so its TB is not kept across runs)."""
+    mod, qual, name = (getattr(fn, a, None) for a in ("__module__", "__qualname__", "__name__"))
+    if not (isinstance(mod, str) and isinstance(qual, str) and isinstance(name, str)) or "<lambda>" in qual:
+        return None
+    if qual.rpartition(".")[2] != name:
+        qual = f"{qual}[{name}]"
+    return f"pydbt.helper:{mod}.{qual}"
+
 
 class Names:
     """LLVM identifiers: a plain name as is, any other quoted with every byte
@@ -110,17 +134,17 @@ def ty(w):
 class Emitter:
     """Builds the text of one TB function.
 
-    consts: the process-wide addresses (mem, perm, npages, cb, slots, jc, jc_mask);
-    slot0: index of this TB's first chain slot (exit k uses slot0 + k);
-    tb_id: what exits store in ctx.exit_id so Python finds this TB's links."""
+    consts: the literals (npages, jc_mask) and `helper_id(fn)` -> the state's
+    index of helper fn; `imports` after build(): the helper symbols the text
+    uses -> their values (the state's symbols and SYM_TB_* are the caller's)."""
 
-    def __init__(self, block, name, tb_id, slot0, consts, counting):
+    def __init__(self, block, name, consts, counting):
         self.block = block
         self.name = name
-        self.tb_id = tb_id
-        self.slot0 = slot0
-        self.c = consts
+        self.c = dict(consts, helper=self.helper)
         self.counting = counting
+        self.decls = {}               # symbol -> its declaration
+        self.imports = {}             # helper symbol -> helper index
         self.lines = []
         self.n = 0
         self.alias = {}               # temp id -> operand text (mov)
@@ -180,6 +204,28 @@ class Emitter:
         self.emit(f"{p} = inttoptr i64 {a} to ptr")
         return p
 
+    # --- symbols ------------------------------------------------------------------------
+    def sym(self, name):
+        """-> i64 operand: the value of absolute symbol `name`"""
+        s = Names.sym(name)
+        self.decls.setdefault(name, f"{s} = external global [0 x i8]")
+        return f"ptrtoint (ptr {s} to i64)"
+
+    def sym_addr(self, name, offset=0):
+        """-> ptr operand: the address symbol `name` holds, plus offset bytes"""
+        v = self.sym(name)
+        if offset:
+            a = self.fresh()
+            self.emit(f"{a} = add i64 {v}, {offset}")
+            v = a
+        return self.addr(v)
+
+    def helper(self, fn):
+        """-> i64 operand: helper fn's index, by its symbol"""
+        name = helper_symbol(fn) or f"pydbt.helper:id{id(fn):x}"
+        self.imports[name] = self.c["helper_id"](fn)
+        return self.sym(name)
+
     # --- the function ---------------------------------------------------------------
     def build(self):
         ops = self.block.ops
@@ -224,7 +270,7 @@ class Emitter:
         if self.exits:
             self.lines.extend(self.leave_block())
         self.lines.append("}")
-        decls = sorted(self.intrinsics)
+        decls = sorted(self.intrinsics) + [self.decls[k] for k in sorted(self.decls)]
         return "\n".join(decls + self.lines) + "\n"
 
     def _heads(self):
@@ -290,7 +336,7 @@ class Emitter:
         self.emit("%xr = musttail call i64 %xfn(ptr %ctx)")
         self.term("ret i64 %xr")
         self.block_start("xret")
-        self.ctx_store(CTX_EXIT_ID, str(self.tb_id))
+        self.ctx_store(CTX_EXIT_ID, self.sym(SYM_TB_ID))
         self.ctx_store(CTX_EXIT_ARG, "%xarg")
         self.term("ret i64 %xcode")
         out, self.lines = self.lines, lines
@@ -316,7 +362,7 @@ class Emitter:
             self.block_start(out)
             self.exit(EXIT_GOTO, str(k))
             return
-        slot = self.addr(self.c["slots"] + 8 * (self.slot0 + k))
+        slot = self.sym_addr(SYM_TB_SLOTS, 8 * k)
         f = self.fresh("f")
         self.emit(f"{f} = load ptr, ptr {slot}")
         self.exit(EXIT_GOTO, str(k), f)
@@ -325,7 +371,7 @@ class Emitter:
         self.add_ic(insns)
         c = self.c
         i1, idx, e, epc, hit = self.fresh(), self.fresh(), self.fresh("p"), self.fresh(), self.fresh()
-        jc = self.addr(c["jc"])
+        jc = self.sym_addr(SYM_JC)
         self.emit(f"{i1} = lshr i64 {target}, 1")
         self.emit(f"{idx} = and i64 {i1}, {c['jc_mask']}")
         self.emit(f"{e} = getelementptr inbounds [2 x i64], ptr {jc}, i64 {idx}")
@@ -354,7 +400,8 @@ class Emitter:
 
     # --- callbacks -----------------------------------------------------------------------
     def callback(self, kind, a, b, c):
-        cb = self.addr(self.c["cb"])
+        cb = Names.sym(SYM_CB)
+        self.decls.setdefault(SYM_CB, f"declare i64 {cb}(ptr, i64, i64, i64, i64)")
         r = self.fresh()
         self.emit(f"{r} = call i64 {cb}(ptr %ctx, i64 {kind}, i64 {a}, i64 {b}, i64 {c})")
         st, bad = self.ctx_load(CTX_STATUS), self.fresh()
@@ -429,7 +476,7 @@ class Emitter:
         look, join = self.new_block("perm"), self.new_block("pj")
         self.term(f"br i1 {both}, label %{look}, label %{join}")
         self.block_start(look)
-        perm = self.addr(c["perm"])
+        perm = self.sym_addr(SYM_PERM)
         self.emit(f"{pp} = getelementptr inbounds i8, ptr {perm}, i64 {pg}")
         self.emit(f"{p} = load i8, ptr {pp}")
         mask, want = PERM_FILE | PERM_WATCH, 0
@@ -461,10 +508,9 @@ class Emitter:
         self.term(f"br i1 {ok2}, label %{fast}, label %{slow}")
 
     def host(self, a):
-        base = self.addr(self.c["mem"])
-        hp = self.fresh("p")
-        self.emit(f"{hp} = getelementptr i8, ptr {base}, i64 {a}")
-        return hp
+        ha = self.fresh()
+        self.emit(f"{ha} = add i64 {a}, {self.sym(SYM_MEM)}")
+        return self.addr(ha)
 
     def ld(self, op):
         size, signed = op.consts

@@ -8,14 +8,37 @@ its own JIT library whose ResourceTracker frees its code when dropped.
 
 The pipeline is light (the IR was optimized already): SROA turns the register
 allocas into SSA values, then instcombine, early simplifications, GVN and
-simplifycfg; code generation at -O2 (the default target machine).
+simplifycfg; code generation at -O2 for the generic x86-64 (or the host
+triple's generic) CPU.
+
+Objects are position-dependent code of the large code model (`movabs` of a
+64-bit absolute address, no GOT): the text names the run's addresses and
+numbers by symbols (llvm_emit.py) which each library imports as absolute
+symbols when it is linked (`compile(..., imports)`), so the object does not
+depend on the run and llvm_cache.py keeps it on disk: `compile` looks it up
+there before it compiles (`-stats`: native_cache_hits/misses, the time the
+hits took to load and link, native_compiles).  `environment()` is what else
+than the text an object depends on (the cache key's other half).  With
+`-perfmap` each linked function gets its line in /tmp/perf-<pid>.map.
+
+Thread safety: codegen and linking run under one lock (a compile thread may
+call `compile`); LLVM releases the GIL meanwhile.
 """
+import hashlib
 import importlib.util
 import itertools
 import threading
+import time
 
-_lock = threading.Lock()
+from pydbt.stats import STATS
+
+from . import llvm_cache
+
+_lock = threading.RLock()
 _state = {}
+
+# code generation options (all in the cache key)
+OPT, CODE_MODEL, RELOC, CPU, FEATURES = 2, "large", "static", "", ""
 
 
 def unsupported():
@@ -28,15 +51,35 @@ def unsupported():
 def _init():
     if _state:
         return _state
+    with _lock:
+        if not _state:
+            _state.update(_start())
+    return _state
+
+
+def _start():
+    import llvmlite
     import llvmlite.binding as llvm
+    from pydbt import __version__
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     target = llvm.Target.from_default_triple()
-    tm = target.create_target_machine(opt=2, codemodel="default", reloc="pic", jit=True)
+    tm = target.create_target_machine(cpu=CPU, features=FEATURES, opt=OPT, codemodel=CODE_MODEL,
+                                      reloc=RELOC, jit=True)
     header = f'target datalayout = "{tm.target_data}"\ntarget triple = "{tm.triple}"\n'
-    _state.update(llvm=llvm, tm=tm, jit=llvm.create_lljit_compiler(tm, use_jit_link=True), names=itertools.count(),
-                  header=header)
-    return _state
+    with open(__file__, "rb") as f:                # (its pipeline and options)
+        own = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+    env = "\n".join([f"pydbt {__version__}", f"llvm_jit {own}", f"llvmlite {llvmlite.__version__}",
+                     "llvm " + ".".join(map(str, llvm.llvm_version_info)), f"triple {tm.triple}",
+                     f"cpu {CPU or target.name}", f"features {FEATURES}",
+                     f"opt {OPT} model {CODE_MODEL} reloc {RELOC}", f"format {llvm_cache.FORMAT}"])
+    return dict(llvm=llvm, tm=tm, jit=llvm.create_lljit_compiler(tm, use_jit_link=True),
+                names=itertools.count(), header=header, env=env)
+
+
+def environment():
+    """What a compiled object depends on besides its text (the cache key's other half)."""
+    return _init()["env"]
 
 
 def _optimize(llvm, tm, mod):
@@ -62,16 +105,45 @@ def parse(text, verify=False):
     return mod
 
 
-def compile(text, name, verify=False):
-    """Compile one module's text; -> (tracker, address of function `name`).
-    The code lives as long as the tracker does."""
+def _stat(key, n=1):
+    extra = STATS.extra
+    extra[key] = extra.get(key, 0) + n
+
+
+def compile(text, name, imports=None, pc=None):
+    """One module's text -> (tracker, address of its function `name`), the
+    object from the disk cache or compiled (and then put there), linked with
+    `imports` (symbol -> absolute value).  The code lives as long as the
+    tracker does.  pc: the guest pc the perf map names it by."""
+    s = _init()
+    t0 = time.perf_counter()
+    disk = llvm_cache.cache()
+    obj = key = None
+    if disk is not None:
+        key = llvm_cache.make_key(s["env"], text)
+        obj = disk.get(key)
+    hit = obj is not None
+    if not hit:
+        with _lock:
+            obj = s["tm"].emit_object(parse(text, True))
+        _stat("native_compiles")
+        if disk is not None:
+            _stat("native_cache_misses")
+            disk.put(key, obj)
     with _lock:
-        s = _init()
-        mod = parse(text, True)
-        obj = s["tm"].emit_object(mod)
-        lib = s["llvm"].JITLibraryBuilder().add_object_img(obj).export_symbol(name)
-        tracker = lib.link(s["jit"], f"pydbt{next(s['names'])}")
-        return tracker, tracker[name]
+        lib = s["llvm"].JITLibraryBuilder().add_object_img(obj)
+        for sym, value in (imports or {}).items():
+            lib.import_symbol(sym, value)
+        tracker = lib.export_symbol(name).link(s["jit"], f"pydbt{next(s['names'])}")
+    addr = tracker[name]
+    if hit:
+        extra = STATS.extra
+        _stat("native_cache_hits")
+        extra["native_cache_load_ms"] = round(extra.get("native_cache_load_ms", 0) +
+                                              (time.perf_counter() - t0) * 1e3, 4)
+    if llvm_cache.perfmap_on():
+        llvm_cache.perfmap_add(addr, llvm_cache.symbol_size(obj, name) or 1, pc, name)
+    return tracker, addr
 
 
 def assembly(text):

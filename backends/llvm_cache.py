@@ -1,0 +1,313 @@
+"""What native code leaves on disk: the persistent object cache and the perf map.
+
+The object cache.  The LLVM IR text of a TB depends only on its guest code, the
+translation flags and pydbt (llvm_emit.py names every run-dependent number by
+a symbol resolved when the object is linked), so its compiled object can be
+kept across runs: a second run of a program links the objects the first one
+compiled instead of compiling them again.
+
+* key: blake2b of the text and of everything else the object depends on
+  (`llvm_jit.environment()`: pydbt's version and the code generator's own
+  source, llvmlite's and LLVM's versions, target triple, CPU name and
+  features, code and relocation models, optimisation level);
+* place: `-code-cache DIR` / `PYDBT_CODE_CACHE`, else
+  `$XDG_CACHE_HOME/pydbt/native` (default `~/.cache/pydbt/native`); `off`
+  disables it.  Entries are `<2 hex>/<key>.o` below it;
+* an entry is a header (magic, format, key, payload length, payload digest)
+  then the object: a truncated or corrupt entry is a miss, compiled again
+  and replaced;
+* writes go to a temporary file renamed over the entry (os.replace): readers
+  see a whole entry or none, and several pydbt processes may fill one
+  directory at once (the last rename of identical bytes wins);
+* size: at most `max_bytes` (MAX_BYTES); a hit refreshes the entry's mtime, and
+  the oldest entries go first when a process finds the directory over its cap
+  (checked once per process when it first writes, then after every
+  max_bytes/64 bytes it wrote);
+* a directory that cannot be created or written: the cache is off (or
+  read-only), which `-stats` says (`native_cache`), and pydbt goes on.
+
+The perf map (`-perfmap`, `PYDBT_PERFMAP`): a `START SIZE name` line per native
+TB as it is linked, in `/tmp/perf-<pid>.map` (perf's convention for JIT
+code); the size comes from the object's symbol table.  A forked child writes its
+own file, starting with the lines its parent wrote (the code is still mapped).
+
+Nothing here imports llvmlite.
+"""
+import hashlib
+import os
+import struct
+import tempfile
+import threading
+import time
+
+from pydbt.stats import STATS
+
+MAGIC = b"pydbtobj"
+FORMAT = 1
+HEADER = struct.Struct("<8sI40sQ32s")        # magic, format, key (hex), payload length, blake2b-256
+MAX_BYTES = 256 << 20
+PRUNE_TO = 0.8                                # pruning leaves this fraction of the cap
+STALE_TMP = 3600                              # seconds before another process's temp file is litter
+
+
+def _stat(key, n=1):
+    extra = STATS.extra
+    extra[key] = extra.get(key, 0) + n
+
+
+def default_dir(environ=None):
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "pydbt", "native")
+
+
+def make_key(environment, text):
+    h = hashlib.blake2b(digest_size=20)
+    h.update(environment.encode())
+    h.update(b"\0")
+    h.update(text.encode())
+    return h.hexdigest()
+
+
+class DiskCache:
+    """One cache directory: get(key) -> object bytes or None, put(key, data)."""
+
+    def __init__(self, root, max_bytes=MAX_BYTES):
+        self.root = os.path.abspath(root)
+        self.max_bytes = max_bytes
+        self.lock = threading.Lock()
+        self.state = self.root                  # what -stats shows
+        self.writable = True
+        self.enabled = True
+        self.written = 0                         # bytes this process wrote since it last pruned
+        self.checked = False                     # pruned (or looked) once in this process
+        try:
+            os.makedirs(self.root, exist_ok=True)
+            if not os.access(self.root, os.W_OK | os.X_OK):
+                self.writable = False
+                self.state = f"read-only: {self.root}: not writable"
+        except OSError as e:
+            self.enabled = self.writable = False
+            self.state = f"off: {self.root}: {e.strerror or e}"
+
+    def path(self, key):
+        return os.path.join(self.root, key[:2], key + ".o")
+
+    def get(self, key):
+        if not self.enabled:
+            return None
+        p = self.path(key)
+        try:
+            with open(p, "rb") as f:
+                raw = f.read()
+        except OSError:
+            return None
+        data = self._check(key, raw)
+        if data is None:
+            _stat("native_cache_corrupt")
+            return None
+        try:
+            os.utime(p)                          # (last use: pruning drops the oldest)
+        except OSError:
+            pass
+        return data
+
+    @staticmethod
+    def _check(key, raw):
+        if len(raw) < HEADER.size:
+            return None
+        magic, fmt, k, n, digest = HEADER.unpack_from(raw)
+        data = raw[HEADER.size:]
+        if magic != MAGIC or fmt != FORMAT or k != key.encode() or n != len(data) or \
+                hashlib.blake2b(data, digest_size=32).digest() != digest:
+            return None
+        return data
+
+    def put(self, key, data):
+        if not (self.enabled and self.writable):
+            return False
+        p = self.path(key)
+        raw = HEADER.pack(MAGIC, FORMAT, key.encode(), len(data),
+                          hashlib.blake2b(data, digest_size=32).digest()) + data
+        tmp = None
+        try:
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(p))
+            with os.fdopen(fd, "wb") as f:
+                f.write(raw)
+            os.replace(tmp, p)
+            tmp = None
+        except OSError as e:
+            with self.lock:
+                self.writable = False
+                self.state = STATS.extra["native_cache"] = f"read-only: {self.root}: {e.strerror or e}"
+            return False
+        finally:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+        with self.lock:
+            self.written += len(raw)
+            due = not self.checked or self.written >= self.max_bytes // 64
+            if due:
+                self.checked, self.written = True, 0
+        if due:
+            self.prune()
+        return True
+
+    def entries(self):
+        """[(mtime, size, path)] of the entries (and stale temporary files)."""
+        out = []
+        now = time.time()
+        try:
+            subs = list(os.scandir(self.root))
+        except OSError:
+            return out
+        for sub in subs:
+            if not sub.is_dir(follow_symlinks=False):
+                continue
+            try:
+                files = list(os.scandir(sub.path))
+            except OSError:
+                continue
+            for f in files:
+                try:
+                    st = f.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if f.name.startswith(".tmp-"):
+                    if now - st.st_mtime > STALE_TMP:      # (left by a killed process)
+                        out.append((0, st.st_size, f.path))
+                elif f.name.endswith(".o"):
+                    out.append((st.st_mtime, st.st_size, f.path))
+        return out
+
+    def prune(self):
+        """Oldest entries first, down to PRUNE_TO of the cap, if over it."""
+        ents = self.entries()
+        total = sum(e[1] for e in ents)
+        if total <= self.max_bytes:
+            return 0
+        ents.sort()
+        goal, n = self.max_bytes * PRUNE_TO, 0
+        for mtime, size, path in ents:
+            if total <= goal:
+                break
+            try:
+                os.unlink(path)
+            except OSError:
+                continue                        # (another process pruned it first)
+            total -= size
+            n += 1
+        _stat("native_cache_pruned", n)
+        return n
+
+
+# --- configuration (cli.run, or the environment) ---------------------------------------
+
+_config = {"cache": None, "resolved": False, "perfmap": None, "prefix": "guest"}
+_config_lock = threading.Lock()
+
+
+def configure(setting=None, perfmap=None, prefix=None):
+    """setting: a directory, 'off', or None (PYDBT_CODE_CACHE, else the default
+    directory); perfmap: True/False or None (PYDBT_PERFMAP); prefix: the perf
+    map names' first part (the guest architecture's name)."""
+    with _config_lock:
+        _config["setting"] = setting
+        _config["resolved"] = False
+        _config["cache"] = None
+        _config["perfmap"] = perfmap
+        if prefix is not None:
+            _config["prefix"] = prefix
+
+
+def cache():
+    """The DiskCache in use, or None (off)."""
+    if _config["resolved"]:
+        return _config["cache"]
+    with _config_lock:
+        if not _config["resolved"]:
+            setting = _config.get("setting")
+            if setting is None:
+                setting = os.environ.get("PYDBT_CODE_CACHE") or default_dir()
+            c = None if setting == "off" else DiskCache(setting)
+            STATS.extra["native_cache"] = "off" if c is None else c.state
+            _config["cache"], _config["resolved"] = c, True
+    return _config["cache"]
+
+
+# --- the perf map ---------------------------------------------------------------------------
+
+_perf = {"pid": None, "file": None, "lines": []}
+_perf_lock = threading.Lock()
+
+
+def perfmap_on():
+    on = _config["perfmap"]
+    if on is None:
+        v = os.environ.get("PYDBT_PERFMAP", "")
+        on = _config["perfmap"] = v not in ("", "0")
+    return on
+
+
+def perfmap_path(pid=None):
+    return f"/tmp/perf-{os.getpid() if pid is None else pid}.map"
+
+
+def perfmap_add(start, size, pc, name=None):
+    """One line for the code at [start, start + size): guest pc `pc` (None: `name`)."""
+    line = f"{start:x} {size:x} {_config['prefix']}:{pc:#x}\n" if pc is not None else \
+        f"{start:x} {size:x} {name}\n"
+    with _perf_lock:
+        pid = os.getpid()
+        if _perf["pid"] != pid:                 # (first line, or a forked child's first)
+            if _perf["file"] is not None:
+                try:
+                    _perf["file"].close()
+                except OSError:
+                    pass
+            _perf["pid"], _perf["file"] = pid, None
+            try:
+                _perf["file"] = open(perfmap_path(pid), "a")
+                _perf["file"].write("".join(_perf["lines"]))
+            except OSError:
+                return
+        _perf["lines"].append(line)
+        f = _perf["file"]
+        if f is not None:
+            try:
+                f.write(line)
+                f.flush()
+            except OSError:
+                pass
+
+
+# --- the size of a function, from an ELF object's symbol table --------------------------------
+
+_EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
+_SHDR = struct.Struct("<IIQQQQIIQQ")
+_SYM = struct.Struct("<IBBHQQ")
+
+
+def symbol_size(obj, name):
+    """The st_size of symbol `name` in a 64-bit little-endian ELF object, or None."""
+    if obj[:4] != b"\x7fELF" or obj[4] != 2 or obj[5] != 1:
+        return None
+    e = _EHDR.unpack_from(obj)
+    shoff, shentsize, shnum = e[6], e[11], e[12]
+    shdrs = [_SHDR.unpack_from(obj, shoff + i * shentsize) for i in range(shnum)]
+    want = name.encode()
+    for sh in shdrs:
+        if sh[1] != 2:                          # SHT_SYMTAB
+            continue
+        strtab = shdrs[sh[6]]
+        s0 = strtab[4]
+        for off in range(sh[4], sh[4] + sh[5], sh[9] or _SYM.size):
+            st_name, info, other, shndx, value, size = _SYM.unpack_from(obj, off)
+            end = obj.find(b"\0", s0 + st_name)
+            if obj[s0 + st_name:end] == want:
+                return size
+    return None
