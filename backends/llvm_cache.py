@@ -216,7 +216,7 @@ def configure(setting=None, perfmap=None, prefix=None):
     directory); perfmap: True/False or None (PYDBT_PERFMAP); prefix: the perf
     map names' first part (the guest architecture's name)."""
     with _config_lock:
-        _config["setting"] = setting
+        _config["setting"] = setting or None
         _config["resolved"] = False
         _config["cache"] = None
         _config["perfmap"] = perfmap

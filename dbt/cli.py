@@ -40,6 +40,8 @@ class Options:
     stats: str = None          # None, "text" or "json"
     verify_ir: bool = False
     disabled_passes: list = field(default_factory=list)
+    code_cache: str = None     # None: $XDG_CACHE_HOME/pydbt/native; "off"
+    perfmap: bool = False
 
 
 _SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -104,6 +106,10 @@ OPTIONS = [
      "optimizer passes to skip, comma separated, or 'all'"),
     (("-stats",), "stats", False, "PYDBT_STATS", None, False, "print statistics at exit (-stats=json for JSON)"),
     (("-verify-ir",), "verify_ir", False, "PYDBT_VERIFY_IR", None, False, "check every block's IR (slow)"),
+    (("-code-cache",), "code_cache", True, "PYDBT_CODE_CACHE", None, False,
+     "directory keeping native code for the next run, or 'off' (default $XDG_CACHE_HOME/pydbt/native)"),
+    (("-perfmap",), "perfmap", False, "PYDBT_PERFMAP", None, False,
+     "name native code for perf in /tmp/perf-<pid>.map"),
 ]
 
 
@@ -271,6 +277,8 @@ def run(argv):
     except OSError as e:
         raise UserError(f"-D {opts.log_file}: {e.strerror}") from None
     image = inspect(prog)
+    from pydbt.backends import llvm_cache
+    llvm_cache.configure(opts.code_cache, opts.perfmap, image.arch.name)
     if opts.cpu is not None and opts.cpu not in image.arch.cpu_models:
         raise UserError(f"unknown CPU model '{opts.cpu}' for {image.arch.name} (try -cpu help)")
     proc = Process(image.arch, opts, log)
