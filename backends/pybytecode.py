@@ -50,6 +50,7 @@ PAGE_MASK = (1 << PAGE_SHIFT) - 1
 
 name = "pybytecode"
 superblocks = True       # compile time is paid for hot code only: make it big
+counts_hotness = True    # (ctx.hot: see hot_check)
 
 _BIN = {"add": BinaryOp.ADD, "sub": BinaryOp.SUBTRACT, "mul": BinaryOp.MULTIPLY,
         "and": BinaryOp.AND, "or": BinaryOp.OR, "xor": BinaryOp.XOR}
@@ -86,6 +87,7 @@ class Gen:
     def __init__(self, block, ctx):
         self.block = block
         self.ctx = ctx
+        self.hot = getattr(ctx, "hot", None)     # (a tier below the last: hot_check)
         self.e = pyops.Emitter()     # the instructions, through the version's opcode table
         self.code = self.e.code
         self.line = 1
@@ -212,10 +214,23 @@ class Gen:
         pending, in which case the block is left at the loop head."""
         if self.ctx.counter is not None:
             self.add_ic(-skip)               # the instructions run again
+        head_pc, before = self.heads[lab]
+        self.hot_check(head_pc, before)
         self.ref("pending")
         self.e.loop_unless(self.label(lab))
-        head_pc, before = self.heads[lab]
         self.jump_to_tail(self.pending_tails, "exit_pc", head_pc, before)
+
+    def hot_check(self, head_pc, insns):
+        """On a tier below the last (ctx.hot): a loop's back-edge calls hot(), and
+        leaves at the loop head by promote(head) when it says so."""
+        if self.hot is None:
+            return
+        self.e.callable_const(self.hot)
+        self.e.call(0)
+        cold = Label()
+        self.e.jump_if(False, cold)
+        self.jump_to_tail(self.hot_tails, "exit_pc", head_pc, insns)
+        self.e.place(cold)
 
     def jump_to_tail(self, tails, local, value, insns):
         """Leave by the tail in `tails` shared by the exits that write back the same
@@ -660,6 +675,7 @@ class Gen:
             # a branch back to this TB's start: loop here while no signal is pending
             if self.ctx.counter is not None:
                 self.add_ic(op.consts[1])    # one more iteration
+            self.hot_check(self.block.pc, 0)
             self.ref("pending")
             self.e.loop_unless(self.loop_head)
             insns = 0                        # (counted on the back-edge)
@@ -703,6 +719,16 @@ class Gen:
             if self.ctx.counter is not None:
                 self.bump(0, "exit_n", with_ic=True)
             self.return_lookup(lambda: self.e.load("exit_pc"))
+        for regs, tail in self.hot_tails.items():
+            # the TB became hot at a loop's back-edge: leave at the loop head
+            self.e.place(tail)
+            self.writeback(regs, here=False)
+            if self.ctx.counter is not None:
+                self.bump(0, "exit_n", with_ic=True)
+            self.e.callable_const(self.ctx.promote)
+            self.e.load("exit_pc")
+            self.e.call(1)
+            self.e.ret()
 
     # --- the function --------------------------------------------------------------------
     def build(self):
@@ -760,6 +786,7 @@ class Gen:
         self.ret_label = Label()
         self.tails = {}                  # registers written back -> shared side-exit tail
         self.pending_tails = {}          # ... the exits of loops' back-edges when a signal is pending
+        self.hot_tails = {}              # ... and when the TB becomes hot there (hot_check)
 
         # registers bound on every path to here / to load at the entry
         self.defw, self.defw_at, self.need = frozenset(), {}, set()
@@ -795,6 +822,18 @@ class Gen:
         e = pyops.Emitter()
         e.lineno(1)
         e.resume()
+        if self.hot is not None:
+            # a tier below the last: an entry calls hot(); when it says so the TB
+            # returns promote(pc) (nothing has run yet)
+            e.callable_const(self.hot)
+            e.call(0)
+            cold = Label()
+            e.jump_if(False, cold)
+            e.callable_const(self.ctx.promote)
+            e.const(self.block.pc)
+            e.call(1)
+            e.ret()
+            e.place(cold)
         e.load("cpu")
         e.attr("regs")
         e.store("r")

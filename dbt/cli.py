@@ -16,7 +16,7 @@ from .log import Log, ITEMS, parse_dfilter
 
 USAGE = "usage: pydbt run [options] program [arguments...]"
 
-BACKENDS = ("interp", "pybytecode", "llvm")
+BACKENDS = ("interp", "pybytecode", "llvm", "auto")
 
 
 @dataclass
@@ -37,6 +37,8 @@ class Options:
     stack_size: int = None
     backend: str = "pybytecode"
     jit_threshold: int = 50
+    native_threshold: int = 10000
+    sync_compile: bool = False
     stats: str = None          # None, "text" or "json"
     verify_ir: bool = False
     disabled_passes: list = field(default_factory=list)
@@ -102,6 +104,10 @@ OPTIONS = [
     (("-backend", "-b"), "backend", True, "PYDBT_BACKEND", None, False, "translation backend: " + "|".join(BACKENDS)),
     (("-jit-threshold",), "jit_threshold", True, "PYDBT_JIT_THRESHOLD", _count, False,
      "executions of a block on the interpreter before the JIT compiles it (0: at once)"),
+    (("-native-threshold",), "native_threshold", True, "PYDBT_NATIVE_THRESHOLD", _count, False,
+     "-backend auto: entries and loop iterations of a block on the bytecode JIT before native code"),
+    (("-sync-compile",), "sync_compile", False, "PYDBT_SYNC_COMPILE", None, False,
+     "compile native code in the guest's thread (default: a compile thread)"),
     (("-disable-pass",), "disabled_passes", True, "PYDBT_DISABLE_PASS", _items, False,
      "optimizer passes to skip, comma separated, or 'all'"),
     (("-stats",), "stats", False, "PYDBT_STATS", None, False, "print statistics at exit (-stats=json for JSON)"),
@@ -259,6 +265,18 @@ def _default_host_signals():
         signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def tiers(opts):
+    """The backends a TB goes through as it gets hotter, and the thresholds
+    between them: the interpreter, then -backend; `auto` is the interpreter,
+    the bytecode JIT, then native code when llvmlite is there."""
+    from pydbt.backends import unavailable
+    if opts.backend == "auto":
+        names = ["interp", "pybytecode"] + (["llvm"] if unavailable("llvm") is None else [])
+    else:
+        names = ["interp", opts.backend]
+    return names, [opts.jit_threshold, opts.native_threshold][:len(names) - 1]
+
+
 def run(argv):
     from .execloop import Engine
     from .stats import STATS
@@ -290,10 +308,11 @@ def run(argv):
     if log.on("page"):
         log.write("".join(f"{v.start:016x}-{v.end:016x} {v.prot:o} {v.name}\n" for v in proc.mem.vmas))
     proc.arch.init_registers(proc.cpu, entry, sp)
-    engine = Engine(proc, get_backend(opts.backend), max_insns=1 if opts.one_insn_per_tb else 512,
+    names, thresholds = tiers(opts)
+    engine = Engine(proc, [get_backend(n) for n in names], thresholds,
+                    max_insns=1 if opts.one_insn_per_tb else 512,
                     verify_ir=opts.verify_ir, count=bool(opts.stats),
-                    tier0=get_backend("interp"), threshold=opts.jit_threshold,
-                    disabled_passes=opts.disabled_passes)
+                    disabled_passes=opts.disabled_passes, sync_compile=opts.sync_compile)
     proc.engine = engine
     # The guest memory's access table (millions of list slots) and the loaded
     # program are long-lived: keep the cycle collector from walking them again

@@ -19,6 +19,8 @@ stop is reported there when the guest's gdb target steps over watched accesses
 itself, else after the instruction, run again alone with the task's watch
 checks off (`_past_watch`).  Syscalls run with the checks off.
 """
+import contextlib
+import itertools
 import signal
 import threading
 import time
@@ -28,6 +30,7 @@ from .errors import Syscall, GuestFault, Breakpoint, Watchpoint, TRAP_BRKPT, Tas
 from .exclusive import MARKER
 from .ir import Block, format_block, verify
 from .builder import Builder
+from .compiler import Compiler
 from .passes import optimize
 from .stats import STATS
 from .tb import TB, TBCache, TBContext, STEP
@@ -43,6 +46,17 @@ class Profile:
         return pc in self.by_pc
 
 
+RECHECK = 256          # a hot TB's code asks again every RECHECK entries and back-edges
+
+
+def _hotness(threshold):
+    """A counting tier's hot(): true at its threshold-th call (the TB is hot),
+    then every RECHECK calls, so code still running in a loop when its
+    replacement is ready (the compile thread) leaves for it."""
+    return itertools.chain(itertools.repeat(False, threshold - 1),
+                           itertools.cycle((True,) + (False,) * (RECHECK - 1))).__next__
+
+
 class _Stop:
     """Where a single-stepped TB goes next: nowhere, it only says the pc."""
     __slots__ = ("guest_pc",)
@@ -52,17 +66,27 @@ class _Stop:
 
 
 class Engine:
-    def __init__(self, proc, backend, chaining=True, max_insns=512, verify_ir=False,
-                 disabled_passes=(), count=False, tier0=None, threshold=0):
+    """tiers: backends from the cheapest to compile to the fastest code;
+    thresholds[i]: how hot a TB gets on tiers[i] before tiers[i + 1] compiles it
+    (a threshold of 0 skips its tier).  A TB starts on the first tier; the last
+    one's code stays.  On a tier that counts its own hotness (`counts_hotness`:
+    the bytecode JIT counts entries and loop back-edges in its code) the TB calls
+    `promote` once it is hot; on another (the interpreter) a wrapper counts runs.
+    A tier that compiles in two halves (`prepare`, `finish`: the native one) has
+    the second half done by the compile thread (compiler.py) unless
+    `sync_compile`; the TB runs on in its tier until the new code replaces it."""
+
+    def __init__(self, proc, tiers, thresholds=(), chaining=True, max_insns=512, verify_ir=False,
+                 disabled_passes=(), count=False, sync_compile=False):
         self.proc = proc
         self.arch = proc.arch
         self.mem = proc.mem
         self.log = proc.log
-        self.backend = backend
-        # tiering: a TB runs `threshold` times on `tier0` (cheap to compile) before
-        # `backend` compiles it; threshold 0 compiles everything with `backend` at once
-        self.tier0 = tier0 if threshold > 0 and tier0 is not None and tier0 is not backend else None
-        self.threshold = threshold
+        kept = [(b, t) for b, t in zip(tiers[:-1], thresholds) if t > 0 and b is not tiers[-1]]
+        self.tiers = [b for b, _ in kept] + [tiers[-1]]
+        self.thresholds = [t for _, t in kept]
+        self.backend = self.tiers[-1]
+        self.compiler = None if sync_compile else Compiler()
         self.cache = TBCache(proc.mem, chaining=chaining and not proc.log.on("nochain"))
         self.max_insns = max_insns
         self.verify_ir = verify_ir
@@ -75,16 +99,16 @@ class Engine:
 
     # --- translation -------------------------------------------------------------
     def translate(self, pc):
-        """A new TB for pc on the first tier (the interpreter when tiering)."""
-        if self.tier0 is not None:
-            return self._make_tb(pc, self.tier0, counting=True)
-        return self._make_tb(pc, self.backend)
+        """A new TB for pc, on the first tier."""
+        return self._make_tb(pc, 0)
 
-    def _make_tb(self, pc, backend, counting=False):
+    def _block(self, pc, tier):
+        """The IR block of a TB at pc for tiers[tier], and its TB (no code yet)."""
         log = self.log
+        backend = self.tiers[tier]
         t0 = time.perf_counter()
         # a superblock made after the first tier follows the paths that tier ran
-        profile = self.profile if self.tier0 is not None and not counting else None
+        profile = self.profile if tier > 0 else None
         superblock = getattr(backend, "superblocks", False)
         block = self.arch.translate(self.mem, pc, self.max_insns, superblock=superblock, profile=profile)
         if self.debug is not None and self.debug.target.breakpoints:
@@ -94,7 +118,7 @@ class Engine:
             self._log_in_asm(block)
         if logged and log.on("op"):
             log.write(f"OP:\n{format_block(block, self.arch.global_names)}\n")
-        if not counting or self.log_opt:
+        if tier > 0 or len(self.tiers) == 1 or self.log_opt:
             # (a first-tier block runs a few times, most of them once or twice:
             # optimizing it costs more than it saves, unless -d op_opt asks to see it)
             if self.verify_ir:
@@ -105,14 +129,21 @@ class Engine:
         if logged and self.log_opt:
             log.write(f"OP after optimization:\n{format_block(block, self.arch.global_names)}\n")
         targets = [op.consts[0] for op in block.ops if op.name == "goto_tb"]
-        tb = TB(pc, block.size, block.ninsns, block.pages, targets)
+        tb = TB(pc, block.size, block.ninsns, block.pages, targets, tier=tier)
         tb.stubs = [self._stub(tb, k, t) for k, t in enumerate(targets)]
         tb.links = list(tb.stubs)
-        t1 = time.perf_counter()
-        STATS.translate_time += t1 - t0
+        STATS.translate_time += time.perf_counter() - t0
+        return block, tb
+
+    def _make_tb(self, pc, tier):
+        t0 = time.perf_counter()
+        block, tb = self._block(pc, tier)
+        backend = self.tiers[tier]
         fn = self._compile(backend, tb, block)
         STATS.compile_each.setdefault(backend.name, []).append(time.perf_counter() - t0)
-        tb.fn = self._counting(tb, fn) if counting else fn
+        if tier < len(self.thresholds) and not getattr(backend, "counts_hotness", False):
+            fn = self._counting(tb, fn)
+        tb.fn = fn
         self.cache.add(tb)
         return tb
 
@@ -175,37 +206,95 @@ class Engine:
             quiet.discard(me)
         return debug is not None and not debug.watch_before and debug.watch_hit(task, hit.kind, hit.addr)
 
-    def _compile(self, backend, tb, block):
-        t1 = time.perf_counter()
+    def _context(self, tb):
         ctx = TBContext(self.mem, tb.links, self.lookup, self.cache.fns, self.counter,
                         self.proc.signals.pending, self.cache)
-        fn = backend.compile(block, ctx)
+        if tb.tier < len(self.thresholds) and getattr(self.tiers[tb.tier], "counts_hotness", False):
+            ctx.hot = _hotness(self.thresholds[tb.tier])
+            ctx.promote = self._hot(tb)
+        return ctx
+
+    def _compile(self, backend, tb, block):
+        t1 = time.perf_counter()
+        fn = backend.compile(block, self._context(tb))
+        self._compiled(backend, tb, fn, time.perf_counter() - t1)
+        return fn
+
+    def _compiled(self, backend, tb, fn, seconds):
         fn.guest_pc = tb.pc
         if self.log.on("out_asm") and self.log.in_filter(tb.pc) and hasattr(backend, "disassemble"):
             self.log.write(f"OUT: [{backend.name}] {tb.pc:#x}\n{backend.disassemble(fn)}\n")
-        STATS.compile_time[backend.name] = STATS.compile_time.get(backend.name, 0.0) + \
-            time.perf_counter() - t1
-        return fn
+        STATS.compile_time[backend.name] = STATS.compile_time.get(backend.name, 0.0) + seconds
 
     def _counting(self, tb, fn):
-        """Tier 0: run fn; after `threshold` runs the TB is translated again for the
-        real backend (as a superblock, if the backend wants them) and replaced."""
-        left = [self.threshold]
+        """A tier that does not count: run fn; after `threshold` runs the TB is
+        promoted (_promote)."""
+        left = [self.thresholds[tb.tier]]
 
-        def tier0(cpu):
+        def counting(cpu):
             left[0] -= 1
             if left[0] == 0 and tb.valid:
                 return self._promote(tb)(cpu)
             return fn(cpu)
-        tier0.guest_pc = tb.pc
-        return tier0
+        counting.guest_pc = tb.pc
+        return counting
+
+    def _hot(self, tb):
+        """What a counting tier's TB calls once it is hot, with the pc it stopped
+        at (its start, or a loop head inside it): -> the function to run there."""
+        def promote(pc):
+            if tb.valid and not tb.promoting:
+                self._promote(tb)
+            return self.cache.fns.get(pc) or self.lookup(pc)
+        return promote
 
     def _promote(self, old):
-        self.proc.cpu.pc = old.pc
-        new = self._make_tb(old.pc, self.backend)
-        self.cache.replace(old, new)
-        STATS.tbs_promoted += 1
-        return new.fn
+        """old is hot: its code on the next tier replaces it, now or (compile
+        thread) when ready.  -> the function to run at old.pc now."""
+        tier = old.tier + 1
+        backend = self.tiers[tier]
+        self.proc.cpu.pc = old.pc                      # (a fetch fault is reported here)
+        # (the compile thread only from a JIT tier: code left on the interpreter
+        # while native code is made runs ~10x slower, and more of it gets hot)
+        if self.compiler is None or not hasattr(backend, "prepare") or \
+                not getattr(self.tiers[old.tier], "counts_hotness", False):
+            new = self._make_tb(old.pc, tier)
+            self.cache.replace(old, new)
+            STATS.tbs_promoted += 1
+            return new.fn
+        t0 = time.perf_counter()
+        block, new = self._block(old.pc, tier)
+        with self.cache.lock:                          # (ids and slots of the native state)
+            job = backend.prepare(block, self._context(new))
+        self.cache.index(new)                          # (a write to its code from now on drops it)
+        old.promoting = True
+        spent = time.perf_counter() - t0
+
+        def work():
+            t1 = time.perf_counter()
+            return backend.finish(job), time.perf_counter() - t1
+
+        def done(result):
+            with self.cache.lock:
+                if result is None:                   # (and old is not promoted again)
+                    self.cache.discard(new)
+                    return
+                fn, seconds = result
+                new.fn = fn
+                if not (old.valid and new.valid):     # (its code was written meanwhile)
+                    self.cache.discard(new)
+                    return
+                self._compiled(backend, new, fn, seconds)
+                STATS.compile_each.setdefault(backend.name, []).append(spent + seconds)
+                self.cache.publish(new)
+                self.cache.replace(old, new)
+                STATS.tbs_promoted += 1
+        self.compiler.submit(work, done)
+        return old.fn
+
+    def quiet(self):
+        """A context in which no compile is half done (around fork)."""
+        return self.compiler.quiet() if self.compiler is not None else contextlib.nullcontext()
 
     def _stub(self, tb, k, target):
         """The function exit k returns until it is chained: find or make the successor."""
@@ -224,6 +313,8 @@ class Engine:
 
     def after_fork(self):
         self.cache.after_fork()
+        if self.compiler is not None:
+            self.compiler.after_fork()
 
     def lookup(self, pc):
         """Indirect jumps: the function of the TB at pc, translating it if needed."""

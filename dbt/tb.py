@@ -33,9 +33,9 @@ STEP = 1                                # translation flag: one instruction, not
 
 class TB:
     __slots__ = ("pc", "key", "size", "ninsns", "fn", "pages", "links", "stubs", "targets",
-                 "incoming", "valid")
+                 "incoming", "valid", "tier", "promoting")
 
-    def __init__(self, pc, size, ninsns, pages, targets, flags=0):
+    def __init__(self, pc, size, ninsns, pages, targets, flags=0, tier=0):
         self.pc = pc
         self.key = (pc, flags) if flags else pc
         self.size = size
@@ -47,6 +47,8 @@ class TB:
         self.links = []                 # what exit k returns: a stub or the successor's fn
         self.incoming = []              # (tb, k) pairs that jump here
         self.valid = True
+        self.tier = tier                # index in the engine's tiers
+        self.promoting = False          # its next tier's code is being made (compile thread)
 
     def __repr__(self):
         return f"TB({self.pc:#x}, {self.ninsns} insns)"
@@ -55,12 +57,16 @@ class TB:
 class TBContext:
     """What a backend's compiled code may use."""
 
-    __slots__ = ("mem", "links", "lookup", "fns", "counter", "pending", "cache")
+    __slots__ = ("mem", "links", "lookup", "fns", "counter", "pending", "cache", "hot", "promote")
 
     def __init__(self, mem, links, lookup, fns, counter, pending, cache=None):
         self.mem, self.links, self.lookup, self.fns = mem, links, lookup, fns
         self.counter, self.pending = counter, pending
         self.cache = cache              # the TBCache (a native backend keeps its state there)
+        # a tier that counts hotness (backend.counts_hotness): each entry and loop
+        # back-edge calls hot(); when it returns true the code returns promote(pc),
+        # pc being where it stopped (the TB is hot, or its replacement may be ready)
+        self.hot = self.promote = None
 
 
 class TBCache:
@@ -82,12 +88,31 @@ class TBCache:
 
     def add(self, tb):
         with self.lock:
-            self.by_pc[tb.key] = tb
-            self.fns[tb.key] = tb.fn
+            self.index(tb)
+            self.publish(tb)
+
+    def index(self, tb):
+        """tb's pages hold translated code: a write to them invalidates tb (which
+        need not be published yet: code still being compiled)."""
+        with self.lock:
             for pg in tb.pages:
                 self.by_page.setdefault(pg, set()).add(tb)
                 self.mem.mark_code(pg)
+
+    def publish(self, tb):
+        """tb (indexed, its fn made) is what runs at its key from now on."""
+        with self.lock:
+            self.by_pc[tb.key] = tb
+            self.fns[tb.key] = tb.fn
             STATS.tbs_translated += 1
+
+    def discard(self, tb):
+        """A TB made but never published (its code came too late): let it go."""
+        with self.lock:
+            if tb.valid:
+                self.invalidate(tb)
+            elif self.native is not None and tb.fn is not None:
+                self.native.drop(tb)
 
     def link(self, src, k, dst):
         with self.lock:

@@ -18,6 +18,7 @@ signal is served.  Life cycle, with Linux's rules:
 * `exit_task` (exit): one task ends (clear_child_tid is zeroed and woken); the
   process ends with the last one.  `exit_group`: the whole process ends.
 """
+import contextlib
 import errno
 import fcntl
 import os
@@ -285,7 +286,9 @@ class Process:
             r, w = (ownfds.hide(self, fd) for fd in os.pipe())
         debugger = self.debugger
         chan = debugger.before_fork(vfork) if debugger is not None else None    # (gdb follows forks)
-        with self.mem.map_lock:                # (the child never inherits a layout mid-change)
+        quiet = self.engine.quiet() if self.engine is not None else contextlib.nullcontext()
+        # (the child never inherits a layout mid-change, nor code half compiled)
+        with self.mem.map_lock, quiet:
             pid = self.exclusive.run_alone(os.fork)
         if pid == 0:
             self._after_fork_child(parent)

@@ -226,6 +226,9 @@ BACKENDS = guestprogs.selected({
     "jit": ["-backend", "pybytecode", "-jit-threshold", "0"],
     "tiered": [],
     "llvm": ["-backend", "llvm"],           # native code for what gets hot (issue 12)
+    # interpreter -> bytecode -> native, thresholds low so that tier changes happen
+    # in every program, with native code made in the compile thread
+    "auto": ["-backend", "auto", "-jit-threshold", "2", "-native-threshold", "40"],
 })
 
 
