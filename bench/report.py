@@ -2,7 +2,7 @@
 """Run every workload under each pydbt backend, qemu-riscv64 and the native
 build, side by side, and report wall times, guest MIPS and ratios.
 
-    python bench/report.py [--size small|bench] [--backends interp,pybytecode]
+    python bench/report.py [--size steady|small|bench] [--backends interp,pybytecode]
                            [--pythons 3.11,3.12,3.13]
                            [--workloads sha256,vm] [--repeat N]
                            [--timeout 600 | --timeout interp=1800,pybytecode=600]
@@ -13,6 +13,11 @@ within a workload through every runner, the order rotating between
 repetitions) so that a slow phase of a noisy machine spreads over all
 runners; the median of the repetitions is reported.  A run that times out
 or prints the wrong checksum is not repeated.
+
+--size steady (the default; steady_report.py) runs qemu at sizes where it
+takes ~1 s and compares steady-state rates (the difference of two sizes per
+runner, each backend at sizes of its own) and wall times there, with issue
+12's targets; small and bench run every runner at one fixed size.
 
 Writes into --out (default bench/results/): report-SIZE.md (the tables),
 report-SIZE.svg (log-scale bar chart of the times) and report-SIZE.json (the
@@ -304,7 +309,8 @@ def markdown(rows, tables, machine, args, runners, steady=False):
     out = [f"# pydbt benchmark report ({args.size})", "",
            f"- date: {machine['date']}",
            f"- machine: {machine['cpu']}, {machine['cores']} cores ({machine['usable_cores']} usable), "
-           f"load average at start {' '.join(machine['loadavg_at_start'])}",
+           f"load average at start {' '.join(machine['loadavg_at_start'])}"
+           + (f", at the end {' '.join(machine['loadavg_at_end'])}" if machine.get("loadavg_at_end") else ""),
            f"- {machine['os']}; {machine['python']}",
            f"- {machine['qemu']}; cross {machine['cross_cc']}; host {machine['host_cc']}",
            f"- pydbt {machine['pydbt_commit']}; runners: {', '.join(runners)}; repeat {args.repeat} (median)"
@@ -445,6 +451,10 @@ def run_steady(args, machine, workloads, runners, backends, timeouts, t0):
     counter = args.counter or sr.pick_counter(backends)
     counts = sr.count_insns(workloads, runs, counter, timeout_for(timeouts, counter or "*"))
     rows = sr.summarise(workloads, runners, backends, plans, runs, counts, expected)
+    try:
+        machine["loadavg_at_end"] = open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        pass
     raw = {"machine": machine, "size": "steady", "repeat": args.repeat, "k": args.k,
            "target_s": args.target_s, "wall_cap_s": args.wall_cap, "counter": counter,
            "runners": runners, "backends": backends, "timeouts": timeouts,
