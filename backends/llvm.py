@@ -149,7 +149,10 @@ class NativeState:
         self.chaining = chaining                 # (-d nochain: no jump cache either)
         self.shared = shared
         nslots = SLOTS if shared else 1024     # (a private state's slots stay empty)
-        self._slots_map = mmap.mmap(-1, 8 * nslots) if shared else None
+        # (private: a forked child patches its own slots; Python's default,
+        # MAP_SHARED, had a child's chains jump into code only it has)
+        self._slots_map = mmap.mmap(-1, 8 * nslots, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS) \
+            if shared else None
         self.slots = ((ctypes.c_uint64 * nslots).from_buffer(self._slots_map) if shared
                       else (ctypes.c_uint64 * nslots)())
         self.nslots = nslots
