@@ -39,8 +39,10 @@ run next, as every backend does:
   are back, faults too, with the pc of the faulting instruction.
 Callbacks from native code into Python (`NativeState.callback`): the checked
 memory path (GuestMemory.load/store) for any access the inline permission check
-refuses, and helpers (FP, AMOs, LR/SC, CSRs: phase 1 runs F/D through the exact
-Python helpers, ~0.3 us a call).  An exception in a callback is kept and the TB
+refuses, and helpers (FP beyond llvm_fp.py's common cases, AMOs, LR/SC, CSRs;
+~0.3 us a call).  FP flags and the dynamic rounding mode live in ctx words
+(CTX_FFLAGS, CTX_FRM) while native code runs: copied from the CPU attributes the
+frontend names on entry and around every helper callback, back on exit.  An exception in a callback is kept and the TB
 leaves by its fault exit.
 
 Code of invalidated TBs is freed (its ORC resource tracker dropped) only when no
@@ -58,7 +60,7 @@ instructions, loaded host): intloop 1.2x qemu-riscv64, sieve 1.4x, vm 1.2x,
 fib 1.0x, crc32 0.9x, strings 0.9x, quicksort 0.6x, sha256 0.6x, matmul_int
 0.4x (its loop is mostly permission checks, which qemu-user does not make).
 
-Not yet: F/D natively (helpers by callback, exact), LR/SC and AMOs natively
+Not yet: LR/SC and AMOs natively
 (helpers under the memory's atomic lock; native code holds the GIL, so guest
 threads never run native code at once), regions across TBs, freeing the
 JITDylib of a freed TB (its code is freed, the empty library stays).
@@ -103,13 +105,14 @@ def _stat(key, n=1):
 
 class NativeCtx:
     """One thread's (one CPU object's) native context: see llvm_emit.CTX_*."""
-    __slots__ = ("words", "addr", "cpu", "error", "__weakref__")
+    __slots__ = ("words", "addr", "cpu", "error", "fp", "__weakref__")
 
     def __init__(self, cpu):
         self.words = (ctypes.c_uint64 * E.CTX_WORDS)()
         self.addr = ctypes.addressof(self.words)
         self.cpu = cpu
         self.error = None
+        self.fp = None             # (flags, rounding mode) CPU attributes mirrored in the words
         _CTXS[self.addr] = self
 
 
@@ -169,6 +172,7 @@ class NativeState:
             self._perm = (ctypes.c_char * 1)()
             perm, npages, base = ctypes.addressof(self._perm), 0, 0
         self.helpers, self.helper_ids = [], {}
+        self.fp_env = None                       # see prepare()
         self.natives = {}
         self.next_id = 0
         self.active = 0
@@ -220,6 +224,10 @@ class NativeState:
         em = E.Emitter(block, nat.fname, self.consts, ctx.counter is not None)
         nat.text = em.build()
         nat.exceptions = em.exceptions
+        if em.fp is not None and self.fp_env is None:
+            # this TB computes FP natively (llvm_fp.py): from now on the flags and the
+            # rounding mode live in ctx words while native code runs
+            self.fp_env = (em.fp.env.flags_attr, em.fp.env.rm_attr)
         nat.imports = dict(self.symbols, **em.imports)
         nat.imports[E.SYM_TB_ID] = nat.tb_id
         nat.imports[E.SYM_TB_SLOTS] = ctypes.addressof(self.slots) + 8 * nat.slot0
@@ -264,6 +272,10 @@ class NativeState:
         n = len(regs)
         s = _struct(n)
         s.pack_into(w, 0, *regs)
+        fp = nc.fp = self.fp_env
+        if fp is not None:
+            w[E.CTX_FFLAGS] = getattr(cpu, fp[0])
+            w[E.CTX_FRM] = getattr(cpu, fp[1])
         budget = 0 if nat.pending else BUDGET
         w[E.CTX_BUDGET] = budget
         w[E.CTX_STATUS] = 0
@@ -280,6 +292,8 @@ class NativeState:
         finally:
             self.active -= 1
         regs[:] = s.unpack_from(w, 0)
+        if fp is not None:
+            setattr(cpu, fp[0], w[E.CTX_FFLAGS])
         left = w[E.CTX_BUDGET]
         extra = STATS.extra
         extra["native_transitions"] = extra.get("native_transitions", 0) + 1
@@ -339,7 +353,15 @@ class NativeState:
                 self.mem.store(a, b, c)
                 r = 0
             else:
-                r = self.helpers[a](nc.cpu, *nc.words[E.CTX_ARGS:E.CTX_ARGS + b])
+                w, fp = nc.words, nc.fp
+                if fp is None:
+                    r = self.helpers[a](nc.cpu, *w[E.CTX_ARGS:E.CTX_ARGS + b])
+                else:
+                    cpu = nc.cpu
+                    setattr(cpu, fp[0], w[E.CTX_FFLAGS])
+                    r = self.helpers[a](cpu, *w[E.CTX_ARGS:E.CTX_ARGS + b])
+                    w[E.CTX_FFLAGS] = getattr(cpu, fp[0])
+                    w[E.CTX_FRM] = getattr(cpu, fp[1])
                 r = 0 if r is None else r & M64
             return r
         except BaseException as e:                    # (KeyboardInterrupt too: raised on exit)

@@ -29,7 +29,8 @@ Shape of the function:
   Python (GuestMemory.load/store: page crossing, faults, stores into pages that
   hold translations, which invalidates them); if the callback raised, the TB
   leaves by its fault exit with the pc of the faulting instruction.
-* helpers (`call`, `call_pure`: FP, AMOs, CSRs) call back into Python the same way.
+* helpers (`call`, `call_pure`: FP, AMOs, CSRs) call back into Python the same way,
+  except the FP operations llvm_fp.py computes natively (their common case).
 * exits: `goto_tb` loads its chain slot; a non-null slot is the successor's
   native code, reached by a `musttail` call (a jump) once the budget allows;
   `goto_ptr` probes the native jump cache (pc -> code); a back-edge (a loop
@@ -42,6 +43,7 @@ quoted and escaped as LLVM's lexer wants when they are not plain.
 import re
 
 from pydbt import ir
+from . import llvm_fp
 from pydbt.ir import Const, I32, I64, MASK
 
 # ctx layout, in 64-bit words
@@ -55,7 +57,9 @@ CTX_STATUS = 68
 CTX_PC = 69
 CTX_ARGS = 70
 NARGS_MAX = 8
-CTX_WORDS = CTX_ARGS + NARGS_MAX
+CTX_FFLAGS = CTX_ARGS + NARGS_MAX      # FP: accumulated exception flags, dynamic rounding mode
+CTX_FRM = CTX_FFLAGS + 1               # (llvm_fp.py)
+CTX_WORDS = CTX_FRM + 1
 
 # exit codes returned to Python
 EXIT_GOTO, EXIT_PTR, EXIT_LOOP, EXIT_EXC, EXIT_FAULT = range(5)
@@ -156,6 +160,7 @@ class Emitter:
         self.fault_from = []          # (llvm block, pc) pairs jumping to the fault exit
         self.cur = "start"
         self.goto_n = -1
+        self.fp = None                # llvm_fp.FPLowering when the TB computes FP natively
         self.exits = []               # (llvm block, code, arg, native code or null) into `leave`
 
     # --- text helpers ----------------------------------------------------------------
@@ -233,6 +238,7 @@ class Emitter:
         self.written = sorted({op.consts[0] for op in ops if op.name == "setreg"})
         self.heads = self._heads()
         self.groups = self.plan_groups()
+        self.fp = llvm_fp.plan(self)
         body_start = len(self.lines)
         for op in ops:
             if self.terminated and op.name != "label":
@@ -243,7 +249,8 @@ class Emitter:
         body = self.lines[body_start:]
         self.lines = self.lines[:body_start]
         # entry: register allocas, then the body, then the shared fault exit
-        self.lines.append(f"define i64 {Names.sym(self.name)}(ptr noalias %ctx) nounwind {{")
+        self.lines.append(f"define i64 {Names.sym(self.name)}(ptr noalias %ctx) nounwind"
+                          f"{self.fp.attrs() if self.fp else ''} {{")
         self.lines.append("entry:")
         for g in self.used:
             self.emit(f"%r{g} = alloca i64")
@@ -251,6 +258,8 @@ class Emitter:
             self.emit("%ic = alloca i64")
             self.emit("store i64 0, ptr %ic")
         self.emit("%bud = alloca i64")
+        if self.fp:
+            self.fp.entry()
         self.emit(f"%bud.p = getelementptr inbounds i64, ptr %ctx, i64 {CTX_BUDGET}")
         self.emit("%bud.0 = load i64, ptr %bud.p")
         self.emit("store i64 %bud.0, ptr %bud")
@@ -323,6 +332,8 @@ class Emitter:
             self.emit(f"{v} = load i64, ptr %ic")
             self.emit(f"{new} = add i64 {old}, {v}")
             self.ctx_store(CTX_ICOUNT, new)
+        if self.fp:
+            self.fp.collect()
         self.emit("%xnz = icmp ne ptr %xfn, null")
         self.term("br i1 %xnz, label %xbudget, label %xret")
         self.block_start("xbudget")
@@ -403,7 +414,11 @@ class Emitter:
         cb = Names.sym(SYM_CB)
         self.decls.setdefault(SYM_CB, f"declare i64 {cb}(ptr, i64, i64, i64, i64)")
         r = self.fresh()
+        if self.fp:
+            self.fp.collect()
         self.emit(f"{r} = call i64 {cb}(ptr %ctx, i64 {kind}, i64 {a}, i64 {b}, i64 {c})")
+        if self.fp:
+            self.fp.clear()
         st, bad = self.ctx_load(CTX_STATUS), self.fresh()
         self.emit(f"{bad} = icmp ne i64 {st}, 0")
         ok = self.new_block("ok")
@@ -660,6 +675,8 @@ class Emitter:
         elif n == "st":
             self.st(op)
         elif n in ("call", "call_pure"):
+            if self.fp and self.fp.lower(op):
+                return
             self.call(op, self.c["helper"](op.consts[0]))
         elif n == "insn_start":
             self.pc = op.consts[0]

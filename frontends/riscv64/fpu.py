@@ -12,6 +12,14 @@ are written with the upper 32 bits set.
 
 `rm` is the instruction's 3-bit field; 7 selects `cpu.frm`; 5, 6, or a dynamic
 `frm` of 5..7, are reserved and raise an illegal-instruction fault.
+
+For native backends each helper that computes an IEEE 754 operation carries
+`helper.native_fp`, an arch-neutral `NativeFP` description of its common case
+(the operation, the format, which argument is the rounding mode), and `ENV_DESC`
+says how this ISA keeps its FP state (the CPU attributes of the accumulated
+flags and the dynamic rounding mode, its flag bits, rounding-mode codes, default
+NaN, NaN-boxing).  A backend may compute that common case itself; the helper
+stays the exact reference and the path for everything else.
 """
 from pydbt import softfloat as sf
 from pydbt.errors import illegal
@@ -245,6 +253,72 @@ def fcvt_d_s(cpu, a, rm):
 
 
 # ---------------------------------------------------------------------------
+# Descriptions for native backends (see the module docstring)
+
+class FPEnvDesc:
+    """How an ISA keeps its floating-point state."""
+    flags_attr = "fflags"        # CPU attribute: accumulated exception flags (ORed into)
+    rm_attr = "frm"              # CPU attribute: the dynamic rounding mode
+    # the bit of each IEEE 754 exception in the flags
+    flag_bits = {"invalid": 16, "divbyzero": 8, "overflow": 4, "underflow": 2, "inexact": 1}
+    rm_nearest_even = 0          # rounding-mode codes
+    rm_toward_zero = 1
+    rm_dynamic = 7               # read the mode from rm_attr (any other value there: the helper decides)
+    default_nan = {32: CNAN_S, 64: CNAN_D}     # every NaN result is this one
+    nan_boxed = True             # 32-bit values live in 64-bit words whose upper half is all ones
+                                 # (otherwise they read as the default NaN); results are boxed
+    int32_result_sext = True     # 32-bit integer results are sign-extended to 64 bits
+
+
+ENV_DESC = FPEnvDesc()
+
+
+class NativeFP:
+    """The common case of a helper `(cpu, *args)`, in IEEE 754 terms:
+
+    op: add sub mul div (a, b, rm) | sqrt (a, rm) | fma (a, b, c, rm):
+        (-(a*b) if neg_prod else a*b) + (-c if neg_add else c), one rounding |
+        min_num max_num (a, b): IEEE 754-2019 minimumNumber/maximumNumber, -0 < +0 |
+        eq (quiet) lt le (signalling) (a, b) -> 1 or 0 |
+        copysign copysign_not copysign_xor (a, b): a with b's sign (inverted, xored) |
+        f2i (a, rm): to a signed/unsigned int_bits integer | i2f (a, rm): from the
+        low int_bits of a | f2f (a, rm): from format src_width;
+    width: the float format (32 or 64) of the operands, or of the result (i2f);
+    rm: index of the rounding-mode argument, or None."""
+    __slots__ = ("op", "width", "rm", "neg_prod", "neg_add", "int_bits", "int_signed",
+                 "src_width", "env")
+
+    def __init__(self, op, width, rm=None, neg_prod=False, neg_add=False, int_bits=0,
+                 int_signed=True, src_width=0):
+        self.op, self.width, self.rm = op, width, rm
+        self.neg_prod, self.neg_add = neg_prod, neg_add
+        self.int_bits, self.int_signed, self.src_width = int_bits, int_signed, src_width
+        self.env = ENV_DESC
+
+
+def _describe():
+    for x, w in (("s", 32), ("d", 64)):
+        d = {}
+        for n in ("add", "sub", "mul", "div"):
+            d[f"f{n}"] = NativeFP(n, w, rm=2)
+        d["fsqrt"] = NativeFP("sqrt", w, rm=1)
+        for n, neg_prod, neg_add in (("fmadd", 0, 0), ("fmsub", 0, 1), ("fnmsub", 1, 0), ("fnmadd", 1, 1)):
+            d[n] = NativeFP("fma", w, rm=3, neg_prod=bool(neg_prod), neg_add=bool(neg_add))
+        d["fmin"], d["fmax"] = NativeFP("min_num", w), NativeFP("max_num", w)
+        for n in ("eq", "lt", "le"):
+            d["f" + n] = NativeFP(n, w)
+        d["fsgnj"], d["fsgnjn"], d["fsgnjx"] = (NativeFP(o, w) for o in
+                                                ("copysign", "copysign_not", "copysign_xor"))
+        for k, bits, signed in (("w", 32, True), ("wu", 32, False), ("l", 64, True), ("lu", 64, False)):
+            d[f"fcvt_{k}"] = NativeFP("f2i", w, rm=1, int_bits=bits, int_signed=signed)
+            globals()[f"fcvt_{x}_{k}"].native_fp = NativeFP("i2f", w, rm=1, int_bits=bits, int_signed=signed)
+        for n, desc in d.items():
+            globals()[f"{n}_{x}"].native_fp = desc
+    fcvt_s_d.native_fp = NativeFP("f2f", 32, rm=1, src_width=64)
+    fcvt_d_s.native_fp = NativeFP("f2f", 64, rm=1, src_width=32)
+
+
+# ---------------------------------------------------------------------------
 # The helpers
 
 def _to_u64(v):
@@ -326,5 +400,6 @@ ALL_HELPERS['fcvt_d_s'] = fcvt_d_s
 for _n, _f in ALL_HELPERS.items():
     _name(_f, _n)
 del _n, _f, _x
+_describe()
 
 __all__ = ['ALL_HELPERS', *ALL_HELPERS]
