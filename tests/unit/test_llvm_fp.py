@@ -6,7 +6,9 @@
   singles, ties, values at the integer conversions' limits) under every rounding
   mode, static and dynamic (reserved ones included): result, fflags (ORed into
   what was there) and any fault equal the helper's own answer;
-* the common case really runs natively (no helper callback);
+* the common case really runs natively (no helper callback); the host's
+  flags raised by Python during a callback do not reach the guest, the guest's
+  raised before it are visible to it, a rounding mode set by it is obeyed after;
 * sequences of F/D instructions (with fflags/frm CSR accesses and memory
   callbacks between them) as machine code: the llvm backend ends in the state
   the interpreter does.
@@ -181,6 +183,54 @@ def test_common_case_runs_natively(name, args):
     before = STATS.extra.get("native_helper_calls", 0)
     check(name, args, None if fpu.ALL_HELPERS[name].native_fp.rm is None else 7, 0, 0)
     assert STATS.extra.get("native_helper_calls", 0) == before
+
+
+# --- native code around callbacks into Python -----------------------------------------
+
+def _pollute(cpu, x):
+    """Python float work: raises the host's inexact flag"""
+    return int(1.0 / (3.0 + (x & 1)) * 0)
+
+
+def _peek(cpu, x):
+    return cpu.fflags
+
+
+def _set_rtz(cpu, x):
+    cpu.frm = 1
+    return 0
+
+
+def run_calls(*steps):
+    """x3 = fadd/fdiv.d(x0, x1, rm 7), helper(x2) ... in one block; -> registers, fflags"""
+    blk = Block(0x1000)
+    b = Builder(blk)
+    for k, (name, fn) in enumerate(steps):
+        if name == "helper":
+            b.setreg(10 + k, b.call(fn, b.getreg(2, I64)))
+        else:
+            b.setreg(10 + k, b.call(fpu.ALL_HELPERS[name], b.getreg(0, I64), b.getreg(1, I64), 7))
+    b.goto_tb(0x2000)
+    fn = get_backend("llvm").compile(blk, Ctx())
+    cpu = CPU(None)
+    cpu.regs[:3] = [d2b(1.0), d2b(10.0), 0]
+    fn(cpu)
+    return cpu.regs[10:10 + len(steps)], cpu.fflags
+
+
+def test_python_float_work_in_a_callback_raises_no_guest_flag():
+    regs, flags = run_calls(("fadd_d", None), ("helper", _pollute), ("fadd_d", None))
+    assert regs == [d2b(11.0), 0, d2b(11.0)] and flags == 0
+
+
+def test_a_callback_sees_the_flags_native_code_raised():
+    regs, flags = run_calls(("fadd_d", None), ("helper", _peek), ("fdiv_d", None), ("helper", _peek))
+    assert regs == [d2b(11.0), 0, d2b(0.1), 1] and flags == 1
+
+
+def test_native_code_obeys_a_rounding_mode_a_callback_set():
+    regs, flags = run_calls(("fdiv_d", None), ("helper", _set_rtz), ("fdiv_d", None))
+    assert regs == [d2b(0.1), 0, d2b(0.1) - 1] and flags == 1     # RNE rounds 1/10 up, RTZ down
 
 
 # --- instruction sequences against the interpreter ------------------------------------
