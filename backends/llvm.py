@@ -302,7 +302,9 @@ class NativeState:
                 budget - (left if left < 1 << 63 else 0)
         if nat.counter is not None:
             ic = w[E.CTX_ICOUNT]
-            nat.counter[0] += ic - (1 << 64) if ic >> 63 else ic
+            ic = ic - (1 << 64) if ic >> 63 else ic
+            nat.counter[0] += ic
+            extra["native_guest_insns"] = extra.get("native_guest_insns", 0) + ic
         arg = w[E.CTX_EXIT_ARG]
         if code == E.EXIT_GOTO:
             return nat.links[arg]
