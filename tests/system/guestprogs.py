@@ -171,6 +171,7 @@ PROGRAMS: dict[str, Program] = {
            what="gdbstub tests: watched globals (a hot loop, a read, a named thread), a SIGSEGV"),
         _p("gdb_loops", opt="-O0", cflags=("-g", "-gno-column-info"),
            what="gdbstub tests: a loop on one line (range stepping), a read gdb interrupts"),
+        _p("hotloop", what="one hot loop of argv[1] iterations (tiering: a tier change while it runs)"),
     ]
 }
 

@@ -157,6 +157,8 @@ CASES = [
                                                            b"sockets done, failures=0")),
     Case("sockets_dyn", "sockets_dyn", args=(TMPDIR, "tcp", "unix", "msg"),
          stdout_has=(b"sockets done, failures=0",)),
+    # tiering (issue 12; also tests/system/test_tiering.py)
+    Case("hotloop", "hotloop", args=("20000",), stdout_has=(b"2658416250084589850 2549744\n",)),
 ]
 
 

@@ -1,0 +1,92 @@
+"""Tiering (-backend auto: interpreter -> bytecode JIT -> native code), against
+qemu-riscv64's output and pydbt's own -stats.
+
+- a loop that becomes hot while it runs moves to native code at once (with
+  -sync-compile: the native share of its instructions is what the thresholds
+  leave) or soon (the compile thread: the running bytecode asks again every
+  RECHECK back-edges whether its replacement is ready);
+- thresholds of 0 skip their tier; without llvmlite, auto is interp -> bytecode;
+- -stats counts the promotions per tier.
+Every run's output is qemu's.
+"""
+import json
+import os
+import sys
+
+import pytest
+
+import guestprogs
+from pydbt.backends import unavailable
+
+pytestmark = pytest.mark.skipif(unavailable("llvm") is not None, reason="llvmlite is not installed")
+
+TIMEOUT = 300.0
+ITERATIONS = 4_000_000          # ~40 M guest instructions: ~2 s on the bytecode JIT alone
+
+
+def _env():
+    return {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PYDBT_CODE_CACHE": "off",
+            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {})}
+
+
+def _run(binary, opts, tmp_path, n=ITERATIONS):
+    """stdout and -stats=json of pydbt running hotloop n"""
+    argv = [sys.executable, "-m", "pydbt", "run", *opts, "-stats=json", str(binary), str(n)]
+    r = guestprogs.run(argv, env=_env(), cwd=tmp_path, timeout=TIMEOUT)
+    assert r.returncode == 0, r.describe() + "\n" + r.stderr.decode(errors="replace")[-3000:]
+    return r.stdout, json.loads(r.stderr.decode().strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def oracle(guest_binaries):
+    binary = guest_binaries["hotloop"]
+    if isinstance(binary, guestprogs.BuildError):
+        pytest.fail(str(binary), pytrace=False)
+    q = guestprogs.run(guestprogs.qemu_argv(binary, [str(ITERATIONS)]), env=_env(), cwd="/", timeout=TIMEOUT)
+    assert q.returncode == 0, q.describe()
+    return binary, q.stdout
+
+
+def test_hot_loop_moves_to_native_code_while_it_runs(oracle, tmp_path):
+    binary, want = oracle
+    out, stats = _run(binary, ["-backend", "auto", "-sync-compile"], tmp_path)
+    assert out == want
+    # the loop's TB gets hot after 10,000 back-edges on the bytecode JIT (the
+    # default -native-threshold) and the next iteration is native
+    assert stats["native_guest_insns"] > 0.95 * stats["guest_insns"], stats
+    assert stats["compile_ms"].keys() >= {"interp", "pybytecode", "llvm"}, stats
+    assert stats["tbs_promoted"] >= 2, stats
+
+
+def test_compile_thread_replaces_a_running_loop(oracle, tmp_path):
+    binary, want = oracle
+    out, stats = _run(binary, ["-backend", "auto"], tmp_path)
+    assert out == want
+    # the loop keeps running on the bytecode JIT while the compile thread works,
+    # then leaves for the native code (it never returns to the trampoline by itself)
+    assert stats["native_guest_insns"] > 0.2 * stats["guest_insns"], stats
+
+
+def test_thresholds_of_zero_skip_their_tiers(oracle, tmp_path):
+    binary, want = oracle
+    out, stats = _run(binary, ["-backend", "auto", "-jit-threshold", "0", "-native-threshold", "0"],
+                      tmp_path, n=20000)
+    assert out == guestprogs.run(guestprogs.qemu_argv(binary, ["20000"]), env=_env(), cwd="/",
+                                 timeout=TIMEOUT).stdout
+    assert set(stats["compile_ms"]) == {"llvm"}, stats          # native code only
+    assert stats["tbs_promoted"] == 0, stats
+
+
+def test_auto_without_llvmlite_is_interpreter_then_bytecode(oracle, tmp_path):
+    binary, _ = oracle
+    # llvmlite made unimportable: auto quietly means the two Python tiers
+    code = ("import sys; sys.modules['llvmlite'] = None; from pydbt.cli import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    r = guestprogs.run([sys.executable, "-c", code, "run", "-backend", "auto", "-stats=json", str(binary), "20000"],
+                       env=_env(), cwd=tmp_path, timeout=TIMEOUT)
+    assert r.returncode == 0, r.describe()
+    q = guestprogs.run(guestprogs.qemu_argv(binary, ["20000"]), env=_env(), cwd="/", timeout=TIMEOUT)
+    assert r.stdout == q.stdout
+    lines = r.stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines                           # no warning: auto is what is there
+    assert set(json.loads(lines[0])["compile_ms"]) == {"interp", "pybytecode"}
