@@ -31,6 +31,7 @@ import argparse
 import html
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -314,6 +315,7 @@ def markdown(rows, tables, machine, args, runners, steady=False):
            f"- {machine['os']}; {machine['python']}",
            f"- {machine['qemu']}; cross {machine['cross_cc']}; host {machine['host_cc']}",
            f"- pydbt {machine['pydbt_commit']}; runners: {', '.join(runners)}; repeat {args.repeat} (median)"
+           + (f"; native code cache {machine['code_cache']['setting']}" if machine.get("code_cache") else "")
            + (f"; pairs of sizes k = {args.k:g} apart in work" if steady else ""),
            "- every run's output checked against qemu-riscv64's checksum line", ""]
     for t in tables:
@@ -437,6 +439,25 @@ def write_outputs(args, machine, rows, runners, backends, raw):
     log(f"wrote {stem}.md, {stem}.svg, {stem}.json")
 
 
+def set_code_cache(setting):
+    """PYDBT_CODE_CACHE for every pydbt run of this report (children inherit
+    it): "off" for cold, a fresh temporary directory (removed at exit) for
+    warm, else the directory given.  Returns what it set, for the JSON."""
+    if setting == "cold":
+        value = "off"
+    elif setting == "warm":
+        import atexit
+        import shutil
+        import tempfile
+
+        value = tempfile.mkdtemp(prefix="pydbt-bench-cache-")
+        atexit.register(shutil.rmtree, value, True)
+    else:
+        value = str(Path(setting).resolve())
+    os.environ["PYDBT_CODE_CACHE"] = value
+    return {"setting": setting, "PYDBT_CODE_CACHE": value}
+
+
 def run_steady(args, machine, workloads, runners, backends, timeouts, t0):
     """--size steady: see steady_report."""
     import steady_report as sr
@@ -495,6 +516,10 @@ def main(argv=None):
     ap.add_argument("--wall-cap", type=float, default=10.0,
                     help="steady: run a backend at qemu's ~1 s size when expected to take <= this many "
                     "seconds, else project its wall time there (default 10)")
+    ap.add_argument("--code-cache", default="cold",
+                    help="the native backend's disk cache for every pydbt run: cold (default: off, every run "
+                    "compiles), warm (one temporary directory for the whole report: the calibration runs fill "
+                    "it, the measured runs load from it) or a directory (never the user's default)")
     ap.add_argument("--counter", help="steady: the backend that counts guest instructions at sizes no "
                     "backend ran (default: llvm if it runs here)")
     ap.add_argument("--backends", help="comma list of pydbt backends (default: all registered)")
@@ -548,6 +573,7 @@ def main(argv=None):
         log(f"host compiler {benchlib.HOST_CC} missing: no native runs")
         native = False
     runners = backends + ["qemu"] + (["native"] if native else [])
+    code_cache = set_code_cache(args.code_cache)
     if args.size == "steady":
         names = [n for n in names if benchlib.WORKLOADS[n].qemu_1s]
         workloads = [benchlib.WORKLOADS[n] for n in names]
@@ -565,7 +591,9 @@ def main(argv=None):
                 log(str(e))
                 return 1
     if args.size == "steady":
+        machine["code_cache"] = code_cache
         return run_steady(args, machine, workloads, runners, backends, timeouts, t0)
+    machine["code_cache"] = code_cache
     runs, expected = measure(workloads, runners, args.size, args.repeat, timeouts)
     elapsed = time.monotonic() - t0
     rows = summarise(workloads, runners, backends, args.size, runs, expected)
