@@ -29,6 +29,7 @@ class Stats:
         d["compile_ms"] = {k: round(v * 1e3, 3) for k, v in self.compile_time.items()}
         d["tb_median_ms"] = {k: round(sorted(v)[len(v) // 2] * 1e3, 3)
                              for k, v in self.compile_each.items() if v}
+        d["tbs_by_backend"] = {k: len(v) for k, v in self.compile_each.items() if v}
         d["wall_s"] = round(wall, 4)
         d["guest_mips"] = round(d["guest_insns"] / wall / 1e6, 4) if wall > 0 else 0.0
         return d
