@@ -54,7 +54,10 @@ class Workload:
     """One benchmark: a C program and its size argument for each size class.
 
     ``small`` is ~0.3-0.8 M guest instructions (the interpreter runs it in
-    about a second: the default test run), ``bench`` ~10-30 M."""
+    about a second: the default test run), ``bench`` ~10-30 M; ``qemu_1s``
+    is the size at which qemu-riscv64 runs ~1 s here (the steady report's
+    W), ``kind`` its geomean group and ``scaling`` how work grows with the
+    size (to plan sizes k-fold apart in work)."""
 
     name: str
     small: int
