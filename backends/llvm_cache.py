@@ -11,8 +11,8 @@ compiled instead of compiling them again.
   source, llvmlite's and LLVM's versions, target triple, CPU name and
   features, code and relocation models, optimisation level);
 * place: `-code-cache DIR` / `PYDBT_CODE_CACHE`, else
-  `$XDG_CACHE_HOME/pydbt/native` (default `~/.cache/pydbt/native`); `off`
-  disables it.  Entries are `<2 hex>/<key>.o` below it;
+  `$XDG_CACHE_HOME/pydbt/native` (default `~/.cache/pydbt/native`, and no
+  cache when the home directory does not exist); `off` disables it.  Entries are `<2 hex>/<key>.o` below it;
 * an entry is a header (magic, format, key, payload length, payload digest)
   then the object: a truncated or corrupt entry is a miss, compiled again
   and replaced;
@@ -56,9 +56,15 @@ def _stat(key, n=1):
 
 
 def default_dir(environ=None):
+    """$XDG_CACHE_HOME/pydbt/native, else ~/.cache/pydbt/native; None when
+    there is no XDG_CACHE_HOME and no home directory (never made up)."""
     env = os.environ if environ is None else environ
-    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "pydbt", "native")
+    if env.get("XDG_CACHE_HOME"):
+        return os.path.join(env["XDG_CACHE_HOME"], "pydbt", "native")
+    home = env.get("HOME") or os.path.expanduser("~")
+    if not os.path.isdir(home):
+        return None
+    return os.path.join(home, ".cache", "pydbt", "native")
 
 
 def make_key(environment, text):
@@ -230,11 +236,10 @@ def cache():
         return _config["cache"]
     with _config_lock:
         if not _config["resolved"]:
-            setting = _config.get("setting")
-            if setting is None:
-                setting = os.environ.get("PYDBT_CODE_CACHE") or default_dir()
-            c = None if setting == "off" else DiskCache(setting)
-            STATS.extra["native_cache"] = "off" if c is None else c.state
+            setting = _config.get("setting") or os.environ.get("PYDBT_CODE_CACHE") or default_dir()
+            c = None if setting in (None, "off") else DiskCache(setting)
+            STATS.extra["native_cache"] = c.state if c is not None else \
+                "off" if setting == "off" else "off: no home directory"
             _config["cache"], _config["resolved"] = c, True
     return _config["cache"]
 

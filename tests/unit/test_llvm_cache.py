@@ -129,9 +129,21 @@ def test_a_directory_that_goes_away_makes_the_cache_read_only(tmp_path):
     assert c.state.startswith("read-only:") and STATS.extra["native_cache"] == c.state
 
 
-def test_the_default_directory_follows_xdg():
+def test_the_default_directory_follows_xdg(tmp_path):
     assert llvm_cache.default_dir({"XDG_CACHE_HOME": "/x/y"}) == "/x/y/pydbt/native"
-    assert llvm_cache.default_dir({}) == os.path.join(os.path.expanduser("~"), ".cache", "pydbt", "native")
+    assert llvm_cache.default_dir({"HOME": str(tmp_path)}) == str(tmp_path / ".cache" / "pydbt" / "native")
+    # no home directory: no cache (a test's HOME=/nonexistent must not be made, even by root)
+    assert llvm_cache.default_dir({"HOME": str(tmp_path / "nonexistent")}) is None
+
+
+def test_no_home_no_cache(tmp_path, fresh_config, monkeypatch):
+    monkeypatch.delenv("PYDBT_CODE_CACHE", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "nonexistent"))
+    fresh_config(None)
+    assert llvm_cache.cache() is None
+    assert STATS.extra["native_cache"] == "off: no home directory"
+    assert not (tmp_path / "nonexistent").exists()
 
 
 WRITER = textwrap.dedent("""
