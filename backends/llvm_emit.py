@@ -1,9 +1,9 @@
 """LLVM IR text for one TB, straight from our IR (no llvmlite.ir: text is ~40x cheaper).
 
 One TB becomes one function `i64 @<name>(ptr %ctx)`.  `ctx` is the calling
-thread's native context (see llvm_rt.CTX_*): the guest registers as 64 words,
-then the budget, the exit fields, the instruction count, the callback status and
-the helper arguments.  Everything else the code touches (guest memory, its
+thread's native context (see CTX_* below): the guest registers as 64 words,
+then the budget, the exit fields, the instruction count, the callback status,
+the helper arguments and the FP flags and rounding mode (llvm_fp.py).  Everything else the code touches (guest memory, its
 permission bytes, the chain slots, the jump cache, the Python callback) sits at
 an address fixed for the process, and a TB has its id, its first chain slot
 and its helpers' indices: all these the text names by symbols (SYM_*, one
