@@ -89,13 +89,13 @@ SYM_TB_ID, SYM_TB_SLOTS = "pydbt_tb_id", "pydbt_tb_slots"
 
 def helper_symbol(fn):
     """A helper's symbol: `pydbt.helper:` + its module and qualified name (and
-    its __name__ where a factory renamed it), the same in every run; None if
-    the function has no such name (a lambda, a partial: its calls are named
-    by its id, so its TB is not kept across runs)."""
+    its __name__ where a factory renamed it), the same in every run.  It only
+    has to be unique within one TB (the symbol's value, the helper's index, is
+    the linking run's own): Emitter.helper numbers two helpers of one name."""
     mod, qual, name = (getattr(fn, a, None) for a in ("__module__", "__qualname__", "__name__"))
-    if not (isinstance(mod, str) and isinstance(qual, str) and isinstance(name, str)) or "<lambda>" in qual:
-        return None
-    if qual.rpartition(".")[2] != name:
+    if not isinstance(qual, str):                    # (a partial, a callable object)
+        mod, qual, name = type(fn).__module__, type(fn).__qualname__, None
+    if isinstance(name, str) and qual.rpartition(".")[2] != name:
         qual = f"{qual}[{name}]"
     return f"pydbt.helper:{mod}.{qual}"
 
@@ -226,9 +226,14 @@ class Emitter:
         return self.addr(v)
 
     def helper(self, fn):
-        """-> i64 operand: helper fn's index, by its symbol"""
-        name = helper_symbol(fn) or f"pydbt.helper:id{id(fn):x}"
-        self.imports[name] = self.c["helper_id"](fn)
+        """-> i64 operand: helper fn's index, by its symbol (`#2`... after the
+        name of another helper of the same name in this TB, in order of use)"""
+        base = name = helper_symbol(fn)
+        i, k = self.c["helper_id"](fn), 1
+        while self.imports.get(name, i) != i:
+            k += 1
+            name = f"{base}#{k}"
+        self.imports[name] = i
         return self.sym(name)
 
     # --- the function ---------------------------------------------------------------

@@ -359,3 +359,27 @@ def test_the_perf_map_names_each_native_tb(tmp_path):
     assert maps["child"][0] == maps["parent"][0]
     start, sz, name = maps["child"][1]
     assert name == "testarch:0x1028" and int(sz, 16) > size     # (40 adds: the longer function)
+
+
+def test_helpers_are_named_the_same_in_every_run_and_apart_in_a_tb():
+    """Helper symbols come from names (no id, no registration order); two
+    helpers of one name in one TB get two symbols, each bound to its own."""
+    from pydbt.backends import llvm_emit
+    from pydbt.frontends.riscv64 import fpu
+    import functools
+    assert llvm_emit.helper_symbol(fpu.fadd_d) == "pydbt.helper:pydbt.frontends.riscv64.fpu.fadd_d"
+
+    def make(k):
+        def helper(cpu, a):
+            return a + k
+        return helper
+    one, two = make(1), make(2)
+    assert llvm_emit.helper_symbol(one) == llvm_emit.helper_symbol(two)
+    assert llvm_emit.helper_symbol(functools.partial(one)) == "pydbt.helper:functools.partial"
+    ids = {one: 7, two: 9}
+    em = llvm_emit.Emitter.__new__(llvm_emit.Emitter)
+    em.c, em.imports, em.decls = {"helper_id": ids.__getitem__}, {}, {}
+    a, b, a2 = em.helper(one), em.helper(two), em.helper(one)
+    assert a == a2 != b
+    base = llvm_emit.helper_symbol(one)
+    assert em.imports == {base: 7, base + "#2": 9}
