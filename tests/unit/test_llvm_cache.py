@@ -383,3 +383,22 @@ def test_helpers_are_named_the_same_in_every_run_and_apart_in_a_tb():
     assert a == a2 != b
     base = llvm_emit.helper_symbol(one)
     assert em.imports == {base: 7, base + "#2": 9}
+
+
+def test_the_options_and_their_environment_twins():
+    from pydbt import cli
+    opts, prog, _ = cli.parse_run_args(["-code-cache", "/some/dir", "-perfmap", "prog"], environ={})
+    assert (opts.code_cache, opts.perfmap, prog) == ("/some/dir", True, "prog")
+    opts, _, _ = cli.parse_run_args(["prog"], environ={"PYDBT_CODE_CACHE": "off", "PYDBT_PERFMAP": "1"})
+    assert (opts.code_cache, opts.perfmap) == ("off", True)
+    opts, _, _ = cli.parse_run_args(["--code-cache=/d", "prog"], environ={"PYDBT_CODE_CACHE": "off"})
+    assert opts.code_cache == "/d"                  # (the flag wins)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-code-cache"], "pydbt: option -code-cache needs an argument\n"),
+    (["-perfmap=yes", "prog"], "pydbt: option -perfmap takes no argument\n"),
+])
+def test_bad_options_are_one_line(argv, message):
+    p = subprocess.run([sys.executable, "-m", "pydbt", "run", *argv], capture_output=True, timeout=60)
+    assert (p.returncode, p.stdout, p.stderr.decode()) == (1, b"", message)
