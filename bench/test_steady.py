@@ -72,6 +72,17 @@ def test_calibrate_ignores_the_compile_dominated_regime():
     assert small == w.scaled(big, 1 / 4)
 
 
+def test_calibrate_a_long_start_up_lengthens_the_big_run():
+    w = benchlib.WORKLOADS["intloop"]
+    # 2.5 s of start-up and compilation (a cold native tier), then 40 M iterations/s:
+    # a 2 s big run would be all start-up; it gets target / 2 of work on top instead
+    calls = []
+    small, big, _ = steady.calibrate(fake_runner(w, 2.5, 1 / 40e6, calls), w, w.small, k=4, target_s=2.0)
+    assert big == pytest.approx(1.0 * 40e6 + w.small, rel=1e-3)
+    assert small == w.scaled(big, 1 / 4)
+    assert len(calls) <= 8
+
+
 def test_calibrate_a_fast_runner_runs_at_qemus_sizes():
     w = benchlib.WORKLOADS["matmul_int"]        # cubic
     small, big, est_w = steady.calibrate(fake_runner(w, 0.2, 1.0 / w.work(w.qemu_1s)), w, w.small)
