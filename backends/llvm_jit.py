@@ -16,8 +16,8 @@ Objects are position-dependent code of the large code model (`movabs` of a
 numbers by symbols (llvm_emit.py) which each library imports as absolute
 symbols when it is linked (`compile(..., imports)`), so the object does not
 depend on the run and llvm_cache.py keeps it on disk: `compile` looks it up
-there before it compiles (`-stats`: native_cache_hits/misses, the time the
-hits took to load and link, native_compiles).  `environment()` is what else
+there before it compiles (`-stats`: native_cache_hits/misses,
+native_cache_load_ms the time the hits took to load and link, native_compiles).  `environment()` is what else
 than the text an object depends on (the cache key's other half).  With
 `-perfmap` each linked function gets its line in /tmp/perf-<pid>.map.
 
@@ -67,8 +67,11 @@ def _start():
     tm = target.create_target_machine(cpu=CPU, features=FEATURES, opt=OPT, codemodel=CODE_MODEL,
                                       reloc=RELOC, jit=True)
     header = f'target datalayout = "{tm.target_data}"\ntarget triple = "{tm.triple}"\n'
-    with open(__file__, "rb") as f:                # (its pipeline and options)
-        own = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+    try:                                         # (this file: the pipeline and options)
+        with open(__file__, "rb") as f:
+            own = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+    except OSError:
+        own = "?"
     env = "\n".join([f"pydbt {__version__}", f"llvm_jit {own}", f"llvmlite {llvmlite.__version__}",
                      "llvm " + ".".join(map(str, llvm.llvm_version_info)), f"triple {tm.triple}",
                      f"cpu {CPU or target.name}", f"features {FEATURES}",
