@@ -35,7 +35,7 @@ class Options:
     one_insn_per_tb: bool = False
     seed: int = None
     stack_size: int = None
-    backend: str = "pybytecode"
+    backend: str = "auto"
     jit_threshold: int = 50
     native_threshold: int = 10000
     sync_compile: bool = False

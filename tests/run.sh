@@ -9,9 +9,10 @@
 #   tests run again on CPython 3.12 and 3.13 where they are installed
 #   (python3.12 / python3.13 on PATH, or ~/.pyenv/versions/3.1x*), each in its
 #   own venv (.venv312, .venv313): the JIT emits different bytecode for each, so
-#   there the guest programs run on the bytecode JIT's two configurations only
-#   (PYDBT_TEST_BACKENDS=jit,tiered; the interpreter and the native backend run
-#   the same way on every CPython and are covered by the first run).
+#   there the guest programs run on two configurations only
+#   (PYDBT_TEST_BACKENDS=jit,tiered: the bytecode JIT alone, and the default
+#   -backend auto, whose hot code is native; the interpreter runs the same way on
+#   every CPython and is covered by the first run).
 # Arguments go to every pytest run.
 set -e
 cd "$(dirname "$0")/.."

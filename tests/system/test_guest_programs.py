@@ -222,14 +222,14 @@ def check_oracle(case: Case, q: guestprogs.Result):
 
 
 # every program runs on each backend configuration: the reference interpreter, the
-# bytecode JIT compiling every block at once, and the default (tiered) setup
+# bytecode JIT compiling every block at once, the default (-backend auto: interpreter,
+# bytecode JIT, native code for what gets hot) and auto with thresholds so low that
+# tier changes happen in every program, with native code made in the compile thread
+# (-backend llvm on its own: tests/system/test_hostile.py and tests/unit)
 BACKENDS = guestprogs.selected({
     "interp": ["-backend", "interp"],
     "jit": ["-backend", "pybytecode", "-jit-threshold", "0"],
     "tiered": [],
-    "llvm": ["-backend", "llvm"],           # native code for what gets hot (issue 12)
-    # interpreter -> bytecode -> native, thresholds low so that tier changes happen
-    # in every program, with native code made in the compile thread
     "auto": ["-backend", "auto", "-jit-threshold", "2", "-native-threshold", "40"],
 })
 
