@@ -216,7 +216,12 @@ class Engine:
 
     def _compile(self, backend, tb, block):
         t1 = time.perf_counter()
-        fn = backend.compile(block, self._context(tb))
+        if hasattr(backend, "prepare"):
+            with self.cache.lock:                      # (ids and slots of the native state)
+                job = backend.prepare(block, self._context(tb))
+            fn = backend.finish(job)
+        else:
+            fn = backend.compile(block, self._context(tb))
         self._compiled(backend, tb, fn, time.perf_counter() - t1)
         return fn
 

@@ -1,0 +1,109 @@
+"""The engine's tiers (dbt/execloop.py): interpreter -> bytecode JIT -> native.
+
+The compile thread is replaced by a queue the test runs by hand, so each step of
+a promotion is seen: the bytecode TB's hot count submits the native compile and
+runs on; the finished code replaces it (published under the TB cache's lock);
+code written while its native version was being compiled drops that version
+instead of publishing it; a compile that fails leaves the TB where it was.
+"""
+import struct
+
+import pytest
+
+pytest.importorskip("llvmlite")
+
+from pydbt.backends import get_backend
+from pydbt.cli import Options
+from pydbt.errors import Syscall
+from pydbt.execloop import Engine
+from pydbt.frontends.riscv64.arch import ARCH
+from pydbt.log import Log
+from pydbt.runtime.process import Process
+from pydbt.stats import STATS
+
+CODE = 0x10000
+A0, A1 = 10, 11
+
+
+def _b_type(imm, rs2, rs1, funct3, opcode=0x63):
+    imm &= 0x1fff
+    return ((imm >> 12) << 31 | ((imm >> 5) & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | funct3 << 12 |
+            ((imm >> 1) & 0xf) << 8 | ((imm >> 11) & 1) << 7 | opcode)
+
+
+LOOP = [0x00150513,                      # loop: addi a0, a0, 1
+        _b_type(-4, A1, A0, 1),          #       bne a0, a1, loop
+        0x00000073]                      #       ecall
+
+
+class Queue:
+    """Stands for the compile thread: jobs wait until the test runs them."""
+
+    def __init__(self):
+        self.jobs = []
+
+    def submit(self, work, done):
+        self.jobs.append((work, done))
+
+    def run(self, fail=False):
+        work, done = self.jobs.pop(0)
+        done(None if fail else work())
+
+
+@pytest.fixture
+def rig():
+    opts = Options()
+    opts.reserved_va = 1 << 32
+    proc = Process(ARCH, opts, Log())
+    proc.mem.map(CODE, 0x1000, 7)
+    proc.mem.poke(CODE, b"".join(struct.pack("<I", w) for w in LOOP))
+    engine = Engine(proc, [get_backend(n) for n in ("interp", "pybytecode", "llvm")], [1, 5])
+    proc.engine = engine
+    engine.compiler = Queue()
+    STATS.reset()
+    return proc, engine
+
+
+def run(proc, engine, n):
+    cpu = proc.cpu
+    cpu.pc, cpu.regs[A0], cpu.regs[A1] = CODE, 0, n
+    with pytest.raises(Syscall):
+        engine.run_until_exception(cpu)
+    assert cpu.regs[A0] == n
+
+
+def test_hot_bytecode_submits_native_code_and_runs_on(rig):
+    proc, engine = rig
+    run(proc, engine, 1000)
+    tb = engine.cache.get(CODE)
+    assert engine.tiers[tb.tier].name == "pybytecode" and tb.promoting
+    assert len(engine.compiler.jobs) == 1                # one compile, though it stayed hot
+    engine.compiler.run()
+    new = engine.cache.get(CODE)
+    assert new is not tb and not tb.valid and engine.tiers[new.tier].name == "llvm"
+    assert getattr(new.fn, "native", None) is not None
+    STATS.extra.clear()
+    run(proc, engine, 50_000)                            # all of it native now
+    assert STATS.extra.get("native_transitions", 0) >= 1
+
+
+def test_code_written_while_compiling_drops_the_new_code(rig):
+    proc, engine = rig
+    run(proc, engine, 1000)
+    old = engine.cache.get(CODE)
+    proc.mem.store(CODE + 0x800, 1, 4)                   # a store into the code's page
+    assert not old.valid
+    engine.compiler.run()
+    assert engine.cache.get(CODE) is None                # nothing published: translated anew
+    assert not engine.cache.native.natives               # and the native code goes
+    run(proc, engine, 10)
+
+
+def test_a_failed_compile_leaves_the_block_in_its_tier(rig):
+    proc, engine = rig
+    run(proc, engine, 1000)
+    old = engine.cache.get(CODE)
+    engine.compiler.run(fail=True)
+    assert engine.cache.get(CODE) is old and old.valid
+    run(proc, engine, 5000)
+    assert not engine.compiler.jobs                      # (not submitted again)
