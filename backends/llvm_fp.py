@@ -43,7 +43,7 @@ MXCSR_DEFAULT = 0x1f80
 _HOST_FLAGS = ((0, "invalid"), (2, "divbyzero"), (3, "overflow"), (4, "underflow"), (5, "inexact"))
 _ARITH = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
 _MAY_NAN = {"add", "sub", "mul", "div", "sqrt", "fma", "f2f"}
-_NO_FLAGS = {"copysign", "copysign_not", "copysign_xor"}
+_NO_FLAGS = {"copysign", "copysign_not", "copysign_xor", "class"}
 _STRICT = 'metadata !"fpexcept.strict"'
 _RNE = 'metadata !"round.tonearest"'
 _host = {}
@@ -386,6 +386,39 @@ class FPLowering:
             em.emit(f"{m} = and {it} {a}, {E.lit(sign - 1, w)}")
             em.emit(f"{r} = or {it} {m}, {s}")
         return self.box(r, w)
+
+    def op_class(self, d, x, conds, rtz):
+        """the class of a's pattern (sign, exponent all ones / zero / other,
+        fraction zero or not, its quiet bit) -> the env's bit for it"""
+        w = d.width
+        em = self.em
+        self.unpack(x[0], w, conds)
+        self.fast(conds)
+        b, it, bits = self.bits(x[0], w), f"i{w}", self.env.class_bits
+        frac = (1 << (23 if w == 32 else 52)) - 1
+        exp = _inf(w)
+        e, f = em.fresh(), em.fresh()
+        em.emit(f"{e} = and {it} {b}, {E.lit(exp, w)}")
+        em.emit(f"{f} = and {it} {b}, {E.lit(frac, w)}")
+        tests = {}
+        for name, expr in (("neg", f"icmp slt {it} {b}, 0"),
+                           ("emax", f"icmp eq {it} {e}, {E.lit(exp, w)}"),
+                           ("enz", f"icmp ne {it} {e}, 0"),
+                           ("fnz", f"icmp ne {it} {f}, 0"),
+                           ("quiet", f"icmp ugt {it} {f}, {E.lit(frac >> 1, w)}")):
+            tests[name] = em.fresh()
+            em.emit(f"{tests[name]} = {expr}")
+
+        def pick(test, yes, no):
+            r = em.fresh()
+            em.emit(f"{r} = select i1 {tests[test]}, i64 {yes}, i64 {no}")
+            return r
+
+        def signed(kind):
+            return pick("neg", bits["neg_" + kind], bits["pos_" + kind])
+        special = pick("fnz", pick("quiet", bits["qnan"], bits["snan"]), signed("inf"))
+        small = pick("fnz", signed("subnormal"), signed("zero"))
+        return pick("emax", special, pick("enz", signed("normal"), small))
 
     def op_f2i(self, d, x, conds, rtz):
         """in range only (|a| below the limit, non-negative for unsigned): the

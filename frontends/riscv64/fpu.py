@@ -268,6 +268,9 @@ class FPEnvDesc:
     nan_boxed = True             # 32-bit values live in 64-bit words whose upper half is all ones
                                  # (otherwise they read as the default NaN); results are boxed
     int32_result_sext = True     # 32-bit integer results are sign-extended to 64 bits
+    class_bits = {n: 1 << getattr(sf, n.upper()) for n in (   # fclass: the result of each class
+        "neg_inf", "neg_normal", "neg_subnormal", "neg_zero", "pos_zero", "pos_subnormal",
+        "pos_normal", "pos_inf", "snan", "qnan")}
 
 
 ENV_DESC = FPEnvDesc()
@@ -281,6 +284,7 @@ class NativeFP:
         min_num max_num (a, b): IEEE 754-2019 minimumNumber/maximumNumber, -0 < +0 |
         eq (quiet) lt le (signalling) (a, b) -> 1 or 0 |
         copysign copysign_not copysign_xor (a, b): a with b's sign (inverted, xored) |
+        class (a): the env's class_bits of a's class |
         f2i (a, rm): to a signed/unsigned int_bits integer | i2f (a, rm): from the
         low int_bits of a | f2f (a, rm): from format src_width;
     width: the float format (32 or 64) of the operands, or of the result (i2f);
@@ -307,6 +311,7 @@ def _describe():
         d["fmin"], d["fmax"] = NativeFP("min_num", w), NativeFP("max_num", w)
         for n in ("eq", "lt", "le"):
             d["f" + n] = NativeFP(n, w)
+        d["fclass"] = NativeFP("class", w)
         d["fsgnj"], d["fsgnjn"], d["fsgnjx"] = (NativeFP(o, w) for o in
                                                 ("copysign", "copysign_not", "copysign_xor"))
         for k, bits, signed in (("w", 32, True), ("wu", 32, False), ("l", 64, True), ("lu", 64, False)):

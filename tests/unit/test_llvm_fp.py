@@ -83,7 +83,7 @@ def operands(d):
         return st.tuples(ints())
     w = d.src_width if d.op == "f2f" else d.width
     f = fp32() if w == 32 else fp64()
-    n = {"sqrt": 1, "f2i": 1, "f2f": 1, "fma": 3}.get(d.op, 2)
+    n = {"sqrt": 1, "f2i": 1, "f2f": 1, "class": 1, "fma": 3}.get(d.op, 2)
     return st.tuples(*[f] * n)
 
 
@@ -176,7 +176,7 @@ def test_special_operands_exhaustively():
     ("fadd_d", (d2b(1.0), d2b(0.1))), ("fmul_d", (d2b(3.0), d2b(1 / 3))), ("fdiv_d", (d2b(1.0), d2b(3.0))),
     ("fmadd_d", (d2b(0.1), d2b(0.2), d2b(0.3))), ("fsqrt_d", (d2b(2.0),)),
     ("fcvt_d_w", (5,)), ("fcvt_l_d", (d2b(2.5),)), ("flt_d", (d2b(1.0), d2b(2.0))),
-    ("fadd_s", (f2b(1.0) | BOX, f2b(0.1) | BOX)), ("fcvt_s_d", (d2b(0.1),)),
+    ("fadd_s", (f2b(1.0) | BOX, f2b(0.1) | BOX)), ("fcvt_s_d", (d2b(0.1),)), ("fclass_d", (1,)),
 ])
 def test_common_case_runs_natively(name, args):
     """Ordinary operands, round to nearest: no helper callback, inexact raised."""
