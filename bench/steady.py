@@ -8,9 +8,9 @@ kept free of processes so that it can be tested on made-up timings.
 - Planning: qemu and the native build run at (W/k, W), W being the size at
   which qemu runs ~1 s (``Workload.qemu_1s``).  A pydbt runner is calibrated
   per workload: probe runs at sizes growing k-fold in work until the time
-  grows with the work (start-up and compilation no longer dominate), then
-  the big size is the one expected to take ``target_s`` (or the first
-  probe's time + target_s / 2, when start-up and compilation alone take
+  grows in proportion to the work (start-up and compilation no longer
+  dominate), then the big size is the one expected to take ``target_s`` (or
+  the fixed cost + target_s / 2, when start-up and compilation alone take
   longer; at most W), the small one has 1/k of its work.
 - Native metrics from pydbt's ``-stats=json`` (transitions per 10,000 guest
   instructions, the share of native-to-native transfers, compile share of the
@@ -67,42 +67,41 @@ def calibrate(probe, workload, start, k=4, target_s=2.0, min_dt=0.25, max_probes
     """Sizes (small, big, est_time_at_W) for one runner of `workload`.
 
     probe(size) runs the runner once and returns its CPU seconds (None if
-    the run failed).  The first probe, at `start`, measures the fixed cost F
-    (start-up, and a JIT's compilation of the hot code); the big run should
-    take goal = max(target_s, F + target_s / 2).  Sizes grow k-fold in work
-    until the time grows in proportion to the work: a probe takes target_s / 4
-    more than the first and min_dt more than the one before, and the last two
-    slopes (seconds per unit of work) agree within 2x (a JIT compiles more
-    code as sizes grow: that regime's slope says nothing about the steady
-    state).  From the last slope the big size is the one expected to take
-    goal, capped at W (workload.qemu_1s), snapped to W when within 70% of
-    its work; a probe past goal, W or max_probes ends the search early.
-    Returns None when a probe failed."""
+    the run failed).  Sizes grow k-fold in work from `start` until the time
+    grows in proportion to the work: the last two slopes (seconds per unit of
+    work) agree within 2x, the last step took min_dt, and the time above the
+    line's intercept c (the fixed cost: start-up, and a JIT's compilation,
+    which grows with the size until all hot code is compiled) is target_s / 4.
+    The big size is then the one expected to take max(target_s, c +
+    target_s / 2), capped at W (workload.qemu_1s), snapped to W when within
+    70% of its work.  A probe past W, 3x the first goal or max_probes ends the
+    search with the last slope.  Returns None when a probe failed."""
     cap = workload.qemu_1s
     hist = []
     size = min(start, cap)
-    goal = target_s
+    hard = None
     for i in range(max_probes):
         t = probe(size)
         if t is None:
             return None
         hist.append((size, t))
-        if i == 0:
-            goal = max(target_s, t + target_s / 2)
+        if hard is None:
+            hard = 3 * max(target_s, t + target_s / 2)
         slope = _slope(workload, *hist[-2:]) if len(hist) >= 2 else None
-        last = size >= cap or t >= goal or i == max_probes - 1
+        last = size >= cap or t >= hard or i == max_probes - 1
         if slope:
+            c = t - slope * workload.work(size)                 # the fixed cost on this line
             before = _slope(workload, *hist[-3:-1]) if len(hist) >= 3 else None
-            steady = (t - hist[0][1] >= target_s / 4 and t - hist[-2][1] >= min_dt
-                      and before is not None and 0.5 <= slope / before <= 2)
+            steady = (before is not None and 0.5 <= slope / before <= 2
+                      and t - hist[-2][1] >= min_dt and t - c >= target_s / 4)
             if steady or last:
-                big_work = workload.work(size) + (goal - t) / slope
+                goal = max(target_s, c + target_s / 2)
                 est_w = t + slope * (workload.work(cap) - workload.work(size))
-                return _pair(workload, big_work, k) + (est_w,)
+                return _pair(workload, (goal - c) / slope, k) + (est_w,)
         if last:
             break
         size = min(cap, max(size + 1, workload.scaled(size, k)))
-    if size >= cap and t < goal:      # no measurable growth up to W: run at W
+    if size >= cap and t < hard:      # no measurable growth up to W: run at W
         return reference_pair(workload, k) + (t,)
     return _pair(workload, workload.work(size), k) + (None,)    # slow already: this is the big one
 

@@ -78,9 +78,22 @@ def test_calibrate_a_long_start_up_lengthens_the_big_run():
     # a 2 s big run would be all start-up; it gets target / 2 of work on top instead
     calls = []
     small, big, _ = steady.calibrate(fake_runner(w, 2.5, 1 / 40e6, calls), w, w.small, k=4, target_s=2.0)
-    assert big == pytest.approx(1.0 * 40e6 + w.small, rel=1e-3)
+    assert big == pytest.approx(1.0 * 40e6, rel=1e-3)
     assert small == w.scaled(big, 1 / 4)
     assert len(calls) <= 8
+
+
+def test_calibrate_waits_until_all_hot_code_is_compiled():
+    w = benchlib.WORKLOADS["strings"]
+    # compilation grows by 0.5 s per 4x the size (more paths get hot) up to
+    # 64,000 rounds, the work is 400,000 rounds/s: the early slopes disagree,
+    # the pair must lie past the compile regime
+    def probe(size):
+        return 2.5 + 0.5 * min(math.log(max(size, 250) / 250, 4), 4) + size / 400_000
+    small, big, _ = steady.calibrate(probe, w, w.small, k=4, target_s=2.0)
+    assert small >= 64_000
+    # the fixed cost is then 4.5 s: the big run gets target / 2 of work beyond it
+    assert big == pytest.approx(400_000, rel=1e-3) and small == w.scaled(big, 1 / 4)
 
 
 def test_calibrate_a_fast_runner_runs_at_qemus_sizes():
