@@ -23,12 +23,18 @@ Shape of the function:
   instructions run so far.  Temps are SSA values (our IR never lets a temp live
   across a label, so each LLVM value is defined in a block that dominates its uses).
 * memory: `perm[a >> 12]` tested inline (load: R set, FILE and WATCH clear; store:
-  W set, CODE, FILE and WATCH clear; the access inside one page, the page inside the space),
-  then a plain host access at `mem_base + a`; accesses off one base in
-  straight-line code share one check over their range (plan_groups).  Anything else calls back into
+  W set, CODE, FILE and WATCH clear), then a plain host access at `mem_base + a`.
+  A lone access of n bytes first takes the cheap test: `a` aligned to n (so it
+  cannot cross a page) and inside the space, one `test` of its low and high bits
+  when the space is a power of two; a misaligned one then the exact test (the
+  access inside one page, the page inside the space).  Accesses off one base
+  in straight-line code share one check over their range (plan_groups; a range
+  of at most 8 bytes checked as one aligned access).  Anything else calls back into
   Python (GuestMemory.load/store: page crossing, faults, stores into pages that
   hold translations, which invalidates them); if the callback raised, the TB
-  leaves by its fault exit with the pc of the faulting instruction.
+  leaves by its fault exit with the pc of the faulting instruction.  The checks'
+  branches carry weights (the slow paths and exits unlikely, the callback `cold`)
+  so the hot code is laid out straight and spills go to the cold paths.
 * helpers (`call`, `call_pure`: FP, AMOs, CSRs) call back into Python the same way,
   except the FP operations llvm_fp.py computes natively (their common case).
 * exits: `goto_tb` loads its chain slot; a non-null slot is the successor's
@@ -60,6 +66,8 @@ NARGS_MAX = 8
 CTX_FFLAGS = CTX_ARGS + NARGS_MAX      # FP: accumulated exception flags, dynamic rounding mode
 CTX_FRM = CTX_FFLAGS + 1               # (llvm_fp.py)
 CTX_WORDS = CTX_FRM + 1
+
+LIKELY = 2000                          # branch weight of the likely way (the other: 1)
 
 # exit codes returned to Python
 EXIT_GOTO, EXIT_PTR, EXIT_LOOP, EXIT_EXC, EXIT_FAULT = range(5)
@@ -162,6 +170,7 @@ class Emitter:
         self.goto_n = -1
         self.fp = None                # llvm_fp.FPLowering when the TB computes FP natively
         self.exits = []               # (llvm block, code, arg, native code or null) into `leave`
+        self.meta = {}                # metadata node (a tuple) -> its number
 
     # --- text helpers ----------------------------------------------------------------
     def fresh(self, base="v"):
@@ -170,6 +179,21 @@ class Emitter:
 
     def emit(self, text):
         self.lines.append("  " + text)
+
+    def likely(self, cond, yes, no, negate=False):
+        """End the block with a branch to `yes` when cond holds (when it does not,
+        with negate), marked as the likely way: the other (a slow path, an exit)
+        is laid out of the hot code and its spills go there."""
+        a, b = (no, yes) if negate else (yes, no)
+        w = (1, LIKELY) if negate else (LIKELY, 1)
+        self.term(f"br i1 {cond}, label %{a}, label %{b}, !prof !{self.weights(*w)}")
+
+    def weights(self, *w):
+        """-> the metadata number of branch weights w (one node per distinct w)"""
+        key = ("branch_weights",) + w
+        if key not in self.meta:
+            self.meta[key] = len(self.meta)
+        return self.meta[key]
 
     def block_start(self, name):
         self.lines.append(f"{name}:")
@@ -285,7 +309,9 @@ class Emitter:
             self.lines.extend(self.leave_block())
         self.lines.append("}")
         decls = sorted(self.intrinsics) + [self.decls[k] for k in sorted(self.decls)]
-        return "\n".join(decls + self.lines) + "\n"
+        meta = [f"!{i} = !{{!\"{k[0]}\", " + ", ".join(f"i32 {x}" for x in k[1:]) + "}"
+                for k, i in self.meta.items()]
+        return "\n".join(decls + self.lines + meta) + "\n"
 
     def _heads(self):
         """label -> (guest pc of its first instruction, instructions before it in
@@ -340,14 +366,14 @@ class Emitter:
         if self.fp:
             self.fp.collect()
         self.emit("%xnz = icmp ne ptr %xfn, null")
-        self.term("br i1 %xnz, label %xbudget, label %xret")
+        self.likely("%xnz", "xbudget", "xret")
         self.block_start("xbudget")
         p = self.ctx_ptr(CTX_BUDGET)
         self.emit(f"%xb = load i64, ptr {p}")
         self.emit("%xb1 = sub i64 %xb, 1")
         self.emit(f"store i64 %xb1, ptr {p}")
         self.emit("%xok = icmp sgt i64 %xb, 0")
-        self.term("br i1 %xok, label %xgo, label %xret")
+        self.likely("%xok", "xgo", "xret")
         self.block_start("xgo")
         self.emit("%xr = musttail call i64 %xfn(ptr %ctx)")
         self.term("ret i64 %xr")
@@ -374,7 +400,7 @@ class Emitter:
             # a jump to this TB's own start: loop here while the budget lasts
             ok = self.spend_local()
             out = self.new_block("selfout")
-            self.term(f"br i1 {ok}, label %start, label %{out}")
+            self.likely(ok, "start", out)
             self.block_start(out)
             self.exit(EXIT_GOTO, str(k))
             return
@@ -408,7 +434,7 @@ class Emitter:
             return
         ok = self.spend_local()
         out = self.new_block("loopout")
-        self.term(f"br i1 {ok}, label %L{lab}, label %{out}")
+        self.likely(ok, f"L{lab}", out)
         self.block_start(out)
         pc, before = self.heads[lab]
         self.add_ic(before)
@@ -421,14 +447,14 @@ class Emitter:
         r = self.fresh()
         if self.fp:
             self.fp.collect()
-        self.emit(f"{r} = call i64 {cb}(ptr %ctx, i64 {kind}, i64 {a}, i64 {b}, i64 {c})")
+        self.emit(f"{r} = call i64 {cb}(ptr %ctx, i64 {kind}, i64 {a}, i64 {b}, i64 {c}) cold")
         if self.fp:
             self.fp.clear()
         st, bad = self.ctx_load(CTX_STATUS), self.fresh()
         self.emit(f"{bad} = icmp ne i64 {st}, 0")
         ok = self.new_block("ok")
         self.fault_from.append((self.cur, self.pc))
-        self.term(f"br i1 {bad}, label %fault, label %{ok}")
+        self.likely(bad, ok, "fault", negate=True)
         self.block_start(ok)
         return r
 
@@ -476,56 +502,122 @@ class Emitter:
         g = self.groups[id(op)]
         if g[5] is None:
             base, lo, hi, loads, stores = g[:5]
-            g[5] = self.check_range(self.val(base), lo, hi - lo, loads, stores)
+            g[5] = self.check_group(self.val(base), lo, hi - lo, loads, stores)
         return g[5]
+
+    def check_group(self, base, lo, span, loads, stores):
+        """-> i1: a group's check.  A range of at most 8 bytes is checked as one
+        access of its size rounded up to a power of two (aligned to it, it
+        cannot cross a page: the cheap test of check_single), a longer one by
+        check_range; a member whose group check failed makes its own."""
+        npages = self.c["npages"]
+        if span > 8 or not npages or npages & (npages - 1):
+            return self.check_range(base, lo, span, loads, stores)
+        size = 1 << (span - 1).bit_length()
+        first, m, z, pg, idx, pp, p, pm, okp, ok = (self.fresh() for _ in range(10))
+        self.emit(f"{first} = add i64 {base}, {lo}")
+        mask = (size - 1) | (MASK[I64] ^ ((npages << PAGE_SHIFT) - 1))
+        self.emit(f"{m} = and i64 {first}, {lit(mask, 64)}")
+        self.emit(f"{z} = icmp eq i64 {m}, 0")
+        self.emit(f"{pg} = lshr i64 {first}, {PAGE_SHIFT}")
+        self.emit(f"{idx} = and i64 {pg}, {npages - 1}")
+        perm = self.sym_addr(SYM_PERM)
+        self.emit(f"{pp} = getelementptr inbounds i8, ptr {perm}, i64 {idx}")
+        self.emit(f"{p} = load i8, ptr {pp}")
+        mask, want = self.perm_bits(loads, stores)
+        self.emit(f"{pm} = and i8 {p}, {mask}")
+        self.emit(f"{okp} = icmp eq i8 {pm}, {want}")
+        self.emit(f"{ok} = and i1 {z}, {okp}")
+        return ok
 
     def check_range(self, base, lo, span, loads, stores):
         """-> i1: [base + lo, base + lo + span) lies in one page of the space
-        whose permission byte allows loads (if `loads`) and stores (if `stores`)"""
-        c = self.c
-        first, last, x, same, pg, inr, pp, p, pm, okp, ok = (self.fresh() for _ in range(11))
+        whose permission byte allows loads (if `loads`) and stores (if `stores`).
+        Branch-free: the page index is clamped into the table (masked when the
+        number of pages is a power of two, else selected) so the permission byte
+        can be read before the range test is known."""
+        npages = self.c["npages"]
+        if not npages:
+            return "false"
+        first, last, x, same, pg, inr, idx, pp, p, pm, okp, ok1, ok = (self.fresh() for _ in range(13))
         self.emit(f"{first} = add i64 {base}, {lo}")
         self.emit(f"{last} = add i64 {first}, {span - 1}")
         self.emit(f"{x} = xor i64 {first}, {last}")
         self.emit(f"{same} = icmp ult i64 {x}, {PAGE}")
         self.emit(f"{pg} = lshr i64 {first}, {PAGE_SHIFT}")
-        self.emit(f"{inr} = icmp ult i64 {pg}, {c['npages']}")
-        both = self.fresh()
-        self.emit(f"{both} = and i1 {inr}, {same}")
-        pre = self.cur
-        look, join = self.new_block("perm"), self.new_block("pj")
-        self.term(f"br i1 {both}, label %{look}, label %{join}")
+        self.emit(f"{inr} = icmp ult i64 {pg}, {npages}")
+        if npages & (npages - 1) == 0:
+            self.emit(f"{idx} = and i64 {pg}, {npages - 1}")
+        else:
+            self.emit(f"{idx} = select i1 {inr}, i64 {pg}, i64 0")
+        perm = self.sym_addr(SYM_PERM)
+        self.emit(f"{pp} = getelementptr inbounds i8, ptr {perm}, i64 {idx}")
+        self.emit(f"{p} = load i8, ptr {pp}")
+        mask, want = self.perm_bits(loads, stores)
+        self.emit(f"{pm} = and i8 {p}, {mask}")
+        self.emit(f"{okp} = icmp eq i8 {pm}, {want}")
+        self.emit(f"{ok1} = and i1 {inr}, {same}")
+        self.emit(f"{ok} = and i1 {ok1}, {okp}")
+        return ok
+
+    def branch_checked(self, op, a, fast, slow):
+        """Branch to fast if the access may go straight to host memory: an access
+        alone in its group by check_single; else its group's check, and if that
+        failed (its range may cross a page the access itself does not), its own."""
+        store = op.name == "st"
+        size = op.consts[0]
+        g = self.groups[id(op)]
+        own = self.new_block("own")
+        if g[6] == 1:
+            if size == 1:                      # (never misaligned: nothing else to check)
+                self.check_single(a, size, not store, store, fast, slow, slow)
+                return
+            self.check_single(a, size, not store, store, fast, own, slow)
+        else:
+            self.likely(self.check(op), fast, own)
+        self.block_start(own)
+        ok2 = self.check_range(a, 0, size, not store, store)
+        self.likely(ok2, fast, slow)
+
+    def check_single(self, a, size, loads, stores, fast, other, slow):
+        """The cheap check of one access of `size` bytes at a: an aligned address
+        inside the space (one test of its low and high bits when the space is a
+        power of two: an aligned access cannot cross a page) whose page's
+        permission byte allows it -> fast; misaligned or outside -> other (the
+        exact range check); the permission refused -> slow."""
+        npages = self.c["npages"]
+        m, z, pg, pp, p, pm, okp = (self.fresh() for _ in range(7))
+        space = npages << PAGE_SHIFT
+        pow2 = npages and npages & (npages - 1) == 0
+        mask = (size - 1) | ((MASK[I64] ^ (space - 1)) if pow2 else 0)
+        self.emit(f"{m} = and i64 {a}, {lit(mask, 64)}")
+        self.emit(f"{z} = icmp eq i64 {m}, 0")
+        self.emit(f"{pg} = lshr i64 {a}, {PAGE_SHIFT}")
+        if not pow2:
+            inr, both = self.fresh(), self.fresh()
+            self.emit(f"{inr} = icmp ult i64 {pg}, {npages}")
+            self.emit(f"{both} = and i1 {z}, {inr}")
+            z = both
+        look = self.new_block("perm")
+        self.likely(z, look, other)
         self.block_start(look)
         perm = self.sym_addr(SYM_PERM)
         self.emit(f"{pp} = getelementptr inbounds i8, ptr {perm}, i64 {pg}")
         self.emit(f"{p} = load i8, ptr {pp}")
+        mask, want = self.perm_bits(loads, stores)
+        self.emit(f"{pm} = and i8 {p}, {mask}")
+        self.emit(f"{okp} = icmp eq i8 {pm}, {want}")
+        self.likely(okp, fast, slow)
+
+    @staticmethod
+    def perm_bits(loads, stores):
+        """-> (mask, want): the permission byte p allows the access iff p & mask == want"""
         mask, want = PERM_FILE | PERM_WATCH, 0
         if loads:
             mask, want = mask | PERM_R, want | PERM_R
         if stores:
             mask, want = mask | PERM_W | PERM_CODE, want | PERM_W
-        self.emit(f"{pm} = and i8 {p}, {mask}")
-        self.emit(f"{okp} = icmp eq i8 {pm}, {want}")
-        self.term(f"br label %{join}")
-        self.block_start(join)
-        self.emit(f"{ok} = phi i1 [false, %{pre}], [{okp}, %{look}]")
-        return ok
-
-    def branch_checked(self, op, a, fast, slow):
-        """Branch to fast if the access may go straight to host memory: its
-        group's check, and if that failed while the group has other members (its
-        range may cross a page the access itself does not), its own check."""
-        ok = self.check(op)
-        g = self.groups[id(op)]
-        if g[6] == 1:
-            self.term(f"br i1 {ok}, label %{fast}, label %{slow}")
-            return
-        own = self.new_block("own")
-        self.term(f"br i1 {ok}, label %{fast}, label %{own}")
-        self.block_start(own)
-        store = op.name == "st"
-        ok2 = self.check_range(a, 0, op.consts[0], not store, store)
-        self.term(f"br i1 {ok2}, label %{fast}, label %{slow}")
+        return mask, want
 
     def host(self, a):
         ha = self.fresh()

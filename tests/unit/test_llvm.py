@@ -391,3 +391,41 @@ def test_llvmlite_is_imported_only_to_compile():
             "assert b.name == 'llvm' and unavailable('llvm') is None; print('llvmlite' in sys.modules)")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert p.stdout.decode().split() == ["False"], p.stderr
+
+
+# --- the inline permission checks ------------------------------------------------------
+
+def _edges():
+    import test_backends as tb
+    out = []
+    for edge in (tb.DATA + 0x1000, tb.DATA + 0x2000, tb.SPACE):   # RW|RO, RO|unmapped, the space's end
+        out += [edge - k for k in range(0, 10)] + [edge + 1, edge + 3]
+    return out + [0, 3, (1 << 64) - 2, 1 << 63]
+
+
+@pytest.mark.parametrize("funct3, size", [(0, 1), (1, 2), (2, 4), (3, 8)])
+def test_inline_checks_match_the_interpreter(funct3, size):
+    """The cheap check of a lone access (an aligned address inside the space, one
+    permission byte), its exact fallback (misaligned: the range test), a small
+    group's check (two accesses within 8 bytes, aligned to the group's rounded
+    size) and the checked path: at every misalignment around a page between RW
+    and RO pages, a mapped and an unmapped one and the end of the space, loads,
+    stores and faults (signal, address, pc, registers) as the interpreter has them."""
+    import test_backends as tb
+    words = [tb._load(funct3, 12, 10, 0),            # l{size} a2, 0(a0)
+             tb._store(funct3, 13, 11, 0),           # s{size} a3, 0(a1)
+             tb._load(funct3, 14, 15, 0),            # l{size} a4, 0(a5)   } a group: a5 and
+             tb._store(funct3, 14, 15, size),        # s{size} a4, size(a5) } a5 + size
+             0x00100073]                             # ebreak
+    mismatches = []
+    for at in _edges():
+        for reg in (10, 11, 15):
+            regs = [0] * 32
+            regs[10] = regs[11] = regs[15] = tb.DATA + 64
+            regs[reg] = at
+            regs[13] = 0x1122334455667788
+            want = tb.machine_state("interp", words, regs, [0] * 32, 0)
+            got = tb.machine_state("llvm", words, regs, [0] * 32, 0)
+            if got != want:
+                mismatches.append((hex(at), reg, got[0], want[0]))
+    assert not mismatches, mismatches[:5]
