@@ -25,12 +25,17 @@ speculates them.  What the host does differently is kept off the fast path:
   not), min/max with a NaN operand, f2i out of the integer's range (or NaN),
   unsigned 64-bit i2f of values >= 2^63 (no host instruction).
 
+Sign injection and classification are integer code (no flags, no MXCSR).
 Guards are integer tests or host comparisons on values that cannot raise a
 flag, so a refused case leaves the host flags as they were; it then calls the
 helper as any other call (llvm_emit.Emitter.callback).  Python's side
 (llvm.NativeState) copies the env's flags and rounding mode into CTX_FFLAGS /
 CTX_FRM on entry and around every helper callback, and the flags back on exit.
 Other hosts, or a host without FMA for fma: plain callbacks.
+
+Measured (matmul_fp, steady state, CPU time of two sizes, loaded 2-core host):
+~2,600 M guest instructions/s against qemu-riscv64's ~410 (softfloat), where
+callbacks to the helpers gave ~4.
 """
 import platform
 
