@@ -128,6 +128,18 @@ class NativeCtx:
         _CTXS[self.addr] = self
 
 
+def _mirror_fp(fp):
+    """A TB computes FP natively (llvm_fp.py): from now on the flags and the
+    rounding mode (the CPU attributes named by fp) live in ctx words while native
+    code runs.  Every context switches now, a thread that is in a callback from
+    native code (which may chain into the new TB) included."""
+    for nc in list(_CTXS.values()):
+        if nc.fp is None and hasattr(nc.cpu, fp[0]):
+            nc.words[E.CTX_FFLAGS] = getattr(nc.cpu, fp[0])
+            nc.words[E.CTX_FRM] = getattr(nc.cpu, fp[1])
+            nc.fp = fp
+
+
 def _ctx(cpu):
     try:
         nc = cpu._pydbt_native
@@ -237,9 +249,8 @@ class NativeState:
         nat.text = em.build()
         nat.exceptions = em.exceptions
         if em.fp is not None and self.fp_env is None:
-            # this TB computes FP natively (llvm_fp.py): from now on the flags and the
-            # rounding mode live in ctx words while native code runs
             self.fp_env = (em.fp.env.flags_attr, em.fp.env.rm_attr)
+            _mirror_fp(self.fp_env)
         nat.imports = dict(self.symbols, **em.imports)
         nat.imports[E.SYM_TB_ID] = nat.tb_id
         nat.imports[E.SYM_TB_SLOTS] = ctypes.addressof(self.slots) + 8 * nat.slot0
@@ -304,6 +315,7 @@ class NativeState:
         finally:
             self.active -= 1
         regs[:] = s.unpack_from(w, 0)
+        fp = nc.fp                                 # (_mirror_fp may have set it meanwhile)
         if fp is not None:
             setattr(cpu, fp[0], w[E.CTX_FFLAGS])
         left = w[E.CTX_BUDGET]
