@@ -329,7 +329,8 @@ class Emitter:
     # Every exit jumps to one shared block, `leave`, with three phis: the exit code,
     # its argument and the native code to chain to (null: none).  There the written
     # registers go back and the count is flushed, once for the whole TB; then a
-    # budget unit buys the tail call, or the code is returned to Python.
+    # budget unit (spent by any chained exit) buys the tail call, or the code is
+    # returned to Python.
 
     def add_ic(self, n):
         if self.counting and n:
@@ -352,8 +353,12 @@ class Emitter:
             self.emit(f"{name} = phi i64 {inc}")
         inc = ", ".join(f"[{e[3]}, %{e[0]}]" for e in self.exits)
         self.emit(f"%xfn = phi ptr {inc}")
+        # a chained exit spends one unit of the budget: the budget is stored once
         self.emit("%xbud = load i64, ptr %bud")
-        self.ctx_store(CTX_BUDGET, "%xbud")
+        self.emit("%xnz = icmp ne ptr %xfn, null")
+        self.emit("%xb1 = sub i64 %xbud, 1")
+        self.emit("%xnb = select i1 %xnz, i64 %xb1, i64 %xbud")
+        self.ctx_store(CTX_BUDGET, "%xnb")
         for g in self.written:
             v = self.fresh()
             self.emit(f"{v} = load i64, ptr %r{g}")
@@ -365,14 +370,8 @@ class Emitter:
             self.ctx_store(CTX_ICOUNT, new)
         if self.fp:
             self.fp.collect()
-        self.emit("%xnz = icmp ne ptr %xfn, null")
-        self.likely("%xnz", "xbudget", "xret")
-        self.block_start("xbudget")
-        p = self.ctx_ptr(CTX_BUDGET)
-        self.emit(f"%xb = load i64, ptr {p}")
-        self.emit("%xb1 = sub i64 %xb, 1")
-        self.emit(f"store i64 %xb1, ptr {p}")
-        self.emit("%xok = icmp sgt i64 %xb, 0")
+        self.emit("%xleft = icmp sge i64 %xb1, 0")
+        self.emit("%xok = and i1 %xnz, %xleft")
         self.likely("%xok", "xgo", "xret")
         self.block_start("xgo")
         self.emit("%xr = musttail call i64 %xfn(ptr %ctx)")
@@ -391,7 +390,7 @@ class Emitter:
         self.emit(f"{b} = load i64, ptr %bud")
         self.emit(f"{b1} = sub i64 {b}, 1")
         self.emit(f"store i64 {b1}, ptr %bud")
-        self.emit(f"{ok} = icmp sgt i64 {b}, 0")
+        self.emit(f"{ok} = icmp sge i64 {b1}, 0")          # (b > 0: one `dec`, its sign)
         return ok
 
     def goto_tb(self, k, insns):
