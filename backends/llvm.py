@@ -262,7 +262,8 @@ class NativeState:
         with this TB's symbols, and the TB's function."""
         known = self.memo.get(nat.text) if self.memo is not None else None
         if known is None:
-            known = llvm_jit.compile(nat.text, nat.fname, nat.imports, nat.pc)
+            known = llvm_jit.compile(nat.text, nat.fname, nat.imports, nat.pc,
+                                     exports=(E.entry_symbol(nat.fname),))
             if self.memo is not None:
                 if len(self.memo) > 2048:
                     self.memo.clear()
@@ -276,7 +277,7 @@ class NativeState:
         return self.wrapper(nat)
 
     def wrapper(self, nat):
-        entry = _ENTRY(nat.addr)
+        entry = _ENTRY(nat.tracker[E.entry_symbol(nat.fname)])    # (C's entry: llvm_emit.CC)
         enter = self.enter
 
         def native_tb(cpu):

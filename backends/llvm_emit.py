@@ -95,6 +95,17 @@ SYM_MEM, SYM_PERM, SYM_JC, SYM_CB = "pydbt_mem", "pydbt_perm", "pydbt_jc", "pydb
 SYM_TB_ID, SYM_TB_SLOTS = "pydbt_tb_id", "pydbt_tb_slots"
 
 
+# TB functions save no register (LLVM's preserve_none): a chained jump costs no
+# pushes and pops; Python enters through the TB's C-convention entry, which does
+ENTRY_SUFFIX, CC = ".enter", "preserve_nonecc"
+
+
+def entry_symbol(name):
+    """The symbol of TB function `name`'s entry from C (ctypes): it calls the TB
+    function, saving the registers C wants kept once for the whole chain."""
+    return name + ENTRY_SUFFIX
+
+
 def helper_symbol(fn):
     """A helper's symbol: `pydbt.helper:` + its module and qualified name (and
     its __name__ where a factory renamed it), the same in every run.  It only
@@ -278,7 +289,7 @@ class Emitter:
         body = self.lines[body_start:]
         self.lines = self.lines[:body_start]
         # entry: register allocas, then the body, then the shared fault exit
-        self.lines.append(f"define i64 {Names.sym(self.name)}(ptr noalias %ctx) nounwind"
+        self.lines.append(f"define {CC} i64 {Names.sym(self.name)}(ptr noalias %ctx) nounwind noinline"
                           f"{self.fp.attrs() if self.fp else ''} {{")
         self.lines.append("entry:")
         for g in self.used:
@@ -308,6 +319,8 @@ class Emitter:
         if self.exits:
             self.lines.extend(self.leave_block())
         self.lines.append("}")
+        self.lines += [f"define i64 {Names.sym(entry_symbol(self.name))}(ptr %ctx) nounwind {{",
+                       f"  %r = call {CC} i64 {Names.sym(self.name)}(ptr %ctx)", "  ret i64 %r", "}"]
         decls = sorted(self.intrinsics) + [self.decls[k] for k in sorted(self.decls)]
         meta = [f"!{i} = !{{!\"{k[0]}\", " + ", ".join(f"i32 {x}" for x in k[1:]) + "}"
                 for k, i in self.meta.items()]
@@ -374,7 +387,7 @@ class Emitter:
         self.emit("%xok = and i1 %xnz, %xleft")
         self.likely("%xok", "xgo", "xret")
         self.block_start("xgo")
-        self.emit("%xr = musttail call i64 %xfn(ptr %ctx)")
+        self.emit(f"%xr = musttail call {CC} i64 %xfn(ptr %ctx)")
         self.term("ret i64 %xr")
         self.block_start("xret")
         self.ctx_store(CTX_EXIT_ID, self.sym(SYM_TB_ID))

@@ -113,11 +113,12 @@ def _stat(key, n=1):
     extra[key] = extra.get(key, 0) + n
 
 
-def compile(text, name, imports=None, pc=None):
+def compile(text, name, imports=None, pc=None, exports=()):
     """One module's text -> (tracker, address of its function `name`), the
     object from the disk cache or compiled (and then put there), linked with
     `imports` (symbol -> absolute value).  The code lives as long as the
-    tracker does.  pc: the guest pc the perf map names it by."""
+    tracker does.  pc: the guest pc the perf map names it by; exports: other
+    symbols of the module to find in the tracker (`tracker[sym]`)."""
     s = _init()
     t0 = time.perf_counter()
     disk = llvm_cache.cache()
@@ -137,7 +138,9 @@ def compile(text, name, imports=None, pc=None):
         lib = s["llvm"].JITLibraryBuilder().add_object_img(obj)
         for sym, value in (imports or {}).items():
             lib.import_symbol(sym, value)
-        tracker = lib.export_symbol(name).link(s["jit"], f"pydbt{next(s['names'])}")
+        for sym in (name,) + tuple(exports):
+            lib.export_symbol(sym)
+        tracker = lib.link(s["jit"], f"pydbt{next(s['names'])}")
     addr = tracker[name]
     if hit:
         extra = STATS.extra
