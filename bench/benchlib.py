@@ -443,6 +443,35 @@ def run(runner: str, workload: Workload, size: int, timeout: float) -> Run:
 
 
 # ---------------------------------------------------------------------------
+# measuring committed code
+
+
+def snapshot(commit: str = "HEAD") -> tuple[Path, str]:
+    """Export `commit` into a temporary directory laid out as the installed
+    package (pyproject's package-dir: pydbt/ = dbt/, pydbt/backends/ =
+    backends/, ...), to put first on PYTHONPATH: the runs then measure that
+    commit, not a working tree that others edit meanwhile.  Returns (the
+    directory for PYTHONPATH, the commit's short hash); the caller removes
+    its parent."""
+    import tarfile
+    import tomllib
+
+    rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", commit],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    root = Path(tempfile.mkdtemp(prefix="pydbt-bench-snapshot-"))
+    src, site = root / "src", root / "site"
+    tar = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", rev],
+                         capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=__import__("io").BytesIO(tar)) as tf:
+        tf.extractall(src, filter="data") if hasattr(tarfile, "data_filter") else tf.extractall(src)
+    pkg_dirs = tomllib.loads((src / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    for pkg, folder in sorted(pkg_dirs.items(), key=lambda kv: kv[0].count(".")):
+        shutil.copytree(src / folder, site / pkg.replace(".", "/"), dirs_exist_ok=True)
+    shutil.rmtree(src)
+    return site, rev
+
+
+# ---------------------------------------------------------------------------
 # the machine
 
 

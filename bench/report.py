@@ -439,6 +439,21 @@ def write_outputs(args, machine, rows, runners, backends, raw):
     log(f"wrote {stem}.md, {stem}.svg, {stem}.json")
 
 
+def use_snapshot(rev):
+    """Put an export of `rev` first on the children's PYTHONPATH (removed at
+    exit); returns its short hash, or None for 'none'."""
+    if rev in (None, "", "none"):
+        return None
+    import atexit
+    import shutil
+
+    site, short = benchlib.snapshot(rev)
+    atexit.register(shutil.rmtree, site.parent, True)
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(site)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    log(f"measuring pydbt {short} from {site}")
+    return short
+
+
 def set_code_cache(setting):
     """PYDBT_CODE_CACHE for every pydbt run of this report (children inherit
     it): "off" for cold, a fresh temporary directory (removed at exit) for
@@ -520,6 +535,9 @@ def main(argv=None):
                     help="the native backend's disk cache for every pydbt run: cold (default: off, every run "
                     "compiles), warm (one temporary directory for the whole report: the calibration runs fill "
                     "it, the measured runs load from it) or a directory (never the user's default)")
+    ap.add_argument("--snapshot", default="HEAD", metavar="REV",
+                    help="run pydbt from an export of this commit (default HEAD: what is committed, not "
+                    "the working tree others may be editing meanwhile); 'none' runs the working tree")
     ap.add_argument("--counter", help="steady: the backend that counts guest instructions at sizes no "
                     "backend ran (default: llvm if it runs here)")
     ap.add_argument("--backends", help="comma list of pydbt backends (default: all registered)")
@@ -574,11 +592,14 @@ def main(argv=None):
         native = False
     runners = backends + ["qemu"] + (["native"] if native else [])
     code_cache = set_code_cache(args.code_cache)
+    snap = use_snapshot(args.snapshot)
     if args.size == "steady":
         names = [n for n in names if benchlib.WORKLOADS[n].qemu_1s]
         workloads = [benchlib.WORKLOADS[n] for n in names]
     timeouts = parse_timeouts(args.timeout, "bench" if args.size == "steady" else args.size)
     machine = benchlib.machine_info()
+    if snap:
+        machine["pydbt_commit"] = snap + " (snapshot)"
 
     t0 = time.monotonic()
     log("building the workloads ...")

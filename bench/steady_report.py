@@ -340,6 +340,9 @@ def svg_chart(rows, runners, backends, machine, repeat):
         vals = [get(row["runners"][r]) for row in rows for r in rs]
         vals = [v for v in vals if v]
         if not vals:
+            out.append(f'<text x="{label_w}" y="{y + 10}" font-size="12" font-weight="bold">{esc(title)}: '
+                       f'nothing measured</text>')
+            y += 30
             continue
         lo = 10 ** math.floor(math.log10(min(vals + ([ref] if ref else []))))
         hi = max(vals + ([ref] if ref else [])) * 2.2

@@ -165,6 +165,7 @@ def test_tiny_real_steady_report(tmp_path, monkeypatch):
 
     monkeypatch.setitem(benchlib.WORKLOADS, "fib", dataclasses.replace(benchlib.WORKLOADS["fib"], qemu_1s=27))
     monkeypatch.setenv("PYDBT_CODE_CACHE", "off")     # (restored afterwards: main() sets it)
+    monkeypatch.setenv("PYTHONPATH", "")              # (the same: main() puts the snapshot first)
     rc = report.main(["--workloads", "fib", "--backends", "pybytecode", "--repeat", "1",
                       "--target", "0.8", "--wall-cap", "0", "--out", str(tmp_path)])
     assert rc == 0
@@ -192,6 +193,9 @@ def test_tiny_real_steady_report(tmp_path, monkeypatch):
     md = (tmp_path / "report-steady.md").read_text()
     assert "### Targets" in md and "steady state >= 1.0x qemu" in md
     assert raw["machine"]["code_cache"] == {"setting": "cold", "PYDBT_CODE_CACHE": "off"}
+    assert raw["machine"]["pydbt_commit"].endswith(" (snapshot)")
+    for per_size in e["runs"].values():               # pydbt ran from the snapshot
+        assert all(r["stats"]["guest_insns"] > 0 for r in per_size)
     svg = (tmp_path / "report-steady.svg").read_text()
     assert svg.startswith("<svg") and "steady-state speed vs qemu" in svg
 
@@ -206,3 +210,20 @@ def test_code_cache_settings(monkeypatch, tmp_path):
     warm = report.set_code_cache("warm")["PYDBT_CODE_CACHE"]
     assert os.path.isdir(warm) and warm != os.environ.get("XDG_CACHE_HOME") and "pydbt-bench-cache-" in warm
     assert report.set_code_cache(str(tmp_path))["PYDBT_CODE_CACHE"] == str(tmp_path.resolve())
+
+
+def test_snapshot_is_the_installed_layout(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    site, rev = benchlib.snapshot("HEAD")
+    try:
+        assert (site / "pydbt" / "backends" / "__init__.py").exists() and rev
+        out = subprocess.run([sys.executable, "-c", "import pydbt.backends, pydbt.runtime; "
+                              "print(pydbt.backends.__file__)"], capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONPATH=str(site)), check=True).stdout
+        assert out.startswith(str(site))
+    finally:
+        shutil.rmtree(site.parent)
