@@ -69,7 +69,7 @@ def calibrate(probe, workload, start, k=4, target_s=2.0, min_dt=0.25, max_probes
     probe(size) runs the runner once and returns its CPU seconds (None if
     the run failed).  Sizes grow k-fold in work from `start` until the time
     grows in proportion to the work: the last two slopes (seconds per unit of
-    work) agree within 2x, the last step took min_dt, and the time above the
+    work) agree within 1.5x, the last step took min_dt, and the time above the
     line's intercept c (the fixed cost: start-up, and a JIT's compilation,
     which grows with the size until all hot code is compiled) is target_s / 4.
     The big size is then the one expected to take max(target_s, c +
@@ -92,7 +92,7 @@ def calibrate(probe, workload, start, k=4, target_s=2.0, min_dt=0.25, max_probes
         if slope:
             c = t - slope * workload.work(size)                 # the fixed cost on this line
             before = _slope(workload, *hist[-3:-1]) if len(hist) >= 3 else None
-            steady = (before is not None and 0.5 <= slope / before <= 2
+            steady = (before is not None and 2 / 3 <= slope / before <= 1.5
                       and t - hist[-2][1] >= min_dt and t - c >= target_s / 4)
             if steady or last:
                 goal = max(target_s, c + target_s / 2)

@@ -96,6 +96,16 @@ def test_calibrate_waits_until_all_hot_code_is_compiled():
     assert big == pytest.approx(400_000, rel=1e-3) and small == w.scaled(big, 1 / 4)
 
 
+def test_calibrate_is_not_fooled_by_compile_time_that_doubles():
+    w = benchlib.WORKLOADS["strings"]
+    # measured with a cold native tier: 2.9, 3.7, 5.4 s at 250, 1,000, 4,000
+    # (slopes 2:1 apart, compilation still growing); flat from 16,000 on
+    def probe(size):
+        return {250: 2.86, 1000: 3.70, 4000: 5.41}.get(size, 6.0 + size / 600_000)
+    small, big, _ = steady.calibrate(probe, w, w.small, k=4, target_s=2.0)
+    assert small >= 16_000
+
+
 def test_calibrate_a_fast_runner_runs_at_qemus_sizes():
     w = benchlib.WORKLOADS["matmul_int"]        # cubic
     small, big, est_w = steady.calibrate(fake_runner(w, 0.2, 1.0 / w.work(w.qemu_1s)), w, w.small)
