@@ -92,6 +92,7 @@ def _optimize(llvm, tm, mod):
     fpm.add_sroa_pass()
     fpm.add_instruction_combine_pass()
     fpm.add_new_gvn_pass()
+    fpm.add_jump_threading_pass()        # (a check shared by a group: its i1 known on each path)
     fpm.add_simplify_cfg_pass()
     fpm.add_instruction_combine_pass()
     for f in mod.functions:
