@@ -29,7 +29,10 @@ Shape of the function:
   when the space is a power of two; a misaligned one then the exact test (the
   access inside one page, the page inside the space).  Accesses off one base
   in straight-line code share one check over their range (plan_groups; a range
-  of at most 8 bytes checked as one aligned access).  Anything else calls back into
+  of at most 8 bytes checked as one aligned access).  In a TB with a loop each
+  such check keeps the page it last passed (a local, -1: none): an aligned access
+  in that page goes straight to memory; every callback empties these caches
+  (Python may change permissions).  Anything else calls back into
   Python (GuestMemory.load/store: page crossing, faults, stores into pages that
   hold translations, which invalidates them); if the callback raised, the TB
   leaves by its fault exit with the pc of the faulting instruction.  The checks'
@@ -67,6 +70,7 @@ CTX_FFLAGS = CTX_ARGS + NARGS_MAX      # FP: accumulated exception flags, dynami
 CTX_FRM = CTX_FFLAGS + 1               # (llvm_fp.py)
 CTX_WORDS = CTX_FRM + 1
 
+RESET = "  ; the page caches are emptied here"     # (a placeholder line: see build)
 LIKELY = 2000                          # branch weight of the likely way (the other: 1)
 
 # exit codes returned to Python
@@ -182,6 +186,8 @@ class Emitter:
         self.fp = None                # llvm_fp.FPLowering when the TB computes FP natively
         self.exits = []               # (llvm block, code, arg, native code or null) into `leave`
         self.meta = {}                # metadata node (a tuple) -> its number
+        self.loopy = False            # the TB has a loop: its accesses cache their checked page
+        self.caches = []              # page caches (%pgc<k>), emptied by every callback
 
     # --- text helpers ----------------------------------------------------------------
     def fresh(self, base="v"):
@@ -278,6 +284,7 @@ class Emitter:
         self.written = sorted({op.consts[0] for op in ops if op.name == "setreg"})
         self.heads = self._heads()
         self.groups = self.plan_groups()
+        self.loopy = self._has_loop()
         self.fp = llvm_fp.plan(self)
         body_start = len(self.lines)
         for op in ops:
@@ -287,6 +294,9 @@ class Emitter:
         if not self.terminated:
             self.term("unreachable")
         body = self.lines[body_start:]
+        if RESET in body:
+            empty = "\n".join(f"  store i64 -1, ptr %pgc{k}" for k in self.caches)
+            body = [empty if line is RESET else line for line in body]
         self.lines = self.lines[:body_start]
         # entry: register allocas, then the body, then the shared fault exit
         self.lines.append(f"define {CC} i64 {Names.sym(self.name)}(ptr noalias %ctx) nounwind noinline"
@@ -298,6 +308,9 @@ class Emitter:
             self.emit("%ic = alloca i64")
             self.emit("store i64 0, ptr %ic")
         self.emit("%bud = alloca i64")
+        for k in self.caches:
+            self.emit(f"%pgc{k} = alloca i64")
+            self.emit(f"store i64 -1, ptr %pgc{k}")
         if self.fp:
             self.fp.entry()
         self.emit(f"%bud.p = getelementptr inbounds i64, ptr %ctx, i64 {CTX_BUDGET}")
@@ -325,6 +338,18 @@ class Emitter:
         meta = [f"!{i} = !{{!\"{k[0]}\", " + ", ".join(f"i32 {x}" for x in k[1:]) + "}"
                 for k, i in self.meta.items()]
         return "\n".join(decls + self.lines + meta) + "\n"
+
+    def _has_loop(self):
+        """a back-edge: a branch to a label placed before it, or a jump to the TB's start"""
+        seen = set()
+        for op in self.block.ops:
+            if op.name == "label":
+                seen.add(op.consts[0])
+            elif op.name == "br" and op.consts[0] in seen or op.name == "brcond" and op.consts[1] in seen:
+                return True
+            elif op.name == "goto_tb" and op.consts[0] == self.block.pc:
+                return True
+        return False
 
     def _heads(self):
         """label -> (guest pc of its first instruction, instructions before it in
@@ -462,6 +487,8 @@ class Emitter:
         self.emit(f"{r} = call i64 {cb}(ptr %ctx, i64 {kind}, i64 {a}, i64 {b}, i64 {c}) cold")
         if self.fp:
             self.fp.clear()
+        if self.loopy:
+            self.lines.append(RESET)           # (build: every page cache emptied)
         st, bad = self.ctx_load(CTX_STATUS), self.fresh()
         self.emit(f"{bad} = icmp ne i64 {st}, 0")
         ok = self.new_block("ok")
@@ -595,6 +622,8 @@ class Emitter:
         exact range check); the permission refused -> slow."""
         npages = self.c["npages"]
         m, z, pg, pp, p, pm, okp = (self.fresh() for _ in range(7))
+        if self.loopy:
+            fast = self.cached_page(a, size, fast)
         space = npages << PAGE_SHIFT
         pow2 = npages and npages & (npages - 1) == 0
         mask = (size - 1) | ((MASK[I64] ^ (space - 1)) if pow2 else 0)
@@ -616,6 +645,34 @@ class Emitter:
         self.emit(f"{pm} = and i8 {p}, {mask}")
         self.emit(f"{okp} = icmp eq i8 {pm}, {want}")
         self.likely(okp, fast, slow)
+        if self.loopy:
+            self.block_start(fast)
+            self.emit(f"store i64 {pg}, ptr %pgc{len(self.caches) - 1}")
+            self.term(f"br label %{self.cache_hit}")
+
+    def cached_page(self, a, size, fast):
+        """In a TB with a loop: this access's page cache (the page its check last
+        passed, -1: none; every callback empties all of them, as Python may change
+        permissions).  An aligned access in that page goes to fast at once; the
+        rest continues here with the check, which fills the cache on its way to
+        fast.  -> the block the check's success should go to."""
+        k = len(self.caches)
+        self.caches.append(k)
+        pg, c, hit = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{pg} = lshr i64 {a}, {PAGE_SHIFT}")
+        self.emit(f"{c} = load i64, ptr %pgc{k}")
+        self.emit(f"{hit} = icmp eq i64 {pg}, {c}")
+        if size > 1:
+            m, al, both = self.fresh(), self.fresh(), self.fresh()
+            self.emit(f"{m} = and i64 {a}, {size - 1}")
+            self.emit(f"{al} = icmp eq i64 {m}, 0")
+            self.emit(f"{both} = and i1 {hit}, {al}")
+            hit = both
+        miss = self.new_block("pgmiss")
+        self.likely(hit, fast, miss)
+        self.block_start(miss)
+        self.cache_hit = fast
+        return self.new_block("pgfill")
 
     @staticmethod
     def perm_bits(loads, stores):

@@ -429,3 +429,77 @@ def test_inline_checks_match_the_interpreter(funct3, size):
             if got != want:
                 mismatches.append((hex(at), reg, got[0], want[0]))
     assert not mismatches, mismatches[:5]
+
+
+@pytest.mark.parametrize("funct3, size", [(0, 1), (2, 4), (3, 8)])
+def test_page_caches_of_a_loop_match_the_interpreter(funct3, size):
+    """In a TB with a loop each access keeps the page its check last passed (an
+    aligned access there skips the check) until a callback empties the caches:
+    loops walking from a RW page into a RO one and into unmapped memory, misaligned,
+    one page per round, and storing into a code page (a callback every round)
+    load, store and fault exactly as on the interpreter."""
+    import test_backends as tb
+    D = tb.DATA
+
+    def addi(rd, rs1, imm):
+        return ((imm & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13
+
+    def program(step, n):
+        return [addi(14, 0, n),                           # addi a4, zero, n
+                tb._load(funct3, 12, 10, 0),              # L: l{size} a2, 0(a0)
+                tb._store(funct3, 12, 11, 0),             # s{size} a2, 0(a1)
+                addi(10, 10, step), addi(11, 11, step),   # a0 += step ; a1 += step
+                addi(14, 14, -1),                         # a4 -= 1
+                tb._btype(1, 14, 0, -20),                 # bne a4, zero, L
+                0x00100073]                               # ebreak
+    cases = [(D + 0x1000 - 2 * size, D + 0x800, size, 6),          # loads into the RO page
+             (D + 0x800, D + 0x1000 - 2 * size, size, 6),          # stores into it: SIGSEGV
+             (D + 0x2000 - 2 * size, D + 0x800, size, 6),          # loads into unmapped memory
+             (D + 0x1000 - 2 * size - 1, D + 0x801, size, 6),      # misaligned, across the page
+             (D + 0x801, D + 0x1000 - 2 * size - 1, size, 6),      # misaligned stores into RO
+             (D + 0x800, D + 0x1000 - 16, size + 1, 6),            # aligned, then not, then across
+             (D + 8, D + 0x10, 0x7f8, 4),                          # a page (nearly) every round
+             (D + 0x10, tb.CODE + 0x100, size, 6)]                 # stores into the code page
+    mismatches = []
+    for a0, a1, step, n in cases:
+        regs = [0] * 32
+        regs[10], regs[11] = a0, a1
+        words = program(step, n)
+        want = tb.machine_state("interp", words, regs, [0] * 32, 0, pending=[])
+        got = tb.machine_state("llvm", words, regs, [0] * 32, 0, pending=[])
+        if got != want:
+            mismatches.append((hex(a0), hex(a1), got[0], want[0]))
+    assert not mismatches, mismatches
+
+
+def test_a_callback_empties_the_page_caches():
+    """Python may change permissions in a callback (here: the store into a code
+    page makes the loads' page unreadable): the next round's load checks again
+    and faults, as on the interpreter."""
+    import test_backends as tb
+    from pydbt.backends import get_backend
+    words = [0x00600713,                   # addi a4, zero, 6
+             tb._load(3, 12, 10, 0),       # L: ld a2, 0(a0)
+             tb._store(3, 12, 11, 0),      # sd a2, 0(a1)
+             0x00850513, 0x00858593,       # addi a0, a0, 8 ; addi a1, a1, 8
+             0xfff70713,                   # addi a4, a4, -1
+             tb._btype(1, 14, 0, -20),     # bne a4, zero, L
+             0x00100073]                   # ebreak
+    results = {}
+    for b in ("interp", "llvm"):
+        mem = GuestMemory(space=tb.SPACE)
+        mem.map(tb.CODE, 0x1000, R | W | X)
+        mem.map(tb.DATA, 0x1000, R | W)
+        mem.poke(tb.CODE, b"".join(struct.pack("<I", w) for w in words))
+        cpu = CPU(mem)
+        cpu.regs[10], cpu.regs[11], cpu.pc = tb.DATA + 0x10, tb.CODE + 0x100, tb.CODE
+        blk = translate(mem, tb.CODE, 64)
+        optimize(blk)
+        fn = get_backend(b).compile(blk, tb.Ctx(blk, mem, []))
+        mem.mark_code(tb.CODE >> 12)
+        mem.on_code_write = lambda page: mem.protect(tb.DATA, 0x1000, 0)
+        with pytest.raises(GuestFault) as e:
+            fn(cpu)
+        results[b] = (e.value.signo, e.value.addr, e.value.pc, cpu.regs[10:15])
+    assert results["llvm"] == results["interp"] == \
+        (signal.SIGSEGV, tb.DATA + 0x18, tb.CODE + 4, [tb.DATA + 0x18, tb.CODE + 0x108, 0, 0, 5])
