@@ -647,27 +647,25 @@ class Emitter:
         self.likely(okp, fast, slow)
         if self.loopy:
             self.block_start(fast)
-            self.emit(f"store i64 {pg}, ptr %pgc{len(self.caches) - 1}")
+            base = self.fresh()
+            self.emit(f"{base} = and i64 {a}, {-PAGE}")
+            self.emit(f"store i64 {base}, ptr %pgc{len(self.caches) - 1}")
             self.term(f"br label %{self.cache_hit}")
 
     def cached_page(self, a, size, fast):
-        """In a TB with a loop: this access's page cache (the page its check last
-        passed, -1: none; every callback empties all of them, as Python may change
+        """In a TB with a loop: this access's page cache (the base of the page its
+        check last passed, -1: none; every callback empties all of them, as Python may change
         permissions).  An aligned access in that page goes to fast at once; the
         rest continues here with the check, which fills the cache on its way to
         fast.  -> the block the check's success should go to."""
         k = len(self.caches)
         self.caches.append(k)
-        pg, c, hit = self.fresh(), self.fresh(), self.fresh()
-        self.emit(f"{pg} = lshr i64 {a}, {PAGE_SHIFT}")
+        m, c, hit = self.fresh(), self.fresh(), self.fresh()
+        # (one and + compare: the page's base and the low bits, zero when aligned;
+        # -1 never matches, bits 2-11 of the masked address being clear)
+        self.emit(f"{m} = and i64 {a}, {-PAGE | (size - 1)}")
         self.emit(f"{c} = load i64, ptr %pgc{k}")
-        self.emit(f"{hit} = icmp eq i64 {pg}, {c}")
-        if size > 1:
-            m, al, both = self.fresh(), self.fresh(), self.fresh()
-            self.emit(f"{m} = and i64 {a}, {size - 1}")
-            self.emit(f"{al} = icmp eq i64 {m}, 0")
-            self.emit(f"{both} = and i1 {hit}, {al}")
-            hit = both
+        self.emit(f"{hit} = icmp eq i64 {m}, {c}")
         miss = self.new_block("pgmiss")
         self.likely(hit, fast, miss)
         self.block_start(miss)
