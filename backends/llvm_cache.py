@@ -33,12 +33,11 @@ own file, starting with the lines its parent wrote (the code is still mapped).
 
 Nothing here imports llvmlite.
 """
-import hashlib
 import os
 import struct
-import tempfile
 import threading
 import time
+from _blake2 import blake2b    # (hashlib would load OpenSSL at start-up: ~5-40 ms)
 
 from pydbt.stats import STATS
 
@@ -68,7 +67,7 @@ def default_dir(environ=None):
 
 
 def make_key(environment, text):
-    h = hashlib.blake2b(digest_size=20)
+    h = blake2b(digest_size=20)
     h.update(environment.encode())
     h.update(b"\0")
     h.update(text.encode())
@@ -125,7 +124,7 @@ class DiskCache:
         magic, fmt, k, n, digest = HEADER.unpack_from(raw)
         data = raw[HEADER.size:]
         if magic != MAGIC or fmt != FORMAT or k != key.encode() or n != len(data) or \
-                hashlib.blake2b(data, digest_size=32).digest() != digest:
+                blake2b(data, digest_size=32).digest() != digest:
             return None
         return data
 
@@ -134,10 +133,11 @@ class DiskCache:
             return False
         p = self.path(key)
         raw = HEADER.pack(MAGIC, FORMAT, key.encode(), len(data),
-                          hashlib.blake2b(data, digest_size=32).digest()) + data
+                          blake2b(data, digest_size=32).digest()) + data
         tmp = None
         try:
             os.makedirs(os.path.dirname(p), exist_ok=True)
+            import tempfile                  # (only when something is written)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(p))
             with os.fdopen(fd, "wb") as f:
                 f.write(raw)

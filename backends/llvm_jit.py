@@ -24,7 +24,6 @@ than the text an object depends on (the cache key's other half).  With
 Thread safety: codegen and linking run under one lock (a compile thread may
 call `compile`); LLVM releases the GIL meanwhile.
 """
-import hashlib
 import importlib.util
 import itertools
 import threading
@@ -69,7 +68,7 @@ def _start():
     header = f'target datalayout = "{tm.target_data}"\ntarget triple = "{tm.triple}"\n'
     try:                                         # (this file: the pipeline and options)
         with open(__file__, "rb") as f:
-            own = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+            own = llvm_cache.blake2b(f.read(), digest_size=16).hexdigest()
     except OSError:
         own = "?"
     env = "\n".join([f"pydbt {__version__}", f"llvm_jit {own}", f"llvmlite {llvmlite.__version__}",
