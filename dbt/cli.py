@@ -37,7 +37,7 @@ class Options:
     stack_size: int = None
     backend: str = "auto"
     jit_threshold: int = 50
-    native_threshold: int = 10000
+    native_threshold: int = 20000
     sync_compile: bool = False
     stats: str = None          # None, "text" or "json"
     verify_ir: bool = False

@@ -51,7 +51,7 @@ def test_hot_loop_moves_to_native_code_while_it_runs(oracle, tmp_path):
     binary, want = oracle
     out, stats = _run(binary, ["-backend", "auto", "-sync-compile"], tmp_path)
     assert out == want
-    # the loop's TB gets hot after 10,000 back-edges on the bytecode JIT (the
+    # the loop's TB gets hot after 20,000 back-edges on the bytecode JIT (the
     # default -native-threshold) and the next iteration is native
     assert stats["native_guest_insns"] > 0.95 * stats["guest_insns"], stats
     assert stats["compile_ms"].keys() >= {"interp", "pybytecode", "llvm"}, stats
