@@ -7,9 +7,10 @@ manager, ORC's LLJIT (`create_lljit_compiler`): each compiled unit is linked as
 its own JIT library whose ResourceTracker frees its code when dropped.
 
 The pipeline is light (the IR was optimized already): SROA turns the register
-allocas into SSA values, then instcombine, early simplifications, GVN and
-simplifycfg; code generation at -O2 for the generic x86-64 (or the host
-triple's generic) CPU.
+allocas into SSA values, then instcombine, GVN, jump threading (a memory
+check shared by a group of accesses is known on each path after the first),
+simplifycfg and instcombine; code generation at -O2 for the generic x86-64 (or
+the host triple's generic) CPU.
 
 Objects are position-dependent code of the large code model (`movabs` of a
 64-bit absolute address, no GOT): the text names the run's addresses and
