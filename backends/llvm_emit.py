@@ -1,6 +1,9 @@
 """LLVM IR text for one TB, straight from our IR (no llvmlite.ir: text is ~40x cheaper).
 
-One TB becomes one function `i64 @<name>(ptr %ctx)`.  `ctx` is the calling
+One TB becomes one function `i64 @<name>(ptr %ctx)` of LLVM's preserve_none
+convention (it saves no register, so chained jumps between TBs push and pop
+nothing), plus `@<name>.enter`, its entry from C (ctypes), which saves C's
+registers once for the whole chain (entry_symbol).  `ctx` is the calling
 thread's native context (see CTX_* below): the guest registers as 64 words,
 then the budget, the exit fields, the instruction count, the callback status,
 the helper arguments and the FP flags and rounding mode (llvm_fp.py).  Everything else the code touches (guest memory, its
