@@ -1,9 +1,14 @@
 """The native backend: each TB becomes native code through LLVM (llvmlite), chained in native code.
 
-Phase 1 of issue 12: one TB (a superblock, loops inside closed) per LLVM module,
-compiled when the first tier has run it `-jit-threshold` times.  The IR text
-comes from llvm_emit.py, the code from llvm_jit.py (ORC LLJIT; llvmlite is
-imported on the first compile only).
+One TB (a superblock, loops inside closed) per LLVM module.  Under `-backend
+llvm` a TB is compiled when the interpreter has run it `-jit-threshold` times;
+under `-backend auto` (the default, dbt/execloop.py) when the bytecode JIT has
+seen it hot (`-native-threshold`), and then `prepare` (the IR text: Python,
+under the GIL) runs in the guest's thread and `finish` (LLVM: parse,
+optimize, codegen, link; without the GIL) in the compile thread.  The IR text
+comes from llvm_emit.py (FP: llvm_fp.py), the code from llvm_jit.py (ORC
+LLJIT; llvmlite is imported on the first compile only), or from the disk cache
+(llvm_cache.py).
 
 CPU state: copied in and out at each Python<->native transition, not shared.
 A thread's native context (`NativeCtx`, one per CPU object) holds the 64 guest
@@ -16,17 +21,18 @@ instructions per transition (intloop: 628 transitions for 2.08 G instructions,
 one per BUDGET back-edges), so the copies cost nothing measurable.  A shared
 buffer would instead slow every register access of the bytecode tier (a
 memoryview item instead of a list item) and change every place that treats
-`cpu.regs` as a list, for no gain here; it becomes worth it with tiering, when
-hot code moves between tiers often (issue 12, later phases).
+`cpu.regs` as a list, for no gain here: with tiering a TB changes tier once.
 
 Transitions: `fn(cpu)` (the TB's Python function, what the TB cache and the
-trampoline see) enters native code at its TB and returns the Python function to
-run next, as every backend does:
+trampoline see) enters native code at its TB (through the TB's C-convention
+entry; TBs call each other in LLVM's preserve_none convention) and returns the
+Python function to run next, as every backend does:
 * an unchained direct exit (its slot empty: the successor is not native yet, or
   not translated) returns `links[k]`, so the TB cache's stubs and chaining work
   as for the other backends; when the cache links two native TBs, it also
   patches the native slot (`NativeState.patch`, called by TBCache), and
-  invalidation empties every slot leading into a dropped TB;
+  invalidation empties every slot leading into a dropped TB.  The slots are
+  private memory: a forked child's patches stay its own;
 * an indirect exit missing the native jump cache returns `fns.get(pc) or
   lookup(pc)`, filling the jump cache when the target is native;
 * a budget (BUDGET chained jumps, jump-cache hits and loop back-edges, ~0.1-1 ms
@@ -39,22 +45,21 @@ run next, as every backend does:
   are back, faults too, with the pc of the faulting instruction.
 Callbacks from native code into Python (`NativeState.callback`): the checked
 memory path (GuestMemory.load/store) for any access the inline permission check
-refuses, and helpers (FP beyond llvm_fp.py's common cases, AMOs, LR/SC, CSRs;
-~0.3 us a call).  FP flags and the dynamic rounding mode live in ctx words
-(CTX_FFLAGS, CTX_FRM) while native code runs: copied from the CPU attributes the
-frontend names on entry and around every helper callback, back on exit.  An exception in a callback is kept and the TB
-leaves by its fault exit.
+refuses, and helpers (FP beyond llvm_fp.py's common cases, LR/SC, CSRs; ~0.3 us
+a call; AMOs on pages with store slots are plain IR loads and stores, native
+here).  FP flags and the dynamic rounding mode live in ctx words (CTX_FFLAGS,
+CTX_FRM) while native code runs: copied from the CPU attributes the frontend
+names on entry and around every helper callback, back on exit.  An exception in
+a callback is kept and the TB leaves by its fault exit.
 
 Code of invalidated TBs is freed (its ORC resource tracker dropped) only when no
 thread runs native code of this state (`active` == 0).
 
-Compile cost (phase 1: one TB per module, -O2 codegen, compiled in the guest's
-thread): ~20 us per line of LLVM IR, 4-50 ms per superblock, three quarters of
-it in codegen (at -O0 it is ~3x cheaper but the code ~2.5x slower; O1 costs as
-much as O2; dropping instcombine/GVN saves ~15% of a compile, not measurable
-under load).  So short runs pay for it (the bench report's sizes: 0.2-0.6 s of
-compile on most workloads, 3 s on `strings`); tiering through the bytecode
-tier, several TBs per module and a compile thread are the next phases.
+Compile cost: -O2 codegen, ~20-90 us per line of LLVM IR (idle to loaded host),
+~19 lines per guest instruction, 10-60 ms per superblock, most of it in codegen
+(SelectionDAG and the greedy register allocator; -O0 is ~3x cheaper and the
+code ~2.5x slower, O1 costs as much as O2, -fast-isel does not help).  The
+compile thread takes it off the guest's critical path when a core is free.
 
 The persistent code cache: the text of a TB names every number of the run by a
 symbol (guest memory, permission bytes, jump cache, callback, the TB's id and
@@ -63,19 +68,22 @@ lists (`Native.imports`) and the TB's JIT library defines when `finish` links
 it.  So the same guest code gives the same text in every run, and `finish`
 (llvm_jit.compile) takes the object from the disk cache (llvm_cache.py,
 `-code-cache`) when some run compiled it before: loading and linking one costs
-~0.3-0.9 ms (median; the 2-core host idle to loaded) instead of 4-50 ms of
-compile; on a warm cache sha256 runs in half the wall time, busybox
-`sh | sort | md5sum` (5 processes) in a fifth.  The code is as fast as with
-inline constants (a `movabs` of the symbol instead of the number; steady state
-equal within the noise).  `-perfmap` names each linked TB in /tmp/perf-<pid>.map.  Steady state (CPU time, difference of two sizes, ~2 G guest
-instructions, loaded host): intloop 1.2x qemu-riscv64, sieve 1.4x, vm 1.2x,
-fib 1.0x, crc32 0.9x, strings 0.9x, quicksort 0.6x, sha256 0.6x, matmul_int
-0.4x (its loop is mostly permission checks, which qemu-user does not make).
+~0.3-0.9 ms (median; the 2-core host idle to loaded) instead of the compile;
+on a warm cache sha256 runs in half the wall time, busybox
+`sh | sort | md5sum` (5 processes) in a fifth.  `-perfmap` names each linked
+TB in /tmp/perf-<pid>.map.
 
-Not yet: LR/SC and AMOs natively
-(helpers under the memory's atomic lock; native code holds the GIL, so guest
-threads never run native code at once), regions across TBs, freeing the
-JITDylib of a freed TB (its code is freed, the empty library stays).
+Steady state (CPU time, difference of two sizes, loaded host, 2026-12-01):
+matmul_fp ~6x qemu-riscv64 (native FP), intloop ~2.9x, vm 1.8x, fib 1.7x,
+matmul_int 1.5x, sieve 1.4x, crc32 1.1x, sha256 1.05x, strings ~1.0x (noisy:
+compile-bound), quicksort 0.7-0.9x; integer geomean ~1.3x.
+
+Not yet: guest threads running native code at once (native code holds the GIL;
+releasing it needs host-atomic AMOs and LR/SC in every tier, since a plain
+native store could otherwise land inside a Python-tier AMO), regions across
+TBs (a chained jump still writes back the registers a TB wrote and the next
+loads them), freeing the JITDylib of a freed TB (its code is freed, the empty
+library stays).
 """
 import ctypes
 import mmap
