@@ -45,9 +45,8 @@ Python function to run next, as every backend does:
   are back, faults too, with the pc of the faulting instruction.
 Callbacks from native code into Python (`NativeState.callback`): the checked
 memory path (GuestMemory.load/store) for any access the inline permission check
-refuses, and helpers (FP beyond llvm_fp.py's common cases, LR/SC, CSRs; ~0.3 us
-a call; AMOs on pages with store slots are plain IR loads and stores, native
-here).  FP flags and the dynamic rounding mode live in ctx words (CTX_FFLAGS,
+refuses, and helpers (FP beyond llvm_fp.py's common cases, AMOs, LR/SC, CSRs;
+~0.3 us a call).  FP flags and the dynamic rounding mode live in ctx words (CTX_FFLAGS,
 CTX_FRM) while native code runs: copied from the CPU attributes the frontend
 names on entry and around every helper callback, back on exit.  An exception in
 a callback is kept and the TB leaves by its fault exit.
