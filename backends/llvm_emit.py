@@ -577,7 +577,7 @@ class Emitter:
         npages = self.c["npages"]
         if not npages:
             return "false"
-        first, last, x, same, pg, inr, idx, pp, p, pm, okp, ok1, ok = (self.fresh() for _ in range(13))
+        first, last, x, same, pg, inr, idx, ok1, ok = (self.fresh() for _ in range(9))
         self.emit(f"{first} = add i64 {base}, {lo}")
         self.emit(f"{last} = add i64 {first}, {span - 1}")
         self.emit(f"{x} = xor i64 {first}, {last}")
@@ -588,12 +588,7 @@ class Emitter:
             self.emit(f"{idx} = and i64 {pg}, {npages - 1}")
         else:
             self.emit(f"{idx} = select i1 {inr}, i64 {pg}, i64 0")
-        perm = self.sym_addr(SYM_PERM)
-        self.emit(f"{pp} = getelementptr inbounds i8, ptr {perm}, i64 {idx}")
-        self.emit(f"{p} = load i8, ptr {pp}")
-        mask, want = self.perm_bits(loads, stores)
-        self.emit(f"{pm} = and i8 {p}, {mask}")
-        self.emit(f"{okp} = icmp eq i8 {pm}, {want}")
+        okp = self.perm_allows(idx, loads, stores)
         self.emit(f"{ok1} = and i1 {inr}, {same}")
         self.emit(f"{ok} = and i1 {ok1}, {okp}")
         return ok
@@ -617,6 +612,17 @@ class Emitter:
         ok2 = self.check_range(a, 0, size, not store, store)
         self.likely(ok2, fast, slow)
 
+    def perm_allows(self, pg, loads, stores):
+        """-> i1: the permission byte of page index pg (in the table) allows
+        loads (if `loads`) and stores (if `stores`)."""
+        pp, p, pm, ok = (self.fresh() for _ in range(4))
+        self.emit(f"{pp} = getelementptr inbounds i8, ptr {self.sym_addr(SYM_PERM)}, i64 {pg}")
+        self.emit(f"{p} = load i8, ptr {pp}")
+        mask, want = self.perm_bits(loads, stores)
+        self.emit(f"{pm} = and i8 {p}, {mask}")
+        self.emit(f"{ok} = icmp eq i8 {pm}, {want}")
+        return ok
+
     def check_single(self, a, size, loads, stores, fast, other, slow):
         """The cheap check of one access of `size` bytes at a: an aligned address
         inside the space (one test of its low and high bits when the space is a
@@ -624,7 +630,7 @@ class Emitter:
         permission byte allows it -> fast; misaligned or outside -> other (the
         exact range check); the permission refused -> slow."""
         npages = self.c["npages"]
-        m, z, pg, pp, p, pm, okp = (self.fresh() for _ in range(7))
+        m, z, pg = (self.fresh() for _ in range(3))
         if self.loopy:
             fast = self.cached_page(a, size, fast)
         space = npages << PAGE_SHIFT
@@ -641,13 +647,7 @@ class Emitter:
         look = self.new_block("perm")
         self.likely(z, look, other)
         self.block_start(look)
-        perm = self.sym_addr(SYM_PERM)
-        self.emit(f"{pp} = getelementptr inbounds i8, ptr {perm}, i64 {pg}")
-        self.emit(f"{p} = load i8, ptr {pp}")
-        mask, want = self.perm_bits(loads, stores)
-        self.emit(f"{pm} = and i8 {p}, {mask}")
-        self.emit(f"{okp} = icmp eq i8 {pm}, {want}")
-        self.likely(okp, fast, slow)
+        self.likely(self.perm_allows(pg, loads, stores), fast, slow)
         if self.loopy:
             self.block_start(fast)
             base = self.fresh()
