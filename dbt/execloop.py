@@ -9,6 +9,12 @@ SIGTRAP; or when a host signal queued a guest signal (`pending`), which is
 delivered between two TBs.  Architecture-neutral: the frontend object supplies
 translation and the syscall ABI.
 
+Tiers (Engine): a TB is made by the cheapest backend first and made again by
+the next one when it gets hot (-backend auto: interpreter, bytecode JIT,
+native code), the new TB replacing the old one in the cache (its incoming
+links follow); native code is finished in the compile thread (compiler.py)
+while the old TB runs on.
+
 Debugging (`debug`, the gdbstub's server, or None) has one insertion point for
 every ISA and backend, here: a block that would contain a breakpoint address is
 cut before it (`_cut_at_breakpoints`), and a block starting at one only raises
