@@ -10,9 +10,10 @@
 #   (python3.12 / python3.13 on PATH, or ~/.pyenv/versions/3.1x*), each in its
 #   own venv (.venv312, .venv313): the JIT emits different bytecode for each, so
 #   there the guest programs run on two configurations only
-#   (PYDBT_TEST_BACKENDS=jit,tiered: the bytecode JIT alone, and the default
-#   -backend auto, whose hot code is native; the interpreter runs the same way on
-#   every CPython and is covered by the first run).
+#   (PYDBT_TEST_BACKENDS=jit,tiered,auto: the bytecode JIT alone, and the
+#   default -backend auto, whose hot code is native, by whichever name a test
+#   file calls it; the interpreter runs the same way on every CPython and is
+#   covered by the first run).
 # Arguments go to every pytest run.
 set -e
 cd "$(dirname "$0")/.."
@@ -53,7 +54,7 @@ for v in 3.12 3.13; do
     echo "=== CPython $v ($py): unit and system tests"
     { [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"; } &&
         "$venv/bin/pip" install -q -e '.[test,llvm]' &&
-        PYDBT_TEST_BACKENDS=jit,tiered "$venv/bin/python" -m pytest -n 2 tests/unit tests/system "$@" ||
+        PYDBT_TEST_BACKENDS=jit,tiered,auto "$venv/bin/python" -m pytest -n 2 tests/unit tests/system "$@" ||
         status=1
 done
 exit $status
