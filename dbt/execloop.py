@@ -147,7 +147,7 @@ class Engine:
         backend = self.tiers[tier]
         fn = self._compile(backend, tb, block)
         STATS.compile_each.setdefault(backend.name, []).append(time.perf_counter() - t0)
-        if tier < len(self.thresholds) and not getattr(backend, "counts_hotness", False):
+        if tier < len(self.thresholds) and not self._counts_itself(tier):
             fn = self._counting(tb, fn)
         tb.fn = fn
         self.cache.add(tb)
@@ -212,10 +212,19 @@ class Engine:
             quiet.discard(me)
         return debug is not None and not debug.watch_before and debug.watch_hit(task, hit.kind, hit.addr)
 
+    def _counts_itself(self, tier):
+        return getattr(self.tiers[tier], "counts_hotness", False)
+
+    def _prepare(self, backend, block, tb):
+        """The Python half of a two-half compile (ids and slots of the native
+        state: under the cache lock)."""
+        with self.cache.lock:
+            return backend.prepare(block, self._context(tb))
+
     def _context(self, tb):
         ctx = TBContext(self.mem, tb.links, self.lookup, self.cache.fns, self.counter,
                         self.proc.signals.pending, self.cache)
-        if tb.tier < len(self.thresholds) and getattr(self.tiers[tb.tier], "counts_hotness", False):
+        if tb.tier < len(self.thresholds) and self._counts_itself(tb.tier):
             ctx.hot = _hotness(self.thresholds[tb.tier])
             ctx.promote = self._hot(tb)
         return ctx
@@ -223,9 +232,7 @@ class Engine:
     def _compile(self, backend, tb, block):
         t1 = time.perf_counter()
         if hasattr(backend, "prepare"):
-            with self.cache.lock:                      # (ids and slots of the native state)
-                job = backend.prepare(block, self._context(tb))
-            fn = backend.finish(job)
+            fn = backend.finish(self._prepare(backend, block, tb))
         else:
             fn = backend.compile(block, self._context(tb))
         self._compiled(backend, tb, fn, time.perf_counter() - t1)
@@ -268,15 +275,14 @@ class Engine:
         # (the compile thread only from a JIT tier: code left on the interpreter
         # while native code is made runs ~10x slower, and more of it gets hot)
         if self.compiler is None or not hasattr(backend, "prepare") or \
-                not getattr(self.tiers[old.tier], "counts_hotness", False):
+                not self._counts_itself(old.tier):
             new = self._make_tb(old.pc, tier)
             self.cache.replace(old, new)
             STATS.tbs_promoted += 1
             return new.fn
         t0 = time.perf_counter()
         block, new = self._block(old.pc, tier)
-        with self.cache.lock:                          # (ids and slots of the native state)
-            job = backend.prepare(block, self._context(new))
+        job = self._prepare(backend, block, new)
         self.cache.index(new)                          # (a write to its code from now on drops it)
         old.promoting = True
         spent = time.perf_counter() - t0
