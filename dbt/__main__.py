@@ -1,9 +1,11 @@
-import signal
-import sys
-
 # Ctrl-C from here on ends pydbt by SIGINT's default action (a waiting shell sees
 # it), not a KeyboardInterrupt traceback while the modules below are imported.
-signal.signal(signal.SIGINT, signal.SIG_DFL)
+# (_signal, the C module: `import signal` imports enum first, which is long
+# enough for a SIGINT to land inside it.)
+import _signal
+_signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+
+import sys  # noqa: E402
 
 from .cli import main  # noqa: E402
 
