@@ -43,15 +43,30 @@ from .tb import TB, TBCache, TBContext, STEP
 
 
 class Profile:
-    """What the first tier saw, for the superblocks made after it: which blocks ran."""
+    """What the earlier tiers saw, for a superblock made for tier `tier`: which
+    blocks ran, and where a region of that tier (or higher) already starts, or
+    is being made, with more than COPY_MAX instructions.  The superblock ends
+    there and its exit is chained to that region, instead of copying its code:
+    a region entered at several pcs of one loop (quicksort's partition, the side
+    exits of a superblock cut by its size limit) was otherwise compiled once per
+    pc, each copy holding the whole loop (7x the code).  A small one is copied:
+    a loop's head that only dispatches (vm's switch) costs less copied into
+    each of its predecessors than a chained jump per iteration."""
 
-    def __init__(self, cache):
+    def __init__(self, cache, tier):
         self.by_pc = cache.by_pc
+        self.tier = tier
 
     def ran(self, pc):
         return pc in self.by_pc
 
+    def entry(self, pc):
+        tb = self.by_pc.get(pc)
+        return (tb is not None and tb.tier + tb.promoting >= self.tier
+                and tb.ninsns > COPY_MAX)
 
+
+COPY_MAX = 24         # instructions: a region this small is copied, not chained to (Profile)
 RECHECK = 256          # a hot TB's code asks again every RECHECK entries and back-edges
 
 
@@ -100,7 +115,6 @@ class Engine:
         self.log_opt = proc.log.on("op_opt")
         self.slow = any(proc.log.on(i) for i in ("exec", "cpu"))
         self.counter = [0] if count else None        # [guest instructions executed]
-        self.profile = Profile(self.cache)
         self.debug = None                            # the gdbstub's server, when attached
 
     # --- translation -------------------------------------------------------------
@@ -114,7 +128,7 @@ class Engine:
         backend = self.tiers[tier]
         t0 = time.perf_counter()
         # a superblock made after the first tier follows the paths that tier ran
-        profile = self.profile if tier > 0 else None
+        profile = Profile(self.cache, tier) if tier > 0 else None
         superblock = getattr(backend, "superblocks", False)
         block = self.arch.translate(self.mem, pc, self.max_insns, superblock=superblock, profile=profile)
         if self.debug is not None and self.debug.target.breakpoints:

@@ -20,7 +20,9 @@ of a branch or the target of a jump never ran, and translation goes on with a
 side exit whose target ran but is not in the block yet (its branches land
 there), until the limit.  So a loop whose hot paths go both ways of a branch
 (quicksort's partition) runs in one function instead of two blocks exiting
-to each other, and code that never ran is not compiled.  An encoding
+to each other, and code that never ran is not compiled.  A path also ends
+where another region of the tier starts (`profile.entry(pc)`, not the block's
+own pc): the exit is chained to it rather than its code copied.  An encoding
 that does not decode ends the block with an `illegal` exception at its pc, which
 becomes SIGILL in the guest.
 """
@@ -111,7 +113,8 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         if not superblock or profile is None or block.ninsns >= max_insns:
             return None
         for _, target, _, _ in ctx.side_exits:
-            if target not in tried and target not in seen and profile.ran(target):
+            if (target not in tried and target not in seen and profile.ran(target)
+                    and not profile.entry(target)):
                 tried.add(target)
                 return target
         return None
@@ -166,7 +169,7 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
             continue
         if (block.ninsns >= max_insns or nxt in seen
                 or len(pages | {nxt >> 12}) > MAX_PAGES
-                or branched and profile is not None and not profile.ran(nxt)):
+                or profile is not None and (branched and not profile.ran(nxt) or profile.entry(nxt))):
             b.goto_tb(nxt)
             a, starts_path = next_path(), True
             continue

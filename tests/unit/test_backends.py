@@ -133,9 +133,10 @@ def _word(row, fill):
 
 
 class Ran:
-    """A profile for translate(): which blocks ran"""
-    def __init__(self, ran):
-        self.ran = ran
+    """A profile for translate(): which blocks ran (and where other regions
+    start: entry, by default nowhere)"""
+    def __init__(self, ran, entry=lambda pc: False):
+        self.ran, self.entry = ran, entry
 
 
 def machine_state(backend, words, regs, fregs, frm, pending=None, superblock=True, profile=None):
@@ -209,16 +210,20 @@ def programs(draw, branchy=False):
 @pytest.mark.parametrize("shape", ["block", "superblock", "paths"])
 @pytest.mark.parametrize("backend", OTHERS)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), warm=st.integers(0, (1 << 26) - 1))
-def test_random_machine_code(backend, shape, data, warm):
+@given(data=st.data(), warm=st.integers(0, (1 << 26) - 1), entries=st.integers(0, (1 << 26) - 1))
+def test_random_machine_code(backend, shape, data, warm, entries):
     """Random machine code (branches included: as a superblock they become side
     exits and jumps inside the block; with "paths", the superblock also takes in the
-    side exits' targets that have "run", bits of `warm`, and leaves the rest) runs the
-    same on every backend."""
+    side exits' targets that have "run", bits of `warm`, and leaves the rest, and
+    ends where another region starts, bits of `entries` in one in four cases)
+    runs the same on every backend."""
     words, regs, fregs, frm = data.draw(programs(branchy=shape == "paths"))
     kw = {"superblock": shape != "block"}
     if shape == "paths":
-        kw["profile"] = Ran(lambda a: not (warm >> ((a - CODE) // 4 % 26)) & 1)
+        if entries & 3:
+            entries = 0
+        kw["profile"] = Ran(lambda a: not (warm >> ((a - CODE) // 4 % 26)) & 1,
+                            lambda a: (entries >> ((a - CODE) // 4 % 26)) & 1)
     expect = machine_state("interp", words, regs, fregs, frm, **kw)
     got = machine_state(backend, words, regs, fregs, frm, **kw)
     assert got[0] == expect[0], "how the block ended"
@@ -308,6 +313,27 @@ def test_loops_of_a_superblock_overlap():
     for b, r in results.items():
         assert r[0][0] == "exit" and r[0][2] == 1 + (3 + 3 + 2) + (3 + 2) + 2, b     # seg in round 1
         assert (r[1][10], r[1][11], r[1][12], r[1][21]) == (0, 0, 2, 0x1010), b
+
+
+def test_superblock_ends_where_another_region_starts():
+    """A superblock for a later tier does not copy a region of that tier: the
+    path ends at its entry (not at the block's own pc), with a chained exit, and
+    a side exit to it is not taken in; the code runs the same on every backend."""
+    # L0: addi a0, a0, 1 ; beqz a1, L3 ; L2: addi a2, a2, 1 ; L3: addi a3, a3, 1 ; j .+256
+    words = [0x00150513, 0x00058463, 0x00160613, 0x00168693, 0x1000006f]
+    everywhere = Ran(lambda a: a < CODE + 20)
+    blk = translate(GuestMemoryWith(words), CODE, 64, profile=everywhere)
+    assert [a - CODE for a, _ in blk.insns] == [0, 4, 8, 12, 16]
+    for entry, insns, exits in [(CODE + 8, [0, 4, 12, 16], {8, 0x110}), (CODE + 12, [0, 4, 8], {12}),
+                                (CODE, [0, 4, 8, 12, 16], {0x110})]:
+        ran = Ran(everywhere.ran, lambda a, e=entry: a == e)
+        blk = translate(GuestMemoryWith(words), CODE, 64, profile=ran)
+        assert [a - CODE for a, _ in blk.insns] == insns, entry - CODE
+        assert {op.consts[0] - CODE for op in blk.ops if op.name == "goto_tb"} == exits
+        regs = [0] * 32
+        results = {b: machine_state(b, words, regs, [0] * 32, 0, profile=ran) for b in NAMES}
+        for b, r in results.items():
+            assert r[0] == results["interp"][0] and r[1:] == results["interp"][1:], b
 
 
 def GuestMemoryWith(words):

@@ -107,3 +107,25 @@ def test_a_failed_compile_leaves_the_block_in_its_tier(rig):
     assert engine.cache.get(CODE) is old and old.valid
     run(proc, engine, 5000)
     assert not engine.compiler.jobs                      # (not submitted again)
+
+
+def test_superblocks_stop_at_big_regions_of_their_tier():
+    """Profile.entry: where a superblock for a tier ends (and chains) instead of
+    copying: a region of that tier or higher, or one being promoted to it, that
+    is bigger than COPY_MAX instructions; never a smaller one or a lower tier's."""
+    from pydbt.execloop import COPY_MAX, Profile
+    from pydbt.tb import TB
+
+    class Cache:
+        by_pc = {}
+    big, small = COPY_MAX + 1, COPY_MAX
+    for pc, tier, n, promoting in [(0x10, 2, big, False), (0x20, 2, small, False),
+                                   (0x30, 1, big, False), (0x40, 1, big, True), (0x50, 0, big, True)]:
+        tb = TB(pc, 4 * n, n, [0], [], tier=tier)
+        tb.promoting = promoting
+        Cache.by_pc[pc] = tb
+    native = Profile(Cache, 2)
+    assert [pc for pc in (0x10, 0x20, 0x30, 0x40, 0x50, 0x60) if native.entry(pc)] == [0x10, 0x40]
+    assert all(native.ran(pc) for pc in (0x10, 0x20, 0x30, 0x40, 0x50)) and not native.ran(0x60)
+    bytecode = Profile(Cache, 1)
+    assert [pc for pc in (0x10, 0x20, 0x30, 0x40, 0x50) if bytecode.entry(pc)] == [0x10, 0x30, 0x40, 0x50]
