@@ -13,7 +13,9 @@
 #   (PYDBT_TEST_BACKENDS=jit,tiered,auto: the bytecode JIT alone, and the
 #   default -backend auto, whose hot code is native, by whichever name a test
 #   file calls it; the interpreter runs the same way on every CPython and is
-#   covered by the first run).
+#   covered by the first run), and the tests marked `once` are left out (what
+#   they test is the same on every CPython: the Debian programs, the ELF fuzzer,
+#   the disk cache, native code's random sequences).
 # Arguments go to every pytest run.
 set -e
 cd "$(dirname "$0")/.."
@@ -54,7 +56,8 @@ for v in 3.12 3.13; do
     echo "=== CPython $v ($py): unit and system tests"
     { [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"; } &&
         "$venv/bin/pip" install -q -e '.[test,llvm]' &&
-        PYDBT_TEST_BACKENDS=jit,tiered,auto "$venv/bin/python" -m pytest -n 2 tests/unit tests/system "$@" ||
+        PYDBT_TEST_BACKENDS=jit,tiered,auto "$venv/bin/python" -m pytest -n 2 -m "not once" \
+            tests/unit tests/system "$@" ||
         status=1
 done
 exit $status

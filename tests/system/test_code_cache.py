@@ -11,6 +11,7 @@ import guestprogs
 from pydbt import cli
 
 pytest.importorskip("llvmlite")
+pytestmark = pytest.mark.once            # (the cache's files: the same on every CPython)
 
 TIMEOUT = 600
 # native code compiled in the guest's thread, so that both runs make the same

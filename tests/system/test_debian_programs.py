@@ -27,6 +27,8 @@ import debian_sysroot  # noqa: E402
 HERE = Path(__file__).resolve().parent / "debian"
 GUEST_ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "TZ": "UTC"}
 TIMEOUT = 600
+# (~5 minutes of CPU: the first CPython only; the guest programs run on every one)
+pytestmark = pytest.mark.once
 
 
 @pytest.fixture(scope="session")

@@ -44,8 +44,9 @@ MAX_RSS_KB = 512 << 10
 SEEDS = (1, 2, 3)
 PER_SEED = 100
 
-pytestmark = pytest.mark.skipif(not shutil.which(CC) or not shutil.which(QEMU),
-                                reason="needs riscv64-linux-gnu-gcc and qemu-riscv64")
+pytestmark = [pytest.mark.skipif(not shutil.which(CC) or not shutil.which(QEMU),
+                                 reason="needs riscv64-linux-gnu-gcc and qemu-riscv64"),
+              pytest.mark.once]          # (the loader's checks: the same on every CPython)
 
 # --- ELF field access (ELF64 little-endian) -----------------------------------
 EHDR_FIELDS = {           # name: (offset, struct format)

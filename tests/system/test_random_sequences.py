@@ -148,7 +148,8 @@ def _run(cmd):
 
 
 @pytest.mark.parametrize("backend", [["-backend", "interp"], ["-jit-threshold", "0"],
-                                     ["-backend", "llvm", "-jit-threshold", "0"]],
+                                     pytest.param(["-backend", "llvm", "-jit-threshold", "0"],
+                                                  marks=pytest.mark.once)],   # (native code)
                          ids=["interp", "jit", "llvm"])
 @pytest.mark.parametrize("seed", range(12))
 def test_random_sequences_match_qemu(seed, backend, tmp_path):
