@@ -85,27 +85,36 @@ def environment():
     return _init()["env"]
 
 
-def _optimize(llvm, tm, mod):
-    pto = llvm.create_pipeline_tuning_options(speed_level=1)
-    pb = llvm.create_pass_builder(tm, pto)
-    fpm = llvm.create_new_function_pass_manager()
-    fpm.add_sroa_pass()
-    fpm.add_instruction_combine_pass()
-    fpm.add_new_gvn_pass()
-    fpm.add_jump_threading_pass()        # (a check shared by a group: its i1 known on each path)
-    fpm.add_simplify_cfg_pass()
-    fpm.add_instruction_combine_pass()
-    for f in mod.functions:
-        if not f.is_declaration:
-            fpm.run(f, pb)
+def _passes(s):
+    """The pass builder and function pass manager, made once (under _lock: each
+    of llvmlite's calls is one more wait for the GIL in the compile thread)."""
+    if "fpm" not in s:
+        llvm = s["llvm"]
+        pto = llvm.create_pipeline_tuning_options(speed_level=1)
+        s["pb"] = llvm.create_pass_builder(s["tm"], pto)
+        fpm = llvm.create_new_function_pass_manager()
+        fpm.add_sroa_pass()
+        fpm.add_instruction_combine_pass()
+        fpm.add_new_gvn_pass()
+        fpm.add_jump_threading_pass()    # (a check shared by a group: its i1 known on each path)
+        fpm.add_simplify_cfg_pass()
+        fpm.add_instruction_combine_pass()
+        s["fpm"] = fpm
+    return s["pb"], s["fpm"]
 
 
-def parse(text, verify=False):
+def parse(text, verify=False, name=None):
+    """The module of `text`, optimized: its function `name` (the others are
+    small wrappers), or every function it defines."""
     s = _init()
-    mod = s["llvm"].parse_assembly(s["header"] + text)
-    if verify:
-        mod.verify()
-    _optimize(s["llvm"], s["tm"], mod)
+    with _lock:
+        mod = s["llvm"].parse_assembly(s["header"] + text)
+        if verify:
+            mod.verify()
+        pb, fpm = _passes(s)
+        for f in [mod.get_function(name)] if name else mod.functions:
+            if not f.is_declaration:
+                fpm.run(f, pb)
     return mod
 
 
@@ -130,7 +139,7 @@ def compile(text, name, imports=None, pc=None, exports=()):
     hit = obj is not None
     if not hit:
         with _lock:
-            obj = s["tm"].emit_object(parse(text, True))
+            obj = s["tm"].emit_object(parse(text, True, name))
         _stat("native_compiles")
         if disk is not None:
             _stat("native_cache_misses")

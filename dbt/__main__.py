@@ -5,8 +5,6 @@
 import _signal
 _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
 
-import sys  # noqa: E402
+from .cli import entry  # noqa: E402
 
-from .cli import main  # noqa: E402
-
-sys.exit(main())
+entry()
