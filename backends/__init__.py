@@ -3,11 +3,12 @@ import importlib
 import sys
 
 NAMES = {"interp": "pydbt.backends.interp", "pybytecode": "pydbt.backends.pybytecode",
-         "llvm": "pydbt.backends.llvm"}
+         "llvm": "pydbt.backends.llvm", "llvm-quick": "pydbt.backends.llvm_quick"}
 
 # what a backend needs of the host, if it may be missing: module -> function
 # returning None when the backend can run here, else why not
-_NEEDS = {"pybytecode": "pydbt.backends.pyops", "llvm": "pydbt.backends.llvm_jit"}
+_NEEDS = {"pybytecode": "pydbt.backends.pyops", "llvm": "pydbt.backends.llvm_jit",
+          "llvm-quick": "pydbt.backends.llvm_jit"}
 _FALLBACK = "interp"
 _warned = set()
 

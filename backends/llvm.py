@@ -170,7 +170,8 @@ def _struct(n):
 class Native:
     """What Python keeps of one native TB."""
     __slots__ = ("state", "tb_id", "addr", "slot0", "nexits", "links", "lookup", "fns",
-                 "exceptions", "tracker", "text", "pc", "pending", "counter", "fname", "imports")
+                 "exceptions", "tracker", "text", "pc", "pending", "counter", "fname", "imports",
+                 "level", "hot", "promote")
 
 
 class NativeState:
@@ -234,12 +235,13 @@ class NativeState:
         return i
 
     # --- compile ----------------------------------------------------------------------
-    def compile(self, block, ctx):
-        return self.finish(self.prepare(block, ctx))
+    def compile(self, block, ctx, level="full"):
+        return self.finish(self.prepare(block, ctx, level))
 
-    def prepare(self, block, ctx):
-        """The Python half of a compile (the LLVM IR text, its id and chain slots),
-        run in the thread that translated the block; finish() is the rest."""
+    def prepare(self, block, ctx, level="full"):
+        """The Python half of a compile at `level` (llvm_jit.LEVELS): the LLVM IR
+        text, its id and chain slots, run in the thread that translated the
+        block; finish() is the rest."""
         nexits = sum(1 for op in block.ops if op.name == "goto_tb")
         if nexits > self.nslots:
             raise NotImplementedError(f"llvm: a TB with {nexits} exits")
@@ -251,6 +253,9 @@ class NativeState:
         self.next_id += 1
         nat.links, nat.lookup, nat.fns, nat.pc = ctx.links, ctx.lookup, ctx.fns, block.pc
         nat.pending, nat.counter = ctx.pending, ctx.counter
+        nat.level = level
+        # (a tier that counts its hotness: a sample each time the budget runs out in it)
+        nat.hot, nat.promote = getattr(ctx, "hot", None), getattr(ctx, "promote", None)
         nat.fname = f"tb_{block.pc:x}"
         em = E.Emitter(block, nat.fname, self.consts, ctx.counter is not None)
         nat.text = em.build()
@@ -267,14 +272,15 @@ class NativeState:
         """The LLVM half: the object from the disk cache or code generation
         (LLVM runs without the GIL, so this may run in a compile thread), linked
         with this TB's symbols, and the TB's function."""
-        known = self.memo.get(nat.text) if self.memo is not None else None
+        key = (nat.text, nat.level)
+        known = self.memo.get(key) if self.memo is not None else None
         if known is None:
             known = llvm_jit.compile(nat.text, nat.fname, nat.imports, nat.pc,
-                                     exports=(E.entry_symbol(nat.fname),))
+                                     exports=(E.entry_symbol(nat.fname),), level=nat.level)
             if self.memo is not None:
                 if len(self.memo) > 2048:
                     self.memo.clear()
-                self.memo[nat.text] = known
+                self.memo[key] = known
         nat.tracker, nat.addr = known
         if self.shared:
             self.natives[nat.tb_id] = nat
@@ -327,6 +333,8 @@ class NativeState:
         if fp is not None:
             setattr(cpu, fp[0], w[E.CTX_FFLAGS])
         left = w[E.CTX_BUDGET]
+        if nat.hot is not None and budget and (left == 0 or left >> 63) and nat.hot():
+            nat.promote(nat.pc)                    # (its budget ran out in it: a sample)
         extra = STATS.extra
         extra["native_transitions"] = extra.get("native_transitions", 0) + 1
         if left != budget:
@@ -408,8 +416,8 @@ class NativeState:
         """src.links[k] changed: its native slot follows (the successor's code if
         it is native code of this state, else empty: exit to Python)."""
         nat = getattr(src.fn, "native", None)
-        if nat is None or nat.state is not self or k >= nat.nexits:
-            return
+        if nat is None or nat.state is not self or k >= nat.nexits or nat.tb_id not in self.natives:
+            return                                 # (a dropped TB's slots may be another's now)
         dst = src.links[k]
         dn = getattr(dst, "native", None)
         addr = dn.addr if dn is not None and dn.state is self and dn.tb_id in self.natives else 0
@@ -470,4 +478,4 @@ def finish(job):
 
 def disassemble(fn):
     """-d out_asm: the host code of a TB (its module compiled again to assembly)."""
-    return llvm_jit.assembly(fn.native.text)
+    return llvm_jit.assembly(fn.native.text, fn.native.level)

@@ -6,11 +6,14 @@ Nothing here runs until the first TB is compiled (importing llvmlite costs
 manager, ORC's LLJIT (`create_lljit_compiler`): each compiled unit is linked as
 its own JIT library whose ResourceTracker frees its code when dropped.
 
-The pipeline is light (the IR was optimized already): SROA turns the register
-allocas into SSA values, then instcombine, GVN, jump threading (a memory
-check shared by a group of accesses is known on each path after the first),
-simplifycfg and instcombine; code generation at -O2 for the generic x86-64 (or
-the host triple's generic) CPU.
+Two levels (`LEVELS`).  "full" (the llvm tier): a light pipeline (the IR was
+optimized already): SROA turns the register allocas into SSA values, then
+instcombine, GVN, jump threading (a memory check shared by a group of accesses
+is known on each path after the first), simplifycfg and instcombine; code
+generation at -O2 for the generic x86-64 (or the host triple's generic) CPU.
+"quick" (the llvm-quick tier, -backend auto's first native one): SROA only and
+-O0 code generation (FastISel, the fast register allocator): ~4x less compile
+time (a median superblock ~5 ms of CPU instead of ~20), code 1.5-4x slower.
 
 Objects are position-dependent code of the large code model (`movabs` of a
 64-bit absolute address, no GOT): the text names the run's addresses and
@@ -38,7 +41,14 @@ _lock = threading.RLock()
 _state = {}
 
 # code generation options (all in the cache key)
-OPT, CODE_MODEL, RELOC, CPU, FEATURES = 2, "large", "static", "", ""
+CODE_MODEL, RELOC, CPU, FEATURES = "large", "static", "", ""
+# level -> (codegen -O level, our function passes, in order)
+LEVELS = {
+    "full": (2, ("sroa", "instruction_combine", "new_gvn",
+                 "jump_threading",      # (a check shared by a group: its i1 known on each path)
+                 "simplify_cfg", "instruction_combine")),
+    "quick": (0, ("sroa",)),
+}
 
 
 def unsupported():
@@ -64,8 +74,10 @@ def _start():
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     target = llvm.Target.from_default_triple()
-    tm = target.create_target_machine(cpu=CPU, features=FEATURES, opt=OPT, codemodel=CODE_MODEL,
-                                      reloc=RELOC, jit=True)
+    tms = {level: target.create_target_machine(cpu=CPU, features=FEATURES, opt=opt, codemodel=CODE_MODEL,
+                                               reloc=RELOC, jit=True)
+           for level, (opt, _) in LEVELS.items()}
+    tm = tms["full"]
     header = f'target datalayout = "{tm.target_data}"\ntarget triple = "{tm.triple}"\n'
     try:                                         # (this file: the pipeline and options)
         with open(__file__, "rb") as f:
@@ -75,43 +87,41 @@ def _start():
     env = "\n".join([f"pydbt {__version__}", f"llvm_jit {own}", f"llvmlite {llvmlite.__version__}",
                      "llvm " + ".".join(map(str, llvm.llvm_version_info)), f"triple {tm.triple}",
                      f"cpu {CPU or target.name}", f"features {FEATURES}",
-                     f"opt {OPT} model {CODE_MODEL} reloc {RELOC}", f"format {llvm_cache.FORMAT}"])
-    return dict(llvm=llvm, tm=tm, jit=llvm.create_lljit_compiler(tm, use_jit_link=True),
-                names=itertools.count(), header=header, env=env)
+                     f"model {CODE_MODEL} reloc {RELOC}", f"format {llvm_cache.FORMAT}"])
+    return dict(llvm=llvm, tm=tm, tms=tms, jit=llvm.create_lljit_compiler(tm, use_jit_link=True),
+                names=itertools.count(), header=header, env=env, passes={})
 
 
-def environment():
+def environment(level="full"):
     """What a compiled object depends on besides its text (the cache key's other half)."""
-    return _init()["env"]
+    opt, passes = LEVELS[level]
+    return _init()["env"] + f"\nlevel {level}: -O{opt} {','.join(passes)}"
 
 
-def _passes(s):
-    """The pass builder and function pass manager, made once (under _lock: each
-    of llvmlite's calls is one more wait for the GIL in the compile thread)."""
-    if "fpm" not in s:
+def _passes(s, level):
+    """A level's pass builder and function pass manager, made once (under _lock:
+    each of llvmlite's calls is one more wait for the GIL in the compile thread)."""
+    made = s["passes"].get(level)
+    if made is None:
         llvm = s["llvm"]
         pto = llvm.create_pipeline_tuning_options(speed_level=1)
-        s["pb"] = llvm.create_pass_builder(s["tm"], pto)
+        pb = llvm.create_pass_builder(s["tms"][level], pto)
         fpm = llvm.create_new_function_pass_manager()
-        fpm.add_sroa_pass()
-        fpm.add_instruction_combine_pass()
-        fpm.add_new_gvn_pass()
-        fpm.add_jump_threading_pass()    # (a check shared by a group: its i1 known on each path)
-        fpm.add_simplify_cfg_pass()
-        fpm.add_instruction_combine_pass()
-        s["fpm"] = fpm
-    return s["pb"], s["fpm"]
+        for p in LEVELS[level][1]:
+            getattr(fpm, f"add_{p}_pass")()
+        made = s["passes"][level] = (pb, fpm)
+    return made
 
 
-def parse(text, verify=False, name=None):
-    """The module of `text`, optimized: its function `name` (the others are
-    small wrappers), or every function it defines."""
+def parse(text, verify=False, name=None, level="full"):
+    """The module of `text`, optimized at `level`: its function `name` (the
+    others are small wrappers), or every function it defines."""
     s = _init()
     with _lock:
         mod = s["llvm"].parse_assembly(s["header"] + text)
         if verify:
             mod.verify()
-        pb, fpm = _passes(s)
+        pb, fpm = _passes(s, level)
         for f in [mod.get_function(name)] if name else mod.functions:
             if not f.is_declaration:
                 fpm.run(f, pb)
@@ -123,9 +133,9 @@ def _stat(key, n=1):
     extra[key] = extra.get(key, 0) + n
 
 
-def compile(text, name, imports=None, pc=None, exports=()):
+def compile(text, name, imports=None, pc=None, exports=(), level="full"):
     """One module's text -> (tracker, address of its function `name`), the
-    object from the disk cache or compiled (and then put there), linked with
+    object from the disk cache or compiled at `level` (and then put there), linked with
     `imports` (symbol -> absolute value).  The code lives as long as the
     tracker does.  pc: the guest pc the perf map names it by; exports: other
     symbols of the module to find in the tracker (`tracker[sym]`)."""
@@ -134,12 +144,12 @@ def compile(text, name, imports=None, pc=None, exports=()):
     disk = llvm_cache.cache()
     obj = key = None
     if disk is not None:
-        key = llvm_cache.make_key(s["env"], text)
+        key = llvm_cache.make_key(environment(level), text)
         obj = disk.get(key)
     hit = obj is not None
     if not hit:
         with _lock:
-            obj = s["tm"].emit_object(parse(text, True, name))
+            obj = s["tms"][level].emit_object(parse(text, True, name, level))
         _stat("native_compiles")
         if disk is not None:
             _stat("native_cache_misses")
@@ -162,11 +172,11 @@ def compile(text, name, imports=None, pc=None, exports=()):
     return tracker, addr
 
 
-def assembly(text):
+def assembly(text, level="full"):
     """The host assembly of a module's text (-d out_asm)."""
     with _lock:
         s = _init()
-        return s["tm"].emit_assembly(parse(text))
+        return s["tms"][level].emit_assembly(parse(text, level=level))
 
 
 def optimized_ir(text):

@@ -38,6 +38,7 @@ class Options:
     backend: str = "auto"
     jit_threshold: int = 50
     native_threshold: int = 20000
+    opt_threshold: int = 16
     sync_compile: bool = False
     stats: str = None          # None, "text" or "json"
     verify_ir: bool = False
@@ -106,6 +107,9 @@ OPTIONS = [
      "executions of a block on the interpreter before the JIT compiles it (0: at once)"),
     (("-native-threshold",), "native_threshold", True, "PYDBT_NATIVE_THRESHOLD", _count, False,
      "-backend auto: entries and loop iterations of a block on the bytecode JIT before native code"),
+    (("-opt-threshold",), "opt_threshold", True, "PYDBT_OPT_THRESHOLD", _count, False,
+     "-backend auto: times native code's budget runs out in a quickly compiled block before it is "
+     "optimized (0: optimize at once)"),
     (("-sync-compile",), "sync_compile", False, "PYDBT_SYNC_COMPILE", None, False,
      "compile native code in the guest's thread (default: a compile thread)"),
     (("-disable-pass",), "disabled_passes", True, "PYDBT_DISABLE_PASS", _items, False,
@@ -268,13 +272,14 @@ def _default_host_signals():
 def tiers(opts):
     """The backends a TB goes through as it gets hotter, and the thresholds
     between them: the interpreter, then -backend; `auto` is the interpreter,
-    the bytecode JIT, then native code when llvmlite is there."""
+    the bytecode JIT, then native code when llvmlite is there: quickly
+    compiled, then optimized."""
     from pydbt.backends import unavailable
     if opts.backend == "auto":
-        names = ["interp", "pybytecode"] + (["llvm"] if unavailable("llvm") is None else [])
+        names = ["interp", "pybytecode"] + (["llvm-quick", "llvm"] if unavailable("llvm") is None else [])
     else:
         names = ["interp", opts.backend]
-    return names, [opts.jit_threshold, opts.native_threshold][:len(names) - 1]
+    return names, [opts.jit_threshold, opts.native_threshold, opts.opt_threshold][:len(names) - 1]
 
 
 def run(argv):

@@ -11,9 +11,9 @@ translation and the syscall ABI.
 
 Tiers (Engine): a TB is made by the cheapest backend first and made again by
 the next one when it gets hot (-backend auto: interpreter, bytecode JIT,
-native code), the new TB replacing the old one in the cache (its incoming
-links follow); native code is finished in the compile thread (compiler.py)
-while the old TB runs on.
+quickly compiled native code, optimized native code), the new TB replacing
+the old one in the cache (its incoming links follow); native code is
+finished in the compile thread (compiler.py) while the old TB runs on.
 
 Debugging (`debug`, the gdbstub's server, or None) has one insertion point for
 every ISA and backend, here: a block that would contain a breakpoint address is
@@ -92,7 +92,9 @@ class Engine:
     (a threshold of 0 skips its tier).  A TB starts on the first tier; the last
     one's code stays.  On a tier that counts its own hotness (`counts_hotness`:
     the bytecode JIT counts entries and loop back-edges in its code) the TB calls
-    `promote` once it is hot; on another (the interpreter) a wrapper counts runs.
+    `promote` once it is hot (quick native code: when native code's budget runs
+    out inside it, see backends/llvm_quick.py); on another (the interpreter) a
+    wrapper counts runs.
     A tier that compiles in two halves (`prepare`, `finish`: the native one) has
     the second half done by the compile thread (compiler.py) unless
     `sync_compile`; the TB runs on in its tier until the new code replaces it."""

@@ -138,6 +138,13 @@ class TBCache:
                     self._relinked(src, k)
             old.incoming = []
             old.valid = False
+            # (its own exits let go of their successors, as invalidate's do: else a
+            # successor replaced later would relink this dead TB, and patch native
+            # chain slots that may belong to another TB by then)
+            for k, fn in enumerate(old.links):
+                if fn is not old.stubs[k]:
+                    old.links[k] = old.stubs[k]
+                    self._relinked(old, k)
             if self.native is not None:
                 self.native.drop(old)
             for pg in old.pages:

@@ -1,10 +1,11 @@
-"""Tiering (-backend auto: interpreter -> bytecode JIT -> native code), against
-qemu-riscv64's output and pydbt's own -stats.
+"""Tiering (-backend auto: interpreter -> bytecode JIT -> quick native code ->
+optimized native code), against qemu-riscv64's output and pydbt's own -stats.
 
 - a loop that becomes hot while it runs moves to native code at once (with
   -sync-compile: the native share of its instructions is what the thresholds
   leave) or soon (the compile thread: the running bytecode asks again every
   RECHECK back-edges whether its replacement is ready);
+- quick native code in which the budget keeps running out is optimized;
 - thresholds of 0 skip their tier; without llvmlite, auto is interp -> bytecode;
 - -stats counts the promotions per tier.
 Every run's output is qemu's.
@@ -54,8 +55,25 @@ def test_hot_loop_moves_to_native_code_while_it_runs(oracle, tmp_path):
     # the loop's TB gets hot after 20,000 back-edges on the bytecode JIT (the
     # default -native-threshold) and the next iteration is native
     assert stats["native_guest_insns"] > 0.95 * stats["guest_insns"], stats
-    assert stats["compile_ms"].keys() >= {"interp", "pybytecode", "llvm"}, stats
-    assert stats["tbs_promoted"] >= 2, stats
+    assert stats["compile_ms"].keys() >= {"interp", "pybytecode", "llvm-quick", "llvm"}, stats
+    assert stats["tbs_promoted"] >= 3, stats
+
+
+@pytest.mark.parametrize("opt", ["1", "0"])
+def test_quick_native_code_is_optimized_where_time_is_spent(oracle, tmp_path, opt):
+    """The loop's quick native code runs its budget out (a sample) at once: with
+    -opt-threshold 1 it is compiled again with full optimization, and runs
+    there; 0 skips the quick tier."""
+    binary, want = oracle
+    out, stats = _run(binary, ["-backend", "auto", "-sync-compile", "-opt-threshold", opt], tmp_path)
+    assert out == want
+    assert stats["native_guest_insns"] > 0.95 * stats["guest_insns"], stats
+    by = stats["tbs_by_backend"]
+    assert by.get("llvm", 0) >= 1, stats
+    if opt == "0":
+        assert "llvm-quick" not in by and "llvm-quick" not in stats["compile_ms"], stats
+    else:
+        assert by.get("llvm-quick", 0) >= 1, stats
 
 
 def test_compile_thread_replaces_a_running_loop(oracle, tmp_path):
@@ -69,8 +87,8 @@ def test_compile_thread_replaces_a_running_loop(oracle, tmp_path):
 
 def test_thresholds_of_zero_skip_their_tiers(oracle, tmp_path):
     binary, want = oracle
-    out, stats = _run(binary, ["-backend", "auto", "-jit-threshold", "0", "-native-threshold", "0"],
-                      tmp_path, n=20000)
+    out, stats = _run(binary, ["-backend", "auto", "-jit-threshold", "0", "-native-threshold", "0",
+                               "-opt-threshold", "0"], tmp_path, n=20000)
     assert out == guestprogs.run(guestprogs.qemu_argv(binary, ["20000"]), env=_env(), cwd="/",
                                  timeout=TIMEOUT).stdout
     assert set(stats["compile_ms"]) == {"llvm"}, stats          # native code only

@@ -38,6 +38,44 @@ def test_link_and_invalidate_unlinks(mem):
     assert mem.load(0x11004, 4) == 0x13      # and the store happened
 
 
+class Patches:
+    """Stands for a native state: records which TBs' exit slots are patched."""
+
+    def __init__(self):
+        self.patched, self.dropped = [], []
+
+    def patch(self, src, k):
+        self.patched.append((src, k))
+
+    def drop(self, t):
+        self.dropped.append(t)
+
+
+def test_a_replaced_tb_lets_go_of_its_successors(mem):
+    """A TB replaced by its next tier's stops jumping to its successors, so a
+    successor replaced later relinks only live TBs (a dead TB's native chain
+    slots may belong to another TB by then: quicksort crashed so)."""
+    cache = TBCache(mem)
+    cache.native = native = Patches()
+    a, b = tb(0x10000), tb(0x11000)
+    cache.add(a)
+    cache.add(b)
+    cache.link(a, 1, b)
+    a2 = tb(0x10000)
+    cache.add(a2)
+    cache.replace(a, a2)
+    assert not a.valid and native.dropped == [a]
+    assert a.links[1] is a.stubs[1]
+    cache.link(a2, 1, b)
+    native.patched.clear()
+    b2 = tb(0x11000)
+    cache.add(b2)
+    cache.replace(b, b2)
+    assert a2.links[1] is b2.fn and (a2, 1) in b2.incoming
+    assert all(src is not a for src, _ in native.patched), native.patched
+    assert (a2, 1) in native.patched
+
+
 def test_nochain(mem):
     cache = TBCache(mem, chaining=False)
     a, b = tb(0x10000), tb(0x11000)
