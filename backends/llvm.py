@@ -100,6 +100,7 @@ name = "llvm"
 superblocks = True
 EMITTERS = (E,)            # where the ops are lowered (tests/unit/test_backends.py reads it)
 
+SAMPLE_WEIGHT = 64         # a budget running out, in samples of a quick TB's hotness (llvm_quick)
 BUDGET = 1 << 17           # native chain hits/back-edges per entry before returning to Python
 SLOTS = 1 << 21            # chain slots of one engine (8 bytes each, committed when touched)
 JC_BITS = 16               # jump cache: 2**16 entries of (pc, code)
@@ -333,8 +334,10 @@ class NativeState:
         if fp is not None:
             setattr(cpu, fp[0], w[E.CTX_FFLAGS])
         left = w[E.CTX_BUDGET]
-        if nat.hot is not None and budget and (left == 0 or left >> 63) and nat.hot():
-            nat.promote(nat.pc)                    # (its budget ran out in it: a sample)
+        if nat.hot is not None:                    # (a sample: see llvm_quick)
+            hot = nat.hot
+            if any([hot() for _ in range(SAMPLE_WEIGHT if budget and (left == 0 or left >> 63) else 1)]):
+                nat.promote(nat.pc)
         extra = STATS.extra
         extra["native_transitions"] = extra.get("native_transitions", 0) + 1
         if left != budget:

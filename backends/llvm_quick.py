@@ -3,13 +3,15 @@ code, compiled cheaply (llvm_jit's "quick" level: SROA, then -O0 code
 generation: ~4x less compile time than the llvm tier, code 1.5-4x slower).
 
 It shares the llvm tier's native state (chain slots, jump cache: quick and
-full code chain into each other) and counts its own hotness by sampling: each
-time a native entry's budget (~0.1-1 ms of native code) runs out inside one of
-its TBs, that TB's `hot()` is asked (llvm.NativeState.enter); at the
-threshold (-opt-threshold) the engine compiles it again at the full level, in
-the compile thread, and the new code replaces it.  So compile time follows
-where time is spent: every hot region gets native code within ~5 ms of
-compile, the few where the program stays get the optimized code.
+full code chain into each other) and counts its own hotness by sampling the
+exits of native code to Python (llvm.NativeState.enter): each exit from one of
+its TBs is a sample of that TB, and a native entry's budget (~0.1-1 ms of
+native code) running out inside it counts SAMPLE_WEIGHT samples (a loop that
+never leaves native code is as hot as that).  At the threshold
+(-opt-threshold) the engine compiles it again at the full level, in the
+compile thread, and the new code replaces it.  So compile time follows where
+time is spent: hot regions get native code after ~5 ms of compile, the ones
+where the program stays get the optimized code.
 """
 from . import llvm
 from .llvm import unsupported, EMITTERS, finish, disassemble  # noqa: F401

@@ -37,8 +37,9 @@ class Options:
     stack_size: int = None
     backend: str = "auto"
     jit_threshold: int = 50
-    native_threshold: int = 20000
-    opt_threshold: int = 16
+    native_threshold: int = 2000
+    opt_threshold: int = 256
+    native_warmup: int = 200   # ms
     sync_compile: bool = False
     stats: str = None          # None, "text" or "json"
     verify_ir: bool = False
@@ -108,8 +109,10 @@ OPTIONS = [
     (("-native-threshold",), "native_threshold", True, "PYDBT_NATIVE_THRESHOLD", _count, False,
      "-backend auto: entries and loop iterations of a block on the bytecode JIT before native code"),
     (("-opt-threshold",), "opt_threshold", True, "PYDBT_OPT_THRESHOLD", _count, False,
-     "-backend auto: times native code's budget runs out in a quickly compiled block before it is "
-     "optimized (0: optimize at once)"),
+     "-backend auto: exits of native code from a quickly compiled block (its budget running out "
+     "counts 64) before it is optimized (0: optimize at once)"),
+    (("-native-warmup",), "native_warmup", True, "PYDBT_NATIVE_WARMUP", _count, False,
+     "-backend auto: milliseconds of the run before any native code is made (0: at once)"),
     (("-sync-compile",), "sync_compile", False, "PYDBT_SYNC_COMPILE", None, False,
      "compile native code in the guest's thread (default: a compile thread)"),
     (("-disable-pass",), "disabled_passes", True, "PYDBT_DISABLE_PASS", _items, False,
@@ -317,7 +320,8 @@ def run(argv):
     engine = Engine(proc, [get_backend(n) for n in names], thresholds,
                     max_insns=1 if opts.one_insn_per_tb else 512,
                     verify_ir=opts.verify_ir, count=bool(opts.stats),
-                    disabled_passes=opts.disabled_passes, sync_compile=opts.sync_compile)
+                    disabled_passes=opts.disabled_passes, sync_compile=opts.sync_compile,
+                    native_warmup=opts.native_warmup / 1000)
     proc.engine = engine
     # The guest memory's access table (millions of list slots) and the loaded
     # program are long-lived: keep the cycle collector from walking them again

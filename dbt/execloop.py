@@ -97,10 +97,12 @@ class Engine:
     wrapper counts runs.
     A tier that compiles in two halves (`prepare`, `finish`: the native one) has
     the second half done by the compile thread (compiler.py) unless
-    `sync_compile`; the TB runs on in its tier until the new code replaces it."""
+    `sync_compile`; the TB runs on in its tier until the new code replaces it.
+    Promotions from a counting tier to native code wait until `native_warmup`
+    seconds after the engine starts (the TB asks again `RECHECK` calls later)."""
 
     def __init__(self, proc, tiers, thresholds=(), chaining=True, max_insns=512, verify_ir=False,
-                 disabled_passes=(), count=False, sync_compile=False):
+                 disabled_passes=(), count=False, sync_compile=False, native_warmup=0.0):
         self.proc = proc
         self.arch = proc.arch
         self.mem = proc.mem
@@ -110,6 +112,9 @@ class Engine:
         self.thresholds = [t for _, t in kept]
         self.backend = self.tiers[-1]
         self.compiler = None if sync_compile else Compiler()
+        # no native code from a tier that asks again (a JIT) before this time:
+        # a short program does not pay for llvmlite and its compiles
+        self.native_from = time.monotonic() + native_warmup
         self.cache = TBCache(proc.mem, chaining=chaining and not proc.log.on("nochain"))
         self.max_insns = max_insns
         self.verify_ir = verify_ir
@@ -287,6 +292,10 @@ class Engine:
         thread) when ready.  -> the function to run at old.pc now."""
         tier = old.tier + 1
         backend = self.tiers[tier]
+        if self.native_from and self._counts_itself(old.tier) and hasattr(backend, "prepare"):
+            if time.monotonic() < self.native_from:
+                return old.fn                          # (it asks again: _hotness's RECHECK)
+            self.native_from = 0
         self.proc.cpu.pc = old.pc                      # (a fetch fault is reported here)
         # (the compile thread only from a JIT tier: code left on the interpreter
         # while native code is made runs ~10x slower, and more of it gets hot)

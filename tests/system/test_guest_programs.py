@@ -223,17 +223,17 @@ def check_oracle(case: Case, q: guestprogs.Result):
 
 # every program runs on each backend configuration: the reference interpreter, the
 # bytecode JIT compiling every block at once, and -backend auto (the default:
-# interpreter, bytecode JIT, native code for what gets hot) with a native
-# threshold low enough that tier changes happen in every program, native code
-# made in the compile thread (thresholds of 2/40 tripled the time of a
-# printf-heavy program: 28 s; the default's 20000 makes native code in few of
-# these short programs, so its configuration would add little but time:
-# tests/system/test_tiering.py runs it; -backend llvm on its own:
-# tests/system/test_hostile.py and tests/unit)
+# interpreter, bytecode JIT, quick native code, optimized native code for what
+# gets hot) with thresholds low enough and no warm-up, so that tier changes
+# happen in every program, native code made in the compile thread (thresholds
+# of 2/40 tripled the time of a printf-heavy program: 28 s; the default's
+# 200 ms warm-up makes native code in few of these short programs, so its
+# configuration would add little but time: tests/system/test_tiering.py runs
+# it; -backend llvm on its own: tests/system/test_hostile.py and tests/unit)
 BACKENDS = guestprogs.selected({
     "interp": ["-backend", "interp"],
     "jit": ["-backend", "pybytecode", "-jit-threshold", "0"],
-    "auto": ["-backend", "auto", "-native-threshold", "100"],
+    "auto": ["-backend", "auto", "-native-threshold", "100", "-opt-threshold", "8", "-native-warmup", "0"],
 })
 
 

@@ -50,10 +50,12 @@ def oracle(guest_binaries):
 
 def test_hot_loop_moves_to_native_code_while_it_runs(oracle, tmp_path):
     binary, want = oracle
-    out, stats = _run(binary, ["-backend", "auto", "-sync-compile"], tmp_path)
+    out, stats = _run(binary, ["-backend", "auto", "-sync-compile", "-native-warmup", "0",
+                               "-opt-threshold", "64"], tmp_path)
     assert out == want
-    # the loop's TB gets hot after 20,000 back-edges on the bytecode JIT (the
-    # default -native-threshold) and the next iteration is native
+    # the loop's TB gets hot after 2,000 back-edges on the bytecode JIT (the
+    # default -native-threshold) and the next iteration is native (quick code,
+    # then, its budget having run out once, optimized code)
     assert stats["native_guest_insns"] > 0.95 * stats["guest_insns"], stats
     assert stats["compile_ms"].keys() >= {"interp", "pybytecode", "llvm-quick", "llvm"}, stats
     assert stats["tbs_promoted"] >= 3, stats
@@ -61,11 +63,12 @@ def test_hot_loop_moves_to_native_code_while_it_runs(oracle, tmp_path):
 
 @pytest.mark.parametrize("opt", ["1", "0"])
 def test_quick_native_code_is_optimized_where_time_is_spent(oracle, tmp_path, opt):
-    """The loop's quick native code runs its budget out (a sample) at once: with
-    -opt-threshold 1 it is compiled again with full optimization, and runs
+    """The loop's quick native code runs its budget out (64 samples) at once:
+    with -opt-threshold 1 it is compiled again with full optimization, and runs
     there; 0 skips the quick tier."""
     binary, want = oracle
-    out, stats = _run(binary, ["-backend", "auto", "-sync-compile", "-opt-threshold", opt], tmp_path)
+    out, stats = _run(binary, ["-backend", "auto", "-sync-compile", "-opt-threshold", opt,
+                               "-native-warmup", "0"], tmp_path)
     assert out == want
     assert stats["native_guest_insns"] > 0.95 * stats["guest_insns"], stats
     by = stats["tbs_by_backend"]
@@ -78,11 +81,25 @@ def test_quick_native_code_is_optimized_where_time_is_spent(oracle, tmp_path, op
 
 def test_compile_thread_replaces_a_running_loop(oracle, tmp_path):
     binary, want = oracle
-    out, stats = _run(binary, ["-backend", "auto"], tmp_path)
+    out, stats = _run(binary, ["-backend", "auto", "-native-warmup", "0"], tmp_path)
     assert out == want
     # the loop keeps running on the bytecode JIT while the compile thread works,
     # then leaves for the native code (it never returns to the trampoline by itself)
     assert stats["native_guest_insns"] > 0.2 * stats["guest_insns"], stats
+
+
+def test_a_short_run_makes_no_native_code_in_its_warm_up(oracle, tmp_path):
+    """-native-warmup: hot code stays on the bytecode JIT for that long (here
+    the whole run); a warm-up of 0 makes the same run's hot loop native."""
+    binary, want = oracle
+    n = 200_000
+    want = guestprogs.run(guestprogs.qemu_argv(binary, [str(n)]), env=_env(), cwd="/", timeout=TIMEOUT).stdout
+    out, stats = _run(binary, ["-backend", "auto", "-sync-compile", "-native-warmup", "600000"], tmp_path, n=n)
+    assert out == want
+    assert stats.get("native_guest_insns", 0) == 0 and not {"llvm", "llvm-quick"} & set(stats["compile_ms"]), stats
+    out, stats = _run(binary, ["-backend", "auto", "-sync-compile", "-native-warmup", "0"], tmp_path, n=n)
+    assert out == want
+    assert stats["native_guest_insns"] > 0.5 * stats["guest_insns"], stats
 
 
 def test_thresholds_of_zero_skip_their_tiers(oracle, tmp_path):
