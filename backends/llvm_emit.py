@@ -71,9 +71,11 @@ CTX_ARGS = 70
 NARGS_MAX = 8
 CTX_FFLAGS = CTX_ARGS + NARGS_MAX      # FP: accumulated exception flags, dynamic rounding mode
 CTX_FRM = CTX_FFLAGS + 1               # (llvm_fp.py)
-CTX_WORDS = CTX_FRM + 1
+CTX_PGC = CTX_FRM + 1                  # the page caches of a TB with a loop (see cached_page)
+NPGC_MAX = 8
+CTX_WORDS = CTX_PGC + NPGC_MAX
 
-RESET = "  ; the page caches are emptied here"     # (a placeholder line: see build)
+EMPTY = "  ; the page caches are emptied here"     # (a placeholder line: see build)
 LIKELY = 2000                          # branch weight of the likely way (the other: 1)
 
 # exit codes returned to Python
@@ -189,8 +191,8 @@ class Emitter:
         self.fp = None                # llvm_fp.FPLowering when the TB computes FP natively
         self.exits = []               # (llvm block, code, arg, native code or null) into `leave`
         self.meta = {}                # metadata node (a tuple) -> its number
-        self.loopy = False            # the TB has a loop: its accesses cache their checked page
-        self.caches = []              # page caches (%pgc<k>), emptied by every callback
+        self.in_loop = set()          # indices of the ops inside a loop (their lone accesses cache pages)
+        self.caches = []              # page caches (ctx words CTX_PGC + k), emptied by every callback
 
     # --- text helpers ----------------------------------------------------------------
     def fresh(self, base="v"):
@@ -287,19 +289,21 @@ class Emitter:
         self.written = sorted({op.consts[0] for op in ops if op.name == "setreg"})
         self.heads = self._heads()
         self.groups = self.plan_groups()
-        self.loopy = self._has_loop()
         self.fp = llvm_fp.plan(self)
+        self.in_loop = self._loop_ops()
         body_start = len(self.lines)
-        for op in ops:
+        for self.at, op in enumerate(ops):
             if self.terminated and op.name != "label":
                 self.block_start(self.new_block("dead"))
             self.op(op)
         if not self.terminated:
             self.term("unreachable")
         body = self.lines[body_start:]
-        if RESET in body:
-            empty = "\n".join(f"  store i64 -1, ptr %pgc{k}" for k in self.caches)
-            body = [empty if line is RESET else line for line in body]
+        if self.caches:                      # (words CTX_PGC.. of this TB: other TBs empty theirs on entry)
+            empty = "\n".join(f"  store i64 -1, ptr %pgc{k}.p" for k in self.caches)
+            body = [empty if line is EMPTY else line for line in body]
+        else:
+            body = [line for line in body if line is not EMPTY]
         self.lines = self.lines[:body_start]
         # entry: register allocas, then the body, then the shared fault exit
         self.lines.append(f"define {CC} i64 {Names.sym(self.name)}(ptr noalias %ctx) nounwind noinline"
@@ -311,9 +315,9 @@ class Emitter:
             self.emit("%ic = alloca i64")
             self.emit("store i64 0, ptr %ic")
         self.emit("%bud = alloca i64")
-        for k in self.caches:
-            self.emit(f"%pgc{k} = alloca i64")
-            self.emit(f"store i64 -1, ptr %pgc{k}")
+        for k in self.caches:                # (other TBs use these words too)
+            self.emit(f"%pgc{k}.p = getelementptr inbounds i64, ptr %ctx, i64 {CTX_PGC + k}")
+            self.emit(f"store i64 -1, ptr %pgc{k}.p")
         if self.fp:
             self.fp.entry()
         self.emit(f"%bud.p = getelementptr inbounds i64, ptr %ctx, i64 {CTX_BUDGET}")
@@ -342,17 +346,19 @@ class Emitter:
                 for k, i in self.meta.items()]
         return "\n".join(decls + self.lines + meta) + "\n"
 
-    def _has_loop(self):
-        """a back-edge: a branch to a label placed before it, or a jump to the TB's start"""
-        seen = set()
-        for op in self.block.ops:
+    def _loop_ops(self):
+        """the indices of the ops inside a loop: from a label to the last branch
+        back to it (from the start to a jump to the TB's own start)"""
+        at, inside = {}, set()
+        for i, op in enumerate(self.block.ops):
             if op.name == "label":
-                seen.add(op.consts[0])
-            elif op.name == "br" and op.consts[0] in seen or op.name == "brcond" and op.consts[1] in seen:
-                return True
+                at[op.consts[0]] = i
+            lab = op.consts[0] if op.name == "br" else op.consts[1] if op.name == "brcond" else None
+            if lab in at:
+                inside.update(range(at[lab], i + 1))
             elif op.name == "goto_tb" and op.consts[0] == self.block.pc:
-                return True
-        return False
+                inside.update(range(i + 1))
+        return inside
 
     def _heads(self):
         """label -> (guest pc of its first instruction, instructions before it in
@@ -490,8 +496,7 @@ class Emitter:
         self.emit(f"{r} = call i64 {cb}(ptr %ctx, i64 {kind}, i64 {a}, i64 {b}, i64 {c}) cold")
         if self.fp:
             self.fp.clear()
-        if self.loopy:
-            self.lines.append(RESET)           # (build: every page cache emptied)
+        self.lines.append(EMPTY)               # (build: this TB's page caches emptied, if any)
         st, bad = self.ctx_load(CTX_STATUS), self.fresh()
         self.emit(f"{bad} = icmp ne i64 {st}, 0")
         ok = self.new_block("ok")
@@ -538,79 +543,107 @@ class Emitter:
         return groups
 
     def check(self, op):
-        """-> i1: the access op (and the others of its group) may go straight to
-        host memory: the group's range lies in one page of the space whose
-        permission byte allows its loads and stores"""
+        """-> i1: the accesses of op's group may all go straight to host memory
+        (check_range over the range they touch, made at the first of them)"""
         g = self.groups[id(op)]
         if g[5] is None:
             base, lo, hi, loads, stores = g[:5]
-            g[5] = self.check_group(self.val(base), lo, hi - lo, loads, stores)
+            if self.c["npages"] and self.want_cache():
+                g[5] = self.cached_range(self.val(base), lo, hi - lo, loads, stores)
+            else:
+                g[5] = self.check_range(self.val(base), lo, hi - lo, loads, stores)
         return g[5]
 
-    def check_group(self, base, lo, span, loads, stores):
-        """-> i1: a group's check.  A range of at most 8 bytes is checked as one
-        access of its size rounded up to a power of two (aligned to it, it
-        cannot cross a page: the cheap test of check_single), a longer one by
-        check_range; a member whose group check failed makes its own."""
-        npages = self.c["npages"]
-        if span > 8 or not npages or npages & (npages - 1):
-            return self.check_range(base, lo, span, loads, stores)
-        size = 1 << (span - 1).bit_length()
-        first, ok = self.fresh(), self.fresh()
+    def cached_range(self, base, lo, span, loads, stores):
+        """A group's check inside a loop, with a page cache (see cached_page): a
+        range inside the cached page passes at once, else check_range decides
+        and fills the cache.  -> i1 (a phi: the paths after it know it)."""
+        k = len(self.caches)
+        self.caches.append(k)
+        first, c, hit = self.fresh(), self.fresh(), self.fresh()
         self.emit(f"{first} = add i64 {base}, {lo}")
-        yes, no, join = self.new_block("gok"), self.new_block("gno"), self.new_block("gj")
-        self.check_single(first, size, loads, stores, yes, no, no)
+        self.emit(f"{c} = load i64, ptr {self.pgc(k)}")
+        size = 1 << (span - 1).bit_length()
+        if size <= 8:
+            # (the range rounded up to an aligned power of two: one and + compare)
+            m = self.fresh()
+            self.emit(f"{m} = and i64 {first}, {-PAGE | (size - 1)}")
+            self.emit(f"{hit} = icmp eq i64 {m}, {c}")
+        else:
+            # (both ends in the page: -1, never a page's base, matches nothing)
+            last, f, l, x1, x2, x = (self.fresh() for _ in range(6))
+            self.emit(f"{last} = add i64 {first}, {span - 1}")
+            self.emit(f"{f} = and i64 {first}, {-PAGE}")
+            self.emit(f"{l} = and i64 {last}, {-PAGE}")
+            self.emit(f"{x1} = xor i64 {f}, {c}")
+            self.emit(f"{x2} = xor i64 {l}, {c}")
+            self.emit(f"{x} = or i64 {x1}, {x2}")
+            self.emit(f"{hit} = icmp eq i64 {x}, 0")
+        yes, miss, join = self.new_block("gok"), self.new_block("gmiss"), self.new_block("gj")
+        self.likely(hit, yes, miss)
+        self.block_start(miss)
+        ok = self.check_range(first, 0, span, loads, stores)
+        pb = self.fresh()
+        self.emit(f"{pb} = and i64 {first}, {-PAGE}")
+        self.emit(f"store i64 {pb}, ptr {self.pgc(k)}")    # (a failed check: the callback empties it)
+        miss_end = self.cur
+        self.term(f"br label %{join}")
         self.block_start(yes)
         self.term(f"br label %{join}")
-        self.block_start(no)
-        self.term(f"br label %{join}")
         self.block_start(join)
-        self.emit(f"{ok} = phi i1 [true, %{yes}], [false, %{no}]")
-        return ok
+        r = self.fresh()
+        self.emit(f"{r} = phi i1 [true, %{yes}], [{ok}, %{miss_end}]")
+        return r
 
-    def check_range(self, base, lo, span, loads, stores):
-        """-> i1: [base + lo, base + lo + span) lies in one page of the space
-        whose permission byte allows loads (if `loads`) and stores (if `stores`).
-        Branch-free: the page index is clamped into the table (masked when the
-        number of pages is a power of two, else selected) so the permission byte
-        can be read before the range test is known."""
-        npages = self.c["npages"]
-        if not npages:
-            return "false"
-        first, last, x, same, pg, inr, idx, ok1, ok = (self.fresh() for _ in range(9))
-        self.emit(f"{first} = add i64 {base}, {lo}")
-        self.emit(f"{last} = add i64 {first}, {span - 1}")
-        self.emit(f"{x} = xor i64 {first}, {last}")
-        self.emit(f"{same} = icmp ult i64 {x}, {PAGE}")
-        self.emit(f"{pg} = lshr i64 {first}, {PAGE_SHIFT}")
-        self.emit(f"{inr} = icmp ult i64 {pg}, {npages}")
+    def page_index(self, pg):
+        """-> pg clamped into the permission table (masked when the number of
+        pages is a power of two, else 0 when outside), so its byte can be read
+        before the range test is known"""
+        npages, idx = self.c["npages"], self.fresh()
         if npages & (npages - 1) == 0:
             self.emit(f"{idx} = and i64 {pg}, {npages - 1}")
         else:
+            inr = self.fresh()
+            self.emit(f"{inr} = icmp ult i64 {pg}, {npages}")
             self.emit(f"{idx} = select i1 {inr}, i64 {pg}, i64 0")
-        okp = self.perm_allows(idx, loads, stores)
-        self.emit(f"{ok1} = and i1 {inr}, {same}")
-        self.emit(f"{ok} = and i1 {ok1}, {okp}")
+        return idx
+
+    def check_range(self, base, lo, span, loads, stores):
+        """-> i1: [base + lo, base + lo + span) lies inside the space (span <=
+        one page: in at most two pages, the host memory being one piece) and the
+        permission bytes of its first and last page allow loads (if `loads`) and
+        stores (if `stores`).  Branch-free (LLVM's code generator may still split
+        the `and`s into branches); the two bytes are one when the range lies in
+        one page."""
+        npages = self.c["npages"]
+        if not npages:
+            return "false"
+        first, last, p1, p2, inr, nowrap, ok1, ok2, ok = (self.fresh() for _ in range(9))
+        self.emit(f"{first} = add i64 {base}, {lo}")
+        self.emit(f"{last} = add i64 {first}, {span - 1}")
+        self.emit(f"{p1} = lshr i64 {first}, {PAGE_SHIFT}")
+        self.emit(f"{p2} = lshr i64 {last}, {PAGE_SHIFT}")
+        self.emit(f"{inr} = icmp ult i64 {p2}, {npages}")
+        self.emit(f"{nowrap} = icmp ule i64 {first}, {last}")
+        a1 = self.perm_allows(self.page_index(p1), loads, stores)
+        a2 = self.perm_allows(self.page_index(p2), loads, stores)
+        self.emit(f"{ok1} = and i1 {inr}, {nowrap}")
+        self.emit(f"{ok2} = and i1 {a1}, {a2}")
+        self.emit(f"{ok} = and i1 {ok1}, {ok2}")
         return ok
 
     def branch_checked(self, op, a, fast, slow):
-        """Branch to fast if the access may go straight to host memory: an access
-        alone in its group by check_single; else its group's check, and if that
-        failed (its range may cross a page the access itself does not), its own."""
+        """Branch to fast if the access may go straight to host memory (a lone
+        access: check_single; one of a group: its group's check), else to slow,
+        the callback: exact, for whatever failed (a misaligned lone access, a
+        page crossed, a refused permission, a group whose range touches a page
+        this access does not)."""
         store = op.name == "st"
-        size = op.consts[0]
         g = self.groups[id(op)]
-        own = self.new_block("own")
         if g[6] == 1:
-            if size == 1:                      # (never misaligned: nothing else to check)
-                self.check_single(a, size, not store, store, fast, slow, slow)
-                return
-            self.check_single(a, size, not store, store, fast, own, slow)
+            self.check_single(a, op.consts[0], not store, store, fast, slow)
         else:
-            self.likely(self.check(op), fast, own)
-        self.block_start(own)
-        ok2 = self.check_range(a, 0, size, not store, store)
-        self.likely(ok2, fast, slow)
+            self.likely(self.check(op), fast, slow)
 
     def perm_allows(self, pg, loads, stores):
         """-> i1: the permission byte of page index pg (in the table) allows
@@ -623,18 +656,23 @@ class Emitter:
         self.emit(f"{ok} = icmp eq i8 {pm}, {want}")
         return ok
 
-    def check_single(self, a, size, loads, stores, fast, other, slow):
-        """The cheap check of one access of `size` bytes at a: an aligned address
-        inside the space (one test of its low and high bits when the space is a
-        power of two: an aligned access cannot cross a page) whose page's
-        permission byte allows it -> fast; misaligned or outside -> other (the
-        exact range check); the permission refused -> slow."""
+    def check_single(self, a, size, loads, stores, fast, slow):
+        """The check of a lone access of `size` bytes at a: an aligned address
+        (it cannot cross a page) inside the space (one test of its low and high
+        bits when the space is a power of two) whose page's permission byte
+        allows it -> fast, anything else (misaligned too: rare in RISC-V code,
+        where the hardware traps on it) -> slow.  Inside a loop the access first
+        tries its page cache (cached_page)."""
         npages = self.c["npages"]
-        m, z, pg = (self.fresh() for _ in range(3))
-        if self.loopy:
-            fast = self.cached_page(a, size, fast)
+        if not npages:
+            self.term(f"br label %{slow}")
+            return
+        cache = self.want_cache()
+        if cache:
+            self.cached_page(a, size, fast)
+        m, z, pg, ok = (self.fresh() for _ in range(4))
         space = npages << PAGE_SHIFT
-        pow2 = npages and npages & (npages - 1) == 0
+        pow2 = npages & (npages - 1) == 0
         mask = (size - 1) | ((MASK[I64] ^ (space - 1)) if pow2 else 0)
         self.emit(f"{m} = and i64 {a}, {lit(mask, 64)}")
         self.emit(f"{z} = icmp eq i64 {m}, 0")
@@ -644,36 +682,41 @@ class Emitter:
             self.emit(f"{inr} = icmp ult i64 {pg}, {npages}")
             self.emit(f"{both} = and i1 {z}, {inr}")
             z = both
-        look = self.new_block("perm")
-        self.likely(z, look, other)
-        self.block_start(look)
-        self.likely(self.perm_allows(pg, loads, stores), fast, slow)
-        if self.loopy:
-            self.block_start(fast)
+        allowed = self.perm_allows(self.page_index(pg), loads, stores)
+        self.emit(f"{ok} = and i1 {z}, {allowed}")
+        if cache:
+            # (filled even when the check failed: then the callback empties it)
             base = self.fresh()
             self.emit(f"{base} = and i64 {a}, {-PAGE}")
-            self.emit(f"store i64 {base}, ptr %pgc{len(self.caches) - 1}")
-            self.term(f"br label %{self.cache_hit}")
+            self.emit(f"store i64 {base}, ptr {self.pgc(len(self.caches) - 1)}")
+        self.likely(ok, fast, slow)
+
+    def want_cache(self):
+        """an access inside a loop gets a page cache while ctx has words left"""
+        return self.at in self.in_loop and len(self.caches) < NPGC_MAX
+
+    @staticmethod
+    def pgc(k):
+        return f"%pgc{k}.p"
 
     def cached_page(self, a, size, fast):
-        """In a TB with a loop: this access's page cache (the base of the page its
-        check last passed, -1: none; every callback empties all of them, as Python may change
-        permissions).  An aligned access in that page goes to fast at once; the
-        rest continues here with the check, which fills the cache on its way to
-        fast.  -> the block the check's success should go to."""
+        """Inside a loop: the access's page cache, ctx word CTX_PGC + k (the base
+        of the page its check last passed, -1: none).  The TB empties its words
+        when it starts, and every callback empties them all (Python may change
+        permissions).  An aligned access in that page goes to fast
+        at once; the rest continues in a new block with the check, which fills
+        the cache."""
         k = len(self.caches)
         self.caches.append(k)
         m, c, hit = self.fresh(), self.fresh(), self.fresh()
         # (one and + compare: the page's base and the low bits, zero when aligned;
         # -1 never matches, bits 2-11 of the masked address being clear)
         self.emit(f"{m} = and i64 {a}, {-PAGE | (size - 1)}")
-        self.emit(f"{c} = load i64, ptr %pgc{k}")
+        self.emit(f"{c} = load i64, ptr {self.pgc(k)}")
         self.emit(f"{hit} = icmp eq i64 {m}, {c}")
         miss = self.new_block("pgmiss")
         self.likely(hit, fast, miss)
         self.block_start(miss)
-        self.cache_hit = fast
-        return self.new_block("pgfill")
 
     @staticmethod
     def perm_bits(loads, stores):
