@@ -6,7 +6,8 @@ nothing), plus `@<name>.enter`, its entry from C (ctypes), which saves C's
 registers once for the whole chain (entry_symbol).  `ctx` is the calling
 thread's native context (see CTX_* below): the guest registers as 64 words,
 then the budget, the exit fields, the instruction count, the callback status,
-the helper arguments and the FP flags and rounding mode (llvm_fp.py).  Everything else the code touches (guest memory, its
+the helper arguments, the FP flags and rounding mode (llvm_fp.py) and the
+page caches (see memory).  Everything else the code touches (guest memory, its
 permission bytes, the chain slots, the jump cache, the Python callback) sits at
 an address fixed for the process, and a TB has its id, its first chain slot
 and its helpers' indices: all these the text names by symbols (SYM_*, one
@@ -27,18 +28,24 @@ Shape of the function:
   across a label, so each LLVM value is defined in a block that dominates its uses).
 * memory: `perm[a >> 12]` tested inline (load: R set, FILE and WATCH clear; store:
   W set, CODE, FILE and WATCH clear), then a plain host access at `mem_base + a`.
-  A lone access of n bytes first takes the cheap test: `a` aligned to n (so it
-  cannot cross a page) and inside the space, one `test` of its low and high bits
-  when the space is a power of two; a misaligned one then the exact test (the
-  access inside one page, the page inside the space).  Accesses off one base
-  in straight-line code share one check over their range (plan_groups; a range
-  of at most 8 bytes checked as one aligned access).  In a TB with a loop each
-  such check keeps the page it last passed (a local, -1: none): an aligned access
-  in that page goes straight to memory; every callback empties these caches
-  (Python may change permissions).  Anything else calls back into
-  Python (GuestMemory.load/store: page crossing, faults, stores into pages that
-  hold translations, which invalidates them); if the callback raised, the TB
-  leaves by its fault exit with the pc of the faulting instruction.  The checks'
+  Each access has one check and one branch, fast path or callback: the fewer
+  blocks and instructions, the less LLVM's code generator has to do (its cost
+  grows with them).  A lone access of n bytes passes when `a` is aligned to n
+  (so it cannot cross a page) and inside the space (one `test` of its low and
+  high bits when the space is a power of two) and its page allows it; a
+  misaligned one takes the callback (rare: RISC-V hardware traps on it).
+  Accesses off one base in straight-line code share one check over the range
+  they touch (plan_groups), made at the first of them: the range inside the
+  space, the permission bytes of its first and last page (the host memory is
+  one piece: a range across two allowed pages passes); when it fails, each
+  access of the group takes the callback.  Inside a loop a check keeps the page
+  it last passed in a ctx word (CTX_PGC + k, -1: none; memory, not a local: no
+  phi at every merge, no register held): an access in that page goes straight
+  to memory.  A TB empties its words when it starts (other TBs use them too)
+  and after every callback (Python may change permissions).  The callback
+  (GuestMemory.load/store) is exact: page crossing, faults, stores into pages
+  that hold translations (which invalidates them); if it raised, the TB leaves
+  by its fault exit with the pc of the faulting instruction.  The checks'
   branches carry weights (the slow paths and exits unlikely, the callback `cold`)
   so the hot code is laid out straight and spills go to the cold paths.
 * helpers (`call`, `call_pure`: FP, AMOs, CSRs) call back into Python the same way,

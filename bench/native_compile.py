@@ -1,13 +1,14 @@
 """What one native region costs LLVM: lines, basic blocks, parse+opt and codegen CPU time.
 
-    python bench/native_compile.py [--before HEAD] [--workloads a,b] [--backends llvm,auto]
-                                   [--reps 3] [--keep DIR]
+    python bench/native_compile.py [--before REV [--only FILE...]] [--workloads a,b]
+                                   [--backends llvm,auto] [--reps 3] [--keep DIR]
 
 Records the LLVM IR text of every module one run of each workload compiles
 (`llvm_jit.compile` wrapped; `-code-cache off -sync-compile`, the bench size),
 once with the working tree's pydbt and, with --before, once with a snapshot of
-that commit (benchlib.snapshot, first on PYTHONPATH); each recording runs in its
-own process.  Then, in this one process, compiles every text through llvm_jit
+that commit (benchlib.snapshot, first on PYTHONPATH) - or, with --only, of HEAD
+with only those files (repository paths) as at REV, to compare one module's
+change while others change the rest; each recording runs in its own process.  Then, in this one process, compiles every text through llvm_jit
 (`parse(text, True, name)`, then `tm.emit_object`), the two sides interleaved,
 --reps times, and prints per workload and backend the median region's lines,
 blocks and CPU times (time.process_time), and the overall medians.
@@ -70,6 +71,21 @@ def dump(workloads, backends, pythonpath, outdir):
                            env=env, check=True, timeout=600)
             got[w, b] = json.loads(out.read_text())
     return got
+
+
+def overlay(site, rev, files):
+    """put `files` (repository paths) as at rev into the snapshot `site`"""
+    import tomllib
+    import benchlib
+    dirs = tomllib.loads((benchlib.REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    for f in files:
+        folder, _, rest = f.rpartition("/")
+        pkg = next((p for p, d in dirs.items() if d == folder), None)
+        if pkg is None:
+            sys.exit(f"native_compile: {f} is not in a package folder")
+        text = subprocess.run(["git", "-C", str(benchlib.REPO), "show", f"{rev}:{f}"],
+                              capture_output=True, check=True).stdout
+        (site / pkg.replace(".", "/") / rest).write_bytes(text)
 
 
 def blocks(text):
@@ -158,6 +174,8 @@ def report(rows):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--before", help="also measure this commit's emitter (a snapshot)")
+    ap.add_argument("--only", nargs="+", metavar="FILE",
+                    help="the before side: HEAD with only these files as at --before")
     ap.add_argument("--workloads", default=",".join(DEFAULT))
     ap.add_argument("--backends", default="llvm,auto")
     ap.add_argument("--reps", type=int, default=3)
@@ -173,8 +191,11 @@ def main(argv=None):
         sides = {}
         if a.before:
             import benchlib
-            site, rev = benchlib.snapshot(a.before)
+            site, rev = benchlib.snapshot("HEAD" if a.only else a.before)
             try:
+                if a.only:
+                    rev = f"{rev}+{a.before}"
+                    overlay(site, a.before, a.only)
                 (tmp / "before").mkdir()
                 sides[rev] = dump(workloads, backends, site, tmp / "before")
             finally:

@@ -503,3 +503,94 @@ def test_a_callback_empties_the_page_caches():
         results[b] = (e.value.signo, e.value.addr, e.value.pc, cpu.regs[10:15])
     assert results["llvm"] == results["interp"] == \
         (signal.SIGSEGV, tb.DATA + 0x18, tb.CODE + 4, [tb.DATA + 0x18, tb.CODE + 0x108, 0, 0, 5])
+
+
+def _slow_paths():
+    return {k: STATS.extra.get(k, 0) for k in ("native_slow_loads", "native_slow_stores")}
+
+
+def test_a_group_across_two_allowed_pages_stays_native():
+    """A group's check covers the two pages its range may touch: loads off one
+    base straddling a RW and a RO page go straight to memory (no callback), as
+    the interpreter loads them; a store of the group into the RO page fails the
+    check and every access of the group takes the exact callback: the load is
+    done, the store faults at its own pc and address."""
+    import test_backends as tb
+    edge = tb.DATA + 0x1000                                   # RW page | RO page
+    loads = [tb._load(3, 12, 10, -8), tb._load(3, 13, 10, 0), tb._load(2, 14, 10, 4), 0x00100073]
+    mixed = [tb._load(3, 12, 10, -8), tb._store(3, 12, 10, 0), 0x00100073]
+    regs = [0] * 32
+    regs[10] = edge
+    results = {}
+    for name, words in (("loads", loads), ("mixed", mixed)):
+        want = tb.machine_state("interp", words, regs, [0] * 32, 0)
+        before = _slow_paths()
+        got = tb.machine_state("llvm", words, regs, [0] * 32, 0)
+        after = _slow_paths()
+        assert got == want, name
+        results[name] = (want[0][0], {k: after[k] - before[k] for k in after})
+    assert results["loads"] == ("Breakpoint", {"native_slow_loads": 0, "native_slow_stores": 0})
+    assert results["mixed"] == ("fault", {"native_slow_loads": 1, "native_slow_stores": 1})
+
+
+@pytest.mark.parametrize("off", [0, 8])
+def test_a_callback_empties_the_group_caches(off):
+    """A group in a loop (a load and a store off one base, within 8 bytes or
+    not) keeps the page its check passed; the store into a code page (a callback)
+    makes the data page inaccessible: the next round's group checks again and
+    the load faults, as on the interpreter."""
+    import test_backends as tb
+    from pydbt.backends import get_backend
+    words = [0x00600713,                   # addi a4, zero, 6
+             tb._load(3, 12, 10, 0),       # L: ld a2, 0(a0)    } a group off a0
+             tb._store(3, 12, 10, off),    # sd a2, off(a0)     }
+             tb._store(3, 12, 11, 0),      # sd a2, 0(a1)        (into the code page)
+             0x00850513, 0x00858593,       # addi a0, a0, 8 ; addi a1, a1, 8
+             0xfff70713,                   # addi a4, a4, -1
+             tb._btype(1, 14, 0, -24),     # bne a4, zero, L
+             0x00100073]                   # ebreak
+    results = {}
+    for b in ("interp", "llvm"):
+        mem = GuestMemory(space=tb.SPACE)
+        mem.map(tb.CODE, 0x1000, R | W | X)
+        mem.map(tb.DATA, 0x1000, R | W)
+        mem.poke(tb.CODE, b"".join(struct.pack("<I", w) for w in words))
+        mem.poke(tb.DATA, bytes(range(256)) * 16)
+        cpu = CPU(mem)
+        cpu.regs[10], cpu.regs[11], cpu.pc = tb.DATA + 0x10, tb.CODE + 0x100, tb.CODE
+        blk = translate(mem, tb.CODE, 64)
+        optimize(blk)
+        fn = get_backend(b).compile(blk, tb.Ctx(blk, mem, []))
+        mem.mark_code(tb.CODE >> 12)
+        mem.on_code_write = lambda page: mem.protect(tb.DATA, 0x1000, 0)
+        with pytest.raises(GuestFault) as e:
+            fn(cpu)
+        results[b] = (e.value.signo, e.value.addr, e.value.pc, cpu.regs[10:15])
+    assert results["llvm"] == results["interp"]
+    assert results["llvm"][:3] == (signal.SIGSEGV, tb.DATA + 0x18, tb.CODE + 4)
+
+
+def test_a_tb_does_not_use_the_page_caches_another_left():
+    """The page caches are ctx words shared by the TBs a thread runs: A's loop
+    leaves in word 0 the read-only page its loads passed; B, reached by a native
+    chained jump, caches its stores in the same word and must check them again:
+    its store into that page faults (SIGSEGV, the address, B's pc), as the
+    kernel reports a write to a read-only page."""
+    r = Rig()
+    ro = DATA + 0x1000
+    r.mem.map(ro, 0x1000, R)
+    assemble(r.mem, CODE, [0x00053603,        # A: ld a2, 0(a0)
+                           0xfff70713,        # addi a4, a4, -1
+                           0xfe071ce3,        # bne a4, zero, A
+                           0x00c53023,        # B: sd a2, 0(a0)
+                           0xfff78793,        # addi a5, a5, -1
+                           0xfe079ce3,        # bne a5, zero, B
+                           0x00100073])       # ebreak
+    a, b = r.tb(CODE, superblock=False), r.tb(CODE + 12, superblock=False)
+    assert CODE in a.targets and CODE + 12 in a.targets         # a loop by itself, then B
+    r.cache.link(a, a.targets.index(CODE + 12), b)
+    r.cpu.regs[10], r.cpu.regs[14], r.cpu.regs[15] = ro, 3, 3
+    with pytest.raises(GuestFault) as e:
+        a.fn(r.cpu)                               # (B ran in the same call: chained natively)
+    assert (e.value.signo, e.value.addr, e.value.pc) == (signal.SIGSEGV, ro, CODE + 12)
+    assert r.cpu.regs[14:16] == [0, 3]
