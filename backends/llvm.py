@@ -180,8 +180,9 @@ class NativeState:
     callback, helper table, live TBs.  `shared` False: a TB compiled outside an
     engine (tests), whose exits are never chained."""
 
-    def __init__(self, mem, shared, chaining=False):
+    def __init__(self, mem, shared, chaining=False, cache=None):
         self.mem = mem
+        self.cache = cache                       # the TB cache (its lock), when shared
         self.chaining = chaining                 # (-d nochain: no jump cache either)
         self.shared = shared
         nslots = SLOTS if shared else 1024     # (a private state's slots stay empty)
@@ -302,8 +303,22 @@ class NativeState:
 
     # --- run --------------------------------------------------------------------------
     def enter(self, cpu, entry, nat):
-        if self.shared and nat.tb_id not in self.natives:
-            return nat.lookup(nat.pc)              # dropped since its function was handed out
+        if self.dead and not self.active:          # no native frame anywhere: free their code
+            with self.cache.lock:                  # and let their slots be used again (the lock:
+                for d in self.dead:                # not while the compile thread is in a drop)
+                    self.free.setdefault(d.nexits, []).append(d.slot0)
+                self.dead.clear()
+        # (counted active before the test: a TB dropped after it, by the compile
+        # thread at any GIL switch, is then freed only once this entry returns)
+        self.active += 1
+        try:
+            if self.shared and nat.tb_id not in self.natives:
+                return nat.lookup(nat.pc)          # dropped since its function was handed out
+            return self._run(cpu, entry, nat)
+        finally:
+            self.active -= 1
+
+    def _run(self, cpu, entry, nat):
         nc = _ctx(cpu)
         w = nc.words
         regs = cpu.regs
@@ -318,17 +333,9 @@ class NativeState:
         w[E.CTX_BUDGET] = budget
         w[E.CTX_STATUS] = 0
         w[E.CTX_ICOUNT] = 0
-        if self.dead and not self.active:          # no native frame anywhere: free their code
-            for d in self.dead:                    # and let their slots be used again
-                self.free.setdefault(d.nexits, []).append(d.slot0)
-            self.dead.clear()
-        self.active += 1
-        try:
-            code = entry(nc.addr)
-            if self.shared:
-                nat = self.natives.get(w[E.CTX_EXIT_ID]) or self._dead_native(w[E.CTX_EXIT_ID])
-        finally:
-            self.active -= 1
+        code = entry(nc.addr)
+        if self.shared:
+            nat = self.natives.get(w[E.CTX_EXIT_ID]) or self._dead_native(w[E.CTX_EXIT_ID])
         regs[:] = s.unpack_from(w, 0)
         fp = nc.fp                                 # (_mirror_fp may have set it meanwhile)
         if fp is not None:
@@ -355,10 +362,15 @@ class NativeState:
             fn = nat.fns.get(arg) or nat.lookup(arg)
             if self.chaining and getattr(fn, "native_addr", None) is not None and \
                     getattr(fn, "native", None) is not None and fn.native.state is self:
-                i = (arg >> 1) & self.jc_mask
-                self.jc[2 * i + 1] = fn.native_addr
-                self.jc[2 * i] = arg
-                extra["native_jc_fills"] = extra.get("native_jc_fills", 0) + 1
+                # (under the TB cache's lock, which drop() holds: a TB replaced
+                # between the lookup and the fill would leave the jump cache
+                # leading into code about to be freed)
+                with self.cache.lock:
+                    if fn.native.tb_id in self.natives:
+                        i = (arg >> 1) & self.jc_mask
+                        self.jc[2 * i + 1] = fn.native_addr
+                        self.jc[2 * i] = arg
+                        extra["native_jc_fills"] = extra.get("native_jc_fills", 0) + 1
             return fn
         if code == E.EXIT_LOOP:
             return nat.lookup(arg)
@@ -430,17 +442,19 @@ class NativeState:
 
     def drop(self, tb):
         """tb is invalidated: nothing native leads into it any more; its code is
-        freed once no thread runs native code."""
+        freed once no thread runs native code.  (Called under the TB cache's
+        lock, maybe in the compile thread while the guest's runs native code:
+        at every step an exit from tb finds it, in `dead` or `natives`.)"""
         nat = getattr(tb.fn, "native", None)
         if nat is None or nat.state is not self or nat.tb_id not in self.natives:
             return
+        self.dead.append(nat)
         del self.natives[nat.tb_id]
         for k in range(nat.nexits):
             self.slots[nat.slot0 + k] = 0
         i = (nat.pc >> 1) & self.jc_mask
         if self.jc[2 * i + 1] == nat.addr:
             self.jc[2 * i] = 1
-        self.dead.append(nat)
         _stat("native_dropped")
 
 
@@ -462,7 +476,7 @@ def _state(ctx):
         return st
     st = getattr(cache, "native", None)
     if st is None:
-        st = cache.native = NativeState(ctx.mem, shared=True, chaining=cache.chaining)
+        st = cache.native = NativeState(ctx.mem, shared=True, chaining=cache.chaining, cache=cache)
     return st
 
 
