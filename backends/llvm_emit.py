@@ -709,10 +709,10 @@ class Emitter:
     def cached_page(self, a, size, fast):
         """Inside a loop: the access's page cache, ctx word CTX_PGC + k (the base
         of the page its check last passed, -1: none).  The TB empties its words
-        when it starts, and every callback empties them all (Python may change
-        permissions).  An aligned access in that page goes to fast
-        at once; the rest continues in a new block with the check, which fills
-        the cache."""
+        when it starts and after every callback (Python may change permissions;
+        other TBs' words are emptied when those start).  An aligned access in
+        that page goes to fast at once; the rest continues in a new block with
+        the check, which fills the cache."""
         k = len(self.caches)
         self.caches.append(k)
         m, c, hit = self.fresh(), self.fresh(), self.fresh()
