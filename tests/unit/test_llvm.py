@@ -406,9 +406,9 @@ def _edges():
 @pytest.mark.parametrize("funct3, size", [(0, 1), (1, 2), (2, 4), (3, 8)])
 def test_inline_checks_match_the_interpreter(funct3, size):
     """The cheap check of a lone access (an aligned address inside the space, one
-    permission byte), its exact fallback (misaligned: the range test), a small
-    group's check (two accesses within 8 bytes, aligned to the group's rounded
-    size) and the checked path: at every misalignment around a page between RW
+    permission byte; misaligned: the exact callback), a small group's check (two
+    accesses within 8 bytes, aligned to the group's rounded size) and the
+    checked path: at every misalignment around a page between RW
     and RO pages, a mapped and an unmapped one and the end of the space, loads,
     stores and faults (signal, address, pc, registers) as the interpreter has them."""
     import test_backends as tb
