@@ -11,7 +11,6 @@ tests/unit/test_backends.py's, parametrized over every backend):
 * a whole process: Ctrl-C (SIGINT) stops a guest spinning in native code
   promptly; -d out_asm prints host code; -stats counts transitions and chains.
 """
-import os
 import signal
 import shutil
 import struct
@@ -472,12 +471,36 @@ def test_page_caches_of_a_loop_match_the_interpreter(funct3, size):
     assert not mismatches, mismatches
 
 
+def _fault_after_a_code_store(backend, words, data=b""):
+    """Run `words` (at CODE; a0 = DATA + 0x10, a1 = CODE + 0x100) as one TB of
+    `backend` until it faults; a store into the code page makes DATA
+    inaccessible (a callback changing permissions).  -> (signal, address, pc,
+    a0..a4)."""
+    import test_backends as tb
+    from pydbt.backends import get_backend
+    mem = GuestMemory(space=tb.SPACE)
+    mem.map(tb.CODE, 0x1000, R | W | X)
+    mem.map(tb.DATA, 0x1000, R | W)
+    mem.poke(tb.CODE, b"".join(struct.pack("<I", w) for w in words))
+    if data:
+        mem.poke(tb.DATA, data)
+    cpu = CPU(mem)
+    cpu.regs[10], cpu.regs[11], cpu.pc = tb.DATA + 0x10, tb.CODE + 0x100, tb.CODE
+    blk = translate(mem, tb.CODE, 64)
+    optimize(blk)
+    fn = get_backend(backend).compile(blk, tb.Ctx(blk, mem, []))
+    mem.mark_code(tb.CODE >> 12)
+    mem.on_code_write = lambda page: mem.protect(tb.DATA, 0x1000, 0)
+    with pytest.raises(GuestFault) as e:
+        fn(cpu)
+    return e.value.signo, e.value.addr, e.value.pc, cpu.regs[10:15]
+
+
 def test_a_callback_empties_the_page_caches():
     """Python may change permissions in a callback (here: the store into a code
     page makes the loads' page unreadable): the next round's load checks again
     and faults, as on the interpreter."""
     import test_backends as tb
-    from pydbt.backends import get_backend
     words = [0x00600713,                   # addi a4, zero, 6
              tb._load(3, 12, 10, 0),       # L: ld a2, 0(a0)
              tb._store(3, 12, 11, 0),      # sd a2, 0(a1)
@@ -485,22 +508,7 @@ def test_a_callback_empties_the_page_caches():
              0xfff70713,                   # addi a4, a4, -1
              tb._btype(1, 14, 0, -20),     # bne a4, zero, L
              0x00100073]                   # ebreak
-    results = {}
-    for b in ("interp", "llvm"):
-        mem = GuestMemory(space=tb.SPACE)
-        mem.map(tb.CODE, 0x1000, R | W | X)
-        mem.map(tb.DATA, 0x1000, R | W)
-        mem.poke(tb.CODE, b"".join(struct.pack("<I", w) for w in words))
-        cpu = CPU(mem)
-        cpu.regs[10], cpu.regs[11], cpu.pc = tb.DATA + 0x10, tb.CODE + 0x100, tb.CODE
-        blk = translate(mem, tb.CODE, 64)
-        optimize(blk)
-        fn = get_backend(b).compile(blk, tb.Ctx(blk, mem, []))
-        mem.mark_code(tb.CODE >> 12)
-        mem.on_code_write = lambda page: mem.protect(tb.DATA, 0x1000, 0)
-        with pytest.raises(GuestFault) as e:
-            fn(cpu)
-        results[b] = (e.value.signo, e.value.addr, e.value.pc, cpu.regs[10:15])
+    results = {b: _fault_after_a_code_store(b, words) for b in ("interp", "llvm")}
     assert results["llvm"] == results["interp"] == \
         (signal.SIGSEGV, tb.DATA + 0x18, tb.CODE + 4, [tb.DATA + 0x18, tb.CODE + 0x108, 0, 0, 5])
 
@@ -540,7 +548,6 @@ def test_a_callback_empties_the_group_caches(off):
     makes the data page inaccessible: the next round's group checks again and
     the load faults, as on the interpreter."""
     import test_backends as tb
-    from pydbt.backends import get_backend
     words = [0x00600713,                   # addi a4, zero, 6
              tb._load(3, 12, 10, 0),       # L: ld a2, 0(a0)    } a group off a0
              tb._store(3, 12, 10, off),    # sd a2, off(a0)     }
@@ -549,23 +556,7 @@ def test_a_callback_empties_the_group_caches(off):
              0xfff70713,                   # addi a4, a4, -1
              tb._btype(1, 14, 0, -24),     # bne a4, zero, L
              0x00100073]                   # ebreak
-    results = {}
-    for b in ("interp", "llvm"):
-        mem = GuestMemory(space=tb.SPACE)
-        mem.map(tb.CODE, 0x1000, R | W | X)
-        mem.map(tb.DATA, 0x1000, R | W)
-        mem.poke(tb.CODE, b"".join(struct.pack("<I", w) for w in words))
-        mem.poke(tb.DATA, bytes(range(256)) * 16)
-        cpu = CPU(mem)
-        cpu.regs[10], cpu.regs[11], cpu.pc = tb.DATA + 0x10, tb.CODE + 0x100, tb.CODE
-        blk = translate(mem, tb.CODE, 64)
-        optimize(blk)
-        fn = get_backend(b).compile(blk, tb.Ctx(blk, mem, []))
-        mem.mark_code(tb.CODE >> 12)
-        mem.on_code_write = lambda page: mem.protect(tb.DATA, 0x1000, 0)
-        with pytest.raises(GuestFault) as e:
-            fn(cpu)
-        results[b] = (e.value.signo, e.value.addr, e.value.pc, cpu.regs[10:15])
+    results = {b: _fault_after_a_code_store(b, words, bytes(range(256)) * 16) for b in ("interp", "llvm")}
     assert results["llvm"] == results["interp"]
     assert results["llvm"][:3] == (signal.SIGSEGV, tb.DATA + 0x18, tb.CODE + 4)
 
