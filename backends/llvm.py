@@ -3,9 +3,12 @@
 One TB (a superblock, loops inside closed) per LLVM module.  Under `-backend
 llvm` a TB is compiled when the interpreter has run it `-jit-threshold` times;
 under `-backend auto` (the default, dbt/execloop.py) when the bytecode JIT has
-seen it hot (`-native-threshold`), and then `prepare` (the IR text: Python,
-under the GIL) runs in the guest's thread and `finish` (LLVM: parse,
-optimize, codegen, link; without the GIL) in the compile thread.  The IR text
+seen it hot (`-native-threshold`), first at llvm_jit's "quick" level
+(llvm_quick.py: the same state, slots and exits; a quick TB's exits are
+samples of its hotness, `SAMPLE_WEIGHT`), then at the "full" one; and then
+`prepare` (the IR text: Python, under the GIL) runs in the guest's thread and
+`finish` (LLVM: parse, optimize, codegen, link; without the GIL) in the
+compile thread.  The IR text
 comes from llvm_emit.py (FP: llvm_fp.py), the code from llvm_jit.py (ORC
 LLJIT; llvmlite is imported on the first compile only), or from the disk cache
 (llvm_cache.py).
