@@ -259,7 +259,7 @@ class NativeState:
         nat.links, nat.lookup, nat.fns, nat.pc = ctx.links, ctx.lookup, ctx.fns, block.pc
         nat.pending, nat.counter = ctx.pending, ctx.counter
         nat.level = level
-        # (a tier that counts its hotness: a sample each time the budget runs out in it)
+        # (a tier that counts its hotness: each exit from it is a sample, see _run)
         nat.hot, nat.promote = getattr(ctx, "hot", None), getattr(ctx, "promote", None)
         nat.fname = f"tb_{block.pc:x}"
         em = E.Emitter(block, nat.fname, self.consts, ctx.counter is not None)
@@ -344,9 +344,11 @@ class NativeState:
         if fp is not None:
             setattr(cpu, fp[0], w[E.CTX_FFLAGS])
         left = w[E.CTX_BUDGET]
-        if nat.hot is not None:                    # (a sample: see llvm_quick)
+        if nat.hot is not None:                    # (samples of a quick TB: see llvm_quick)
             hot = nat.hot
-            if any([hot() for _ in range(SAMPLE_WEIGHT if budget and (left == 0 or left >> 63) else 1)]):
+            ran_out = budget and (left == 0 or left >> 63)
+            # (a list, not a generator: every sample counts, none is skipped)
+            if any([hot() for _ in range(SAMPLE_WEIGHT if ran_out else 1)]):
                 nat.promote(nat.pc)
         extra = STATS.extra
         extra["native_transitions"] = extra.get("native_transitions", 0) + 1
