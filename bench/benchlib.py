@@ -163,11 +163,12 @@ def tool_version(tool: str) -> str:
 
 
 def pydbt_backends() -> list[str]:
-    """Backend names registered in pydbt (``pydbt.backends.NAMES``), in
-    registry order (interp, the reference, first)."""
-    from pydbt.backends import NAMES
+    """The names ``pydbt run -backend`` takes (``pydbt.cli.BACKENDS``: every
+    registered backend, and ``auto``, the tiered default), interp, the
+    reference, first."""
+    from pydbt.cli import BACKENDS
 
-    names = list(NAMES)
+    names = list(BACKENDS)
     if "interp" in names:
         names.remove("interp")
         names.insert(0, "interp")

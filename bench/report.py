@@ -17,7 +17,11 @@ or prints the wrong checksum is not repeated.
 --size steady (the default; steady_report.py) runs qemu at sizes where it
 takes ~1 s and compares steady-state rates (the difference of two sizes per
 runner, each backend at sizes of its own) and wall times there, with issue
-12's targets; small and bench run every runner at one fixed size.
+12's targets; with auto among the backends, also auto against pybytecode
+alone on programs that run under 1 s (short.py).  small and bench run every
+runner at one fixed size (with auto / pybytecode ratios and the short-program
+target when both run).  Backends: every -backend name, auto (the tiered
+default) included.
 
 Writes into --out (default bench/results/): report-SIZE.md (the tables),
 report-SIZE.svg (log-scale bar chart of the times) and report-SIZE.json (the
@@ -180,6 +184,11 @@ def ratio_columns(runners, backends):
                 cols.append((f"{b} speed vs {first[base]}", first[base], b))
             else:
                 first[base] = b
+    import short
+
+    for auto, base in short.pairs_for(backends):
+        if base in backends:
+            cols.append((f"{auto} / {base} (x slower)", auto, base))
     if "qemu" in runners:
         for b in backends:
             cols.append((f"{b} / qemu (x slower)", b, "qemu"))
@@ -270,7 +279,29 @@ def build_tables(rows, runners, backends, repeat):
         body.append(cells)
     tables.append(("pydbt translation (median per run; own MIPS = pydbt's -stats, Python start-up excluded)",
                    hdr, body))
+    targets = short_targets(rows, backends)
+    if targets:
+        tables.append(("Targets", ["target (issue 12)", "value", "result"], targets))
     return tables
+
+
+def short_targets(rows, backends):
+    """The short-program target (short.py) on the fixed size's own runs, for
+    every auto runner whose baseline (pybytecode) ran too: the workloads
+    (startup included) where the baseline's median is under 1 s count."""
+    import short
+
+    out = []
+    for auto, base in short.pairs_for(backends):
+        if base not in backends:
+            continue
+        srows = [{"workload": row["workload"], "size": row["size"],
+                  "base_wall_s": row["runners"][base]["median_wall_s"], "ratio": ratio(row, auto, base)}
+                 for row in rows]
+        label, value, ok = short.target_text(short.evaluate(srows))
+        out.append([label.replace("auto", auto, 1).replace("pybytecode", base, 1), value,
+                    "n/a" if ok is None else "PASS" if ok else "FAIL"])
+    return out
 
 
 def text_table(title, header, body):
@@ -473,7 +504,7 @@ def set_code_cache(setting):
     return {"setting": setting, "PYDBT_CODE_CACHE": value}
 
 
-def run_steady(args, machine, workloads, runners, backends, timeouts, t0):
+def run_steady(args, machine, workloads, short_workloads, runners, backends, timeouts, t0):
     """--size steady: see steady_report."""
     import steady_report as sr
 
@@ -487,6 +518,7 @@ def run_steady(args, machine, workloads, runners, backends, timeouts, t0):
     counter = args.counter or sr.pick_counter(backends)
     counts = sr.count_insns(workloads, runs, counter, timeout_for(timeouts, counter or "*"))
     rows = sr.summarise(workloads, runners, backends, plans, runs, counts, expected)
+    short_rows = run_short(args, short_workloads, backends, expected, tmo)
     try:
         machine["loadavg_at_end"] = open("/proc/loadavg").read().split()[:3]
     except OSError:
@@ -494,18 +526,37 @@ def run_steady(args, machine, workloads, runners, backends, timeouts, t0):
     raw = {"machine": machine, "size": "steady", "repeat": args.repeat, "k": args.k,
            "target_s": args.target_s, "wall_cap_s": args.wall_cap, "counter": counter,
            "runners": runners, "backends": backends, "timeouts": timeouts,
-           "elapsed_s": round(time.monotonic() - t0, 2), "workloads": rows}
+           "elapsed_s": round(time.monotonic() - t0, 2), "workloads": rows,
+           "short_goal_s": args.short_goal, "short": short_rows}
     write_steady(args, machine, rows, runners, backends, raw)
     failed = [(r["workload"], n) for r in rows for n, e in r["runners"].items() if e["status"] != "ok"]
+    failed += [(r["workload"], f"{r['auto']}/{r['base']} short {r['size']:,}") for r in short_rows if r["problem"]]
     if failed:
         log("not ok: " + ", ".join(f"{w}/{n}" for w, n in failed))
     return 1 if failed else 0
 
 
+def run_short(args, workloads, backends, expected, timeout_for):
+    """The short-program comparison (short.py) for every auto runner listed:
+    its rows, [] when there is none or --short-goal is 0."""
+    import short
+
+    rows = []
+    if args.short_goal <= 0:
+        return rows
+    for pair in short.pairs_for(backends):
+        auto, base = pair
+        log(f"short programs: {auto} vs {base} under {short.LIMIT_S:g} s ...")
+        sizes = short.plan(workloads, base, args.short_goal, args.k, expected, timeout_for(base))
+        runs = short.measure(workloads, sizes, pair, args.repeat, expected, timeout_for(base))
+        rows += short.summarise(workloads, runs, pair, expected)
+    return rows
+
+
 def write_steady(args, machine, rows, runners, backends, raw):
     import steady_report as sr
 
-    tables = sr.build_tables(rows, runners, backends, args.repeat, args.k)
+    tables = sr.build_tables(rows, runners, backends, args.repeat, args.k, raw.get("short"))
     print(f"pydbt benchmark report (steady), {machine_line(machine)}")
     print(f"{len(rows)} workloads x {len(runners)} runners x {args.repeat}"
           + (f", {raw['elapsed_s']:.0f} s in all" if "elapsed_s" in raw else "") + "\n")
@@ -538,9 +589,14 @@ def main(argv=None):
     ap.add_argument("--snapshot", default="HEAD", metavar="REV",
                     help="run pydbt from an export of this commit (default HEAD: what is committed, not "
                     "the working tree others may be editing meanwhile); 'none' runs the working tree")
+    ap.add_argument("--short-goal", type=float, default=0.8, metavar="SECONDS",
+                    help="steady, with auto among the backends: the short-program comparison (auto vs "
+                    "pybytecode alone, issue 12's 10%% target) runs at the small size and at the size where "
+                    "pybytecode takes about this many seconds of wall time (default 0.8; 0: no comparison)")
     ap.add_argument("--counter", help="steady: the backend that counts guest instructions at sizes no "
                     "backend ran (default: llvm if it runs here)")
-    ap.add_argument("--backends", help="comma list of pydbt backends (default: all registered)")
+    ap.add_argument("--backends", help="comma list of pydbt backends, auto (the tiered default) included "
+                    "(default: all)")
     ap.add_argument("--workloads", help="comma list of workloads (default: all)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per workload and runner (median; default 3)")
     ap.add_argument("--timeout", help="seconds per run: N, or runner=N,... "
@@ -570,7 +626,7 @@ def main(argv=None):
     backends = [b for b in (args.backends or "").split(",") if b] or registered
     unknown = [b for b in backends if b not in registered]
     if unknown:
-        log(f"unknown backend(s) {', '.join(unknown)} (registered: {', '.join(registered)})")
+        log(f"unknown backend(s) {', '.join(unknown)} (known: {', '.join(registered)})")
         return 2
     if args.pythons:
         backends = [f"{b}@{v}" for b in backends for v in args.pythons.split(",") if v]
@@ -593,6 +649,7 @@ def main(argv=None):
     runners = backends + ["qemu"] + (["native"] if native else [])
     code_cache = set_code_cache(args.code_cache)
     snap = use_snapshot(args.snapshot)
+    short_workloads = workloads          # (startup too: a short program of its own)
     if args.size == "steady":
         names = [n for n in names if benchlib.WORKLOADS[n].qemu_1s]
         workloads = [benchlib.WORKLOADS[n] for n in names]
@@ -603,7 +660,7 @@ def main(argv=None):
 
     t0 = time.monotonic()
     log("building the workloads ...")
-    progs = {w.program: w for w in list(workloads) + [benchlib.WORKLOADS["startup"]]}
+    progs = {w.program: w for w in list(short_workloads) + [benchlib.WORKLOADS["startup"]]}
     for w in progs.values():
         for target in ["riscv64"] + (["native"] if native else []):
             try:
@@ -613,7 +670,7 @@ def main(argv=None):
                 return 1
     if args.size == "steady":
         machine["code_cache"] = code_cache
-        return run_steady(args, machine, workloads, runners, backends, timeouts, t0)
+        return run_steady(args, machine, workloads, short_workloads, runners, backends, timeouts, t0)
     machine["code_cache"] = code_cache
     runs, expected = measure(workloads, runners, args.size, args.repeat, timeouts)
     elapsed = time.monotonic() - t0

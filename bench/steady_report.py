@@ -12,7 +12,9 @@
    -stats, the count cache (benchlib.known_insns), else one run of the
    counting backend (llvm when available): qemu and native run the same
    guest code, so they get the same counts.
-4. Summarise (rates, ratios, native metrics, targets), tables, SVG chart.
+4. Short programs (short.py): for each auto runner, auto and pybytecode
+   alone at sizes where pybytecode runs under 1 s (issue 12's 10% target).
+5. Summarise (rates, ratios, native metrics, targets), tables, SVG chart.
 """
 
 from __future__ import annotations
@@ -234,7 +236,10 @@ def _sizes(row, r):
     return f"{e['small']:,} / {e['big']:,}" + (" +W" if e["ran_at_w"] and e["big"] != row["qemu_1s"] else "")
 
 
-def build_tables(rows, runners, backends, repeat, k):
+def build_tables(rows, runners, backends, repeat, k, short_rows=None):
+    """The steady report's tables; short_rows: short.summarise's rows of every
+    auto runner (its table and its target row), or None."""
+    import short
     from report import fmt_time
 
     def col(get, rs, approx=None):
@@ -286,22 +291,34 @@ def build_tables(rows, runners, backends, repeat, k):
     natives = [b for b in backends if any((row["runners"][b].get("native") or {}) for row in rows)]
     if natives:
         hdr, body = ["workload"], []
+        quick = {b for b in natives
+                 if any((row["runners"][b].get("native") or {}).get("quick_compile_ms") for row in rows)}
         for b in natives:
             hdr += [f"{b} transitions /10k insns", f"{b} chained %", f"{b} compile % of wall",
-                    f"{b} median compile ms/TB"]
+                    f"{b} median compile ms/TB" + (" (optimized)" if b in quick else "")]
+            hdr += [f"{b} median compile ms/TB (quick)"] if b in quick else []
         for row in rows:
             cells = [row["workload"]]
             for b in natives:
                 m = row["runners"][b].get("native") or {}
                 cells += [_num(m.get("transitions_per_10k")), _num(m.get("chained_pct"), 4),
                           _num(m.get("compile_share_pct")), _num(m.get("median_compile_ms"))]
+                cells += [_num(m.get("quick_compile_ms"))] if b in quick else []
             body.append(cells)
         tables.append(("Native tier, from -stats=json of the run at W (else at the big size), median",
                        hdr, body))
+    by_auto = {}
+    for r in short_rows or []:
+        by_auto.setdefault(r["auto"], []).append(r)
+    for auto_rows in by_auto.values():
+        tables.append(short.table(auto_rows, repeat))
     hdr, body = ["target (issue 12)"], None
     for b in backends:
         hdr.append(b)
         res = steady.evaluate_targets(rows, b)
+        if by_auto:
+            res.append(short.target_text(short.evaluate(by_auto[b])) if b in by_auto
+                       else (short.target_text(short.evaluate([]))[0], "-", None))
         if body is None:
             body = [[t] for t, _, _ in res]
         for cells, (_, value, ok) in zip(body, res):

@@ -128,7 +128,14 @@ def test_native_metrics_from_stats():
              "compile_ms": {"interp": 100.0, "llvm": 400.0}, "tb_median_ms": {"interp": 0.06, "llvm": 3.5}}
     m = steady.native_metrics(stats, 2.0)
     assert m == {"transitions_per_10k": pytest.approx(0.5), "chained_pct": pytest.approx(95.0),
-                 "compile_share_pct": pytest.approx(25.0), "median_compile_ms": 3.5}
+                 "compile_share_pct": pytest.approx(25.0), "median_compile_ms": 3.5, "quick_compile_ms": None}
+    # llvm-quick alone: its tier's median; auto (both tiers): the optimized one's, and the quick one's
+    quick = dict(stats, tb_median_ms={"interp": 0.06, "llvm-quick": 1.2})
+    assert steady.native_metrics(quick, 2.0)["median_compile_ms"] == 1.2
+    auto = dict(stats, compile_ms={"interp": 100.0, "pybytecode": 100.0, "llvm-quick": 200.0, "llvm": 100.0},
+                tb_median_ms={"interp": 0.06, "pybytecode": 5.0, "llvm-quick": 1.2, "llvm": 30.0})
+    a = steady.native_metrics(auto, 2.0)
+    assert (a["median_compile_ms"], a["quick_compile_ms"], a["compile_share_pct"]) == (30.0, 1.2, pytest.approx(25.0))
     assert steady.native_metrics({"guest_insns": 10, "compile_ms": {"pybytecode": 3}}, 1.0) is None
     med = steady.median_metrics([m, None, dict(m, median_compile_ms=5.5), dict(m, median_compile_ms=4.5)])
     assert med["median_compile_ms"] == 4.5
