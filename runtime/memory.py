@@ -187,6 +187,7 @@ class GuestMemory:
         self.host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
         self.vmas = []                       # sorted, non-overlapping
         self.atomic_lock = threading.Lock()  # LR/SC and AMOs of all guest threads
+        self.native_atomics = None           # host atomics for the Python tiers once native code exists
         # the layout's changes (mmap, munmap, mprotect, mremap, brk, madvise, fork) one
         # at a time, as the kernel's mmap_lock: finding a free range and mapping it
         # must not interleave with another thread's (two arenas at one address)
@@ -231,6 +232,12 @@ class GuestMemory:
             return _U[2, False].unpack_from(self.buf, a)[0]
         except (IndexError, OverflowError):
             raise segv(a, False) from None
+
+    def check(self, a, size, store):
+        """The checked path's tests of a guest access, without the access:
+        faults, watchpoints and (store) the invalidation of code it would hit
+        -> True when a page is FILE (its bytes are copied, not accessed in place)."""
+        return self._check(a, size, W if store else R, True)
 
     def _check(self, a, size, need, watch=False):
         """Slow path: page-crossing access, missing permission, a store to code, a
