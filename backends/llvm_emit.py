@@ -49,7 +49,8 @@ Shape of the function:
   branches carry weights (the slow paths and exits unlikely, the callback `cold`)
   so the hot code is laid out straight and spills go to the cold paths.
 * helpers (`call`, `call_pure`: FP, AMOs, CSRs) call back into Python the same way,
-  except the FP operations llvm_fp.py computes natively (their common case).
+  except the FP operations llvm_fp.py computes natively (their common case) and
+  AMOs and LR/SC on a plain writable page: host atomics (see atomic).
 * exits: `goto_tb` loads its chain slot; a non-null slot is the successor's
   native code, reached by a `musttail` call (a jump) once the budget allows;
   `goto_ptr` probes the native jump cache (pc -> code); a back-edge (a loop
@@ -80,7 +81,8 @@ CTX_FFLAGS = CTX_ARGS + NARGS_MAX      # FP: accumulated exception flags, dynami
 CTX_FRM = CTX_FFLAGS + 1               # (llvm_fp.py)
 CTX_PGC = CTX_FRM + 1                  # the page caches of a TB with a loop (see cached_page)
 NPGC_MAX = 8
-CTX_WORDS = CTX_PGC + NPGC_MAX
+CTX_RES = CTX_PGC + NPGC_MAX           # the LR reservation: address, size (0: none), value (see atomic)
+CTX_WORDS = CTX_RES + 3
 
 EMPTY = "  ; the page caches are emptied here"     # (a placeholder line: see build)
 LIKELY = 2000                          # branch weight of the likely way (the other: 1)
@@ -109,6 +111,11 @@ _PLAIN = re.compile(r"[A-Za-z$._][A-Za-z$._0-9]*\Z")
 # symbols for the run's numbers: the state's, then the TB's own
 SYM_MEM, SYM_PERM, SYM_JC, SYM_CB = "pydbt_mem", "pydbt_perm", "pydbt_jc", "pydbt_cb"
 SYM_TB_ID, SYM_TB_SLOTS = "pydbt_tb_id", "pydbt_tb_slots"
+
+# a jump cache entry: (pc | tag << JC_TAG_SHIFT, code); the tag changes with every
+# fill, so a reader that sees the same first word before and after reading the
+# code has a consistent pair (other threads fill entries while native code runs)
+JC_TAG_SHIFT = 48
 
 
 # TB functions save no register (LLVM's preserve_none): a chained jump costs no
@@ -200,6 +207,7 @@ class Emitter:
         self.meta = {}                # metadata node (a tuple) -> its number
         self.in_loop = set()          # indices of the ops inside a loop (their lone accesses cache pages)
         self.caches = []              # page caches (ctx words CTX_PGC + k), emptied by every callback
+        self.reservation = None       # the CPU attribute of the LR reservation, if LR/SC run natively
 
     # --- text helpers ----------------------------------------------------------------
     def fresh(self, base="v"):
@@ -470,11 +478,17 @@ class Emitter:
         self.emit(f"{i1} = lshr i64 {target}, 1")
         self.emit(f"{idx} = and i64 {i1}, {c['jc_mask']}")
         self.emit(f"{e} = getelementptr inbounds [2 x i64], ptr {jc}, i64 {idx}")
-        self.emit(f"{epc} = load i64, ptr {e}")
-        self.emit(f"{hit} = icmp eq i64 {epc}, {target}")
-        fp, f, fs = self.fresh("p"), self.fresh("f"), self.fresh("f")
+        # (the first word, the code, the first word again: a hit needs the same
+        # first word twice, its pc bits the target; see JC_TAG_SHIFT)
+        fp, f, fs, epc2, same, low, at = (self.fresh(x) for x in ("p", "f", "f", "v", "v", "v", "v"))
+        self.emit(f"{epc} = load atomic i64, ptr {e} acquire, align 8")
         self.emit(f"{fp} = getelementptr inbounds i64, ptr {e}, i64 1")
-        self.emit(f"{f} = load ptr, ptr {fp}")
+        self.emit(f"{f} = load atomic ptr, ptr {fp} acquire, align 8")
+        self.emit(f"{epc2} = load atomic i64, ptr {e} monotonic, align 8")
+        self.emit(f"{same} = icmp eq i64 {epc}, {epc2}")
+        self.emit(f"{low} = and i64 {epc}, {(1 << JC_TAG_SHIFT) - 1}")
+        self.emit(f"{at} = icmp eq i64 {low}, {target}")
+        self.emit(f"{hit} = and i1 {same}, {at}")
         self.emit(f"{fs} = select i1 {hit}, ptr {f}, ptr null")
         self.exit(EXIT_PTR, target, fs)
 
@@ -808,6 +822,92 @@ class Emitter:
             else:
                 self.emit(f"{out} = add i64 {r}, 0")
 
+    # --- atomics ----------------------------------------------------------------------
+    # A helper with a `native_atomic` description (kind "rmw" / "lr" / "sc", op,
+    # size, signed result, the CPU attribute of the reservation: the frontend's)
+    # runs natively when its access passes check_single (aligned, inside the
+    # space, its page readable and, but for lr, writable and without code, file or
+    # watch bits): an `atomicrmw`, an atomic load that records the reservation in
+    # ctx (CTX_RES: address, size, value), a `cmpxchg` against the recorded value
+    # (LR/SC as a compare-and-swap, as the Python helpers do).  Anything else
+    # calls the helper (the exact checked path).  seq_cst: at least what aq/rl ask.
+    _RMW = {"swap": "xchg", "add": "add", "xor": "xor", "and": "and", "or": "or",
+            "min": "min", "max": "max", "minu": "umin", "maxu": "umax"}
+
+    def atomic(self, op):
+        d = getattr(op.consts[0], "native_atomic", None)
+        if d is None or not self.c["npages"] or d.size not in (4, 8) or op.type != I64:
+            return False
+        if d.kind == "rmw" and d.op not in self._RMW or d.kind not in ("rmw", "lr", "sc"):
+            return False
+        if d.kind != "rmw":
+            self.reservation = d.reservation
+        size, t = d.size, f"i{8 * d.size}"
+        a = self.widen(op.ins[0])
+        v = self.widen(op.ins[1]) if len(op.ins) > 1 else None
+        fast, slow, done = self.new_block("atf"), self.new_block("ats"), self.new_block("atd")
+        self.check_single(a, size, True, d.kind != "lr", fast, slow)
+        self.block_start(fast)
+        hp = self.host(a)
+        nv = v
+        if v is not None and size == 4:
+            nv = self.fresh()
+            self.emit(f"{nv} = trunc i64 {v} to i32")
+        res = self.fresh()
+        ends = []                                  # (value, block) into the phi
+        if d.kind == "sc":
+            rs, ra, rv, m1, m2, m, ok, pair, okb, r1 = (self.fresh() for _ in range(10))
+            self.emit(f"{rs} = load i64, ptr {self.ctx_ptr(CTX_RES + 1)}")
+            self.emit(f"{ra} = load i64, ptr {self.ctx_ptr(CTX_RES)}")
+            self.emit(f"{rv} = load i64, ptr {self.ctx_ptr(CTX_RES + 2)}")
+            self.ctx_store(CTX_RES + 1, "0")       # (an SC ends the reservation)
+            self.emit(f"{m1} = icmp eq i64 {rs}, {size}")
+            self.emit(f"{m2} = icmp eq i64 {ra}, {a}")
+            self.emit(f"{m} = and i1 {m1}, {m2}")
+            cas, nomatch = self.new_block("sccas"), self.new_block("scno")
+            self.term(f"br i1 {m}, label %{cas}, label %{nomatch}")
+            self.block_start(nomatch)
+            ends.append((str(d.results[1]), nomatch))
+            self.term(f"br label %{done}")
+            self.block_start(cas)
+            exp = rv
+            if size == 4:
+                exp = self.fresh()
+                self.emit(f"{exp} = trunc i64 {rv} to i32")
+            self.emit(f"{pair} = cmpxchg ptr {hp}, {t} {exp}, {t} {nv} seq_cst seq_cst, align {size}")
+            self.emit(f"{okb} = extractvalue {{ {t}, i1 }} {pair}, 1")
+            self.emit(f"{r1} = select i1 {okb}, i64 {d.results[0]}, i64 {d.results[1]}")
+            ends.append((r1, cas))
+        else:
+            raw = self.fresh()
+            if d.kind == "lr":
+                self.emit(f"{raw} = load atomic {t}, ptr {hp} seq_cst, align {size}")
+            else:
+                self.emit(f"{raw} = atomicrmw {self._RMW[d.op]} ptr {hp}, {t} {nv} seq_cst, align {size}")
+            if size == 8:
+                self.emit(f"{res} = add i64 {raw}, 0")
+                z = raw
+            else:
+                z = self.fresh()
+                self.emit(f"{z} = zext i32 {raw} to i64")
+                self.emit(f"{res} = {'sext' if d.signed else 'zext'} i32 {raw} to i64")
+            if d.kind == "lr":
+                self.ctx_store(CTX_RES, a)
+                self.ctx_store(CTX_RES + 2, z)
+                self.ctx_store(CTX_RES + 1, str(size))
+            ends.append((res, fast))
+        self.term(f"br label %{done}")
+        self.block_start(slow)
+        for i, x in enumerate(op.ins):
+            self.ctx_store(CTX_ARGS + i, self.widen(x))
+        r = self.callback(CB_HELPER, self.c["helper"](op.consts[0]), len(op.ins), 0)
+        ends.append((r, self.cur))
+        self.term(f"br label %{done}")
+        self.block_start(done)
+        inc = ", ".join(f"[{x}, %{b}]" for x, b in ends)
+        self.emit(f"%t{op.outs[0].id} = phi i64 {inc}")
+        return True
+
     # --- ops ----------------------------------------------------------------------------------
     def intrinsic(self, name, w, nargs, extra=""):
         t = ty(w)
@@ -889,6 +989,8 @@ class Emitter:
             self.st(op)
         elif n in ("call", "call_pure"):
             if self.fp and self.fp.lower(op):
+                return
+            if self.atomic(op):
                 return
             self.call(op, self.c["helper"](op.consts[0]))
         elif n == "insn_start":
