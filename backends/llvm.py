@@ -106,12 +106,13 @@ EMITTERS = (E,)            # where the ops are lowered (tests/unit/test_backends
 SAMPLE_WEIGHT = 64         # a budget running out, in samples of a quick TB's hotness (llvm_quick)
 BUDGET = 1 << 17           # native chain hits/back-edges per entry before returning to Python
 SLOTS = 1 << 21            # chain slots of one engine (8 bytes each, committed when touched)
-JC_BITS = 16               # jump cache: 2**16 entries of (pc, code)
+JC_BITS = 16               # jump cache: 2**16 entries of (pc | tag, code): llvm_emit.JC_TAG_SHIFT
+JC_TAGS = 1 << (64 - E.JC_TAG_SHIFT)
 M64 = (1 << 64) - 1
 
 _CB = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64,
                        ctypes.c_uint64, ctypes.c_uint64)
-_ENTRY = ctypes.PYFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)     # the GIL stays held
+_ENTRY = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)      # ctypes lets the GIL go meanwhile
 _CTXS = weakref.WeakValueDictionary()      # ctx address -> NativeCtx
 _CB_STAT = {E.CB_LOAD: "native_slow_loads", E.CB_STORE: "native_slow_stores", E.CB_HELPER: "native_helper_calls"}
 _STRUCTS = {}
@@ -171,6 +172,55 @@ def _struct(n):
     return s
 
 
+class NativeAtomics:
+    """Host atomics for the Python tiers (frontends' `mem.native_atomics`), once
+    native code may run beside them without the GIL: `rmw[op, size](host
+    address, value)` -> the old value (op: swap add xor and or min max minu
+    maxu, signed ones over `size` bytes), `cas[size](host address, expected,
+    new)` -> 1 if it stored.  One small module, compiled once per process (the
+    disk cache keeps its object), called through ctypes with the GIL held (a
+    few instructions: no point letting it go)."""
+    _OPS = {"swap": "xchg", "add": "add", "xor": "xor", "and": "and", "or": "or",
+            "min": "min", "max": "max", "minu": "umin", "maxu": "umax"}
+    _one = []
+
+    @classmethod
+    def get(cls):
+        if not cls._one:
+            cls._one.append(cls())
+        return cls._one[0]
+
+    def __init__(self):
+        lines, names = [], []
+        for size in (4, 8):
+            t = f"i{8 * size}"
+            narrow = size == 4
+            for op, llop in self._OPS.items():
+                name = f"pydbt_atomic_{op}_{size}"
+                names.append(name)
+                lines += [f"define i64 @{name}(i64 %a, i64 %v) nounwind {{",
+                          "  %p = inttoptr i64 %a to ptr",
+                          f"  %t = trunc i64 %v to {t}" if narrow else "  %t = add i64 %v, 0",
+                          f"  %o = atomicrmw {llop} ptr %p, {t} %t seq_cst, align {size}",
+                          f"  %r = zext {t} %o to i64" if narrow else "  %r = add i64 %o, 0",
+                          "  ret i64 %r", "}"]
+            name = f"pydbt_atomic_cas_{size}"
+            names.append(name)
+            lines += [f"define i64 @{name}(i64 %a, i64 %e, i64 %n) nounwind {{",
+                      "  %p = inttoptr i64 %a to ptr",
+                      f"  %te = trunc i64 %e to {t}" if narrow else "  %te = add i64 %e, 0",
+                      f"  %tn = trunc i64 %n to {t}" if narrow else "  %tn = add i64 %n, 0",
+                      f"  %x = cmpxchg ptr %p, {t} %te, {t} %tn seq_cst seq_cst, align {size}",
+                      f"  %ok = extractvalue {{ {t}, i1 }} %x, 1",
+                      "  %r = zext i1 %ok to i64", "  ret i64 %r", "}"]
+        self.tracker, _ = llvm_jit.compile("\n".join(lines) + "\n", names[0], exports=tuple(names[1:]))
+        rmw_t = ctypes.PYFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
+        cas_t = ctypes.PYFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
+        self.rmw = {(op, size): rmw_t(self.tracker[f"pydbt_atomic_{op}_{size}"])
+                    for op in self._OPS for size in (4, 8)}
+        self.cas = {size: cas_t(self.tracker[f"pydbt_atomic_cas_{size}"]) for size in (4, 8)}
+
+
 class Native:
     """What Python keeps of one native TB."""
     __slots__ = ("state", "tb_id", "addr", "slot0", "nexits", "links", "lookup", "fns",
@@ -212,11 +262,22 @@ class NativeState:
         self.fp_env = None                       # see prepare()
         self.natives = {}
         self.next_id = 0
-        self.active = 0
-        self.dead = []
+        # freeing code: drop() counts an epoch; a thread in native code is in
+        # `inside` (its ctx -> the epoch it entered at); a dead TB (dropped at
+        # epoch e) is freed once every thread inside entered at e or later
+        self.epoch = 0
+        self.inside = {}
+        self.dead = []                           # [(Native, epoch of its drop)]
+        self.jc_tag = 0
+        self.res_attr = None                     # the CPU attribute of the LR reservation (see _run)
+        self.res_helpers = set()                 # helper ids whose callbacks see it (lr, sc)
         self.free = {}                           # n -> first slots of free runs of n slots
         self.memo = None if shared else {}       # IR text -> (tracker, address)
         self.cb = _CB(self.callback)
+        if mem is not None and getattr(mem, "native_atomics", False) is None:
+            # (before any native code runs: from now on the Python tiers' atomics
+            # are host atomics too; see frontends/riscv64/trans_rva.py)
+            mem.native_atomics = NativeAtomics.get()
         # literals in the text; the run's addresses are symbols (see llvm_emit)
         self.consts = {"npages": npages, "jc_mask": self.jc_mask, "helper_id": self.helper}
         self.symbols = {E.SYM_MEM: base, E.SYM_PERM: perm, E.SYM_JC: ctypes.addressof(self.jc),
@@ -237,6 +298,9 @@ class NativeState:
         if i is None:
             i = self.helper_ids[fn] = len(self.helpers)
             self.helpers.append(fn)
+            d = getattr(fn, "native_atomic", None)
+            if d is not None and d.kind in ("lr", "sc"):
+                self.res_helpers.add(i)
         return i
 
     # --- compile ----------------------------------------------------------------------
@@ -268,6 +332,8 @@ class NativeState:
         if em.fp is not None and self.fp_env is None:
             self.fp_env = (em.fp.env.flags_attr, em.fp.env.rm_attr)
             _mirror_fp(self.fp_env)
+        if em.reservation is not None:
+            self.res_attr = em.reservation
         nat.imports = dict(self.symbols, **em.imports)
         nat.imports[E.SYM_TB_ID] = nat.tb_id
         nat.imports[E.SYM_TB_SLOTS] = ctypes.addressof(self.slots) + 8 * nat.slot0
@@ -306,28 +372,51 @@ class NativeState:
 
     # --- run --------------------------------------------------------------------------
     def enter(self, cpu, entry, nat):
-        if self.dead and not self.active:          # no native frame anywhere: free their code
-            with self.cache.lock:                  # and let their slots be used again (the lock:
-                for d in self.dead:                # not while the compile thread is in a drop)
-                    self.free.setdefault(d.nexits, []).append(d.slot0)
-                self.dead.clear()
-        # (counted active before the test: a TB dropped after it, by the compile
-        # thread at any GIL switch, is then freed only once this entry returns)
-        self.active += 1
+        nc = _ctx(cpu)
+        if self.dead:
+            self._reclaim()
+        # (inside before the test: a TB dropped after it, by another thread, is
+        # then freed only once this entry returns)
+        inside = self.inside
+        prev = inside.get(nc)                  # (an entry from a callback: keep the outer one's)
+        inside[nc] = self.epoch
         try:
             if self.shared and nat.tb_id not in self.natives:
                 return nat.lookup(nat.pc)          # dropped since its function was handed out
-            return self._run(cpu, entry, nat)
+            return self._run(cpu, nc, entry, nat)
         finally:
-            self.active -= 1
+            if prev is None:
+                del inside[nc]
+            else:
+                inside[nc] = prev
 
-    def _run(self, cpu, entry, nat):
-        nc = _ctx(cpu)
+    def _reclaim(self):
+        """Free the code and slots of the dead TBs no thread can be in: dropped
+        before every thread now in native code entered (the lock: not while
+        another thread drops)."""
+        with self.cache.lock:
+            low = min(list(self.inside.values()), default=None)
+            keep = []
+            for d, e in self.dead:
+                if low is None or e <= low:
+                    self.free.setdefault(d.nexits, []).append(d.slot0)
+                else:
+                    keep.append((d, e))
+            self.dead[:] = keep
+
+    def _run(self, cpu, nc, entry, nat):
         w = nc.words
         regs = cpu.regs
         n = len(regs)
         s = _struct(n)
         s.pack_into(w, 0, *regs)
+        ra = self.res_attr
+        if ra is not None:
+            r = getattr(cpu, ra)
+            if r is None:
+                w[E.CTX_RES + 1] = 0
+            else:
+                w[E.CTX_RES], w[E.CTX_RES + 1], w[E.CTX_RES + 2] = r
         fp = nc.fp = self.fp_env
         if fp is not None:
             w[E.CTX_FFLAGS] = getattr(cpu, fp[0])
@@ -336,10 +425,14 @@ class NativeState:
         w[E.CTX_BUDGET] = budget
         w[E.CTX_STATUS] = 0
         w[E.CTX_ICOUNT] = 0
-        code = entry(nc.addr)
+        code = entry(nc.addr)                      # (without the GIL: other threads run meanwhile)
         if self.shared:
             nat = self.natives.get(w[E.CTX_EXIT_ID]) or self._dead_native(w[E.CTX_EXIT_ID])
         regs[:] = s.unpack_from(w, 0)
+        ra = self.res_attr                         # (set meanwhile by a compile, maybe)
+        if ra is not None:
+            size = w[E.CTX_RES + 1]
+            setattr(cpu, ra, (w[E.CTX_RES], size, w[E.CTX_RES + 2]) if size else None)
         fp = nc.fp                                 # (_mirror_fp may have set it meanwhile)
         if fp is not None:
             setattr(cpu, fp[0], w[E.CTX_FFLAGS])
@@ -371,10 +464,15 @@ class NativeState:
                 # between the lookup and the fill would leave the jump cache
                 # leading into code about to be freed)
                 with self.cache.lock:
-                    if fn.native.tb_id in self.natives:
+                    if fn.native.tb_id in self.natives and not arg >> E.JC_TAG_SHIFT:
+                        # (native code of other threads reads the entry meanwhile:
+                        # emptied, then the code, then the pc with a new tag)
                         i = (arg >> 1) & self.jc_mask
-                        self.jc[2 * i + 1] = fn.native_addr
-                        self.jc[2 * i] = arg
+                        jc = self.jc
+                        self.jc_tag = tag = (self.jc_tag + 1) % JC_TAGS
+                        jc[2 * i] = 1
+                        jc[2 * i + 1] = fn.native_addr
+                        jc[2 * i] = arg | tag << E.JC_TAG_SHIFT
                         extra["native_jc_fills"] = extra.get("native_jc_fills", 0) + 1
             return fn
         if code == E.EXIT_LOOP:
@@ -398,7 +496,7 @@ class NativeState:
         raise RuntimeError(f"llvm: unknown native exit {code}")
 
     def _dead_native(self, tb_id):
-        for nat in self.dead:
+        for nat, _ in list(self.dead):
             if nat.tb_id == tb_id:
                 return nat
         raise RuntimeError(f"llvm: native exit from unknown TB {tb_id}")
@@ -414,6 +512,8 @@ class NativeState:
             elif kind == E.CB_STORE:
                 self.mem.store(a, b, c)
                 r = 0
+            elif a in self.res_helpers:
+                r = self._res_helper(nc, a, b)
             else:
                 w, fp = nc.words, nc.fp
                 if fp is None:
@@ -430,6 +530,21 @@ class NativeState:
             nc.error = e
             nc.words[E.CTX_STATUS] = 1
             return 0
+
+    def _res_helper(self, nc, a, b):
+        """The checked path of a native LR/SC: the helper sees the reservation
+        native code keeps in ctx words (CTX_RES), and leaves its own there."""
+        w, cpu, ra = nc.words, nc.cpu, self.res_attr
+        size = w[E.CTX_RES + 1]
+        setattr(cpu, ra, (w[E.CTX_RES], size, w[E.CTX_RES + 2]) if size else None)
+        try:
+            return self.helpers[a](cpu, *w[E.CTX_ARGS:E.CTX_ARGS + b]) & M64
+        finally:
+            r = getattr(cpu, ra)
+            if r is None:
+                w[E.CTX_RES + 1] = 0
+            else:
+                w[E.CTX_RES], w[E.CTX_RES + 1], w[E.CTX_RES + 2] = r
 
     # --- the TB cache's hooks ------------------------------------------------------------
     def patch(self, src, k):
@@ -453,13 +568,14 @@ class NativeState:
         nat = getattr(tb.fn, "native", None)
         if nat is None or nat.state is not self or nat.tb_id not in self.natives:
             return
-        self.dead.append(nat)
+        self.dead.append((nat, self.epoch + 1))
         del self.natives[nat.tb_id]
         for k in range(nat.nexits):
             self.slots[nat.slot0 + k] = 0
         i = (nat.pc >> 1) & self.jc_mask
         if self.jc[2 * i + 1] == nat.addr:
             self.jc[2 * i] = 1
+        self.epoch += 1                            # (after the unlinking: see enter)
         _stat("native_dropped")
 
 
