@@ -40,6 +40,7 @@ class Options:
     native_threshold: int = 2000
     opt_threshold: int = 256
     native_warmup: int = 200   # ms
+    compile_share: int = 25    # percent (0: no limit)
     sync_compile: bool = False
     stats: str = None          # None, "text" or "json"
     verify_ir: bool = False
@@ -113,6 +114,9 @@ OPTIONS = [
      "counts 64) before it is optimized (0: optimize at once)"),
     (("-native-warmup",), "native_warmup", True, "PYDBT_NATIVE_WARMUP", _count, False,
      "-backend auto: milliseconds of the run before any native code is made (0: at once)"),
+    (("-compile-share",), "compile_share", True, "PYDBT_COMPILE_SHARE", _count, False,
+     "-backend auto: native compiling may use this percentage of the run's time after the "
+     "warm-up, no more (CPU time; 0: no limit)"),
     (("-sync-compile",), "sync_compile", False, "PYDBT_SYNC_COMPILE", None, False,
      "compile native code in the guest's thread (default: a compile thread)"),
     (("-disable-pass",), "disabled_passes", True, "PYDBT_DISABLE_PASS", _items, False,
@@ -321,7 +325,8 @@ def run(argv):
                     max_insns=1 if opts.one_insn_per_tb else 512,
                     verify_ir=opts.verify_ir, count=bool(opts.stats),
                     disabled_passes=opts.disabled_passes, sync_compile=opts.sync_compile,
-                    native_warmup=opts.native_warmup / 1000)
+                    native_warmup=opts.native_warmup / 1000,
+                    compile_share=opts.compile_share / 100 if opts.compile_share else None)
     proc.engine = engine
     # The guest memory's access table (millions of list slots) and the loaded
     # program are long-lived: keep the cycle collector from walking them again

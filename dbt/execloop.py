@@ -99,10 +99,16 @@ class Engine:
     the second half done by the compile thread (compiler.py) unless
     `sync_compile`; the TB runs on in its tier until the new code replaces it.
     Promotions from a counting tier to native code wait until `native_warmup`
-    seconds after the engine starts (the TB asks again `RECHECK` calls later)."""
+    seconds after the engine starts, and then while native compiling (its
+    CPU time, both halves) has used more than `compile_share` of the time run
+    since: a program that ends soon after its code got hot cannot have paid
+    more than that share for code it had no time to use, and a long one gets
+    all its code compiled (the TB asks again `RECHECK` calls later; the
+    hottest ask most often)."""
 
     def __init__(self, proc, tiers, thresholds=(), chaining=True, max_insns=512, verify_ir=False,
-                 disabled_passes=(), count=False, sync_compile=False, native_warmup=0.0):
+                 disabled_passes=(), count=False, sync_compile=False, native_warmup=0.0,
+                 compile_share=None):
         self.proc = proc
         self.arch = proc.arch
         self.mem = proc.mem
@@ -115,6 +121,10 @@ class Engine:
         # no native code from a tier that asks again (a JIT) before this time:
         # a short program does not pay for llvmlite and its compiles
         self.native_from = time.monotonic() + native_warmup
+        self.compile_share = compile_share           # (None: no limit)
+        self.native_spent = 0.0                      # CPU seconds of native compiling so far:
+        self.finish_spent = 0.0                      # (in the compile thread)
+        self.in_flight = set()                       # TBs submitted to the compiler, not done
         self.cache = TBCache(proc.mem, chaining=chaining and not proc.log.on("nochain"))
         self.max_insns = max_insns
         self.verify_ir = verify_ir
@@ -292,31 +302,36 @@ class Engine:
         thread) when ready.  -> the function to run at old.pc now."""
         tier = old.tier + 1
         backend = self.tiers[tier]
-        if self.native_from and self._counts_itself(old.tier) and hasattr(backend, "prepare"):
-            if time.monotonic() < self.native_from:
-                return old.fn                          # (it asks again: _hotness's RECHECK)
-            self.native_from = 0
+        if self._counts_itself(old.tier) and hasattr(backend, "prepare") and not self._may_compile():
+            return old.fn                              # (it asks again: _hotness's RECHECK)
         self.proc.cpu.pc = old.pc                      # (a fetch fault is reported here)
         # (the compile thread only from a JIT tier: code left on the interpreter
         # while native code is made runs ~10x slower, and more of it gets hot)
         if self.compiler is None or not hasattr(backend, "prepare") or \
                 not self._counts_itself(old.tier):
+            t0 = time.thread_time()
             new = self._make_tb(old.pc, tier)
+            if hasattr(backend, "prepare"):
+                self.native_spent += time.thread_time() - t0
             self.cache.replace(old, new)
             STATS.tbs_promoted += 1
             return new.fn
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         block, new = self._block(old.pc, tier)
         job = self._prepare(backend, block, new)
         self.cache.index(new)                          # (a write to its code from now on drops it)
         old.promoting = True
         spent = time.perf_counter() - t0
+        self.native_spent += time.thread_time() - c0
 
         def work():
-            t1 = time.perf_counter()
-            return backend.finish(job), time.perf_counter() - t1
+            t1, c1 = time.perf_counter(), time.thread_time()
+            fn = backend.finish(job)
+            self.finish_spent += time.thread_time() - c1      # (only the compile thread adds)
+            return fn, time.perf_counter() - t1
 
         def done(result):
+            self.in_flight.discard(new)
             with self.cache.lock:
                 if result is None:                   # (and old is not promoted again)
                     self.cache.discard(new)
@@ -331,8 +346,22 @@ class Engine:
                 self.cache.publish(new)
                 self.cache.replace(old, new)
                 STATS.tbs_promoted += 1
+        self.in_flight.add(new)                      # (a set: one C call, safe between threads)
         self.compiler.submit(work, done)
         return old.fn
+
+    def _may_compile(self):
+        """May a counting tier's TB be compiled to native code now (the warm-up
+        is over, and the compile share is not used up)?"""
+        now = time.monotonic()
+        if now < self.native_from:
+            return False
+        share = self.compile_share
+        if share is None:
+            return True
+        # one compile at a time: the share counts what is spent, and the next
+        # TB to ask once the thread is free is one of the hottest
+        return not self.in_flight and self.native_spent + self.finish_spent <= share * (now - self.native_from)
 
     def quiet(self):
         """A context in which no compile is half done (around fork)."""

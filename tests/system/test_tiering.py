@@ -7,6 +7,8 @@ optimized native code), against qemu-riscv64's output and pydbt's own -stats.
   RECHECK back-edges whether its replacement is ready);
 - quick native code in which the budget keeps running out is optimized;
 - thresholds of 0 skip their tier; without llvmlite, auto is interp -> bytecode;
+- native compiling keeps to -compile-share of the run's time (the tests of
+  the thresholds lift that limit);
 - -stats counts the promotions per tier.
 Every run's output is qemu's.
 """
@@ -51,7 +53,7 @@ def oracle(guest_binaries):
 def test_hot_loop_moves_to_native_code_while_it_runs(oracle, tmp_path):
     binary, want = oracle
     out, stats = _run(binary, ["-backend", "auto", "-sync-compile", "-native-warmup", "0",
-                               "-opt-threshold", "64"], tmp_path)
+                               "-opt-threshold", "64", "-compile-share", "0"], tmp_path)
     assert out == want
     # the loop's TB gets hot after 2,000 back-edges on the bytecode JIT (the
     # default -native-threshold) and the next iteration is native (quick code,
@@ -68,7 +70,7 @@ def test_quick_native_code_is_optimized_where_time_is_spent(oracle, tmp_path, op
     there; 0 skips the quick tier."""
     binary, want = oracle
     out, stats = _run(binary, ["-backend", "auto", "-sync-compile", "-opt-threshold", opt,
-                               "-native-warmup", "0"], tmp_path)
+                               "-native-warmup", "0", "-compile-share", "0"], tmp_path)
     assert out == want
     assert stats["native_guest_insns"] > 0.95 * stats["guest_insns"], stats
     by = stats["tbs_by_backend"]
@@ -125,3 +127,19 @@ def test_auto_without_llvmlite_is_interpreter_then_bytecode(oracle, tmp_path):
     lines = r.stderr.decode().strip().splitlines()
     assert len(lines) == 1, lines                           # no warning: auto is what is there
     assert set(json.loads(lines[0])["compile_ms"]) == {"interp", "pybytecode"}
+
+
+def test_native_compiling_keeps_to_its_share_of_the_run(oracle, tmp_path):
+    """-compile-share: native compiling may use that percentage of the time run
+    since the warm-up.  The loop's quick code (its first compile, llvmlite's
+    start-up included: >= 30 ms) uses up 1% of the whole run, so it is never
+    optimized; with no limit it is."""
+    binary, want = oracle
+    opts = ["-backend", "auto", "-sync-compile", "-native-warmup", "0", "-opt-threshold", "1"]
+    out, stats = _run(binary, opts + ["-compile-share", "1"], tmp_path)
+    assert out == want
+    assert stats["tbs_by_backend"].get("llvm-quick") == 1, stats
+    assert "llvm" not in stats["compile_ms"], stats
+    out, stats = _run(binary, opts + ["-compile-share", "0"], tmp_path)
+    assert out == want
+    assert stats["tbs_by_backend"].get("llvm", 0) >= 1, stats
