@@ -137,6 +137,9 @@ PROGRAMS: dict[str, Program] = {
         _p("threads", what="pthreads: mutex + condvar, exact counts, atomics, TLS, join values, exit_group "
                            "from a thread, fork with a lock held, code rewritten under a running thread, tkill"),
         _p("threads_dyn", ["threads.c"], static=False, what="threads, dynamically linked"),
+        _p("threads_native", what="threads running translated code at once: AMOs, an amoswap spinlock, LR/SC "
+                                   "loops, fetch_or/and, amomin/amomaxu with exact totals; signals to and fork beside "
+                                   "a computing thread"),
         _p("prio", what="getpriority/setpriority, sched_{get,set}affinity, policies and params, ioprio_get"),
         _p("hostile_sys", cflags=("-Wno-int-conversion",),
            what="hostile syscall arguments (mm validation, EFAULT ranges, huge buffers, fd limits, "
