@@ -609,7 +609,11 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     if args.replot:
-        raw = json.loads(Path(args.replot).read_text())
+        try:
+            raw = json.loads(Path(args.replot).read_text())
+        except (OSError, ValueError) as e:
+            log(f"--replot {args.replot}: {e}")
+            return 2
         args.size, args.repeat = raw["size"], raw["repeat"]
         if args.size == "steady":
             args.k = raw.get("k", args.k)
