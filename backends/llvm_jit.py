@@ -42,7 +42,14 @@ _lock = threading.RLock()
 _state = {}
 
 # code generation options (all in the cache key)
-CODE_MODEL, RELOC, CPU, FEATURES = "large", "static", "", ""
+CPU, FEATURES = "", ""
+# level -> (code model, relocation model).  Full: the absolute symbols
+# (llvm_emit.py) are `movabs` immediates.  Quick: -O0 codegen is FastISel, which
+# selects no global's address in the large model (the whole rest of the block
+# then goes through SelectionDAG); in the small PIC model they are GOT loads it
+# selects (JITLink makes the GOT and the call stubs): codegen median -22% over
+# strings' 48 quick regions, and -44% with no atomic loads (FastISel has none).
+MODELS = {"full": ("large", "static"), "quick": ("small", "pic")}
 # LLVM's own options, for the process.  Loop strength reduction: 12-15% of -O2
 # codegen time (163 regions), and the code is as fast or faster without it
 # (warm cache: matmul_int 0.92 -> 0.82 s, quicksort 1.21 -> 1.11 s, the others
@@ -82,8 +89,8 @@ def _start():
     for option in LLVM_OPTIONS:
         llvm.set_option("", option)
     target = llvm.Target.from_default_triple()
-    tms = {level: target.create_target_machine(cpu=CPU, features=FEATURES, opt=opt, codemodel=CODE_MODEL,
-                                               reloc=RELOC, jit=True)
+    tms = {level: target.create_target_machine(cpu=CPU, features=FEATURES, opt=opt, codemodel=MODELS[level][0],
+                                               reloc=MODELS[level][1], jit=True)
            for level, (opt, _) in LEVELS.items()}
     tm = tms["full"]
     header = f'target datalayout = "{tm.target_data}"\ntarget triple = "{tm.triple}"\n'
@@ -95,7 +102,7 @@ def _start():
     env = "\n".join([f"pydbt {__version__}", f"llvm_jit {own}", f"llvmlite {llvmlite.__version__}",
                      "llvm " + ".".join(map(str, llvm.llvm_version_info)), f"triple {tm.triple}",
                      f"cpu {CPU or target.name}", f"features {FEATURES}",
-                     f"model {CODE_MODEL} reloc {RELOC}", f"options {' '.join(LLVM_OPTIONS)}", f"format {llvm_cache.FORMAT}"])
+                     f"options {' '.join(LLVM_OPTIONS)}", f"format {llvm_cache.FORMAT}"])
     return dict(llvm=llvm, tm=tm, tms=tms, jit=llvm.create_lljit_compiler(tm, use_jit_link=True),
                 names=itertools.count(), header=header, env=env, passes={})
 
@@ -103,7 +110,7 @@ def _start():
 def environment(level="full"):
     """What a compiled object depends on besides its text (the cache key's other half)."""
     opt, passes = LEVELS[level]
-    return _init()["env"] + f"\nlevel {level}: -O{opt} {','.join(passes)}"
+    return _init()["env"] + f"\nlevel {level}: -O{opt} {','.join(passes)} model {' '.join(MODELS[level])}"
 
 
 def _passes(s, level):
