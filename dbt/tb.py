@@ -131,6 +131,11 @@ class TBCache:
     def replace(self, old, new):
         """new (already added) takes over old's place: every jump into old now goes to new."""
         with self.lock:
+            if not old.valid:
+                # (old's code was written while new was made from it, by another
+                # thread: native code runs without the GIL; new may hold the old bytes)
+                self.invalidate(new)
+                return
             for src, k in old.incoming:
                 if src.links[k] is old.fn:
                     src.links[k] = new.fn

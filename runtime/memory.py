@@ -216,7 +216,10 @@ class GuestMemory:
             if p & (W | CODE | FILE | WATCH) != W or (a & 0xfff) > PAGE - size:
                 if self._check(a, size, W, True):
                     self._host_copy(a, size, _U[size, False].pack(value & _MASK[size]))
-                    return
+                else:
+                    _U[size, False].pack_into(self.buf, a, value & _MASK[size])
+                self._code_written(a, size)
+                return
             _U[size, False].pack_into(self.buf, a, value & _MASK[size])
         except (IndexError, OverflowError, struct.error):
             raise segv(a, False) from None
@@ -261,6 +264,15 @@ class GuestMemory:
                 if self.perm[pg] & CODE:
                     self.on_code_write(pg)
         return shared
+
+    def _code_written(self, a, n):
+        """After a write landed: _check invalidated the code it hit before it
+        did, and another thread (native code runs without the GIL) may have
+        translated the old bytes again meanwhile; that code goes too."""
+        if self.on_code_write:
+            for pg in range(a >> PAGE_SHIFT, ((a + n - 1) >> PAGE_SHIFT) + 1):
+                if self.perm[pg] & CODE:
+                    self.on_code_write(pg)
 
     def _watched(self, a, end, need):
         """Raise Watchpoint if [a, end) touches a range watched for this kind of access."""
@@ -317,8 +329,9 @@ class GuestMemory:
             return
         if self._check(a, len(data), W):
             self._host_copy(a, len(data), data)
-            return
-        self.buf[a:a + len(data)] = data
+        else:
+            self.buf[a:a + len(data)] = data
+        self._code_written(a, len(data))
 
     def read_cstr(self, a, limit=1 << 16):
         out = bytearray()
