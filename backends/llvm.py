@@ -40,10 +40,10 @@ Python function to run next, as every backend does:
   lookup(pc)`, filling the jump cache when the target is native;
 * a budget (BUDGET chained jumps, jump-cache hits and loop back-edges, ~0.1-1 ms
   of native code) bounds the time spent in native code, so pending guest
-  signals, Ctrl-C, other guest threads (native code runs with the GIL held) and
-  exclusive sections get in; a signal already pending on entry empties it.  (An
-  invalidated TB's code thus runs on to its exit or the budget's end, as in the
-  bytecode tier, and is freed later.)
+  signals, Ctrl-C, gdb stops and exclusive sections (dbt/exclusive.py) get in;
+  a signal already pending on entry empties it.  (An invalidated TB's code thus
+  runs on to its exit or the budget's end, as in the bytecode tier, and is
+  freed later.)
 * syscalls and other exceptions raise their Python exception after the registers
   are back, faults too, with the pc of the faulting instruction.
 Callbacks from native code into Python (`NativeState.callback`): the checked
@@ -54,8 +54,28 @@ CTX_FRM) while native code runs: copied from the CPU attributes the frontend
 names on entry and around every helper callback, back on exit.  An exception in
 a callback is kept and the TB leaves by its fault exit.
 
-Code of invalidated TBs is freed (its ORC resource tracker dropped) only when no
-thread runs native code of this state (`active` == 0).
+Threads: native code runs without the GIL (ctypes releases it around the
+entry call; a callback takes it back), so guest threads run native code at
+once, sharing the TBs, slots and jump cache of the state.  What that asks:
+* atomics: AMOs and LR/SC are host atomics in native code (llvm_emit's
+  `atomic`; the reservation lives in ctx words CTX_RES while native code runs,
+  copied from and back to the CPU attribute the frontend names, as FP flags
+  are), and the Python tiers use host atomics too (NativeAtomics, set in
+  `mem.native_atomics` before the first native TB can run: a Python load-op-
+  store could otherwise lose a native store that lands in between);
+* the jump cache: a fill writes an empty pc, the code, then the pc with a new
+  tag (llvm_emit.JC_TAG_SHIFT); native code reads pc, code, pc and takes the
+  entry only if both reads agree, so it never pairs a pc with another's code;
+* chain slots: one aligned 8-byte store each (atomic on x86-64); a slot only
+  ever holds code of a live TB or 0;
+* freeing: drop() unlinks a TB and then counts an epoch; each thread in native
+  code is in `inside` with the epoch it entered at, and a dead TB's code and
+  slots are freed (the entry that finds them, `_reclaim`) once every thread
+  inside entered after its drop: a thread that never leaves native code for
+  long still re-enters every budget, so dead code goes within ~1 ms even when
+  some thread is always in native code;
+* leaving: a thread in native code sees a signal for it, an exclusive section,
+  a gdb stop when its budget ends (the checks are Python's, at the exit).
 
 Compile cost: -O2 codegen, ~20-90 us per line of LLVM IR (idle to loaded host),
 ~19 lines per guest instruction, 10-60 ms per superblock, most of it in codegen
@@ -80,15 +100,14 @@ matmul_fp ~6x qemu-riscv64 (native FP), intloop ~2.9x, vm 1.8x, fib 1.7x,
 matmul_int 1.5x, sieve 1.4x, crc32 1.1x, sha256 1.05x, strings ~1.0x (noisy:
 compile-bound), quicksort 0.7-0.9x; integer geomean ~1.3x.
 
-Not yet: guest threads running native code at once (native code holds the GIL;
-releasing it needs host-atomic AMOs and LR/SC in every tier, since a plain
-native store could otherwise land inside a Python-tier AMO), regions across
-TBs (a chained jump still writes back the registers a TB wrote and the next
-loads them), freeing the JITDylib of a freed TB (its code is freed, the empty
+Not yet: a prompt kick (a thread asked to leave finishes its budget first),
+regions across TBs (a chained jump still writes back the registers a TB wrote
+and the next loads them), freeing the JITDylib of a freed TB (its code is freed, the empty
 library stays).
 """
 import ctypes
 import mmap
+import os
 import struct
 import weakref
 
@@ -116,6 +135,7 @@ _ENTRY = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)      # ctypes lets th
 _CTXS = weakref.WeakValueDictionary()      # ctx address -> NativeCtx
 _CB_STAT = {E.CB_LOAD: "native_slow_loads", E.CB_STORE: "native_slow_stores", E.CB_HELPER: "native_helper_calls"}
 _STRUCTS = {}
+_STATES = weakref.WeakSet()                # every NativeState (a forked child resets them)
 
 
 def unsupported():
@@ -274,6 +294,7 @@ class NativeState:
         self.free = {}                           # n -> first slots of free runs of n slots
         self.memo = None if shared else {}       # IR text -> (tracker, address)
         self.cb = _CB(self.callback)
+        _STATES.add(self)
         if mem is not None and getattr(mem, "native_atomics", False) is None:
             # (before any native code runs: from now on the Python tiers' atomics
             # are host atomics too; see frontends/riscv64/trans_rva.py)
@@ -562,7 +583,7 @@ class NativeState:
 
     def drop(self, tb):
         """tb is invalidated: nothing native leads into it any more; its code is
-        freed once no thread runs native code.  (Called under the TB cache's
+        freed once no thread can be in it (see _reclaim).  (Called under the TB cache's
         lock, maybe in the compile thread while the guest's runs native code:
         at every step an exit from tb finds it, in `dead` or `natives`.)"""
         nat = getattr(tb.fn, "native", None)
@@ -578,6 +599,15 @@ class NativeState:
         self.epoch += 1                            # (after the unlinking: see enter)
         _stat("native_dropped")
 
+
+def _after_fork_in_child():
+    """Only the forking thread lives on, outside native code (fork is a syscall):
+    no other thread is in native code any more, whatever `inside` says."""
+    for st in list(_STATES):
+        st.inside.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 _NO_MEM = []
 

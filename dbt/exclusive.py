@@ -11,7 +11,11 @@ section ends: `enter` waits for it.
 Asking tasks to stop uses the process's `attention` list, which every TB
 function and trampoline already tests (`while not pending`): a marker object is
 appended for the section's duration, so a task leaves its loop at the next TB
-boundary or loop back-edge, calls `leave`, then `enter`, which parks it.
+boundary or loop back-edge, calls `leave`, then `enter`, which parks it.  A task
+in native code (which runs without the GIL, beside the others: backends/llvm.py)
+sees it when it is back in Python: at its next exit, at the latest when its
+budget ends (~0.1-1 ms); a parked task is never inside native code, so the
+section's fn may drop or free native code.
 
 Used for fork (only the forking task survives in the child: nothing of the
 others may be half-done), execve, exit_group, and cache flushes while other
