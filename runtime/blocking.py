@@ -32,7 +32,10 @@ The design (a host signal to interrupt one host thread):
   was still in Python).  So the waker also leaves a request with a small kicker
   thread, which kicks the thread again (after 0.5 ms, doubling to 20 ms) until
   the task acknowledges: each attempt of the call has a number, and leaving the
-  attempt (result, error or EINTR) changes it.
+  attempt (result, error or EINTR) changes it.  The other race: a signal queued
+  after the task looked at its signals but before it was marked blocked (the
+  waker then sends no kick).  So the task marks itself blocked first and looks
+  at its signals after; the waker queues first and looks at `blocked` after.
 * Host signals: process-directed ones go to the main host thread, whose CPython
   handler queues the guest signal (signals.py).  Secondary guest threads block
   the asynchronous signals (`block_async`), so the kernel never picks them and
@@ -109,23 +112,30 @@ class Blocker:
             dbg = self.proc.debugger
             if dbg is not None:
                 dbg.syscall_held(task)    # gdb has the process stopped: wait, as a ptrace stop would
-            if (signals.pending or task.sigpending) and signals.interrupts(task):
-                if not started and task.saved_mask is None:
-                    # nothing done yet: as if the signal had come before the syscall,
-                    # which then runs after the handler whatever SA_RESTART says (a
-                    # write that would not block must not fail with EINTR); not for a
-                    # call that swapped the mask (ppoll, sigsuspend...): it was waiting
-                    task.not_started = True
-                raise _eintr()
+            # Blocked first, then look at the signals: a waker queues its signal
+            # before it looks at `blocked`, so either the look below sees the
+            # signal or the waker sees us blocked and kicks (again until we leave
+            # this attempt).  Looked at the other way round, a signal queued in
+            # between was neither seen nor kicked for: fn blocked for ever.
             with self.lock:
                 task.blocked = True
+            handled = False
             try:
+                if (signals.pending or task.sigpending) and signals.interrupts(task):
+                    handled = True
+                    if not started and task.saved_mask is None:
+                        # nothing done yet: as if the signal had come before the syscall,
+                        # which then runs after the handler whatever SA_RESTART says (a
+                        # write that would not block must not fail with EINTR); not for a
+                        # call that swapped the mask (ppoll, sigsuspend...): it was waiting
+                        task.not_started = True
+                    raise _eintr()
                 if dbg is not None and dbg.holds(task):
                     raise _eintr()        # (a gdb stop began meanwhile: its kick found us not blocked)
                 started = True
                 return fn(*args)
             except OSError as e:
-                if e.errno != errno.EINTR:
+                if e.errno != errno.EINTR or handled:
                     raise
             finally:
                 with self.lock:
