@@ -11,6 +11,21 @@ _NEEDS = {"pybytecode": "pydbt.backends.pyops", "llvm": "pydbt.backends.llvm_jit
           "llvm-quick": "pydbt.backends.llvm_jit"}
 _FALLBACK = "interp"
 _warned = set()
+# backends imported on their first compile, and what the exec loop asks of a
+# tier before that (dbt/execloop.py): `-backend auto` does not pay for loading
+# the native tier (~10-40 ms) in a program that never gets hot
+_DECLARED = {"llvm": {"superblocks": True, "counts_hotness": False},
+             "llvm-quick": {"superblocks": True, "counts_hotness": True}}
+
+
+class _Lazy:
+    """A backend module, imported on the first use of anything it does not declare."""
+
+    def __init__(self, name, declared):
+        self.__dict__.update(declared, name=name)
+
+    def __getattr__(self, attr):            # (only for what is not declared)
+        return getattr(importlib.import_module(NAMES[self.name]), attr)
 
 
 def unavailable(name):
@@ -34,4 +49,6 @@ def get_backend(name):
             print(f"pydbt: the {name} backend cannot run on {why}; using {_FALLBACK}",
                   file=sys.stderr, flush=True)
         name = _FALLBACK
+    if name in _DECLARED:
+        return _Lazy(name, _DECLARED[name])
     return importlib.import_module(NAMES[name])

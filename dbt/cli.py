@@ -40,7 +40,7 @@ class Options:
     native_threshold: int = 2000
     opt_threshold: int = 256
     native_warmup: int = 200   # ms
-    compile_share: int = 25    # percent (0: no limit)
+    compile_share: int = 100   # percent (0: no limit; README: why 100)
     sync_compile: bool = False
     stats: str = None          # None, "text" or "json"
     verify_ir: bool = False

@@ -14,6 +14,7 @@ Every run's output is qemu's.
 """
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -143,3 +144,14 @@ def test_native_compiling_keeps_to_its_share_of_the_run(oracle, tmp_path):
     out, stats = _run(binary, opts + ["-compile-share", "0"], tmp_path)
     assert out == want
     assert stats["tbs_by_backend"].get("llvm", 0) >= 1, stats
+
+
+def test_auto_does_not_load_the_native_tier_until_something_is_hot(guest_binaries, tmp_path):
+    """A run that compiles no native code never imports the llvm backend."""
+    code = ("import sys; from pydbt import cli\n"
+            f"rc = cli.main(['run', '-backend', 'auto', '-native-warmup', '600000', {str(guest_binaries['hello'])!r}])\n"
+            "print(rc, sorted(m for m in sys.modules if m.startswith('pydbt.backends.llvm')))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path, env=_env())
+    last = r.stdout.strip().splitlines()[-1]
+    assert last.startswith("0 ["), r.stdout + r.stderr
+    assert "'pydbt.backends.llvm'" not in last and "llvm_emit" not in last, last
