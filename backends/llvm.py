@@ -122,6 +122,7 @@ name = "llvm"
 superblocks = True
 EMITTERS = (E,)            # where the ops are lowered (tests/unit/test_backends.py reads it)
 
+ATOMICS_LEVEL = "quick"    # NativeAtomics' (20 tiny functions: ~18 ms cold, "full" ~40)
 SAMPLE_WEIGHT = 64         # a budget running out, in samples of a quick TB's hotness (llvm_quick)
 BUDGET = 1 << 17           # native chain hits/back-edges per entry before returning to Python
 SLOTS = 1 << 21            # chain slots of one engine (8 bytes each, committed when touched)
@@ -233,7 +234,8 @@ class NativeAtomics:
                       f"  %x = cmpxchg ptr %p, {t} %te, {t} %tn seq_cst seq_cst, align {size}",
                       f"  %ok = extractvalue {{ {t}, i1 }} %x, 1",
                       "  %r = zext i1 %ok to i64", "  ret i64 %r", "}"]
-        self.tracker, _ = llvm_jit.compile("\n".join(lines) + "\n", names[0], exports=tuple(names[1:]))
+        self.tracker, _ = llvm_jit.compile("\n".join(lines) + "\n", names[0], exports=tuple(names[1:]),
+                                           level=ATOMICS_LEVEL)
         rmw_t = ctypes.PYFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
         cas_t = ctypes.PYFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
         self.rmw = {(op, size): rmw_t(self.tracker[f"pydbt_atomic_{op}_{size}"])
@@ -295,10 +297,6 @@ class NativeState:
         self.memo = None if shared else {}       # IR text -> (tracker, address)
         self.cb = _CB(self.callback)
         _STATES.add(self)
-        if mem is not None and getattr(mem, "native_atomics", False) is None:
-            # (before any native code runs: from now on the Python tiers' atomics
-            # are host atomics too; see frontends/riscv64/trans_rva.py)
-            mem.native_atomics = NativeAtomics.get()
         # literals in the text; the run's addresses are symbols (see llvm_emit)
         self.consts = {"npages": npages, "jc_mask": self.jc_mask, "helper_id": self.helper}
         self.symbols = {E.SYM_MEM: base, E.SYM_PERM: perm, E.SYM_JC: ctypes.addressof(self.jc),
@@ -374,6 +372,11 @@ class NativeState:
                     self.memo.clear()
                 self.memo[key] = known
         nat.tracker, nat.addr = known
+        mem = self.mem
+        if mem is not None and getattr(mem, "native_atomics", False) is None:
+            # (before native code can run: from now on the Python tiers' atomics
+            # are host atomics too; see frontends/riscv64/trans_rva.py)
+            mem.native_atomics = NativeAtomics.get()
         if self.shared:
             self.natives[nat.tb_id] = nat
             for k in range(nat.nexits):

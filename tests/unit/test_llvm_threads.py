@@ -199,7 +199,8 @@ def test_python_tier_atomics_are_host_atomics_with_the_same_answers(page):
             for old in values:
                 for v in values:
                     expect[op, size, old, v] = _amo_run(mem, cpu, op, size, addr, old & m, v)
-    llvm.NativeState(mem, shared=False)             # native code may run from now on
+    r.put(CODE + 0x100, [0x00100073])               # ebreak
+    r.tb(CODE + 0x100)                              # native code may run from now on
     assert mem.native_atomics is not None
     for (op, size, old, v), want in expect.items():
         m = (1 << (8 * size)) - 1
@@ -217,7 +218,9 @@ def test_python_tier_atomics_are_host_atomics_with_the_same_answers(page):
 def test_python_tier_atomic_on_a_read_only_page_faults():
     r = Rig()
     r.mem.map(DATA + 0x1000, 0x1000, R)
-    llvm.NativeState(r.mem, shared=False)
+    r.put(CODE, [0x00100073])
+    r.tb(CODE)
+    assert r.mem.native_atomics is not None
     with pytest.raises(GuestFault) as e:
         trans_rva.amo(r.cpu(), "amoadd", DATA + 0x1000, 1, 8)
     assert e.value.addr == DATA + 0x1000
