@@ -23,9 +23,10 @@ SC or AMO is between its load and its store must not be lost).  Two regimes:
   atomics (`lock xadd`, `cmpxchg`...: small native functions, see
   backends/llvm.py NativeAtomics), as native code's own AMOs and LR/SC do
   (llvm_emit lowers these helpers from their `native_atomic` description).
-  The switch is safe: the regime is read at the start of a helper, and while a
-  helper of the first regime runs it holds CPython's lock, so no native code can
-  start.
+  The switch is safe: a helper reads the regime under `atomic_lock` right
+  before its load and store, with no point between where CPython's lock could
+  change hands; native code can only start once the regime has switched
+  (backends/llvm.py sets it before its first TB is handed out).
 
 Pages without store slots (read-only, translated code, shared file pages,
 watched ranges, unmapped) take the checked path, under `atomic_lock` like the
@@ -100,18 +101,18 @@ def sc(cpu, addr, value, size):
     _aligned(addr, size)
     r, cpu.reservation = cpu.reservation, None
     mem = cpu.mem
-    na = mem.native_atomics
     fast = _slots(mem, addr, size)
     mask = (1 << (size * 8)) - 1
     with mem.atomic_lock:
+        na = mem.native_atomics            # (read here, next to the store: see the docstring)
         if fast is not None and r is not None and r[0] == addr and r[1] == size:
-            if na is not None:
-                return 0 if na.cas[size](mem.host_base + addr, r[2], value & mask) else 1
-            view, w, i = fast
-            if view[i] != r[2]:
-                return 1
-            w[i] = value & mask    # (no call between the compare and the store)
-            return 0
+            if na is None:
+                view, w, i = fast
+                if view[i] != r[2]:
+                    return 1
+                w[i] = value & mask        # (no call between the compare and the store)
+                return 0
+            return 0 if na.cas[size](mem.host_base + addr, r[2], value & mask) else 1
         try:
             if r is None or r[0] != addr or r[1] != size:
                 mem.load(addr, size)        # still faults on a bad address
@@ -148,35 +149,27 @@ def amo(cpu, op, addr, value, size):
     mask = (1 << (size * 8)) - 1
     v = value & mask
     mem = cpu.mem
-    na = mem.native_atomics
     fast = _slots(mem, addr, size)
-    if na is not None:
-        rmw = na.rmw[_NATIVE_OP[op], size]
-        with mem.atomic_lock:
-            if fast is None and _checked(mem, addr, size):
-                old = mem.load(addr, size)
-                mem.store(addr, _AMO[op](old, v, size), size)
-            else:
-                old = rmw(mem.host_base + addr, v)
-        return _sext(old, size) & M64
-    if fast is None:
-        with mem.atomic_lock:
-            old = mem.load(addr, size)
-            mem.store(addr, _AMO[op](old, v, size), size)
-        return _sext(old, size) & M64
-    view, w, i = fast
     k = _KIND[op]
     sb = 1 << (size * 8 - 1)
     sv = (v ^ sb) - sb
     with mem.atomic_lock:
-        # the load, the op (_AMO's, in its key order) and the store with no call
-        # and no backward jump between them (see the module's docstring)
-        old = view[i]
-        w[i] = (v if k == 0 else (old + v) & mask if k == 1 else old ^ v if k == 2 else
-                old & v if k == 3 else old | v if k == 4 else
-                (old if (old ^ sb) - sb <= sv else v) if k == 5 else
-                (old if (old ^ sb) - sb >= sv else v) if k == 6 else
-                (old if old <= v else v) if k == 7 else (old if old >= v else v))
+        na = mem.native_atomics            # (read here, next to the store: see the docstring)
+        if na is None and fast is not None:
+            # the load, the op (_AMO's, in its key order) and the store with no
+            # call and no backward jump between them (see the module's docstring)
+            view, w, i = fast
+            old = view[i]
+            w[i] = (v if k == 0 else (old + v) & mask if k == 1 else old ^ v if k == 2 else
+                    old & v if k == 3 else old | v if k == 4 else
+                    (old if (old ^ sb) - sb <= sv else v) if k == 5 else
+                    (old if (old ^ sb) - sb >= sv else v) if k == 6 else
+                    (old if old <= v else v) if k == 7 else (old if old >= v else v))
+        elif fast is None and (na is None or _checked(mem, addr, size)):
+            old = mem.load(addr, size)
+            mem.store(addr, _AMO[op](old, v, size), size)
+        else:
+            old = na.rmw[_NATIVE_OP[op], size](mem.host_base + addr, v)
     return _sext(old, size) & M64
 
 
