@@ -14,6 +14,16 @@ already in the block, the instruction limit, a fourth code page, or an
 instruction whose fetch would fault (the fault is then taken when that pc runs
 as a block of its own, so it is reported at the right instruction).
 
+An indirect jump whose target is known while translating (a return, `jalr`
+through a register the same straight-line path set to a constant: `jal`'s link
+register, `auipc`+`addi`) is a direct jump: followed like `jal` in a superblock,
+a chainable `goto_tb` at the end of a block, instead of a jump-cache lookup.  So
+a call and its return stay in one region.  The value must reach the jump on
+every path: where paths merge (a forward branch's landing, a new path from side
+exits) only what they all agree on stays known, and no loop label is put between
+the instruction that set the register and the jump (`Known.covers`: that
+backward branch becomes a side exit).
+
 Given a profile (the engine's first tier says which blocks `ran(pc)`), a
 superblock follows the paths that ran: a path also ends where the fall-through
 of a branch or the target of a jump never ran, and translation goes on with a
@@ -28,7 +38,7 @@ becomes SIGILL in the guest.
 """
 from pydbt.builder import Builder, RegFile
 from pydbt.errors import GuestFault
-from pydbt.ir import Block, Op
+from pydbt.ir import Block, Const, EVAL, I64, Op, eval_op
 
 from .cpu import F0
 from .decode import decode
@@ -43,7 +53,8 @@ class Ctx:
     """What a lifter sees: the builder, register files, where it is, and the
     control-flow requests it can make (`jump`, `branch`, `end`)."""
 
-    __slots__ = ("b", "x", "f", "pc", "next_pc", "ended", "follow", "side_exits", "forward", "back")
+    __slots__ = ("b", "x", "f", "pc", "next_pc", "ended", "follow", "side_exits", "forward", "back",
+                 "known", "snaps")
 
     def __init__(self, b):
         self.b = b
@@ -54,6 +65,8 @@ class Ctx:
         self.side_exits = []         # [(label, target, insns, brcond op)]
         self.forward = {}            # target pc ahead in the block -> its side exits
         self.back = None             # target pc -> (label, insns before it) for a loop inside
+        self.known = None            # Known: the constant registers on the current path
+        self.snaps = {}              # side exit's label -> the constant registers where it branches
 
     def end(self):
         """The block ends after this instruction (the lifter emitted the exit)."""
@@ -73,10 +86,84 @@ class Ctx:
             self.b.brcond(cond, a, b, label, before - self.b.block.ninsns)
             return
         label = self.b.label()
+        if self.known is not None:
+            self.snaps[label] = dict(self.known.regs)
         op = self.b.brcond(cond, a, b, label)
         exit_ = (label, target, self.b.block.ninsns, op)
         self.side_exits.append(exit_)
         self.forward.setdefault(target, []).append(exit_)
+
+
+_FOLD = frozenset(("add", "sub", "and", "or", "xor", "shl", "shr", "sar"))
+
+
+class Known:
+    """Guest registers holding a constant on the current straight-line path:
+    reg -> (value, index of the instruction that set it), and the ranges of
+    instructions (set, jump] whose indirect jump was made direct on such a value."""
+
+    def __init__(self):
+        self.regs = {}
+        self.spans = []
+
+    def forget(self):
+        self.regs.clear()
+
+    def land(self, snaps, fall):
+        """paths merge here: branches that had `snaps`, and (fall) the path so far;
+        what they agree on stays known (set at the earliest of their instructions)"""
+        sets = list(snaps) + ([self.regs] if fall else [])
+        merged = {}
+        for r, (v, k) in sets[0].items():
+            same = [x.get(r) for x in sets[1:]]
+            if all(o is not None and o[0] == v for o in same):
+                merged[r] = (v, min([k] + [o[1] for o in same]))
+        self.regs = merged
+
+    def after(self, ops, k):
+        """the ops of instruction k (from its insn_start) ran: note its register writes"""
+        for op in ops:
+            if op.name == "setreg":
+                v = op.ins[0]
+                if isinstance(v, Const) and op.type == I64:
+                    self.regs[op.consts[0]] = (v.value, k)
+                else:
+                    self.regs.pop(op.consts[0], None)
+
+    def target(self, ops, k):
+        """-> the pc the goto_ptr ending ops (instruction k's) jumps to, if known
+        from registers set on this path, else None.  A known one is noted: no
+        loop label may go between its setting and k (covers)."""
+        env, since = {}, k
+
+        def get(v):
+            return v.value if isinstance(v, Const) else env.get(v.id)
+
+        for op in ops[:-1]:
+            if op.name == "getreg" and op.consts[0] in self.regs and op.type == I64:
+                value, at = self.regs[op.consts[0]]
+                env[op.outs[0].id] = value
+                since = min(since, at)
+            elif op.name in _FOLD and op.type == I64 and op.name in EVAL:
+                args = [get(v) for v in op.ins]
+                if None not in args:
+                    env[op.outs[0].id] = eval_op(op.name, I64, op.consts, args)
+        t = get(ops[-1].ins[0])
+        if t is not None:
+            self.spans.append((since, k))
+        return t
+
+    def covers(self, j):
+        """a label before instruction j would break an assumption made"""
+        return any(s < j <= e for s, e in self.spans)
+
+
+def _insn_ops(ops):
+    """the ops of the last instruction (from its insn_start)"""
+    i = len(ops) - 1
+    while ops[i].name != "insn_start":
+        i -= 1
+    return ops[i:]
 
 
 def translate(mem, pc, max_insns=512, superblock=True, profile=None):
@@ -95,7 +182,7 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
     def back(target):
         """A label at an earlier instruction of this block (not its first one,
         which the JIT loops to by itself), inserted on demand."""
-        if target == pc or target not in starts:
+        if target == pc or target not in starts or known.covers(starts[target][1]):
             return None
         if target not in heads:
             op, before = starts[target]
@@ -106,10 +193,12 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
     if superblock:
         ctx.back = back
     tried = set()                # side exits' targets taken in (or whose fetch faults)
+    known = ctx.known = Known()
 
     def next_path():
         """Where translation goes on once a path has ended: the target of a side
         exit that has run and is not in the block yet (its exits land there)."""
+        known.forget()
         if not superblock or profile is None or block.ninsns >= max_insns:
             return None
         for _, target, _, _ in ctx.side_exits:
@@ -121,6 +210,7 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
 
     a, starts_path = pc, False
     while a is not None:
+        new_path = starts_path
         try:
             word = mem.fetch16(a)
             if word & 3 == 3:
@@ -136,7 +226,10 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         starts_path = False
         insn = decode(word)
         size = insn.size if insn is not None else (2 if word & 3 != 3 else 4)
-        for exit_ in ctx.forward.pop(a, ()):       # a branch to here lands here
+        landing = ctx.forward.pop(a, ())
+        if landing:
+            known.land([ctx.snaps.pop(e[0], {}) for e in landing], fall=not new_path)
+        for exit_ in landing:                      # a branch to here lands here
             label, _, insns, op = exit_
             b.set_label(label)
             op.consts = op.consts[:2] + (block.ninsns - insns,)
@@ -154,6 +247,13 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         ctx.pc, ctx.next_pc, ctx.follow, ctx.ended = a, a + size, None, False
         exits = len(ctx.side_exits)
         TRANS[insn.name](ctx, insn)
+        ops = _insn_ops(block.ops)
+        known.after(ops, block.ninsns - 1)
+        if ctx.ended and ops[-1].name == "goto_ptr":
+            target = known.target(ops, block.ninsns - 1)
+            if target is not None:               # a known indirect jump: a direct one
+                block.ops.pop()
+                ctx.ended, ctx.follow = False, target
         if ctx.ended:
             a, starts_path = next_path(), True
             continue

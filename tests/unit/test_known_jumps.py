@@ -1,0 +1,80 @@
+"""Indirect jumps whose target the translator knows (frontends/riscv64/translate.py,
+`Known`): a return to a call made in the same superblock, `jalr` through a
+register set to a constant on every path, become direct jumps; a loop label
+that would break that knowledge is not made.  Oracle: the ISA's answer worked
+out by hand, on every backend."""
+import pytest
+
+from pydbt.backends import NAMES
+from pydbt.frontends.riscv64.translate import translate
+
+from test_backends import machine_state, GuestMemoryWith, Ran, CODE
+
+EVERYWHERE = Ran(lambda a: CODE <= a < CODE + 0x100)
+NOP, RA, A0, A1, T1 = 0x00000013, 1, 10, 11, 6
+
+
+def _exits(blk):
+    return sorted((op.name, op.consts[0] - CODE if op.name == "goto_tb" else None)
+                  for op in blk.ops if op.name in ("goto_tb", "goto_ptr"))
+
+
+def test_return_to_a_call_in_the_block_is_followed():
+    # 0: jal ra, f ; 4: addi a0, a0, 1 ; 8: j .+256 ; f: 12: addi a1, a1, 2 ; 16: ret
+    words = [0x00c000ef, 0x00150513, 0x1000006f, 0x00258593, 0x00008067]
+    blk = translate(GuestMemoryWith(words), CODE, 64, profile=EVERYWHERE)
+    assert [a - CODE for a, _ in blk.insns] == [0, 12, 16, 4, 8]
+    assert _exits(blk) == [("goto_tb", 8 + 256)]               # no jump-cache lookup left
+    regs = [0] * 32
+    regs[A0], regs[A1] = 40, 50
+    for b in NAMES:
+        r = machine_state(b, words, regs, [0] * 32, 0, profile=EVERYWHERE)
+        assert r[0][:2] == ("exit", ("goto_tb", CODE + 8 + 256)) and r[0][2] == 5, b
+        assert (r[1][A0], r[1][A1], r[1][RA]) == (41, 52, CODE + 4), b
+
+
+def test_no_loop_label_between_the_call_and_its_return():
+    # 0: jal ra, f ; 4: addi ra, ra, 16 ; 8: bnez a1, f ; 12: j .+256
+    # f: 16: addi a1, a1, -1 ; 20: ret
+    # The return was made direct (to 4) with ra as jal set it; the back-edge to f
+    # would reach it again with ra = 20: it stays a side exit to f.
+    words = [0x010000ef, 0x01008093, 0x00059463, 0x1000006f, 0xfff58593, 0x00008067]
+    blk = translate(GuestMemoryWith(words), CODE, 64, profile=EVERYWHERE)
+    assert [a - CODE for a, _ in blk.insns] == [0, 16, 20, 4, 8, 12]
+    at = next(i for i, op in enumerate(blk.ops) if op.name == "insn_start" and op.consts[0] == CODE + 16)
+    assert blk.ops[at - 1].name != "label"                      # no loop head at f
+    assert _exits(blk) == [("goto_tb", 16), ("goto_tb", 12 + 256)]
+    for a1, exit_, count in [(2, 16, 5), (1, 12 + 256, 6)]:
+        regs = [0] * 32
+        regs[A1] = a1
+        for b in NAMES:
+            r = machine_state(b, words, regs, [0] * 32, 0, profile=EVERYWHERE)
+            assert r[0][:2] == ("exit", ("goto_tb", CODE + exit_)) and r[0][2] == count, (b, a1)
+            assert (r[1][A1], r[1][RA]) == (a1 - 1, CODE + 20), (b, a1)
+
+
+@pytest.mark.parametrize("agree", [True, False])
+@pytest.mark.parametrize("a0", [0, 1])
+def test_paths_that_merge_keep_only_what_they_agree_on(agree, a0):
+    # 0: lui t1, 0x10 (CODE) ; 4: beqz a0, 12 ; 8: lui t1, 0x10 or 0x11 ; 12: jr 24(t1)
+    # 16, 20: nop ; 24: j .+256
+    words = [0x00010337, 0x00050463, 0x00010337 if agree else 0x00011337, 0x01830067,
+             NOP, NOP, 0x1000006f]
+    blk = translate(GuestMemoryWith(words), CODE, 64, profile=EVERYWHERE)
+    if agree:       # both paths have t1 = CODE: a direct jump, followed
+        assert [a - CODE for a, _ in blk.insns] == [0, 4, 8, 12, 24]
+        assert _exits(blk) == [("goto_tb", 24 + 256)]
+        want = ("goto_tb", CODE + 24 + 256)
+    else:           # t1 differs: the indirect jump stays
+        assert _exits(blk) == [("goto_ptr", None)]
+        want = ("goto_ptr", (0x11000 if a0 else CODE) + 24)
+    regs = [0] * 32
+    regs[A0] = a0
+    for b in NAMES:
+        r = machine_state(b, words, regs, [0] * 32, 0, profile=EVERYWHERE)
+        assert r[0][0] == "exit" and r[0][1][0] == want[0], b
+        if want[0] == "goto_tb":
+            assert r[0][1] == want, b
+        else:
+            assert r[0][1][1] == want[1], b
+        assert r[1][T1] == (CODE if agree or not a0 else 0x11000), b
