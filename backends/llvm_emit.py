@@ -45,7 +45,10 @@ Shape of the function:
   and after every callback (Python may change permissions).  The callback
   (GuestMemory.load/store) is exact: page crossing, faults, stores into pages
   that hold translations (which invalidates them); if it raised, the TB leaves
-  by its fault exit with the pc of the faulting instruction.  The checks'
+  by its fault exit with the pc of the faulting instruction.  Every slow path
+  calls it through the TB's own `<name>.cb` (callback_function), which empties
+  the page caches and saves every register (preserve_allcc): no spills around
+  the call, one copy of the emptying.  The checks'
   branches carry weights (the slow paths and exits unlikely, the callback `cold`)
   so the hot code is laid out straight and spills go to the cold paths.
 * helpers (`call`, `call_pure`: FP, AMOs, CSRs) call back into Python the same way,
@@ -84,7 +87,8 @@ NPGC_MAX = 8
 CTX_RES = CTX_PGC + NPGC_MAX           # the LR reservation: address, size (0: none), value (see atomic)
 CTX_WORDS = CTX_RES + 3
 
-EMPTY = "  ; the page caches are emptied here"     # (a placeholder line: see build)
+# the TB's own function that calls back into Python (callback_function): it saves every register
+CB_SUFFIX, CB_CC = ".cb", "preserve_allcc"
 LIKELY = 2000                          # branch weight of the likely way (the other: 1)
 
 # exit codes returned to Python
@@ -207,6 +211,7 @@ class Emitter:
         self.meta = {}                # metadata node (a tuple) -> its number
         self.in_loop = set()          # indices of the ops inside a loop (their lone accesses cache pages)
         self.caches = []              # page caches (ctx words CTX_PGC + k), emptied by every callback
+        self.calls_back = False       # the TB calls Python (its callback_function is defined)
         self.reservation = None       # the CPU attribute of the LR reservation, if LR/SC run natively
 
     # --- text helpers ----------------------------------------------------------------
@@ -314,11 +319,6 @@ class Emitter:
         if not self.terminated:
             self.term("unreachable")
         body = self.lines[body_start:]
-        if self.caches:                      # (words CTX_PGC.. of this TB: other TBs empty theirs on entry)
-            empty = "\n".join(f"  store i64 -1, ptr %pgc{k}.p" for k in self.caches)
-            body = [empty if line is EMPTY else line for line in body]
-        else:
-            body = [line for line in body if line is not EMPTY]
         self.lines = self.lines[:body_start]
         # entry: register allocas, then the body, then the shared fault exit
         self.lines.append(f"define {CC} i64 {Names.sym(self.name)}(ptr noalias %ctx) nounwind noinline"
@@ -356,6 +356,8 @@ class Emitter:
         self.lines.append("}")
         self.lines += [f"define i64 {Names.sym(entry_symbol(self.name))}(ptr %ctx) nounwind {{",
                        f"  %r = call {CC} i64 {Names.sym(self.name)}(ptr %ctx)", "  ret i64 %r", "}"]
+        if self.calls_back:
+            self.lines += self.callback_function()
         decls = sorted(self.intrinsics) + [self.decls[k] for k in sorted(self.decls)]
         meta = [f"!{i} = !{{!\"{k[0]}\", " + ", ".join(f"i32 {x}" for x in k[1:]) + "}"
                 for k, i in self.meta.items()]
@@ -514,10 +516,11 @@ class Emitter:
         r = self.fresh()
         if self.fp:
             self.fp.collect()
-        self.emit(f"{r} = call i64 {cb}(ptr %ctx, i64 {kind}, i64 {a}, i64 {b}, i64 {c}) cold")
+        self.calls_back = True
+        self.emit(f"{r} = call {CB_CC} i64 {Names.sym(self.name + CB_SUFFIX)}"
+                  f"(ptr %ctx, i64 {kind}, i64 {a}, i64 {b}, i64 {c}) cold")
         if self.fp:
             self.fp.clear()
-        self.lines.append(EMPTY)               # (build: this TB's page caches emptied, if any)
         st, bad = self.ctx_load(CTX_STATUS), self.fresh()
         self.emit(f"{bad} = icmp ne i64 {st}, 0")
         ok = self.new_block("ok")
@@ -525,6 +528,21 @@ class Emitter:
         self.likely(bad, ok, "fault", negate=True)
         self.block_start(ok)
         return r
+
+    def callback_function(self):
+        """The TB's one way to the Python callback: it calls it, then empties the
+        TB's page caches (Python may have changed permissions; words CTX_PGC..
+        of this TB, other TBs empty theirs on entry).  Its convention saves every
+        register, so a slow path spills nothing around its call: less code at
+        each access for LLVM to make, and nothing on the hot paths' registers."""
+        cb = Names.sym(SYM_CB)
+        out = [f"define internal {CB_CC} i64 {Names.sym(self.name + CB_SUFFIX)}"
+               f"(ptr %ctx, i64 %k, i64 %a, i64 %b, i64 %c) cold noinline nounwind {{",
+               f"  %r = call i64 {cb}(ptr %ctx, i64 %k, i64 %a, i64 %b, i64 %c)"]
+        for k in self.caches:
+            out += [f"  %p{k} = getelementptr inbounds i64, ptr %ctx, i64 {CTX_PGC + k}",
+                    f"  store i64 -1, ptr %p{k}"]
+        return out + ["  ret i64 %r", "}"]
 
     # --- memory -------------------------------------------------------------------------
     def plan_groups(self):
