@@ -12,6 +12,9 @@
 * the Python tiers' atomics once native code exists (host atomics through
   NativeAtomics) give the interpreter's answers, on plain, code and read-only
   pages;
+* native AMOs and LR/SC run inline (no callback) with the helpers' answers, a
+  misaligned one faults as the helper does, and the reservation goes both ways
+  between native code and the helpers;
 * threads_native (tests/guest) under -backend llvm, hot at once, against
   qemu-riscv64: exact totals of AMOs, an amoswap spinlock released by plain
   stores, LR/SC loops from four threads in parallel; signals to and fork beside
@@ -224,6 +227,51 @@ def test_python_tier_atomic_on_a_read_only_page_faults():
     with pytest.raises(GuestFault) as e:
         trans_rva.amo(r.cpu(), "amoadd", DATA + 0x1000, 1, 8)
     assert e.value.addr == DATA + 0x1000
+
+
+# --- native AMOs and LR/SC against the helpers' answers ----------------------------------------
+
+def _run_tb(fn, cpu):
+    from pydbt.stats import STATS
+    before = STATS.extra.get("native_helper_calls", 0)
+    with pytest.raises(Breakpoint):
+        fn(cpu)
+    return STATS.extra.get("native_helper_calls", 0) - before
+
+
+def test_native_amo_is_inline_and_faults_as_the_helper():
+    r = Rig()
+    r.put(CODE, [0x00b6252f, 0x00100073])          # amoadd.w a0, a1, (a2) ; ebreak
+    fn = r.tb(CODE).fn
+    r.mem.store(DATA, 0x7fffffff, 4)
+    cpu = r.cpu({11: 1, 12: DATA})
+    assert _run_tb(fn, cpu) == 0                    # (no callback: a host atomic)
+    assert cpu.regs[10] == 0x7fffffff and r.word(DATA) == 0x80000000
+    assert _run_tb(fn, cpu) == 0
+    assert cpu.regs[10] == (1 << 64) - 0x80000000   # (sign-extended, as the helper's)
+    cpu.regs[12] = DATA + 2                         # misaligned: the helper, SIGBUS at the AMO
+    with pytest.raises(GuestFault) as e:
+        fn(cpu)
+    assert (e.value.signo, e.value.addr, e.value.pc) == (7, DATA + 2, CODE)
+
+
+def test_reservation_goes_between_native_code_and_the_helpers():
+    r = Rig()
+    r.put(CODE, [0x1006352f, 0x00100073])          # lr.d a0, (a2) ; ebreak
+    r.put(CODE + 0x100, [0x18b636af, 0x00100073])  # sc.d a3, a1, (a2) ; ebreak
+    lr, sc = r.tb(CODE).fn, r.tb(CODE + 0x100).fn
+    r.mem.store(DATA, 41, 8)
+    cpu = r.cpu({11: 99, 12: DATA})
+    assert _run_tb(lr, cpu) == 0 and cpu.regs[10] == 41
+    assert cpu.reservation == (DATA, 8, 41)         # native LR -> the CPU's reservation
+    assert trans_rva.sc(cpu, DATA, 42, 8) == 0 and r.mem.load(DATA, 8) == 42
+    assert trans_rva.lr(cpu, DATA, 8) == 42         # helper LR -> native SC
+    assert _run_tb(sc, cpu) == 0 and cpu.regs[13] == 0 and r.mem.load(DATA, 8) == 99
+    assert cpu.reservation is None
+    assert _run_tb(sc, cpu) == 0 and cpu.regs[13] == 1     # no reservation: fails
+    _run_tb(lr, cpu)
+    r.mem.store(DATA, 5, 8)                         # the value changed: fails, memory kept
+    assert _run_tb(sc, cpu) == 0 and cpu.regs[13] == 1 and r.mem.load(DATA, 8) == 5
 
 
 # --- a guest program against qemu-riscv64 ------------------------------------------------------
