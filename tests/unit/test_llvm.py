@@ -245,7 +245,8 @@ def test_budget_brings_a_native_loop_back():
 def test_pending_signal_stops_a_native_loop():
     """With a signal already pending, a native loop goes round once; and a
     trampoline over a native loop ends soon after another thread queues a signal
-    (native code gives the GIL back at each budget's end)."""
+    (native code runs without the GIL; the trampoline sees the signal at the
+    budget's end)"""
     r = Rig()
     assemble(r.mem, CODE, LOOP)
     a = r.tb(CODE)
