@@ -320,6 +320,7 @@ class NativeState:
             d = getattr(fn, "native_atomic", None)
             if d is not None and d.kind in ("lr", "sc"):
                 self.res_helpers.add(i)
+                self.res_attr = d.reservation
         return i
 
     # --- compile ----------------------------------------------------------------------
