@@ -11,12 +11,14 @@ The design (a host signal to interrupt one host thread):
 * The blocking host call is made so that EINTR reaches us: through ctypes
   (`abi.host_syscall` or a libc function: neither retries), never an `os.*` or
   socket method.
-* pydbt reserves host signal `KICK` (SIGRTMAX, 64) for itself.  Its host
-  handler is CPython's (installed without SA_RESTART, with a no-op Python
-  function), so a host call that the kick interrupts fails with EINTR.  Guest
-  signal 64 is still emulated within a process (kill/tgkill/sigqueue of its own
-  tasks are queued, never sent to the host); only a signal 64 sent to a pydbt
-  process from outside is lost (it is taken for a kick).
+* pydbt sends host signal `KICK` (SIGRTMAX, 64) to its own threads.  Its host
+  handler has no SA_RESTART, so a host call that the kick interrupts fails
+  with EINTR.  With hostsig's recorder (x86_64 hosts) the handler is the
+  recorder, which tells a kick (from this process to one of its threads) from
+  a guest signal 64 sent from outside, and queues the latter.  Elsewhere it is
+  CPython's with a no-op Python function, and a signal 64 from outside is lost
+  (taken for a kick).  Guest signal 64 within a process is emulated anyway
+  (kill/tgkill/sigqueue of its own tasks are queued, never sent to the host).
 * `call(task, fn, args)` marks the task as blocked, runs fn, and on EINTR looks
   at the signals pending for the task: one with a guest handler ends the call
   (OSError EINTR; the exec loop then restarts it or returns -EINTR, as
@@ -36,12 +38,13 @@ The design (a host signal to interrupt one host thread):
   after the task looked at its signals but before it was marked blocked (the
   waker then sends no kick).  So the task marks itself blocked first and looks
   at its signals after; the waker queues first and looks at `blocked` after.
-* Host signals: process-directed ones go to the main host thread, whose CPython
-  handler queues the guest signal (signals.py).  Secondary guest threads block
-  the asynchronous signals (`block_async`), so the kernel never picks them and
-  the main thread's ctypes call is the one interrupted: its Python handler runs
-  as soon as the call returns to Python, and kicks the task that takes the
-  signal.  Synchronous ones (faults, SIGPIPE, SIGXFSZ) stay unblocked.
+* Host signals from outside (signals.start_host_thread): with hostsig's
+  recorder, whichever thread takes one records it (SA_RESTART: its host call
+  goes on) and the thread reading the records queues the guest signal and
+  wakes the task that takes it, as for any guest signal.  Without it, every
+  thread blocks the asynchronous signals (`block_async`) and one thread takes
+  them with sigwaitinfo.  Synchronous ones (faults, SIGPIPE, SIGXFSZ) stay
+  unblocked.
 
 The other design (a per-task wakeup fd polled with the fd) is race-free but
 only covers fd waits; this one covers any host call (wait4, sleeps, accept,
@@ -69,6 +72,7 @@ _SYNC = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIG
 # what a secondary guest thread blocks (glibc keeps 32 and 33 to itself anyway)
 ASYNC = {s for s in signal.valid_signals() if s not in _SYNC and s not in (32, 33)}
 FIRST_REKICK, LAST_REKICK = 0.0005, 0.02
+_recording = False          # hostsig's recorder takes host signals on any thread
 
 
 def _noop(signo, frame):
@@ -80,10 +84,33 @@ def install():
     signal.signal(KICK, _noop)
 
 
+def recording():
+    """hostsig's recorder is installed: no thread needs to block host signals
+    (and a guest thread must not: one sent to it must reach it)."""
+    global _recording
+    _recording = True
+
+
 def block_async():
-    """A secondary guest thread (or a helper thread): leave process-directed host
-    signals to the main thread."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, ASYNC)
+    """A guest or helper thread: leave asynchronous host signals to the thread
+    that takes them with sigwaitinfo (nothing to do with the recorder)."""
+    if not _recording:
+        signal.pthread_sigmask(signal.SIG_BLOCK, ASYNC)
+
+
+def _kick_pending(task):
+    """Whether a kick already waits on the task's host thread (it blocks KICK, or
+    is stopped): another would only queue behind it, and real-time signals queue
+    without limit but the user's RLIMIT_SIGPENDING, which every process of the
+    user shares (timer_create and sigqueue fail with EAGAIN once it is full)."""
+    try:
+        with open(f"/proc/self/task/{task.tid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"SigPnd:"):
+                    return bool(int(line.split()[1], 16) >> (KICK - 1) & 1)
+    except (OSError, ValueError):
+        pass
+    return False
 
 
 def _eintr():
@@ -177,5 +204,6 @@ class Blocker:
                 self.cond.wait(delay)
                 self.requests = [(t, a) for t, a in self.requests if t.blocked and t.attempt == a]
                 for t, _ in self.requests:
-                    self._kick(t)          # (under the lock: the thread is still in its call)
+                    if not _kick_pending(t):
+                        self._kick(t)      # (under the lock: the thread is still in its call)
                 delay = min(delay * 2, LAST_REKICK)

@@ -1,8 +1,10 @@
 """Guest signals: dispositions, masks, delivery at TB boundaries, death by signal.
 
 Synchronous faults (SIGSEGV, SIGILL, SIGBUS, SIGFPE, SIGTRAP) come from the exec
-loop; asynchronous ones (a host signal for which the guest installed a handler,
-or kill() of itself) are queued by a host handler and delivered between TBs.
+loop; asynchronous ones (kill() of itself, or a host signal from another
+process: taken with its siginfo by hostsig's native recorder on whichever thread
+the kernel picks, for the process or, sent by tgkill, for that thread) are
+queued and delivered between TBs.
 Delivery asks the frontend to build its signal frame (`arch.setup_frame`) and
 `rt_sigreturn` asks it to read the frame back (`arch.restore_frame`).
 
@@ -32,7 +34,8 @@ import threading
 
 from pydbt.errors import GuestFault
 from pydbt.stats import STATS
-from .blocking import ASYNC, block_async
+from . import blocking, hostsig
+from .blocking import ASYNC, KICK, block_async
 
 SIG_DFL, SIG_IGN = 0, 1
 SA_SIGINFO = 0x4
@@ -41,6 +44,7 @@ SA_RESTART = 0x10000000
 SA_NODEFER = 0x40000000
 SA_RESETHAND = 0x80000000
 NSIG = 64
+SI_TKILL = -6
 # syscalls Linux ends with EINTR whatever SA_RESTART says (signal(7))
 NEVER_RESTART = {"rt_sigsuspend", "rt_sigtimedwait", "ppoll", "pselect6", "epoll_pwait", "epoll_pwait2",
                  "nanosleep", "clock_nanosleep", "io_getevents", "io_pgetevents", "semtimedop", "semop",
@@ -126,6 +130,7 @@ class Signals:
         self._c_handlers = {}          # synchronous signal -> CPython's C handler (to re-arm)
         self.signalfds = []            # signalfd.SignalFd objects (made readable by _notify)
         self._host_thread = False      # start_host_thread ran
+        self.recorder = None           # hostsig.Recorder: every thread takes host signals
 
     # the calling task's signal state
     @property
@@ -151,7 +156,7 @@ class Signals:
     def after_fork(self):
         self.lock = threading.RLock()
         if self._host_thread:          # (the mask is inherited; the thread is not)
-            threading.Thread(target=self._take_host_signals, name="pydbt-signals", daemon=True).start()
+            self._start_reader()
         self.pending[:] = [e for e in self.pending if type(e) is tuple and "tid" not in e[1]]
 
     def reset_on_exec(self):
@@ -165,6 +170,8 @@ class Signals:
         self.actions[sig] = act
         if sig in _UNCATCHABLE or sig in _HOST_OWNED:
             return
+        if self.recorder is not None and sig in self.recorder.signals:
+            return                     # (recorded whatever the guest's action: see _from_host)
         try:
             if act.handler == SIG_IGN:
                 signal.signal(sig, signal.SIG_IGN)
@@ -188,17 +195,33 @@ class Signals:
         self._notify(signo)
         self._kick(signo)
 
-    # --- signals from outside: one host thread takes them with their siginfo ---------------
+    # --- signals from outside: with their siginfo, for the process or one thread ---------
     def start_host_thread(self):
-        """At the start of the run (main thread, before any guest thread): every
-        thread blocks the asynchronous host signals (threads inherit the mask) and
-        one thread takes them with sigwaitinfo, so a guest signal sent from
-        another process keeps its siginfo (si_pid, si_uid, si_code, si_value) and
-        never depends on what the main thread is doing.  Not done when a Process
-        is only built (unit tests: the mask would reach every subprocess)."""
+        """At the start of the run (main thread, before any guest thread): take
+        the asynchronous host signals with their siginfo (si_pid, si_uid,
+        si_code, si_value), so a guest signal sent from another process keeps
+        it, and never depend on what the main thread is doing.  Where hostsig
+        has a native recorder: it is every asynchronous signal's host handler,
+        no thread blocks them, and one thread reads the records (a signal sent
+        to one guest thread reaches it).  Elsewhere every thread blocks them
+        (threads inherit the mask) and one thread takes them with sigwaitinfo
+        (process-directed ones only).  Not done when a Process is only built
+        (unit tests: the mask would reach every subprocess)."""
+        self.recorder = hostsig.start(self.proc, ASYNC, KICK)
+        if self.recorder is not None:
+            blocking.recording()
         block_async()
         self._host_thread = True
-        threading.Thread(target=self._take_host_signals, name="pydbt-signals", daemon=True).start()
+        self._start_reader()
+
+    def _start_reader(self):
+        target = self._read_recorded if self.recorder is not None else self._take_host_signals
+        threading.Thread(target=target, name="pydbt-signals", daemon=True).start()
+
+    def _read_recorded(self):
+        while True:
+            for tid, sig, raw in self.recorder.read():
+                self._from_host(sig, raw, tid)
 
     def _take_host_signals(self):
         block_async()
@@ -212,14 +235,20 @@ class Signals:
             if sig > 0:
                 self._from_host(sig, info.raw)
 
-    def _from_host(self, sig, raw):
-        """A host signal for the process: the guest's disposition decides."""
+    def _from_host(self, sig, raw, host_tid=None):
+        """A host signal for the process, or for the guest thread on host thread
+        host_tid if tkill/tgkill sent it (SI_TKILL): the guest's disposition decides."""
         code = struct.unpack_from("<i", raw, 8)[0]
         pid, uid, value = struct.unpack_from("<iIQ", raw, 16)
         act = self.actions[sig]
         if act.handler == SIG_IGN:
             return
+        tid = None
+        if code == SI_TKILL and host_tid is not None and self.proc.task_by_tid(host_tid) is not None:
+            tid = host_tid             # (guest tids are host tids)
         tasks = list(self.proc.tasks.values())
+        if tid is not None:
+            tasks = [t for t in tasks if t.tid == tid]
         if act.handler == SIG_DFL and not any(t.sigwait & _bit(sig) for t in tasks) \
                 and any(not t.sigmask & _bit(sig) for t in tasks):
             if sig in _DEFAULT_IGNORE:
@@ -228,7 +257,7 @@ class Signals:
                 self.stop(sig)
                 return
             self.die(sig, 0, quiet=True)     # (as the host kernel would: at once, without a message)
-        self.queue(sig, code=code, pid=pid, uid=uid, value=value)
+        self.queue(sig, code=code, pid=pid, uid=uid, value=value, tid=tid)
 
     def _kick(self, sig):
         """A process-directed signal: if no task that accepts it is running guest
@@ -524,6 +553,8 @@ class Signals:
         signal.pthread_kill(threading.get_ident(), sig)    # (to this thread: the signal thread must not take it)
         if sig in old:
             signal.pthread_sigmask(signal.SIG_BLOCK, {sig})
+        if self.recorder is not None and sig in self.recorder.signals:
+            self.recorder.install(sig)     # (continued: the next one is recorded again)
 
     def die(self, sig, pc, quiet=False):
         """End pydbt by the guest's fatal signal, as QEMU does (quiet: without
