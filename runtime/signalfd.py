@@ -10,10 +10,13 @@ with kcmp, so a reused fd number is never mistaken for it): it dequeues the
 signals (`Signals.dequeue`) into `struct signalfd_siginfo` records, or blocks
 (interruptibly, proc.blocking) until one comes, or EAGAIN when non-blocking.
 
-Not the kernel's: a duplicate is kept for the process's life (a guest close
-does not free the eventfd), and after fork parent and child share the eventfd,
-so one may see the other's readiness (its read then finds nothing: EAGAIN, or
-it waits on).
+The duplicate goes when the guest holds no fd of that eventfd any more: its
+close() of the last one frees it at once (`close`); one replaced by dup2/dup3,
+closed by close_range or by execve's close-on-exec is found by the sweep each
+new signalfd makes first (`collect`).  So open/close cycles never accumulate.
+
+Not the kernel's: after fork parent and child share the eventfd, so one may see
+the other's readiness (its read then finds nothing: EAGAIN, or it waits on).
 """
 import ctypes
 import errno
@@ -103,6 +106,50 @@ def pack(sig, info):
     data = _SSI.pack(sig, 0, code, pid & 0xffffffff, uid & 0xffffffff, 0, tid & 0xffffffff, 0,
                      overrun & 0xffffffff, 0, status, abi.s32(value), value, 0, 0, info.get("addr", 0), 0)
     return data.ljust(SIGINFO_SIZE, b"\0")
+
+
+def close(proc, fd, closer):
+    """The guest closes fd (closer() does it): if it was a signalfd's last fd,
+    pydbt's duplicate goes too.  Returns closer()'s result."""
+    sfd = find(proc, fd)
+    r = closer()
+    if sfd is not None and not _in_use(proc, sfd):
+        _release(proc, sfd)
+    return r
+
+
+def collect(proc):
+    """Free the signalfds the guest holds no fd of (however it let go of them)."""
+    for sfd in list(proc.signals.signalfds):
+        if not _in_use(proc, sfd):
+            _release(proc, sfd)
+
+
+def _in_use(proc, sfd):
+    """Whether a guest fd refers to sfd's eventfd (in doubt: yes)."""
+    pid = os.getpid()
+    try:
+        fds = [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:
+        return True
+    for fd in fds:
+        if fd == sfd.dup or fd in proc.reserved_fds:
+            continue
+        try:
+            if abi.host_syscall("kcmp", pid, pid, KCMP_FILE, fd, sfd.dup) == 0:
+                return True
+        except OSError as e:
+            if e.errno != errno.EBADF:         # (EBADF: the listing's own fd, closed since)
+                return True
+    return False
+
+
+def _release(proc, sfd):
+    try:
+        proc.signals.signalfds.remove(sfd)
+    except ValueError:
+        return
+    ownfds.release(proc, sfd.dup)
 
 
 def find(proc, fd):

@@ -352,7 +352,10 @@ def sys_openat(proc, dirfd, path, flags, mode):
 
 @syscall("close")
 def sys_close(proc, fd):
-    return hsys("close", fd_arg(proc, fd))
+    fd = fd_arg(proc, fd)
+    if proc.signals.signalfds:                 # (a signalfd's last fd frees pydbt's copy too)
+        return signalfd.close(proc, fd, lambda: hsys("close", fd))
+    return hsys("close", fd)
 
 
 @syscall("close_range")

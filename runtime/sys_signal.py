@@ -178,6 +178,7 @@ def sys_signalfd4(proc, fd, mask_addr, sizemask, flags):
             return -errno.EINVAL
         sfd.mask = mask
     else:
+        signalfd.collect(proc)           # (those the guest let go of without close)
         sfd = signalfd.SignalFd(proc, mask, flags)
         proc.signals.signalfds.append(sfd)
     sfd.drain()
