@@ -194,7 +194,10 @@ class TBCache:
                 self.mem.unmark_code(page)
 
     def invalidate_range(self, start, end):
-        for pg in range(start >> 12, ((end - 1) >> 12) + 1):
+        first, last = start >> 12, (end - 1) >> 12
+        pages = range(first, last + 1) if last - first < len(self.by_page) else \
+            sorted(pg for pg in list(self.by_page) if first <= pg <= last)
+        for pg in pages:
             if pg in self.by_page:
                 self.invalidate_page(pg)
 
