@@ -10,6 +10,7 @@ import os
 
 from . import abi
 from . import identity
+from . import sys_time
 from .abi import host_syscall as hsys, buf, s32
 from .syscalls import syscall
 from .memory import W
@@ -324,6 +325,8 @@ def sys_sysinfo(proc, addr):
 def sys_getrusage(proc, who, addr):
     hb = buf(abi.HOST.rusage.size)
     hsys("getrusage", s32(who), hb)
+    if s32(who) == 0:                  # RUSAGE_SELF: the guest's (see sys_time.py)
+        sys_time.rusage_without_own_threads(hb)
     proc.mem.write(addr, abi.convert(hb.raw, abi.HOST.rusage, abi.family(proc).rusage))
     return 0
 
@@ -332,6 +335,7 @@ def sys_getrusage(proc, who, addr):
 def sys_times(proc, addr):
     hb = buf(abi.HOST.tms.size)
     r = hsys("times", hb)
+    sys_time.tms_without_own_threads(hb)       # (the guest's: see sys_time.py)
     if addr:
         proc.mem.write(addr, abi.convert(hb.raw, abi.HOST.tms, abi.family(proc).tms))
     return r

@@ -11,9 +11,10 @@ Deadlines are kept in CLOCK_MONOTONIC seconds.  Clocks:
   the wall clock does not move it).
 * ITIMER_VIRTUAL, ITIMER_PROF, CLOCK_PROCESS_CPUTIME_ID (and
   CLOCK_THREAD_CPUTIME_ID, counted as the process's): approximated with the
-  host process's CPU time (pydbt's own work included: user+system for all, where
-  the kernel counts the guest's user time for VIRTUAL); the thread wakes when the
-  CPU time could have been reached and checks it.
+  guest's CPU time (sys_time.guest_cpu: the host threads that run guest threads,
+  their translation included, as qemu's; user+system for all, where the kernel
+  counts the guest's user time for VIRTUAL); the thread wakes when the CPU time
+  could have been reached and checks it.
 
 Notification (struct sigevent): SIGEV_SIGNAL (process-directed, si_code
 SI_TIMER, si_value), SIGEV_THREAD_ID (to one task; glibc's SIGEV_THREAD is
@@ -33,6 +34,7 @@ import time
 from . import abi
 from .abi import s32
 from .blocking import block_async
+from .sys_time import guest_cpu
 from .syscalls import syscall
 
 ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF = 0, 1, 2
@@ -55,7 +57,7 @@ def _err(e):
 
 
 def _cpu():
-    return time.clock_gettime(CLOCK_PROCESS_CPUTIME_ID)
+    return guest_cpu()
 
 
 class Timer:
