@@ -21,12 +21,14 @@ import time
 import pytest
 
 import guestprogs
+from pydbt.runtime import hostsig
 
 HOST_NR = {"x86_64": {"read": 0, "tgkill": 234}, "aarch64": {"read": 63, "tgkill": 131}}.get(platform.machine())
 TIMEOUT = 60.0
 BACKENDS = ("interp", "auto")
 
-pytestmark = pytest.mark.skipif(HOST_NR is None, reason="unknown host syscall numbers")
+pytestmark = pytest.mark.skipif(HOST_NR is None or not hostsig.available(),
+                                reason="no native signal recorder for this host (runtime/hostsig.py)")
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
