@@ -248,12 +248,13 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         exits = len(ctx.side_exits)
         TRANS[insn.name](ctx, insn)
         ops = _insn_ops(block.ops)
+        # (the target from the registers before this instruction: `jalr ra,
+        # off(ra)` reads ra before it links)
+        target = known.target(ops, block.ninsns - 1) if ctx.ended and ops[-1].name == "goto_ptr" else None
         known.after(ops, block.ninsns - 1)
-        if ctx.ended and ops[-1].name == "goto_ptr":
-            target = known.target(ops, block.ninsns - 1)
-            if target is not None:               # a known indirect jump: a direct one
-                block.ops.pop()
-                ctx.ended, ctx.follow = False, target
+        if target is not None:                   # a known indirect jump: a direct one
+            block.ops.pop()
+            ctx.ended, ctx.follow = False, target
         if ctx.ended:
             a, starts_path = next_path(), True
             continue

@@ -78,3 +78,16 @@ def test_paths_that_merge_keep_only_what_they_agree_on(agree, a0):
         else:
             assert r[0][1][1] == want[1], b
         assert r[1][T1] == (CODE if agree or not a0 else 0x11000), b
+
+
+def test_a_jump_through_the_register_it_links_uses_the_old_value():
+    # 0: auipc ra, 0 ; 4: jalr ra, 24(ra) ; 8..20: nop ; 24: j .+256
+    # jalr reads ra (CODE) before it links (ra = CODE + 8): the target is CODE + 24
+    words = [0x00000097, 0x018080e7, NOP, NOP, NOP, NOP, 0x1000006f]
+    blk = translate(GuestMemoryWith(words), CODE, 64, profile=EVERYWHERE)
+    assert [a - CODE for a, _ in blk.insns] == [0, 4, 24]
+    assert _exits(blk) == [("goto_tb", 24 + 256)]
+    for b in NAMES:
+        r = machine_state(b, words, [0] * 32, [0] * 32, 0, profile=EVERYWHERE)
+        assert r[0][:2] == ("exit", ("goto_tb", CODE + 24 + 256)) and r[0][2] == 3, b
+        assert r[1][RA] == CODE + 8, b
