@@ -66,7 +66,7 @@ class Ctx:
         self.forward = {}            # target pc ahead in the block -> its side exits
         self.back = None             # target pc -> (label, insns before it) for a loop inside
         self.known = None            # Known: the constant registers on the current path
-        self.snaps = {}              # side exit's label -> the constant registers where it branches
+        self.snaps = {}              # side exit's label -> (its instruction, the constant registers there)
 
     def end(self):
         """The block ends after this instruction (the lifter emitted the exit)."""
@@ -87,7 +87,7 @@ class Ctx:
             return
         label = self.b.label()
         if self.known is not None:
-            self.snaps[label] = dict(self.known.regs)
+            self.snaps[label] = (self.b.block.ninsns - 1, dict(self.known.regs))
         op = self.b.brcond(cond, a, b, label)
         exit_ = (label, target, self.b.block.ninsns, op)
         self.side_exits.append(exit_)
@@ -182,6 +182,13 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
     def back(target):
         """A label at an earlier instruction of this block (not its first one,
         which the JIT loops to by itself), inserted on demand."""
+        if target in starts:
+            # a loop from target to here (at pc: the JIT's own loop to the block's
+            # start): a branch inside it runs again after the loop's writes, so
+            # what it knew of the registers no longer holds where it lands
+            for at, regs in ctx.snaps.values():
+                if at >= starts[target][1]:
+                    regs.clear()
         if target == pc or target not in starts or known.covers(starts[target][1]):
             return None
         if target not in heads:
@@ -228,7 +235,7 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         size = insn.size if insn is not None else (2 if word & 3 != 3 else 4)
         landing = ctx.forward.pop(a, ())
         if landing:
-            known.land([ctx.snaps.pop(e[0], {}) for e in landing], fall=not new_path)
+            known.land([ctx.snaps.pop(e[0], (0, {}))[1] for e in landing], fall=not new_path)
         for exit_ in landing:                      # a branch to here lands here
             label, _, insns, op = exit_
             b.set_label(label)

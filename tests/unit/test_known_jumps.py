@@ -91,3 +91,22 @@ def test_a_jump_through_the_register_it_links_uses_the_old_value():
         r = machine_state(b, words, [0] * 32, [0] * 32, 0, profile=EVERYWHERE)
         assert r[0][:2] == ("exit", ("goto_tb", CODE + 24 + 256)) and r[0][2] == 3, b
         assert r[1][RA] == CODE + 8, b
+
+
+@pytest.mark.parametrize("a1", [1, 2, 3])
+def test_a_branch_inside_a_loop_forgets_what_the_loop_changes(a1):
+    # 0: lui t1, 0x10 (CODE) ; L: 4: addi a1, a1, -1 ; 8: beqz a1, out
+    # 12: addi t1, t1, 8 ; 16: j L ; out: 20: jr 24(t1)
+    # The branch at 8 was translated with t1 = CODE; the loop made later runs
+    # it again with t1 moved on: where it lands, t1 is not known.
+    words = [0x00010337, 0xfff58593, 0x00058663, 0x00830313, 0xff5ff06f, 0x01830067]
+    blk = translate(GuestMemoryWith(words), CODE, 64, profile=EVERYWHERE)
+    assert [a - CODE for a, _ in blk.insns] == [0, 4, 8, 12, 16, 20]
+    assert _exits(blk) == [("goto_ptr", None)]
+    regs = [0] * 32
+    regs[A1] = a1
+    for b in NAMES:
+        r = machine_state(b, words, regs, [0] * 32, 0, pending=[], profile=EVERYWHERE)
+        assert r[0][:2] == ("exit", ("goto_ptr", CODE + 24 + 8 * (a1 - 1))), b
+        assert r[0][2] == 1 + 4 * (a1 - 1) + 2 + 1, b
+        assert (r[1][A1], r[1][T1]) == (0, CODE + 8 * (a1 - 1)), b
