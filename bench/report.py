@@ -470,7 +470,7 @@ def write_outputs(args, machine, rows, runners, backends, raw):
     log(f"wrote {stem}.md, {stem}.svg, {stem}.json")
 
 
-def use_snapshot(rev):
+def use_snapshot(rev, pythons=()):
     """Put an export of `rev` first on the children's PYTHONPATH (removed at
     exit); returns its short hash, or None for 'none'."""
     if rev in (None, "", "none"):
@@ -480,6 +480,8 @@ def use_snapshot(rev):
 
     site, short = benchlib.snapshot(rev)
     atexit.register(shutil.rmtree, site.parent, True)
+    for v in sorted({b.partition("@")[2] for b in pythons if "@" in b}):
+        benchlib.precompile(site, benchlib.python_for(v))   # (the other CPythons' .pyc too)
     os.environ["PYTHONPATH"] = os.pathsep.join([str(site)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
     log(f"measuring pydbt {short} from {site}")
     return short
@@ -652,7 +654,7 @@ def main(argv=None):
         native = False
     runners = backends + ["qemu"] + (["native"] if native else [])
     code_cache = set_code_cache(args.code_cache)
-    snap = use_snapshot(args.snapshot)
+    snap = use_snapshot(args.snapshot, backends)
     short_workloads = workloads          # (startup too: a short program of its own)
     if args.size == "steady":
         names = [n for n in names if benchlib.WORKLOADS[n].qemu_1s]
