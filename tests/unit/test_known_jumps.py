@@ -110,3 +110,88 @@ def test_a_branch_inside_a_loop_forgets_what_the_loop_changes(a1):
         assert r[0][:2] == ("exit", ("goto_ptr", CODE + 24 + 8 * (a1 - 1))), b
         assert r[0][2] == 1 + 4 * (a1 - 1) + 2 + 1, b
         assert (r[1][A1], r[1][T1]) == (0, CODE + 8 * (a1 - 1)), b
+
+
+# --- random programs: superblocks (known jumps followed) against basic blocks ---------
+
+from hypothesis import given, settings, strategies as st, HealthCheck   # noqa: E402
+from pydbt.backends import get_backend                                   # noqa: E402
+from pydbt.frontends.riscv64.cpu import CPU                              # noqa: E402
+from test_backends import Ctx                                            # noqa: E402
+
+_REGS = (1, 5, 6, 10)          # ra, t0, t1, a0: the ones the program links, sets and jumps through
+
+
+def _i(imm, rs1, rd, f3, opc):
+    return ((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | opc
+
+
+def _b(off, rs1, rs2, f3):
+    o = off & 0x1fff
+    return ((o >> 12) << 31) | (((o >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | \
+        (((o >> 1) & 0xf) << 8) | (((o >> 11) & 1) << 7) | 0x63
+
+
+def _j(off, rd):
+    o = off & 0x1fffff
+    return ((o >> 20) << 31) | (((o >> 1) & 0x3ff) << 21) | (((o >> 11) & 1) << 20) | \
+        (((o >> 12) & 0xff) << 12) | (rd << 7) | 0x6f
+
+
+@st.composite
+def linking_programs(draw):
+    """Calls, returns, jumps through registers set to constants, loops and
+    branches among a few registers: every jump target inside the program."""
+    n = draw(st.integers(3, 20))
+    words = []
+    for k in range(n):
+        kind = draw(st.integers(0, 6))
+        rd, rs = draw(st.sampled_from(_REGS)), draw(st.sampled_from(_REGS))
+        to = 4 * draw(st.integers(0, n)) - 4 * k                 # (n: the exit below)
+        if kind == 0:
+            words.append(_j(to, draw(st.sampled_from((0, 1)))))          # j / jal ra
+        elif kind == 1:                                                    # jalr rd, off(rs)
+            words.append(_i(draw(st.integers(0, n)) * 4, rs, draw(st.sampled_from((0, 1, rd))), 0, 0x67))
+        elif kind == 2:                                                    # li rd, CODE-relative
+            words.append(((CODE + 0x800) & ~0xfff) | (rd << 7) | 0x37)    # lui rd, CODE
+        elif kind == 3:
+            words.append(_i(draw(st.sampled_from((4, 8, -4, 1))), rs, rd, 0, 0x13))  # addi
+        elif kind == 4:                                                    # bnez/beqz a1-style
+            words.append(_b(to or 4, draw(st.sampled_from((11, 12))), 0, draw(st.sampled_from((0, 1)))))
+        else:
+            words.append(_i(-1, draw(st.sampled_from((11, 12))), draw(st.sampled_from((11, 12))), 0, 0x13))
+    words.append(0x00100073)                                               # ebreak: the end
+    return words
+
+
+def _run(words, a1, a2, superblock, limit=300):
+    """Blocks from CODE on, one after the other (the interpreter), until the
+    program leaves its code, ebreaks or `limit` blocks ran -> the end state."""
+    mem = GuestMemoryWith(words)
+    cpu = CPU(mem)
+    cpu.regs[11], cpu.regs[12] = a1, a2
+    cpu.pc = CODE
+    end = CODE + 4 * len(words)
+    for _ in range(limit):
+        if not CODE <= cpu.pc < end:
+            return "left", cpu.pc, list(cpu.regs[:32])
+        blk = translate(mem, cpu.pc, 64, superblock=superblock,       # (what ran: the program)
+                        profile=Ran(lambda a: CODE <= a < end) if superblock else None)
+        ctx = Ctx(blk, mem, pending=[])
+        try:
+            how, cpu.pc = get_backend("interp").compile(blk, ctx)(cpu)
+        except Exception as e:                      # (ebreak, a misaligned fetch...)
+            return type(e).__name__, getattr(e, "pc", None), list(cpu.regs[:32])
+    return None
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(words=linking_programs(), a1=st.integers(0, 3), a2=st.integers(0, 3))
+def test_superblocks_run_as_basic_blocks_do(words, a1, a2):
+    """Random programs of calls, returns, constant jumps, loops and branches end
+    in the same state run as superblocks (known jumps followed, loops inside) and
+    as basic blocks one after the other (no knowledge carried across a block)."""
+    want = _run(words, a1, a2, superblock=False)
+    if want is None:                                # (an endless loop)
+        return
+    assert _run(words, a1, a2, superblock=True) == want
