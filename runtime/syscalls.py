@@ -23,7 +23,11 @@ def syscall(*names):
     return register
 
 
+_families = []          # [True] once every family module is imported
+
+
 def _load_families():
+    _families.append(True)
     from . import (sys_fs, sys_mm, sys_proc, sys_time, sys_signal, sys_task, sys_arch, sys_poll,  # noqa: F401
                    sys_socket, sys_events, sys_timer, sys_io)  # (registration)
 
@@ -33,7 +37,7 @@ def dispatch(proc, nr, args, caught=False):
     dbg = proc.debugger
     if dbg is not None and not caught and dbg.target.catch_syscalls is not None:    # gdb's `catch syscall`
         return dbg.syscall(proc, nr, args, dispatch)
-    if not HANDLERS:
+    if not _families:          # (not `HANDLERS`: a family imported on its own registers some)
         _load_families()
     name = proc.arch.syscall_names.get(nr)
     fn = HANDLERS.get(name) if name else None
