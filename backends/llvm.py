@@ -346,7 +346,7 @@ class NativeState:
         # (a tier that counts its hotness: each exit from it is a sample, see _run)
         nat.hot, nat.promote = getattr(ctx, "hot", None), getattr(ctx, "promote", None)
         nat.fname = f"tb_{block.pc:x}"
-        em = E.Emitter(block, nat.fname, self.consts, ctx.counter is not None)
+        em = E.Emitter(block, nat.fname, self.consts, ctx.counter is not None, level)
         nat.text = em.build()
         nat.exceptions = em.exceptions
         if em.fp is not None and self.fp_env is None:
