@@ -32,14 +32,12 @@ from pydbt.backends import llvm
 from pydbt.errors import Breakpoint, GuestFault
 from pydbt.frontends.riscv64 import trans_rva
 from pydbt.frontends.riscv64.cpu import CPU
-from pydbt.frontends.riscv64.translate import translate
-from pydbt.passes import optimize
-from pydbt.runtime.memory import GuestMemory, R, W, X
-from pydbt.tb import TB, TBCache, TBContext
+from pydbt.runtime.memory import R
+
+import test_llvm
+from test_llvm import CODE, DATA
 
 pytestmark = pytest.mark.skipif(llvm.unsupported() is not None, reason="no llvmlite")
-
-CODE, DATA, SPACE = 0x10000, 0x20000, 1 << 24
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
@@ -52,31 +50,14 @@ BUMP = [0x00158593,     # addi a1, a1, 1
         0x1000006f]     # j .+0x100
 
 
-class Rig:
-    """Native TBs over one guest memory, as the engine builds them."""
-
-    def __init__(self):
-        self.mem = GuestMemory(space=SPACE)
-        self.mem.map(CODE, 0x2000, R | W | X)
-        self.mem.map(DATA, 0x1000, R | W)
-        self.cache = TBCache(self.mem)
+class Rig(test_llvm.Rig):
+    """test_llvm's rig (native TBs over one guest memory, as the engine builds
+    them), with CPUs of their own for several threads."""
 
     def put(self, at, words):
         self.mem.poke(at, b"".join(w.to_bytes(4, "little") for w in words))
 
-    def tb(self, pc, superblock=True):
-        blk = translate(self.mem, pc, 64, superblock=superblock)
-        optimize(blk)
-        targets = [op.consts[0] for op in blk.ops if op.name == "goto_tb"]
-        tb = TB(pc, blk.size, blk.ninsns, blk.pages, targets)
-        tb.stubs = [("stub", t) for t in targets]
-        tb.links = list(tb.stubs)
-        ctx = TBContext(self.mem, tb.links, lambda pc: ("lookup", pc), self.cache.fns, [0], [], self.cache)
-        tb.fn = llvm.compile(blk, ctx)
-        self.cache.add(tb)
-        return tb
-
-    def cpu(self, regs=()):
+    def new_cpu(self, regs=()):
         cpu = CPU(self.mem)
         for r, v in dict(regs).items():
             cpu.regs[r] = v
@@ -116,8 +97,8 @@ def scenario_meet():
     spin = r.tb(CODE).fn
     a, b = DATA, DATA + 4
     out = []
-    t1 = _spinner(spin, r.cpu({5: 1, 11: b, 12: a}), out)    # tells a, waits for b
-    t2 = _spinner(spin, r.cpu({5: 1, 11: a, 12: b}), out)    # tells b, waits for a
+    t1 = _spinner(spin, r.new_cpu({5: 1, 11: b, 12: a}), out)    # tells a, waits for b
+    t2 = _spinner(spin, r.new_cpu({5: 1, 11: a, 12: b}), out)    # tells b, waits for a
     t1.join(60)
     t2.join(60)
     assert out == ["ebreak", "ebreak"], out
@@ -133,7 +114,7 @@ def scenario_free_dead_code():
     spin, x, y = r.tb(CODE), r.tb(CODE + 0x100, False), r.tb(CODE + 0x200, False)
     st = r.cache.native
     started, flag1, flag2 = DATA, DATA + 4, DATA + 8
-    cpu = r.cpu({5: 1, 11: flag1, 12: started})
+    cpu = r.new_cpu({5: 1, 11: flag1, 12: started})
     out = []
 
     def twice():
@@ -148,8 +129,8 @@ def scenario_free_dead_code():
     _until(lambda: r.word(started) == 1, "the first spin")     # (Python runs meanwhile)
     slot_x = x.fn.native.slot0
     r.cache.invalidate(x)
-    me = r.cpu()
-    assert y.fn(me) == ("stub", CODE + 0x304)            # an entry: tries to free x
+    me = r.new_cpu()
+    assert y.fn(me).target == CODE + 0x304               # an entry (to a stub): tries to free x
     assert [d for d, _ in st.dead] == [x.fn.native], "freed while a thread may be in it"
     assert slot_x not in st.free.get(1, [])
     r.mem.store(flag1, 1, 4)
@@ -188,7 +169,7 @@ def _amo_run(mem, cpu, op, size, addr, old, v):
 def test_python_tier_atomics_are_host_atomics_with_the_same_answers(page):
     r = Rig()
     mem = r.mem
-    cpu = r.cpu()
+    cpu = r.new_cpu()
     addr = DATA + 8 if page == "plain" else CODE + 0x808
     if page == "code":
         mem.on_code_write = lambda pg: None         # (nothing to invalidate: the page stays marked)
@@ -225,7 +206,7 @@ def test_python_tier_atomic_on_a_read_only_page_faults():
     r.tb(CODE)
     assert r.mem.native_atomics is not None
     with pytest.raises(GuestFault) as e:
-        trans_rva.amo(r.cpu(), "amoadd", DATA + 0x1000, 1, 8)
+        trans_rva.amo(r.new_cpu(), "amoadd", DATA + 0x1000, 1, 8)
     assert e.value.addr == DATA + 0x1000
 
 
@@ -244,7 +225,7 @@ def test_native_amo_is_inline_and_faults_as_the_helper():
     r.put(CODE, [0x00b6252f, 0x00100073])          # amoadd.w a0, a1, (a2) ; ebreak
     fn = r.tb(CODE).fn
     r.mem.store(DATA, 0x7fffffff, 4)
-    cpu = r.cpu({11: 1, 12: DATA})
+    cpu = r.new_cpu({11: 1, 12: DATA})
     assert _run_tb(fn, cpu) == 0                    # (no callback: a host atomic)
     assert cpu.regs[10] == 0x7fffffff and r.word(DATA) == 0x80000000
     assert _run_tb(fn, cpu) == 0
@@ -261,7 +242,7 @@ def test_reservation_goes_between_native_code_and_the_helpers():
     r.put(CODE + 0x100, [0x18b636af, 0x00100073])  # sc.d a3, a1, (a2) ; ebreak
     lr, sc = r.tb(CODE).fn, r.tb(CODE + 0x100).fn
     r.mem.store(DATA, 41, 8)
-    cpu = r.cpu({11: 99, 12: DATA})
+    cpu = r.new_cpu({11: 99, 12: DATA})
     assert _run_tb(lr, cpu) == 0 and cpu.regs[10] == 41
     assert cpu.reservation == (DATA, 8, 41)         # native LR -> the CPU's reservation
     assert trans_rva.sc(cpu, DATA, 42, 8) == 0 and r.mem.load(DATA, 8) == 42
