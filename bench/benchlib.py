@@ -430,6 +430,28 @@ def runner_argv(runner: str, workload: Workload, size: int) -> list[str]:
             str(binary_path(workload.program, "riscv64")), str(size)]
 
 
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_checked(runner: str, workload: Workload, size: int, timeout: float, expected, dead: set,
+                progress: str, t0: float) -> Run | None:
+    """One run of an interleaved measurement: none if (workload, runner)
+    failed before (`dead`); its output checked against `expected` (a failure
+    logged and the pair added to `dead`); a progress line logged (`progress`:
+    its start, "[n/total] rep ..."; t0: the measurement's start)."""
+    if (workload.name, runner) in dead:
+        return None
+    r = run(runner, workload, size, timeout)
+    problem = r.failure(expected.get(workload, size, r))
+    log(f"{progress} {workload.name:<11} {runner:<11} {size:>11,} {r.wall_s:8.3f} s  "
+        f"{'ok' if problem is None else 'FAILED'}   (elapsed {time.monotonic() - t0:.0f} s)")
+    if problem:
+        log("    " + problem.replace("\n", "\n    "))
+        dead.add((workload.name, runner))
+    return r
+
+
 def run(runner: str, workload: Workload, size: int, timeout: float) -> Run:
     """Run workload at size under runner (a pydbt backend, "qemu" or
     "native"); the binary must be built."""

@@ -157,17 +157,10 @@ def measure(workloads, sizes, pair, repeat, expected, timeout):
                 order = pair if (rep + i + j) % 2 == 0 else pair[::-1]
                 for r in order:
                     done += 1
-                    if (w.name, r) in dead:
-                        continue
-                    run = benchlib.run(r, w, size, timeout)
-                    runs[w.name][size][r].append(run)
-                    problem = run.failure(expected.get(w, size, run))
-                    log(f"[{done:>3}/{total}] short rep {rep + 1}/{repeat} {w.name:<11} {r:<11} {size:>9,} "
-                        f"{run.wall_s:7.3f} s  {'ok' if problem is None else 'FAILED'}   "
-                        f"(elapsed {time.monotonic() - t0:.0f} s)")
-                    if problem:
-                        log("    " + problem.replace("\n", "\n    "))
-                        dead.add((w.name, r))
+                    run = benchlib.run_checked(r, w, size, timeout, expected, dead,
+                                               f"[{done:>3}/{total}] short rep {rep + 1}/{repeat}", t0)
+                    if run is not None:
+                        runs[w.name][size][r].append(run)
     return runs
 
 

@@ -115,17 +115,10 @@ def measure(workloads, runners, plans, repeat, expected, timeout_for):
             for r in runners[k:] + runners[:k]:
                 for size in sizes_of(plans[w.name][r], w):
                     done += 1
-                    if (w.name, r) in dead:
-                        continue
-                    run = benchlib.run(r, w, size, timeout_for(r))
-                    runs[w.name][r][size].append(run)
-                    problem = run.failure(expected.get(w, size, run))
-                    log(f"[{done:>3}/{total}] rep {rep + 1}/{repeat} {w.name:<11} {r:<11} {size:>11,} "
-                        f"{run.wall_s:8.3f} s  {'ok' if problem is None else 'FAILED'}   "
-                        f"(elapsed {time.monotonic() - t0:.0f} s)")
-                    if problem:
-                        log("    " + problem.replace("\n", "\n    "))
-                        dead.add((w.name, r))
+                    run = benchlib.run_checked(r, w, size, timeout_for(r), expected, dead,
+                                               f"[{done:>3}/{total}] rep {rep + 1}/{repeat}", t0)
+                    if run is not None:
+                        runs[w.name][r][size].append(run)
     return runs
 
 
