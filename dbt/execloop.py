@@ -302,16 +302,17 @@ class Engine:
         thread) when ready.  -> the function to run at old.pc now."""
         tier = old.tier + 1
         backend = self.tiers[tier]
-        if self._counts_itself(old.tier) and hasattr(backend, "prepare") and not self._may_compile():
+        native = hasattr(backend, "prepare")           # (a two-half compile: native code)
+        from_jit = self._counts_itself(old.tier)
+        if native and from_jit and not self._may_compile():
             return old.fn                              # (it asks again: _hotness's RECHECK)
         self.proc.cpu.pc = old.pc                      # (a fetch fault is reported here)
         # (the compile thread only from a JIT tier: code left on the interpreter
         # while native code is made runs ~10x slower, and more of it gets hot)
-        if self.compiler is None or not hasattr(backend, "prepare") or \
-                not self._counts_itself(old.tier):
+        if self.compiler is None or not native or not from_jit:
             t0 = time.thread_time()
             new = self._make_tb(old.pc, tier)
-            if hasattr(backend, "prepare"):
+            if native:
                 self.native_spent += time.thread_time() - t0
             self.cache.replace(old, new)
             STATS.tbs_promoted += 1
