@@ -175,6 +175,9 @@ PROGRAMS: dict[str, Program] = {
         _p("gdb_loops", opt="-O0", cflags=("-g", "-gno-column-info"),
            what="gdbstub tests: a loop on one line (range stepping), a read gdb interrupts"),
         _p("hotloop", what="one hot loop of argv[1] iterations (tiering: a tier change while it runs)"),
+        _p("cputime", what="the process's CPU time is its threads'"),
+        _p("outside_signals", what="signals from outside"),
+        _p("signalfd_churn", what="signalfd open/close churn"),
     ]
 }
 

@@ -18,13 +18,9 @@ OPTS = {"interp": ["-backend", "interp"],
                  "-compile-share", "0"]}
 
 
-@pytest.fixture(scope="module")
-def binary():
-    prog = guestprogs.Program("cputime", ("cputime.c",), what="the process's CPU time is its threads'")
-    try:
-        return guestprogs.build_program(prog)
-    except guestprogs.BuildError as e:
-        pytest.fail(str(e), pytrace=False)
+@pytest.fixture
+def binary(guest_binary):
+    return guest_binary("cputime")
 
 
 @pytest.mark.parametrize("backend", list(OPTS))

@@ -286,7 +286,9 @@ def test_guest_program(case: Case, backend, guest_binary, tmp_path):
 
 
 # programs exercised by a test module of their own instead of a case here
-ELSEWHERE = {"hostile_sys": "test_hostile_sys_qemu.py", "events": "test_events.py", "fileio2": "test_events.py"}
+ELSEWHERE = {"hostile_sys": "test_hostile_sys_qemu.py", "events": "test_events.py", "fileio2": "test_events.py",
+             "cputime": "test_guest_cputime.py", "outside_signals": "test_outside_signals.py",
+             "signalfd_churn": "test_signalfd_leak.py"}
 
 
 def test_every_program_has_a_case():

@@ -32,13 +32,9 @@ pytestmark = pytest.mark.skipif(HOST_NR is None or not hostsig.available(),
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-@pytest.fixture(scope="module")
-def binary():
-    prog = guestprogs.Program("outside_signals", ("outside_signals.c",), what="signals from outside")
-    try:
-        return guestprogs.build_program(prog)
-    except guestprogs.BuildError as e:
-        pytest.fail(str(e), pytrace=False)
+@pytest.fixture
+def binary(guest_binary):
+    return guest_binary("outside_signals")
 
 
 def _in_read(pid, tid):

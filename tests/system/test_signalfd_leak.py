@@ -15,13 +15,9 @@ TIMEOUT = 120.0
 NOFILE = 128
 
 
-@pytest.fixture(scope="module")
-def binary():
-    prog = guestprogs.Program("signalfd_churn", ("signalfd_churn.c",), what="signalfd open/close churn")
-    try:
-        return guestprogs.build_program(prog)
-    except guestprogs.BuildError as e:
-        pytest.fail(str(e), pytrace=False)
+@pytest.fixture
+def binary(guest_binary):
+    return guest_binary("signalfd_churn")
 
 
 def _low_nofile():
