@@ -44,7 +44,7 @@ SA_RESTART = 0x10000000
 SA_NODEFER = 0x40000000
 SA_RESETHAND = 0x80000000
 NSIG = 64
-SI_TKILL = -6
+SI_USER, SI_TKILL = 0, -6
 # syscalls Linux ends with EINTR whatever SA_RESTART says (signal(7))
 NEVER_RESTART = {"rt_sigsuspend", "rt_sigtimedwait", "ppoll", "pselect6", "epoll_pwait", "epoll_pwait2",
                  "nanosleep", "clock_nanosleep", "io_getevents", "io_pgetevents", "semtimedop", "semop",
@@ -240,6 +240,8 @@ class Signals:
         host_tid if tkill/tgkill sent it (SI_TKILL): the guest's disposition decides."""
         code = struct.unpack_from("<i", raw, 8)[0]
         pid, uid, value = struct.unpack_from("<iIQ", raw, 16)
+        if code == SI_USER and pid == os.getpid():
+            return                     # the guest's kill of its own group: queued by sys_kill
         act = self.actions[sig]
         if act.handler == SIG_IGN:
             return

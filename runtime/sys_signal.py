@@ -225,6 +225,10 @@ def sys_kill(proc, pid, sig):
             proc.signals.queue(sig, code=0, pid=proc.pid, uid=os.getuid())
         return 0
     os.kill(pid, sig)           # other processes, our process group (0, -pgid), everyone (-1)
+    if sig and (pid == 0 or pid < -1 and -pid == os.getpgrp()):
+        # Our own group: pending here when kill returns, as Linux has it.  The
+        # host copy that reaches pydbt is dropped (signals.Signals._from_host).
+        proc.signals.queue(sig, code=0, pid=proc.pid, uid=os.getuid())
     return 0
 
 

@@ -123,9 +123,11 @@ static int forks(void)
     usleep(20000);
     kill(0, SIGUSR1);
     sigprocmask(SIG_SETMASK, &old, NULL);
+    int at_unblock = got_usr1;          /* pending since kill returned: delivered by the unblock */
     waitpid(p, &st, 0);
     status("group-signalled child", st);
-    printf("parent got SIGUSR1 %d time(s), SIGCHLD seen %d\n", (int)got_usr1, (int)got_chld);
+    printf("parent got SIGUSR1 %d time(s) (%d at the unblock), SIGCHLD seen %d\n",
+           (int)got_usr1, at_unblock, (int)got_chld);
     return 0;
 }
 
