@@ -13,6 +13,24 @@ LOOP_LINE = "gdb_basic.c:28"          # counter++ in hot()'s loop
 SET_LINE = "gdb_basic.c:43"           # int y = square(x);
 
 
+def _llvm():
+    try:
+        import llvmlite  # noqa: F401
+    except ImportError:
+        return pytest.mark.skip(reason="llvmlite not installed")
+    return ()
+
+
+# The tiers a breakpoint, a step or a code patch must work in: the default, native
+# code from the start, and auto's native tiers reached while the guest runs.
+TIERS = pytest.mark.parametrize("tier", [
+    (),
+    pytest.param(("-backend", "llvm"), marks=_llvm()),
+    pytest.param(("-backend", "auto", "-native-threshold", "50", "-opt-threshold", "8",
+                  "-native-warmup", "0", "-compile-share", "0", "-sync-compile"), marks=_llvm()),
+], ids=["default", "llvm", "auto-native"])
+
+
 def _entry(path):
     out = subprocess.run(["riscv64-linux-gnu-readelf", "-h", str(path)], capture_output=True, text=True).stdout
     return int(re.search(r"Entry point address:\s+(0x[0-9a-f]+)", out).group(1), 16)
@@ -38,12 +56,13 @@ def test_break_bt_locals_print(gdb, program):
 
 @pytest.mark.parametrize("pre", [(), ("set osabi none", "set debug remote 1")],
                          ids=["software-steps", "range-steps"])
-def test_stepping(gdb, program, pre):
+@TIERS
+def test_stepping(gdb, program, pre, tier):
     """gdb steps riscv64 GNU/Linux in software (breakpoints at the next pcs);
     with `set osabi none` it uses the stub's steps, `vCont;s` and `vCont;r`."""
     out, (rc, _, _) = gdb(program("gdb_basic"), [
         "break main", "continue", "next", "print $pc", "stepi", "print $pc", "nexti", "print $pc",
-        "info line *$pc", "step", "bt 1", "finish", "next", "print y", "continue"], pre=pre)
+        "info line *$pc", "step", "bt 1", "finish", "next", "print y", "continue"], pre=pre, opts=tier)
     assert ("Sending packet: $vCont;r" in out) == bool(pre), out
     pcs = [int(v, 16) for v in re.findall(r"^\$\d+ = \(void \(\*\)\(\)\) (0x[0-9a-f]+)", out, re.M)]
     assert len(pcs) == 3 and pcs[0] < pcs[1] < pcs[2] and pcs[2] - pcs[0] <= 8, out    # line 42: 2 insns
@@ -61,27 +80,32 @@ def test_set_var_seen_by_guest(gdb, program):
     assert "x=5 y=25" in stdout and rc == 15, (out, stdout)
 
 
-def test_code_patch_takes_effect(gdb, program):
+@TIERS
+def test_code_patch_takes_effect(gdb, program, tier):
     # patched_value ran (and was translated) before the patch: li a0,42; ret
     out, (rc, stdout, _) = gdb(program("gdb_basic"), [
         "break hot", "continue",
         "set {unsigned int}patched_value = 0x02a00513",
         "set {unsigned int}((char *)patched_value + 4) = 0x00008067",
-        "x/2i patched_value", "continue"])
+        "x/2i patched_value", "continue"], opts=tier)
     assert "li\ta0,42" in out or "li a0,42" in out, out
     assert "first=7" in stdout and "patched=42" in stdout and rc == 13, stdout
 
 
-def test_breakpoint_in_hot_jit_loop(gdb, program):
+@TIERS
+def test_breakpoint_in_hot_jit_loop(gdb, program, tier):
     # checkpoint() is called from inside the loop after 10000 iterations: the loop
-    # is a JIT superblock by then; a breakpoint put on its body must still hit
-    out, (rc, stdout, _) = gdb(program("gdb_basic"), [
+    # is a JIT superblock (or native code) by then; a breakpoint put on its body
+    # must still hit
+    out, (rc, stdout, err) = gdb(program("gdb_basic"), [
         "break checkpoint", "continue", "up", "print i", f"break {LOOP_LINE}", "continue",
-        "print i", "print counter", "delete", "continue"], args=("20000",))
+        "print i", "print counter", "delete", "continue"], args=("20000",), opts=tier + ("-stats",))
     assert "Breakpoint 1, checkpoint (i=10000)" in out, out
     assert re.search(r"Breakpoint 2, hot \(n=20000\) at .*gdb_basic\.c:28", out), out
     assert re.findall(r"^\$\d+ = (\d+)", out, re.M) == ["10000", "10000", "10000"], out
     assert rc == 13 and "counter=20000" in stdout
+    if tier:        # the loop ran in native code (before the stop, after it, or both)
+        assert int(re.search(r"native_guest_insns\s+(\d+)", err).group(1)) > 100000, err
 
 
 def test_tbreak(gdb, program):
@@ -137,23 +161,25 @@ def test_dynamic_program_shared_libraries(gdb, program):
     assert rc == 13 and "x=3 y=9" in stdout
 
 
-def test_threads_all_stop(gdb, program):
+@TIERS
+def test_threads_all_stop(gdb, program, tier):
     out, (rc, stdout, _) = gdb(program("gdb_threads"), [
         "break worker_step", "continue", "info threads", "print id", "continue", "continue",
-        "continue"])
+        "continue"], opts=tier)
     assert out.count("hit Breakpoint 1, worker_step") == 3 or out.count("Breakpoint 1, worker_step") == 3, out
     threads = re.findall(r"^\*?\s+\d+\s+Thread ", out, re.M)
     assert len(threads) == 4, out                  # main + 3 workers, all stopped
     assert rc == 0 and "total=6" in stdout
 
 
-def test_ctrl_c_through_gdb(stub, program):
+@TIERS
+def test_ctrl_c_through_gdb(stub, program, tier):
     """SIGINT to gdb while the guest runs a long loop: gdb sends \\x03, the stub stops."""
     import os
     import signal
     from gdbstub_client import wait_running
     prog = program("gdb_basic")
-    s = stub(prog, args=("2000000000",))
+    s = stub(prog, args=("2000000000",), opts=tier)
     g = subprocess.Popen([GDB, "-batch", "-nx", "-ex", "set architecture riscv:rv64",
                           "-ex", f"target remote :{s.spec}", "-ex", "continue", "-ex", "bt 1",
                           "-ex", "kill", str(prog)],
