@@ -31,7 +31,6 @@ import struct
 import threading
 import time
 
-from . import abi
 from .abi import s32
 from .blocking import block_async
 from .sys_time import guest_cpu

@@ -1,14 +1,20 @@
 """A minimal remote-protocol client for the packet-level tests (our own), and
 waits on the state of a process under test (its output, its threads asleep or
 running) instead of fixed sleeps."""
+import importlib.util
 import os
 import select
 import socket
 import time
 
+import pytest
+
 from pydbt.gdbstub import packets
 
 GDB = os.environ.get("PYDBT_GDB_CLIENT", "gdb-multiarch")
+# a parameter that runs pydbt's native tier
+NEEDS_LLVMLITE = pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None,
+                                    reason="llvmlite not installed")
 
 
 def no_core():

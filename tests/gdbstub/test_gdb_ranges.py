@@ -13,7 +13,6 @@ import subprocess
 
 from gdbstub_client import Client
 
-from pydbt.gdbstub import packets
 
 LOOP_LINE = 18                        # do acc += ...; while (++i < n);  (in spin)
 

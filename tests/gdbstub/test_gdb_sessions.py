@@ -5,7 +5,7 @@ guest programs are gdb_basic.c / gdb_threads.c, built with -g -O0."""
 import re
 import subprocess
 
-from gdbstub_client import GDB, no_core
+from gdbstub_client import GDB, NEEDS_LLVMLITE, no_core
 
 import pytest
 
@@ -13,21 +13,13 @@ LOOP_LINE = "gdb_basic.c:28"          # counter++ in hot()'s loop
 SET_LINE = "gdb_basic.c:43"           # int y = square(x);
 
 
-def _llvm():
-    try:
-        import llvmlite  # noqa: F401
-    except ImportError:
-        return pytest.mark.skip(reason="llvmlite not installed")
-    return ()
-
-
 # The tiers a breakpoint, a step or a code patch must work in: the default, native
 # code from the start, and auto's native tiers reached while the guest runs.
 TIERS = pytest.mark.parametrize("tier", [
     (),
-    pytest.param(("-backend", "llvm"), marks=_llvm()),
+    pytest.param(("-backend", "llvm"), marks=NEEDS_LLVMLITE),
     pytest.param(("-backend", "auto", "-native-threshold", "50", "-opt-threshold", "8",
-                  "-native-warmup", "0", "-compile-share", "0", "-sync-compile"), marks=_llvm()),
+                  "-native-warmup", "0", "-compile-share", "0", "-sync-compile"), marks=NEEDS_LLVMLITE),
 ], ids=["default", "llvm", "auto-native"])
 
 

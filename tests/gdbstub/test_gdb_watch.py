@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from gdbstub_client import Client
+from gdbstub_client import Client, NEEDS_LLVMLITE
 
 from pydbt.errors import Watchpoint
 from pydbt.runtime.memory import GuestMemory, WATCH, R, W
@@ -30,16 +30,8 @@ def _symbols(path):
     return {m.group(2): int(m.group(1), 16) for m in re.finditer(r"^([0-9a-f]+) \w (\w+)$", out, re.M)}
 
 
-def _llvm():
-    try:
-        import llvmlite  # noqa: F401
-    except ImportError:
-        return pytest.mark.skip(reason="llvmlite not installed")
-    return ()
-
-
 @pytest.mark.parametrize("opts", [(), ("-jit-threshold", "0"), ("-backend", "interp"),
-                                  pytest.param(("-backend", "llvm", "-jit-threshold", "0"), marks=_llvm())],
+                                  pytest.param(("-backend", "llvm", "-jit-threshold", "0"), marks=NEEDS_LLVMLITE)],
                          ids=["tiered", "jit-at-once", "interp", "llvm"])
 def test_watch_in_hot_loop(gdb, program, opts):
     out, (rc, stdout, _) = gdb(program("gdb_watch"), [

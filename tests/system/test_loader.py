@@ -143,7 +143,7 @@ def test_write_to_closed_pipe_dies_of_sigpipe(progs):
 
 
 # --- malformed ELF files, the stack, the arguments (issue 8) -----------------------
-from test_elf_fuzz import (build_target, get_ehdr, set_ehdr, get_phdr, set_phdr, phdr_index,  # noqa: E402
+from test_elf_fuzz import (build_target, set_ehdr, get_phdr, set_phdr, phdr_index,  # noqa: E402
                            PT_LOAD, PT_GNU_STACK)
 
 PT_NULL, PT_INTERP = 0, 3

@@ -80,7 +80,7 @@ def test_loops_and_handlers_keep_the_depth():
     """A back-edge, a try region's handler and `x or f()` (both table dependent)."""
     e = pyops.Emitter()
     e.resume()
-    head, out, handler, got = Label(), Label(), Label(), Label()
+    head, handler, got = Label(), Label(), Label()
     e.place(head)
     e.load("n")
     e.const(1)

@@ -475,7 +475,6 @@ def gen_near_exact(rng, w, op):
     """x = fl(q*y) for div(x, y), x = fl(r*r) for sqrt(x): results that are
     exact or only just inexact (the last term of an exact product matters)."""
     eb, fb = EF[w]
-    bias = (1 << (eb - 1)) - 1
     q = odd_float(rng, w, rng.randint(1, fb + 1), rng.randint(-30, 30))
     if op == 4:
         q &= (1 << (w - 1)) - 1

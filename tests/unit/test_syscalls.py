@@ -83,9 +83,6 @@ class FakeProc:
     def exit_group(self, status):          # (Process.exit_group ends the process)
         raise GuestExit(status)
 
-    def blocking(self, fn, *args):
-        return fn(*args)
-
 
 @pytest.fixture(scope="module")
 def mem():
