@@ -7,11 +7,13 @@ kept free of processes so that it can be tested on made-up timings.
   runs ran close in time); the report takes the median.
 - Planning: qemu and the native build run at (W/k, W), W being the size at
   which qemu runs ~1 s (``Workload.qemu_1s``).  A pydbt runner is calibrated
-  per workload: probe runs at sizes growing k-fold in work until the time
-  grows in proportion to the work (start-up and compilation no longer
-  dominate), then the big size is the one expected to take ``target_s`` (or
-  the fixed cost + target_s / 2, when start-up and compilation alone take
-  longer; at most W), the small one has 1/k of its work.
+  per workload (``calibrate``): probe runs at sizes growing k-fold in work;
+  a runner that can afford W (expected <= the wall cap) runs at qemu's pair
+  too; a slower one gets a pair of its own once its time grows in proportion
+  to the work on three sizes, its work part outweighs its fixed cost and its
+  translation + compilation (from -stats) stopped growing.  A JIT whose
+  compilation grows with the size (more code gets hot as it runs longer)
+  grows its time linearly enough to pass a line test alone: strings did.
 - Native metrics from pydbt's ``-stats=json`` (transitions per 10,000 guest
   instructions, the share of native-to-native transfers, compile share of the
   wall time, median compile per TB of each native tier) and issue 12's
@@ -22,11 +24,16 @@ from __future__ import annotations
 
 import math
 import statistics
+from typing import NamedTuple
 
 # the native tiers' keys in -stats' per-backend tables (tb_median_ms...), the
 # optimizing one first: -backend llvm has "llvm", llvm-quick "llvm-quick",
 # auto both (quick code first, hot blocks compiled again optimized)
 NATIVE_TIERS = ("llvm", "llvm-quick")
+
+# how much translation + compilation may still grow between the last two
+# probes of a steady line, as a share of their time difference
+JIT_GROWTH = 0.1
 
 
 def geomean(values):
@@ -49,6 +56,15 @@ def steady_rate(insns_small, insns_big, pairs):
     return statistics.median(rates) if rates else None
 
 
+def jit_share(jit_small, jit_big, t_small, t_big):
+    """The percentage of a pair's time difference that is translation +
+    compilation growing between its sizes (a steady pair has little), or
+    None when not known or the difference is not positive."""
+    if None in (jit_small, jit_big, t_small, t_big) or t_big <= t_small:
+        return None
+    return 100 * (jit_big - jit_small) / (t_big - t_small)
+
+
 def project_time(t_at, insns_at, insns_target, rate):
     """The time at insns_target, from a run of insns_at instructions that took
     t_at and the steady-state rate (a projection: the report marks it '~')."""
@@ -67,47 +83,96 @@ def reference_pair(workload, k):
     return workload.scaled(w, 1 / k), w
 
 
-def calibrate(probe, workload, start, k=4, target_s=2.0, min_dt=0.25, max_probes=10):
-    """Sizes (small, big, est_time_at_W) for one runner of `workload`.
+class Calibration(NamedTuple):
+    """calibrate()'s answer: the pair of sizes, the CPU seconds expected at W
+    (None: not estimated) and how the pair was found: "W" (the runner can
+    afford qemu's pair), "steady" (a pair of its own on a verified line) or
+    "unsteady" (the probe budget ran out first: the pair is the best guess)."""
+    small: int
+    big: int
+    est_w: float | None
+    how: str
 
-    probe(size) runs the runner once and returns its CPU seconds (None if
-    the run failed).  Sizes grow k-fold in work from `start` until the time
-    grows in proportion to the work: the last two slopes (seconds per unit of
-    work) agree within 1.5x, the last step took min_dt, and the time above the
-    line's intercept c (the fixed cost: start-up, and a JIT's compilation,
-    which grows with the size until all hot code is compiled) is target_s / 4.
-    The big size is then the one expected to take max(target_s, c +
-    target_s / 2), capped at W (workload.qemu_1s), snapped to W when within
-    70% of its work.  A probe past W, 3x the first goal or max_probes ends the
-    search with the last slope.  Returns None when a probe failed."""
+
+def jit_seconds(stats):
+    """Translation + compilation seconds of one run's -stats (None without)."""
+    if not stats or ("compile_ms" not in stats and "translate_ms" not in stats):
+        return None
+    return (sum((stats.get("compile_ms") or {}).values()) + (stats.get("translate_ms") or 0)) / 1000
+
+
+def calibrate(probe, workload, start, k=4, target_s=2.0, wall_cap=10.0, min_dt=0.25, max_probes=10,
+              jit_growth=JIT_GROWTH):
+    """The Calibration (small, big, est_w, how) of one runner of `workload`,
+    or None when a probe failed.
+
+    probe(size) runs the runner once and returns its CPU seconds, or (CPU
+    seconds, translation + compilation seconds from its -stats, or None),
+    or None if the run failed.  Sizes grow k-fold in work from `start`:
+
+    - W when affordable: as soon as a probe ran at W (workload.qemu_1s)
+      within wall_cap seconds, or the line through the last two probes puts
+      W within wall_cap (a time difference below min_dt, i.e. noise, counted
+      as min_dt: an upper bound while fixed costs grow less than the work),
+      the pair is qemu's own (W/k, W).
+    - Else a pair of its own once the time grows in proportion to the work:
+      the last two slopes (three sizes) agree within 1.5x, the last step took
+      min_dt, the time above the line's intercept c (the fixed cost) is at
+      least target_s / 4 and (below W) c, and translation + compilation grew by at most
+      jit_growth of the last step's time (a JIT whose fixed cost still grows
+      with the size, as more code gets hot, is not there yet).  The big size
+      is the one expected to take max(target_s, 2c) (its work at least the
+      fixed cost), not below the last probe but one (the pair lies on the
+      verified line), capped at W and snapped to W within 70% of its work.
+    - The search ends without a steady line ("unsteady") when a probe took
+      the budget, max(wall_cap, 3x the first goal), when the next one is
+      expected to (by the last line less its compilation growth), or after
+      max_probes: the last line then gives the pair."""
     cap = workload.qemu_1s
-    hist = []
+    work = workload.work
+    hist = []                                   # (size, cpu s, jit s or None)
     size = min(start, cap)
-    hard = None
+    budget = None
     for i in range(max_probes):
-        t = probe(size)
-        if t is None:
+        got = probe(size)
+        if got is None:
             return None
-        hist.append((size, t))
-        if hard is None:
-            hard = 3 * max(target_s, t + target_s / 2)
-        slope = _slope(workload, *hist[-2:]) if len(hist) >= 2 else None
-        last = size >= cap or t >= hard or i == max_probes - 1
-        if slope:
-            c = t - slope * workload.work(size)                 # the fixed cost on this line
-            before = _slope(workload, *hist[-3:-1]) if len(hist) >= 3 else None
-            steady = (before is not None and 2 / 3 <= slope / before <= 1.5
-                      and t - hist[-2][1] >= min_dt and t - c >= target_s / 4)
-            if steady or last:
-                goal = max(target_s, c + target_s / 2)
-                est_w = t + slope * (workload.work(cap) - workload.work(size))
-                return _pair(workload, (goal - c) / slope, k) + (est_w,)
+        t, jit = got if isinstance(got, tuple) else (got, None)
+        hist.append((size, t, jit))
+        if budget is None:
+            budget = max(wall_cap, 3 * max(target_s, t + target_s / 2))
+        if size >= cap and t <= wall_cap:       # ran at W, affordably: qemu's pair
+            return Calibration(*reference_pair(workload, k), t, "W")
+        nxt = min(cap, max(size + 1, workload.scaled(size, k)))
+        slope = steady = None
+        t_next = t
+        if len(hist) >= 2:
+            s0, t0, j0 = hist[-2]
+            dwork, dt = work(size) - work(s0), t - t0
+            grew = jit - j0 if None not in (jit, j0) else 0.0
+            slope = dt / dwork if dt > 0 else None
+            to_w = work(cap) - work(size)
+            if size < cap and t + max(dt, min_dt) / dwork * to_w <= wall_cap:
+                est = t + (slope * to_w if slope else max(dt, min_dt) / dwork * to_w)
+                return Calibration(*reference_pair(workload, k), est, "W")
+            t_next = t + max(dt - max(grew, 0.0), min_dt) / dwork * (work(nxt) - work(size))
+            if slope:
+                c = t - slope * work(size)      # the fixed cost on this line
+                before = _slope(workload, *hist[-3:-1]) if len(hist) >= 3 else None
+                steady = (before is not None and 2 / 3 <= slope / before <= 1.5 and dt >= min_dt
+                          and t - c >= max(c if size < cap else 0, target_s / 4)
+                          and grew <= jit_growth * dt)
+        last = t >= budget or i == max_probes - 1 or size >= cap or t_next > budget
+        if slope and (steady or last):
+            goal = max(target_s, 2 * c)
+            big_work = max((goal - c) / slope, work(hist[-2][0]))
+            est_w = t + slope * (work(cap) - work(size))
+            return Calibration(*_pair(workload, big_work, k), est_w, "steady" if steady else "unsteady")
         if last:
             break
-        size = min(cap, max(size + 1, workload.scaled(size, k)))
-    if size >= cap and t < hard:      # no measurable growth up to W: run at W
-        return reference_pair(workload, k) + (t,)
-    return _pair(workload, workload.work(size), k) + (None,)    # slow already: this is the big one
+        size = nxt
+    # the time did not grow measurably (or one probe only): this probe is the big one
+    return Calibration(*_pair(workload, work(size), k), None, "unsteady")
 
 
 def _slope(workload, a, b):

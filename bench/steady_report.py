@@ -1,10 +1,12 @@
 """``report.py --size steady``: qemu measured where its start-up is noise.
 
 1. Plan: qemu and native run at (W/k, W), W = ``Workload.qemu_1s`` (qemu
-   ~1 s); each pydbt backend is calibrated per workload (steady.calibrate) to a
-   pair of its own whose big run takes ~``target_s``; a backend whose run at W
-   is expected to take <= ``wall_cap`` s also runs at W (the wall comparison),
-   else its wall time at W is projected from its steady rate (shown with ~).
+   ~1 s); each pydbt backend is calibrated per workload (steady.calibrate):
+   one expected to take <= ``wall_cap`` s at W runs at (W/k, W) too (its
+   steady rate and its wall time at W measured where qemu's are); a slower
+   one gets a pair of its own whose big run takes ~``target_s`` (its wall
+   time at W projected from its steady rate, shown with ~).  The probes
+   (size, CPU s, translation + compilation s) are kept in the JSON.
 2. Measure: ``repeat`` passes, each through every workload and, within it,
    every runner in rotating order (its sizes back to back); every output
    checked against qemu's at the same size.
@@ -14,7 +16,8 @@
    guest code, so they get the same counts.
 4. Short programs (short.py): for each auto runner, auto and pybytecode
    alone at sizes where pybytecode runs under 1 s (issue 12's 10% target).
-5. Summarise (rates, ratios, native metrics, targets), tables, SVG chart.
+5. Summarise (rates, ratios, native metrics from the big run of each
+   steady pair, targets), tables, SVG chart.
 """
 
 from __future__ import annotations
@@ -63,44 +66,46 @@ class Expected:
 
 
 def plan(workloads, runners, backends, opts, expected, timeout_for):
-    """{workload: {runner: {"pair": (S, B), "wall": bool, "est_wall_s", "problem"}}}"""
+    """{workload: {runner: {"pair": (S, B), "wall": bool (B is W), "est_wall_s",
+    "calibration": "W" | "steady" | "unsteady" | "reference", "probes":
+    [[size, cpu_s, jit_s], ...], "problem"}}}"""
     plans = {}
     for w in workloads:
         plans[w.name] = p = {}
         ref = steady.reference_pair(w, opts.k)
         for r in runners:
             if r not in backends:
-                p[r] = {"pair": ref, "wall": True, "est_wall_s": None, "problem": None}
+                p[r] = {"pair": ref, "wall": True, "est_wall_s": None, "calibration": "reference",
+                        "probes": [], "problem": None}
                 continue
-            problems = []
+            problems, probes = [], []
 
-            def probe(size, r=r, w=w, problems=problems):
+            def probe(size, r=r, w=w, problems=problems, probes=probes):
                 run = benchlib.run(r, w, size, timeout_for(r))
                 problem = run.failure(expected.get(w, size))
+                jit = steady.jit_seconds(run.stats)
                 log(f"   calibrate {w.name:<11} {r:<11} size {size:>11,}  cpu {run.cpu_s:7.3f} s"
-                    + ("" if problem is None else "  FAILED"))
+                    + ("" if jit is None else f"  jit {jit:7.3f} s") + ("" if problem is None else "  FAILED"))
                 if problem:
                     problems.append(problem)
                     return None
-                return run.cpu_s
+                probes.append([size, round(run.cpu_s, 4), None if jit is None else round(jit, 4)])
+                return run.cpu_s, jit
 
-            res = steady.calibrate(probe, w, w.small, opts.k, opts.target_s)
+            res = steady.calibrate(probe, w, w.small, opts.k, opts.target_s, opts.wall_cap)
             if res is None:
-                p[r] = {"pair": None, "wall": False, "est_wall_s": None, "problem": problems[-1]}
+                p[r] = {"pair": None, "wall": False, "est_wall_s": None, "calibration": None,
+                        "probes": probes, "problem": problems[-1]}
                 continue
-            small, big, est_w = res
-            at_w = big == w.qemu_1s or (est_w is not None and est_w <= opts.wall_cap)
-            p[r] = {"pair": (small, big), "wall": at_w, "est_wall_s": est_w, "problem": None}
+            log(f"   calibrated {w.name:<11} {r:<11} {res.small:,} / {res.big:,} ({res.how})")
+            p[r] = {"pair": (res.small, res.big), "wall": res.big == w.qemu_1s, "est_wall_s": res.est_w,
+                    "calibration": res.how, "probes": probes, "problem": None}
     return plans
 
 
 def sizes_of(entry, w):
-    if entry["pair"] is None:
-        return []
-    sizes = list(entry["pair"])
-    if entry["wall"] and w.qemu_1s not in sizes:
-        sizes.append(w.qemu_1s)
-    return sizes
+    """The sizes a runner runs at: its pair (W, the wall size, when affordable)."""
+    return [] if entry["pair"] is None else list(entry["pair"])
 
 
 def measure(workloads, runners, plans, repeat, expected, timeout_for):
@@ -178,6 +183,7 @@ def summarise(workloads, runners, backends, plans, runs, counts, expected):
             bad = [x for rs in per_size.values() for x in rs if x.failure(expected.cache.get((w.name, x.size)))]
             e = {"small": p["pair"][0] if p["pair"] else None, "big": p["pair"][1] if p["pair"] else None,
                  "ran_at_w": p["wall"], "est_wall_s": p["est_wall_s"],
+                 "calibration": p.get("calibration"), "probes": p.get("probes", []),
                  "runs": {str(s): [{"wall_s": round(x.wall_s, 5), "cpu_s": round(x.cpu_s, 5), "stats": x.stats}
                                    for x in rs] for s, rs in per_size.items()}}
             problem = p["problem"] or (bad[0].failure(expected.cache.get((w.name, bad[0].size))) if bad else None)
@@ -199,9 +205,12 @@ def summarise(workloads, runners, backends, plans, runs, counts, expected):
                                                      ins.get(W), rate)
                 e["wall_projected"] = True
             if r in backends:
-                at = W if W in per_size else B
-                e["native_at"] = at
-                e["native"] = steady.median_metrics(steady.native_metrics(x.stats, x.wall_s) for x in per_size[at])
+                # from the runs the steady rate is measured on: the big one (W when it ran there)
+                e["native_at"] = B
+                e["native"] = steady.median_metrics(steady.native_metrics(x.stats, x.wall_s) for x in per_size[B])
+                shares = [steady.jit_share(steady.jit_seconds(a.stats), steady.jit_seconds(b.stats),
+                                           a.cpu_s, b.cpu_s) for a, b in zip(per_size[S], per_size[B])]
+                e["steady_jit_pct"] = _median(shares)
         q = row["runners"].get("qemu", {})
         for r, e in row["runners"].items():
             e["steady_vs_qemu"] = (e["steady_mips"] / q["steady_mips"]
@@ -226,7 +235,13 @@ def _sizes(row, r):
     e = row["runners"][r]
     if e["small"] is None:
         return e["status"].upper()
-    return f"{e['small']:,} / {e['big']:,}" + (" +W" if e["ran_at_w"] and e["big"] != row["qemu_1s"] else "")
+    return (f"{e['small']:,} / {e['big']:,}" + (" +W" if e["ran_at_w"] and e["big"] != row["qemu_1s"] else "")
+            + (" (unsteady)" if e.get("calibration") == "unsteady" else ""))
+
+
+def _unsteady(e):
+    """A pair the calibration could not verify (its rate is marked '?')."""
+    return e.get("calibration") == "unsteady"
 
 
 def build_tables(rows, runners, backends, repeat, k, short_rows=None):
@@ -243,7 +258,8 @@ def build_tables(rows, runners, backends, repeat, k, short_rows=None):
                 e = row["runners"][r]
                 v = get(e)
                 cells.append(e["status"].upper() if e["status"] != "ok" else
-                             ("~" if approx and approx(e) and v is not None else "") + _num(v))
+                             ("~" if approx and approx(e) and v is not None else "") + _num(v)
+                             + ("?" if v is not None and _unsteady(e) else ""))
             body.append(cells)
         for label, kinds in (("geomean integer", ("int",)), ("geomean FP", ("fp",))):
             body.append([label] + [_num(geomean(get(row["runners"][r]) for row in rows if row["kind"] in kinds))
@@ -259,7 +275,8 @@ def build_tables(rows, runners, backends, repeat, k, short_rows=None):
                      fmt_time(row["runners"].get("qemu", {}).get("wall_at_w"))]
                     + [_sizes(row, b) for b in backends])
     tables.append((f"Sizes: qemu's ~1 s size W (qemu and native run W/{k} and W); each backend's calibrated "
-                   "pair (+W: also run at W)",
+                   "pair: W/k and W when it can afford W, else its own (unsteady: not verified, figures "
+                   "marked ?)",
                    ["workload", "kind", "W", "guest Minsn at W", "qemu wall at W"] + [f"{b} sizes" for b in backends],
                    body))
     hdr = [r + (" (equiv.)" if r == "native" else "") for r in runners]
@@ -290,6 +307,7 @@ def build_tables(rows, runners, backends, repeat, k, short_rows=None):
             hdr += [f"{b} transitions /10k insns", f"{b} chained %", f"{b} compile % of wall",
                     f"{b} median compile ms/TB" + (" (optimized)" if b in quick else "")]
             hdr += [f"{b} median compile ms/TB (quick)"] if b in quick else []
+            hdr += [f"{b} compile % of the steady difference"]
         for row in rows:
             cells = [row["workload"]]
             for b in natives:
@@ -297,9 +315,11 @@ def build_tables(rows, runners, backends, repeat, k, short_rows=None):
                 cells += [_num(m.get("transitions_per_10k")), _num(m.get("chained_pct"), 4),
                           _num(m.get("compile_share_pct")), _num(m.get("median_compile_ms"))]
                 cells += [_num(m.get("quick_compile_ms"))] if b in quick else []
+                cells += [_num(row["runners"][b].get("steady_jit_pct"))]
             body.append(cells)
-        tables.append(("Native tier, from -stats=json of the run at W (else at the big size), median",
-                       hdr, body))
+        tables.append(("Native tier, from -stats=json of the big run of each steady pair (W where it ran "
+                       "there), median; the last column: translation + compilation growing between the "
+                       "pair's sizes, % of their CPU time difference", hdr, body))
     by_auto = {}
     for r in short_rows or []:
         by_auto.setdefault(r["auto"], []).append(r)

@@ -52,8 +52,10 @@ def fake_runner(w, startup, seconds_per_work, calls=None):
 def test_calibrate_a_slow_runner_gets_its_own_sizes():
     w = benchlib.WORKLOADS["intloop"]           # linear
     calls = []
-    # 0.3 s start-up, 1 s per 400,000 iterations (~10 MIPS)
-    small, big, est_w = steady.calibrate(fake_runner(w, 0.3, 1 / 400_000, calls), w, w.small, k=4, target_s=2.0)
+    # 0.3 s start-up, 1 s per 400,000 iterations (~10 MIPS): W would take 300 s
+    small, big, est_w, how = steady.calibrate(fake_runner(w, 0.3, 1 / 400_000, calls), w, w.small, k=4,
+                                              target_s=2.0)
+    assert how == "steady"
     assert big == pytest.approx((2.0 - 0.3) * 400_000, rel=1e-3)
     assert small == pytest.approx(big / 4, rel=1e-3)
     assert est_w == pytest.approx(0.3 + w.qemu_1s / 400_000, rel=1e-3)
@@ -67,60 +69,132 @@ def test_calibrate_ignores_the_compile_dominated_regime():
     # then 1 s per 40 M iterations: the early probes' slope must not be used
     def probe(size):
         return 0.5 + 0.3 * min(size, 100_000) / 100_000 + size / 40e6
-    small, big, est_w = steady.calibrate(probe, w, w.small, k=4, target_s=2.0)
+    small, big, est_w, how = steady.calibrate(probe, w, w.small, k=4, target_s=2.0, wall_cap=0)
+    assert how == "steady"
     assert big == pytest.approx((2.0 - 0.8) * 40e6, rel=0.05)
     assert small == w.scaled(big, 1 / 4)
+    # it can afford W (3.8 s): it runs at qemu's pair then
+    assert steady.calibrate(probe, w, w.small, k=4, target_s=2.0) == (
+        *steady.reference_pair(w, 4), pytest.approx(3.8, rel=0.01), "W")
 
 
-def test_calibrate_a_long_start_up_lengthens_the_big_run():
+def test_calibrate_a_long_fixed_cost_gets_as_much_work_on_top():
     w = benchlib.WORKLOADS["intloop"]
-    # 2.5 s of start-up and compilation (a cold native tier), then 40 M iterations/s:
-    # a 2 s big run would be all start-up; it gets target / 2 of work on top instead
+    # 2.5 s of start-up and compilation (a cold native tier), then 20 M
+    # iterations/s: the big run's work must be at least the fixed cost (5 s in
+    # all, 50 M iterations), and the line is checked that far
     calls = []
-    small, big, _ = steady.calibrate(fake_runner(w, 2.5, 1 / 40e6, calls), w, w.small, k=4, target_s=2.0)
-    assert big == pytest.approx(1.0 * 40e6, rel=1e-3)
+    small, big, _, how = steady.calibrate(fake_runner(w, 2.5, 1 / 20e6, calls), w, w.small, k=4,
+                                          target_s=2.0, wall_cap=0)
+    assert (how, big) == ("steady", pytest.approx(2.5 * 20e6, rel=1e-3))
     assert small == w.scaled(big, 1 / 4)
-    assert len(calls) <= 8
+    assert 2.5 + calls[-1] / 20e6 >= 5.0 and len(calls) == 7
 
 
-def test_calibrate_waits_until_all_hot_code_is_compiled():
-    w = benchlib.WORKLOADS["strings"]
-    # compilation grows by 0.5 s per 4x the size (more paths get hot) up to
-    # 64,000 rounds, the work is 400,000 rounds/s: the early slopes disagree,
-    # the pair must lie past the compile regime
+def plateau_runner(w, compile_s, plateau, rate, startup=1.0, stats=True):
+    """A JIT whose compilation grows in proportion to the size up to
+    `plateau` (more code gets hot as it runs longer), then stays: CPU seconds
+    and, with stats, the translation + compilation seconds -stats reports."""
     def probe(size):
-        return 2.5 + 0.5 * min(math.log(max(size, 250) / 250, 4), 4) + size / 400_000
-    small, big, _ = steady.calibrate(probe, w, w.small, k=4, target_s=2.0)
-    assert small >= 64_000
-    # the fixed cost is then 4.5 s: the big run gets target / 2 of work beyond it
-    assert big == pytest.approx(400_000, rel=1e-3) and small == w.scaled(big, 1 / 4)
+        jit = compile_s * min(size, plateau) / plateau
+        t = startup + jit + size / rate
+        return (t, jit + 0.05) if stats else t
+    return probe
+
+
+def test_calibrate_rejects_a_fixed_cost_that_grows_until_a_plateau():
+    """Session 8's strings: compilation grows linearly with the size up to
+    10,000 rounds, so the first three probes lie on one line; the old rule
+    took a pair (1,666 / 6,666) in that regime, ~100x too slow a rate."""
+    w = benchlib.WORKLOADS["strings"]           # W = 800,000 rounds, 1 s of work at W here
+    probe = plateau_runner(w, 1.5, 10_000, 800_000, stats=False)
+    (s1, t1), (s2, t2), (s3, t3) = [(s, probe(s)) for s in (250, 1000, 4000)]
+    slopes = [(t2 - t1) / (s2 - s1), (t3 - t2) / (s3 - s2)]
+    assert 2 / 3 <= slopes[1] / slopes[0] <= 1.5 and t3 - t2 >= 0.25     # the old rule's line
+    c = t3 - slopes[1] * s3
+    assert t3 - c >= 2.0 / 4 and t3 - c < c                 # ... and its work part; not >= the fixed cost
+    # timing alone: it can afford W (3.5 s), found past the plateau
+    assert steady.calibrate(probe, w, w.small) == (200_000, 800_000, pytest.approx(3.5, rel=0.01), "W")
+    # a runner that cannot afford W (no wall runs): a steady pair past the plateau
+    probe = plateau_runner(w, 1.5, 10_000, 800_000)
+    small, big, _, how = steady.calibrate(probe, w, w.small, wall_cap=0)
+    assert how == "steady" and 10_000 <= small < big
+
+
+def test_calibrate_sees_compilation_grow_where_the_time_looks_linear():
+    """A plateau so late (64,000 rounds, 3 s of compilation) that the time
+    is linear with its work part beyond the fixed cost: timing alone cannot
+    tell; -stats' compilation time, growing as fast as the time, can."""
+    w = benchlib.WORKLOADS["strings"]
+    blind = steady.calibrate(plateau_runner(w, 3.0, 64_000, 800_000, stats=False), w, w.small, wall_cap=0)
+    assert blind.how == "steady" and blind.big < 64_000          # fooled
+    probe = plateau_runner(w, 3.0, 64_000, 800_000)
+    small, big, _, how = steady.calibrate(probe, w, w.small, wall_cap=0)
+    assert small >= 64_000 and big == w.qemu_1s
+    assert steady.calibrate(probe, w, w.small) == (200_000, 800_000, pytest.approx(5.0, rel=0.01), "W")
+
+
+def test_calibrate_measured_strings_profiles():
+    """CPU seconds measured here (cold code cache, 2026-12-02, load ~2):
+    -backend auto and llvm on strings; both run W (800,000) in 3-5 s."""
+    w = benchlib.WORKLOADS["strings"]
+    auto = {250: 0.94, 1000: 0.99, 4000: 1.45, 16000: 1.90, 64000: 2.25}
+    llvm = {250: 1.88, 1000: 1.87, 4000: 2.14, 16000: 2.27, 64000: 2.19}
+    for profile in (auto, llvm):
+        small, big, est_w, how = steady.calibrate(profile.__getitem__, w, w.small)
+        assert (small, big, how) == (200_000, 800_000, "W") and est_w <= 10
 
 
 def test_calibrate_is_not_fooled_by_compile_time_that_doubles():
     w = benchlib.WORKLOADS["strings"]
     # measured with a cold native tier: 2.9, 3.7, 5.4 s at 250, 1,000, 4,000
     # (slopes 2:1 apart, compilation still growing); flat from 16,000 on
+    # (-stats: the growth is compilation: 0.5, 1.3, 2.9 s, then 3.4 s)
     def probe(size):
-        return {250: 2.86, 1000: 3.70, 4000: 5.41}.get(size, 6.0 + size / 600_000)
-    small, big, _ = steady.calibrate(probe, w, w.small, k=4, target_s=2.0)
-    assert small >= 16_000
+        t = {250: 2.86, 1000: 3.70, 4000: 5.41}.get(size, 6.0 + size / 600_000)
+        return t, {250: 0.5, 1000: 1.3, 4000: 2.9}.get(size, 3.4)
+    assert steady.calibrate(probe, w, w.small)[:2] == (200_000, 800_000)
+    small, big, _, how = steady.calibrate(probe, w, w.small, k=4, target_s=2.0, wall_cap=0)
+    assert small >= 16_000 and how == "steady"
+    # timing alone, without a wall run: not taken for steady
+    assert steady.calibrate(lambda size: probe(size)[0], w, w.small, wall_cap=0).how == "unsteady"
 
 
 def test_calibrate_a_fast_runner_runs_at_qemus_sizes():
     w = benchlib.WORKLOADS["matmul_int"]        # cubic
-    small, big, est_w = steady.calibrate(fake_runner(w, 0.2, 1.0 / w.work(w.qemu_1s)), w, w.small)
+    small, big, est_w, how = steady.calibrate(fake_runner(w, 0.2, 1.0 / w.work(w.qemu_1s)), w, w.small)
     assert (small, big) == steady.reference_pair(w, 4) == (w.scaled(w.qemu_1s, 0.25), w.qemu_1s)
-    assert est_w == pytest.approx(1.2, rel=1e-3)
+    assert est_w == pytest.approx(1.2, rel=1e-3) and how == "W"
+
+
+def test_calibrate_stops_before_an_unaffordable_probe():
+    w = benchlib.WORKLOADS["intloop"]
+    calls = []
+    # compilation keeps growing with the size (never steady): the probes stop
+    # before one expected to take longer than the budget (wall cap 10 s)
+    def probe(size):
+        calls.append(size)
+        jit = 0.3 * math.log2(size)
+        return 0.3 + jit + size / 400_000, jit
+    small, big, _, how = steady.calibrate(probe, w, w.small)
+    assert how == "unsteady" and small < big
+    assert probe(calls[-1])[0] <= 10 and len(calls) <= 6
 
 
 def test_calibrate_fib_and_failures():
     w = benchlib.WORKLOADS["fib"]               # work grows 1.618x per step
     def t(size):
         return 0.3 + 2.0 * w.work(size) / w.work(27)
-    small, big, _ = steady.calibrate(t, w, w.small)
+    small, big, _, how = steady.calibrate(t, w, w.small)
+    assert how == "steady"
     assert t(big) <= 2.0 < t(big + 1)                          # the largest size within the target
     assert small == w.scaled(big, 1 / 4) < big
     assert steady.calibrate(lambda size: None, w, w.small) is None
+
+
+def test_jit_seconds():
+    assert steady.jit_seconds({"compile_ms": {"interp": 100.0, "llvm": 400.0}, "translate_ms": 500.0}) == 1.0
+    assert steady.jit_seconds({"guest_insns": 5}) is None and steady.jit_seconds(None) is None
 
 
 def test_native_metrics_from_stats():
@@ -192,6 +266,9 @@ def test_tiny_real_steady_report(tmp_path, monkeypatch):
     e, q = row["runners"]["pybytecode"], row["runners"]["qemu"]
     assert (q["small"], q["big"]) == (24, 27)
     assert e["status"] == "ok" and e["small"] < e["big"] <= 27
+    # no wall runs (--wall-cap 0): a pair of its own, from probes whose -stats gave their compile time
+    assert e["calibration"] in ("steady", "unsteady") and len(e["probes"]) >= 2
+    assert all(size <= 27 and cpu > 0 and jit > 0 for size, cpu, jit in e["probes"])
     # the rates are what the recorded counts and CPU times say (whether the
     # difference was measurable on a loaded machine or not)
     for entry in (e, q):
