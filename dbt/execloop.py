@@ -51,7 +51,13 @@ class Profile:
     exits of a superblock cut by its size limit) was otherwise compiled once per
     pc, each copy holding the whole loop (7x the code).  A small one is copied:
     a loop's head that only dispatches (vm's switch) costs less copied into
-    each of its predecessors than a chained jump per iteration."""
+    each of its predecessors than a chained jump per iteration.
+
+    Nor is a region an entry when it jumps back into the superblock being made
+    (`inside`: the pcs already in it): the two would be one loop split in two
+    functions, each iteration leaving one for the other with every register
+    written back (quicksort's partition, its inner loop made a region first).
+    Its code is copied instead, and the loop closes inside the new region."""
 
     def __init__(self, cache, tier):
         self.by_pc = cache.by_pc
@@ -60,10 +66,11 @@ class Profile:
     def ran(self, pc):
         return pc in self.by_pc
 
-    def entry(self, pc):
+    def entry(self, pc, inside=()):
         tb = self.by_pc.get(pc)
         return (tb is not None and tb.tier + tb.promoting >= self.tier
-                and tb.ninsns > COPY_MAX)
+                and tb.ninsns > COPY_MAX
+                and not any(t in inside for t in tb.targets))
 
 
 COPY_MAX = 24         # instructions: a region this small is copied, not chained to (Profile)
@@ -133,6 +140,8 @@ class Engine:
         self.slow = any(proc.log.on(i) for i in ("exec", "cpu"))
         self.counter = [0] if count else None        # [guest instructions executed]
         self.debug = None                            # the gdbstub's server, when attached
+        self.region_pcs = {}                         # last tier: region pc -> the pcs of its code
+        self.reformed = set()                        # pcs whose region was re-formed (once each)
 
     # --- translation -------------------------------------------------------------
     def translate(self, pc):
@@ -167,6 +176,8 @@ class Engine:
             log.write(f"OP after optimization:\n{format_block(block, self.arch.global_names)}\n")
         targets = [op.consts[0] for op in block.ops if op.name == "goto_tb"]
         tb = TB(pc, block.size, block.ninsns, block.pages, targets, tier=tier)
+        if tier > 0 and tier == len(self.tiers) - 1:
+            self.region_pcs[pc] = frozenset(a for a, _ in block.insns)
         tb.stubs = [self._stub(tb, k, t) for k, t in enumerate(targets)]
         tb.links = list(tb.stubs)
         STATS.translate_time += time.perf_counter() - t0
@@ -316,6 +327,7 @@ class Engine:
                 self.native_spent += time.thread_time() - t0
             self.cache.replace(old, new)
             STATS.tbs_promoted += 1
+            self._reform_into(new)
             return new.fn
         t0, c0 = time.perf_counter(), time.thread_time()
         block, new = self._block(old.pc, tier)
@@ -347,9 +359,61 @@ class Engine:
                 self.cache.publish(new)
                 self.cache.replace(old, new)
                 STATS.tbs_promoted += 1
+            self._reform_into(new)
         self.in_flight.add(new)                      # (a set: one C call, safe between threads)
         self.compiler.submit(work, done)
         return old.fn
+
+    # --- re-forming regions ------------------------------------------------------------
+    # A region is formed from the profile of its time: a path that had not run
+    # yet, or a pc that was another region's entry then, ends it with an exit.
+    # When that exit's target becomes a region of the last tier itself, and one
+    # that the region would have copied (COPY_MAX or smaller) or that jumps back
+    # into the region's code (a loop split between two functions: each turn
+    # writes every register back and reloads it), the region is made again
+    # from the profile as it is now (Profile copies both kinds), once per pc.
+
+    def _reform_into(self, new):
+        """new, a TB of the last tier, now stands at its pc: re-form the regions of
+        that tier jumping to it that it should have been part of (see above)."""
+        if new.tier == 0 or new.tier != len(self.tiers) - 1 or not new.valid:
+            return
+        if not hasattr(self.tiers[new.tier], "prepare"):
+            return
+        for src, _ in list(new.incoming):
+            mine = self.region_pcs.get(src.pc, ())
+            if (src.tier == new.tier and src.valid and src.pc != new.pc and src.pc not in self.reformed
+                    and (new.ninsns <= COPY_MAX or any(t in mine for t in new.targets))):
+                self.reformed.add(src.pc)
+                self._reform(src)
+
+    def _reform(self, old):
+        """old made again on its tier from today's profile, replacing it; in this
+        thread (the guest's, or the compile thread's: done())."""
+        backend = self.tiers[old.tier]
+        t0, c0 = time.perf_counter(), time.thread_time()
+        try:
+            block, new = self._block(old.pc, old.tier)
+        except GuestFault:                           # (its code was unmapped meanwhile)
+            return
+        job = self._prepare(backend, block, new)
+        self.cache.index(new)                        # (a write to its code from now on drops it)
+        try:
+            fn = backend.finish(job)
+        except Exception:                            # (as a failed compile in the thread: old stays)
+            self.cache.discard(new)
+            return
+        self.native_spent += time.thread_time() - c0
+        with self.cache.lock:
+            new.fn = fn
+            if not (old.valid and new.valid):
+                self.cache.discard(new)
+                return
+            self._compiled(backend, new, fn, time.perf_counter() - t0)
+            STATS.compile_each.setdefault(backend.name, []).append(time.perf_counter() - t0)
+            self.cache.publish(new)
+            self.cache.replace(old, new)
+        STATS.extra["regions_reformed"] = STATS.extra.get("regions_reformed", 0) + 1
 
     def _may_compile(self):
         """May a counting tier's TB be compiled to native code now (the warm-up

@@ -210,7 +210,7 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
             return None
         for _, target, _, _ in ctx.side_exits:
             if (target not in tried and target not in seen and profile.ran(target)
-                    and not profile.entry(target)):
+                    and not profile.entry(target, seen)):
                 tried.add(target)
                 return target
         return None
@@ -277,7 +277,7 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
             continue
         if (block.ninsns >= max_insns or nxt in seen
                 or len(pages | {nxt >> 12}) > MAX_PAGES
-                or profile is not None and (branched and not profile.ran(nxt) or profile.entry(nxt))):
+                or profile is not None and (branched and not profile.ran(nxt) or profile.entry(nxt, seen))):
             b.goto_tb(nxt)
             a, starts_path = next_path(), True
             continue

@@ -138,7 +138,8 @@ class Ran:
     """A profile for translate(): which blocks ran (and where other regions
     start: entry, by default nowhere)"""
     def __init__(self, ran, entry=lambda pc: False):
-        self.ran, self.entry = ran, entry
+        self.ran = ran
+        self.entry = lambda pc, inside=(): entry(pc)     # (inside: the superblock's pcs so far)
 
 
 def machine_state(backend, words, regs, fregs, frm, pending=None, superblock=True, profile=None):
