@@ -56,13 +56,13 @@ def steady_rate(insns_small, insns_big, pairs):
     return statistics.median(rates) if rates else None
 
 
-def jit_share(jit_small, jit_big, t_small, t_big):
-    """The percentage of a pair's time difference that is translation +
-    compilation growing between its sizes (a steady pair has little), or
-    None when not known or the difference is not positive."""
-    if None in (jit_small, jit_big, t_small, t_big) or t_big <= t_small:
+def native_tbs(stats):
+    """The TBs compiled to native code in one run (every native tier; a TB
+    recompiled optimized counts twice), from its -stats; None without."""
+    tiers = (stats or {}).get("tbs_by_backend")
+    if tiers is None:
         return None
-    return 100 * (jit_big - jit_small) / (t_big - t_small)
+    return sum(tiers.get(t, 0) for t in NATIVE_TIERS)
 
 
 def project_time(t_at, insns_at, insns_target, rate):

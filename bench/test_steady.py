@@ -192,9 +192,12 @@ def test_calibrate_fib_and_failures():
     assert steady.calibrate(lambda size: None, w, w.small) is None
 
 
-def test_jit_seconds():
-    assert steady.jit_seconds({"compile_ms": {"interp": 100.0, "llvm": 400.0}, "translate_ms": 500.0}) == 1.0
+def test_jit_seconds_and_native_tbs():
+    stats = {"compile_ms": {"interp": 100.0, "llvm": 400.0}, "translate_ms": 500.0,
+             "tbs_by_backend": {"interp": 1000, "pybytecode": 90, "llvm-quick": 60, "llvm": 12}}
+    assert steady.jit_seconds(stats) == 1.0 and steady.native_tbs(stats) == 72
     assert steady.jit_seconds({"guest_insns": 5}) is None and steady.jit_seconds(None) is None
+    assert steady.native_tbs({"tbs_by_backend": {"pybytecode": 9}}) == 0 and steady.native_tbs(None) is None
 
 
 def test_native_metrics_from_stats():
