@@ -118,9 +118,11 @@ def calibrate(probe, workload, start, k=4, target_s=2.0, wall_cap=10.0, min_dt=0
     - Else a pair of its own once the time grows in proportion to the work:
       the last two slopes (three sizes) agree within 1.5x, the last step took
       min_dt, the time above the line's intercept c (the fixed cost) is at
-      least target_s / 4 and (below W) c, and translation + compilation grew by at most
-      jit_growth of the last step's time (a JIT whose fixed cost still grows
-      with the size, as more code gets hot, is not there yet).  The big size
+      least target_s / 4 and (below W) c, and translation + compilation grew
+      by at most jit_growth of the last step's time (a JIT whose fixed cost
+      still grows with the size, as more code gets hot, is not there yet;
+      -stats' compile times are wall times: noise only makes the search
+      go on).  The big size
       is the one expected to take max(target_s, 2c) (its work at least the
       fixed cost), not below the last probe but one (the pair lies on the
       verified line), capped at W and snapped to W within 70% of its work.
