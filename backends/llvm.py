@@ -27,8 +27,10 @@ memoryview item instead of a list item) and change every place that treats
 `cpu.regs` as a list, for no gain here: with tiering a TB changes tier once.
 
 Transitions: `fn(cpu)` (the TB's Python function, what the TB cache and the
-trampoline see) enters native code at its TB (through the TB's C-convention
-entry; TBs call each other in LLVM's preserve_none convention) and returns the
+trampoline see) enters native code at its TB (through the state's one
+C-convention entry, `pydbt_enter(ctx, code)` of the shared module that also
+holds the callback every TB calls: llvm_emit.runtime_text; TBs call each
+other in LLVM's preserve_none convention) and returns the
 Python function to run next, as every backend does:
 * an unchained direct exit (its slot empty: the successor is not native yet, or
   not translated) returns `links[k]`, so the TB cache's stubs and chaining work
@@ -109,6 +111,8 @@ import ctypes
 import mmap
 import os
 import struct
+import threading
+import time
 import weakref
 
 from pydbt.errors import GuestFault
@@ -132,7 +136,9 @@ M64 = (1 << 64) - 1
 
 _CB = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64,
                        ctypes.c_uint64, ctypes.c_uint64)
-_ENTRY = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)      # ctypes lets the GIL go meanwhile
+# (ctx, TB code) -> exit code: llvm_emit.runtime_text's pydbt_enter (ctypes lets the GIL go meanwhile)
+_ENTRY = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)
+RUNTIME_LEVEL = "quick"    # the shared module's (two small functions: entry and callback)
 _CTXS = weakref.WeakValueDictionary()      # ctx address -> NativeCtx
 _CB_STAT = {E.CB_LOAD: "native_slow_loads", E.CB_STORE: "native_slow_stores", E.CB_HELPER: "native_helper_calls"}
 _STRUCTS = {}
@@ -295,6 +301,7 @@ class NativeState:
         self.res_helpers = set()                 # helper ids whose callbacks see it (lr, sc)
         self.free = {}                           # n -> first slots of free runs of n slots
         self.memo = None if shared else {}       # IR text -> (tracker, address)
+        self.runtime = None                      # (tracker, entry, its symbols): see _runtime
         self.cb = _CB(self.callback)
         _STATES.add(self)
         # literals in the text; the run's addresses are symbols (see llvm_emit)
@@ -359,15 +366,29 @@ class NativeState:
         nat.imports[E.SYM_TB_SLOTS] = ctypes.addressof(self.slots) + 8 * nat.slot0
         return nat
 
+    def _runtime(self):
+        """This state's shared module (llvm_emit.runtime_text: C's entry into a
+        TB, the callback every TB calls), linked on the first finish; its object
+        is made once per process (_runtime_object)."""
+        rt = self.runtime
+        if rt is None:
+            with _RUNTIME_LOCK:
+                rt = self.runtime
+                if rt is None:
+                    tracker, entry = llvm_jit.link(_runtime_object(), E.SYM_ENTRY, {E.SYM_CB: self.symbols[E.SYM_CB]},
+                                                   exports=(E.SYM_CALLBACK,))
+                    rt = self.runtime = (tracker, _ENTRY(entry), {E.SYM_CALLBACK: tracker[E.SYM_CALLBACK]})
+        return rt
+
     def finish(self, nat):
         """The LLVM half: the object from the disk cache or code generation
         (LLVM runs without the GIL, so this may run in a compile thread), linked
         with this TB's symbols, and the TB's function."""
+        nat.imports.update(self._runtime()[2])
         key = (nat.text, nat.level)
         known = self.memo.get(key) if self.memo is not None else None
         if known is None:
-            known = llvm_jit.compile(nat.text, nat.fname, nat.imports, nat.pc,
-                                     exports=(E.entry_symbol(nat.fname),), level=nat.level)
+            known = llvm_jit.compile(nat.text, nat.fname, nat.imports, nat.pc, level=nat.level)
             if self.memo is not None:
                 if len(self.memo) > 2048:
                     self.memo.clear()
@@ -386,7 +407,7 @@ class NativeState:
         return self.wrapper(nat)
 
     def wrapper(self, nat):
-        entry = _ENTRY(nat.tracker[E.entry_symbol(nat.fname)])    # (C's entry: llvm_emit.CC)
+        entry = self._runtime()[1]                 # (C's entry into TB code: llvm_emit.runtime_text)
         enter = self.enter
 
         def native_tb(cpu):
@@ -450,7 +471,7 @@ class NativeState:
         w[E.CTX_BUDGET] = budget
         w[E.CTX_STATUS] = 0
         w[E.CTX_ICOUNT] = 0
-        code = entry(nc.addr)                      # (without the GIL: other threads run meanwhile)
+        code = entry(nc.addr, nat.addr)            # (without the GIL: other threads run meanwhile)
         if self.shared:
             nat = self.natives.get(w[E.CTX_EXIT_ID]) or self._dead_native(w[E.CTX_EXIT_ID])
         regs[:] = s.unpack_from(w, 0)
@@ -614,6 +635,19 @@ def _after_fork_in_child():
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 _NO_MEM = []
+_RUNTIME_LOCK = threading.Lock()
+_RUNTIME_OBJ = []
+
+
+def _runtime_object():
+    """The object of llvm_emit.runtime_text, compiled once per process (~1 ms at
+    RUNTIME_LEVEL; not through the disk cache, so native_compiles and the cache
+    count TBs and NativeAtomics only: -stats native_runtime_ms is its cost)."""
+    if not _RUNTIME_OBJ:
+        t0 = time.perf_counter()
+        _RUNTIME_OBJ.append(llvm_jit.compile_object(E.runtime_text(), E.SYM_ENTRY, RUNTIME_LEVEL))
+        _stat("native_runtime_ms", round((time.perf_counter() - t0) * 1e3, 3))
+    return _RUNTIME_OBJ[0]
 
 
 def _state(ctx):

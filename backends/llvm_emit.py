@@ -2,8 +2,8 @@
 
 One TB becomes one function `i64 @<name>(ptr %ctx)` of LLVM's preserve_none
 convention (it saves no register, so chained jumps between TBs push and pop
-nothing), plus `@<name>.enter`, its entry from C (ctypes), which saves C's
-registers once for the whole chain (entry_symbol).  `ctx` is the calling
+nothing), entered from C (ctypes) through the one shared `pydbt_enter(ctx,
+code)`, which saves C's registers once for the whole chain (runtime_text).  `ctx` is the calling
 thread's native context (see CTX_* below): the guest registers as 64 words,
 then the budget, the exit fields, the instruction count, the callback status,
 the helper arguments, the FP flags and rounding mode (llvm_fp.py) and the
@@ -46,7 +46,7 @@ Shape of the function:
   (GuestMemory.load/store) is exact: page crossing, faults, stores into pages
   that hold translations (which invalidates them); if it raised, the TB leaves
   by its fault exit with the pc of the faulting instruction.  Every slow path
-  calls it through the TB's own `<name>.cb` (callback_function), which empties
+  calls it through the shared `pydbt_callback` (runtime_text), which empties
   the page caches and saves every register (preserve_allcc): no spills around
   the call, one copy of the emptying.  The checks'
   branches carry weights (the slow paths and exits unlikely, the callback `cold`)
@@ -87,8 +87,8 @@ NPGC_MAX = 8
 CTX_RES = CTX_PGC + NPGC_MAX           # the LR reservation: address, size (0: none), value (see atomic)
 CTX_WORDS = CTX_RES + 3
 
-# the TB's own function that calls back into Python (callback_function): it saves every register
-CB_SUFFIX, CB_CC = ".cb", "preserve_allcc"
+# the shared function that calls back into Python (runtime_text): it saves every register
+CB_CC = "preserve_allcc"
 LIKELY = 2000                          # branch weight of the likely way (the other: 1)
 
 # exit codes returned to Python
@@ -115,6 +115,8 @@ _PLAIN = re.compile(r"[A-Za-z$._][A-Za-z$._0-9]*\Z")
 # symbols for the run's numbers: the state's, then the TB's own
 SYM_MEM, SYM_PERM, SYM_JC, SYM_CB = "pydbt_mem", "pydbt_perm", "pydbt_jc", "pydbt_cb"
 SYM_TB_ID, SYM_TB_SLOTS = "pydbt_tb_id", "pydbt_tb_slots"
+# the shared functions (runtime_text): C's entry into a TB, the callback every TB calls
+SYM_ENTRY, SYM_CALLBACK = "pydbt_enter", "pydbt_callback"
 
 # a jump cache entry: (pc | tag << JC_TAG_SHIFT, code); the tag changes with every
 # fill, so a reader that sees the same first word before and after reading the
@@ -123,14 +125,30 @@ JC_TAG_SHIFT = 48
 
 
 # TB functions save no register (LLVM's preserve_none): a chained jump costs no
-# pushes and pops; Python enters through the TB's C-convention entry, which does
-ENTRY_SUFFIX, CC = ".enter", "preserve_nonecc"
+# pushes and pops; Python enters through the shared C-convention entry, which does
+CC = "preserve_nonecc"
 
 
-def entry_symbol(name):
-    """The symbol of TB function `name`'s entry from C (ctypes): it calls the TB
-    function, saving the registers C wants kept once for the whole chain."""
-    return name + ENTRY_SUFFIX
+def runtime_text():
+    """The module every TB shares (one per native state, its SYM_CB linked):
+    `i64 pydbt_enter(ctx, code)`, C's entry into TB function `code`, saving the
+    registers C wants kept once for the whole chain; and `pydbt_callback`, a TB's
+    one way to the Python callback: it calls it, then empties every page cache
+    word (Python may have changed permissions; CTX_PGC.., a TB empties its own
+    on entry too).  Its convention saves every register, so a slow path spills
+    nothing around its call.  (One copy instead of two functions in each TB's
+    module: a module's every function costs LLVM a whole codegen pipeline.)"""
+    cb = Names.sym(SYM_CB)
+    out = [f"declare i64 {cb}(ptr, i64, i64, i64, i64)",
+           f"define i64 {Names.sym(SYM_ENTRY)}(ptr %ctx, ptr %code) nounwind {{",
+           f"  %r = call {CC} i64 %code(ptr %ctx)", "  ret i64 %r", "}",
+           f"define {CB_CC} i64 {Names.sym(SYM_CALLBACK)}"
+           f"(ptr %ctx, i64 %k, i64 %a, i64 %b, i64 %c) cold noinline nounwind {{",
+           f"  %r = call i64 {cb}(ptr %ctx, i64 %k, i64 %a, i64 %b, i64 %c)"]
+    for k in range(NPGC_MAX):
+        out += [f"  %p{k} = getelementptr inbounds i64, ptr %ctx, i64 {CTX_PGC + k}",
+                f"  store i64 -1, ptr %p{k}"]
+    return "\n".join(out + ["  ret i64 %r", "}"]) + "\n"
 
 
 def helper_symbol(fn):
@@ -218,7 +236,7 @@ class Emitter:
         self.meta = {}                # metadata node (a tuple) -> its number
         self.in_loop = set()          # indices of the ops inside a loop (their lone accesses cache pages)
         self.caches = []              # page caches (ctx words CTX_PGC + k), emptied by every callback
-        self.calls_back = False       # the TB calls Python (its callback_function is defined)
+        self.calls_back = False       # the TB calls Python (pydbt_callback: runtime_text)
         self.reservation = None       # the CPU attribute of the LR reservation, if LR/SC run natively
 
     # --- text helpers ----------------------------------------------------------------
@@ -361,10 +379,6 @@ class Emitter:
         if self.exits:
             self.lines.extend(self.leave_block())
         self.lines.append("}")
-        self.lines += [f"define i64 {Names.sym(entry_symbol(self.name))}(ptr %ctx) nounwind {{",
-                       f"  %r = call {CC} i64 {Names.sym(self.name)}(ptr %ctx)", "  ret i64 %r", "}"]
-        if self.calls_back:
-            self.lines += self.callback_function()
         decls = sorted(self.intrinsics) + [self.decls[k] for k in sorted(self.decls)]
         meta = [f"!{i} = !{{!\"{k[0]}\", " + ", ".join(f"i32 {x}" for x in k[1:]) + "}"
                 for k, i in self.meta.items()]
@@ -519,14 +533,13 @@ class Emitter:
 
     # --- callbacks -----------------------------------------------------------------------
     def callback(self, kind, a, b, c):
-        cb = Names.sym(SYM_CB)
-        self.decls.setdefault(SYM_CB, f"declare i64 {cb}(ptr, i64, i64, i64, i64)")
+        cb = Names.sym(SYM_CALLBACK)
+        self.decls.setdefault(SYM_CALLBACK, f"declare {CB_CC} i64 {cb}(ptr, i64, i64, i64, i64)")
         r = self.fresh()
         if self.fp:
             self.fp.collect()
         self.calls_back = True
-        self.emit(f"{r} = call {CB_CC} i64 {Names.sym(self.name + CB_SUFFIX)}"
-                  f"(ptr %ctx, i64 {kind}, i64 {a}, i64 {b}, i64 {c}) cold")
+        self.emit(f"{r} = call {CB_CC} i64 {cb}(ptr %ctx, i64 {kind}, i64 {a}, i64 {b}, i64 {c}) cold")
         if self.fp:
             self.fp.clear()
         st, bad = self.ctx_load(CTX_STATUS), self.fresh()
@@ -536,21 +549,6 @@ class Emitter:
         self.likely(bad, ok, "fault", negate=True)
         self.block_start(ok)
         return r
-
-    def callback_function(self):
-        """The TB's one way to the Python callback: it calls it, then empties the
-        TB's page caches (Python may have changed permissions; words CTX_PGC..
-        of this TB, other TBs empty theirs on entry).  Its convention saves every
-        register, so a slow path spills nothing around its call: less code at
-        each access for LLVM to make, and nothing on the hot paths' registers."""
-        cb = Names.sym(SYM_CB)
-        out = [f"define internal {CB_CC} i64 {Names.sym(self.name + CB_SUFFIX)}"
-               f"(ptr %ctx, i64 %k, i64 %a, i64 %b, i64 %c) cold noinline nounwind {{",
-               f"  %r = call i64 {cb}(ptr %ctx, i64 %k, i64 %a, i64 %b, i64 %c)"]
-        for k in self.caches:
-            out += [f"  %p{k} = getelementptr inbounds i64, ptr %ctx, i64 {CTX_PGC + k}",
-                    f"  store i64 -1, ptr %p{k}"]
-        return out + ["  ret i64 %r", "}"]
 
     # --- memory -------------------------------------------------------------------------
     def plan_groups(self):

@@ -166,12 +166,31 @@ def compile(text, name, imports=None, pc=None, exports=(), level="full"):
         obj = disk.get(key)
     hit = obj is not None
     if not hit:
-        with _lock:
-            obj = s["tms"][level].emit_object(parse(text, True, name, level))
+        obj = compile_object(text, name, level)
         _stat("native_compiles")
         if disk is not None:
             _stat("native_cache_misses")
             disk.put(key, obj)
+    tracker, addr = link(obj, name, imports, exports, pc)
+    if hit:
+        extra = STATS.extra
+        _stat("native_cache_hits")
+        extra["native_cache_load_ms"] = round(extra.get("native_cache_load_ms", 0) +
+                                              (time.perf_counter() - t0) * 1e3, 4)
+    return tracker, addr
+
+
+def compile_object(text, name, level="full"):
+    """A module's text -> its object code at `level` (no cache)."""
+    s = _init()
+    with _lock:
+        return s["tms"][level].emit_object(parse(text, True, name, level))
+
+
+def link(obj, name, imports=None, exports=(), pc=None):
+    """An object -> (tracker, address of its function `name`): linked as a JIT
+    library of its own, with `imports` (symbol -> absolute value)."""
+    s = _init()
     with _lock:
         lib = s["llvm"].JITLibraryBuilder().add_object_img(obj)
         for sym, value in (imports or {}).items():
@@ -180,11 +199,6 @@ def compile(text, name, imports=None, pc=None, exports=(), level="full"):
             lib.export_symbol(sym)
         tracker = lib.link(s["jit"], f"pydbt{next(s['names'])}")
     addr = tracker[name]
-    if hit:
-        extra = STATS.extra
-        _stat("native_cache_hits")
-        extra["native_cache_load_ms"] = round(extra.get("native_cache_load_ms", 0) +
-                                              (time.perf_counter() - t0) * 1e3, 4)
     if llvm_cache.perfmap_on():
         llvm_cache.perfmap_add(addr, llvm_cache.symbol_size(obj, name) or 1, pc, name)
     return tracker, addr
