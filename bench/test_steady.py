@@ -218,6 +218,58 @@ def test_native_metrics_from_stats():
     assert med["median_compile_ms"] == 4.5
 
 
+def test_summary_metrics_come_from_the_pairs_big_runs():
+    """summarise on made-up runs: rates from each pair, the wall time at W
+    measured where the runner ran there (projected otherwise), the native
+    metrics from the big run of the pair (not another size's)."""
+    import steady_report as sr
+
+    w = benchlib.WORKLOADS["fib"]                             # W = 38
+    W = w.qemu_1s
+
+    counts = {"fib": {30: 1e9, 33: 5e9, 35: 1e10, W: 4e10}}
+
+    def run(runner, size, cpu, tbs=None, trans=0):
+        stats = None if tbs is None else {
+            "guest_insns": counts["fib"][size], "native_transitions": trans, "native_chain_hits": 10 ** 6,
+            "compile_ms": {"llvm": 100.0 * tbs}, "translate_ms": 10.0, "tb_median_ms": {"llvm": float(tbs)},
+            "tbs_by_backend": {"interp": 500, "llvm": tbs}}
+        return benchlib.Run(runner, "fib", size, [], 0, b"ok\n", b"", cpu + 0.01, cpu, stats=stats)
+
+    plans = {"fib": {
+        "llvm": {"pair": (35, W), "wall": True, "est_wall_s": 1.5, "calibration": "W", "problem": None},
+        "auto": {"pair": (30, 33), "wall": False, "est_wall_s": 50.0, "calibration": "unsteady",
+                 "problem": None},
+        "qemu": {"pair": (35, W), "wall": True, "est_wall_s": None, "calibration": "reference",
+                 "problem": None}}}
+    runs = {"fib": {
+        "llvm": {35: [run("llvm", 35, 1.0, 7, trans=10)], W: [run("llvm", W, 2.0, 9, trans=1000)]},
+        "auto": {30: [run("auto", 30, 1.0, 2, trans=5)], 33: [run("auto", 33, 3.0, 5, trans=50)]},
+        "qemu": {35: [run("qemu", 35, 0.1)], W: [run("qemu", W, 1.1)]}}}
+
+    class Expected:
+        cache = {("fib", s): b"ok\n" for s in (30, 33, 35, W)}
+
+    (row,) = sr.summarise([w], ["llvm", "auto", "qemu"], ["llvm", "auto"], plans, runs, counts, Expected())
+    llvm, auto, qemu = (row["runners"][r] for r in ("llvm", "auto", "qemu"))
+    assert qemu["steady_mips"] == pytest.approx(3e10 / 1.0 / 1e6)
+    assert llvm["steady_mips"] == pytest.approx(3e10 / 1.0 / 1e6) and llvm["steady_vs_qemu"] == pytest.approx(1.0)
+    assert (llvm["wall_at_w"], llvm["wall_projected"]) == (pytest.approx(2.01), False)
+    assert llvm["native_at"] == W and llvm["native"]["median_compile_ms"] == 9.0
+    assert llvm["native"]["transitions_per_10k"] == pytest.approx(1000 / 4e10 * 1e4)  # the run at W's
+    assert llvm["steady_new_tbs"] == 2 and llvm["calibration"] == "W"
+    # a pair of its own: metrics from its big run (33), the wall at W projected from it
+    assert auto["native_at"] == 33 and auto["native"]["median_compile_ms"] == 5.0
+    assert auto["wall_projected"] and auto["wall_at_w"] == pytest.approx(3.01 + (4e10 - 5e9) / 2e9)
+    assert auto["steady_new_tbs"] == 3 and auto["calibration"] == "unsteady"
+    tables = sr.build_tables([row], ["llvm", "auto", "qemu"], ["llvm", "auto"], 1, 4)
+    sizes = {t: body for t, _, body in tables}
+    (cells,) = next(b for t, b in sizes.items() if t.startswith("Sizes"))
+    assert cells[-1] == "30 / 33 (unsteady)" and cells[-2] == f"35 / {W}"
+    steady_rows = next(b for t, b in sizes.items() if t.startswith("Steady-state guest MIPS"))
+    assert steady_rows[0][2].endswith("?") and not steady_rows[0][1].endswith("?")
+
+
 def _row(name, kind, vs_qemu, wall, native=None, projected=False):
     return {"workload": name, "kind": kind,
             "runners": {"x": {"steady_vs_qemu": vs_qemu, "wall_vs_qemu": wall, "wall_projected": projected,
