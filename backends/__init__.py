@@ -16,6 +16,7 @@ _warned = set()
 # the native tier (~10-40 ms) in a program that never gets hot
 _DECLARED = {"llvm": {"superblocks": True, "counts_hotness": False},
              "llvm-quick": {"superblocks": True, "counts_hotness": True}}
+NATIVE = frozenset(("llvm", "llvm-quick"))      # the backends that make native code
 
 
 class _Lazy:
@@ -37,6 +38,12 @@ def unavailable(name):
         return importlib.import_module(need).unsupported()
     except Exception as e:          # (a dependency that does not import here)
         return f"this host ({type(e).__name__}: {e})"
+
+
+def makes_native(backend):
+    """Does this backend (module or lazy one) make native code?  (Without
+    importing a lazy one: the engine asks before anything is hot enough.)"""
+    return getattr(backend, "name", None) in NATIVE or hasattr(backend, "prepare")
 
 
 def get_backend(name):

@@ -21,7 +21,7 @@ import dis
 import sys
 
 try:
-    from bytecode import Instr, Label, SetLineno, TryBegin, TryEnd
+    from bytecode import Instr, Label, SetLineno, TryBegin, TryEnd, FreeVar
     from bytecode.instr import Compare, InstrLocation
     _FOUND = True
 except Exception:               # another bytecode package: Bytecode.to_code() only
@@ -47,6 +47,7 @@ SUPPORTED = (_FOUND and VERSION in ((3, 11), (3, 12), (3, 13)) and (VERSION < (3
 _CACHES = _cache_entries() if SUPPORTED else None
 _HAS_CONST = frozenset(dis.hasconst)
 _HAS_LOCAL = frozenset(op for op in dis.haslocal if dis.opname[op] in ("LOAD_FAST", "STORE_FAST"))
+_HAS_FREE = frozenset(dis.hasfree)      # LOAD_DEREF, STORE_DEREF of a FreeVar (not cells)
 _HAS_NAME = frozenset(dis.opmap[n] for n in ("LOAD_ATTR", "LOAD_METHOD") if dis.opmap.get(n, 256) < 256)
 _ATTR_FLAG = VERSION >= (3, 12)       # LOAD_ATTR's argument: (method?, name) -> name << 1 | method?
 _JUMP = frozenset(getattr(dis, "hasjump", dis.hasjrel))
@@ -91,6 +92,7 @@ def assemble(items, *, argnames, name, filename, flags, stacksize, first_lineno=
     varnames = list(argnames)
     var_at = {n: i for i, n in enumerate(varnames)}
     names, name_at = [], {}
+    freevars, free_at, free_ops = [], {}, []
     ops = []            # [opcode, arg, label or None, location]
     labels = {}         # Label -> index of the op it precedes
     entries = []        # [first op, end op (exclusive), handler label, depth, lasti]
@@ -111,6 +113,11 @@ def assemble(items, *, argnames, name, filename, flags, stacksize, first_lineno=
                              (type(arg), arg) if type(arg) in _PLAIN else (None, id(arg)))
             elif opcode in _HAS_LOCAL:
                 arg = _index(varnames, var_at, arg, arg)
+            elif opcode in _HAS_FREE:
+                if type(arg) is not FreeVar:
+                    raise Unsupported(it.name)
+                arg = _index(freevars, free_at, arg.name, arg.name)
+                free_ops.append(len(ops))       # (+ the number of locals, once known)
             elif opcode in _HAS_NAME:
                 if _ATTR_FLAG:
                     if type(arg) is not tuple:
@@ -136,6 +143,9 @@ def assemble(items, *, argnames, name, filename, flags, stacksize, first_lineno=
             open_try[it.entry][1] = len(ops)
         else:
             raise Unsupported(cls.__name__)
+
+    for k in free_ops:                  # a free variable's slot follows the locals'
+        ops[k][1] += len(varnames)
 
     # offsets (in code units): jump arguments depend on them and they on the
     # arguments' EXTENDED_ARG prefixes, so iterate until nothing grows
@@ -201,7 +211,8 @@ def assemble(items, *, argnames, name, filename, flags, stacksize, first_lineno=
     template = _TEMPLATES.get(nargs) or _TEMPLATES.setdefault(nargs, _template(nargs))
     return template.replace(
         co_code=bytes(code), co_consts=tuple(consts), co_names=tuple(names), co_varnames=tuple(varnames),
-        co_nlocals=len(varnames), co_stacksize=stacksize, co_flags=flags, co_filename=filename,
+        co_nlocals=len(varnames), co_freevars=tuple(freevars), co_stacksize=stacksize, co_flags=flags,
+        co_filename=filename,
         co_name=name, co_qualname=name, co_firstlineno=first_lineno, co_linetable=bytes(lines),
         co_exceptiontable=bytes(table))
 

@@ -27,11 +27,11 @@ import dis
 import sys
 
 try:
-    from bytecode import Bytecode, Instr, Label, SetLineno, TryBegin, TryEnd, Compare, BinaryOp
+    from bytecode import Bytecode, Instr, Label, SetLineno, TryBegin, TryEnd, Compare, BinaryOp, FreeVar
     _IMPORT_ERROR = None
 except Exception as e:          # (a bytecode package that does not know this CPython)
     _IMPORT_ERROR = e
-    Instr = Label = SetLineno = TryBegin = TryEnd = Compare = BinaryOp = Bytecode = None
+    Instr = Label = SetLineno = TryBegin = TryEnd = Compare = BinaryOp = Bytecode = FreeVar = None
 
 VERSION = sys.version_info[:2]
 
@@ -55,7 +55,8 @@ TABLES = {
 # opcodes every supported version has, with the same meaning
 COMMON = ("LOAD_CONST", "LOAD_FAST", "STORE_FAST", "BINARY_OP", "COMPARE_OP", "BINARY_SUBSCR",
           "STORE_SUBSCR", "LOAD_ATTR", "UNARY_NEGATIVE", "COPY", "SWAP", "POP_TOP", "PUSH_NULL",
-          "CALL", "RETURN_VALUE", "RERAISE", "RESUME", "JUMP_FORWARD", "JUMP_BACKWARD")
+          "CALL", "RETURN_VALUE", "RERAISE", "RESUME", "JUMP_FORWARD", "JUMP_BACKWARD",
+          "COPY_FREE_VARS", "LOAD_DEREF", "STORE_DEREF")
 
 
 class StackError(Exception):
@@ -155,6 +156,17 @@ class Emitter:
 
     def store(self, name):
         self._op("STORE_FAST", name, -1)
+
+    # a closure's free variables (cells the function shares with its maker):
+    # copy_free_vars(n) first of all, then load_free/store_free by name
+    def copy_free_vars(self, n):
+        self._op("COPY_FREE_VARS", n, 0)
+
+    def load_free(self, name):
+        self._op("LOAD_DEREF", FreeVar(name), 1)
+
+    def store_free(self, name):
+        self._op("STORE_DEREF", FreeVar(name), -1)
 
     def binop(self, op):
         self._op("BINARY_OP", op, -1)

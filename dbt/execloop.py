@@ -26,10 +26,10 @@ itself, else after the instruction, run again alone with the task's watch
 checks off (`_past_watch`).  Syscalls run with the checks off.
 """
 import contextlib
-import itertools
 import signal
 import threading
 import time
+import types
 from errno import EINTR
 
 from .errors import Syscall, GuestFault, Breakpoint, Watchpoint, TRAP_BRKPT, TaskExit
@@ -75,14 +75,57 @@ class Profile:
 
 COPY_MAX = 24         # instructions: a region this small is copied, not chained to (Profile)
 RECHECK = 256          # a hot TB's code asks again every RECHECK entries and back-edges
+CHUNK = 256            # the largest countdown in a Hotness cell (CPython's cached small ints)
+
+# The payback rule (Engine._may_compile): a bytecode TB is compiled to native
+# code once the time it has taken so far is PAYBACK times what compiling it is
+# expected to cost: a rent-or-buy rule, so the native code a program has no
+# time to use costs it at most about what the block itself took.
+PAYBACK = 1.0
+INSN_COST = 40e-9      # seconds per guest instruction on the bytecode JIT (~25 M/s here)
+LOAD_COST = 0.08       # the first native compile's extra: llvmlite's import and the JIT's start (CPU s)
+COMPILE_COST = 0.01    # a native compile (CPU s; quick codegen ~2-5 ms alone, 8-20 on a loaded host)
 
 
-def _hotness(threshold):
-    """A counting tier's hot(): true at its threshold-th call (the TB is hot),
-    then every RECHECK calls, so code still running in a loop when its
-    replacement is ready (the compile thread) leaves for it."""
-    return itertools.chain(itertools.repeat(False, threshold - 1),
-                           itertools.cycle((True,) + (False,) * (RECHECK - 1))).__next__
+class Hotness:
+    """A TB's hotness count on a tier that counts its own (ctx.hot): how many
+    entries and loop back-edges it has run.  The count is a countdown in a
+    cell (`cell`): the bytecode JIT's code decrements it inline and calls
+    `expired()` only when it reaches 0; another tier calls the object once per
+    event (`__call__`).  Either way the TB is hot at its threshold-th event,
+    and asks again every RECHECK events after that; expired() then asks the
+    engine (`ask(events)`: promote it, or see whether its replacement is
+    ready) and says whether the code should leave (by ctx.promote), so a loop
+    whose native code is not wanted yet (or still being compiled) runs on."""
+    __slots__ = ("cell", "left", "filled", "events", "ask")
+
+    def __init__(self, threshold, ask=None):
+        self.filled = min(threshold, CHUNK)
+        self.cell = types.CellType(self.filled)
+        self.left = threshold - self.filled          # events beyond the cell's before it is hot
+        self.events = 0                              # events counted by emptied cells
+        self.ask = ask
+
+    def _emptied(self):
+        """The cell reached 0: refill it.  -> True if the TB is hot now."""
+        self.events += self.filled
+        hot = not self.left
+        self.filled = RECHECK if hot else min(self.left, CHUNK)
+        self.left -= 0 if hot else self.filled
+        self.cell.cell_contents = self.filled
+        return hot
+
+    def __call__(self):
+        """One event: -> True at the threshold-th, then every RECHECK."""
+        n = self.cell.cell_contents - 1
+        if n > 0:
+            self.cell.cell_contents = n
+            return False
+        return self._emptied()
+
+    def expired(self):
+        """The inline countdown reached 0 (or below: threads): -> should the code leave?"""
+        return self._emptied() and self.ask is not None and self.ask(self.events)
 
 
 class _Stop:
@@ -106,12 +149,14 @@ class Engine:
     the second half done by the compile thread (compiler.py) unless
     `sync_compile`; the TB runs on in its tier until the new code replaces it.
     Promotions from a counting tier to native code wait until `native_warmup`
-    seconds after the engine starts, and then while native compiling (its
-    CPU time, both halves) has used more than `compile_share` of the time run
-    since: a program that ends soon after its code got hot cannot have paid
-    more than that share for code it had no time to use, and a long one gets
-    all its code compiled (the TB asks again `RECHECK` calls later; the
-    hottest ask most often)."""
+    seconds after the engine starts; then, from the bytecode JIT, until the
+    block's time so far pays for its compile (PAYBACK; not without a
+    warm-up); and while native compiling (its CPU time, both halves) has used
+    more than `compile_share` of the time run since: a program that ends soon
+    after its code got hot cannot have paid much for code it had no time to
+    use, and a long one gets all its code compiled (the TB asks again
+    `RECHECK` events later, running on meanwhile; the hottest ask most
+    often)."""
 
     def __init__(self, proc, tiers, thresholds=(), chaining=True, max_insns=512, verify_ir=False,
                  disabled_passes=(), count=False, sync_compile=False, native_warmup=0.0,
@@ -128,6 +173,8 @@ class Engine:
         # no native code from a tier that asks again (a JIT) before this time:
         # a short program does not pay for llvmlite and its compiles
         self.native_from = time.monotonic() + native_warmup
+        self.payback = native_warmup > 0             # (the payback rule: with a warm-up only)
+        self.native_jobs = 0                         # native compiles from the bytecode JIT begun
         self.compile_share = compile_share           # (None: no limit)
         self.native_spent = 0.0                      # CPU seconds of native compiling so far:
         self.finish_spent = 0.0                      # (in the compile thread)
@@ -257,6 +304,11 @@ class Engine:
     def _counts_itself(self, tier):
         return getattr(self.tiers[tier], "counts_hotness", False)
 
+    def _native(self, tier):
+        """Does tiers[tier] make native code?  (Without importing a lazy one.)"""
+        from pydbt.backends import makes_native
+        return makes_native(self.tiers[tier])
+
     def _prepare(self, backend, block, tb):
         """The Python half of a two-half compile (ids and slots of the native
         state: under the cache lock)."""
@@ -267,8 +319,8 @@ class Engine:
         ctx = TBContext(self.mem, tb.links, self.lookup, self.cache.fns, self.counter,
                         self.proc.signals.pending, self.cache)
         if tb.tier < len(self.thresholds) and self._counts_itself(tb.tier):
-            ctx.hot = _hotness(self.thresholds[tb.tier])
-            ctx.promote = self._hot(tb)
+            ctx.hot = Hotness(self.thresholds[tb.tier])
+            ctx.promote = self._hot(tb, ctx.hot)
         return ctx
 
     def _compile(self, backend, tb, block):
@@ -299,27 +351,39 @@ class Engine:
         counting.guest_pc = tb.pc
         return counting
 
-    def _hot(self, tb):
-        """What a counting tier's TB calls once it is hot, with the pc it stopped
-        at (its start, or a loop head inside it): -> the function to run there."""
+    def _hot(self, tb, hot):
+        """What a counting tier's TB calls once it is hot (or is told to leave:
+        `hot.ask`), with the pc it stopped at (its start, or a loop head inside
+        it): -> the function to run there."""
         def promote(pc):
             if tb.valid and not tb.promoting:
-                self._promote(tb)
+                self._promote(tb, hot.events)
             return self.cache.fns.get(pc) or self.lookup(pc)
+
+        def ask(events):
+            # the TB is hot (again): promote it unless that is under way; leave
+            # when it has been replaced (invalid), else run on
+            if tb.valid and not tb.promoting:
+                self._promote(tb, events)
+            return not tb.valid
+        hot.ask = ask
         return promote
 
-    def _promote(self, old):
-        """old is hot: its code on the next tier replaces it, now or (compile
-        thread) when ready.  -> the function to run at old.pc now."""
+    def _promote(self, old, events=None):
+        """old is hot (`events`: its count, on a tier that counts its own): its
+        code on the next tier replaces it, now or (compile thread) when ready.
+        -> the function to run at old.pc now."""
         tier = old.tier + 1
+        from_jit = self._counts_itself(old.tier)
+        if from_jit and self._native(tier) and not self._may_compile(old, events):
+            return old.fn                              # (it asks again: Hotness's RECHECK)
         backend = self.tiers[tier]
         native = hasattr(backend, "prepare")           # (a two-half compile: native code)
-        from_jit = self._counts_itself(old.tier)
-        if native and from_jit and not self._may_compile():
-            return old.fn                              # (it asks again: _hotness's RECHECK)
         self.proc.cpu.pc = old.pc                      # (a fetch fault is reported here)
         # (the compile thread only from a JIT tier: code left on the interpreter
         # while native code is made runs ~10x slower, and more of it gets hot)
+        if native and from_jit:
+            self.native_jobs += 1
         if self.compiler is None or not native or not from_jit:
             t0 = time.thread_time()
             new = self._make_tb(old.pc, tier)
@@ -415,12 +479,19 @@ class Engine:
             self.cache.replace(old, new)
         STATS.extra["regions_reformed"] = STATS.extra.get("regions_reformed", 0) + 1
 
-    def _may_compile(self):
-        """May a counting tier's TB be compiled to native code now (the warm-up
-        is over, and the compile share is not used up)?"""
+    def _may_compile(self, old=None, events=None):
+        """May a counting tier's TB (old, hot after `events` entries and loop
+        back-edges) be compiled to native code now: the warm-up is over, the
+        block has paid for its compile (from the bytecode JIT: see PAYBACK; not
+        without a warm-up), and the compile share is not used up?"""
         now = time.monotonic()
         if now < self.native_from:
             return False
+        if self.payback and events is not None and not self._native(old.tier):
+            # its time so far (estimated) against its compile's expected cost
+            cost = COMPILE_COST + (LOAD_COST if not self.native_jobs else 0.0)
+            if events * old.ninsns * INSN_COST < PAYBACK * cost:
+                return False
         share = self.compile_share
         if share is None:
             return True

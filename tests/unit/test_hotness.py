@@ -1,0 +1,219 @@
+"""Hotness counting (dbt/execloop.py's Hotness, the bytecode JIT's inline
+countdown) and the payback rule of -backend auto.
+
+- the count is exact: hot at the threshold-th event, then every RECHECK, the
+  same whether a tier calls it per event or the JIT's code counts inline;
+- JIT code counting inline asks only when its countdown runs out, runs on when
+  told to (its native code is not wanted yet), leaves when told to;
+- the code object with the countdown (a closure's free variable) is the one
+  Bytecode.to_code() builds;
+- the engine: a block whose native code is refused runs on in its loop (no
+  block is made at the loop's head), and the payback rule compiles a block
+  only once its time so far covers the compile's expected cost (without a
+  warm-up, at its threshold).
+"""
+import itertools
+import struct
+
+import pytest
+
+from pydbt import execloop
+from pydbt.errors import Syscall
+from pydbt.backends import pybytecode, pyasm
+from pydbt.execloop import Hotness, RECHECK
+from pydbt.frontends.riscv64.translate import translate
+from pydbt.passes import optimize
+from pydbt.runtime.memory import GuestMemory, R, W, X
+
+CODE = 0x10000
+A0, A1, A2 = 10, 11, 12
+
+
+def _b_type(imm, rs2, rs1, funct3, opcode=0x63):
+    imm &= 0x1fff
+    return ((imm >> 12) << 31 | ((imm >> 5) & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | funct3 << 12 |
+            ((imm >> 1) & 0xf) << 8 | ((imm >> 11) & 1) << 7 | opcode)
+
+
+# a2 += 1; loop: a0 += 1; bne a0, a1, loop; ecall   (the loop's head is not the block's start)
+LOOP = [0x00160613,                      # addi a2, a2, 1
+        0x00150513,                      # loop: addi a0, a0, 1
+        _b_type(-4, A1, A0, 1),          #       bne a0, a1, loop
+        0x00000073]                      #       ecall
+
+
+def reference(threshold, n):
+    """The count's meaning: true at the threshold-th event, then every RECHECK."""
+    return list(itertools.islice(itertools.chain(
+        itertools.repeat(False, threshold - 1),
+        itertools.cycle((True,) + (False,) * (RECHECK - 1))), n))
+
+
+@pytest.mark.parametrize("threshold", [1, 2, 100, 255, 256, 257, 513, 2000])
+def test_called_per_event_it_is_hot_at_the_threshold_then_every_recheck(threshold):
+    h = Hotness(threshold)
+    assert [h() for _ in range(3000)] == reference(threshold, 3000)
+
+
+@pytest.mark.parametrize("threshold", [1, 256, 300, 2000])
+def test_counted_inline_it_asks_at_the_same_events(threshold):
+    h = Hotness(threshold)
+    asked = []
+    h.ask = lambda events: asked.append(events) or False
+    cell = h.cell
+    for _ in range(3000):                     # what the JIT's code does per event
+        n = cell.cell_contents - 1
+        cell.cell_contents = n
+        if n <= 0:
+            h.expired()
+    assert asked == [i + 1 for i, hot in enumerate(reference(threshold, 3000)) if hot]
+
+
+class Ctx:
+    def __init__(self, blk, mem, hot):
+        self.mem = mem
+        self.counter = None
+        self.pending = []
+        self.fns = {}
+        self.links = [("goto_tb", op.consts[0]) for op in blk.ops if op.name == "goto_tb"]
+        self.lookup = lambda pc: ("lookup", pc)
+        self.hot = hot
+        self.left_at = []
+
+        def promote(pc):
+            self.left_at.append(pc)
+            return ("promoted", pc)
+        self.promote = promote
+
+
+class CPU:
+    def __init__(self):
+        self.regs = [0] * 64
+        self.pc = CODE
+
+
+def _loop_block():
+    mem = GuestMemory(space=1 << 32)
+    mem.map(CODE, 0x1000, R | W | X)
+    mem.poke(CODE, b"".join(struct.pack("<I", w) for w in LOOP))
+    blk = translate(mem, CODE, 64)
+    optimize(blk)
+    return blk, mem
+
+
+@pytest.mark.parametrize("leave", [False, True])
+def test_jit_code_counts_inline_and_leaves_only_when_told(leave):
+    blk, mem = _loop_block()
+    h = Hotness(300)
+    asked = []
+    h.ask = lambda events: asked.append(events) or leave
+    ctx = Ctx(blk, mem, h)
+    fn = pybytecode.compile(blk, ctx)
+    assert fn.__code__.co_freevars == (pybytecode.HOT_N,) and fn.__closure__[0] is h.cell
+    cpu = CPU()
+    cpu.regs[A1] = 1000
+    # events: the entry, then one per back-edge (999 for 1000 iterations)
+    if leave:
+        assert fn(cpu) == ("promoted", CODE + 4)
+        assert asked == [300] and ctx.left_at == [CODE + 4]
+        assert cpu.regs[A0] == 299 and cpu.regs[A2] == 1       # (written back at the loop's head)
+    else:
+        with pytest.raises(Syscall):                          # (the block ends in the ecall)
+            fn(cpu)
+        assert asked == [300, 300 + RECHECK, 300 + 2 * RECHECK] and ctx.left_at == []
+        assert cpu.regs[A0] == 1000 and cpu.regs[A2] == 1
+
+
+def test_the_countdown_code_is_what_bytecode_builds():
+    if not pyasm.SUPPORTED:
+        pytest.skip("pyasm does not know this CPython or bytecode package")
+    blk, mem = _loop_block()
+    gen = pybytecode.Gen(blk, Ctx(blk, mem, Hotness(50)))
+    items = gen.emit()
+    fast = pyasm.assemble(items, argnames=pybytecode._ARGS, name="tb", filename="<pydbt tb>",
+                          flags=3, stacksize=gen.stacksize)
+    slow = pybytecode.to_code(items, "tb", gen.stacksize, fast=False, freevars=(pybytecode.HOT_N,))
+    for attr in ("co_code", "co_names", "co_varnames", "co_freevars", "co_exceptiontable",
+                 "co_linetable", "co_stacksize", "co_nlocals", "co_argcount", "co_flags"):
+        assert getattr(fast, attr) == getattr(slow, attr), attr
+
+
+# --- the engine ----------------------------------------------------------------------
+
+llvmlite = pytest.importorskip("llvmlite")
+
+
+class Queue:
+    """Stands for the compile thread: jobs wait until the test runs them."""
+
+    def __init__(self):
+        self.jobs = []
+
+    def submit(self, work, done):
+        self.jobs.append((work, done))
+
+
+def _rig(warmup, native_threshold=5):
+    from pydbt.backends import get_backend
+    from pydbt.cli import Options
+    from pydbt.frontends.riscv64.arch import ARCH
+    from pydbt.log import Log
+    from pydbt.runtime.process import Process
+    from pydbt.stats import STATS
+    opts = Options()
+    opts.reserved_va = 1 << 32
+    proc = Process(ARCH, opts, Log())
+    proc.mem.map(CODE, 0x1000, 7)
+    proc.mem.poke(CODE, b"".join(struct.pack("<I", w) for w in LOOP))
+    engine = execloop.Engine(proc, [get_backend(n) for n in ("interp", "pybytecode", "llvm")],
+                             [1, native_threshold], native_warmup=warmup)
+    engine.native_from = 0.0                    # (the warm-up is over; the rule stays on if it was > 0)
+    proc.engine = engine
+    engine.compiler = Queue()
+    STATS.reset()
+    return proc, engine
+
+
+def _run(proc, engine, n):
+    cpu = proc.cpu
+    cpu.pc, cpu.regs[A0], cpu.regs[A1] = CODE, 0, n
+    with pytest.raises(Syscall):
+        engine.run_until_exception(cpu)
+    assert cpu.regs[A0] == n
+
+
+def test_a_loop_refused_native_code_runs_on_in_its_block(monkeypatch):
+    proc, engine = _rig(warmup=1.0)
+    monkeypatch.setattr(execloop, "LOAD_COST", 1e6)          # (never pays)
+    _run(proc, engine, 5000)
+    _run(proc, engine, 5000)
+    tb = engine.cache.get(CODE)
+    assert engine.tiers[tb.tier].name == "pybytecode" and not tb.promoting
+    assert not engine.compiler.jobs
+    assert engine.cache.get(CODE + 4) is None                # it never left at the loop's head
+
+
+def test_the_payback_rule_compiles_a_block_once_its_time_covers_the_cost(monkeypatch):
+    proc, engine = _rig(warmup=1.0)
+    monkeypatch.setattr(execloop, "LOAD_COST", 0.0)
+    monkeypatch.setattr(execloop, "COMPILE_COST", 1e-3)
+    monkeypatch.setattr(execloop, "PAYBACK", 1.0)
+    _run(proc, engine, 10)                                   # to the bytecode JIT
+    tb = engine.cache.get(CODE)
+    assert engine.tiers[tb.tier].name == "pybytecode"
+    per_event = tb.ninsns * execloop.INSN_COST
+    need = 1e-3 / per_event                                  # events that pay for the compile
+    assert need > 3 * RECHECK, "the test's loop is too big for its cost"
+    _run(proc, engine, int(need * 0.8))
+    assert not engine.compiler.jobs and not tb.promoting      # (not yet)
+    _run(proc, engine, int(need * 0.4) + 2 * RECHECK)
+    assert len(engine.compiler.jobs) == 1 and tb.promoting
+
+
+def test_without_a_warm_up_a_block_is_compiled_at_its_threshold(monkeypatch):
+    proc, engine = _rig(warmup=0.0)
+    monkeypatch.setattr(execloop, "LOAD_COST", 1e6)          # (no rule: not asked)
+    _run(proc, engine, 10)
+    _run(proc, engine, 10)
+    tb = engine.cache.get(CODE)
+    assert tb.promoting and len(engine.compiler.jobs) == 1
