@@ -125,7 +125,8 @@ def calibrate(probe, workload, start, k=4, target_s=2.0, wall_cap=10.0, min_dt=0
       go on).  The big size
       is the one expected to take max(target_s, 2c) (its work at least the
       fixed cost), not below the last probe but one (the pair lies on the
-      verified line), capped at W and snapped to W within 70% of its work.
+      verified line; not below the last probe if compilation still grew on
+      the step before), capped at W and snapped to W within 70% of its work.
     - The search ends without a steady line ("unsteady") when a probe took
       the budget, max(wall_cap, 3x the first goal), when the next one is
       expected to (by the last line less its compilation growth), or after
@@ -167,7 +168,11 @@ def calibrate(probe, workload, start, k=4, target_s=2.0, wall_cap=10.0, min_dt=0
         last = t >= budget or i == max_probes - 1 or size >= cap or t_next > budget
         if slope and (steady or last):
             goal = max(target_s, 2 * c)
-            big_work = max((goal - c) / slope, work(hist[-2][0]))
+            # both sizes on the verified line: the big one not below the last
+            # probe but one, nor below the last if compilation still grew on
+            # the step before
+            floor = hist[-1] if steady and not _flat(hist[-3], hist[-2], jit_growth) else hist[-2]
+            big_work = max((goal - c) / slope, work(floor[0]))
             est_w = t + slope * (work(cap) - work(size))
             return Calibration(*_pair(workload, big_work, k), est_w, "steady" if steady else "unsteady")
         if last:
@@ -175,6 +180,14 @@ def calibrate(probe, workload, start, k=4, target_s=2.0, wall_cap=10.0, min_dt=0
         size = nxt
     # the time did not grow measurably (or one probe only): this probe is the big one
     return Calibration(*_pair(workload, work(size), k), None, "unsteady")
+
+
+def _flat(a, b, jit_growth):
+    """Translation + compilation grew by at most jit_growth of the time
+    from probe a to probe b (True when unknown)."""
+    if None in (a[2], b[2]):
+        return True
+    return b[2] - a[2] <= jit_growth * max(b[1] - a[1], 0)
 
 
 def _slope(workload, a, b):

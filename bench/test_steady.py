@@ -134,6 +134,16 @@ def test_calibrate_sees_compilation_grow_where_the_time_looks_linear():
     assert steady.calibrate(probe, w, w.small) == (200_000, 800_000, pytest.approx(5.0, rel=0.01), "W")
 
 
+def test_calibrate_keeps_the_small_size_past_compilation():
+    """A slow runner (pybytecode-like: 16,000 rounds/s) whose compilation
+    grows up to 16,000 rounds: steady from 16,000 to 64,000, and the pair's
+    small size is not where compilation still grew (it would be at 5,200)."""
+    w = benchlib.WORKLOADS["strings"]
+    probe = plateau_runner(w, 0.3, 16_000, 16_000, startup=0.4)
+    small, big, _, how = steady.calibrate(probe, w, w.small, wall_cap=10)
+    assert how == "steady" and (small, big) == (16_000, 64_000)
+
+
 def test_calibrate_measured_strings_profiles():
     """CPU seconds measured here (cold code cache, 2026-12-02, load ~2):
     -backend auto and llvm on strings; both run W (800,000) in 3-5 s."""
