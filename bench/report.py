@@ -582,8 +582,9 @@ def main(argv=None):
     ap.add_argument("--target", dest="target_s", type=float, default=2.0,
                     help="steady: CPU seconds of a backend's big run (default 2)")
     ap.add_argument("--wall-cap", type=float, default=10.0,
-                    help="steady: run a backend at qemu's ~1 s size when expected to take <= this many "
-                    "seconds, else project its wall time there (default 10)")
+                    help="steady: a backend expected to take <= this many seconds at qemu's ~1 s size W "
+                    "runs at qemu's pair (W/k, W); a slower one gets a pair of its own and its wall time at W "
+                    "is projected (default 10)")
     ap.add_argument("--code-cache", default="cold",
                     help="the native backend's disk cache for every pydbt run: cold (default: off, every run "
                     "compiles), warm (one temporary directory for the whole report: the calibration runs fill "
