@@ -3,6 +3,7 @@ work model of the workload table, and one tiny real run of
 ``report.py --size steady`` (a single workload, one repetition)."""
 import json
 import math
+import types
 
 import pytest
 
@@ -69,7 +70,7 @@ def test_calibrate_ignores_the_compile_dominated_regime():
     # then 1 s per 40 M iterations: the early probes' slope must not be used
     def probe(size):
         return 0.5 + 0.3 * min(size, 100_000) / 100_000 + size / 40e6
-    small, big, est_w, how = steady.calibrate(probe, w, w.small, k=4, target_s=2.0, wall_cap=0)
+    small, big, _, how = steady.calibrate(probe, w, w.small, k=4, target_s=2.0, wall_cap=0)
     assert how == "steady"
     assert big == pytest.approx((2.0 - 0.8) * 40e6, rel=0.05)
     assert small == w.scaled(big, 1 / 4)
@@ -129,7 +130,7 @@ def test_calibrate_sees_compilation_grow_where_the_time_looks_linear():
     blind = steady.calibrate(plateau_runner(w, 3.0, 64_000, 800_000, stats=False), w, w.small, wall_cap=0)
     assert blind.how == "steady" and blind.big < 64_000          # fooled
     probe = plateau_runner(w, 3.0, 64_000, 800_000)
-    small, big, _, how = steady.calibrate(probe, w, w.small, wall_cap=0)
+    small, big, _, _ = steady.calibrate(probe, w, w.small, wall_cap=0)
     assert small >= 64_000 and big == w.qemu_1s
     assert steady.calibrate(probe, w, w.small) == (200_000, 800_000, pytest.approx(5.0, rel=0.01), "W")
 
@@ -164,7 +165,7 @@ def test_calibrate_is_not_fooled_by_compile_time_that_doubles():
         t = {250: 2.86, 1000: 3.70, 4000: 5.41}.get(size, 6.0 + size / 600_000)
         return t, {250: 0.5, 1000: 1.3, 4000: 2.9}.get(size, 3.4)
     assert steady.calibrate(probe, w, w.small)[:2] == (200_000, 800_000)
-    small, big, _, how = steady.calibrate(probe, w, w.small, k=4, target_s=2.0, wall_cap=0)
+    small, _, _, how = steady.calibrate(probe, w, w.small, k=4, target_s=2.0, wall_cap=0)
     assert small >= 16_000 and how == "steady"
     # timing alone, without a wall run: not taken for steady
     assert steady.calibrate(lambda size: probe(size)[0], w, w.small, wall_cap=0).how == "unsteady"
@@ -257,10 +258,9 @@ def test_summary_metrics_come_from_the_pairs_big_runs():
         "auto": {30: [run("auto", 30, 1.0, 2, trans=5)], 33: [run("auto", 33, 3.0, 5, trans=50)]},
         "qemu": {35: [run("qemu", 35, 0.1)], W: [run("qemu", W, 1.1)]}}}
 
-    class Expected:
-        cache = {("fib", s): b"ok\n" for s in (30, 33, 35, W)}
+    expected = types.SimpleNamespace(cache={("fib", s): b"ok\n" for s in (30, 33, 35, W)})
 
-    (row,) = sr.summarise([w], ["llvm", "auto", "qemu"], ["llvm", "auto"], plans, runs, counts, Expected())
+    (row,) = sr.summarise([w], ["llvm", "auto", "qemu"], ["llvm", "auto"], plans, runs, counts, expected)
     llvm, auto, qemu = (row["runners"][r] for r in ("llvm", "auto", "qemu"))
     assert qemu["steady_mips"] == pytest.approx(3e10 / 1.0 / 1e6)
     assert llvm["steady_mips"] == pytest.approx(3e10 / 1.0 / 1e6) and llvm["steady_vs_qemu"] == pytest.approx(1.0)
