@@ -78,13 +78,17 @@ RECHECK = 256          # a hot TB's code asks again every RECHECK entries and ba
 CHUNK = 256            # the largest countdown in a Hotness cell (CPython's cached small ints)
 
 # The payback rule (Engine._may_compile): a bytecode TB is compiled to native
-# code once the time it has taken so far is PAYBACK times what compiling it is
-# expected to cost: a rent-or-buy rule, so the native code a program has no
-# time to use costs it at most about what the block itself took.
-PAYBACK = 1.0
+# code once the time it has taken so far (its entries and back-edges x its
+# instructions x INSN_COST) is PAYBACK times what compiling it is expected to
+# cost (_compile_cost): a rent-or-buy rule; a block that has run that long is
+# expected to run about as long again, and native code a program has no time
+# to use costs it at most 1/PAYBACK of what the block itself took.
+PAYBACK = 2.0
 INSN_COST = 40e-9      # seconds per guest instruction on the bytecode JIT (~25 M/s here)
 LOAD_COST = 0.08       # the first native compile's extra: llvmlite's import and the JIT's start (CPU s)
-COMPILE_COST = 0.01    # a native compile (CPU s; quick codegen ~2-5 ms alone, 8-20 on a loaded host)
+COMPILE_COST = 0.01    # a native compile until the run has measured its own (CPU s; quick ~2-5 ms
+                       # alone, 8-20 on a loaded host)
+OPT_COST = 0.04        # the same for an optimizing one (quick code made again: llvm, ~3-4x)
 
 
 class Hotness:
@@ -97,9 +101,10 @@ class Hotness:
     engine (`ask(events)`: promote it, or see whether its replacement is
     ready) and says whether the code should leave (by ctx.promote), so a loop
     whose native code is not wanted yet (or still being compiled) runs on."""
-    __slots__ = ("cell", "left", "filled", "events", "ask")
+    __slots__ = ("cell", "left", "filled", "events", "ask", "born")
 
     def __init__(self, threshold, ask=None):
+        self.born = time.monotonic()
         self.filled = min(threshold, CHUNK)
         self.cell = types.CellType(self.filled)
         self.left = threshold - self.filled          # events beyond the cell's before it is hot
@@ -174,7 +179,9 @@ class Engine:
         # a short program does not pay for llvmlite and its compiles
         self.native_from = time.monotonic() + native_warmup
         self.payback = native_warmup > 0             # (the payback rule: with a warm-up only)
-        self.native_jobs = 0                         # native compiles from the bytecode JIT begun
+        self.native_jobs = 0                         # native compiles from a JIT tier begun
+        self.job_cpu = [0.0, 0]                      # CPU seconds and count of those from the
+        self.opt_cpu = [0.0, 0]                      # bytecode JIT, and from quick code (not the first)
         self.compile_share = compile_share           # (None: no limit)
         self.native_spent = 0.0                      # CPU seconds of native compiling so far:
         self.finish_spent = 0.0                      # (in the compile thread)
@@ -357,31 +364,34 @@ class Engine:
         it): -> the function to run there."""
         def promote(pc):
             if tb.valid and not tb.promoting:
-                self._promote(tb, hot.events)
+                self._promote(tb, hot)
             return self.cache.fns.get(pc) or self.lookup(pc)
 
         def ask(events):
             # the TB is hot (again): promote it unless that is under way; leave
             # when it has been replaced (invalid), else run on
             if tb.valid and not tb.promoting:
-                self._promote(tb, events)
+                self._promote(tb, hot)
             return not tb.valid
         hot.ask = ask
         return promote
 
-    def _promote(self, old, events=None):
-        """old is hot (`events`: its count, on a tier that counts its own): its
+    def _promote(self, old, hot=None):
+        """old is hot (`hot`: its Hotness, on a tier that counts its own): its
         code on the next tier replaces it, now or (compile thread) when ready.
         -> the function to run at old.pc now."""
         tier = old.tier + 1
         from_jit = self._counts_itself(old.tier)
-        if from_jit and self._native(tier) and not self._may_compile(old, events):
+        if from_jit and self._native(tier) and not self._may_compile(old, hot):
             return old.fn                              # (it asks again: Hotness's RECHECK)
         backend = self.tiers[tier]
         native = hasattr(backend, "prepare")           # (a two-half compile: native code)
         self.proc.cpu.pc = old.pc                      # (a fetch fault is reported here)
         # (the compile thread only from a JIT tier: code left on the interpreter
         # while native code is made runs ~10x slower, and more of it gets hot)
+        # (the cost of compiles from the bytecode JIT, to predict the next one's)
+        measure = native and from_jit and not self._native(old.tier)
+        first = not self.native_jobs
         if native and from_jit:
             self.native_jobs += 1
         if self.compiler is None or not native or not from_jit:
@@ -389,6 +399,7 @@ class Engine:
             new = self._make_tb(old.pc, tier)
             if native:
                 self.native_spent += time.thread_time() - t0
+                self._job_cost(measure, first, time.thread_time() - t0)
             self.cache.replace(old, new)
             STATS.tbs_promoted += 1
             self._reform_into(new)
@@ -399,12 +410,14 @@ class Engine:
         self.cache.index(new)                          # (a write to its code from now on drops it)
         old.promoting = True
         spent = time.perf_counter() - t0
-        self.native_spent += time.thread_time() - c0
+        cpu = time.thread_time() - c0
+        self.native_spent += cpu
 
         def work():
             t1, c1 = time.perf_counter(), time.thread_time()
             fn = backend.finish(job)
             self.finish_spent += time.thread_time() - c1      # (only the compile thread adds)
+            self._job_cost(measure, first, cpu + time.thread_time() - c1)
             return fn, time.perf_counter() - t1
 
         def done(result):
@@ -479,18 +492,42 @@ class Engine:
             self.cache.replace(old, new)
         STATS.extra["regions_reformed"] = STATS.extra.get("regions_reformed", 0) + 1
 
-    def _may_compile(self, old=None, events=None):
-        """May a counting tier's TB (old, hot after `events` entries and loop
-        back-edges) be compiled to native code now: the warm-up is over, the
-        block has paid for its compile (from the bytecode JIT: see PAYBACK; not
-        without a warm-up), and the compile share is not used up?"""
+    def _job_cost(self, measure, first, cpu):
+        """A native compile took `cpu` seconds of CPU: counted as one from the
+        bytecode JIT if `measure`, else from quick native code, unless `first`
+        (the run's first loaded llvmlite too)."""
+        if not first:
+            costs = self.job_cpu if measure else self.opt_cpu
+            costs[0] += cpu
+            costs[1] += 1
+
+    def _compile_cost(self):
+        """The expected CPU cost of the next native compile from the bytecode
+        JIT: the mean of this run's so far (this host, this load), or
+        COMPILE_COST; LOAD_COST more for the first."""
+        return self._mean(self.job_cpu, COMPILE_COST) + (LOAD_COST if not self.native_jobs else 0.0)
+
+    @staticmethod
+    def _mean(costs, default):
+        total, n = costs
+        return total / n if n else default
+
+    def _may_compile(self, old=None, hot=None):
+        """May a counting tier's TB (old, hot: its Hotness) be compiled to native
+        code now: the warm-up is over, the block has paid for its compile (see
+        PAYBACK; not without a warm-up), and the compile share is not used up?"""
         now = time.monotonic()
         if now < self.native_from:
             return False
-        if self.payback and events is not None and not self._native(old.tier):
-            # its time so far (estimated) against its compile's expected cost
-            cost = COMPILE_COST + (LOAD_COST if not self.native_jobs else 0.0)
-            if events * old.ninsns * INSN_COST < PAYBACK * cost:
+        if self.payback and hot is not None:
+            if not self._native(old.tier):
+                # from the bytecode JIT: its time so far (estimated) against
+                # its compile's expected cost
+                if hot.events * old.ninsns * INSN_COST < PAYBACK * self._compile_cost():
+                    return False
+            elif now - hot.born < 2 * PAYBACK * self._mean(self.opt_cpu, OPT_COST):
+                # quick native code optimized: it saves about half its time
+                # (unknown: at most the time it has been there) for OPT_COST
                 return False
         share = self.compile_share
         if share is None:
