@@ -80,9 +80,10 @@ CHUNK = 256            # the largest countdown in a Hotness cell (CPython's cach
 # The payback rule (Engine._may_compile): a bytecode TB is compiled to native
 # code once the time it has taken so far (its entries and back-edges x its
 # instructions x INSN_COST) is PAYBACK times what compiling it is expected to
-# cost (_compile_cost): a rent-or-buy rule; a block that has run that long is
-# expected to run about as long again, and native code a program has no time
-# to use costs it at most 1/PAYBACK of what the block itself took.
+# cost, plus llvmlite's load for the first (_payback_time): a rent-or-buy
+# rule; a block that has run that long is expected to run about as long
+# again, and native code a program has no time to use costs it at most about
+# 1/PAYBACK of what the block itself took.
 PAYBACK = 2.0
 INSN_COST = 40e-9      # seconds per guest instruction on the bytecode JIT (~25 M/s here)
 LOAD_COST = 0.08       # the first native compile's extra: llvmlite's import and the JIT's start (CPU s)
@@ -501,11 +502,12 @@ class Engine:
             costs[0] += cpu
             costs[1] += 1
 
-    def _compile_cost(self):
-        """The expected CPU cost of the next native compile from the bytecode
-        JIT: the mean of this run's so far (this host, this load), or
-        COMPILE_COST; LOAD_COST more for the first."""
-        return self._mean(self.job_cpu, COMPILE_COST) + (LOAD_COST if not self.native_jobs else 0.0)
+    def _payback_time(self):
+        """The time a bytecode TB must have taken before its native compile:
+        PAYBACK x the compile's expected CPU cost (the mean of this run's so
+        far: this host, this load; or COMPILE_COST), plus, for the run's first,
+        llvmlite's load once (shared by every compile after it)."""
+        return PAYBACK * self._mean(self.job_cpu, COMPILE_COST) + (LOAD_COST if not self.native_jobs else 0.0)
 
     @staticmethod
     def _mean(costs, default):
@@ -523,7 +525,7 @@ class Engine:
             if not self._native(old.tier):
                 # from the bytecode JIT: its time so far (estimated) against
                 # its compile's expected cost
-                if hot.events * old.ninsns * INSN_COST < PAYBACK * self._compile_cost():
+                if hot.events * old.ninsns * INSN_COST < self._payback_time():
                     return False
             elif now - hot.born < 2 * PAYBACK * self._mean(self.opt_cpu, OPT_COST):
                 # quick native code optimized: it saves about half its time
