@@ -80,12 +80,12 @@ CHUNK = 256            # the largest countdown in a Hotness cell (CPython's cach
 # The payback rule (Engine._may_compile): a bytecode TB is compiled to native
 # code once the time it has taken so far (its entries and back-edges x its
 # instructions x INSN_COST) is PAYBACK times what compiling it is expected to
-# cost, plus llvmlite's load for the first (_payback_time): a rent-or-buy
+# cost, plus llvmlite's load for the first (_pays_back): a rent-or-buy
 # rule; a block that has run that long is expected to run about as long
 # again, and native code a program has no time to use costs it at most about
 # 1/PAYBACK of what the block itself took.
 PAYBACK = 2.0
-INSN_COST = 40e-9      # seconds per guest instruction on the bytecode JIT (~25 M/s here)
+INSN_COST = 50e-9      # seconds per guest instruction on the bytecode JIT (13-30 M/s of CPU here)
 LOAD_COST = 0.08       # the first native compile's extra: llvmlite's import and the JIT's start (CPU s)
 COMPILE_COST = 0.01    # a native compile until the run has measured its own (CPU s; quick ~2-5 ms
                        # alone, 8-20 on a loaded host)
@@ -181,6 +181,7 @@ class Engine:
         self.native_from = time.monotonic() + native_warmup
         self.payback = native_warmup > 0             # (the payback rule: with a warm-up only)
         self.native_jobs = 0                         # native compiles from a JIT tier begun
+        self.hot_time = {}                           # pc -> a hot TB's time so far, until the first
         self.job_cpu = [0.0, 0]                      # CPU seconds and count of those from the
         self.opt_cpu = [0.0, 0]                      # bytecode JIT, and from quick code (not the first)
         self.compile_share = compile_share           # (None: no limit)
@@ -502,12 +503,18 @@ class Engine:
             costs[0] += cpu
             costs[1] += 1
 
-    def _payback_time(self):
-        """The time a bytecode TB must have taken before its native compile:
-        PAYBACK x the compile's expected CPU cost (the mean of this run's so
-        far: this host, this load; or COMPILE_COST), plus, for the run's first,
-        llvmlite's load once (shared by every compile after it)."""
-        return PAYBACK * self._mean(self.job_cpu, COMPILE_COST) + (LOAD_COST if not self.native_jobs else 0.0)
+    def _pays_back(self, tb, hot):
+        """Has bytecode TB tb (hot: its Hotness) taken the time its native
+        compile needs: PAYBACK x the compile's expected CPU cost (the mean of
+        this run's so far: this host, this load; or COMPILE_COST), and for the
+        run's first, the hot blocks together llvmlite's load more (shared by
+        every compile after it)?"""
+        own = hot.events * tb.ninsns * INSN_COST
+        need = PAYBACK * self._mean(self.job_cpu, COMPILE_COST)
+        if self.native_jobs:
+            return own >= need
+        self.hot_time[tb.pc] = own
+        return own >= need and sum(self.hot_time.values()) >= need + LOAD_COST
 
     @staticmethod
     def _mean(costs, default):
@@ -525,7 +532,7 @@ class Engine:
             if not self._native(old.tier):
                 # from the bytecode JIT: its time so far (estimated) against
                 # its compile's expected cost
-                if hot.events * old.ninsns * INSN_COST < self._payback_time():
+                if not self._pays_back(old, hot):
                     return False
             elif now - hot.born < 2 * PAYBACK * self._mean(self.opt_cpu, OPT_COST):
                 # quick native code optimized: it saves about half its time
