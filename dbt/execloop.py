@@ -14,6 +14,9 @@ the next one when it gets hot (-backend auto: interpreter, bytecode JIT,
 quickly compiled native code, optimized native code), the new TB replacing
 the old one in the cache (its incoming links follow); native code is
 finished in the compile thread (compiler.py) while the old TB runs on.
+Superblocks after the first tier follow the paths that tier ran (Profile);
+a last-tier region whose exit leads to a new region it should have held is
+made once more from the profile as it is then (re-forming, _reform_into).
 
 Debugging (`debug`, the gdbstub's server, or None) has one insertion point for
 every ISA and backend, here: a block that would contain a breakpoint address is
