@@ -24,6 +24,14 @@ exits) only what they all agree on stays known, and no loop label is put between
 the instruction that set the register and the jump (`Known.covers`: that
 backward branch becomes a side exit).
 
+A call of a function already in the block (not of the block's own start:
+recursion) copies it, up to CALL_COPIES times per function, rather than ending
+the block there: its instructions are lifted again, a loop in it closes inside
+the copy (labels only at the copy's instructions; a branch to the earlier copy
+is a side exit or lands ahead), and its return is known from the new call.  Back
+in the caller (the calls made since the copy began all returned), a pc already
+in the block ends the path as before.
+
 Given a profile (the engine's first tier says which blocks `ran(pc)`), a
 superblock follows the paths that ran: a path also ends where the fall-through
 of a branch or the target of a jump never ran, and translation goes on with a
@@ -47,6 +55,8 @@ from . import trans_rvi, trans_rva, trans_rvf  # noqa: F401  (register lifters)
 
 MAX_PAGES = 4
 MAX_SUPERBLOCK = 128         # instructions: bigger ones cost more to compile than they win
+CALL_COPIES = 2              # copies of a function called again in a superblock, after the first
+LINKS = (1, 5)               # ra, t0: a jump that writes one of them is a call
 
 
 class Ctx:
@@ -175,13 +185,19 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
     ctx = Ctx(b)
     block.insns = []             # (address, size) of every instruction lifted
     pages = set()
-    seen = set()
+    seen = set()                 # pcs in the block
+    copy = set()                 # pcs in the current copy (see CALL_COPIES)
+    copies = {}                  # callee pc -> copies of it made after the first
+    depth = [0]                  # calls entered since a copy began, not returned from
     starts = {}                  # pc -> (its insn_start op, instructions before it)
     heads = {}                   # pc -> label put before it (a loop head)
 
     def back(target):
         """A label at an earlier instruction of this block (not its first one,
-        which the JIT loops to by itself), inserted on demand."""
+        which the JIT loops to by itself), inserted on demand.  Inside a copy
+        of a function, only at an instruction of the copy."""
+        if depth[0] and target not in copy:
+            return None
         if target in starts:
             # a loop from target to here (at pc: the JIT's own loop to the block's
             # start): a branch inside it runs again after the loop's writes, so
@@ -206,6 +222,7 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         """Where translation goes on once a path has ended: the target of a side
         exit that has run and is not in the block yet (its exits land there)."""
         known.forget()
+        depth[0] = 0
         if not superblock or profile is None or block.ninsns >= max_insns:
             return None
         for _, target, _, _ in ctx.side_exits:
@@ -244,9 +261,11 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         pages.update((a >> 12, (a + size - 1) >> 12))
         b.insn_start(a)
         starts[a] = (block.ops[-1], block.ninsns)
+        heads.pop(a, None)       # (a copy's back-edges get labels of their own)
         block.ninsns += 1
         block.insns.append((a, size))
         seen.add(a)
+        copy.add(a)
         if insn is None or insn.name not in TRANS:
             b.exception("illegal", a, a, block.ninsns - 1)
             a, starts_path = next_path(), True
@@ -270,12 +289,24 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         if not superblock and branched:
             b.goto_tb(nxt)               # a plain basic block ends at any branch or jump
             break
+        call = insn.name in ("jal", "jalr") and insn.rd in LINKS and ctx.follow is not None
+        if depth[0] and ctx.follow is not None and insn.name in ("jal", "jalr"):
+            depth[0] += 1 if call else -1 if target is not None and insn.rd == 0 else 0
+        if (superblock and call and nxt in seen and nxt != pc and copies.get(nxt, 0) < CALL_COPIES
+                and block.ninsns < max_insns):
+            # a call of a function already in the block: its code is copied
+            # (its loops close in the copy, its return is known from this call)
+            copies[nxt] = copies.get(nxt, 0) + 1
+            copy.clear()
+            depth[0] = 1
+            a = nxt
+            continue
         loop = back(nxt) if superblock else None
         if loop is not None:
             b.br(loop[0], loop[1] - block.ninsns)      # jump back: a loop inside the block
             a, starts_path = next_path(), True
             continue
-        if (block.ninsns >= max_insns or nxt in seen
+        if (block.ninsns >= max_insns or nxt in copy or nxt in seen and not depth[0]
                 or len(pages | {nxt >> 12}) > MAX_PAGES
                 or profile is not None and (branched and not profile.ran(nxt) or profile.entry(nxt, seen))):
             b.goto_tb(nxt)
