@@ -93,6 +93,9 @@ LOAD_COST = 0.08       # the first native compile's extra: llvmlite's import and
 COMPILE_COST = 0.01    # a native compile until the run has measured its own (CPU s; quick ~2-5 ms
                        # alone, 8-20 on a loaded host)
 OPT_COST = 0.04        # the same for an optimizing one (quick code made again: llvm, ~3-4x)
+ENTRY_COST = 4e-6      # once native code runs: a bytecode block's entry from it (a native->Python
+                       # transition and back, ~3.5-4 us here; strings entered blocks left on the
+                       # bytecode JIT ~900k times more than without the rule: 2x the CPU)
 
 
 class Hotness:
@@ -512,10 +515,12 @@ class Engine:
         this run's so far: this host, this load; or COMPILE_COST), and for the
         run's first, the hot blocks together llvmlite's load more (shared by
         every compile after it)?"""
-        own = hot.events * tb.ninsns * INSN_COST
         need = PAYBACK * self._mean(self.job_cpu, COMPILE_COST)
         if self.native_jobs:
-            return own >= need
+            # (its events counted as entries from native code: a loop's
+            # back-edges are not, so loops go native a little sooner)
+            return hot.events * (tb.ninsns * INSN_COST + ENTRY_COST) >= need
+        own = hot.events * tb.ninsns * INSN_COST
         self.hot_time[tb.pc] = own
         return own >= need and sum(self.hot_time.values()) >= need + LOAD_COST
 
