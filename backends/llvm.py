@@ -112,7 +112,6 @@ import mmap
 import os
 import struct
 import threading
-import time
 import weakref
 
 from pydbt.errors import GuestFault
@@ -640,13 +639,10 @@ _RUNTIME_OBJ = []
 
 
 def _runtime_object():
-    """The object of llvm_emit.runtime_text, compiled once per process (~1 ms at
-    RUNTIME_LEVEL; not through the disk cache, so native_compiles and the cache
-    count TBs and NativeAtomics only: -stats native_runtime_ms is its cost)."""
+    """The object of llvm_emit.runtime_text, made once per process (from the disk
+    cache, as any module: -stats counts it with NativeAtomics and the TBs)."""
     if not _RUNTIME_OBJ:
-        t0 = time.perf_counter()
-        _RUNTIME_OBJ.append(llvm_jit.compile_object(E.runtime_text(), E.SYM_ENTRY, RUNTIME_LEVEL))
-        _stat("native_runtime_ms", round((time.perf_counter() - t0) * 1e3, 3))
+        _RUNTIME_OBJ.append(llvm_jit.cached_object(E.runtime_text(), E.SYM_ENTRY, RUNTIME_LEVEL)[0])
     return _RUNTIME_OBJ[0]
 
 

@@ -157,27 +157,40 @@ def compile(text, name, imports=None, pc=None, exports=(), level="full"):
     `imports` (symbol -> absolute value).  The code lives as long as the
     tracker does.  pc: the guest pc the perf map names it by; exports: other
     symbols of the module to find in the tracker (`tracker[sym]`)."""
-    s = _init()
+    obj, hit = cached_object(text, name, level)
+    t0 = time.perf_counter()
+    tracker, addr = link(obj, name, imports, exports, pc)
+    if hit:
+        _load_ms(t0)
+    return tracker, addr
+
+
+def cached_object(text, name, level="full"):
+    """-> (object of the module's text at `level`, whether the disk cache had it):
+    from the disk cache, else compiled (and put there)."""
+    _init()
     t0 = time.perf_counter()
     disk = llvm_cache.cache()
     obj = key = None
     if disk is not None:
         key = llvm_cache.make_key(environment(level), text)
         obj = disk.get(key)
-    hit = obj is not None
-    if not hit:
-        obj = compile_object(text, name, level)
-        _stat("native_compiles")
-        if disk is not None:
-            _stat("native_cache_misses")
-            disk.put(key, obj)
-    tracker, addr = link(obj, name, imports, exports, pc)
-    if hit:
-        extra = STATS.extra
+    if obj is not None:
         _stat("native_cache_hits")
-        extra["native_cache_load_ms"] = round(extra.get("native_cache_load_ms", 0) +
-                                              (time.perf_counter() - t0) * 1e3, 4)
-    return tracker, addr
+        _load_ms(t0)
+        return obj, True
+    obj = compile_object(text, name, level)
+    _stat("native_compiles")
+    if disk is not None:
+        _stat("native_cache_misses")
+        disk.put(key, obj)
+    return obj, False
+
+
+def _load_ms(t0):
+    extra = STATS.extra
+    extra["native_cache_load_ms"] = round(extra.get("native_cache_load_ms", 0) +
+                                          (time.perf_counter() - t0) * 1e3, 4)
 
 
 def compile_object(text, name, level="full"):

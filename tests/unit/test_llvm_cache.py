@@ -14,6 +14,7 @@
 """
 import ctypes
 import json
+import importlib.util
 import os
 import struct
 import subprocess
@@ -28,11 +29,31 @@ from pydbt.stats import STATS
 
 @pytest.fixture
 def fresh_config():
-    """llvm_cache's configuration back to the environment's after the test."""
+    """llvm_cache's configuration back to the environment's after the test (and
+    the process's shared native modules made before it: see _shared_modules)."""
     saved = dict(llvm_cache._config)
+    _shared_modules()
     yield llvm_cache.configure
     llvm_cache._config.clear()
     llvm_cache._config.update(saved)
+
+
+def _shared_modules():
+    """backends/llvm.py makes two modules once per process, with the first TB: the
+    one all TBs share (entry, callback) and NativeAtomics.  Made here, with the
+    cache off, so that a test counting compiles and cache files sees its TBs' only."""
+    if importlib.util.find_spec("llvmlite") is None:
+        return
+    from pydbt.backends import llvm
+    if not (llvm._RUNTIME_OBJ and llvm.NativeAtomics._one):
+        saved = dict(llvm_cache._config)
+        llvm_cache.configure("off")
+        try:
+            llvm._runtime_object()
+            llvm.NativeAtomics.get()
+        finally:
+            llvm_cache._config.clear()
+            llvm_cache._config.update(saved)
 
 
 def entry_files(root):
