@@ -230,7 +230,11 @@ class Gen:
             return
         cold = Label()
         self.count_event(self.e, cold)
-        self.jump_to_tail(self.hot_tails, "exit_pc", head_pc, insns)
+        # (counted inline, it is told to leave once it has been replaced: it
+        # leaves as for a pending signal, sharing that tail, and the lookup
+        # finds the new code)
+        tails = self.hot_tails if self.hot_cell is None else self.pending_tails
+        self.jump_to_tail(tails, "exit_pc", head_pc, insns)
         self.e.place(cold)
 
     def count_event(self, e, cold):
