@@ -374,9 +374,10 @@ class NativeState:
             with _RUNTIME_LOCK:
                 rt = self.runtime
                 if rt is None:
+                    cbs = (E.SYM_CALLBACK, E.SYM_CALLBACK_C)
                     tracker, entry = llvm_jit.link(_runtime_object(), E.SYM_ENTRY, {E.SYM_CB: self.symbols[E.SYM_CB]},
-                                                   exports=(E.SYM_CALLBACK,))
-                    rt = self.runtime = (tracker, _ENTRY(entry), {E.SYM_CALLBACK: tracker[E.SYM_CALLBACK]})
+                                                   exports=cbs)
+                    rt = self.runtime = (tracker, _ENTRY(entry), {sym: tracker[sym] for sym in cbs})
         return rt
 
     def finish(self, nat):

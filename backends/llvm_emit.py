@@ -116,7 +116,8 @@ _PLAIN = re.compile(r"[A-Za-z$._][A-Za-z$._0-9]*\Z")
 SYM_MEM, SYM_PERM, SYM_JC, SYM_CB = "pydbt_mem", "pydbt_perm", "pydbt_jc", "pydbt_cb"
 SYM_TB_ID, SYM_TB_SLOTS = "pydbt_tb_id", "pydbt_tb_slots"
 # the shared functions (runtime_text): C's entry into a TB, the callback every TB calls
-SYM_ENTRY, SYM_CALLBACK = "pydbt_enter", "pydbt_callback"
+# (the quick level's in C's convention, which -O0's FastISel selects: see Emitter)
+SYM_ENTRY, SYM_CALLBACK, SYM_CALLBACK_C = "pydbt_enter", "pydbt_callback", "pydbt_callback_c"
 
 # a jump cache entry: (pc | tag << JC_TAG_SHIFT, code); the tag changes with every
 # fill, so a reader that sees the same first word before and after reading the
@@ -136,19 +137,21 @@ def runtime_text():
     one way to the Python callback: it calls it, then empties every page cache
     word (Python may have changed permissions; CTX_PGC.., a TB empties its own
     on entry too).  Its convention saves every register, so a slow path spills
-    nothing around its call.  (One copy instead of two functions in each TB's
+    nothing around its call; `pydbt_callback_c`, the same in C's convention, is
+    the quick level's.  (One copy instead of two functions in each TB's
     module: a module's every function costs LLVM a whole codegen pipeline.)"""
     cb = Names.sym(SYM_CB)
     out = [f"declare i64 {cb}(ptr, i64, i64, i64, i64)",
            f"define i64 {Names.sym(SYM_ENTRY)}(ptr %ctx, ptr %code) nounwind {{",
-           f"  %r = call {CC} i64 %code(ptr %ctx)", "  ret i64 %r", "}",
-           f"define {CB_CC} i64 {Names.sym(SYM_CALLBACK)}"
-           f"(ptr %ctx, i64 %k, i64 %a, i64 %b, i64 %c) cold noinline nounwind {{",
-           f"  %r = call i64 {cb}(ptr %ctx, i64 %k, i64 %a, i64 %b, i64 %c)"]
-    for k in range(NPGC_MAX):
-        out += [f"  %p{k} = getelementptr inbounds i64, ptr %ctx, i64 {CTX_PGC + k}",
-                f"  store i64 -1, ptr %p{k}"]
-    return "\n".join(out + ["  ret i64 %r", "}"]) + "\n"
+           f"  %r = call {CC} i64 %code(ptr %ctx)", "  ret i64 %r", "}"]
+    for cc, sym in ((CB_CC + " ", SYM_CALLBACK), ("", SYM_CALLBACK_C)):
+        out += [f"define {cc}i64 {Names.sym(sym)}(ptr %ctx, i64 %k, i64 %a, i64 %b, i64 %c) cold noinline nounwind {{",
+                f"  %r = call i64 {cb}(ptr %ctx, i64 %k, i64 %a, i64 %b, i64 %c)"]
+        for k in range(NPGC_MAX):
+            out += [f"  %p{k} = getelementptr inbounds i64, ptr %ctx, i64 {CTX_PGC + k}",
+                    f"  store i64 -1, ptr %p{k}"]
+        out += ["  ret i64 %r", "}"]
+    return "\n".join(out) + "\n"
 
 
 def helper_symbol(fn):
@@ -215,6 +218,11 @@ class Emitter:
         # would go through SelectionDAG; quick codegen median -15-30%)
         self.jc_load = ("load volatile {t}, ptr {p}, align 8" if level == "quick" else
                         "load atomic {t}, ptr {p} {order}, align 8")
+        # the slow paths' callback: at the quick level in C's convention, whose
+        # calls FastISel selects (a preserve_allcc call sends its block through
+        # SelectionDAG; -O0 keeps no value in a register across it anyway):
+        # quick codegen median -10% (vm, sha256, strings, quicksort)
+        self.cb_cc, self.cb_sym = ("", SYM_CALLBACK_C) if level == "quick" else (CB_CC + " ", SYM_CALLBACK)
         self.name = name
         self.c = dict(consts, helper=self.helper)
         self.counting = counting
@@ -533,13 +541,13 @@ class Emitter:
 
     # --- callbacks -----------------------------------------------------------------------
     def callback(self, kind, a, b, c):
-        cb = Names.sym(SYM_CALLBACK)
-        self.decls.setdefault(SYM_CALLBACK, f"declare {CB_CC} i64 {cb}(ptr, i64, i64, i64, i64)")
+        cb, cc = Names.sym(self.cb_sym), self.cb_cc
+        self.decls.setdefault(self.cb_sym, f"declare {cc}i64 {cb}(ptr, i64, i64, i64, i64)")
         r = self.fresh()
         if self.fp:
             self.fp.collect()
         self.calls_back = True
-        self.emit(f"{r} = call {CB_CC} i64 {cb}(ptr %ctx, i64 {kind}, i64 {a}, i64 {b}, i64 {c}) cold")
+        self.emit(f"{r} = call {cc}i64 {cb}(ptr %ctx, i64 {kind}, i64 {a}, i64 {b}, i64 {c}) cold")
         if self.fp:
             self.fp.clear()
         st, bad = self.ctx_load(CTX_STATUS), self.fresh()

@@ -90,7 +90,7 @@ class Rig:
         stub.target = target
         return stub
 
-    def tb(self, pc, superblock=True):
+    def tb(self, pc, superblock=True, level="full"):
         blk = translate(self.mem, pc, 64, superblock=superblock)
         optimize(blk)
         targets = [op.consts[0] for op in blk.ops if op.name == "goto_tb"]
@@ -99,7 +99,7 @@ class Rig:
         tb.links = list(tb.stubs)
         ctx = TBContext(self.mem, tb.links, self.lookup, self.cache.fns, self.counter, self.pending,
                         self.cache)
-        tb.fn = llvm.compile(blk, ctx)
+        tb.fn = llvm._state(ctx).compile(blk, ctx, level)
         self.cache.add(tb)
         return tb
 
@@ -589,21 +589,22 @@ def test_a_tb_does_not_use_the_page_caches_another_left():
     assert r.cpu.regs[14:16] == [0, 3]
 
 
-def test_tbs_share_one_entry_and_callback_per_state():
+@pytest.mark.parametrize("level, callback", [("full", llvm_emit.SYM_CALLBACK), ("quick", llvm_emit.SYM_CALLBACK_C)])
+def test_tbs_share_one_entry_and_callback_per_state(level, callback):
     """A TB's module holds its function only: C's entry and the slow paths'
-    callback are one shared module per native state (llvm_emit.runtime_text),
-    compiled once per process and linked with each state's own callback, so a
-    misaligned load (the checked path) in each of two engines reads that
-    engine's guest memory."""
+    callback (the quick level's in C's convention) are one shared module per
+    native state (llvm_emit.runtime_text), compiled once per process and linked
+    with each state's own callback, so a misaligned load (the checked path) in
+    each of two engines reads that engine's guest memory."""
     ld = (1 << 20) | (11 << 15) | (3 << 12) | (10 << 7) | 0x03      # ld a0, 1(a1)
     rigs, got = [Rig(), Rig()], []
     for i, r in enumerate(rigs):
         assemble(r.mem, CODE, [ld, 0x00100073])                        # ; ebreak
         r.mem.poke(DATA + 1, struct.pack("<Q", 0x1122334455667788 + i))
-        t = r.tb(CODE, superblock=False)
+        t = r.tb(CODE, superblock=False, level=level)
         text = t.fn.native.text
         assert sum(1 for line in text.splitlines() if line.startswith("define")) == 1, text
-        assert llvm_emit.SYM_CALLBACK in t.fn.native.imports
+        assert f"@{callback}(" in text and callback in t.fn.native.imports
         r.cpu.regs[11] = DATA
         before = STATS.extra.get("native_slow_loads", 0)
         with pytest.raises(Breakpoint):
@@ -613,4 +614,4 @@ def test_tbs_share_one_entry_and_callback_per_state():
     assert got == [0x1122334455667788, 0x1122334455667789]
     a, b = (r.cache.native for r in rigs)
     assert a.runtime[0] is not b.runtime[0] and len(llvm._RUNTIME_OBJ) == 1
-    assert a.runtime[2][llvm_emit.SYM_CALLBACK] != b.runtime[2][llvm_emit.SYM_CALLBACK]
+    assert a.runtime[2][callback] != b.runtime[2][callback]
