@@ -463,7 +463,10 @@ class NativeState:
                 w[E.CTX_RES + 1] = 0
             else:
                 w[E.CTX_RES], w[E.CTX_RES + 1], w[E.CTX_RES + 2] = r
-        fp = nc.fp = self.fp_env
+        fp = self.fp_env
+        if fp is not None and nc.fp is None and not hasattr(cpu, fp[0]):
+            fp = None                              # (a CPU without FP state, as in _mirror_fp)
+        nc.fp = fp
         if fp is not None:
             w[E.CTX_FFLAGS] = getattr(cpu, fp[0])
             w[E.CTX_FRM] = getattr(cpu, fp[1])
