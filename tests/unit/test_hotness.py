@@ -218,3 +218,22 @@ def test_without_a_warm_up_a_block_is_compiled_at_its_threshold(monkeypatch):
     _run(proc, engine, 10)
     tb = engine.cache.get(CODE)
     assert tb.promoting and len(engine.compiler.jobs) == 1
+
+
+def test_once_native_code_runs_each_event_also_pays_for_an_entry_from_it(monkeypatch):
+    """A block left on the bytecode JIT beside native code costs a native->Python
+    transition per entry, not only its instructions (strings: 10x the transitions
+    and 2x the CPU when its blocks waited for their instructions' time alone)."""
+    proc, engine = _rig(warmup=1.0)
+    monkeypatch.setattr(execloop, "COMPILE_COST", 1e-2)
+    monkeypatch.setattr(execloop, "PAYBACK", 1.0)
+    _run(proc, engine, 10)
+    tb = engine.cache.get(CODE)
+    engine.native_jobs = 1                                   # (native code runs: llvmlite is loaded)
+    insns_only = 1e-2 / (tb.ninsns * execloop.INSN_COST)
+    need = 1e-2 / (tb.ninsns * execloop.INSN_COST + execloop.ENTRY_COST)
+    assert need * 1.2 + 2 * RECHECK < insns_only / 4
+    _run(proc, engine, int(need * 0.8))
+    assert not engine.compiler.jobs and not tb.promoting
+    _run(proc, engine, int(need * 0.4) + 2 * RECHECK)
+    assert len(engine.compiler.jobs) == 1 and tb.promoting
