@@ -13,8 +13,8 @@
   is the object's symbol size), and a forked child's own file.
 """
 import ctypes
-import json
 import importlib.util
+import json
 import os
 import struct
 import subprocess
