@@ -79,11 +79,16 @@ once, sharing the TBs, slots and jump cache of the state.  What that asks:
 * leaving: a thread in native code sees a signal for it, an exclusive section,
   a gdb stop when its budget ends (the checks are Python's, at the exit).
 
-Compile cost: -O2 codegen, ~20-90 us per line of LLVM IR (idle to loaded host),
-~19 lines per guest instruction, 10-60 ms per superblock, most of it in codegen
-(SelectionDAG and the greedy register allocator; -O0 is ~3x cheaper and the
-code ~2.5x slower, O1 costs as much as O2, -fast-isel does not help).  The
-compile thread takes it off the guest's critical path when a core is free.
+Compile cost (CPU, bench/native_compile.py): a median region of -backend llvm
+(~330 lines) ~14-16 ms at the full level: parse+opt ~4, -O2 codegen ~9-11
+(SelectionDAG and the greedy register allocator; O1 costs as much, -O0 with
+the greedy allocator ~40% less but its code 20-50% slower; no codegen option
+measured helps), link ~0.6; the quick level ~4-5 ms.  Each module also pays a
+fixed ~0.8 (quick) / ~1.9 ms (full) - LLVM's codegen pipeline is built and
+run per module and per function - so a TB's module holds its function only
+(the entry and callback are the state's shared module).  The compile thread
+takes it off the guest's critical path when a core is free (on this 2-core
+host under load its wall time is 2-3x its CPU: CPU waits, not the GIL).
 
 The persistent code cache: the text of a TB names every number of the run by a
 symbol (guest memory, permission bytes, jump cache, callback, the TB's id and
@@ -92,7 +97,8 @@ lists (`Native.imports`) and the TB's JIT library defines when `finish` links
 it.  So the same guest code gives the same text in every run, and `finish`
 (llvm_jit.compile) takes the object from the disk cache (llvm_cache.py,
 `-code-cache`) when some run compiled it before: loading and linking one costs
-~0.3-0.9 ms (median; the 2-core host idle to loaded) instead of the compile;
+~0.5-0.8 ms in the guest's thread, 0.5-1.7 ms in the compile thread (in-run,
+loaded 2-core host; the link is most of it) instead of the compile;
 on a warm cache sha256 runs in half the wall time, busybox
 `sh | sort | md5sum` (5 processes) in a fifth.  `-perfmap` names each linked
 TB in /tmp/perf-<pid>.map.
