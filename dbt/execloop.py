@@ -14,6 +14,7 @@ the next one when it gets hot (-backend auto: interpreter, bytecode JIT,
 quickly compiled native code, optimized native code), the new TB replacing
 the old one in the cache (its incoming links follow); native code is
 finished in the compile thread (compiler.py) while the old TB runs on.
+When a TB is hot, and when native code is worth its compile, is tiering.py's.
 Superblocks after the first tier follow the paths that tier ran (Profile);
 a last-tier region whose exit leads to a new region it should have held is
 made once more from the profile as it is then (re-forming, _reform_into).
@@ -32,7 +33,6 @@ import contextlib
 import signal
 import threading
 import time
-import types
 from errno import EINTR
 
 from .errors import Syscall, GuestFault, Breakpoint, Watchpoint, TRAP_BRKPT, TaskExit
@@ -43,101 +43,7 @@ from .compiler import Compiler
 from .passes import optimize
 from .stats import STATS
 from .tb import TB, TBCache, TBContext, STEP
-
-
-class Profile:
-    """What the earlier tiers saw, for a superblock made for tier `tier`: which
-    blocks ran, and where a region of that tier (or higher) already starts, or
-    is being made, with more than COPY_MAX instructions.  The superblock ends
-    there and its exit is chained to that region, instead of copying its code:
-    a region entered at several pcs of one loop (quicksort's partition, the side
-    exits of a superblock cut by its size limit) was otherwise compiled once per
-    pc, each copy holding the whole loop (7x the code).  A small one is copied:
-    a loop's head that only dispatches (vm's switch) costs less copied into
-    each of its predecessors than a chained jump per iteration.
-
-    Nor is a region an entry when it jumps back into the superblock being made
-    (`inside`: the pcs already in it): the two would be one loop split in two
-    functions, each iteration leaving one for the other with every register
-    written back (quicksort's partition, its inner loop made a region first).
-    Its code is copied instead, and the loop closes inside the new region."""
-
-    def __init__(self, cache, tier):
-        self.by_pc = cache.by_pc
-        self.tier = tier
-
-    def ran(self, pc):
-        return pc in self.by_pc
-
-    def entry(self, pc, inside=()):
-        tb = self.by_pc.get(pc)
-        return (tb is not None and tb.tier + tb.promoting >= self.tier
-                and tb.ninsns > COPY_MAX
-                and not any(t in inside for t in tb.targets))
-
-
-COPY_MAX = 24         # instructions: a region this small is copied, not chained to (Profile)
-RECHECK = 256          # a hot TB's code asks again every RECHECK entries and back-edges
-CHUNK = 256            # the largest countdown in a Hotness cell (CPython's cached small ints)
-
-# The payback rule (Engine._may_compile): a bytecode TB is compiled to native
-# code once the time it has taken so far (its entries and back-edges x its
-# instructions x INSN_COST) is PAYBACK times what compiling it is expected to
-# cost, plus llvmlite's load for the first (_pays_back): a rent-or-buy
-# rule; a block that has run that long is expected to run about as long
-# again, and native code a program has no time to use costs it at most about
-# 1/PAYBACK of what the block itself took.
-PAYBACK = 2.0
-INSN_COST = 50e-9      # seconds per guest instruction on the bytecode JIT (13-30 M/s of CPU here)
-LOAD_COST = 0.08       # the first native compile's extra: llvmlite's import and the JIT's start (CPU s)
-COMPILE_COST = 0.01    # a native compile until the run has measured its own (CPU s; quick ~2-5 ms
-                       # alone, 8-20 on a loaded host)
-OPT_COST = 0.04        # the same for an optimizing one (quick code made again: llvm, ~3-4x)
-ENTRY_COST = 4e-6      # once native code runs: a bytecode block's entry from it (a native->Python
-                       # transition and back, ~3.5-4 us here; strings entered blocks left on the
-                       # bytecode JIT ~900k times more than without the rule: 2x the CPU)
-
-
-class Hotness:
-    """A TB's hotness count on a tier that counts its own (ctx.hot): how many
-    entries and loop back-edges it has run.  The count is a countdown in a
-    cell (`cell`): the bytecode JIT's code decrements it inline and calls
-    `expired()` only when it reaches 0; another tier calls the object once per
-    event (`__call__`).  Either way the TB is hot at its threshold-th event,
-    and asks again every RECHECK events after that; expired() then asks the
-    engine (`ask(events)`: promote it, or see whether its replacement is
-    ready) and says whether the code should leave (by ctx.promote), so a loop
-    whose native code is not wanted yet (or still being compiled) runs on."""
-    __slots__ = ("cell", "left", "filled", "events", "ask", "born")
-
-    def __init__(self, threshold, ask=None):
-        self.born = time.monotonic()
-        self.filled = min(threshold, CHUNK)
-        self.cell = types.CellType(self.filled)
-        self.left = threshold - self.filled          # events beyond the cell's before it is hot
-        self.events = 0                              # events counted by emptied cells
-        self.ask = ask
-
-    def _emptied(self):
-        """The cell reached 0: refill it.  -> True if the TB is hot now."""
-        self.events += self.filled
-        hot = not self.left
-        self.filled = RECHECK if hot else min(self.left, CHUNK)
-        self.left -= 0 if hot else self.filled
-        self.cell.cell_contents = self.filled
-        return hot
-
-    def __call__(self):
-        """One event: -> True at the threshold-th, then every RECHECK."""
-        n = self.cell.cell_contents - 1
-        if n > 0:
-            self.cell.cell_contents = n
-            return False
-        return self._emptied()
-
-    def expired(self):
-        """The inline countdown reached 0 (or below: threads): -> should the code leave?"""
-        return self._emptied() and self.ask is not None and self.ask(self.events)
+from .tiering import COPY_MAX, Hotness, NativePolicy, Profile
 
 
 class _Stop:
@@ -160,15 +66,9 @@ class Engine:
     A tier that compiles in two halves (`prepare`, `finish`: the native one) has
     the second half done by the compile thread (compiler.py) unless
     `sync_compile`; the TB runs on in its tier until the new code replaces it.
-    Promotions from a counting tier to native code wait until `native_warmup`
-    seconds after the engine starts; then, from the bytecode JIT, until the
-    block's time so far pays for its compile (PAYBACK; not without a
-    warm-up); and while native compiling (its CPU time, both halves) has used
-    more than `compile_share` of the time run since: a program that ends soon
-    after its code got hot cannot have paid much for code it had no time to
-    use, and a long one gets all its code compiled (the TB asks again
-    `RECHECK` events later, running on meanwhile; the hottest ask most
-    often)."""
+    Promotions from a counting tier to native code ask `policy` (tiering.py's
+    NativePolicy: the warm-up `native_warmup`, the payback rule and
+    `compile_share`); one refused asks again later, running on meanwhile."""
 
     def __init__(self, proc, tiers, thresholds=(), chaining=True, max_insns=512, verify_ir=False,
                  disabled_passes=(), count=False, sync_compile=False, native_warmup=0.0,
@@ -182,18 +82,7 @@ class Engine:
         self.thresholds = [t for _, t in kept]
         self.backend = self.tiers[-1]
         self.compiler = None if sync_compile else Compiler()
-        # no native code from a tier that asks again (a JIT) before this time:
-        # a short program does not pay for llvmlite and its compiles
-        self.native_from = time.monotonic() + native_warmup
-        self.payback = native_warmup > 0             # (the payback rule: with a warm-up only)
-        self.native_jobs = 0                         # native compiles from a JIT tier begun
-        self.hot_time = {}                           # pc -> a hot TB's time so far, until the first
-        self.job_cpu = [0.0, 0]                      # CPU seconds and count of those from the
-        self.opt_cpu = [0.0, 0]                      # bytecode JIT, and from quick code (not the first)
-        self.compile_share = compile_share           # (None: no limit)
-        self.native_spent = 0.0                      # CPU seconds of native compiling so far:
-        self.finish_spent = 0.0                      # (in the compile thread)
-        self.in_flight = set()                       # TBs submitted to the compiler, not done
+        self.policy = NativePolicy(native_warmup, compile_share)   # (tiering.py)
         self.cache = TBCache(proc.mem, chaining=chaining and not proc.log.on("nochain"))
         self.max_insns = max_insns
         self.verify_ir = verify_ir
@@ -390,7 +279,7 @@ class Engine:
         -> the function to run at old.pc now."""
         tier = old.tier + 1
         from_jit = self._counts_itself(old.tier)
-        if from_jit and self._native(tier) and not self._may_compile(old, hot):
+        if from_jit and self._native(tier) and not self.policy.may_compile(old, hot, self._native(old.tier)):
             return old.fn                              # (it asks again: Hotness's RECHECK)
         backend = self.tiers[tier]
         native = hasattr(backend, "prepare")           # (a two-half compile: native code)
@@ -399,15 +288,15 @@ class Engine:
         # while native code is made runs ~10x slower, and more of it gets hot)
         # (the cost of compiles from the bytecode JIT, to predict the next one's)
         measure = native and from_jit and not self._native(old.tier)
-        first = not self.native_jobs
+        first = not self.policy.jobs
         if native and from_jit:
-            self.native_jobs += 1
+            self.policy.jobs += 1
         if self.compiler is None or not native or not from_jit:
             t0 = time.thread_time()
             new = self._make_tb(old.pc, tier)
             if native:
-                self.native_spent += time.thread_time() - t0
-                self._job_cost(measure, first, time.thread_time() - t0)
+                self.policy.spent += time.thread_time() - t0
+                self.policy.job_cost(measure, first, time.thread_time() - t0)
             self.cache.replace(old, new)
             STATS.tbs_promoted += 1
             self._reform_into(new)
@@ -419,17 +308,17 @@ class Engine:
         old.promoting = True
         spent = time.perf_counter() - t0
         cpu = time.thread_time() - c0
-        self.native_spent += cpu
+        self.policy.spent += cpu
 
         def work():
             t1, c1 = time.perf_counter(), time.thread_time()
             fn = backend.finish(job)
-            self.finish_spent += time.thread_time() - c1      # (only the compile thread adds)
-            self._job_cost(measure, first, cpu + time.thread_time() - c1)
+            self.policy.finish_spent += time.thread_time() - c1      # (only the compile thread adds)
+            self.policy.job_cost(measure, first, cpu + time.thread_time() - c1)
             return fn, time.perf_counter() - t1
 
         def done(result):
-            self.in_flight.discard(new)
+            self.policy.in_flight.discard(new)
             with self.cache.lock:
                 if result is None:                   # (and old is not promoted again)
                     self.cache.discard(new)
@@ -445,7 +334,7 @@ class Engine:
                 self.cache.replace(old, new)
                 STATS.tbs_promoted += 1
             self._reform_into(new)
-        self.in_flight.add(new)                      # (a set: one C call, safe between threads)
+        self.policy.in_flight.add(new)
         self.compiler.submit(work, done)
         return old.fn
 
@@ -488,7 +377,7 @@ class Engine:
         except Exception:                            # (as a failed compile in the thread: old stays)
             self.cache.discard(new)
             return
-        self.native_spent += time.thread_time() - c0
+        self.policy.spent += time.thread_time() - c0
         with self.cache.lock:
             new.fn = fn
             if not (old.valid and new.valid):
@@ -499,59 +388,6 @@ class Engine:
             self.cache.publish(new)
             self.cache.replace(old, new)
         STATS.extra["regions_reformed"] = STATS.extra.get("regions_reformed", 0) + 1
-
-    def _job_cost(self, measure, first, cpu):
-        """A native compile took `cpu` seconds of CPU: counted as one from the
-        bytecode JIT if `measure`, else from quick native code, unless `first`
-        (the run's first loaded llvmlite too)."""
-        if not first:
-            costs = self.job_cpu if measure else self.opt_cpu
-            costs[0] += cpu
-            costs[1] += 1
-
-    def _pays_back(self, tb, hot):
-        """Has bytecode TB tb (hot: its Hotness) taken the time its native
-        compile needs: PAYBACK x the compile's expected CPU cost (the mean of
-        this run's so far: this host, this load; or COMPILE_COST), and for the
-        run's first, the hot blocks together llvmlite's load more (shared by
-        every compile after it)?"""
-        need = PAYBACK * self._mean(self.job_cpu, COMPILE_COST)
-        if self.native_jobs:
-            # (its events counted as entries from native code: a loop's
-            # back-edges are not, so loops go native a little sooner)
-            return hot.events * (tb.ninsns * INSN_COST + ENTRY_COST) >= need
-        own = hot.events * tb.ninsns * INSN_COST
-        self.hot_time[tb.pc] = own
-        return own >= need and sum(self.hot_time.values()) >= need + LOAD_COST
-
-    @staticmethod
-    def _mean(costs, default):
-        total, n = costs
-        return total / n if n else default
-
-    def _may_compile(self, old=None, hot=None):
-        """May a counting tier's TB (old, hot: its Hotness) be compiled to native
-        code now: the warm-up is over, the block has paid for its compile (see
-        PAYBACK; not without a warm-up), and the compile share is not used up?"""
-        now = time.monotonic()
-        if now < self.native_from:
-            return False
-        if self.payback and hot is not None:
-            if not self._native(old.tier):
-                # from the bytecode JIT: its time so far (estimated) against
-                # its compile's expected cost
-                if not self._pays_back(old, hot):
-                    return False
-            elif now - hot.born < 2 * PAYBACK * self._mean(self.opt_cpu, OPT_COST):
-                # quick native code optimized: it saves about half its time
-                # (unknown: at most the time it has been there) for OPT_COST
-                return False
-        share = self.compile_share
-        if share is None:
-            return True
-        # one compile at a time: the share counts what is spent, and the next
-        # TB to ask once the thread is free is one of the hottest
-        return not self.in_flight and self.native_spent + self.finish_spent <= share * (now - self.native_from)
 
     def quiet(self):
         """A context in which no compile is half done (around fork)."""

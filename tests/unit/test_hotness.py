@@ -1,4 +1,4 @@
-"""Hotness counting (dbt/execloop.py's Hotness, the bytecode JIT's inline
+"""Hotness counting (dbt/tiering.py's Hotness, the bytecode JIT's inline
 countdown) and the payback rule of -backend auto.
 
 - the count is exact: hot at the threshold-th event, then every RECHECK, the
@@ -17,10 +17,10 @@ import struct
 
 import pytest
 
-from pydbt import execloop
+from pydbt import execloop, tiering
 from pydbt.errors import Syscall
 from pydbt.backends import pybytecode, pyasm
-from pydbt.execloop import Hotness, RECHECK
+from pydbt.tiering import Hotness, RECHECK
 from pydbt.frontends.riscv64.translate import translate
 from pydbt.passes import optimize
 from pydbt.runtime.memory import GuestMemory, R, W, X
@@ -168,7 +168,7 @@ def _rig(warmup, native_threshold=5):
     proc.mem.poke(CODE, b"".join(struct.pack("<I", w) for w in LOOP))
     engine = execloop.Engine(proc, [get_backend(n) for n in ("interp", "pybytecode", "llvm")],
                              [1, native_threshold], native_warmup=warmup)
-    engine.native_from = 0.0                    # (the warm-up is over; the rule stays on if it was > 0)
+    engine.policy.native_from = 0.0                    # (the warm-up is over; the rule stays on if it was > 0)
     proc.engine = engine
     engine.compiler = Queue()
     STATS.reset()
@@ -185,7 +185,7 @@ def _run(proc, engine, n):
 
 def test_a_loop_refused_native_code_runs_on_in_its_block(monkeypatch):
     proc, engine = _rig(warmup=1.0)
-    monkeypatch.setattr(execloop, "LOAD_COST", 1e6)          # (never pays)
+    monkeypatch.setattr(tiering, "LOAD_COST", 1e6)          # (never pays)
     _run(proc, engine, 5000)
     _run(proc, engine, 5000)
     tb = engine.cache.get(CODE)
@@ -196,13 +196,13 @@ def test_a_loop_refused_native_code_runs_on_in_its_block(monkeypatch):
 
 def test_the_payback_rule_compiles_a_block_once_its_time_covers_the_cost(monkeypatch):
     proc, engine = _rig(warmup=1.0)
-    monkeypatch.setattr(execloop, "LOAD_COST", 0.0)
-    monkeypatch.setattr(execloop, "COMPILE_COST", 1e-3)
-    monkeypatch.setattr(execloop, "PAYBACK", 1.0)
+    monkeypatch.setattr(tiering, "LOAD_COST", 0.0)
+    monkeypatch.setattr(tiering, "COMPILE_COST", 1e-3)
+    monkeypatch.setattr(tiering, "PAYBACK", 1.0)
     _run(proc, engine, 10)                                   # to the bytecode JIT
     tb = engine.cache.get(CODE)
     assert engine.tiers[tb.tier].name == "pybytecode"
-    per_event = tb.ninsns * execloop.INSN_COST
+    per_event = tb.ninsns * tiering.INSN_COST
     need = 1e-3 / per_event                                  # events that pay for the compile
     assert need > 3 * RECHECK, "the test's loop is too big for its cost"
     _run(proc, engine, int(need * 0.8))
@@ -213,7 +213,7 @@ def test_the_payback_rule_compiles_a_block_once_its_time_covers_the_cost(monkeyp
 
 def test_without_a_warm_up_a_block_is_compiled_at_its_threshold(monkeypatch):
     proc, engine = _rig(warmup=0.0)
-    monkeypatch.setattr(execloop, "LOAD_COST", 1e6)          # (no rule: not asked)
+    monkeypatch.setattr(tiering, "LOAD_COST", 1e6)          # (no rule: not asked)
     _run(proc, engine, 10)
     _run(proc, engine, 10)
     tb = engine.cache.get(CODE)
@@ -225,13 +225,13 @@ def test_once_native_code_runs_each_event_also_pays_for_an_entry_from_it(monkeyp
     transition per entry, not only its instructions (strings: 10x the transitions
     and 2x the CPU when its blocks waited for their instructions' time alone)."""
     proc, engine = _rig(warmup=1.0)
-    monkeypatch.setattr(execloop, "COMPILE_COST", 1e-2)
-    monkeypatch.setattr(execloop, "PAYBACK", 1.0)
+    monkeypatch.setattr(tiering, "COMPILE_COST", 1e-2)
+    monkeypatch.setattr(tiering, "PAYBACK", 1.0)
     _run(proc, engine, 10)
     tb = engine.cache.get(CODE)
-    engine.native_jobs = 1                                   # (native code runs: llvmlite is loaded)
-    insns_only = 1e-2 / (tb.ninsns * execloop.INSN_COST)
-    need = 1e-2 / (tb.ninsns * execloop.INSN_COST + execloop.ENTRY_COST)
+    engine.policy.jobs = 1                                   # (native code runs: llvmlite is loaded)
+    insns_only = 1e-2 / (tb.ninsns * tiering.INSN_COST)
+    need = 1e-2 / (tb.ninsns * tiering.INSN_COST + tiering.ENTRY_COST)
     assert need * 1.2 + 2 * RECHECK < insns_only / 4
     _run(proc, engine, int(need * 0.8))
     assert not engine.compiler.jobs and not tb.promoting

@@ -113,7 +113,7 @@ def test_superblocks_stop_at_big_regions_of_their_tier():
     """Profile.entry: where a superblock for a tier ends (and chains) instead of
     copying: a region of that tier or higher, or one being promoted to it, that
     is bigger than COPY_MAX instructions; never a smaller one or a lower tier's."""
-    from pydbt.execloop import COPY_MAX, Profile
+    from pydbt.tiering import COPY_MAX, Profile
     from pydbt.tb import TB
 
     class Cache:

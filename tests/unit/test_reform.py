@@ -13,7 +13,8 @@ pytest.importorskip("llvmlite")
 from pydbt.backends import get_backend
 from pydbt.cli import Options
 from pydbt.errors import Syscall
-from pydbt.execloop import COPY_MAX, Engine, Profile
+from pydbt.execloop import Engine
+from pydbt.tiering import COPY_MAX, Profile
 from pydbt.frontends.riscv64.arch import ARCH
 from pydbt.log import Log
 from pydbt.runtime.process import Process
