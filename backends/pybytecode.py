@@ -240,7 +240,8 @@ class Gen:
     def count_event(self, e, cold):
         """An entry or a loop back-edge on a tier below the last: jump to cold
         unless the TB is to leave.  With a countdown cell (ctx.hot.cell, the
-        free variable HOT_N): `HOT_N -= 1`, and only when it reaches 0 a call of
+        free variable HOT_N): `HOT_N -= 1`, and only when it reaches 0 (or below:
+        two threads can both take a 0 before it is refilled) a call of
         ctx.hot.expired(), which refills it and says whether to leave (~2 ns,
         against ~30 for a call per event); else hot() on each event."""
         if self.hot_cell is None:
@@ -253,6 +254,8 @@ class Gen:
         e.binop(BinaryOp.SUBTRACT)
         e.copy(1)
         e.store_free(HOT_N)
+        e.const(0)
+        e.compare(Compare.GT)           # (not its truth: threads can take it below 0)
         e.jump_if(True, cold)
         e.callable_const(self.hot.expired)
         e.call(0)

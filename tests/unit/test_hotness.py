@@ -125,6 +125,22 @@ def test_jit_code_counts_inline_and_leaves_only_when_told(leave):
         assert cpu.regs[A0] == 1000 and cpu.regs[A2] == 1
 
 
+def test_a_countdown_taken_below_zero_still_expires():
+    """Two threads can both decrement a 0 before expired() refills the cell: the
+    code must still call out (a count left below 0 would never be hot again)."""
+    blk, mem = _loop_block()
+    h = Hotness(300)
+    asked = []
+    h.ask = lambda events: asked.append(events) or False
+    fn = pybytecode.compile(blk, Ctx(blk, mem, h))
+    h.cell.cell_contents = -1                  # (the other thread's 0, decremented again)
+    cpu = CPU()
+    cpu.regs[A1] = 1000
+    with pytest.raises(Syscall):
+        fn(cpu)
+    assert asked and asked[0] == 300, asked
+
+
 def test_the_countdown_code_is_what_bytecode_builds():
     if not pyasm.SUPPORTED:
         pytest.skip("pyasm does not know this CPython or bytecode package")
