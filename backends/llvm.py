@@ -119,6 +119,7 @@ import os
 import struct
 import threading
 import weakref
+from time import perf_counter
 
 from pydbt.errors import GuestFault
 from pydbt.stats import STATS
@@ -480,7 +481,9 @@ class NativeState:
         w[E.CTX_BUDGET] = budget
         w[E.CTX_STATUS] = 0
         w[E.CTX_ICOUNT] = 0
+        t0 = perf_counter()
         code = entry(nc.addr, nat.addr)            # (without the GIL: other threads run meanwhile)
+        spent = perf_counter() - t0
         if self.shared:
             nat = self.natives.get(w[E.CTX_EXIT_ID]) or self._dead_native(w[E.CTX_EXIT_ID])
         regs[:] = s.unpack_from(w, 0)
@@ -494,6 +497,7 @@ class NativeState:
         left = w[E.CTX_BUDGET]
         if nat.hot is not None:                    # (samples of a quick TB: see llvm_quick)
             hot = nat.hot
+            hot.native += spent                    # (its time in native code: what optimizing saves on)
             ran_out = budget and (left == 0 or left >> 63)
             # (a list, not a generator: every sample counts, none is skipped)
             if any([hot() for _ in range(SAMPLE_WEIGHT if ran_out else 1)]):
