@@ -8,10 +8,18 @@ exits of native code to Python (llvm.NativeState.enter): each exit from one of
 its TBs is a sample of that TB, and a native entry's budget (~0.1-1 ms of
 native code) running out inside it counts SAMPLE_WEIGHT samples (a loop that
 never leaves native code is as hot as that).  At the threshold
-(-opt-threshold) the engine compiles it again at the full level, in the
-compile thread, and the new code replaces it.  So compile time follows where
-time is spent: hot regions get native code after ~5 ms of compile, the ones
-where the program stays get the optimized code.
+(-opt-threshold), and every RECHECK samples after it, the TB asks the engine;
+under the payback rule (a warm-up: tiering.NativePolicy) it is compiled again
+at the full level, in the compile thread, only once the time spent in its
+code (each native entry's time, measured around the call and counted to the
+TB that left native code: `Hotness.native`) is 2 x PAYBACK x an optimizing
+compile's cost, since optimizing saves about half of that time and none of
+the exits: a block that leaves native code often because its successor is not
+native, or for syscalls, gets no optimizing compile for its exits (strings,
+quicksort, vm at bench size: 12 optimizing compiles -> none, wall -12-23%).
+So compile time follows where time is spent: hot regions get native code after
+~5 ms of compile, the ones where the program stays get the optimized code.
+Without a warm-up the count alone decides (deterministic tests).
 """
 from . import llvm
 from .llvm import unsupported, EMITTERS, finish, disassemble  # noqa: F401

@@ -5,6 +5,8 @@ a promotion is seen: the bytecode TB's hot count submits the native compile and
 runs on; the finished code replaces it (published under the TB cache's lock);
 code written while its native version was being compiled drops that version
 instead of publishing it; a compile that fails leaves the TB where it was.
+Quick native code is optimized for the time spent in it, not for its exits to
+Python (which optimizing does not remove).
 """
 import struct
 
@@ -129,3 +131,85 @@ def test_superblocks_stop_at_big_regions_of_their_tier():
     assert all(native.ran(pc) for pc in (0x10, 0x20, 0x30, 0x40, 0x50)) and not native.ran(0x60)
     bytecode = Profile(Cache, 1)
     assert [pc for pc in (0x10, 0x20, 0x30, 0x40, 0x50) if bytecode.entry(pc)] == [0x10, 0x30, 0x40, 0x50]
+
+
+# --- quick native code optimized where its time is spent ---------------------------
+# The loop above at CODE, and at SYS a block that leaves native code at once
+# (a syscall) each time it runs: its exits are samples of its hotness as the
+# loop's budget running out is, but optimizing it would remove none of them.
+SYS = CODE + 0x100
+SYS_BLOCK = [0x00150513,                 # addi a0, a0, 1
+             0x00000073]                 # ecall
+
+
+@pytest.fixture
+def quick_rig(monkeypatch):
+    from pydbt import tiering
+    opts = Options()
+    opts.reserved_va = 1 << 32
+    proc = Process(ARCH, opts, Log())
+    proc.mem.map(CODE, 0x1000, 7)
+    proc.mem.poke(CODE, b"".join(struct.pack("<I", w) for w in LOOP))
+    proc.mem.poke(SYS, b"".join(struct.pack("<I", w) for w in SYS_BLOCK))
+    # each quick TB asks at every exit and budget sample (-opt-threshold 1)
+    engine = Engine(proc, [get_backend(n) for n in ("interp", "pybytecode", "llvm-quick", "llvm")],
+                    [1, 5, 1])
+    proc.engine = engine
+    engine.compiler = Queue()
+    STATS.reset()
+    need = 2 * tiering.PAYBACK * 0.005                 # seconds of its time that pay for optimizing
+    monkeypatch.setattr(tiering, "OPT_COST", 0.005)
+    return proc, engine, need
+
+
+def _to_quick(proc, engine, pc, go):
+    """Run the block at pc (`go`: once) until its quick native code is in, then
+    turn the payback rule on (as a warm-up's end does)."""
+    for _ in range(20):
+        go()
+        while engine.compiler.jobs:
+            engine.compiler.run()
+        tb = engine.cache.get(pc)
+        if engine.tiers[tb.tier].name == "llvm-quick":
+            engine.policy.payback = True
+            return tb
+    raise AssertionError("the block never became quick native code")
+
+
+def _syscall_block(proc, engine):
+    cpu = proc.cpu
+    cpu.pc = SYS
+    with pytest.raises(Syscall):
+        engine.run_until_exception(cpu)
+
+
+def test_quick_code_that_only_exits_to_python_is_not_optimized(quick_rig):
+    """Its exits ask often, and it has been there longer than the rule's time,
+    but the time spent in its code is what optimizing saves on: no compile."""
+    import time
+    proc, engine, need = quick_rig
+    tb = _to_quick(proc, engine, SYS, lambda: _syscall_block(proc, engine))
+    hot = tb.fn.native.hot
+    time.sleep(2 * need)
+    for _ in range(3000):
+        _syscall_block(proc, engine)
+    assert STATS.extra["native_transitions"] >= 3000
+    assert 0 < hot.native < need and hot.events >= 2000      # (it was asked)
+    assert not engine.compiler.jobs and not tb.promoting and engine.cache.get(SYS) is tb
+
+
+def test_quick_code_a_loop_runs_in_is_optimized_once_its_time_pays(quick_rig):
+    proc, engine, need = quick_rig
+    tb = _to_quick(proc, engine, CODE, lambda: run(proc, engine, 1000))
+    hot = tb.fn.native.hot
+    for _ in range(100):                                # (at most ~100 x 10^7 iterations)
+        run(proc, engine, 10_000_000)
+        if engine.compiler.jobs:
+            break
+    assert len(engine.compiler.jobs) == 1 and tb.promoting
+    assert hot.native >= need
+    assert STATS.extra["native_transitions"] < 2 * 100 * 10_000_000 / 131072   # (budget exits)
+    engine.compiler.run()
+    new = engine.cache.get(CODE)
+    assert engine.tiers[new.tier].name == "llvm" and not tb.valid
+    run(proc, engine, 1000)
