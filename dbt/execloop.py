@@ -105,7 +105,7 @@ class Engine:
         backend = self.tiers[tier]
         t0 = time.perf_counter()
         # a superblock made after the first tier follows the paths that tier ran
-        profile = Profile(self.cache, tier) if tier > 0 else None
+        profile = Profile(self.cache, tier, self._native(tier)) if tier > 0 else None
         superblock = getattr(backend, "superblocks", False)
         block = self.arch.translate(self.mem, pc, self.max_insns, superblock=superblock, profile=profile)
         if self.debug is not None and self.debug.target.breakpoints:
