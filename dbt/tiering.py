@@ -31,11 +31,19 @@ class Profile:
     (`inside`: the pcs already in it): the two would be one loop split in two
     functions, each iteration leaving one for the other with every register
     written back (quicksort's partition, its inner loop made a region first).
-    Its code is copied instead, and the loop closes inside the new region."""
+    Its code is copied instead, and the loop closes inside the new region.
 
-    def __init__(self, cache, tier):
+    `native`: the superblock is native code's, which may be bigger (the
+    frontend's limit for it): a function cut by the size limit (glibc's memcmp,
+    memcpy) became a region per exit of the cut, each entered from native code
+    and waiting for its own compile (strings: 57 quick regions, 37 with native
+    superblocks of up to 400 instructions); the bytecode JIT's stay small
+    (bigger ones cost quicksort ~15% more CPU there)."""
+
+    def __init__(self, cache, tier, native=False):
         self.by_pc = cache.by_pc
         self.tier = tier
+        self.native = native
 
     def ran(self, pc):
         return pc in self.by_pc

@@ -12,7 +12,8 @@ into a loop inside one function (a branch to the block's own start is left to
 the JIT's self-loop).  A path ends at an indirect jump, a syscall, `fence.i`, a pc
 already in the block, the instruction limit, a fourth code page, or an
 instruction whose fetch would fault (the fault is then taken when that pc runs
-as a block of its own, so it is reported at the right instruction).
+as a block of its own, so it is reported at the right instruction).  The limit
+is MAX_SUPERBLOCK instructions, MAX_NATIVE for native code (the profile says).
 
 An indirect jump whose target is known while translating (a return, `jalr`
 through a register the same straight-line path set to a constant: `jal`'s link
@@ -55,6 +56,8 @@ from . import trans_rvi, trans_rva, trans_rvf  # noqa: F401  (register lifters)
 
 MAX_PAGES = 4
 MAX_SUPERBLOCK = 128         # instructions: bigger ones cost more to compile than they win
+MAX_NATIVE = 400             # the same for native code's superblocks (a profile's `native`): a
+                             # function cut by the limit becomes a region per exit of the cut
 CALL_COPIES = 2              # copies of a function called again in a superblock, after the first
 LINKS = (1, 5)               # ra, t0: a jump that writes one of them is a call
 
@@ -179,7 +182,8 @@ def _insn_ops(ops):
 def translate(mem, pc, max_insns=512, superblock=True, profile=None):
     """The block at pc (a superblock: following the profile's paths if given, see above)."""
     if superblock:
-        max_insns = min(max_insns, MAX_SUPERBLOCK)
+        native = profile is not None and getattr(profile, "native", False)
+        max_insns = min(max_insns, MAX_NATIVE if native else MAX_SUPERBLOCK)
     block = Block(pc)
     b = Builder(block)
     ctx = Ctx(b)
