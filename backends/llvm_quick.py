@@ -12,11 +12,12 @@ never leaves native code is as hot as that).  At the threshold
 under the payback rule (a warm-up: tiering.NativePolicy) it is compiled again
 at the full level, in the compile thread, only once the time spent in its
 code (each native entry's time, measured around the call and counted to the
-TB that left native code: `Hotness.native`) is 2 x PAYBACK x an optimizing
-compile's cost, since optimizing saves about half of that time and none of
-the exits: a block that leaves native code often because its successor is not
+TB that left native code: `Hotness.native`) pays for an optimizing compile
+(PAYBACK x its cost), as optimizing saves part of that time and none of the
+exits: a block that leaves native code often because its successor is not
 native, or for syscalls, gets no optimizing compile for its exits (strings,
-quicksort, vm at bench size: 12 optimizing compiles -> none, wall -12-23%).
+quicksort, vm, sha256, sieve at bench size: 14 optimizing compiles -> none, CPU
+-5-30%).
 So compile time follows where time is spent: hot regions get native code after
 ~5 ms of compile, the ones where the program stays get the optimized code.
 Without a warm-up the count alone decides (deterministic tests).

@@ -192,10 +192,14 @@ class NativePolicy:
                 # its compile's expected cost
                 if not self.pays_back(old, hot):
                     return False
-            elif hot.native < 2 * PAYBACK * self.mean(self.opt_cpu, OPT_COST):
-                # quick native code optimized: it saves about half the time
-                # spent in it (measured at its exits; its exits to Python, which
-                # optimizing does not remove, count for nothing) for OPT_COST
+            elif hot.native < PAYBACK * self.mean(self.opt_cpu, OPT_COST):
+                # quick native code optimized once the time spent in it pays
+                # for the compile as a bytecode block's does (optimized code
+                # saves 1/3-3/4 of it, but the time is counted only at exits
+                # from quick code: what chained code runs is missed; 2x PAYBACK
+                # left quicksort's and vm's loops on quick code 1.6x as long);
+                # its exits to Python, which optimizing does not remove, count
+                # for nothing
                 return False
         share = self.share
         if share is None:

@@ -157,7 +157,7 @@ def quick_rig(monkeypatch):
     proc.engine = engine
     engine.compiler = Queue()
     STATS.reset()
-    need = 2 * tiering.PAYBACK * 0.005                 # seconds of its time that pay for optimizing
+    need = tiering.PAYBACK * 0.005                     # seconds of its time that pay for optimizing
     monkeypatch.setattr(tiering, "OPT_COST", 0.005)
     return proc, engine, need
 
