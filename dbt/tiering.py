@@ -72,9 +72,10 @@ LOAD_COST = 0.08       # the first native compile's extra: llvmlite's import and
 COMPILE_COST = 0.01    # a native compile until the run has measured its own (CPU s; quick ~2-5 ms
                        # alone, 8-20 on a loaded host)
 OPT_COST = 0.04        # the same for an optimizing one (quick code made again: llvm, ~3-4x)
-ENTRY_COST = 4e-6      # once native code runs: a bytecode block's entry from it (a native->Python
-                       # transition and back, ~3.5-4 us here; strings entered blocks left on the
-                       # bytecode JIT ~900k times more than without the rule: 2x the CPU)
+ENTRY_COST = 12e-6     # once native code runs: a bytecode block's entry from it (the transition
+                       # there and back, the block, the dispatch: ~6-12 us here).  4 us left strings'
+                       # return points and jump-table cases on the bytecode JIT 2x as long: 2x its
+                       # transitions, ~20% more CPU at 400k rounds (vm, quicksort: the same)
 
 
 class Hotness:
