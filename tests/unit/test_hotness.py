@@ -17,7 +17,7 @@ import struct
 
 import pytest
 
-from pydbt import execloop, tiering
+from pydbt import tiering
 from pydbt.errors import Syscall
 from pydbt.backends import pybytecode, pyasm
 from pydbt.tiering import Hotness, RECHECK
@@ -25,17 +25,12 @@ from pydbt.frontends.riscv64.translate import translate
 from pydbt.passes import optimize
 from pydbt.runtime.memory import GuestMemory, R, W, X
 
+from test_promotion import _b_type, engine_rig, run
+
 CODE = 0x10000
 A0, A1, A2 = 10, 11, 12
 
 
-def _b_type(imm, rs2, rs1, funct3, opcode=0x63):
-    imm &= 0x1fff
-    return ((imm >> 12) << 31 | ((imm >> 5) & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | funct3 << 12 |
-            ((imm >> 1) & 0xf) << 8 | ((imm >> 11) & 1) << 7 | opcode)
-
-
-# a2 += 1; loop: a0 += 1; bne a0, a1, loop; ecall   (the loop's head is not the block's start)
 LOOP = [0x00160613,                      # addi a2, a2, 1
         0x00150513,                      # loop: addi a0, a0, 1
         _b_type(-4, A1, A0, 1),          #       bne a0, a1, loop
@@ -160,50 +155,17 @@ def test_the_countdown_code_is_what_bytecode_builds():
 llvmlite = pytest.importorskip("llvmlite")
 
 
-class Queue:
-    """Stands for the compile thread: jobs wait until the test runs them."""
-
-    def __init__(self):
-        self.jobs = []
-
-    def submit(self, work, done):
-        self.jobs.append((work, done))
-
-
 def _rig(warmup, native_threshold=5):
-    from pydbt.backends import get_backend
-    from pydbt.cli import Options
-    from pydbt.frontends.riscv64.arch import ARCH
-    from pydbt.log import Log
-    from pydbt.runtime.process import Process
-    from pydbt.stats import STATS
-    opts = Options()
-    opts.reserved_va = 1 << 32
-    proc = Process(ARCH, opts, Log())
-    proc.mem.map(CODE, 0x1000, 7)
-    proc.mem.poke(CODE, b"".join(struct.pack("<I", w) for w in LOOP))
-    engine = execloop.Engine(proc, [get_backend(n) for n in ("interp", "pybytecode", "llvm")],
-                             [1, native_threshold], native_warmup=warmup)
-    engine.policy.native_from = 0.0                    # (the warm-up is over; the rule stays on if it was > 0)
-    proc.engine = engine
-    engine.compiler = Queue()
-    STATS.reset()
+    proc, engine = engine_rig(LOOP, (1, native_threshold), warmup)
+    engine.policy.native_from = 0.0     # (the warm-up is over; the rule stays on if it was > 0)
     return proc, engine
-
-
-def _run(proc, engine, n):
-    cpu = proc.cpu
-    cpu.pc, cpu.regs[A0], cpu.regs[A1] = CODE, 0, n
-    with pytest.raises(Syscall):
-        engine.run_until_exception(cpu)
-    assert cpu.regs[A0] == n
 
 
 def test_a_loop_refused_native_code_runs_on_in_its_block(monkeypatch):
     proc, engine = _rig(warmup=1.0)
     monkeypatch.setattr(tiering, "LOAD_COST", 1e6)          # (never pays)
-    _run(proc, engine, 5000)
-    _run(proc, engine, 5000)
+    run(proc, engine, 5000)
+    run(proc, engine, 5000)
     tb = engine.cache.get(CODE)
     assert engine.tiers[tb.tier].name == "pybytecode" and not tb.promoting
     assert not engine.compiler.jobs
@@ -215,23 +177,23 @@ def test_the_payback_rule_compiles_a_block_once_its_time_covers_the_cost(monkeyp
     monkeypatch.setattr(tiering, "LOAD_COST", 0.0)
     monkeypatch.setattr(tiering, "COMPILE_COST", 1e-3)
     monkeypatch.setattr(tiering, "PAYBACK", 1.0)
-    _run(proc, engine, 10)                                   # to the bytecode JIT
+    run(proc, engine, 10)                                   # to the bytecode JIT
     tb = engine.cache.get(CODE)
     assert engine.tiers[tb.tier].name == "pybytecode"
     per_event = tb.ninsns * tiering.INSN_COST
     need = 1e-3 / per_event                                  # events that pay for the compile
     assert need > 3 * RECHECK, "the test's loop is too big for its cost"
-    _run(proc, engine, int(need * 0.8))
+    run(proc, engine, int(need * 0.8))
     assert not engine.compiler.jobs and not tb.promoting      # (not yet)
-    _run(proc, engine, int(need * 0.4) + 2 * RECHECK)
+    run(proc, engine, int(need * 0.4) + 2 * RECHECK)
     assert len(engine.compiler.jobs) == 1 and tb.promoting
 
 
 def test_without_a_warm_up_a_block_is_compiled_at_its_threshold(monkeypatch):
     proc, engine = _rig(warmup=0.0)
     monkeypatch.setattr(tiering, "LOAD_COST", 1e6)          # (no rule: not asked)
-    _run(proc, engine, 10)
-    _run(proc, engine, 10)
+    run(proc, engine, 10)
+    run(proc, engine, 10)
     tb = engine.cache.get(CODE)
     assert tb.promoting and len(engine.compiler.jobs) == 1
 
@@ -243,13 +205,13 @@ def test_once_native_code_runs_each_event_also_pays_for_an_entry_from_it(monkeyp
     proc, engine = _rig(warmup=1.0)
     monkeypatch.setattr(tiering, "COMPILE_COST", 1e-2)
     monkeypatch.setattr(tiering, "PAYBACK", 1.0)
-    _run(proc, engine, 10)
+    run(proc, engine, 10)
     tb = engine.cache.get(CODE)
     engine.policy.jobs = 1                                   # (native code runs: llvmlite is loaded)
     insns_only = 1e-2 / (tb.ninsns * tiering.INSN_COST)
     need = 1e-2 / (tb.ninsns * tiering.INSN_COST + tiering.ENTRY_COST)
     assert need * 1.2 + 2 * RECHECK < insns_only / 4
-    _run(proc, engine, int(need * 0.8))
+    run(proc, engine, int(need * 0.8))
     assert not engine.compiler.jobs and not tb.promoting
-    _run(proc, engine, int(need * 0.4) + 2 * RECHECK)
+    run(proc, engine, int(need * 0.4) + 2 * RECHECK)
     assert len(engine.compiler.jobs) == 1 and tb.promoting

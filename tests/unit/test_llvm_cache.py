@@ -12,7 +12,6 @@
 * the perf map: a line per linked TB whose range holds the function (its size
   is the object's symbol size), and a forked child's own file.
 """
-import ctypes
 import importlib.util
 import json
 import os

@@ -2,7 +2,6 @@
 MAX_NATIVE, MAX_SUPERBLOCK; tiering.Profile's `native`): a loop of more than
 MAX_SUPERBLOCK instructions is one native region, not a region per exit of
 the cut.  Oracle: the ISA's answer worked out by hand, and the interpreter."""
-import struct
 
 import pytest
 from pydbt.frontends.riscv64.translate import MAX_NATIVE, MAX_SUPERBLOCK, translate
@@ -47,20 +46,9 @@ def test_a_native_superblock_holds_the_whole_loop(native):
 
 
 def _engine_run(backends, thresholds, rounds):
-    from pydbt.backends import get_backend
-    from pydbt.cli import Options
     from pydbt.errors import Syscall
-    from pydbt.execloop import Engine
-    from pydbt.frontends.riscv64.arch import ARCH
-    from pydbt.log import Log
-    from pydbt.runtime.process import Process
-    opts = Options()
-    opts.reserved_va = 1 << 32
-    proc = Process(ARCH, opts, Log())
-    proc.mem.map(CODE, 0x1000, 7)
-    proc.mem.poke(CODE, b"".join(struct.pack("<I", w) for w in LOOP))
-    engine = Engine(proc, [get_backend(n) for n in backends], thresholds, sync_compile=True)
-    proc.engine = engine
+    from test_promotion import engine_rig
+    proc, engine = engine_rig(LOOP, thresholds, backends=backends, sync=True)
     cpu = proc.cpu
     cpu.pc, cpu.regs[A0], cpu.regs[A1] = CODE, 7, rounds
     with pytest.raises(Syscall):

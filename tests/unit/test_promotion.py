@@ -52,18 +52,28 @@ class Queue:
         done(None if fail else work())
 
 
-@pytest.fixture
-def rig():
+def engine_rig(words, thresholds=(1, 5), native_warmup=0.0, backends=("interp", "pybytecode", "llvm"),
+               sync=False):
+    """A process with `words` at CODE and an engine of `backends` whose compile
+    thread is a Queue, or none if `sync` (also test_hotness's, test_reform's
+    and test_native_superblock's)."""
     opts = Options()
     opts.reserved_va = 1 << 32
     proc = Process(ARCH, opts, Log())
     proc.mem.map(CODE, 0x1000, 7)
-    proc.mem.poke(CODE, b"".join(struct.pack("<I", w) for w in LOOP))
-    engine = Engine(proc, [get_backend(n) for n in ("interp", "pybytecode", "llvm")], [1, 5])
+    proc.mem.poke(CODE, b"".join(struct.pack("<I", w) for w in words))
+    engine = Engine(proc, [get_backend(n) for n in backends], list(thresholds),
+                    native_warmup=native_warmup, sync_compile=sync)
     proc.engine = engine
-    engine.compiler = Queue()
+    if not sync:
+        engine.compiler = Queue()
     STATS.reset()
     return proc, engine
+
+
+@pytest.fixture
+def rig():
+    return engine_rig(LOOP)
 
 
 def run(proc, engine, n):

@@ -4,22 +4,17 @@ when that exit's target becomes a small region of the same tier, or one that
 jumps back into the region, the region is made again with the path inside.
 The guest's results are checked against the interpreter alone.
 """
-import struct
 
 import pytest
 
 pytest.importorskip("llvmlite")
 
-from pydbt.backends import get_backend
-from pydbt.cli import Options
 from pydbt.errors import Syscall
-from pydbt.execloop import Engine
 from pydbt.tiering import COPY_MAX, Profile
-from pydbt.frontends.riscv64.arch import ARCH
-from pydbt.log import Log
-from pydbt.runtime.process import Process
 from pydbt.stats import STATS
 from pydbt.tb import TB
+
+from test_promotion import engine_rig
 
 CODE = 0x10000
 A0, A1, A2, A4 = 10, 11, 12, 14
@@ -40,15 +35,7 @@ LOOP = [0x00150513,                      # 0  loop: addi a0, a0, 1
 
 
 def _rig(backends, thresholds):
-    opts = Options()
-    opts.reserved_va = 1 << 32
-    proc = Process(ARCH, opts, Log())
-    proc.mem.map(CODE, 0x1000, 7)
-    proc.mem.poke(CODE, b"".join(struct.pack("<I", w) for w in LOOP))
-    engine = Engine(proc, [get_backend(n) for n in backends], thresholds, sync_compile=True)
-    proc.engine = engine
-    STATS.reset()
-    return proc, engine
+    return engine_rig(LOOP, thresholds, backends=backends, sync=True)
 
 
 def _run(proc, engine, a1, a4, a2=0):
