@@ -100,11 +100,12 @@ def compile(block, ctx):
         code[i] = (k[0], labels[k[1]]) + k[2:]
 
     links, lookup, count, pending = ctx.links, ctx.lookup, ctx.counter, ctx.pending
+    start = block.pc         # (run keeps no reference to the IR: the block is freed)
 
     def run(cpu):
         t = list(init)
         regs = cpu.regs
-        pc = block.pc
+        pc = start
         i = 0
         try:
             while True:

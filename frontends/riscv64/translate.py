@@ -195,6 +195,8 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
     depth = [0]                  # calls entered since a copy began, not returned from
     starts = {}                  # pc -> (its insn_start op, instructions before it)
     heads = {}                   # pc -> label put before it (a loop head)
+    snaps = ctx.snaps            # (back() holds no reference to ctx: with ctx.back = back
+                                 # that would be a cycle, the block kept for the cyclic GC)
 
     def back(target):
         """A label at an earlier instruction of this block (not its first one,
@@ -206,7 +208,7 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
             # a loop from target to here (at pc: the JIT's own loop to the block's
             # start): a branch inside it runs again after the loop's writes, so
             # what it knew of the registers no longer holds where it lands
-            for at, regs in ctx.snaps.values():
+            for at, regs in snaps.values():
                 if at >= starts[target][1]:
                     regs.clear()
         if target == pc or target not in starts or known.covers(starts[target][1]):
