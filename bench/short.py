@@ -17,10 +17,20 @@ The arithmetic (short_size, ratio, evaluate) takes no processes and is
 tested on made-up timings in test_short.py; plan/measure/summarise run
 them through benchlib.  Used by report.py's steady mode (its own runs) and,
 on the fixed-size mode's own runs, when auto and pybytecode both ran.
+
+On its own (a few minutes with the defaults):
+
+    python bench/short.py [--workloads strings,fib] [--repeat 5] [--goal 0.8]
+                          [--sizes small | --sizes strings=250,2000,fib=20]
+                          [--snapshot REV|none] [--code-cache cold|warm|DIR]
+
+prints the comparison's table (wall, as the report's) and the same with CPU
+time (user + system: less noisy on a loaded host), and the target's verdict.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -179,6 +189,7 @@ def summarise(workloads, runs, pair, expected):
                     row["problem"] = bad[0]
                 walls[r] = [round(x.wall_s, 5) for x in rs]
             row["auto_walls"], row["base_walls"] = walls[auto], walls[base]
+            row["auto_cpus"], row["base_cpus"] = ([round(x.cpu_s, 5) for x in per[r]] for r in (auto, base))
             ok = row["problem"] is None
             row["auto_wall_s"] = statistics.median(walls[auto]) if ok and walls[auto] else None
             row["base_wall_s"] = statistics.median(walls[base]) if ok and walls[base] else None
@@ -204,3 +215,117 @@ def table(rows, repeat):
     return (f"Short programs: {auto} vs {base} alone at sizes where {base} runs under {LIMIT_S:g} s "
             f"(wall, whole process, interleaved, median of {repeat}; over 1 s: not counted)",
             ["workload", "size", f"{base} wall", f"{auto} wall", f"{auto} / {base}"], body)
+
+
+def cpu_table(rows, repeat):
+    """(title, header, body): the table's comparison in CPU time (user + system)."""
+    from report import fmt_time
+
+    body = []
+    for r in rows:
+        a, b = r.get("auto_cpus"), r.get("base_cpus")
+        ok = r["problem"] is None and a and b
+        body.append([r["workload"], f"{r['size']:,}", fmt_time(statistics.median(b)) if ok else "-",
+                     fmt_time(statistics.median(a)) if ok else "-",
+                     f"{ratio(a, b):.3g}x" if ok else ("FAILED" if r["problem"] else "-")])
+    vals = [ratio(r["auto_cpus"], r["base_cpus"]) for r in rows
+            if r["problem"] is None and r.get("auto_cpus") and r.get("base_cpus")]
+    g = geomean(vals)
+    body.append(["geomean", "", "", "", "-" if g is None else f"{g:.3g}x"])
+    auto, base = (rows[0]["auto"], rows[0]["base"]) if rows else (AUTO, BASE)
+    return (f"The same in CPU time (user + system, median of {repeat})",
+            ["workload", "size", f"{base} CPU", f"{auto} CPU", f"{auto} / {base}"], body)
+
+
+def parse_sizes(text, workloads):
+    """--sizes: None (calibrate), "small", or "w=s1,s2,w2=s3" -> {workload: [sizes]}."""
+    if not text:
+        return None
+    if text == "small":
+        return {w.name: [w.small] for w in workloads}
+    sizes, name = {}, None
+    for item in text.split(","):
+        key, eq, value = item.partition("=")
+        if eq:
+            name = key.strip()
+            if name not in benchlib.WORKLOADS:
+                raise ValueError(f"unknown workload {name!r}")
+        elif name is None:
+            raise ValueError(f"{item!r}: expected WORKLOAD=SIZE")
+        else:
+            value = key
+        sizes.setdefault(name, []).append(int(value.replace("_", "")))
+    return {n: sorted(set(v)) for n, v in sizes.items()}
+
+
+def main(argv=None):
+    import report
+    import steady_report
+
+    ap = argparse.ArgumentParser(description="auto vs pybytecode alone on programs that run under "
+                                 f"{LIMIT_S:g} s (issue 12's {TARGET - 1:.0%} target)", allow_abbrev=False)
+    ap.add_argument("--workloads", default="startup,strings,quicksort,sha256,vm,fib",
+                    help="comma list (default startup,strings,quicksort,sha256,vm,fib; 'all': every one)")
+    ap.add_argument("--repeat", type=int, default=5, help="runs of each runner per size (median; default 5)")
+    ap.add_argument("--goal", type=float, default=0.8, metavar="SECONDS",
+                    help="the calibrated size's baseline wall time (default 0.8; 0: the small size only)")
+    ap.add_argument("--k", type=float, default=4, help="calibration: work ratio between probes (default 4)")
+    ap.add_argument("--sizes", help="no calibration: 'small', or WORKLOAD=SIZE,SIZE,WORKLOAD=SIZE...")
+    ap.add_argument("--python", default="", metavar="X.Y",
+                    help="the CPython to run both on (tests/run.sh's venvs; default this one)")
+    ap.add_argument("--snapshot", default="HEAD", metavar="REV",
+                    help="run pydbt from an export of this commit (default HEAD); 'none': the working tree")
+    ap.add_argument("--code-cache", default="cold", help="cold (default: off), warm, or a directory")
+    ap.add_argument("--timeout", type=float, default=120, help="seconds per run (default 120)")
+    ap.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    args = ap.parse_args(argv)
+
+    names = list(benchlib.WORKLOADS) if args.workloads == "all" else [n for n in args.workloads.split(",") if n]
+    unknown = [n for n in names if n not in benchlib.WORKLOADS]
+    if unknown:
+        log(f"unknown workload(s) {', '.join(unknown)} (known: {', '.join(benchlib.WORKLOADS)})")
+        return 2
+    workloads = [benchlib.WORKLOADS[n] for n in names]
+    try:
+        fixed = parse_sizes(args.sizes, workloads)
+    except ValueError as e:
+        log(f"--sizes: {e}")
+        return 2
+    if fixed is not None:
+        workloads = [w for w in workloads if w.name in fixed] + \
+            [benchlib.WORKLOADS[n] for n in fixed if n not in names]
+    reason = benchlib.missing_tools()
+    if reason:
+        log(reason)
+        return 2
+    at = f"@{args.python}" if args.python else ""
+    pair = (AUTO + at, BASE + at)
+    report.set_code_cache(args.code_cache)
+    report.use_snapshot(args.snapshot, pair)
+    for w in workloads:
+        benchlib.build(w)
+    expected = steady_report.Expected(args.timeout)
+    t0 = time.monotonic()
+    if fixed is not None:
+        sizes = fixed
+    elif args.goal > 0:
+        sizes = plan(workloads, pair[1], args.goal, args.k, expected, args.timeout)
+    else:
+        sizes = {w.name: [w.small] for w in workloads}
+    log("sizes: " + ", ".join(f"{n} {'/'.join(f'{s:,}' for s in v)}" for n, v in sizes.items()))
+    runs = measure(workloads, sizes, pair, args.repeat, expected, args.timeout)
+    rows = summarise(workloads, runs, pair, expected)
+    for t in (table(rows, args.repeat), cpu_table(rows, args.repeat)):
+        print(report.text_table(*t) + "\n")
+    label, value, ok = target_text(evaluate(rows))
+    print(f"{label}: {value}: {'PASS' if ok else 'n/a' if ok is None else 'FAIL'}"
+          f"  ({time.monotonic() - t0:.0f} s)")
+    if args.json:
+        import json
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

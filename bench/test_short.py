@@ -158,3 +158,23 @@ def test_tiny_real_short_comparison():
         assert r["ratio"] == pytest.approx(a / b) and r["base_wall_s"] == b > 0
     for per in runs["fib"].values():
         assert all(x.stats and x.stats["guest_insns"] > 0 for rs in per.values() for x in rs)
+
+
+def test_sizes_option():
+    ws = [benchlib.WORKLOADS[n] for n in ("strings", "fib")]
+    assert short.parse_sizes(None, ws) is None
+    assert short.parse_sizes("small", ws) == {"strings": [250], "fib": [20]}
+    assert short.parse_sizes("strings=2_000,250,fib=27", ws) == {"strings": [250, 2000], "fib": [27]}
+    for bad in ("250", "nosuch=3", "fib=x"):
+        with pytest.raises(ValueError):
+            short.parse_sizes(bad, ws)
+
+
+def test_cpu_table_is_of_the_cpu_medians():
+    rows = [{"workload": "fib", "size": 20, "auto": "auto", "base": "pybytecode", "problem": None,
+             "auto_cpus": [0.3, 0.2, 0.9], "base_cpus": [0.4, 0.4, 0.5]},
+            {"workload": "vm", "size": 800, "auto": "auto", "base": "pybytecode", "problem": "x",
+             "auto_cpus": [0.3], "base_cpus": [0.4]}]
+    title, hdr, body = short.cpu_table(rows, 3)
+    assert hdr[-1] == "auto / pybytecode" and "CPU" in title
+    assert body[0][-1] == "0.75x" and body[1][-1] == "FAILED" and body[-1] == ["geomean", "", "", "", "0.75x"]
