@@ -8,7 +8,10 @@ inputs are all constants are folded on the spot with the IR's own semantics
 (`ir.eval_op`), so a lifter never emits `add $1, $2`.
 """
 from . import ir
-from .ir import I32, I64, Const, Op
+from .ir import I32, I64, Const, Op, Temp
+
+# ops whose inputs are not all of the op's own type (Builder._op_typed)
+_OWN_INPUT_TYPES = frozenset(("setcond", "movcond", "zext32", "sext32", "trunc32"))
 
 
 class V:
@@ -28,25 +31,27 @@ class V:
         return self.v.value if isinstance(self.v, Const) else None
 
     def _bin(self, name, other):
-        return self.b.op(name, self.type, self, other)
+        return self.b.op(name, self.v.type, self, other)
 
     def _rbin(self, name, other):
-        return self.b.op(name, self.type, other, self)
+        return self.b.op(name, self.v.type, other, self)
 
-    __add__ = lambda s, o: s._bin("add", o)
-    __radd__ = lambda s, o: s._rbin("add", o)
-    __sub__ = lambda s, o: s._bin("sub", o)
-    __rsub__ = lambda s, o: s._rbin("sub", o)
-    __mul__ = lambda s, o: s._bin("mul", o)
-    __and__ = lambda s, o: s._bin("and", o)
-    __rand__ = lambda s, o: s._rbin("and", o)
-    __or__ = lambda s, o: s._bin("or", o)
-    __ror__ = lambda s, o: s._rbin("or", o)
-    __xor__ = lambda s, o: s._bin("xor", o)
-    __lshift__ = lambda s, o: s._bin("shl", o)
-    __rshift__ = lambda s, o: s._bin("shr", o)      # logical: values are unsigned
-    __neg__ = lambda s: s.b.op("neg", s.type, s)
-    __invert__ = lambda s: s.b.op("not", s.type, s)
+    # (each operator calls Builder.op itself: lifting is a large share of
+    # translation, and a call level less is ~10% of a lifter's cost)
+    def __add__(s, o): return s.b.op("add", s.v.type, s, o)
+    def __radd__(s, o): return s.b.op("add", s.v.type, o, s)
+    def __sub__(s, o): return s.b.op("sub", s.v.type, s, o)
+    def __rsub__(s, o): return s.b.op("sub", s.v.type, o, s)
+    def __mul__(s, o): return s.b.op("mul", s.v.type, s, o)
+    def __and__(s, o): return s.b.op("and", s.v.type, s, o)
+    def __rand__(s, o): return s.b.op("and", s.v.type, o, s)
+    def __or__(s, o): return s.b.op("or", s.v.type, s, o)
+    def __ror__(s, o): return s.b.op("or", s.v.type, o, s)
+    def __xor__(s, o): return s.b.op("xor", s.v.type, s, o)
+    def __lshift__(s, o): return s.b.op("shl", s.v.type, s, o)
+    def __rshift__(s, o): return s.b.op("shr", s.v.type, s, o)      # logical: values are unsigned
+    def __neg__(s): return s.b.op("neg", s.v.type, s)
+    def __invert__(s): return s.b.op("not", s.v.type, s)
 
     def sar(self, o): return self._bin("sar", o)
     def mulh(self, o): return self._bin("mulh", o)
@@ -86,7 +91,7 @@ class RegFile:
 
     def __getitem__(self, i):
         if i == self.zero:
-            return self.b.const(0, self.type)
+            return V(self.b, Const(self.type, 0))
         return self.b.getreg(self.base + i, self.type)
 
     def __setitem__(self, i, v):
@@ -103,6 +108,8 @@ class Builder:
         return V(self, Const(type, value))
 
     def _val(self, x, type):
+        if x.__class__ is V:
+            return x.v
         if isinstance(x, V):
             return x.v
         if isinstance(x, int):
@@ -114,7 +121,28 @@ class Builder:
 
     def op(self, name, type, *ins, consts=()):
         """Emit a pure op with one output, folding it when every input is constant."""
-        op = Op(name, type, [], [], consts)
+        if name in _OWN_INPUT_TYPES:
+            return self._op_typed(name, type, ins, consts)
+        vals = []
+        folded = True
+        for x in ins:
+            if x.__class__ is V:
+                v = x.v
+            else:
+                v = self._val(x, type)
+            if v.__class__ is not Const:
+                folded = False
+            vals.append(v)
+        if folded:
+            return V(self, Const(type, ir.eval_op(name, type, consts, [v.value for v in vals])))
+        block = self.block
+        out = Temp(type, block.ntemps)
+        block.ntemps += 1
+        block.ops.append(Op(name, type, [out], vals, consts))
+        return V(self, out)
+
+    def _op_typed(self, name, type, ins, consts):
+        """op() of an op whose inputs have types other than its own"""
         vals = [self._val(x, type) for x in ins]
         if name in ("setcond", "movcond"):   # compare inputs keep their own type
             t0 = next((x.type for x in ins if isinstance(x, V)), type)
@@ -124,13 +152,11 @@ class Builder:
             vals = [self._val(ins[0], I32)]
         elif name == "trunc32":
             vals = [self._val(ins[0], I64)]
-        op.ins = vals
         if all(isinstance(v, Const) for v in vals):
             w = vals[0].type if name in ("setcond", "movcond") else type
             return V(self, Const(type, ir.eval_op(name, w, consts, [v.value for v in vals])))
         out = self.block.temp(type)
-        op.outs = [out]
-        self.block.ops.append(op)
+        self.block.ops.append(Op(name, type, [out], vals, consts))
         return V(self, out)
 
     def movcond(self, cond, a, b, x, y):
@@ -140,12 +166,14 @@ class Builder:
 
     # guest state
     def getreg(self, reg, type=I64):
-        out = self.block.temp(type)
-        self.emit("getreg", type, [out], [], (reg,))
+        block = self.block
+        out = Temp(type, block.ntemps)
+        block.ntemps += 1
+        block.ops.append(Op("getreg", type, [out], [], (reg,)))
         return V(self, out)
 
     def setreg(self, reg, v, type=I64):
-        self.emit("setreg", type, [], [self._val(v, type)], (reg,))
+        self.block.ops.append(Op("setreg", type, [], [v.v if v.__class__ is V else self._val(v, type)], (reg,)))
 
     # memory
     def ld(self, addr, size, signed=False, type=I64):

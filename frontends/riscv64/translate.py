@@ -60,6 +60,21 @@ MAX_NATIVE = 400             # the same for native code's superblocks (a profile
                              # function cut by the limit becomes a region per exit of the cut
 CALL_COPIES = 2              # copies of a function called again in a superblock, after the first
 LINKS = (1, 5)               # ra, t0: a jump that writes one of them is a call
+DECODED_MAX = 1 << 16        # instruction words whose decoding is kept (_decoded)
+
+_DECODED = {}
+_MISSING = object()
+
+
+def _decoded(word):
+    """decode(word), kept by word: a program's code is lifted again and again
+    (each tier's superblocks, side exits' blocks), and its words repeat"""
+    insn = _DECODED.get(word, _MISSING)
+    if insn is _MISSING:
+        if len(_DECODED) >= DECODED_MAX:
+            _DECODED.clear()
+        insn = _DECODED[word] = decode(word)
+    return insn
 
 
 class Ctx:
@@ -254,7 +269,9 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
             a, starts_path = next_path(), True
             continue
         starts_path = False
-        insn = decode(word)
+        insn = _DECODED.get(word, _MISSING)
+        if insn is _MISSING:
+            insn = _decoded(word)
         size = insn.size if insn is not None else (2 if word & 3 != 3 else 4)
         landing = ctx.forward.pop(a, ())
         if landing:

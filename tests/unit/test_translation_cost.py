@@ -49,3 +49,18 @@ def test_the_interpreters_tb_does_not_keep_its_block():
         return blk, fn
     freed, fn = _freed_without_gc(make)
     assert freed and callable(fn)
+
+
+def test_decoded_words_are_kept_and_match_decode(monkeypatch):
+    from pydbt.frontends.riscv64 import translate as tr
+    from pydbt.frontends.riscv64.decode import ENCODINGS, decode
+    monkeypatch.setattr(tr, "_DECODED", {})
+    monkeypatch.setattr(tr, "DECODED_MAX", 64)
+    words = [row[2] for row in ENCODINGS] + [0x0001, 0x4501, 0x0000, 0xffffffff]
+    for w in words * 2:
+        got, want = tr._decoded(w), decode(w)
+        assert (got is None) == (want is None), hex(w)
+        if want is not None:
+            assert [getattr(got, f) for f in want.__slots__] == [getattr(want, f) for f in want.__slots__]
+        assert tr._decoded(w) is got                     # kept: the same object again
+        assert len(tr._DECODED) <= 64                    # (cleared when full)
