@@ -22,7 +22,7 @@ import sys
 
 try:
     from bytecode import Instr, Label, SetLineno, TryBegin, TryEnd, FreeVar
-    from bytecode.instr import Compare, InstrLocation
+    from bytecode.instr import Compare
     _FOUND = True
 except Exception:               # another bytecode package: Bytecode.to_code() only
     _FOUND = False
@@ -93,31 +93,45 @@ def assemble(items, *, argnames, name, filename, flags, stacksize, first_lineno=
     var_at = {n: i for i, n in enumerate(varnames)}
     names, name_at = [], {}
     freevars, free_at, free_ops = [], {}, []
-    ops = []            # [opcode, arg, label or None, location]
+    # the ops, as parallel lists: opcode, argument, line; and for each its
+    # size in code units without EXTENDED_ARG prefixes (1 + its caches) and
+    # the prefixes it needs
+    opcodes, args, lines_of, units, ext = [], [], [], [], []
+    jumps = []          # [(index of a jump op, its Label)]
     labels = {}         # Label -> index of the op it precedes
     entries = []        # [first op, end op (exclusive), handler label, depth, lasti]
     open_try = {}
-    location = InstrLocation(first_lineno, None, None, None)
+    line = first_lineno
+    caches_of = _CACHES
 
     for it in items:
         cls = type(it)
         if cls is Instr:
             opcode, arg = it._opcode, it._arg
-            if it._location is not None and it._location.lineno is not None:
-                location = it._location
-            label = None
+            loc = it._location
+            if loc is not None and loc.lineno is not None:
+                line = loc.lineno
             if isinstance(arg, Label):
-                label, arg = arg, 0
+                jumps.append((len(opcodes), arg))
+                arg = 0
             elif opcode in _HAS_CONST:
-                arg = _index(consts, const_at, arg,
-                             (type(arg), arg) if type(arg) in _PLAIN else (None, id(arg)))
+                key = (type(arg), arg) if type(arg) in _PLAIN else (None, id(arg))
+                index = const_at.get(key)
+                if index is None:
+                    index = const_at[key] = len(consts)
+                    consts.append(arg)
+                arg = index
             elif opcode in _HAS_LOCAL:
-                arg = _index(varnames, var_at, arg, arg)
+                index = var_at.get(arg)
+                if index is None:
+                    index = var_at[arg] = len(varnames)
+                    varnames.append(arg)
+                arg = index
             elif opcode in _HAS_FREE:
                 if type(arg) is not FreeVar:
                     raise Unsupported(it.name)
                 arg = _index(freevars, free_at, arg.name, arg.name)
-                free_ops.append(len(ops))       # (+ the number of locals, once known)
+                free_ops.append(len(opcodes))   # (+ the number of locals, once known)
             elif opcode in _HAS_NAME:
                 if _ATTR_FLAG:
                     if type(arg) is not tuple:
@@ -131,43 +145,51 @@ def assemble(items, *, argnames, name, filename, flags, stacksize, first_lineno=
                 arg = None
             elif not isinstance(arg, int):
                 raise Unsupported(it.name)
-            ops.append([opcode, int(arg) if arg is not None else None, label, location])
+            if arg is None:
+                ext.append(0)
+            else:
+                arg = int(arg)
+                ext.append(0 if arg < 0x100 else _ext(arg))
+            opcodes.append(opcode)
+            args.append(arg)
+            lines_of.append(line)
+            units.append(1 + caches_of[opcode])
         elif cls is SetLineno:
-            location = InstrLocation(it.lineno, None, None, None)
+            line = it.lineno
         elif cls is Label:
-            labels[it] = len(ops)
+            labels[it] = len(opcodes)
         elif cls is TryBegin:
-            entry = open_try[it] = [len(ops), None, it.target, it.stack_depth, it.push_lasti]
+            entry = open_try[it] = [len(opcodes), None, it.target, it.stack_depth, it.push_lasti]
             entries.append(entry)
         elif cls is TryEnd:
-            open_try[it.entry][1] = len(ops)
+            open_try[it.entry][1] = len(opcodes)
         else:
             raise Unsupported(cls.__name__)
 
+    nvars = len(varnames)
     for k in free_ops:                  # a free variable's slot follows the locals'
-        ops[k][1] += len(varnames)
+        args[k] += nvars
+        ext[k] = _ext(args[k])
 
     # offsets (in code units): jump arguments depend on them and they on the
     # arguments' EXTENDED_ARG prefixes, so iterate until nothing grows
-    n = len(ops)
-    ext = [0 if op[1] is None else _ext(op[1]) for op in ops]
-    jumps = [k for k in range(n) if ops[k][2] is not None]
+    n = len(opcodes)
+    jumps = [(k, labels[label], opcodes[k] in _BACKWARD) for k, label in jumps]
     while True:
         starts = [0] * (n + 1)
         at = 0
         for k in range(n):
             starts[k] = at
-            at += 1 + ext[k] + _CACHES[ops[k][0]]
+            at += units[k] + ext[k]
         starts[n] = at
         grew = False
-        for k in jumps:
-            op = ops[k]
+        for k, to, backward in jumps:
             after = starts[k + 1]
-            target = starts[labels[op[2]]]
-            arg = after - target if op[0] in _BACKWARD else target - after
+            target = starts[to]
+            arg = after - target if backward else target - after
             if arg < 0:
                 raise Unsupported("jump direction")
-            op[1] = arg
+            args[k] = arg
             e = _ext(arg)
             if e > ext[k]:
                 ext[k] = e
@@ -181,21 +203,25 @@ def assemble(items, *, argnames, name, filename, flags, stacksize, first_lineno=
     code = bytearray()
     lines = bytearray()
     prev_line, run_line, run = first_lineno, None, 0
+    cache_bytes = _CACHE_BYTES
     for k in range(n):
-        opcode, arg, _, loc = ops[k]
-        a = arg or 0
-        for shift in range(8 * ext[k], 0, -8):
-            code += bytes((_EXTENDED_ARG, (a >> shift) & 0xFF))
-        code += bytes((opcode, a & 0xFF))
-        caches = _CACHES[opcode]
-        if caches:
-            code += _CACHE_UNIT * caches
-        line = loc.lineno
+        opcode = opcodes[k]
+        a = args[k] or 0
+        e = ext[k]
+        if e:
+            for shift in range(8 * e, 0, -8):
+                code += bytes((_EXTENDED_ARG, (a >> shift) & 0xFF))
+        code.append(opcode)
+        code.append(a & 0xFF)
+        cb = cache_bytes[opcode]
+        if cb:
+            code += cb
+        line = lines_of[k]
         if line != run_line:
             if run:
                 prev_line = _push_lines(lines, run, run_line, prev_line)
             run_line, run = line, 0
-        run += 1 + ext[k] + caches
+        run += units[k] + e
     if run:
         _push_lines(lines, run, run_line, prev_line)
 
@@ -219,6 +245,7 @@ def assemble(items, *, argnames, name, filename, flags, stacksize, first_lineno=
 
 _EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
 _CACHE_UNIT = bytes((_CACHE, 0))
+_CACHE_BYTES = [_CACHE_UNIT * c for c in _CACHES] if SUPPORTED else None   # by opcode
 
 
 def _template(nargs):

@@ -63,8 +63,9 @@ class StackError(Exception):
     """The generator's code does not agree with itself on the stack depth."""
 
 
-_SHARED = (int, bool, str, type(None)) + ((BinaryOp, Compare) if _IMPORT_ERROR is None else ())
+_SHARED = frozenset((int, bool, str, type(None)) + ((BinaryOp, Compare) if _IMPORT_ERROR is None else ()))
 _CACHE = {}          # (name, type(arg), arg) -> Instr: equal instructions are shared
+_CACHE_MAX = 100000
 
 
 def _instr(name, arg):
@@ -72,11 +73,14 @@ def _instr(name, arg):
     # (they carry no line number: SetLineno pseudo-instructions give it).
     # Objects such as labels and helpers are not kept: they belong to one TB or
     # one guest memory, which the cache would keep alive.
-    key = (name, type(arg), arg) if type(arg) in _SHARED else None   # (1 and True are equal keys)
+    t = type(arg)
+    if t not in _SHARED:
+        return Instr(name, arg) if arg is not None else Instr(name)
+    key = (name, t, arg)                     # (1 and True are equal keys)
     ins = _CACHE.get(key)
     if ins is None:
         ins = Instr(name, arg) if arg is not None else Instr(name)
-        if key is not None and len(_CACHE) < 100000:
+        if len(_CACHE) < _CACHE_MAX:
             _CACHE[key] = ins
     return ins
 
@@ -148,14 +152,40 @@ class Emitter:
         self.code.append(TryEnd(entry))
 
     # --- values ---------------------------------------------------------------------
+    # (const, load and store are most of a TB's instructions: _op inlined)
     def const(self, value):
-        self._op("LOAD_CONST", value, 1)
+        t = type(value)
+        ins = _CACHE.get(("LOAD_CONST", t, value)) if t in _SHARED else None
+        self.code.append(ins if ins is not None else _instr("LOAD_CONST", value))
+        d = self.depth
+        if d is not None:
+            d += 1
+            self.depth = d
+            if d > self.max_depth:
+                self.max_depth = d
+        self.is_bool = False
 
     def load(self, name):
-        self._op("LOAD_FAST", name, 1)
+        ins = _CACHE.get(("LOAD_FAST", str, name))
+        self.code.append(ins if ins is not None else _instr("LOAD_FAST", name))
+        d = self.depth
+        if d is not None:
+            d += 1
+            self.depth = d
+            if d > self.max_depth:
+                self.max_depth = d
+        self.is_bool = False
 
     def store(self, name):
-        self._op("STORE_FAST", name, -1)
+        ins = _CACHE.get(("STORE_FAST", str, name))
+        self.code.append(ins if ins is not None else _instr("STORE_FAST", name))
+        d = self.depth
+        if d is not None:
+            d -= 1
+            self.depth = d
+            if d > self.max_depth:
+                self.max_depth = d
+        self.is_bool = False
 
     # a closure's free variables (cells the function shares with its maker):
     # copy_free_vars(n) first of all, then load_free/store_free by name
