@@ -22,7 +22,12 @@ compiled instead of compiling them again.
 * size: at most `max_bytes` (MAX_BYTES); a hit refreshes the entry's mtime, and
   the oldest entries go first when a process finds the directory over its cap
   (checked once per process when it first writes, then after every
-  max_bytes/64 bytes it wrote);
+  max_bytes/64 bytes it wrote).  The first check looks at the subdirectory
+  it wrote to, 1/256 of the entries (keys are uniform hashes), and at all of
+  them only when that sample says the directory holds over SAMPLE_OVER of
+  the cap: a full look at a directory near its cap (25,000 entries) took
+  ~85 ms of CPU, most of it holding the GIL (a Python loop over the
+  entries), in the run's first native compile, stalling the guest;
 * a directory that cannot be created or written: the cache is off (or
   read-only), which `-stats` says (`native_cache`), and pydbt goes on.
 
@@ -47,6 +52,8 @@ HEADER = struct.Struct("<8sI40sQ32s")        # magic, format, key (hex), payload
 MAX_BYTES = 256 << 20
 PRUNE_TO = 0.8                                # pruning leaves this fraction of the cap
 STALE_TMP = 3600                              # seconds before another process's temp file is litter
+SUBDIRS = 256                                 # <2 hex> subdirectories
+SAMPLE_OVER = 0.875                           # the first check looks at everything over this x the cap
 
 
 def _stat(key, n=1):
@@ -156,12 +163,28 @@ class DiskCache:
                     pass
         with self.lock:
             self.written += len(raw)
-            due = not self.checked or self.written >= self.max_bytes // 64
+            first = not self.checked
+            due = first or self.written >= self.max_bytes // 64
             if due:
                 self.checked, self.written = True, 0
-        if due:
+        if due and (not first or self.estimate(os.path.dirname(p)) > SAMPLE_OVER * self.max_bytes):
             self.prune()
         return True
+
+    def estimate(self, sub):
+        """The directory's size estimated from one subdirectory `sub` of its
+        SUBDIRS (each holds ~1/SUBDIRS of the entries: the keys are hashes)."""
+        total = 0
+        try:
+            files = list(os.scandir(sub))
+        except OSError:
+            return 0
+        for f in files:
+            try:
+                total += f.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+        return total * SUBDIRS
 
     def entries(self):
         """[(mtime, size, path)] of the entries (and stale temporary files)."""
