@@ -74,6 +74,8 @@ OPS = _table(
     OpDef("exception", 0, 0, ("kind", "pc", "next_pc", "insns"), SIDE | END),
 )
 
+FLAGS = {name: d.flags for name, d in OPS.items()}      # op name -> its flags (Op.flags)
+
 CONDS = ("eq", "ne", "lt", "ge", "le", "gt", "ltu", "geu", "leu", "gtu")
 
 
@@ -121,7 +123,7 @@ class Op:
 
     @property
     def flags(self):
-        return OPS[self.name].flags
+        return FLAGS[self.name]
 
     def __repr__(self):
         return format_op(self)

@@ -23,12 +23,12 @@ sound because the IR is SSA and control flow only goes forward.
                  of it, a fault, a helper call, a branch or label) is removed
 """
 from . import ir
-from .ir import Const, Temp, MASK, PURE
+from .ir import Const, Temp, MASK, PURE, FLAGS
 
 
 def _subst_inputs(op, subst):
     if subst:
-        op.ins = [subst.get(v.id, v) if isinstance(v, Temp) else v for v in op.ins]
+        op.ins = [subst.get(v.id, v) if v.__class__ is Temp else v for v in op.ins]
 
 
 def forward_regs(block):
@@ -107,7 +107,7 @@ def const_fold(block):
                 c += c0                              # (x + c0) + c = x + (c0 + c)
             op.ins = [x, Const(op.type, c & MASK[op.type])]
             offsets[op.outs[0].id] = (x, c)
-        if op.flags & PURE and op.outs and op.name not in ("getreg", "call_pure"):
+        if FLAGS[op.name] & PURE and op.outs and op.name not in ("getreg", "call_pure"):
             v = _simplify(op)
             if v is not None:
                 subst[op.outs[0].id] = v
@@ -120,10 +120,10 @@ def dce(block):
     used = set()
     out = []
     for op in reversed(block.ops):
-        if op.flags & PURE and op.outs and not any(o.id in used for o in op.outs):
+        if FLAGS[op.name] & PURE and op.outs and not any(o.id in used for o in op.outs):
             continue
         for v in op.ins:
-            if isinstance(v, Temp):
+            if v.__class__ is Temp:
                 used.add(v.id)
         out.append(op)
     out.reverse()
@@ -235,7 +235,7 @@ def dead_setreg(block):
     pending = {}                 # reg -> index in out of a setreg not yet observable
     out = []
     for op in block.ops:
-        if op.flags & (ir.FAULT | ir.END) or op.name in ("label", "br", "brcond", "call"):
+        if FLAGS[op.name] & (ir.FAULT | ir.END) or op.name in ("label", "br", "brcond", "call"):
             pending.clear()
         if op.name == "getreg":
             pending.pop(op.consts[0], None)

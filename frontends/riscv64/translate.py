@@ -281,9 +281,13 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
             b.set_label(label)
             op.consts = op.consts[:2] + (block.ninsns - insns,)
             ctx.side_exits.remove(exit_)
-        pages.update((a >> 12, (a + size - 1) >> 12))
+        page = a >> 12
+        pages.add(page)
+        if (a + size - 1) >> 12 != page:
+            pages.add(page + 1)
         b.insn_start(a)
-        starts[a] = (block.ops[-1], block.ninsns)
+        first = len(block.ops) - 1
+        starts[a] = (block.ops[first], block.ninsns)
         heads.pop(a, None)       # (a copy's back-edges get labels of their own)
         block.ninsns += 1
         block.insns.append((a, size))
@@ -296,7 +300,10 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         ctx.pc, ctx.next_pc, ctx.follow, ctx.ended = a, a + size, None, False
         exits = len(ctx.side_exits)
         TRANS[insn.name](ctx, insn)
-        ops = _insn_ops(block.ops)
+        ops = block.ops
+        # (the instruction's ops: from its insn_start, unless a loop label was
+        # inserted before it meanwhile)
+        ops = ops[first:] if ops[first] is starts[a][0] else _insn_ops(ops)
         # (the target from the registers before this instruction: `jalr ra,
         # off(ra)` reads ra before it links)
         target = known.target(ops, block.ninsns - 1) if ctx.ended and ops[-1].name == "goto_ptr" else None
@@ -330,7 +337,7 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
             a, starts_path = next_path(), True
             continue
         if (block.ninsns >= max_insns or nxt in copy or nxt in seen and not depth[0]
-                or len(pages | {nxt >> 12}) > MAX_PAGES
+                or len(pages) + ((nxt >> 12) not in pages) > MAX_PAGES
                 or profile is not None and (branched and not profile.ran(nxt) or profile.entry(nxt, seen))):
             b.goto_tb(nxt)
             a, starts_path = next_path(), True
@@ -340,6 +347,6 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         b.set_label(label)
         b.goto_tb(target, insns)
     block.pages = sorted(pages)
-    block.size = max(x + n for x, n in block.insns) - pc if block.insns else 0
+    block.size = max(map(sum, block.insns)) - pc if block.insns else 0
     return block
 
