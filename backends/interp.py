@@ -100,13 +100,25 @@ def compile(block, ctx):
         code[i] = (k[0], labels[k[1]]) + k[2:]
 
     links, lookup, count, pending = ctx.links, ctx.lookup, ctx.counter, ctx.pending
-    start = block.pc         # (run keeps no reference to the IR: the block is freed)
+    fn = _runner(code, init, mem, links, lookup, count, pending, block.pc, 0, 0)
+    # a region's other entries (block.entries): the same code from their label,
+    # counting as if the instructions before it had run uncounted
+    fn.entry_fns = [_runner(code, init, mem, links, lookup, count, pending, pc, labels[lab], -before)
+                    for pc, lab, before in getattr(block, "entries", None) or ()]
+    return fn
+
+
+def _runner(code, init, mem, links, lookup, count, pending, start, first, adjust):
+    """The TB's function, entered at code[first] (instruction pc `start`).
+    (It keeps no reference to the IR: the block is freed.)"""
 
     def run(cpu):
         t = list(init)
         regs = cpu.regs
         pc = start
-        i = 0
+        i = first
+        if adjust and count is not None:
+            count[0] += adjust
         try:
             while True:
                 k, a, b, c, d = code[i]

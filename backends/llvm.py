@@ -130,6 +130,7 @@ from .interp import raise_exception
 
 name = "llvm"
 superblocks = True
+entries = True             # a region may be entered at other pcs too (block.entries: llvm_emit)
 EMITTERS = (E,)            # where the ops are lowered (tests/unit/test_backends.py reads it)
 
 ATOMICS_LEVEL = "quick"    # NativeAtomics' (20 tiny functions: ~18 ms cold, "full" ~40)
@@ -259,7 +260,7 @@ class Native:
     """What Python keeps of one native TB."""
     __slots__ = ("state", "tb_id", "addr", "slot0", "nexits", "links", "lookup", "fns",
                  "exceptions", "tracker", "text", "pc", "pending", "counter", "fname", "imports",
-                 "level", "hot", "promote")
+                 "level", "hot", "promote", "entries", "main")
 
 
 class NativeState:
@@ -359,6 +360,10 @@ class NativeState:
         # (a tier that counts its hotness: each exit from it is a sample, see _run)
         nat.hot, nat.promote = getattr(ctx, "hot", None), getattr(ctx, "promote", None)
         nat.fname = f"tb_{block.pc:x}"
+        # (a region's other entries: a function each, sharing this TB's code and exits)
+        nat.entries = [(pc, E.entry_name(nat.fname, k)) for k, (pc, _, _) in
+                       enumerate(getattr(block, "entries", None) or (), 1)]
+        nat.main = None
         em = E.Emitter(block, nat.fname, self.consts, ctx.counter is not None, level)
         nat.text = em.build()
         nat.exceptions = em.exceptions
@@ -395,7 +400,8 @@ class NativeState:
         key = (nat.text, nat.level)
         known = self.memo.get(key) if self.memo is not None else None
         if known is None:
-            known = llvm_jit.compile(nat.text, nat.fname, nat.imports, nat.pc, level=nat.level)
+            known = llvm_jit.compile(nat.text, nat.fname, nat.imports, nat.pc, level=nat.level,
+                                     exports=[sym for _, sym in nat.entries])
             if self.memo is not None:
                 if len(self.memo) > 2048:
                     self.memo.clear()
@@ -411,7 +417,19 @@ class NativeState:
             for k in range(nat.nexits):
                 self.slots[nat.slot0 + k] = 0
         _stat("native_tbs")
-        return self.wrapper(nat)
+        fn = self.wrapper(nat)
+        fn.entry_fns = [self.wrapper(self._entry(nat, pc, nat.tracker[sym])) for pc, sym in nat.entries]
+        return fn
+
+    @staticmethod
+    def _entry(nat, pc, addr):
+        """The Native of one of a region's other entries: its code's address and
+        pc, the rest (id, exits, slots) the region's own."""
+        view = Native()
+        for k in Native.__slots__:
+            setattr(view, k, getattr(nat, k))
+        view.pc, view.addr, view.main, view.entries = pc, addr, nat, []
+        return view
 
     def wrapper(self, nat):
         entry = self._runtime()[1]                 # (C's entry into TB code: llvm_emit.runtime_text)
@@ -625,17 +643,26 @@ class NativeState:
         lock, maybe in the compile thread while the guest's runs native code:
         at every step an exit from tb finds it, in `dead` or `natives`.)"""
         nat = getattr(tb.fn, "native", None)
-        if nat is None or nat.state is not self or nat.tb_id not in self.natives:
+        if nat is None or nat.state is not self:
+            return
+        if nat.main is not None:                   # (one of a region's other entries: the
+            self._jc_forget(nat)                   # code goes with the region's own TB)
+            return
+        if nat.tb_id not in self.natives:
             return
         self.dead.append((nat, self.epoch + 1))
         del self.natives[nat.tb_id]
         for k in range(nat.nexits):
             self.slots[nat.slot0 + k] = 0
+        self._jc_forget(nat)
+        self.epoch += 1                            # (after the unlinking: see enter)
+        _stat("native_dropped")
+
+    def _jc_forget(self, nat):
+        """The jump cache no longer leads to nat's code."""
         i = (nat.pc >> 1) & self.jc_mask
         if self.jc[2 * i + 1] == nat.addr:
             self.jc[2 * i] = 1
-        self.epoch += 1                            # (after the unlinking: see enter)
-        _stat("native_dropped")
 
 
 def _after_fork_in_child():

@@ -85,7 +85,8 @@ CTX_FRM = CTX_FFLAGS + 1               # (llvm_fp.py)
 CTX_PGC = CTX_FRM + 1                  # the page caches of a TB with a loop (see cached_page)
 NPGC_MAX = 8
 CTX_RES = CTX_PGC + NPGC_MAX           # the LR reservation: address, size (0: none), value (see atomic)
-CTX_WORDS = CTX_RES + 3
+CTX_ENTRY = CTX_RES + 3                # a region's entry (see entry_name), 0 but in an entry's wrapper
+CTX_WORDS = CTX_ENTRY + 1
 
 # the shared function that calls back into Python (runtime_text): it saves every register
 CB_CC = "preserve_allcc"
@@ -200,6 +201,11 @@ def lit(value, w):
 
 def ty(w):
     return f"i{w}"
+
+
+def entry_name(name, k):
+    """The function entering TB function `name` at its k-th other entry (block.entries[k - 1])."""
+    return f"{name}.e{k}"
 
 
 class Emitter:
@@ -375,7 +381,11 @@ class Emitter:
             self.emit(f"%r{g}.p = getelementptr inbounds i64, ptr %ctx, i64 {CTX_REGS + g}")
             self.emit(f"%r{g}.0 = load i64, ptr %r{g}.p")
             self.emit(f"store i64 %r{g}.0, ptr %r{g}")
-        self.emit("br label %start")
+        entries = getattr(self.block, "entries", None)
+        if entries:
+            self.dispatch(entries)
+        else:
+            self.emit("br label %start")
         self.lines.append("start:")
         self.lines.extend(body)
         if self.fault_from:
@@ -387,10 +397,40 @@ class Emitter:
         if self.exits:
             self.lines.extend(self.leave_block())
         self.lines.append("}")
+        for k in range(1, len(entries or ()) + 1):
+            self.lines.extend(self.entry_wrapper(k))
         decls = sorted(self.intrinsics) + [self.decls[k] for k in sorted(self.decls)]
         meta = [f"!{i} = !{{!\"{k[0]}\", " + ", ".join(f"i32 {x}" for x in k[1:]) + "}"
                 for k, i in self.meta.items()]
         return "\n".join(decls + self.lines + meta) + "\n"
+
+    # --- a region's other entries ------------------------------------------------------
+    # A region may be entered at other pcs than its first (block.entries: a label
+    # before each).  Entry k > 0 is a small function of its own (entry_name) that
+    # puts k in ctx word CTX_ENTRY and jumps to the TB's function; that one,
+    # after loading the registers, reads the word, empties it (every other way
+    # in finds 0 there: chained jumps, the jump cache, C) and goes to the label
+    # of entry k, where the count of instructions starts as if the ones before
+    # the label had run uncounted.  So one function holds the code of every
+    # entry, compiled once, its paths between them jumps inside it.
+
+    def dispatch(self, entries):
+        e = self.ctx_load(CTX_ENTRY)
+        self.ctx_store(CTX_ENTRY, "0")
+        cases = " ".join(f"i64 {k}, label %ent{k}" for k in range(1, len(entries) + 1))
+        self.term(f"switch i64 {e}, label %start [ {cases} ]")
+        for k, (_, lab, before) in enumerate(entries, 1):
+            self.lines.append(f"ent{k}:")
+            if self.counting:
+                self.emit(f"store i64 {lit(-before, 64)}, ptr %ic")
+            self.emit(f"br label %L{lab}")
+
+    def entry_wrapper(self, k):
+        return [f"define {CC} i64 {Names.sym(entry_name(self.name, k))}(ptr noalias %ctx) nounwind {{",
+                f"  %p = getelementptr inbounds i64, ptr %ctx, i64 {CTX_ENTRY}",
+                f"  store i64 {k}, ptr %p",
+                f"  %r = musttail call {CC} i64 {Names.sym(self.name)}(ptr %ctx)",
+                "  ret i64 %r", "}"]
 
     def _loop_ops(self):
         """the indices of the ops inside a loop: from a label to the last branch

@@ -92,6 +92,8 @@ class Engine:
         self.counter = [0] if count else None        # [guest instructions executed]
         self.debug = None                            # the gdbstub's server, when attached
         self.region_pcs = {}                         # last tier: region pc -> the pcs of its code
+        self.multi_entry = True                      # last-tier regions entered at other pcs too
+        self.indirect = set()                        # pcs first reached by an indirect jump (lookup)
         self.reformed = set()                        # pcs whose region was re-formed (once each)
 
     # --- translation -------------------------------------------------------------
@@ -106,6 +108,9 @@ class Engine:
         t0 = time.perf_counter()
         # a superblock made after the first tier follows the paths that tier ran
         profile = Profile(self.cache, tier, self._native(tier)) if tier > 0 else None
+        regions = tier == len(self.tiers) - 1 and getattr(backend, "entries", False) and self.multi_entry
+        if regions and profile is not None:
+            profile.entries = self._enterable(pc, tier)
         superblock = getattr(backend, "superblocks", False)
         block = self.arch.translate(self.mem, pc, self.max_insns, superblock=superblock, profile=profile)
         if self.debug is not None and self.debug.target.breakpoints:
@@ -127,6 +132,13 @@ class Engine:
             log.write(f"OP after optimization:\n{format_block(block, self.arch.global_names)}\n")
         targets = [op.consts[0] for op in block.ops if op.name == "goto_tb"]
         tb = TB(pc, block.size, block.ninsns, block.pages, targets, tier=tier)
+        entries = getattr(block, "entries", None) if regions else None
+        if entries:
+            tb.region = [tb]
+            for q, _, before in entries:
+                e = TB(q, block.size - (q - pc), block.ninsns - before, block.pages, [], tier=tier)
+                e.region = tb.region
+                tb.region.append(e)
         if tier > 0 and tier == len(self.tiers) - 1:
             self.region_pcs[pc] = frozenset(a for a, _ in block.insns)
         tb.stubs = [self._stub(tb, k, t) for k, t in enumerate(targets)]
@@ -143,8 +155,52 @@ class Engine:
         if tier < len(self.thresholds) and not self._counts_itself(tier):
             fn = self._counting(tb, fn)
         tb.fn = fn
-        self.cache.add(tb)
+        with self.cache.lock:
+            self.cache.add(tb)
+            self._install_entries(tb)
         return tb
+
+    # --- regions with other entries -----------------------------------------------------
+    # A last-tier region (of a backend that has `entries`) is also entered where
+    # code was entered before (a TB stands there: a loop head native code left
+    # at, a return point, a jump table's case, a side exit's target), when that
+    # pc is in it at its first lift (translate.py: block.entries).  Each such
+    # pc gets a TB of its own sharing the region's code (TB.region), which
+    # replaces the TB there: so a function entered at five pcs is compiled
+    # once, not as five regions each holding most of it (quicksort: its
+    # recursion's return points and partition loops).
+
+    def _enterable(self, pc, tier):
+        """-> entries(q, inside): is q (in the region being made at `pc`, whose
+        pcs are `inside`) one to enter it at too: code was entered there from
+        outside it (an indirect jump's target: a return point, a jump table's
+        case; or a TB outside it jumps there), and what stands there may give
+        way (a TB of a lower tier, or another entry of a region of this tier;
+        not a region's own start: that one stays)."""
+        by_pc, indirect = self.cache.by_pc, self.indirect
+
+        def entries(q, inside):
+            tb = by_pc.get(q)
+            if tb is None or not tb.valid or not (tb.tier < tier or tb.region is not None
+                                                   and tb.region[0] is not tb):
+                return False
+            return q in indirect or any(src.pc not in inside for src, _ in tb.incoming)
+        return entries
+
+    def _install_entries(self, tb):
+        """(under the cache lock; tb published) tb's region's other entries take
+        the place of what stands at their pcs."""
+        if tb.region is None or not tb.valid:
+            return
+        entry_fns = getattr(tb.fn, "entry_fns", ())
+        for e, fn in zip(tb.region[1:], entry_fns):
+            fn.guest_pc = e.pc
+            e.fn = fn
+            cur = self.cache.by_pc.get(e.pc)
+            self.cache.index(e)
+            self.cache.publish(e)
+            if cur is not None and cur.valid and cur is not e:
+                self.cache.replace(cur, e)
 
     def _cut_at_breakpoints(self, block, pc, superblock, profile):
         """The block without breakpoint addresses: translation stops before the
@@ -331,6 +387,7 @@ class Engine:
                 self._compiled(backend, new, fn, seconds)
                 STATS.compile_each.setdefault(backend.name, []).append(spent + seconds)
                 self.cache.publish(new)
+                self._install_entries(new)
                 self.cache.replace(old, new)
                 STATS.tbs_promoted += 1
             self._reform_into(new)
@@ -386,6 +443,7 @@ class Engine:
             self._compiled(backend, new, fn, time.perf_counter() - t0)
             STATS.compile_each.setdefault(backend.name, []).append(time.perf_counter() - t0)
             self.cache.publish(new)
+            self._install_entries(new)
             self.cache.replace(old, new)
         STATS.extra["regions_reformed"] = STATS.extra.get("regions_reformed", 0) + 1
 
@@ -420,6 +478,7 @@ class Engine:
             STATS.cache_misses += 1
             self.proc.cpu.pc = pc
             fn = self.translate(pc).fn
+            self.indirect.add(pc)
         return fn
 
     def _log_in_asm(self, block):

@@ -32,8 +32,11 @@ STEP = 1                                # translation flag: one instruction, not
 
 
 class TB:
+    """`region`: None, or the TBs entering one piece of code (a native region
+    with other entries: llvm_emit's block.entries), its own TB first; only that
+    one has exits.  They live and die together (invalidate, replace)."""
     __slots__ = ("pc", "key", "size", "ninsns", "fn", "pages", "links", "stubs", "targets",
-                 "incoming", "valid", "tier", "promoting")
+                 "incoming", "valid", "tier", "promoting", "region")
 
     def __init__(self, pc, size, ninsns, pages, targets, flags=0, tier=0):
         self.pc = pc
@@ -49,6 +52,7 @@ class TB:
         self.valid = True
         self.tier = tier                # index in the engine's tiers
         self.promoting = False          # its next tier's code is being made (compile thread)
+        self.region = None
 
     def __repr__(self):
         return f"TB({self.pc:#x}, {self.ninsns} insns)"
@@ -156,6 +160,14 @@ class TBCache:
                 s = self.by_page.get(pg)
                 if s is not None:
                     s.discard(old)
+            self._region_gone(old)
+
+    def _region_gone(self, tb):
+        """tb is no longer valid: when it was a region's own TB, its other
+        entries go too (their code was its code)."""
+        if tb.region is not None and tb.region[0] is tb:
+            for other in tb.region[1:]:
+                self.invalidate(other)
 
     def invalidate(self, tb):
         with self.lock:
@@ -185,6 +197,9 @@ class TBCache:
                         del self.by_page[pg]
                         self.mem.unmark_code(pg)
             STATS.invalidations += 1
+            if tb.region is not None:
+                self.invalidate(tb.region[0])       # (and so every entry of its region)
+                self._region_gone(tb)
 
     def invalidate_page(self, page):
         with self.lock:

@@ -209,7 +209,9 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
     copies = {}                  # callee pc -> copies of it made after the first
     depth = [0]                  # calls entered since a copy began, not returned from
     starts = {}                  # pc -> (its insn_start op, instructions before it)
+    firsts = {}                  # pc -> the same at its first lift, if not in a copy
     heads = {}                   # pc -> label put before it (a loop head)
+    looped = set()               # pcs that had a loop head's label
     snaps = ctx.snaps            # (back() holds no reference to ctx: with ctx.back = back
                                  # that would be a cycle, the block kept for the cyclic GC)
 
@@ -231,6 +233,7 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         if target not in heads:
             op, before = starts[target]
             heads[target] = block.label()
+            looped.add(target)
             block.ops.insert(block.ops.index(op), Op("label", None, [], [], (heads[target],)))
         return heads[target], starts[target][1]
 
@@ -288,6 +291,8 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         b.insn_start(a)
         first = len(block.ops) - 1
         starts[a] = (block.ops[first], block.ninsns)
+        if not depth[0] and a not in seen:
+            firsts[a] = starts[a]
         heads.pop(a, None)       # (a copy's back-edges get labels of their own)
         block.ninsns += 1
         block.insns.append((a, size))
@@ -348,5 +353,26 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         b.goto_tb(target, insns)
     block.pages = sorted(pages)
     block.size = max(map(sum, block.insns)) - pc if block.insns else 0
+    if profile is not None and getattr(profile, "entries", None) is not None:
+        _add_entries(block, pc, firsts, known, profile, looped, seen)
     return block
+
+
+def _add_entries(block, pc, firsts, known, profile, looped, seen):
+    """Labels at the pcs where the region may be entered too (`block.entries`:
+    (pc, label, instructions before it)): its loop heads (native code leaves
+    at one when its budget is spent, and comes back there) and those the
+    profile names (`profile.entries(pc, seen)`: code entered there from
+    outside the region), at their first lift outside a call's copy, where no
+    assumption of the path before holds (Known.covers: an indirect jump made
+    direct on a register set before it; an inlined callee's return is one)."""
+    entries = []
+    for a, (op, before) in firsts.items():
+        if a != pc and (a in looped or profile.entries(a, seen)) and not known.covers(before):
+            entries.append((a, op, before))
+    block.entries = []
+    for a, op, before in sorted(entries, key=lambda e: e[2]):
+        lab = block.label()
+        block.ops.insert(block.ops.index(op), Op("label", None, [], [], (lab,)))
+        block.entries.append((a, lab, before))
 

@@ -1,0 +1,145 @@
+"""A region entered at other pcs than its first (translate.py's block.entries,
+the native backend's entry functions, the engine's TB.region).
+
+Where: a label goes only where nothing the path before assumed holds (not in an
+inlined callee, whose return was made direct on the caller's link register, not
+in a call's copy); loop heads and the pcs the profile names get one.  What:
+entered at any of its entries, the region's native code does what the reference
+interpreter does entered at the same label of the same block: registers, memory,
+how it ends, and the exact instruction count.  The engine: the region's other
+entries replace the TBs at their pcs, share its code, and go with it.
+"""
+import struct
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from pydbt.backends import get_backend
+from pydbt.errors import GuestFault, Syscall, Breakpoint
+from pydbt.frontends.riscv64.cpu import CPU
+from pydbt.frontends.riscv64.translate import translate
+from pydbt.passes import optimize
+from pydbt.runtime.memory import GuestMemory, R, W, X
+
+from test_backends import CODE, DATA, SPACE, Ctx, GuestMemoryWith, Ran, programs
+from test_call_copies import addi, add, bnez, jal, RET
+
+A0, A1, A2, T1, RA = 10, 11, 12, 6, 1
+ECALL = 0x00000073
+
+
+class Entries(Ran):
+    """A profile: everything ran; `want(pc)` names the pcs to enter at."""
+
+    def __init__(self, want):
+        super().__init__(lambda a: True)
+        self.entries = lambda pc, inside: want(pc)
+
+
+def _entry_pcs(blk):
+    return [pc for pc, _, _ in blk.entries]
+
+
+def test_no_entry_inside_an_inlined_callee():
+    # main: jal f ; Q: add a2, a2, a0 ; ecall ; f: a0 += 3 ; ret
+    words = [jal(RA, 12), add(A2, A2, A0), ECALL, addi(A0, A0, 3), RET]
+    blk = translate(GuestMemoryWith(words), CODE, 64, profile=Entries(lambda pc: True))
+    f = CODE + 12
+    assert [a for a, _ in blk.insns] == [CODE, f, f + 4, CODE + 4, CODE + 8]   # f inlined
+    # the return point and after may be entered (nothing assumed there); f's
+    # code may not: its return jumps to Q only because this path set ra
+    assert _entry_pcs(blk) == [CODE + 4, CODE + 8]
+
+
+def test_loop_heads_are_entries_without_asking():
+    # a0 = 0 ; L: a0 += 1 ; a1 -= 1 ; bnez a1, L ; ecall
+    words = [addi(A0, 0, 0), addi(A0, A0, 1), addi(A1, A1, -1), bnez(A1, -8), ECALL]
+    blk = translate(GuestMemoryWith(words), CODE, 64, profile=Entries(lambda pc: False))
+    assert _entry_pcs(blk) == [CODE + 4]
+
+
+def test_no_entry_inside_a_calls_copy():
+    # main: jal f ; jal f ; ecall ; f: a0 += 3 ; ret   (the second call copies f)
+    words = [jal(RA, 12), jal(RA, 8), ECALL, addi(A0, A0, 3), RET]
+    blk = translate(GuestMemoryWith(words), CODE, 64, profile=Entries(lambda pc: True))
+    assert CODE + 12 not in _entry_pcs(blk) and CODE + 16 not in _entry_pcs(blk)
+    assert CODE + 4 in _entry_pcs(blk)
+
+
+def _state(backend, words, regs, fregs, frm, want, k):
+    """Run the region of `words` (entries where want(pc)) entered at its k-th
+    entry (0: its start) on `backend`: how it ended, the registers, FP state,
+    memory."""
+    mem = GuestMemory(space=SPACE)
+    mem.map(CODE, 0x1000, R | W | X)
+    mem.map(DATA, 0x2000, R | W)
+    mem.protect(DATA + 0x1000, 0x1000, R)
+    mem.poke(CODE, b"".join(struct.pack("<I", w) for w in words))
+    mem.poke(DATA, bytes(range(256)) * 16)
+    blk = translate(mem, CODE, 64, superblock=True, profile=Entries(want))
+    optimize(blk)
+    if k > len(blk.entries):
+        return None
+    cpu = CPU(mem)
+    cpu.regs[:32] = [0] + regs[1:32]
+    cpu.regs[32:64] = fregs
+    cpu.frm = frm
+    cpu.pc = CODE if k == 0 else blk.entries[k - 1][0]
+    ctx = Ctx(blk, mem)
+    fn = get_backend(backend).compile(blk, ctx)
+    if k:
+        fn = fn.entry_fns[k - 1]
+    mem.on_code_write = lambda page: None
+    try:
+        result = ("exit", fn(cpu), ctx.counter[0])
+    except GuestFault as e:
+        result = ("fault", e.signo, e.code, e.addr, e.pc, cpu.pc)
+    except (Syscall, Breakpoint) as e:
+        result = (type(e).__name__, e.pc, ctx.counter[0])
+    return result, list(cpu.regs), cpu.fflags, cpu.frm, bytes(mem.buf[DATA:DATA + 0x2000])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), want=st.integers(0, (1 << 26) - 1), k=st.integers(1, 4))
+def test_entered_anywhere_llvm_is_the_interpreter(data, want, k):
+    """Random branchy machine code as one region with entries at random pcs:
+    entered at its k-th entry, native code ends as the interpreter does."""
+    pytest.importorskip("llvmlite")
+    words, regs, fregs, frm = data.draw(programs(branchy=True))
+    pick = lambda a: (want >> ((a - CODE) // 4 % 26)) & 1       # noqa: E731
+    expect = _state("interp", words, regs, fregs, frm, pick, k)
+    if expect is None:
+        return
+    got = _state("llvm", words, regs, fregs, frm, pick, k)
+    assert got[0] == expect[0], "how it ended (and the instruction count)"
+    assert got[1:] == expect[1:], "registers, FP state, memory"
+
+
+def test_the_engine_shares_a_regions_code_with_its_entries():
+    """A loop's head reached by an indirect jump before the region was made:
+    the region (llvm, the last tier) is also entered there, that TB shares its
+    code, and a write to the code page drops both."""
+    pytest.importorskip("llvmlite")
+    from test_promotion import engine_rig
+    # P: a0 += 1 ; L: a1 -= 1 ; a2 += a0 ; bnez a1, L ; ecall
+    words = [addi(A0, A0, 1), addi(A1, A1, -1), add(A2, A2, A0), bnez(A1, -8), ECALL]
+    proc, engine = engine_rig(words, thresholds=(2,), backends=("interp", "llvm"), sync=True)
+    cpu = proc.cpu
+    head = CODE + 4
+    engine.lookup(head)                       # (as an indirect jump there would)
+    for rounds in (3, 3, 3, 5):
+        cpu.pc, cpu.regs[A0], cpu.regs[A1], cpu.regs[A2] = CODE, 7, rounds, 0
+        with pytest.raises(Syscall):
+            engine.run_until_exception(cpu)
+        assert cpu.regs[A2] == 8 * rounds
+    main, entry = engine.cache.get(CODE), engine.cache.get(head)
+    assert main.tier == entry.tier == 1 and main.region == [main, entry]
+    assert entry.fn.native.main is main.fn.native
+    # entered at the head, it runs the region's code
+    cpu.pc, cpu.regs[A0], cpu.regs[A1], cpu.regs[A2] = head, 2, 4, 1
+    with pytest.raises(Syscall):
+        engine.run_until_exception(cpu)
+    assert (cpu.regs[A1], cpu.regs[A2]) == (0, 9)
+    proc.mem.poke(CODE + 16, struct.pack("<I", ECALL))    # a write to the code page
+    engine.cache.invalidate_page(CODE >> 12)
+    assert not main.valid and not entry.valid
