@@ -3,31 +3,36 @@ code, compiled cheaply (llvm_jit's "quick" level: SROA, then -O0 code
 generation: ~4x less compile time than the llvm tier, code 1.5-4x slower).
 
 It shares the llvm tier's native state (chain slots, jump cache: quick and
-full code chain into each other) and counts its own hotness by sampling the
-exits of native code to Python (llvm.NativeState.enter): each exit from one of
-its TBs is a sample of that TB, and a native entry's budget (~0.1-1 ms of
-native code) running out inside it counts SAMPLE_WEIGHT samples (a loop that
-never leaves native code is as hot as that).  At the threshold
-(-opt-threshold), and every RECHECK samples after it, the TB asks the engine;
-under the payback rule (a warm-up: tiering.NativePolicy) it is compiled again
-at the full level, in the compile thread, only once the time spent in its
-code (each native entry's time, measured around the call and counted to the
-TB that left native code: `Hotness.native`) pays for an optimizing compile
-(PAYBACK x its cost), as optimizing saves part of that time and none of the
-exits: a block that leaves native code often because its successor is not
-native, or for syscalls, gets no optimizing compile for its exits (strings,
-quicksort, vm, sha256, sieve at bench size: 14 optimizing compiles -> none, CPU
--5-30%).
-So compile time follows where time is spent: hot regions get native code after
-~5 ms of compile, the ones where the program stays get the optimized code.
-Without a warm-up the count alone decides (deterministic tests).
+full code chain into each other) and counts its own hotness exactly, as the
+bytecode JIT does: each entry and loop back-edge of a quick TB decrements
+its countdown word (llvm_emit.Emitter.count_hot; a word per TB,
+llvm.NativeState.hot_word), and when the word reaches 0 or below (threads
+may lose a decrement, or take it below 0) the code calls back into Python,
+where the TB's tiering.Hotness refills it and, at the threshold
+(-opt-threshold events) and every ~ASK_TIME (1 ms) of the TB's estimated
+time after it, asks the engine; the code goes on meanwhile.  Under the
+payback rule (a warm-up: tiering.NativePolicy.opt_pays_back) the TB is
+compiled again at the full level, in the compile thread, once its events x
+its instructions x QUICK_INSN_COST (~0.8 ns of quick code per guest
+instruction) is PAYBACK x the expected cost of optimizing a region of its
+size (NativePolicy.opt_cost: ~3 ms + ~0.6 ms per instruction): the estimate
+the bytecode JIT's blocks are promoted by, so time spent in code chained from
+other regions counts where it is spent, and exits to Python, which
+optimizing does not remove, count for nothing.  (Until 2026-12-02 the
+exits of native code were sampled instead, each native entry's time
+credited to the TB it left from: a chain A -> B -> C -> exit credited C
+with all of it; strings under auto optimized 4 of its 40 quick regions,
+its loops staying on quick code.)
+So compile time follows where time is spent: hot regions get native code
+after ~5 ms of compile, the ones where the program stays get the optimized
+code.  Without a warm-up the count alone decides (deterministic tests).
 """
 from . import llvm
 from .llvm import unsupported, EMITTERS, finish, disassemble  # noqa: F401
 
 name = "llvm-quick"
 superblocks = True
-counts_hotness = True            # (budget samples: see above)
+counts_hotness = True            # (a countdown word per TB: see above)
 
 
 def compile(block, ctx):

@@ -1,12 +1,14 @@
 """When a TB moves up a tier, and what a region is formed from.
 
 - `Hotness`: a TB's count of entries and loop back-edges on a tier that counts
-  its own (the bytecode JIT decrements a closure cell inline), hot at its
-  threshold and then every RECHECK events.
+  its own (the bytecode JIT decrements a closure cell inline, quick native
+  code a counter word of its own: `native`), hot at its threshold and then
+  every RECHECK events (quick native code: every ~ASK_TIME of its estimated time).
 - `NativePolicy`: whether a hot TB of a counting tier may be compiled to
-  native code now: the warm-up, the payback rule (its estimated time so far
-  against its compile's expected cost) and the compile share (native
-  compiling's CPU against the run's time), with the costs it measures.
+  native code now: the warm-up, the payback rule (its estimated time so far,
+  on the bytecode JIT or in quick native code, against its compile's expected
+  cost) and the compile share (native compiling's CPU against the run's
+  time), with the costs it measures.
 - `Profile`: what the earlier tiers saw (which blocks ran, where regions start),
   for the frontend's profile-guided superblocks.
 
@@ -65,13 +67,24 @@ CHUNK = 256            # the largest countdown in a Hotness cell (CPython's cach
 # cost, plus llvmlite's load for the first (pays_back): a rent-or-buy
 # rule; a block that has run that long is expected to run about as long
 # again, and native code a program has no time to use costs it at most about
-# 1/PAYBACK of what the block itself took.
+# 1/PAYBACK of what the block itself took.  Quick native code is optimized by the
+# same rule (opt_pays_back): its exactly counted events x its instructions x
+# QUICK_INSN_COST against PAYBACK times an optimizing compile's cost.
 PAYBACK = 2.0
 INSN_COST = 50e-9      # seconds per guest instruction on the bytecode JIT (13-30 M/s of CPU here)
+QUICK_INSN_COST = 0.8e-9  # the same in quick native code (CPU, -backend llvm-quick's steady state,
+                       # 2026-12-02: sha256 0.3 ns, vm 0.75, strings 0.8, quicksort 1.0; optimized
+                       # code 0.13, 0.22, 0.5, 0.58)
+ASK_TIME = 1e-3        # quick native code asks again every ~1 ms of its estimated time (a
+                       # callback into Python and a refused ask: ~2 us; every RECHECK events, a
+                       # 2-instruction loop's 20 M iterations took 0.21 s instead of 0.035-0.12)
 LOAD_COST = 0.08       # the first native compile's extra: llvmlite's import and the JIT's start (CPU s)
 COMPILE_COST = 0.01    # a native compile until the run has measured its own (CPU s; quick ~2-5 ms
                        # alone, 8-20 on a loaded host)
-OPT_COST = 0.04        # the same for an optimizing one (quick code made again: llvm, ~3-4x)
+OPT_FIXED = 3e-3       # an optimizing compile's expected cost (quick code made again: llvm) is
+OPT_INSN_COST = 0.6e-3 # OPT_FIXED + a cost per guest instruction of the region, measured (opt_cost)
+                       # or this (CPU s; strings, quicksort: 2-4 ms + 0.6-0.7 ms per instruction,
+                       # r = 0.92-0.94: 5 ms for a 7-instruction loop, 200 for 270 instructions)
 ENTRY_COST = 12e-6     # once native code runs: a bytecode block's entry from it (the transition
                        # there and back, the block, the dispatch: ~6-12 us here).  4 us left strings'
                        # return points and jump-table cases on the bytecode JIT 2x as long: 2x its
@@ -82,35 +95,48 @@ class Hotness:
     """A TB's hotness count on a tier that counts its own (ctx.hot): how many
     entries and loop back-edges it has run.  The count is a countdown in a
     cell (`cell`): the bytecode JIT's code decrements it inline and calls
-    `expired()` only when it reaches 0; another tier calls the object once per
-    event (`__call__`).  Either way the TB is hot at its threshold-th event,
-    and asks again every RECHECK events after that; expired() then asks the
-    engine (`ask(events)`: promote it, or see whether its replacement is
-    ready) and says whether the code should leave (by ctx.promote), so a loop
-    whose native code is not wanted yet (or still being compiled) runs on.
-    `native`: on a native tier, the seconds its code has run (each entry's time,
-    counted to the TB it left native code from), what optimizing it saves on."""
-    __slots__ = ("cell", "left", "filled", "events", "ask", "native")
+    `expired()` only when it reaches 0 (or below: threads); another tier calls
+    the object once per event (`__call__`).  Either way the TB is hot at its
+    threshold-th event, and asks again every `recheck` events after that;
+    expired() then asks the engine (`ask(events)`: promote it, or see whether
+    its replacement is ready) and says whether the code should leave (by
+    ctx.promote), so a loop whose native code is not wanted yet (or still
+    being compiled) runs on.  Quick native code counts in a word of its own
+    (`native`: the cell becomes that word, with no CHUNK limit, and asks again
+    every ~ASK_TIME of its estimated time, at least every RECHECK events)."""
+    __slots__ = ("cell", "left", "filled", "events", "ask", "chunk", "recheck")
 
     def __init__(self, threshold, ask=None):
-        self.native = 0.0
+        self.chunk, self.recheck = CHUNK, RECHECK
         self.filled = min(threshold, CHUNK)
         self.cell = types.CellType(self.filled)
         self.left = threshold - self.filled          # events beyond the cell's before it is hot
         self.events = 0                              # events counted by emptied cells
         self.ask = ask
 
+    def native(self, cell, ninsns):
+        """The count moves into `cell` (anything with a `cell_contents`: quick
+        native code's counter word) before any event: no CHUNK limit, and asks
+        again every ~ASK_TIME of the TB's estimated time (`ninsns` instructions
+        per event at QUICK_INSN_COST), RECHECK events at least."""
+        threshold = self.filled + self.left
+        self.chunk = threshold
+        self.recheck = max(RECHECK, round(ASK_TIME / (max(ninsns, 1) * QUICK_INSN_COST)))
+        self.filled, self.left = threshold, 0
+        self.cell = cell
+        cell.cell_contents = threshold
+
     def _emptied(self):
         """The cell reached 0: refill it.  -> True if the TB is hot now."""
         self.events += self.filled
         hot = not self.left
-        self.filled = RECHECK if hot else min(self.left, CHUNK)
+        self.filled = self.recheck if hot else min(self.left, self.chunk)
         self.left -= 0 if hot else self.filled
         self.cell.cell_contents = self.filled
         return hot
 
     def __call__(self):
-        """One event: -> True at the threshold-th, then every RECHECK."""
+        """One event: -> True at the threshold-th, then every `recheck`."""
         n = self.cell.cell_contents - 1
         if n > 0:
             self.cell.cell_contents = n
@@ -126,12 +152,13 @@ class NativePolicy:
     """When a counting tier's hot TB may become native code (see may_compile):
     no native code from a tier that asks again (a JIT) before `native_from`
     (a short program does not pay for llvmlite and its compiles); then, from
-    the bytecode JIT, once the block's time so far pays for its compile
+    the bytecode JIT or quick native code, once the block's time so far
+    (estimated from its exact count of events) pays for its compile
     (PAYBACK; not without a warm-up); and while native compiling (its CPU
     time, both halves) has used no more than `share` of the time run since
     (None: no limit): a program that ends soon after its code got hot cannot
     have paid much for code it had no time to use, and a long one gets all
-    its code compiled (the TB asks again RECHECK events later, running on
+    its code compiled (the TB asks again `recheck` events later, running on
     meanwhile; the hottest ask most often).  The engine counts what it
     spends here: `spent` (CPU of native compiling, both halves), `finish_spent`
     (the compile thread's part), `in_flight` (TBs submitted to the compiler,
@@ -146,18 +173,40 @@ class NativePolicy:
         self.hot_time = {}                           # pc -> a hot TB's time so far, until the first
         self.job_cpu = [0.0, 0]                      # CPU seconds and count of compiles from the
         self.opt_cpu = [0.0, 0]                      # bytecode JIT, and from quick code (not the first)
+        self.opt_insns = 0                           # guest instructions of the latter's regions
         self.spent = 0.0
         self.finish_spent = 0.0
         self.in_flight = set()                       # (a set: one C call, safe between threads)
 
-    def job_cost(self, measure, first, cpu):
-        """A native compile took `cpu` seconds of CPU: counted as one from the
-        bytecode JIT if `measure`, else from quick native code, unless `first`
-        (the run's first loaded llvmlite too)."""
+    def job_cost(self, measure, first, cpu, ninsns=0):
+        """A native compile of a region of `ninsns` guest instructions took
+        `cpu` seconds of CPU: counted as one from the bytecode JIT if
+        `measure`, else from quick native code, unless `first` (the run's
+        first loaded llvmlite too)."""
         if not first:
             costs = self.job_cpu if measure else self.opt_cpu
             costs[0] += cpu
             costs[1] += 1
+            if not measure:
+                self.opt_insns += ninsns
+
+    def opt_cost(self, ninsns):
+        """The expected CPU cost of optimizing a region of `ninsns` guest
+        instructions: OPT_FIXED + a cost per instruction, this run's (what its
+        optimizing compiles took beyond OPT_FIXED, per instruction) or
+        OPT_INSN_COST.  (Their mean was the cost of the biggest regions: 130
+        ms under strings, where 20-60 instruction loops cost 5-20 ms; the
+        loops stayed on quick code.)"""
+        total, n = self.opt_cpu
+        per = (total - n * OPT_FIXED) / self.opt_insns if n and self.opt_insns else OPT_INSN_COST
+        return OPT_FIXED + max(per, 0.0) * ninsns
+
+    def opt_pays_back(self, tb, hot):
+        """Has quick native TB tb (hot: its Hotness) taken the time an optimizing
+        compile needs: its events x its instructions x QUICK_INSN_COST (what
+        optimized code would cut by half or more) against PAYBACK x that
+        compile's expected CPU cost (opt_cost)?"""
+        return hot.events * tb.ninsns * QUICK_INSN_COST >= PAYBACK * self.opt_cost(tb.ninsns)
 
     def pays_back(self, tb, hot):
         """Has bytecode TB tb (hot: its Hotness) taken the time its native
@@ -188,19 +237,10 @@ class NativePolicy:
         if now < self.native_from:
             return False
         if self.payback and hot is not None:
-            if not on_native:
-                # from the bytecode JIT: its time so far (estimated) against
-                # its compile's expected cost
-                if not self.pays_back(old, hot):
-                    return False
-            elif hot.native < PAYBACK * self.mean(self.opt_cpu, OPT_COST):
-                # quick native code optimized once the time spent in it pays
-                # for the compile as a bytecode block's does (optimized code
-                # saves 1/3-3/4 of it, but the time is counted only at exits
-                # from quick code: what chained code runs is missed; 2x PAYBACK
-                # left quicksort's and vm's loops on quick code 1.6x as long);
-                # its exits to Python, which optimizing does not remove, count
-                # for nothing
+            # its time so far (estimated: on the bytecode JIT, or in quick
+            # native code, which counts its own events exactly) against its
+            # compile's expected cost
+            if not (self.opt_pays_back(old, hot) if on_native else self.pays_back(old, hot)):
                 return False
         share = self.share
         if share is None:

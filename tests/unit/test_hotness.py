@@ -3,6 +3,8 @@ countdown) and the payback rule of -backend auto.
 
 - the count is exact: hot at the threshold-th event, then every RECHECK, the
   same whether a tier calls it per event or the JIT's code counts inline;
+  moved into quick native code's word, it asks again every ~ASK_TIME of the
+  code's estimated time instead (test_quick_hotness.py: the native code);
 - JIT code counting inline asks only when its countdown runs out, runs on when
   told to (its native code is not wanted yet), leaves when told to;
 - the code object with the countdown (a closure's free variable) is the one
@@ -62,6 +64,30 @@ def test_counted_inline_it_asks_at_the_same_events(threshold):
         if n <= 0:
             h.expired()
     assert asked == [i + 1 for i, hot in enumerate(reference(threshold, 3000)) if hot]
+
+
+class Word:
+    """stands for quick native code's countdown word (llvm.NativeState.hot_word)"""
+    cell_contents = None
+
+
+@pytest.mark.parametrize("threshold", [1, 256, 300, 5000])
+def test_counted_in_a_native_word_it_has_no_chunk_and_asks_again_by_time(threshold):
+    h = Hotness(threshold)
+    w = Word()
+    h.native(w, 10)
+    every = round(tiering.ASK_TIME / (10 * tiering.QUICK_INSN_COST))
+    assert w.cell_contents == threshold and h.cell is w and h.recheck == every > RECHECK
+    asked = []
+    h.ask = lambda events: asked.append(events) or False
+    for _ in range(threshold + 3 * every):     # what quick native code does per event
+        w.cell_contents -= 1
+        if w.cell_contents <= 0:
+            h.expired()
+    assert asked == [threshold + k * every for k in range(4)]
+    h = Hotness(300)
+    h.native(Word(), 10 ** 6)                  # (a big region: RECHECK at least)
+    assert h.recheck == RECHECK
 
 
 class Ctx:
@@ -215,3 +241,17 @@ def test_once_native_code_runs_each_event_also_pays_for_an_entry_from_it(monkeyp
     assert not engine.compiler.jobs and not tb.promoting
     run(proc, engine, int(need * 0.4) + 2 * RECHECK)
     assert len(engine.compiler.jobs) == 1 and tb.promoting
+
+
+def test_an_optimizing_compiles_expected_cost_grows_with_its_region():
+    """(quick code's payback: a 7-instruction loop's optimizing compile costs ~5
+    ms, a 270-instruction region's ~200; their mean kept the loops on quick code)"""
+    p = tiering.NativePolicy()
+    fixed = tiering.OPT_FIXED
+    assert p.opt_cost(100) == pytest.approx(fixed + 100 * tiering.OPT_INSN_COST)
+    p.job_cost(False, False, fixed + 0.010, 10)         # 1 ms per instruction beyond the fixed part
+    p.job_cost(False, False, fixed + 0.190, 190)
+    p.job_cost(True, False, 5.0, 10)                    # (from the bytecode JIT: not these)
+    p.job_cost(False, True, 5.0, 10)                    # (the run's first: llvmlite's load too)
+    assert p.opt_cost(20) == pytest.approx(fixed + 0.020)
+    assert p.opt_cost(300) == pytest.approx(fixed + 0.300)

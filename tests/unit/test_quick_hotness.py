@@ -1,0 +1,141 @@
+"""Quick native code counts its own hotness exactly (llvm_quick.py,
+llvm_emit.Emitter.count_hot, llvm.NativeState.hot_word): each entry and loop
+back-edge decrements the TB's native countdown word, and at 0 or below the
+code calls back into Python, where its tiering.Hotness refills the word and
+asks the engine; the code goes on.
+
+- without a warm-up the quick TB is optimized at its -opt-threshold-th event
+  exactly (entries and back-edges counted in native code, not its exits to
+  Python);
+- a word left below 0 (two threads decrementing one 0) still calls back;
+- under the payback rule the TB is optimized once its events x instructions
+  x QUICK_INSN_COST pay for an optimizing compile, not before;
+- only code of a counting tier has the countdown (the optimized code none),
+  and a freed TB's word is used again.
+Oracle: exact event counts (run(n) is n events: an entry, n - 1 back-edges).
+"""
+import ctypes
+
+import pytest
+
+pytest.importorskip("llvmlite")
+
+from pydbt import tiering
+from pydbt.backends import llvm_emit as E
+from pydbt.tiering import RECHECK
+
+from test_promotion import CODE, LOOP, engine_rig, run
+
+QUICK = ("interp", "pybytecode", "llvm-quick", "llvm")
+
+
+def _counted(hot):
+    """the events a Hotness has seen so far (emptied cells and the one counting)"""
+    return hot.events + hot.filled - hot.cell.cell_contents
+
+
+def _to_quick(proc, engine):
+    """Run the loop until its quick native code is in, and the code's Hotness."""
+    for _ in range(20):
+        run(proc, engine, 10)
+        while engine.compiler.jobs:
+            engine.compiler.run()
+        tb = engine.cache.get(CODE)
+        if engine.tiers[tb.tier].name == "llvm-quick":
+            return tb, tb.fn.native.hot
+    raise AssertionError("the loop never became quick native code")
+
+
+@pytest.mark.parametrize("threshold", [300, 5000])
+def test_without_a_warm_up_quick_code_is_optimized_at_its_threshold_exactly(threshold):
+    proc, engine = engine_rig(LOOP, (1, 5, threshold), backends=QUICK)
+    tb, hot = _to_quick(proc, engine)
+    assert E.SYM_TB_HOT in tb.fn.native.text
+    assert isinstance(hot.cell.cell_contents, int) and hot.cell is not None
+    done = _counted(hot)
+    assert done < threshold - 2
+    run(proc, engine, threshold - 1 - done)            # one event short
+    assert _counted(hot) == threshold - 1
+    assert not tb.promoting and not engine.compiler.jobs
+    run(proc, engine, 1)                               # the threshold-th
+    assert tb.promoting and len(engine.compiler.jobs) == 1
+    assert hot.events == threshold
+    engine.compiler.run()
+    new = engine.cache.get(CODE)
+    assert engine.tiers[new.tier].name == "llvm" and not tb.valid
+    assert E.SYM_TB_HOT not in new.fn.native.text      # (the last tier counts nothing)
+    run(proc, engine, 1000)
+
+
+def test_a_countdown_taken_below_zero_still_calls_back():
+    """Two threads can both decrement a 0 before Python refills it: the code
+    must still call back (a word left below 0 would never be hot again)."""
+    proc, engine = engine_rig(LOOP, (1, 5, 10_000), backends=QUICK)
+    tb, hot = _to_quick(proc, engine)
+    asked = []
+    hot.ask = lambda events: asked.append(events) or False
+    hot.cell.cell_contents = -3
+    run(proc, engine, 1)
+    assert asked == [10_000]                            # (its cell of 10,000 emptied: hot)
+    assert hot.cell.cell_contents == hot.filled == hot.recheck
+    run(proc, engine, 5)
+    assert _counted(hot) == 10_000 + 5
+
+
+def _promoted_at(engine, tb, hot):
+    """-> a list that gets the events at which tb began promoting"""
+    at, ask = [], hot.ask
+
+    def watch(events):
+        r = ask(events)
+        if tb.promoting and not at:
+            at.append(events)
+        return r
+    hot.ask = watch
+    return at
+
+
+def test_under_the_payback_rule_quick_code_is_optimized_once_its_time_pays(monkeypatch):
+    monkeypatch.setattr(tiering, "OPT_FIXED", 2e-4)
+    monkeypatch.setattr(tiering, "OPT_INSN_COST", 0.0)
+    monkeypatch.setattr(tiering, "ASK_TIME", 0.0)      # (asks every RECHECK events)
+    proc, engine = engine_rig(LOOP, (1, 5, 1), backends=QUICK)
+    tb, hot = _to_quick(proc, engine)
+    engine.policy.payback = True                       # (as at a warm-up's end)
+    at = _promoted_at(engine, tb, hot)
+    need = tiering.PAYBACK * 2e-4 / (tb.ninsns * tiering.QUICK_INSN_COST)
+    assert need > 20 * RECHECK, "the test's loop is too big for its cost"
+    run(proc, engine, int(need * 0.8))
+    assert not tb.promoting and not engine.compiler.jobs
+    assert hot.events >= int(need * 0.8) - RECHECK      # (asked, refused)
+    run(proc, engine, int(need * 0.2) + 2 * RECHECK)
+    assert tb.promoting and len(engine.compiler.jobs) == 1
+    assert need <= at[0] < need + RECHECK
+
+
+def test_quick_code_asks_again_every_ms_of_its_estimated_time():
+    """(a callback per RECHECK events would cost a small loop's quick code ~1 us
+    in every few)"""
+    proc, engine = engine_rig(LOOP, (1, 5, 300), backends=QUICK)
+    tb, hot = _to_quick(proc, engine)
+    engine.policy.native_from = float("inf")           # (never optimized: it asks on)
+    want = round(tiering.ASK_TIME / (tb.ninsns * tiering.QUICK_INSN_COST))
+    assert hot.recheck == want > RECHECK
+    asked = []
+    hot.ask = lambda events: asked.append(events) or False
+    run(proc, engine, 300 + 2 * want)
+    assert asked == [300, 300 + want, 300 + 2 * want]
+
+
+def test_a_freed_quick_tbs_word_is_used_again():
+    proc, engine = engine_rig(LOOP, (1, 5, 300), backends=QUICK)
+    tb, hot = _to_quick(proc, engine)
+    st = engine.cache.native
+    word = tb.fn.native.imports[E.SYM_TB_HOT]
+    assert st.hot_at[word] is hot
+    run(proc, engine, 1000)
+    engine.compiler.run()                               # (optimized: the quick TB dropped)
+    assert not tb.valid
+    run(proc, engine, 10)                               # (an entry frees what no thread is in)
+    assert word not in st.hot_at
+    assert st.free_hot == [(word - ctypes.addressof(st.hot_words)) // 8]
