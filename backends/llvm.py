@@ -4,8 +4,9 @@ One TB (a superblock, loops inside closed) per LLVM module.  Under `-backend
 llvm` a TB is compiled when the interpreter has run it `-jit-threshold` times;
 under `-backend auto` (the default, dbt/execloop.py) when the bytecode JIT has
 seen it hot (`-native-threshold`), first at llvm_jit's "quick" level
-(llvm_quick.py: the same state, slots and exits; a quick TB's exits are
-samples of its hotness, `SAMPLE_WEIGHT`), then at the "full" one; and then
+(llvm_quick.py: the same state, slots and exits; a quick TB counts its
+entries and back-edges in a word of its own, see `hot_word`), then at the
+"full" one; and then
 `prepare` (the IR text: Python, under the GIL) runs in the guest's thread and
 `finish` (LLVM: parse, optimize, codegen, link; without the GIL) in the
 compile thread.  The IR text
@@ -48,6 +49,12 @@ Python function to run next, as every backend does:
   freed later.)
 * syscalls and other exceptions raise their Python exception after the registers
   are back, faults too, with the pc of the faulting instruction.
+A quick TB's hotness (llvm_quick.py): its code decrements its countdown word
+(`NativeState.hot_word`: one of an array, its address the TB's SYM_TB_HOT) at
+each entry and loop back-edge, and calls back (CB_HOT) when it reaches 0 or
+below: its tiering.Hotness refills the word and may ask the engine to promote
+the TB; the code goes on.
+
 Callbacks from native code into Python (`NativeState.callback`): the checked
 memory path (GuestMemory.load/store) for any access the inline permission check
 refuses, and helpers (FP beyond llvm_fp.py's common cases, AMOs, LR/SC, CSRs;
@@ -119,7 +126,6 @@ import os
 import struct
 import threading
 import weakref
-from time import perf_counter
 
 from pydbt.errors import GuestFault
 from pydbt.stats import STATS
@@ -134,9 +140,9 @@ entries = True             # a region may be entered at other pcs too (block.ent
 EMITTERS = (E,)            # where the ops are lowered (tests/unit/test_backends.py reads it)
 
 ATOMICS_LEVEL = "quick"    # NativeAtomics' (20 tiny functions: ~18 ms cold, "full" ~40)
-SAMPLE_WEIGHT = 64         # a budget running out, in samples of a quick TB's hotness (llvm_quick)
 BUDGET = 1 << 17           # native chain hits/back-edges per entry before returning to Python
 SLOTS = 1 << 21            # chain slots of one engine (8 bytes each, committed when touched)
+HOT_WORDS = 1 << 18        # quick TBs' countdown words of one engine (the same)
 JC_BITS = 16               # jump cache: 2**16 entries of (pc | tag, code): llvm_emit.JC_TAG_SHIFT
 JC_TAGS = 1 << (64 - E.JC_TAG_SHIFT)
 M64 = (1 << 64) - 1
@@ -147,7 +153,8 @@ _CB = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_int64, ctypes.
 _ENTRY = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)
 RUNTIME_LEVEL = "quick"    # the shared module's (two small functions: entry and callback)
 _CTXS = weakref.WeakValueDictionary()      # ctx address -> NativeCtx
-_CB_STAT = {E.CB_LOAD: "native_slow_loads", E.CB_STORE: "native_slow_stores", E.CB_HELPER: "native_helper_calls"}
+_CB_STAT = {E.CB_LOAD: "native_slow_loads", E.CB_STORE: "native_slow_stores", E.CB_HELPER: "native_helper_calls",
+            E.CB_HOT: "native_hot_calls"}
 _STRUCTS = {}
 _STATES = weakref.WeakSet()                # every NativeState (a forked child resets them)
 
@@ -204,6 +211,22 @@ def _struct(n):
     if s is None:
         s = _STRUCTS[n] = struct.Struct(f"<{n}Q")
     return s
+
+
+class _Word:
+    """A quick TB's countdown word as tiering.Hotness sees its cell."""
+    __slots__ = ("words", "i")
+
+    def __init__(self, words, i):
+        self.words, self.i = words, i
+
+    @property
+    def cell_contents(self):
+        return self.words[self.i]
+
+    @cell_contents.setter
+    def cell_contents(self, n):
+        self.words[self.i] = n
 
 
 class NativeAtomics:
@@ -282,6 +305,13 @@ class NativeState:
                       else (ctypes.c_uint64 * nslots)())
         self.nslots = nslots
         self.next_slot = 0
+        # quick TBs' countdown words (hot_word), as the slots
+        nhot = HOT_WORDS if shared else 1024
+        self._hot_map = mmap.mmap(-1, 8 * nhot, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        self.hot_words = (ctypes.c_int64 * nhot).from_buffer(self._hot_map)
+        self.next_hot = 0
+        self.free_hot = []
+        self.hot_at = {}                         # a word's address -> its TB's Hotness
         jc_bits = JC_BITS if shared else 4
         self.jc_mask = (1 << jc_bits) - 1
         self.jc = (ctypes.c_uint64 * (2 << jc_bits))()
@@ -326,6 +356,22 @@ class NativeState:
         self.next_slot += n
         return self.next_slot - n
 
+    def hot_word(self, hot, ninsns):
+        """A word for a quick TB's hotness countdown (a freed one first): its
+        Hotness `hot` counts there from now on (tiering.Hotness.native).
+        -> its address (the TB's SYM_TB_HOT)."""
+        if self.free_hot:
+            i = self.free_hot.pop()
+        elif self.next_hot < len(self.hot_words):
+            i = self.next_hot
+            self.next_hot += 1
+        else:
+            raise MemoryError(f"llvm: all {len(self.hot_words)} hotness words are in use")
+        hot.native(_Word(self.hot_words, i), ninsns)
+        addr = ctypes.addressof(self.hot_words) + 8 * i
+        self.hot_at[addr] = hot
+        return addr
+
     def helper(self, fn):
         i = self.helper_ids.get(fn)
         if i is None:
@@ -357,14 +403,14 @@ class NativeState:
         nat.links, nat.lookup, nat.fns, nat.pc = ctx.links, ctx.lookup, ctx.fns, block.pc
         nat.pending, nat.counter = ctx.pending, ctx.counter
         nat.level = level
-        # (a tier that counts its hotness: each exit from it is a sample, see _run)
+        # (a tier that counts its hotness: in a word of its own, see hot_word)
         nat.hot, nat.promote = getattr(ctx, "hot", None), getattr(ctx, "promote", None)
         nat.fname = f"tb_{block.pc:x}"
         # (a region's other entries: a function each, sharing this TB's code and exits)
         nat.entries = [(pc, E.entry_name(nat.fname, k)) for k, (pc, _, _) in
                        enumerate(getattr(block, "entries", None) or (), 1)]
         nat.main = None
-        em = E.Emitter(block, nat.fname, self.consts, ctx.counter is not None, level)
+        em = E.Emitter(block, nat.fname, self.consts, ctx.counter is not None, level, hot=nat.hot is not None)
         nat.text = em.build()
         nat.exceptions = em.exceptions
         if em.fp is not None and self.fp_env is None:
@@ -375,6 +421,8 @@ class NativeState:
         nat.imports = dict(self.symbols, **em.imports)
         nat.imports[E.SYM_TB_ID] = nat.tb_id
         nat.imports[E.SYM_TB_SLOTS] = ctypes.addressof(self.slots) + 8 * nat.slot0
+        if nat.hot is not None:
+            nat.imports[E.SYM_TB_HOT] = self.hot_word(nat.hot, block.ninsns)
         return nat
 
     def _runtime(self):
@@ -397,7 +445,7 @@ class NativeState:
         (LLVM runs without the GIL, so this may run in a compile thread), linked
         with this TB's symbols, and the TB's function."""
         nat.imports.update(self._runtime()[2])
-        key = (nat.text, nat.level)
+        key = (nat.text, nat.level, nat.imports.get(E.SYM_TB_HOT))     # (a counting TB's word is its own)
         known = self.memo.get(key) if self.memo is not None else None
         if known is None:
             known = llvm_jit.compile(nat.text, nat.fname, nat.imports, nat.pc, level=nat.level,
@@ -471,6 +519,9 @@ class NativeState:
             for d, e in self.dead:
                 if low is None or e <= low:
                     self.free.setdefault(d.nexits, []).append(d.slot0)
+                    word = d.imports.get(E.SYM_TB_HOT)
+                    if word is not None and self.hot_at.pop(word, None) is not None:
+                        self.free_hot.append((word - ctypes.addressof(self.hot_words)) // 8)
                 else:
                     keep.append((d, e))
             self.dead[:] = keep
@@ -499,9 +550,7 @@ class NativeState:
         w[E.CTX_BUDGET] = budget
         w[E.CTX_STATUS] = 0
         w[E.CTX_ICOUNT] = 0
-        t0 = perf_counter()
         code = entry(nc.addr, nat.addr)            # (without the GIL: other threads run meanwhile)
-        spent = perf_counter() - t0
         if self.shared:
             nat = self.natives.get(w[E.CTX_EXIT_ID]) or self._dead_native(w[E.CTX_EXIT_ID])
         regs[:] = s.unpack_from(w, 0)
@@ -513,13 +562,6 @@ class NativeState:
         if fp is not None:
             setattr(cpu, fp[0], w[E.CTX_FFLAGS])
         left = w[E.CTX_BUDGET]
-        if nat.hot is not None:                    # (samples of a quick TB: see llvm_quick)
-            hot = nat.hot
-            hot.native += spent                    # (its time in native code: what optimizing saves on)
-            ran_out = budget and (left == 0 or left >> 63)
-            # (a list, not a generator: every sample counts, none is skipped)
-            if any([hot() for _ in range(SAMPLE_WEIGHT if ran_out else 1)]):
-                nat.promote(nat.pc)
         extra = STATS.extra
         extra["native_transitions"] = extra.get("native_transitions", 0) + 1
         if left != budget:
@@ -586,6 +628,16 @@ class NativeState:
         try:
             if kind == E.CB_LOAD:
                 r = self.mem.load(a, b & 15, bool(b >> 4)) & M64
+            elif kind == E.CB_HOT:
+                # (a quick TB's countdown ran out: refilled, the engine asked;
+                # the code goes on, whatever the answer: a TB replaced meanwhile
+                # leaves at its next exit or when its budget runs out)
+                hot = self.hot_at.get(a)
+                if hot is not None:
+                    hot.expired()
+                else:                              # (its TB freed: never again)
+                    ctypes.c_int64.from_address(a).value = 1 << 62
+                r = 0
             elif kind == E.CB_STORE:
                 self.mem.store(a, b, c)
                 r = 0

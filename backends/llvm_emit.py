@@ -97,6 +97,7 @@ EXIT_GOTO, EXIT_PTR, EXIT_LOOP, EXIT_EXC, EXIT_FAULT = range(5)
 
 # callback kinds: cb(ctx, kind, a, b, c) -> u64
 CB_LOAD, CB_STORE, CB_HELPER = range(3)
+CB_HOT = 3                             # a quick TB's hotness countdown ran out (Emitter.count_hot)
 
 PAGE_SHIFT = 12
 PAGE = 1 << PAGE_SHIFT
@@ -116,6 +117,7 @@ _PLAIN = re.compile(r"[A-Za-z$._][A-Za-z$._0-9]*\Z")
 # symbols for the run's numbers: the state's, then the TB's own
 SYM_MEM, SYM_PERM, SYM_JC, SYM_CB = "pydbt_mem", "pydbt_perm", "pydbt_jc", "pydbt_cb"
 SYM_TB_ID, SYM_TB_SLOTS = "pydbt_tb_id", "pydbt_tb_slots"
+SYM_TB_HOT = "pydbt_tb_hot"            # the address of a counting TB's countdown word (count_hot)
 # the shared functions (runtime_text): C's entry into a TB, the callback every TB calls
 # (the quick level's in C's convention, which -O0's FastISel selects: see Emitter)
 SYM_ENTRY, SYM_CALLBACK, SYM_CALLBACK_C = "pydbt_enter", "pydbt_callback", "pydbt_callback_c"
@@ -215,8 +217,9 @@ class Emitter:
     index of helper fn; `imports` after build(): the helper symbols the text
     uses -> their values (the state's symbols and SYM_TB_* are the caller's)."""
 
-    def __init__(self, block, name, consts, counting, level="full"):
+    def __init__(self, block, name, consts, counting, level="full", hot=False):
         self.block = block
+        self.hot = hot                # count entries and back-edges (count_hot)
         # the jump cache's reads (goto_ptr): atomic acquire loads; at the quick
         # level volatile ones, the same instructions on an x86-64 host (loads are
         # not reordered with loads, and LLVM keeps volatiles in order), which
@@ -351,6 +354,8 @@ class Emitter:
         self.fp = llvm_fp.plan(self)
         self.in_loop = self._loop_ops()
         body_start = len(self.lines)
+        if self.hot:
+            self.count_hot()          # (at `start`: an entry, and a jump back to it)
         for self.at, op in enumerate(ops):
             if self.terminated and op.name != "label":
                 self.block_start(self.new_block("dead"))
@@ -571,6 +576,8 @@ class Emitter:
         if not back:
             self.term(f"br label %L{lab}")
             return
+        if self.hot:
+            self.count_hot()
         ok = self.spend_local()
         out = self.new_block("loopout")
         self.likely(ok, f"L{lab}", out)
@@ -578,6 +585,25 @@ class Emitter:
         pc, before = self.heads[lab]
         self.add_ic(before)
         self.exit(EXIT_LOOP, lit(pc, 64))
+
+    def count_hot(self):
+        """One event (an entry, a loop back-edge) of a TB that counts its
+        hotness (quick native code: tiering.Hotness.native): its countdown word
+        (SYM_TB_HOT) decremented, a plain load and store (threads may lose a
+        decrement: harmless); at 0 or below (two threads can both take a 0
+        below it) the callback (CB_HOT) refills it and may promote the TB,
+        and the code goes on."""
+        p, v, w, z = self.sym_addr(SYM_TB_HOT), self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{v} = load i64, ptr {p}")
+        self.emit(f"{w} = sub i64 {v}, 1")
+        self.emit(f"store i64 {w}, ptr {p}")
+        self.emit(f"{z} = icmp sle i64 {w}, 0")
+        cold, go = self.new_block("hot"), self.new_block("hgo")
+        self.likely(z, go, cold, negate=True)
+        self.block_start(cold)
+        self.callback(CB_HOT, self.sym(SYM_TB_HOT), 0, 0)
+        self.term(f"br label %{go}")
+        self.block_start(go)
 
     # --- callbacks -----------------------------------------------------------------------
     def callback(self, kind, a, b, c):
