@@ -352,7 +352,7 @@ class Engine:
             new = self._make_tb(old.pc, tier)
             if native:
                 self.policy.spent += time.thread_time() - t0
-                self.policy.job_cost(measure, first, time.thread_time() - t0)
+                self.policy.job_cost(measure, first, time.thread_time() - t0, new.ninsns)
             self.cache.replace(old, new)
             STATS.tbs_promoted += 1
             self._reform_into(new)
@@ -370,7 +370,7 @@ class Engine:
             t1, c1 = time.perf_counter(), time.thread_time()
             fn = backend.finish(job)
             self.policy.finish_spent += time.thread_time() - c1      # (only the compile thread adds)
-            self.policy.job_cost(measure, first, cpu + time.thread_time() - c1)
+            self.policy.job_cost(measure, first, cpu + time.thread_time() - c1, new.ninsns)
             return fn, time.perf_counter() - t1
 
         def done(result):
