@@ -174,7 +174,7 @@ class Engine:
         """-> entries(q, inside): is q (in the region being made at `pc`, whose
         pcs are `inside`) one to enter it at too: code was entered there from
         outside it (an indirect jump's target: a return point, a jump table's
-        case; or a TB outside it jumps there), and what stands there may give
+        case; or a TB outside it past the first tier jumps there), and what stands there may give
         way (a TB of a lower tier, or another entry of a region of this tier;
         not a region's own start: that one stays)."""
         by_pc, indirect = self.cache.by_pc, self.indirect
@@ -184,7 +184,11 @@ class Engine:
             if tb is None or not tb.valid or not (tb.tier < tier or tb.region is not None
                                                    and tb.region[0] is not tb):
                 return False
-            return q in indirect or any(src.pc not in inside for src, _ in tb.incoming)
+            # (a jump from a TB of the first tier is code that ran a few times
+            # only: intloop's loop entered once from the code before it, at the
+            # other arm of a branch LLVM makes a select of; an entry there made
+            # it a branch again, +15% CPU)
+            return q in indirect or any(src.tier and src.pc not in inside for src, _ in tb.incoming)
         return entries
 
     def _install_entries(self, tb):
