@@ -1,6 +1,8 @@
 """The native backend: each TB becomes native code through LLVM (llvmlite), chained in native code.
 
-One TB (a superblock, loops inside closed) per LLVM module.  Under `-backend
+One TB (a superblock, loops inside closed) per LLVM module; a region with
+other entries (block.entries) has a small function per entry, each its own TB
+of the cache sharing the region's code, exits and id (`_entry`, TB.region).  Under `-backend
 llvm` a TB is compiled when the interpreter has run it `-jit-threshold` times;
 under `-backend auto` (the default, dbt/execloop.py) when the bytecode JIT has
 seen it hot (`-native-threshold`), first at llvm_jit's "quick" level
