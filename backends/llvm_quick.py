@@ -32,6 +32,7 @@ from .llvm import unsupported, EMITTERS, finish, disassemble  # noqa: F401
 
 name = "llvm-quick"
 superblocks = True
+entries = True                   # (regions with other entries: llvm.py)
 counts_hotness = True            # (a countdown word per TB: see above)
 
 

@@ -108,7 +108,7 @@ class Engine:
         t0 = time.perf_counter()
         # a superblock made after the first tier follows the paths that tier ran
         profile = Profile(self.cache, tier, self._native(tier)) if tier > 0 else None
-        regions = tier == len(self.tiers) - 1 and getattr(backend, "entries", False) and self.multi_entry
+        regions = tier > 0 and getattr(backend, "entries", False) and self.multi_entry
         if regions and profile is not None:
             profile.entries = self._enterable(pc, tier)
         superblock = getattr(backend, "superblocks", False)
@@ -161,7 +161,7 @@ class Engine:
         return tb
 
     # --- regions with other entries -----------------------------------------------------
-    # A last-tier region (of a backend that has `entries`) is also entered where
+    # A native region (of a backend that has `entries`) is also entered where
     # code was entered before (a TB stands there: a loop head native code left
     # at, a return point, a jump table's case, a side exit's target), when that
     # pc is in it at its first lift (translate.py: block.entries).  Each such
