@@ -107,7 +107,7 @@ class Engine:
         backend = self.tiers[tier]
         t0 = time.perf_counter()
         # a superblock made after the first tier follows the paths that tier ran
-        profile = Profile(self.cache, tier, self._native(tier)) if tier > 0 else None
+        profile = Profile(self.cache, tier, self._native(tier), pc) if tier > 0 else None
         regions = tier > 0 and getattr(backend, "entries", False) and self.multi_entry
         if regions and profile is not None:
             profile.entries = self._enterable(pc, tier)

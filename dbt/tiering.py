@@ -42,8 +42,9 @@ class Profile:
     superblocks of up to 400 instructions); the bytecode JIT's stay small
     (bigger ones cost quicksort ~15% more CPU there)."""
 
-    def __init__(self, cache, tier, native=False):
+    def __init__(self, cache, tier, native=False, start=None):
         self.by_pc = cache.by_pc
+        self.start = start                           # the pc of the superblock being made
         self.tier = tier
         self.native = native
 
@@ -54,7 +55,9 @@ class Profile:
         tb = self.by_pc.get(pc)
         return (tb is not None and tb.tier + tb.promoting >= self.tier
                 and tb.ninsns > COPY_MAX
-                and not any(t in inside for t in tb.targets))
+                and not any(t in inside for t in tb.targets)
+                # (nor an entry of the region this one is made again from)
+                and not (tb.region is not None and tb.region[0].pc == self.start))
 
 
 COPY_MAX = 24         # instructions: a region this small is copied, not chained to (Profile)

@@ -143,3 +143,27 @@ def test_the_engine_shares_a_regions_code_with_its_entries():
     proc.mem.poke(CODE + 16, struct.pack("<I", ECALL))    # a write to the code page
     engine.cache.invalidate_page(CODE >> 12)
     assert not main.valid and not entry.valid
+
+
+def test_a_region_made_again_does_not_stop_at_its_own_entries():
+    """Re-forming a region: its own other entries are not other regions'
+    starts to chain to (it was cut there, 303 -> 13 instructions, strings'
+    main loop), another region's are."""
+    from pydbt.tb import TB, TBCache
+    from pydbt.tiering import Profile
+
+    class Mem:
+        on_code_write = None
+
+        def mark_code(self, pg):
+            pass
+
+    cache = TBCache(Mem())
+    main = TB(CODE, 400, 100, [CODE >> 12], [CODE + 0x200], tier=2)
+    entry = TB(CODE + 0x40, 300, 80, [CODE >> 12], [], tier=2)
+    main.region = entry.region = [main, entry]
+    for t in (main, entry):
+        t.fn = lambda cpu: None
+        cache.add(t)
+    assert not Profile(cache, 2, True, CODE).entry(CODE + 0x40)
+    assert Profile(cache, 2, True, CODE + 0x800).entry(CODE + 0x40)
