@@ -142,7 +142,10 @@ class Ran:
         self.entry = lambda pc, inside=(): entry(pc)     # (inside: the superblock's pcs so far)
 
 
-def machine_state(backend, words, regs, fregs, frm, pending=None, superblock=True, profile=None):
+def machine_state(backend, words, regs, fregs, frm, pending=None, superblock=True, profile=None, entry=0):
+    """Run `words` as one block on `backend` (entered at its `entry`-th other
+    entry, block.entries: None if it has none such): how it ended, registers,
+    FP state, data and code memory."""
     mem = GuestMemory(space=SPACE)
     mem.map(CODE, 0x1000, R | W | X)
     mem.map(DATA, 0x2000, R | W)
@@ -154,11 +157,15 @@ def machine_state(backend, words, regs, fregs, frm, pending=None, superblock=Tru
     cpu.regs[:32] = [0] + regs[1:32]
     cpu.regs[32:64] = fregs
     cpu.frm = frm
-    cpu.pc = CODE
     blk = translate(mem, CODE, 64, superblock=superblock, profile=profile)
     optimize(blk)
+    if entry > len(getattr(blk, "entries", None) or ()):
+        return None
+    cpu.pc = blk.entries[entry - 1][0] if entry else CODE
     ctx = Ctx(blk, mem, pending)
     fn = get_backend(backend).compile(blk, ctx)
+    if entry:
+        fn = fn.entry_fns[entry - 1]
     mem.on_code_write = lambda page: None
     try:
         result = ("exit", fn(cpu), ctx.counter[0])

@@ -14,14 +14,10 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from pydbt.backends import get_backend
-from pydbt.errors import GuestFault, Syscall, Breakpoint
-from pydbt.frontends.riscv64.cpu import CPU
+from pydbt.errors import Syscall
 from pydbt.frontends.riscv64.translate import translate
-from pydbt.passes import optimize
-from pydbt.runtime.memory import GuestMemory, R, W, X
 
-from test_backends import CODE, DATA, SPACE, Ctx, GuestMemoryWith, Ran, programs
+from test_backends import CODE, GuestMemoryWith, Ran, machine_state, programs
 from test_call_copies import addi, add, bnez, jal, RET
 
 A0, A1, A2, T1, RA = 10, 11, 12, 6, 1
@@ -66,39 +62,6 @@ def test_no_entry_inside_a_calls_copy():
     assert CODE + 4 in _entry_pcs(blk)
 
 
-def _state(backend, words, regs, fregs, frm, want, k):
-    """Run the region of `words` (entries where want(pc)) entered at its k-th
-    entry (0: its start) on `backend`: how it ended, the registers, FP state,
-    memory."""
-    mem = GuestMemory(space=SPACE)
-    mem.map(CODE, 0x1000, R | W | X)
-    mem.map(DATA, 0x2000, R | W)
-    mem.protect(DATA + 0x1000, 0x1000, R)
-    mem.poke(CODE, b"".join(struct.pack("<I", w) for w in words))
-    mem.poke(DATA, bytes(range(256)) * 16)
-    blk = translate(mem, CODE, 64, superblock=True, profile=Entries(want))
-    optimize(blk)
-    if k > len(blk.entries):
-        return None
-    cpu = CPU(mem)
-    cpu.regs[:32] = [0] + regs[1:32]
-    cpu.regs[32:64] = fregs
-    cpu.frm = frm
-    cpu.pc = CODE if k == 0 else blk.entries[k - 1][0]
-    ctx = Ctx(blk, mem)
-    fn = get_backend(backend).compile(blk, ctx)
-    if k:
-        fn = fn.entry_fns[k - 1]
-    mem.on_code_write = lambda page: None
-    try:
-        result = ("exit", fn(cpu), ctx.counter[0])
-    except GuestFault as e:
-        result = ("fault", e.signo, e.code, e.addr, e.pc, cpu.pc)
-    except (Syscall, Breakpoint) as e:
-        result = (type(e).__name__, e.pc, ctx.counter[0])
-    return result, list(cpu.regs), cpu.fflags, cpu.frm, bytes(mem.buf[DATA:DATA + 0x2000])
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), want=st.integers(0, (1 << 26) - 1), k=st.integers(1, 4))
 def test_entered_anywhere_llvm_is_the_interpreter(data, want, k):
@@ -107,10 +70,10 @@ def test_entered_anywhere_llvm_is_the_interpreter(data, want, k):
     pytest.importorskip("llvmlite")
     words, regs, fregs, frm = data.draw(programs(branchy=True))
     pick = lambda a: (want >> ((a - CODE) // 4 % 26)) & 1       # noqa: E731
-    expect = _state("interp", words, regs, fregs, frm, pick, k)
+    expect = machine_state("interp", words, regs, fregs, frm, profile=Entries(pick), entry=k)
     if expect is None:
         return
-    got = _state("llvm", words, regs, fregs, frm, pick, k)
+    got = machine_state("llvm", words, regs, fregs, frm, profile=Entries(pick), entry=k)
     assert got[0] == expect[0], "how it ended (and the instruction count)"
     assert got[1:] == expect[1:], "registers, FP state, memory"
 
