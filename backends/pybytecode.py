@@ -218,6 +218,10 @@ class Gen:
         if self.ctx.counter is not None:
             self.add_ic(-skip)               # the instructions run again
         head_pc, before = self.heads[lab]
+        if self.hot is not None and skip:
+            # (an event of a TB with a loop stands for the smallest loop's body,
+            # not the whole superblock: the payback rule's estimate, tiering.py)
+            self.hot.per_event = min(abs(skip), self.hot.per_event or abs(skip))
         self.hot_check(head_pc, before)
         self.ref("pending")
         self.e.loop_unless(self.label(lab))

@@ -1,0 +1,55 @@
+"""The payback rule's estimate of a bytecode block's time (tiering.NativePolicy.
+pays_back): an event of a block with a loop inside is an iteration of its
+smallest loop (Hotness.per_event, set by the bytecode JIT from its back-edges),
+not a run of the whole superblock (strings 250 was charged 10x its real time
+and compiled native code it had no time to use)."""
+import pytest
+
+from pydbt.tiering import COMPILE_COST, INSN_COST, LOAD_COST, PAYBACK, Hotness, NativePolicy
+
+from test_call_copies import addi, bnez
+
+
+class TB:
+    def __init__(self, ninsns):
+        self.pc, self.ninsns = 0x10000, ninsns
+
+
+def _policy():
+    return NativePolicy(native_warmup=0.2)     # (its first compile: its need has llvmlite's load)
+
+
+def test_an_event_is_the_smallest_loops_body():
+    need = PAYBACK * COMPILE_COST + LOAD_COST
+    tb, hot = TB(200), Hotness(1)
+    hot.events = int(need / (tb.ninsns * INSN_COST)) + 1      # enough charged the whole block
+    assert _policy().pays_back(tb, hot)
+    hot.per_event = 5                                        # but its events are a 5-insn loop's
+    assert not _policy().pays_back(tb, hot)
+    hot.events = int(need / (5 * INSN_COST)) + 1
+    assert _policy().pays_back(tb, hot)
+
+
+def test_the_bytecode_jit_sets_it_from_its_back_edges():
+    pytest.importorskip("llvmlite")
+    from pydbt.errors import Syscall
+    from test_promotion import engine_rig
+    # a2 += 1 ; L: a0 += 1 ; a1 -= 1 ; bnez a1, L ; ecall    (a 3-instruction loop inside)
+    words = [addi(12, 12, 1), addi(10, 10, 1), addi(11, 11, -1), bnez(11, -8), 0x00000073]
+    proc, engine = engine_rig(words, thresholds=(1, 10 ** 6), sync=True)
+    hots = {}
+    context = engine._context
+
+    def spy(tb):
+        ctx = context(tb)
+        if ctx.hot is not None:
+            hots[tb.tier] = ctx.hot
+        return ctx
+    engine._context = spy
+    cpu = proc.cpu
+    for _ in range(3):
+        cpu.pc, cpu.regs[11] = 0x10000, 4
+        with pytest.raises(Syscall):
+            engine.run_until_exception(cpu)
+    assert engine.cache.get(0x10000).tier == 1        # (the bytecode JIT's)
+    assert hots[1].per_event == 3
