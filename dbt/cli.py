@@ -110,9 +110,9 @@ OPTIONS = [
     (("-native-threshold",), "native_threshold", True, "PYDBT_NATIVE_THRESHOLD", _count, False,
      "-backend auto: entries and loop iterations of a block on the bytecode JIT before native code"),
     (("-opt-threshold",), "opt_threshold", True, "PYDBT_OPT_THRESHOLD", _count, False,
-     "-backend auto: exits of native code from a quickly compiled block (its budget running out "
-     "counts 64) before it is optimized (0: optimize at once); with a warm-up, also once its time "
-     "in native code pays for the compile"),
+     "-backend auto: entries and loop iterations of a quickly compiled native block (counted in "
+     "its code) before it is optimized (0: optimize at once); with a warm-up, also once its "
+     "estimated time there pays for the compile"),
     (("-native-warmup",), "native_warmup", True, "PYDBT_NATIVE_WARMUP", _count, False,
      "-backend auto: milliseconds of the run before any native code is made; after them a block "
      "is compiled (or optimized) once its time so far pays for the compile (0: neither, at the "

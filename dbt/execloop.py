@@ -60,8 +60,8 @@ class Engine:
     (a threshold of 0 skips its tier).  A TB starts on the first tier; the last
     one's code stays.  On a tier that counts its own hotness (`counts_hotness`:
     the bytecode JIT counts entries and loop back-edges in its code) the TB calls
-    `promote` once it is hot (quick native code: when native code's budget runs
-    out inside it, see backends/llvm_quick.py); on another (the interpreter) a
+    `promote` once it is hot (quick native code counts in a word per TB, see
+    backends/llvm_quick.py); on another (the interpreter) a
     wrapper counts runs.
     A tier that compiles in two halves (`prepare`, `finish`: the native one) has
     the second half done by the compile thread (compiler.py) unless

@@ -168,7 +168,8 @@ def quick_rig(monkeypatch):
     engine.compiler = Queue()
     STATS.reset()
     need = tiering.PAYBACK * 0.005                     # seconds of its time that pay for optimizing
-    monkeypatch.setattr(tiering, "OPT_COST", 0.005)
+    monkeypatch.setattr(tiering, "OPT_FIXED", 0.005)
+    monkeypatch.setattr(tiering, "OPT_INSN_COST", 0.0)
     return proc, engine, need
 
 
@@ -197,6 +198,7 @@ def test_quick_code_that_only_exits_to_python_is_not_optimized(quick_rig):
     """Its exits ask often, and it has been there longer than the rule's time,
     but the time spent in its code is what optimizing saves on: no compile."""
     import time
+    from pydbt import tiering
     proc, engine, need = quick_rig
     tb = _to_quick(proc, engine, SYS, lambda: _syscall_block(proc, engine))
     hot = tb.fn.native.hot
@@ -204,11 +206,13 @@ def test_quick_code_that_only_exits_to_python_is_not_optimized(quick_rig):
     for _ in range(3000):
         _syscall_block(proc, engine)
     assert STATS.extra["native_transitions"] >= 3000
-    assert 0 < hot.native < need and hot.events >= 2000      # (it was asked)
+    assert hot.events + hot.filled - hot.cell.cell_contents >= 3000     # (its entries, counted)
+    assert hot.events * tb.ninsns * tiering.QUICK_INSN_COST < need
     assert not engine.compiler.jobs and not tb.promoting and engine.cache.get(SYS) is tb
 
 
 def test_quick_code_a_loop_runs_in_is_optimized_once_its_time_pays(quick_rig):
+    from pydbt import tiering
     proc, engine, need = quick_rig
     tb = _to_quick(proc, engine, CODE, lambda: run(proc, engine, 1000))
     hot = tb.fn.native.hot
@@ -217,7 +221,7 @@ def test_quick_code_a_loop_runs_in_is_optimized_once_its_time_pays(quick_rig):
         if engine.compiler.jobs:
             break
     assert len(engine.compiler.jobs) == 1 and tb.promoting
-    assert hot.native >= need
+    assert hot.events * tb.ninsns * tiering.QUICK_INSN_COST >= need
     assert STATS.extra["native_transitions"] < 2 * 100 * 10_000_000 / 131072   # (budget exits)
     engine.compiler.run()
     new = engine.cache.get(CODE)
