@@ -11,7 +11,7 @@ from . import ir
 from .ir import I32, I64, Const, Op, Temp
 
 # ops whose inputs are not all of the op's own type (Builder._op_typed)
-_OWN_INPUT_TYPES = frozenset(("setcond", "movcond", "zext32", "sext32", "trunc32"))
+_MIXED_INPUTS = frozenset(("setcond", "movcond", "zext32", "sext32", "trunc32"))
 
 
 class V:
@@ -36,8 +36,8 @@ class V:
     def _rbin(self, name, other):
         return self.b.op(name, self.v.type, other, self)
 
-    # (each operator calls Builder.op itself: lifting is a large share of
-    # translation, and a call level less is ~10% of a lifter's cost)
+    # (each operator calls Builder.op itself, one call less per IR op: lifting
+    # is most of translation's cost)
     def __add__(s, o): return s.b.op("add", s.v.type, s, o)
     def __radd__(s, o): return s.b.op("add", s.v.type, o, s)
     def __sub__(s, o): return s.b.op("sub", s.v.type, s, o)
@@ -121,7 +121,7 @@ class Builder:
 
     def op(self, name, type, *ins, consts=()):
         """Emit a pure op with one output, folding it when every input is constant."""
-        if name in _OWN_INPUT_TYPES:
+        if name in _MIXED_INPUTS:
             return self._op_typed(name, type, ins, consts)
         vals = []
         folded = True
