@@ -424,7 +424,9 @@ class NativeState:
         nat.imports[E.SYM_TB_ID] = nat.tb_id
         nat.imports[E.SYM_TB_SLOTS] = ctypes.addressof(self.slots) + 8 * nat.slot0
         if nat.hot is not None:
-            nat.imports[E.SYM_TB_HOT] = self.hot_word(nat.hot, block.ninsns)
+            if em.loop_min:
+                nat.hot.per_event = em.loop_min
+            nat.imports[E.SYM_TB_HOT] = self.hot_word(nat.hot, nat.hot.per_event or block.ninsns)
         return nat
 
     def _runtime(self):

@@ -220,6 +220,7 @@ class Emitter:
     def __init__(self, block, name, consts, counting, level="full", hot=False):
         self.block = block
         self.hot = hot                # count entries and back-edges (count_hot)
+        self.loop_min = None          # instructions of the smallest loop counted (to_label)
         # the jump cache's reads (goto_ptr): atomic acquire loads; at the quick
         # level volatile ones, the same instructions on an x86-64 host (loads are
         # not reordered with loads, and LLVM keeps volatiles in order), which
@@ -578,6 +579,9 @@ class Emitter:
             return
         if self.hot:
             self.count_hot()
+            # (an event here is an iteration of this loop: the smallest one's
+            # body is what an event stands for, tiering.Hotness.per_event)
+            self.loop_min = min(abs(skip), self.loop_min or abs(skip))
         ok = self.spend_local()
         out = self.new_block("loopout")
         self.likely(ok, f"L{lab}", out)

@@ -207,10 +207,11 @@ class NativePolicy:
 
     def opt_pays_back(self, tb, hot):
         """Has quick native TB tb (hot: its Hotness) taken the time an optimizing
-        compile needs: its events x its instructions x QUICK_INSN_COST (what
+        compile needs: its events x their instructions x QUICK_INSN_COST (what
         optimized code would cut by half or more) against PAYBACK x that
         compile's expected CPU cost (opt_cost)?"""
-        return hot.events * tb.ninsns * QUICK_INSN_COST >= PAYBACK * self.opt_cost(tb.ninsns)
+        ninsns = hot.per_event or tb.ninsns            # (an event: its smallest loop's body, as in pays_back)
+        return hot.events * ninsns * QUICK_INSN_COST >= PAYBACK * self.opt_cost(tb.ninsns)
 
     def pays_back(self, tb, hot):
         """Has bytecode TB tb (hot: its Hotness) taken the time its native

@@ -53,3 +53,39 @@ def test_the_bytecode_jit_sets_it_from_its_back_edges():
             engine.run_until_exception(cpu)
     assert engine.cache.get(0x10000).tier == 1        # (the bytecode JIT's)
     assert hots[1].per_event == 3
+
+
+def test_quick_native_code_the_same():
+    """Quick native code's events (its own counts) stand for its smallest loop's
+    body too, in the rule that optimizes it (opt_pays_back)."""
+    pytest.importorskip("llvmlite")
+    from pydbt.tiering import QUICK_INSN_COST
+    p = NativePolicy(native_warmup=0.2)
+    tb, hot = TB(200), Hotness(1)
+    need = PAYBACK * p.opt_cost(tb.ninsns)
+    hot.events = int(need / (tb.ninsns * QUICK_INSN_COST)) + 1
+    assert p.opt_pays_back(tb, hot)
+    hot.per_event = 5
+    assert not p.opt_pays_back(tb, hot)
+
+    from pydbt.errors import Syscall
+    from test_promotion import engine_rig
+    words = [addi(12, 12, 1), addi(10, 10, 1), addi(11, 11, -1), bnez(11, -8), 0x00000073]
+    proc, engine = engine_rig(words, thresholds=(1, 1, 10 ** 6),
+                              backends=("interp", "pybytecode", "llvm-quick", "llvm"), sync=True)
+    hots = {}
+    context = engine._context
+
+    def spy(t):
+        ctx = context(t)
+        if ctx.hot is not None:
+            hots[t.tier] = ctx.hot
+        return ctx
+    engine._context = spy
+    cpu = proc.cpu
+    for _ in range(4):
+        cpu.pc, cpu.regs[11] = 0x10000, 4
+        with pytest.raises(Syscall):
+            engine.run_until_exception(cpu)
+    assert engine.cache.get(0x10000).tier == 2        # (quick native code)
+    assert hots[2].per_event == 3
