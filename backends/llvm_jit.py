@@ -55,6 +55,37 @@ MODELS = {"full": ("large", "static"), "quick": ("small", "pic")}
 # (warm cache: matmul_int 0.92 -> 0.82 s, quicksort 1.21 -> 1.11 s, the others
 # within noise): our loops index guest memory off a base already.
 LLVM_OPTIONS = ("-disable-lsr",)
+# Cheaper "full" code generation, measured and rejected (bench/codegen_options.py:
+# the 188 full modules of the 10 workloads under -backend llvm, base ~11 ms CPU per
+# median module and 2.7 s in all on a loaded host; compile: the configurations
+# interleaved per module in one process; code: steady-state CPU, qemu_1s/4 to
+# qemu_1s, 3 reps, whose noise on the shared host was +-15%, up to +-50% for fib and
+# strings (identical code measured -53..+74%)):
+# - -regalloc=basic: median module -6..12%, all modules -16..19%, objects -4%; code
+#   slower: at 4x qemu_1s' work (4 reps) sha256 +16%, fib +15%, vm +16% (at
+#   qemu_1s sha256 +39..89%, fib +50%); and LLVM reads -regalloc once per process
+#   (at its first codegen) while -O0 takes only the fast allocator.
+# - one machine pass off: 0-4% each (-enable-misched=false, -disable-machine-sink,
+#   -licm, -cse, -ssc, -copyprop, -peephole, -block-placement, -tail-duplicate,
+#   -branch-fold, -disable-constant-hoisting, -disable-select-optimize,
+#   -x86-cmov-converter=false ...); 21 of them -13..16% (objects +6%); misched, sink,
+#   ssc, copyprop, select-optimize and constant hoisting off -10%: matmul_int +32%
+#   (+ tail duplication, machine LICM and CSE: -14%, matmul_int +51%, sha256 +37%);
+#   misched alone: quicksort +21%, sha256 +22%; sink alone: matmul_int +23%.  The
+#   ones that change no code here (select-optimize, cmov-converter, avoid-SFB, LEA
+#   optimization, domain reassignment: 1 module of 178 differs): -2%.
+# - -fast-isel: the large model's global addresses stop it (-4..9%); in the small
+#   PIC model -12..14%, but 4-9% more instructions: crc32 +26%, sha256 +19%,
+#   sieve +19%, quicksort +14%.
+# - codegen -O1 or -O3, -pre-RA-sched=source (x86's own) or list-burr, greedy's
+#   budgets (-grow-region-complexity-budget, -lcr-max-depth,
+#   -regalloc-eviction-max-interference-cutoff), misched's (-misched-limit,
+#   -misched-regpressure, -misched-cyclicpath): no cheaper.
+# - our passes: without the first instcombine -3% (its 0.6 ms), 50 of 178 modules
+#   differ, sieve, quicksort and vm +23-27%; unverified modules: -1..3%.
+# A module's fixed cost (one store: codegen ~1 ms, our passes ~0.3 ms: the legacy
+# codegen pass manager is built per emit_object) is ~15% of the median module.
+# llvmlite's set_option ignores a name LLVM does not know (test_llvm_jit_options.py).
 # level -> (codegen -O level, our function passes, in order)
 LEVELS = {
     # (no GVN: our passes already forwarded registers and folded constants; on
