@@ -73,7 +73,8 @@ LLVM_OPTIONS = ("-disable-lsr",)
 #   (+ tail duplication, machine LICM and CSE: -14%, matmul_int +51%, sha256 +37%);
 #   misched alone: quicksort +21%, sha256 +22%; sink alone: matmul_int +23%.  The
 #   ones that change no code here (select-optimize, cmov-converter, avoid-SFB, LEA
-#   optimization, domain reassignment: 1 module of 178 differs): -2%.
+#   optimization, domain reassignment: 1 module of 178 differs): the same sum
+#   (+-0.5%, 4 reps interleaved).
 # - -fast-isel: the large model's global addresses stop it (-4..9%); in the small
 #   PIC model -12..14%, but 4-9% more instructions: crc32 +26%, sha256 +19%,
 #   sieve +19%, quicksort +14%.
