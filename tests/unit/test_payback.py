@@ -30,13 +30,16 @@ def test_an_event_is_the_smallest_loops_body():
     assert _policy().pays_back(tb, hot)
 
 
-def test_the_bytecode_jit_sets_it_from_its_back_edges():
-    pytest.importorskip("llvmlite")
+# a2 += 1 ; L: a0 += 1 ; a1 -= 1 ; bnez a1, L ; ecall    (a 3-instruction loop inside)
+LOOP_INSIDE = [addi(12, 12, 1), addi(10, 10, 1), addi(11, 11, -1), bnez(11, -8), 0x00000073]
+
+
+def _hotness_after(runs, thresholds, backends):
+    """Run LOOP_INSIDE `runs` times on an engine of `backends`: -> (the tier of
+    its TB then, tier -> the Hotness each counting tier's TB had)."""
     from pydbt.errors import Syscall
     from test_promotion import engine_rig
-    # a2 += 1 ; L: a0 += 1 ; a1 -= 1 ; bnez a1, L ; ecall    (a 3-instruction loop inside)
-    words = [addi(12, 12, 1), addi(10, 10, 1), addi(11, 11, -1), bnez(11, -8), 0x00000073]
-    proc, engine = engine_rig(words, thresholds=(1, 10 ** 6), sync=True)
+    proc, engine = engine_rig(LOOP_INSIDE, thresholds=thresholds, backends=backends, sync=True)
     hots = {}
     context = engine._context
 
@@ -47,11 +50,17 @@ def test_the_bytecode_jit_sets_it_from_its_back_edges():
         return ctx
     engine._context = spy
     cpu = proc.cpu
-    for _ in range(3):
+    for _ in range(runs):
         cpu.pc, cpu.regs[11] = 0x10000, 4
         with pytest.raises(Syscall):
             engine.run_until_exception(cpu)
-    assert engine.cache.get(0x10000).tier == 1        # (the bytecode JIT's)
+    return engine.cache.get(0x10000).tier, hots
+
+
+def test_the_bytecode_jit_sets_it_from_its_back_edges():
+    pytest.importorskip("llvmlite")
+    tier, hots = _hotness_after(3, (1, 10 ** 6), ("interp", "pybytecode", "llvm"))
+    assert tier == 1                                  # (the bytecode JIT's)
     assert hots[1].per_event == 3
 
 
@@ -67,25 +76,6 @@ def test_quick_native_code_the_same():
     assert p.opt_pays_back(tb, hot)
     hot.per_event = 5
     assert not p.opt_pays_back(tb, hot)
-
-    from pydbt.errors import Syscall
-    from test_promotion import engine_rig
-    words = [addi(12, 12, 1), addi(10, 10, 1), addi(11, 11, -1), bnez(11, -8), 0x00000073]
-    proc, engine = engine_rig(words, thresholds=(1, 1, 10 ** 6),
-                              backends=("interp", "pybytecode", "llvm-quick", "llvm"), sync=True)
-    hots = {}
-    context = engine._context
-
-    def spy(t):
-        ctx = context(t)
-        if ctx.hot is not None:
-            hots[t.tier] = ctx.hot
-        return ctx
-    engine._context = spy
-    cpu = proc.cpu
-    for _ in range(4):
-        cpu.pc, cpu.regs[11] = 0x10000, 4
-        with pytest.raises(Syscall):
-            engine.run_until_exception(cpu)
-    assert engine.cache.get(0x10000).tier == 2        # (quick native code)
+    tier, hots = _hotness_after(4, (1, 1, 10 ** 6), ("interp", "pybytecode", "llvm-quick", "llvm"))
+    assert tier == 2                                  # (quick native code)
     assert hots[2].per_event == 3
