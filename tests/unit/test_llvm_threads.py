@@ -257,7 +257,9 @@ def test_reservation_goes_between_native_code_and_the_helpers():
 
 # --- a guest program against qemu-riscv64 ------------------------------------------------------
 
-def test_threads_native_under_llvm_matches_qemu(tmp_path):
+def threads_native_matches_qemu(tmp_path, *opts):
+    """tests/guest/threads_native.c (all its threads at once) under pydbt with
+    `opts` prints and exits as under qemu-riscv64: -> pydbt's run."""
     sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
     import guestprogs
     prog = tmp_path / "threads_native"
@@ -269,9 +271,14 @@ def test_threads_native_under_llvm_matches_qemu(tmp_path):
     args = ["all", "100000"]
     q = subprocess.run(["qemu-riscv64", str(prog), *args], capture_output=True, timeout=120)
     assert q.returncode == 0 and q.stdout.endswith(b"threads_native done\n"), q
-    p = subprocess.run([sys.executable, "-m", "pydbt", "run", "-backend", "llvm", "-jit-threshold", "2",
-                        "-stats", str(prog), *args], capture_output=True, timeout=600)
+    p = subprocess.run([sys.executable, "-m", "pydbt", "run", *opts, str(prog), *args],
+                       capture_output=True, timeout=600)
     assert (p.returncode, p.stdout) == (q.returncode, q.stdout), p.stderr.decode()[-3000:]
+    return p
+
+
+def test_threads_native_under_llvm_matches_qemu(tmp_path):
+    p = threads_native_matches_qemu(tmp_path, "-backend", "llvm", "-jit-threshold", "2", "-stats")
     stats = dict(line.split(None, 2)[1:] for line in p.stderr.decode().splitlines()
                  if line.startswith("pydbt: ") and len(line.split()) == 3)
     # the hammer's atomics ran natively: far fewer helper calls than its 4 x 10^5 rounds

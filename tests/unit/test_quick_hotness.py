@@ -147,24 +147,9 @@ def test_threads_count_in_quick_code_and_promote_from_its_callbacks(tmp_path):
     such a callback, while other threads run the code it replaces.  The
     output is qemu-riscv64's."""
     import json
-    import os
-    import subprocess
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "system"))
-    import guestprogs
-    prog = tmp_path / "threads_native"
-    build = subprocess.run(guestprogs.PROGRAMS["threads_native"].command(prog), capture_output=True,
-                           text=True, timeout=300)
-    if build.returncode != 0 and "not found" in build.stderr + build.stdout:
-        pytest.skip("no riscv64 cross compiler")
-    assert build.returncode == 0, build.stderr
-    args = ["all", "100000"]
-    q = subprocess.run(["qemu-riscv64", str(prog), *args], capture_output=True, timeout=120)
-    assert q.returncode == 0 and q.stdout.endswith(b"threads_native done\n"), q
-    p = subprocess.run([sys.executable, "-m", "pydbt", "run", "-backend", "auto", "-native-warmup", "0",
-                        "-sync-compile", "-jit-threshold", "2", "-native-threshold", "50",
-                        "-opt-threshold", "300", "-stats=json", str(prog), *args],
-                       capture_output=True, timeout=600)
-    assert (p.returncode, p.stdout) == (q.returncode, q.stdout), p.stderr.decode()[-3000:]
+    from test_llvm_threads import threads_native_matches_qemu
+    p = threads_native_matches_qemu(tmp_path, "-backend", "auto", "-native-warmup", "0", "-sync-compile",
+                                    "-jit-threshold", "2", "-native-threshold", "50",
+                                    "-opt-threshold", "300", "-stats=json")
     stats = json.loads(p.stderr.decode().strip().splitlines()[-1])
     assert stats["native_hot_calls"] > 0 and stats["tbs_by_backend"].get("llvm", 0) > 0, stats
