@@ -101,20 +101,20 @@ def blocks(text):
     return n
 
 
-def cost(name, text, level, imports):
-    """-> (parse+opt s, codegen s, link s) of one module at its level, CPU time
-    (linked with made-up values for its imports: never run)"""
+def cost(name, text, level, imports, verify=True):
+    """-> (parse+opt s, codegen s, link s, object bytes) of one module at its
+    level, CPU time (linked with made-up values for its imports: never run)"""
     from pydbt.backends import llvm_jit
     s = llvm_jit._init()
     t0 = time.process_time()
-    mod = llvm_jit.parse(text, True, name, level)
+    mod = llvm_jit.parse(text, verify, name, level)
     t1 = time.process_time()
     obj = s["tms"][level].emit_object(mod)
     t2 = time.process_time()
     tracker, _ = llvm_jit.link(obj, name, {sym: 0x10000 + 8 * i for i, sym in enumerate(imports)})
     t3 = time.process_time()
     del tracker
-    return t1 - t0, t2 - t1, t3 - t2
+    return t1 - t0, t2 - t1, t3 - t2, len(obj)
 
 
 def opt_blocks(name, text, level, imports):
@@ -135,7 +135,7 @@ def measure(sides, reps):
         for _ in range(reps):
             for lab, d in sides.items():                      # interleaved
                 for m, row in zip(d[k], rows[lab][k]):
-                    p, c, ln = cost(*m)
+                    p, c, ln, _ = cost(*m)
                     row["parse"].append(p)
                     row["cg"].append(c)
                     row["link"].append(ln)
