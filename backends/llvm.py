@@ -1,14 +1,14 @@
 """The native backend: each TB becomes native code through LLVM (llvmlite), chained in native code.
 
 One TB (a superblock, loops inside closed) per LLVM module; a region with
-other entries (block.entries) has a small function per entry, each its own TB
-of the cache sharing the region's code, exits and id (`_entry`, TB.region).  Under `-backend
-llvm` a TB is compiled when the interpreter has run it `-jit-threshold` times;
-under `-backend auto` (the default, dbt/execloop.py) when the bytecode JIT has
-seen it hot (`-native-threshold`), first at llvm_jit's "quick" level
-(llvm_quick.py: the same state, slots and exits; a quick TB counts its
-entries and back-edges in a word of its own, see `hot_word`), then at the
-"full" one; and then
+other entries (block.entries) has a small function per entry, each its own
+TB of the cache sharing the region's code, exits and id (`_entry`,
+TB.region).  Under `-backend llvm` a TB is compiled when the interpreter has
+run it `-jit-threshold` times; under `-backend auto` (the default,
+dbt/execloop.py) when the bytecode JIT has seen it hot (`-native-threshold`),
+first at llvm_jit's "quick" level (llvm_quick.py: the same state, slots and
+exits; a quick TB counts its entries and back-edges in a word of its own,
+see `hot_word`), then at the "full" one; and then
 `prepare` (the IR text: Python, under the GIL) runs in the guest's thread and
 `finish` (LLVM: parse, optimize, codegen, link; without the GIL) in the
 compile thread.  The IR text
