@@ -32,6 +32,9 @@ class Stats:
         d["tbs_by_backend"] = {k: len(v) for k, v in self.compile_each.items() if v}
         d["wall_s"] = round(wall, 4)
         d["guest_mips"] = round(d["guest_insns"] / wall / 1e6, 4) if wall > 0 else 0.0
+        peak = _peak_rss_kb()
+        if peak is not None:
+            d["peak_rss_kb"] = peak
         return d
 
     def report(self, fmt="text"):
@@ -40,6 +43,20 @@ class Stats:
             return json.dumps(d, sort_keys=True)
         width = max(len(k) for k in d)
         return "\n".join(f"pydbt: {k:<{width}} {v}" for k, v in d.items())
+
+
+def _peak_rss_kb():
+    """This process's peak resident memory since it was exec'd (VmHWM): unlike
+    getrusage's ru_maxrss, not what the process that forked it had resident
+    then (a big parent's fork-time RSS is carried over exec into ru_maxrss)."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 STATS = Stats()
