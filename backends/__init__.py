@@ -14,8 +14,8 @@ _warned = set()
 # backends imported on their first compile, and what the exec loop asks of a
 # tier before that (dbt/execloop.py): `-backend auto` does not pay for loading
 # the native tier (~10-40 ms) in a program that never gets hot
-_DECLARED = {"llvm": {"superblocks": True, "counts_hotness": False},
-             "llvm-quick": {"superblocks": True, "counts_hotness": True}}
+_DECLARED = {"llvm": {"superblocks": True, "counts_hotness": False, "entries": True},
+             "llvm-quick": {"superblocks": True, "counts_hotness": True, "entries": True}}
 NATIVE = frozenset(("llvm", "llvm-quick"))      # the backends that make native code
 
 
