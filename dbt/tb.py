@@ -197,9 +197,8 @@ class TBCache:
                         del self.by_page[pg]
                         self.mem.unmark_code(pg)
             STATS.invalidations += 1
-            if tb.region is not None:
-                self.invalidate(tb.region[0])       # (and so every entry of its region)
-                self._region_gone(tb)
+            for other in tb.region or ():           # (its region goes with it)
+                self.invalidate(other)
 
     def invalidate_page(self, page):
         with self.lock:
