@@ -51,11 +51,12 @@ Python function to run next, as every backend does:
   freed later.)
 * syscalls and other exceptions raise their Python exception after the registers
   are back, faults too, with the pc of the faulting instruction.
-A quick TB's hotness (llvm_quick.py): its code decrements its countdown word
-(`NativeState.hot_word`: one of an array, its address the TB's SYM_TB_HOT) at
-each entry and loop back-edge, and calls back (CB_HOT) when it reaches 0 or
-below: its tiering.Hotness refills the word and may ask the engine to promote
-the TB; the code goes on.
+A quick TB's hotness (llvm_quick.py): its code counts the guest instructions
+it runs down in its countdown word (`NativeState.hot_word`: one of an array,
+its address the TB's SYM_TB_HOT; llvm_emit.Emitter.count_hot), checked at each
+entry and loop back-edge, and calls back (CB_HOT) when it reaches 0 or below:
+its tiering.Hotness refills the word and may ask the engine to promote the TB;
+the code goes on.
 
 Callbacks from native code into Python (`NativeState.callback`): the checked
 memory path (GuestMemory.load/store) for any access the inline permission check
@@ -358,7 +359,7 @@ class NativeState:
         self.next_slot += n
         return self.next_slot - n
 
-    def hot_word(self, hot, ninsns):
+    def hot_word(self, hot):
         """A word for a quick TB's hotness countdown (a freed one first): its
         Hotness `hot` counts there from now on (tiering.Hotness.native).
         -> its address (the TB's SYM_TB_HOT)."""
@@ -369,7 +370,7 @@ class NativeState:
             self.next_hot += 1
         else:
             raise MemoryError(f"llvm: all {len(self.hot_words)} hotness words are in use")
-        hot.native(_Word(self.hot_words, i), ninsns)
+        hot.native(_Word(self.hot_words, i))
         addr = ctypes.addressof(self.hot_words) + 8 * i
         self.hot_at[addr] = hot
         return addr
@@ -424,9 +425,7 @@ class NativeState:
         nat.imports[E.SYM_TB_ID] = nat.tb_id
         nat.imports[E.SYM_TB_SLOTS] = ctypes.addressof(self.slots) + 8 * nat.slot0
         if nat.hot is not None:
-            if em.loop_min:
-                nat.hot.per_event = em.loop_min
-            nat.imports[E.SYM_TB_HOT] = self.hot_word(nat.hot, nat.hot.per_event or block.ninsns)
+            nat.imports[E.SYM_TB_HOT] = self.hot_word(nat.hot)
         return nat
 
     def _runtime(self):

@@ -219,8 +219,7 @@ class Emitter:
 
     def __init__(self, block, name, consts, counting, level="full", hot=False):
         self.block = block
-        self.hot = hot                # count entries and back-edges (count_hot)
-        self.loop_min = None          # instructions of the smallest loop counted (to_label)
+        self.hot = hot                # count the instructions run in the TB's word (count_hot)
         # the jump cache's reads (goto_ptr): atomic acquire loads; at the quick
         # level volatile ones, the same instructions on an x86-64 host (loads are
         # not reordered with loads, and LLVM keeps volatiles in order), which
@@ -356,7 +355,7 @@ class Emitter:
         self.in_loop = self._loop_ops()
         body_start = len(self.lines)
         if self.hot:
-            self.count_hot()          # (at `start`: an entry, and a jump back to it)
+            self.count_hot(0)         # (at `start`: an entry, and a jump back to it)
         for self.at, op in enumerate(ops):
             if self.terminated and op.name != "label":
                 self.block_start(self.new_block("dead"))
@@ -478,8 +477,10 @@ class Emitter:
             self.emit(f"{w} = add i64 {v}, {lit(n, 64)}")
             self.emit(f"store i64 {w}, ptr %ic")
 
-    def exit(self, code, arg, fn="null"):
-        self.exits.append((self.cur, str(code), arg, fn))
+    def exit(self, code, arg, fn="null", insns=0):
+        """Leave by `leave` (see above); `insns`: the instructions before the
+        exit in block order (what quick code's hotness counts for its path)."""
+        self.exits.append((self.cur, str(code), arg, fn, insns))
         self.term("br label %leave")
 
     def leave_block(self):
@@ -492,6 +493,10 @@ class Emitter:
             self.emit(f"{name} = phi i64 {inc}")
         inc = ", ".join(f"[{e[3]}, %{e[0]}]" for e in self.exits)
         self.emit(f"%xfn = phi ptr {inc}")
+        if self.hot:
+            inc = ", ".join(f"[{e[4]}, %{e[0]}]" for e in self.exits)
+            self.emit(f"%xhot = phi i64 {inc}")
+            self.hot_sub("%xhot")
         # a chained exit spends one unit of the budget: the budget is stored once
         self.emit("%xbud = load i64, ptr %bud")
         self.emit("%xnz = icmp ne ptr %xfn, null")
@@ -538,14 +543,21 @@ class Emitter:
             # a jump to this TB's own start: loop here while the budget lasts
             ok = self.spend_local()
             out = self.new_block("selfout")
-            self.likely(ok, "start", out)
+            if self.hot:                           # (counted here, checked at `start`)
+                again = self.new_block("again")
+                self.likely(ok, again, out)
+                self.block_start(again)
+                self.hot_sub(lit(insns, 64))
+                self.term("br label %start")
+            else:
+                self.likely(ok, "start", out)
             self.block_start(out)
-            self.exit(EXIT_GOTO, str(k))
+            self.exit(EXIT_GOTO, str(k), insns=insns)
             return
         slot = self.sym_addr(SYM_TB_SLOTS, 8 * k)
         f = self.fresh("f")
         self.emit(f"{f} = load ptr, ptr {slot}")
-        self.exit(EXIT_GOTO, str(k), f)
+        self.exit(EXIT_GOTO, str(k), f, insns)
 
     def goto_ptr(self, target, insns):
         self.add_ic(insns)
@@ -568,7 +580,7 @@ class Emitter:
         self.emit(f"{at} = icmp eq i64 {low}, {target}")
         self.emit(f"{hit} = and i1 {same}, {at}")
         self.emit(f"{fs} = select i1 {hit}, ptr {f}, ptr null")
-        self.exit(EXIT_PTR, target, fs)
+        self.exit(EXIT_PTR, target, fs, insns)
 
     def to_label(self, lab, skip, back):
         """Jump to label lab (the branch is taken): count the skipped instructions,
@@ -578,29 +590,43 @@ class Emitter:
             self.term(f"br label %L{lab}")
             return
         if self.hot:
-            self.count_hot()
-            # (an event here is an iteration of this loop: the smallest one's
-            # body is what an event stands for, tiering.Hotness.per_event)
-            self.loop_min = min(abs(skip), self.loop_min or abs(skip))
+            self.count_hot(lit(abs(skip), 64))   # (an iteration: the loop's instructions)
         ok = self.spend_local()
         out = self.new_block("loopout")
         self.likely(ok, f"L{lab}", out)
         self.block_start(out)
         pc, before = self.heads[lab]
         self.add_ic(before)
-        self.exit(EXIT_LOOP, lit(pc, 64))
+        self.exit(EXIT_LOOP, lit(pc, 64), insns=before)
 
-    def count_hot(self):
-        """One event (an entry, a loop back-edge) of a TB that counts its
-        hotness (quick native code: tiering.Hotness.native): its countdown word
-        (SYM_TB_HOT) decremented, a plain load and store (threads may lose a
-        decrement: harmless); at 0 or below (two threads can both take a 0
-        below it) the callback (CB_HOT) refills it and may promote the TB,
-        and the code goes on."""
-        p, v, w, z = self.sym_addr(SYM_TB_HOT), self.fresh(), self.fresh(), self.fresh()
+    # Quick native code counts its hotness in guest instructions (tiering.Hotness.native),
+    # estimated from the code's layout at no cost per instruction: a loop's back-edge
+    # subtracts the loop's instructions, an exit those before it in block order, a jump
+    # to the TB's own start the path's; the check (count_hot) is at the start (an entry,
+    # a jump back to it) and at each back-edge.  A skipped forward branch's instructions
+    # count as run, an entry other than the start's as if from the start: an estimate
+    # within ~2x, where entries and iterations counted as the smallest loop's instructions
+    # each were 4x too few for a region whose loops run nested (strings' main loop).
+
+    def hot_sub(self, n):
+        """Subtract n from the TB's countdown word: a plain load and store
+        (threads may lose one: harmless).  -> the new value"""
+        p, v, w = self.sym_addr(SYM_TB_HOT), self.fresh(), self.fresh()
         self.emit(f"{v} = load i64, ptr {p}")
-        self.emit(f"{w} = sub i64 {v}, 1")
+        self.emit(f"{w} = sub i64 {v}, {n}")
         self.emit(f"store i64 {w}, ptr {p}")
+        return w
+
+    def count_hot(self, n):
+        """Count n instructions (see above) and check the countdown: at 0 or
+        below (two threads can both take it below) the callback (CB_HOT)
+        refills it and may promote the TB, and the code goes on."""
+        if n == 0:
+            w = self.fresh()
+            self.emit(f"{w} = load i64, ptr {self.sym_addr(SYM_TB_HOT)}")
+        else:
+            w = self.hot_sub(n)
+        z = self.fresh()
         self.emit(f"{z} = icmp sle i64 {w}, 0")
         cold, go = self.new_block("hot"), self.new_block("hgo")
         self.likely(z, go, cold, negate=True)
@@ -1144,7 +1170,7 @@ class Emitter:
             kind, pc, next_pc, insns = op.consts
             self.exceptions.append((kind, pc, next_pc))
             self.add_ic(insns)
-            self.exit(EXIT_EXC, str(len(self.exceptions) - 1))
+            self.exit(EXIT_EXC, str(len(self.exceptions) - 1), insns=insns)
         else:
             raise NotImplementedError(f"llvm: op {n}")
 

@@ -38,7 +38,7 @@ class Options:
     backend: str = "auto"
     jit_threshold: int = 50
     native_threshold: int = 2000
-    opt_threshold: int = 256
+    opt_threshold: int = 4096  # guest instructions
     native_warmup: int = 200   # ms
     compile_share: int = 100   # percent (0: no limit; README: why 100)
     sync_compile: bool = False
@@ -110,8 +110,8 @@ OPTIONS = [
     (("-native-threshold",), "native_threshold", True, "PYDBT_NATIVE_THRESHOLD", _count, False,
      "-backend auto: entries and loop iterations of a block on the bytecode JIT before native code"),
     (("-opt-threshold",), "opt_threshold", True, "PYDBT_OPT_THRESHOLD", _count, False,
-     "-backend auto: entries and loop iterations of a quickly compiled native block (counted in "
-     "its code) before it is optimized (0: optimize at once); with a warm-up, also once its "
+     "-backend auto: guest instructions a quickly compiled native block runs (counted in its "
+     "code) before it is optimized (0: optimize at once); with a warm-up, also once its "
      "estimated time there pays for the compile"),
     (("-native-warmup",), "native_warmup", True, "PYDBT_NATIVE_WARMUP", _count, False,
      "-backend auto: milliseconds of the run before any native code is made; after them a block "

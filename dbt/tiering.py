@@ -1,9 +1,10 @@
 """When a TB moves up a tier, and what a region is formed from.
 
 - `Hotness`: a TB's count of entries and loop back-edges on a tier that counts
-  its own (the bytecode JIT decrements a closure cell inline, quick native
-  code a counter word of its own: `native`), hot at its threshold and then
-  every RECHECK events (quick native code: every ~ASK_TIME of its estimated time).
+  its own (the bytecode JIT decrements a closure cell inline), or of its
+  guest instructions (quick native code, in a counter word of its own:
+  `native`), hot at its threshold and then every RECHECK events (quick
+  native code: every ~ASK_TIME of its estimated time).
 - `NativePolicy`: whether a hot TB of a counting tier may be compiled to
   native code now: the warm-up, the payback rule (its estimated time so far,
   on the bytecode JIT or in quick native code, against its compile's expected
@@ -71,8 +72,8 @@ CHUNK = 256            # the largest countdown in a Hotness cell (CPython's cach
 # rule; a block that has run that long is expected to run about as long
 # again, and native code a program has no time to use costs it at most about
 # 1/PAYBACK of what the block itself took.  Quick native code is optimized by the
-# same rule (opt_pays_back): its exactly counted events x its instructions x
-# QUICK_INSN_COST against PAYBACK times an optimizing compile's cost.
+# same rule (opt_pays_back): the instructions it counted (an estimate from the
+# code's layout) x QUICK_INSN_COST against PAYBACK times an optimizing compile's cost.
 PAYBACK = 2.0
 INSN_COST = 50e-9      # seconds per guest instruction on the bytecode JIT (13-30 M/s of CPU here)
 QUICK_INSN_COST = 0.8e-9  # the same in quick native code (CPU, -backend llvm-quick's steady state,
@@ -105,8 +106,9 @@ class Hotness:
     its replacement is ready) and says whether the code should leave (by
     ctx.promote), so a loop whose native code is not wanted yet (or still
     being compiled) runs on.  Quick native code counts in a word of its own
-    (`native`: the cell becomes that word, with no CHUNK limit, and asks again
-    every ~ASK_TIME of its estimated time, at least every RECHECK events)."""
+    (`native`: the cell becomes that word, with no CHUNK limit, and its
+    events are guest instructions; it asks again every ~ASK_TIME of its
+    estimated time)."""
     __slots__ = ("cell", "left", "filled", "events", "ask", "chunk", "recheck", "per_event")
 
     def __init__(self, threshold, ask=None):
@@ -118,21 +120,25 @@ class Hotness:
         self.events = 0                              # events counted by emptied cells
         self.ask = ask
 
-    def native(self, cell, ninsns):
+    def native(self, cell):
         """The count moves into `cell` (anything with a `cell_contents`: quick
-        native code's counter word) before any event: no CHUNK limit, and asks
-        again every ~ASK_TIME of the TB's estimated time (`ninsns` instructions
-        per event at QUICK_INSN_COST), RECHECK events at least."""
+        native code's counter word) before any event, and counts guest
+        instructions from now on (the code subtracts an estimate of the
+        instructions it ran, llvm_emit.Emitter.count_hot: `per_event` 1): the
+        threshold is in instructions, no CHUNK limit, and it asks again every
+        ~ASK_TIME of the TB's estimated time (at QUICK_INSN_COST)."""
         threshold = self.filled + self.left
         self.chunk = threshold
-        self.recheck = max(RECHECK, round(ASK_TIME / (max(ninsns, 1) * QUICK_INSN_COST)))
+        self.per_event = 1
+        self.recheck = max(RECHECK, round(ASK_TIME / QUICK_INSN_COST))
         self.filled, self.left = threshold, 0
         self.cell = cell
         cell.cell_contents = threshold
 
     def _emptied(self):
-        """The cell reached 0: refill it.  -> True if the TB is hot now."""
-        self.events += self.filled
+        """The cell reached 0 (or below: a count of several, threads): refill
+        it.  -> True if the TB is hot now."""
+        self.events += self.filled - min(self.cell.cell_contents, 0)
         hot = not self.left
         self.filled = self.recheck if hot else min(self.left, self.chunk)
         self.left -= 0 if hot else self.filled
@@ -207,10 +213,10 @@ class NativePolicy:
 
     def opt_pays_back(self, tb, hot):
         """Has quick native TB tb (hot: its Hotness) taken the time an optimizing
-        compile needs: its events x their instructions x QUICK_INSN_COST (what
-        optimized code would cut by half or more) against PAYBACK x that
-        compile's expected CPU cost (opt_cost)?"""
-        ninsns = hot.per_event or tb.ninsns            # (an event: its smallest loop's body, as in pays_back)
+        compile needs: its instructions (per_event 1: it counts them) x
+        QUICK_INSN_COST (what optimized code would cut by half or more) against
+        PAYBACK x that compile's expected CPU cost (opt_cost)?"""
+        ninsns = hot.per_event or tb.ninsns
         return hot.events * ninsns * QUICK_INSN_COST >= PAYBACK * self.opt_cost(tb.ninsns)
 
     def pays_back(self, tb, hot):

@@ -5,8 +5,8 @@ optimized native code), against qemu-riscv64's output and pydbt's own -stats.
   -sync-compile: the native share of its instructions is what the thresholds
   leave) or soon (the compile thread: the running bytecode asks again every
   RECHECK back-edges whether its replacement is ready);
-- quick native code is optimized once it has counted -opt-threshold entries
-  and loop back-edges (its own count: test_quick_hotness.py);
+- quick native code is optimized once it has counted -opt-threshold guest
+  instructions (its own count: test_quick_hotness.py);
 - thresholds of 0 skip their tier; without llvmlite, auto is interp -> bytecode;
 - native compiling keeps to -compile-share of the run's time (the tests of
   the thresholds lift that limit);
@@ -59,7 +59,7 @@ def test_hot_loop_moves_to_native_code_while_it_runs(oracle, tmp_path):
     assert out == want
     # the loop's TB gets hot after 2,000 back-edges on the bytecode JIT (the
     # default -native-threshold) and the next iteration is native (quick code,
-    # then, after 64 of its iterations, optimized code)
+    # then, after 64 of its instructions, optimized code)
     assert stats["native_guest_insns"] > 0.95 * stats["guest_insns"], stats
     assert stats["compile_ms"].keys() >= {"interp", "pybytecode", "llvm-quick", "llvm"}, stats
     assert stats["tbs_promoted"] >= 3, stats
@@ -67,7 +67,7 @@ def test_hot_loop_moves_to_native_code_while_it_runs(oracle, tmp_path):
 
 @pytest.mark.parametrize("opt", ["1", "0"])
 def test_quick_native_code_is_optimized_where_time_is_spent(oracle, tmp_path, opt):
-    """The loop's quick native code counts its first entry at once: with
+    """The loop's quick native code counts its first iteration at once: with
     -opt-threshold 1 it is compiled again with full optimization, and runs
     there; 0 skips the quick tier."""
     binary, want = oracle

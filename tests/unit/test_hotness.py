@@ -73,21 +73,22 @@ class Word:
 
 @pytest.mark.parametrize("threshold", [1, 256, 300, 5000])
 def test_counted_in_a_native_word_it_has_no_chunk_and_asks_again_by_time(threshold):
+    """Quick native code's count: guest instructions (a loop's at each
+    back-edge: 10 here), checked after each; what it went below 0 counts."""
     h = Hotness(threshold)
     w = Word()
-    h.native(w, 10)
-    every = round(tiering.ASK_TIME / (10 * tiering.QUICK_INSN_COST))
+    h.native(w)
+    every = round(tiering.ASK_TIME / tiering.QUICK_INSN_COST)
     assert w.cell_contents == threshold and h.cell is w and h.recheck == every > RECHECK
+    assert h.per_event == 1
     asked = []
     h.ask = lambda events: asked.append(events) or False
-    for _ in range(threshold + 3 * every):     # what quick native code does per event
-        w.cell_contents -= 1
+    first = -(-threshold // 10) * 10           # (the first check at or past the threshold)
+    for _ in range((first + 3 * every) // 10):  # what quick native code does per iteration
+        w.cell_contents -= 10
         if w.cell_contents <= 0:
             h.expired()
-    assert asked == [threshold + k * every for k in range(4)]
-    h = Hotness(300)
-    h.native(Word(), 10 ** 6)                  # (a big region: RECHECK at least)
-    assert h.recheck == RECHECK
+    assert asked == [first + k * every for k in range(4)]
 
 
 class Ctx:
@@ -159,7 +160,7 @@ def test_a_countdown_taken_below_zero_still_expires():
     cpu.regs[A1] = 1000
     with pytest.raises(Syscall):
         fn(cpu)
-    assert asked and asked[0] == 300, asked
+    assert asked and asked[0] == 302, asked     # (300, and the two below 0)
 
 
 def test_the_countdown_code_is_what_bytecode_builds():

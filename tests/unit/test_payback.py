@@ -2,7 +2,8 @@
 pays_back): an event of a block with a loop inside is an iteration of its
 smallest loop (Hotness.per_event, set by the bytecode JIT from its back-edges),
 not a run of the whole superblock (strings 250 was charged 10x its real time
-and compiled native code it had no time to use)."""
+and compiled native code it had no time to use).  Quick native code counts
+its instructions instead (test_quick_hotness.py)."""
 import pytest
 
 from pydbt.tiering import COMPILE_COST, INSN_COST, LOAD_COST, PAYBACK, Hotness, NativePolicy
@@ -64,18 +65,23 @@ def test_the_bytecode_jit_sets_it_from_its_back_edges():
     assert hots[1].per_event == 3
 
 
-def test_quick_native_code_the_same():
-    """Quick native code's events (its own counts) stand for its smallest loop's
-    body too, in the rule that optimizes it (opt_pays_back)."""
+def test_quick_native_code_counts_its_instructions():
+    """Quick native code counts guest instructions itself (per_event 1), the
+    estimate that optimizes it (opt_pays_back): instructions x QUICK_INSN_COST."""
     pytest.importorskip("llvmlite")
     from pydbt.tiering import QUICK_INSN_COST
     p = NativePolicy(native_warmup=0.2)
     tb, hot = TB(200), Hotness(1)
+    hot.per_event = 1
     need = PAYBACK * p.opt_cost(tb.ninsns)
-    hot.events = int(need / (tb.ninsns * QUICK_INSN_COST)) + 1
+    hot.events = int(need / QUICK_INSN_COST) + 1
     assert p.opt_pays_back(tb, hot)
-    hot.per_event = 5
+    hot.events -= 2
     assert not p.opt_pays_back(tb, hot)
     tier, hots = _hotness_after(4, (1, 1, 10 ** 6), ("interp", "pybytecode", "llvm-quick", "llvm"))
     assert tier == 2                                  # (quick native code)
-    assert hots[2].per_event == 3
+    q = hots[2]
+    assert q.per_event == 1
+    # each run on it: a2 += 1, 4 turns of the 3-instruction loop, the ecall
+    counted = q.events + q.filled - q.cell.cell_contents
+    assert counted and counted % 14 == 0, counted

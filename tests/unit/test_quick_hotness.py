@@ -1,18 +1,21 @@
-"""Quick native code counts its own hotness exactly (llvm_quick.py,
-llvm_emit.Emitter.count_hot, llvm.NativeState.hot_word): each entry and loop
-back-edge decrements the TB's native countdown word, and at 0 or below the
-code calls back into Python, where its tiering.Hotness refills the word and
-asks the engine; the code goes on.
+"""Quick native code counts its own hotness in guest instructions (llvm_quick.py,
+llvm_emit.Emitter.count_hot, llvm.NativeState.hot_word): a loop's back-edge
+subtracts the loop's instructions from the TB's native countdown word, an
+exit the instructions before it, and at each entry and back-edge, at 0 or
+below, the code calls back into Python, where its tiering.Hotness refills
+the word and asks the engine; the code goes on.
 
-- without a warm-up the quick TB is optimized at its -opt-threshold-th event
-  exactly (entries and back-edges counted in native code, not its exits to
-  Python);
-- a word left below 0 (two threads decrementing one 0) still calls back;
-- under the payback rule the TB is optimized once its events x instructions
-  x QUICK_INSN_COST pay for an optimizing compile, not before;
+- the count is the instructions run (where no branch skips any);
+- without a warm-up the quick TB is optimized at the first check after its
+  -opt-threshold-th instruction, not before;
+- a word left below 0 (two threads decrementing it, or an exit's count)
+  still calls back, and what it went below counts;
+- under the payback rule the TB is optimized once its instructions x
+  QUICK_INSN_COST pay for an optimizing compile, not before;
 - only code of a counting tier has the countdown (the optimized code none),
   and a freed TB's word is used again.
-Oracle: exact event counts (run(n) is n events: an entry, n - 1 back-edges).
+Oracle: exact counts (run(n) is n iterations of LOOP's 2 instructions, then
+its ecall, which Python runs).
 """
 import ctypes
 
@@ -34,6 +37,11 @@ def _counted(hot):
     return hot.events + hot.filled - hot.cell.cell_contents
 
 
+def insns(n):
+    """the instructions run(n) runs in LOOP's native code"""
+    return 2 * n
+
+
 def _to_quick(proc, engine):
     """Run the loop until its quick native code is in, and the code's Hotness."""
     for _ in range(20):
@@ -46,6 +54,16 @@ def _to_quick(proc, engine):
     raise AssertionError("the loop never became quick native code")
 
 
+@pytest.mark.parametrize("n", [1, 2, 7, 1000])
+def test_quick_code_counts_the_instructions_it_runs(n):
+    proc, engine = engine_rig(LOOP, (1, 5, 10**9), backends=QUICK)
+    tb, hot = _to_quick(proc, engine)
+    assert hot.per_event == 1
+    done = _counted(hot)
+    run(proc, engine, n)
+    assert _counted(hot) - done == insns(n)
+
+
 @pytest.mark.parametrize("threshold", [300, 5000])
 def test_without_a_warm_up_quick_code_is_optimized_at_its_threshold_exactly(threshold):
     proc, engine = engine_rig(LOOP, (1, 5, threshold), backends=QUICK)
@@ -53,11 +71,11 @@ def test_without_a_warm_up_quick_code_is_optimized_at_its_threshold_exactly(thre
     assert E.SYM_TB_HOT in tb.fn.native.text
     assert isinstance(hot.cell.cell_contents, int) and hot.cell is not None
     done = _counted(hot)
-    assert done < threshold - 2
-    run(proc, engine, threshold - 1 - done)            # one event short
-    assert _counted(hot) == threshold - 1
+    assert done < threshold - 2 and done % 2 == 0
+    run(proc, engine, (threshold - 2 - done) // 2)     # one iteration short
+    assert _counted(hot) == threshold - 2
     assert not tb.promoting and not engine.compiler.jobs
-    run(proc, engine, 1)                               # the threshold-th
+    run(proc, engine, 2)                               # the threshold-th at the first back-edge
     assert tb.promoting and len(engine.compiler.jobs) == 1
     assert hot.events == threshold
     engine.compiler.run()
@@ -68,18 +86,20 @@ def test_without_a_warm_up_quick_code_is_optimized_at_its_threshold_exactly(thre
 
 
 def test_a_countdown_taken_below_zero_still_calls_back():
-    """Two threads can both decrement a 0 before Python refills it: the code
-    must still call back (a word left below 0 would never be hot again)."""
+    """Two threads can both decrement a 0 before Python refills it, and an
+    exit subtracts its path without a check: the code must still call back at
+    its next check (a word left below 0 would never be hot again), and the
+    instructions below 0 count."""
     proc, engine = engine_rig(LOOP, (1, 5, 10_000), backends=QUICK)
     tb, hot = _to_quick(proc, engine)
     asked = []
     hot.ask = lambda events: asked.append(events) or False
     hot.cell.cell_contents = -3
-    run(proc, engine, 1)
-    assert asked == [10_000]                            # (its cell of 10,000 emptied: hot)
-    assert hot.cell.cell_contents == hot.filled == hot.recheck
+    run(proc, engine, 1)                                # (checked at its entry)
+    assert asked == [10_003]                            # (its cell of 10,000 emptied, 3 more: hot)
+    assert hot.cell.cell_contents == hot.recheck - insns(1)
     run(proc, engine, 5)
-    assert _counted(hot) == 10_000 + 5
+    assert _counted(hot) == 10_003 + insns(1) + insns(5)
 
 
 def _promoted_at(engine, tb, hot):
@@ -103,12 +123,12 @@ def test_under_the_payback_rule_quick_code_is_optimized_once_its_time_pays(monke
     tb, hot = _to_quick(proc, engine)
     engine.policy.payback = True                       # (as at a warm-up's end)
     at = _promoted_at(engine, tb, hot)
-    need = tiering.PAYBACK * 2e-4 / (tb.ninsns * tiering.QUICK_INSN_COST)
+    need = tiering.PAYBACK * 2e-4 / tiering.QUICK_INSN_COST   # (instructions)
     assert need > 20 * RECHECK, "the test's loop is too big for its cost"
-    run(proc, engine, int(need * 0.8))
+    run(proc, engine, int(need * 0.8) // 2)
     assert not tb.promoting and not engine.compiler.jobs
     assert hot.events >= int(need * 0.8) - RECHECK      # (asked, refused)
-    run(proc, engine, int(need * 0.2) + 2 * RECHECK)
+    run(proc, engine, (int(need * 0.2) + 2 * RECHECK) // 2)
     assert tb.promoting and len(engine.compiler.jobs) == 1
     assert need <= at[0] < need + RECHECK
 
@@ -119,11 +139,13 @@ def test_quick_code_asks_again_every_ms_of_its_estimated_time():
     proc, engine = engine_rig(LOOP, (1, 5, 300), backends=QUICK)
     tb, hot = _to_quick(proc, engine)
     engine.policy.native_from = float("inf")           # (never optimized: it asks on)
-    want = round(tiering.ASK_TIME / (tb.ninsns * tiering.QUICK_INSN_COST))
+    want = round(tiering.ASK_TIME / tiering.QUICK_INSN_COST)     # (instructions)
     assert hot.recheck == want > RECHECK
     asked = []
     hot.ask = lambda events: asked.append(events) or False
-    run(proc, engine, 300 + 2 * want)
+    done = _counted(hot)
+    assert done < 300 and done % 2 == 0 and want % 2 == 0
+    run(proc, engine, (300 - done + 2 * want) // 2 + 1)    # (+1: the last is checked at a back-edge)
     assert asked == [300, 300 + want, 300 + 2 * want]
 
 
