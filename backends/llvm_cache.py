@@ -29,7 +29,12 @@ compiled instead of compiling them again.
   ~85 ms of CPU, most of it holding the GIL (a Python loop over the
   entries), in the run's first native compile, stalling the guest;
 * a directory that cannot be created or written: the cache is off (or
-  read-only), which `-stats` says (`native_cache`), and pydbt goes on.
+  read-only), which `-stats` says (`native_cache`), and pydbt goes on;
+* `has(key)` (one stat) and `key_made(function)` (the key this thread last
+  made for a text defining that function: a job's, after its finish) tell
+  the engine whether a region's object is there before it is made
+  (dbt/regionlog.py keeps the records of the regions' shapes under
+  `regions/` in the same directory).
 
 The perf map (`-perfmap`, `PYDBT_PERFMAP`): a `START SIZE name` line per native
 TB as it is linked, in `/tmp/perf-<pid>.map` (perf's convention for JIT
@@ -73,12 +78,35 @@ def default_dir(environ=None):
     return os.path.join(home, ".cache", "pydbt", "native")
 
 
+_made = threading.local()                     # the keys this thread made last (key_made)
+MADE = 4
+
+
 def make_key(environment, text):
     h = blake2b(digest_size=20)
     h.update(environment.encode())
     h.update(b"\0")
     h.update(text.encode())
-    return h.hexdigest()
+    key = h.hexdigest()
+    made = getattr(_made, "keys", None)
+    if made is None:
+        made = _made.keys = []
+    made.append((text, key))
+    del made[:-MADE]
+    return key
+
+
+def key_made(function):
+    """The key this thread made last for a text that defines `function` (a
+    native job's, just finished: what the object was looked up by), or None;
+    then it forgets the keys it made."""
+    made = getattr(_made, "keys", None) or []
+    _made.keys = []
+    want = f"@{function}("
+    for text, key in reversed(made):
+        if want in text:
+            return key
+    return None
 
 
 class DiskCache:
@@ -104,6 +132,10 @@ class DiskCache:
 
     def path(self, key):
         return os.path.join(self.root, key[:2], key + ".o")
+
+    def has(self, key):
+        """Is there an entry for key (one stat: not checked, nor refreshed)?"""
+        return self.enabled and os.path.exists(self.path(key))
 
     def get(self, key):
         if not self.enabled:

@@ -18,6 +18,11 @@ When a TB is hot, and when native code is worth its compile, is tiering.py's.
 Superblocks after the first tier follow the paths that tier ran (Profile);
 a last-tier region whose exit leads to a new region it should have held is
 made once more from the profile as it is then (re-forming, _reform_into).
+A native region is formed from the answers a run before gave at its pc when
+the code cache holds its record (regionlog.py: the same text, so its object
+loads from disk), and a hot block whose recorded region's object is there
+goes straight to that object's tier, without the warm-up and payback rule
+(`_warm_tier`).
 
 Debugging (`debug`, the gdbstub's server, or None) has one insertion point for
 every ISA and backend, here: a block that would contain a breakpoint address is
@@ -44,6 +49,7 @@ from .passes import optimize
 from .stats import STATS
 from .tb import TB, TBCache, TBContext, STEP
 from .tiering import COPY_MAX, Hotness, NativePolicy, Profile
+from .regionlog import RegionLog
 
 
 class _Stop:
@@ -95,6 +101,7 @@ class Engine:
         self.multi_entry = True                      # last-tier regions entered at other pcs too
         self.indirect = set()                        # pcs first reached by an indirect jump (lookup)
         self.reformed = set()                        # pcs whose region was re-formed (once each)
+        self._rlog = (None, None)                    # (executable, its RegionLog or None)
 
     # --- translation -------------------------------------------------------------
     def translate(self, pc):
@@ -111,6 +118,9 @@ class Engine:
         regions = tier > 0 and getattr(backend, "entries", False) and self.multi_entry
         if regions and profile is not None:
             profile.entries = self._enterable(pc, tier)
+        rlog = self._regions() if profile is not None and profile.native else None
+        if rlog is not None:                         # (the shape a run before made here: regionlog.py)
+            profile = rlog.replay(backend.name, pc, profile)
         superblock = getattr(backend, "superblocks", False)
         block = self.arch.translate(self.mem, pc, self.max_insns, superblock=superblock, profile=profile)
         if self.debug is not None and self.debug.target.breakpoints:
@@ -130,6 +140,7 @@ class Engine:
             verify(block)
         if logged and self.log_opt:
             log.write(f"OP after optimization:\n{format_block(block, self.arch.global_names)}\n")
+        block.replay = profile if rlog is not None else None
         targets = [op.consts[0] for op in block.ops if op.name == "goto_tb"]
         tb = TB(pc, block.size, block.ninsns, block.pages, targets, tier=tier)
         entries = getattr(block, "entries", None) if regions else None
@@ -290,7 +301,9 @@ class Engine:
     def _compile(self, backend, tb, block):
         t1 = time.perf_counter()
         if hasattr(backend, "prepare"):
-            fn = backend.finish(self._prepare(backend, block, tb))
+            job = self._prepare(backend, block, tb)
+            fn = backend.finish(job)
+            self._formed(backend, tb, block, job)
         else:
             fn = backend.compile(block, self._context(tb))
         self._compiled(backend, tb, fn, time.perf_counter() - t1)
@@ -301,6 +314,43 @@ class Engine:
         if self.log.on("out_asm") and self.log.in_filter(tb.pc) and hasattr(backend, "disassemble"):
             self.log.write(f"OUT: [{backend.name}] {tb.pc:#x}\n{backend.disassemble(fn)}\n")
         STATS.compile_time[backend.name] = STATS.compile_time.get(backend.name, 0.0) + seconds
+
+    # --- region shapes kept across runs (regionlog.py) ------------------------------------
+    def _regions(self):
+        """The RegionLog of the program running (None: no code cache, a debugger)."""
+        exe = getattr(self.proc, "exe_path", None)
+        cur = self._rlog
+        if cur[0] != exe:                            # (the first, or an execve'd program)
+            from pydbt.backends import llvm_cache
+            log = RegionLog.open(llvm_cache.cache(), exe, getattr(self.proc, "sysroot", None),
+                                 self.arch.name)
+            cur = self._rlog = (exe, log)
+        return cur[1] if self.debug is None else None
+
+    def _formed(self, backend, tb, block, job):
+        """A native region's object is made: its shape recorded (and counted if replayed)."""
+        replay = getattr(block, "replay", None)
+        log = self._rlog[1]
+        if replay is None or log is None:
+            return
+        from pydbt.backends import llvm_cache
+        fname = getattr(job, "fname", None)
+        log.formed(backend.name, tb.pc, replay, llvm_cache.key_made(fname) if fname else None)
+        if replay.replayed and not replay.diverged:
+            self.reformed.add(tb.pc)                 # (its record is the shape re-forming made)
+
+    def _warm_tier(self, old):
+        """The highest native tier above old's whose object of old.pc's recorded
+        region is in the disk cache, or None."""
+        log = self._regions()
+        if log is None:
+            return None
+        from pydbt.backends import llvm_cache
+        disk = llvm_cache.cache()
+        for tier in range(len(self.tiers) - 1, old.tier, -1):
+            if self._native(tier) and log.cached(disk, self.tiers[tier].name, old.pc):
+                return tier
+        return None
 
     def _counting(self, tb, fn):
         """A tier that does not count: run fn; after `threshold` runs the TB is
@@ -337,9 +387,14 @@ class Engine:
         """old is hot (`hot`: its Hotness, on a tier that counts its own): its
         code on the next tier replaces it, now or (compile thread) when ready.
         -> the function to run at old.pc now."""
-        tier = old.tier + 1
         from_jit = self._counts_itself(old.tier)
-        if from_jit and self._native(tier) and not self.policy.may_compile(old, hot, self._native(old.tier)):
+        # (warm: its region's object is on disk, from a run before: loading it
+        # costs ~1 ms, so no warm-up nor payback, and the highest such tier)
+        warm = self._warm_tier(old) if from_jit else None
+        tier = old.tier + 1 if warm is None else warm
+        if warm is not None:
+            STATS.extra["regions_warm"] = STATS.extra.get("regions_warm", 0) + 1
+        elif from_jit and self._native(tier) and not self.policy.may_compile(old, hot, self._native(old.tier)):
             return old.fn                              # (it asks again: Hotness's RECHECK)
         backend = self.tiers[tier]
         native = hasattr(backend, "prepare")           # (a two-half compile: native code)
@@ -356,7 +411,8 @@ class Engine:
             new = self._make_tb(old.pc, tier)
             if native:
                 self.policy.spent += time.thread_time() - t0
-                self.policy.job_cost(measure, first, time.thread_time() - t0, new.ninsns)
+                if warm is None:
+                    self.policy.job_cost(measure, first, time.thread_time() - t0, new.ninsns)
             self.cache.replace(old, new)
             STATS.tbs_promoted += 1
             self._reform_into(new)
@@ -374,7 +430,9 @@ class Engine:
             t1, c1 = time.perf_counter(), time.thread_time()
             fn = backend.finish(job)
             self.policy.finish_spent += time.thread_time() - c1      # (only the compile thread adds)
-            self.policy.job_cost(measure, first, cpu + time.thread_time() - c1, new.ninsns)
+            if warm is None:                         # (a load is no compile to predict others by)
+                self.policy.job_cost(measure, first, cpu + time.thread_time() - c1, new.ninsns)
+            self._formed(backend, new, block, job)
             return fn, time.perf_counter() - t1
 
         def done(result):
@@ -438,6 +496,7 @@ class Engine:
         except Exception:                            # (as a failed compile in the thread: old stays)
             self.cache.discard(new)
             return
+        self._formed(backend, new, block, job)
         self.policy.spent += time.thread_time() - c0
         with self.cache.lock:
             new.fn = fn

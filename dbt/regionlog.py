@@ -1,0 +1,243 @@
+"""Region shapes kept across runs: the profile's answers, replayed.
+
+A native region's shape (which paths it follows, where it ends, where it may
+be entered too) is the frontend's translation guided by the profile's answers
+at the moment the region is formed (tiering.Profile: `ran(pc)`,
+`entry(pc, inside)`, and the engine's `entries(pc, inside)`), and that moment
+depends on the run: which blocks had run, what the compile thread had finished.
+Given the same guest code and the same answers, translation makes the same
+block, so the same LLVM IR text, so the same key in the disk cache of native
+code (backends/llvm_cache.py).  So for each native region formed, the answers
+are recorded, in the order they were asked, with the key of the region's
+object, per (backend name, start pc); a later run of the same program forming
+a region there answers the frontend from the record (`Replay`), and the
+region's object loads from the disk cache (~1 ms) instead of being compiled.
+
+A record is only a hint: any answers give a correct block (the profile only
+guides), so a stale record (other code at that pc: a changed library, code
+written at run time) costs a miss, never a wrong result.  A replay follows the
+record while each query is the one recorded (the same kind at the same pc);
+at the first that is not (the guest code differs) it answers from the live
+profile for the rest (`diverged`).
+
+Warm promotion (the engine's `_promote`): a hot block whose record's object
+is in the disk cache (`cached`: its key's file exists, one stat) skips the
+warm-up and the payback rule, and goes straight to the highest tier whose
+object is cached (under auto: the optimized level, not quick code first).
+
+The records of a program are one file, `regions/<program key>.rlog` under the
+code cache's directory; the program key is a hash of the main executable's
+bytes, the sysroot (-L), the guest architecture and pydbt's version (a forked
+child shares its parent's; an execve'd program has its own).  The file is
+read once per program, and written (merged with what another run wrote
+meanwhile: records of this run win) after a record is added or changed, to
+a temporary file renamed over it, so a concurrent reader sees a whole file;
+a missing, unreadable or corrupt file is no records.  Without a code cache
+(`-code-cache off`) there is no log.  `-stats`: regions_replayed (formed from
+a record), regions_replay_hits (whose key was the record's: the object
+loaded), regions_replay_diverged, regions_warm (promoted without the
+warm-up and payback).
+
+Architecture-neutral: it knows pcs, tiers' names and the executable's bytes.
+"""
+import os
+import threading
+from _blake2 import blake2b
+
+from .stats import STATS
+
+FORMAT = "pydbt-regions 1"
+MAX_RECORDS = 20000                   # records kept per program (the newest)
+MAX_KEYS = 4                          # object keys kept per record (the newest)
+
+
+def _stat(key, n=1):
+    extra = STATS.extra
+    extra[key] = extra.get(key, 0) + n
+
+
+def program_key(exe_path, sysroot, arch_name):
+    """Identifies a program's code: its executable's bytes, the sysroot its
+    interpreter and libraries come from, the guest architecture, pydbt's
+    version.  None if the executable cannot be read."""
+    from . import __version__
+    h = blake2b(digest_size=16)
+    try:
+        with open(exe_path, "rb") as f:
+            while True:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    break
+                h.update(chunk)
+    except (OSError, TypeError, ValueError):
+        return None
+    h.update(f"\0{sysroot or ''}\0{arch_name}\0{__version__}".encode())
+    return h.hexdigest()
+
+
+def _encode(answers):
+    return ",".join(f"{k}{pc:x}{'+' if a else '-'}" for k, pc, a in answers)
+
+
+def _decode(text):
+    out = []
+    if text:
+        for item in text.split(","):
+            out.append((item[0], int(item[1:-1], 16), item[-1] == "+"))
+    return out
+
+
+class Replay:
+    """A profile for the frontend that answers from `given` (a record's
+    answers, or None), in order, while each query is the one recorded, and
+    from `live` (the run's Profile) once one is not; it logs every answer
+    it gives (`answers`: the region's new record)."""
+
+    def __init__(self, live, given):
+        self.live = live
+        self.native = getattr(live, "native", False)
+        self.start = getattr(live, "start", None)
+        self.tier = getattr(live, "tier", None)
+        self.given = given
+        self.replayed = given is not None
+        self.diverged = False
+        self.at = 0
+        self.answers = []
+        live_entries = getattr(live, "entries", None)
+        self.entries = None if live_entries is None else \
+            (lambda pc, inside: self._ask("n", pc, live_entries, pc, inside))
+
+    def _ask(self, kind, pc, fn, *args):
+        given = self.given
+        if given is not None:
+            i = self.at
+            if i < len(given) and given[i][0] == kind and given[i][1] == pc:
+                self.at = i + 1
+                answer = given[i][2]
+            else:                                # (other code than recorded: live from here)
+                self.given, self.diverged = None, True
+                answer = bool(fn(*args))
+        else:
+            answer = bool(fn(*args))
+        self.answers.append((kind, pc, answer))
+        return answer
+
+    def ran(self, pc):
+        return self._ask("r", pc, self.live.ran, pc)
+
+    def entry(self, pc, inside=()):
+        return self._ask("e", pc, self.live.entry, pc, inside)
+
+    def done(self):
+        """After translation: did it follow the whole record?"""
+        if self.given is not None and self.at != len(self.given):
+            self.given, self.diverged = None, True
+        return self.replayed and not self.diverged
+
+
+class RegionLog:
+    """The records of one program (see the overview): (name, pc) -> (object
+    keys, the newest last; answers)."""
+
+    def __init__(self, root, key):
+        self.path = os.path.join(root, "regions", key + ".rlog")
+        self.lock = threading.Lock()
+        self.records = self._read()               # the runs' before: replayed
+        self.mine = {}                            # this run's (written, winning a merge; not
+                                                  # replayed: re-forming a region in this run
+                                                  # follows the live profile)
+        self.negative = set()                     # (name, pc) found uncached once
+
+    @classmethod
+    def open(cls, disk, exe_path, sysroot, arch_name):
+        """The log of the program, or None (no code cache, no readable executable)."""
+        if disk is None or not getattr(disk, "enabled", False) or not exe_path:
+            return None
+        key = program_key(exe_path, sysroot, arch_name)
+        return None if key is None else cls(disk.root, key)
+
+    def _read(self):
+        try:
+            with open(self.path, "r", encoding="ascii") as f:
+                lines = f.read().split("\n")
+        except (OSError, ValueError):
+            return {}
+        if not lines or lines[0] != FORMAT:
+            return {}
+        records = {}
+        for line in lines[1:]:
+            if not line:
+                continue
+            try:
+                name, pc, keys, answers = line.split(" ", 3)
+                records[(name, int(pc, 16))] = (tuple(k for k in keys.split(";") if k != "-"),
+                                                _decode(answers))
+            except (ValueError, IndexError):       # (a corrupt line: ignored)
+                continue
+        return records
+
+    def replay(self, name, pc, live):
+        """The profile for a region of backend `name` at pc: the record's answers, else live."""
+        rec = self.records.get((name, pc))
+        return Replay(live, rec[1] if rec is not None else None)
+
+    def cached(self, disk, name, pc):
+        """Is an object of the record at (name, pc) in the disk cache?"""
+        rec = self.records.get((name, pc))
+        if rec is None or not rec[0] or (name, pc) in self.negative:
+            return False
+        if any(disk.has(k) for k in rec[0]):
+            return True
+        self.negative.add((name, pc))
+        return False
+
+    def formed(self, name, pc, profile, key):
+        """A region of `name` at pc was formed with `profile` (a Replay) and
+        its object's key is `key`: counted, and recorded (written if new)."""
+        rec = self.records.get((name, pc))
+        if profile.done():
+            _stat("regions_replayed")
+            if key is not None and key in rec[0]:
+                _stat("regions_replay_hits")
+        elif profile.diverged:
+            _stat("regions_replayed")
+            _stat("regions_replay_diverged")
+        with self.lock:
+            rec = self.mine.get((name, pc)) or rec
+            # (the same answers may make several texts: -stats counts instructions
+            # in the code, for one; each keeps its key)
+            if rec is not None and rec[1] == profile.answers and (key is None or key in rec[0]):
+                return                              # (nothing new)
+            keys = () if key is None else (key,)
+            if rec is not None and rec[1] == profile.answers:
+                keys = tuple(k for k in rec[0] if k != key)[-(MAX_KEYS - len(keys)):] + keys
+            self.mine[(name, pc)] = (keys, profile.answers)
+        self.save()
+
+    def save(self):
+        """Write the records, merged with the file's (this run's win), atomically."""
+        with self.lock:
+            merged = self._read()
+            merged.update(self.mine)
+            if len(merged) > MAX_RECORDS:
+                merged = dict(list(merged.items())[-MAX_RECORDS:])
+            lines = [FORMAT] + [f"{name} {pc:x} {';'.join(keys) or '-'} {_encode(answers)}"
+                                for (name, pc), (keys, answers) in merged.items()]
+            d = os.path.dirname(self.path)
+            tmp = None
+            try:
+                os.makedirs(d, exist_ok=True)
+                import tempfile
+                fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
+                with os.fdopen(fd, "w", encoding="ascii") as f:
+                    f.write("\n".join(lines) + "\n")
+                os.replace(tmp, self.path)
+                tmp = None
+            except OSError:
+                pass                               # (a read-only cache: no records kept)
+            finally:
+                if tmp is not None:
+                    try:
+                        os.unlink(tmp)
+                    except OSError:
+                        pass
