@@ -218,22 +218,19 @@ class Gen:
         if self.ctx.counter is not None:
             self.add_ic(-skip)               # the instructions run again
         head_pc, before = self.heads[lab]
-        if self.hot is not None and skip:
-            # (an event of a TB with a loop stands for the smallest loop's body,
-            # not the whole superblock: the payback rule's estimate, tiering.py)
-            self.hot.per_event = min(abs(skip), self.hot.per_event or abs(skip))
-        self.hot_check(head_pc, before)
+        self.hot_check(head_pc, before, abs(skip))     # (an iteration: the loop's instructions)
         self.ref("pending")
         self.e.loop_unless(self.label(lab))
         self.jump_to_tail(self.pending_tails, "exit_pc", head_pc, before)
 
-    def hot_check(self, head_pc, insns):
-        """On a tier below the last (ctx.hot): a loop's back-edge counts one
-        event, and leaves at the loop head by promote(head) when told to."""
+    def hot_check(self, head_pc, insns, weight):
+        """On a tier below the last (ctx.hot): a loop's back-edge counts its
+        loop's `weight` instructions, and leaves at the loop head by
+        promote(head) when told to."""
         if self.hot is None:
             return
         cold = Label()
-        self.count_event(self.e, cold)
+        self.count_event(self.e, cold, weight)
         # (counted inline, it is told to leave once it has been replaced: it
         # leaves as for a pending signal, sharing that tail, and the lookup
         # finds the new code)
@@ -241,20 +238,22 @@ class Gen:
         self.jump_to_tail(tails, "exit_pc", head_pc, insns)
         self.e.place(cold)
 
-    def count_event(self, e, cold):
-        """An entry or a loop back-edge on a tier below the last: jump to cold
-        unless the TB is to leave.  With a countdown cell (ctx.hot.cell, the
-        free variable HOT_N): `HOT_N -= 1`, and only when it reaches 0 (or below:
-        two threads can both take a 0 before it is refilled) a call of
-        ctx.hot.expired(), which refills it and says whether to leave (~2 ns,
-        against ~30 for a call per event); else hot() on each event."""
+    def count_event(self, e, cold, n):
+        """An entry or a loop back-edge on a tier below the last, standing for
+        n guest instructions (the hotness count's unit, tiering.Hotness): jump
+        to cold unless the TB is to leave.  With a countdown cell (ctx.hot.cell,
+        the free variable HOT_N): `HOT_N -= n`, and only when it reaches 0 (or
+        below) a call of ctx.hot.expired(), which refills it and says whether
+        to leave (~2 ns, against ~30 for a call per event); else hot(n) on each
+        event."""
         if self.hot_cell is None:
             e.callable_const(self.hot)
-            e.call(0)
+            e.const(n)
+            e.call(1)
             e.jump_if(False, cold)
             return
         e.load_free(HOT_N)
-        e.const(1)
+        e.const(n)
         e.binop(BinaryOp.SUBTRACT)
         e.copy(1)
         e.store_free(HOT_N)
@@ -708,7 +707,7 @@ class Gen:
             # a branch back to this TB's start: loop here while no signal is pending
             if self.ctx.counter is not None:
                 self.add_ic(op.consts[1])    # one more iteration
-            self.hot_check(self.block.pc, 0)
+            self.hot_check(self.block.pc, 0, op.consts[1])
             self.ref("pending")
             self.e.loop_unless(self.loop_head)
             insns = 0                        # (counted on the back-edge)
@@ -859,10 +858,14 @@ class Gen:
             e.copy_free_vars(1)          # (HOT_N: a closure's cells come first of all)
         e.resume()
         if self.hot is not None:
-            # a tier below the last: an entry counts an event; when told to the TB
-            # returns promote(pc) (nothing has run yet)
+            # a tier below the last: an entry counts the instructions before the
+            # first loop head (its back-edges count the loop's), all of them in
+            # a block without a loop (an estimate: a side exit may leave
+            # sooner); when told to the TB returns promote(pc) (nothing has run yet)
             cold = Label()
-            self.count_event(e, cold)
+            firsts = [self.heads[lab][1] for lab in self.back_targets]
+            before = 0 if self.loop_head is not None else min(firsts, default=self.block.ninsns)
+            self.count_event(e, cold, max(before, 1))
             e.callable_const(self.ctx.promote)
             e.const(self.block.pc)
             e.call(1)

@@ -37,7 +37,7 @@ class Options:
     stack_size: int = None
     backend: str = "auto"
     jit_threshold: int = 50
-    native_threshold: int = 2000
+    native_threshold: int = 20000  # guest instructions
     opt_threshold: int = 4096  # guest instructions
     native_warmup: int = 200   # ms
     compile_share: int = 100   # percent (0: no limit; README: why 100)
@@ -108,7 +108,8 @@ OPTIONS = [
     (("-jit-threshold",), "jit_threshold", True, "PYDBT_JIT_THRESHOLD", _count, False,
      "executions of a block on the interpreter before the JIT compiles it (0: at once)"),
     (("-native-threshold",), "native_threshold", True, "PYDBT_NATIVE_THRESHOLD", _count, False,
-     "-backend auto: entries and loop iterations of a block on the bytecode JIT before native code"),
+     "-backend auto: guest instructions a block runs on the bytecode JIT (counted in its code) "
+     "before native code"),
     (("-opt-threshold",), "opt_threshold", True, "PYDBT_OPT_THRESHOLD", _count, False,
      "-backend auto: guest instructions a quickly compiled native block runs (counted in its "
      "code) before it is optimized (0: optimize at once); with a warm-up, also once its "

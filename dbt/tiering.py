@@ -1,10 +1,10 @@
 """When a TB moves up a tier, and what a region is formed from.
 
-- `Hotness`: a TB's count of entries and loop back-edges on a tier that counts
-  its own (the bytecode JIT decrements a closure cell inline), or of its
-  guest instructions (quick native code, in a counter word of its own:
-  `native`), hot at its threshold and then every RECHECK events (quick
-  native code: every ~ASK_TIME of its estimated time).
+- `Hotness`: a TB's count of the guest instructions it ran, on a tier that
+  counts its own (estimated by its code from its layout: the bytecode JIT
+  decrements a closure cell inline, quick native code a counter word of its
+  own: `native`), hot at its threshold and then every RECHECK instructions
+  (quick native code: every ~ASK_TIME of its estimated time).
 - `NativePolicy`: whether a hot TB of a counting tier may be compiled to
   native code now: the warm-up, the payback rule (its estimated time so far,
   on the bytecode JIT or in quick native code, against its compile's expected
@@ -62,12 +62,12 @@ class Profile:
 
 
 COPY_MAX = 24         # instructions: a region this small is copied, not chained to (Profile)
-RECHECK = 256          # a hot TB's code asks again every RECHECK entries and back-edges
+RECHECK = 4096         # a hot TB's code asks again every RECHECK instructions (~0.2 ms of bytecode)
 CHUNK = 256            # the largest countdown in a Hotness cell (CPython's cached small ints)
 
 # The payback rule (NativePolicy.may_compile): a bytecode TB is compiled to native
-# code once the time it has taken so far (its entries and back-edges x its
-# instructions x INSN_COST) is PAYBACK times what compiling it is expected to
+# code once the time it has taken so far (the instructions it counted x
+# INSN_COST) is PAYBACK times what compiling it is expected to
 # cost, plus llvmlite's load for the first (pays_back): a rent-or-buy
 # rule; a block that has run that long is expected to run about as long
 # again, and native code a program has no time to use costs it at most about
@@ -80,7 +80,7 @@ QUICK_INSN_COST = 0.8e-9  # the same in quick native code (CPU, -backend llvm-qu
                        # 2026-12-02: sha256 0.3 ns, vm 0.75, strings 0.8, quicksort 1.0; optimized
                        # code 0.13, 0.22, 0.5, 0.58)
 ASK_TIME = 1e-3        # quick native code asks again every ~1 ms of its estimated time (a
-                       # callback into Python and a refused ask: ~2 us; every RECHECK events, a
+                       # callback into Python and a refused ask: ~2 us; every 256 iterations, a
                        # 2-instruction loop's 20 M iterations took 0.21 s instead of 0.035-0.12)
 LOAD_COST = 0.08       # the first native compile's extra: llvmlite's import and the JIT's start (CPU s)
 COMPILE_COST = 0.01    # a native compile until the run has measured its own (CPU s; quick ~2-5 ms
@@ -97,61 +97,70 @@ ENTRY_COST = 12e-6     # once native code runs: a bytecode block's entry from it
 
 class Hotness:
     """A TB's hotness count on a tier that counts its own (ctx.hot): how many
-    entries and loop back-edges it has run.  The count is a countdown in a
-    cell (`cell`): the bytecode JIT's code decrements it inline and calls
-    `expired()` only when it reaches 0 (or below: threads); another tier calls
-    the object once per event (`__call__`).  Either way the TB is hot at its
-    threshold-th event, and asks again every `recheck` events after that;
-    expired() then asks the engine (`ask(events)`: promote it, or see whether
-    its replacement is ready) and says whether the code should leave (by
+    guest instructions it has run, as its code estimates them from its layout
+    (an entry counts the instructions before its first loop head, or all of a
+    block without a loop, a back-edge its loop's: pybytecode.Gen.count_event;
+    quick native code also counts an exit's path: llvm_emit.Emitter.count_hot).
+    Its events: an entry or a back-edge counts n instructions at once.  (Until
+    2026-12-02 it counted events, each standing for the smallest loop's
+    instructions: 4x too few for a region whose loops run nested, strings'
+    main loop, which stayed on the bytecode JIT for 0.9 s of its 2.4.)
+
+    The count is a countdown in a cell (`cell`): the bytecode JIT's code
+    decrements it inline and calls `expired()` only when it reaches 0 (or
+    below); another tier calls the object once per event (`__call__(n)`).
+    Either way the TB is hot at the first event that reaches its threshold,
+    and asks again every `recheck` instructions after that; expired() then
+    asks the engine (`ask(instructions)`: promote it, or see whether its
+    replacement is ready) and says whether the code should leave (by
     ctx.promote), so a loop whose native code is not wanted yet (or still
     being compiled) runs on.  Quick native code counts in a word of its own
-    (`native`: the cell becomes that word, with no CHUNK limit, and its
-    events are guest instructions; it asks again every ~ASK_TIME of its
-    estimated time)."""
-    __slots__ = ("cell", "left", "filled", "events", "ask", "chunk", "recheck", "per_event")
+    (`native`: the cell becomes that word, with no CHUNK limit, and it asks
+    again every ~ASK_TIME of its estimated time)."""
+    __slots__ = ("cell", "to_go", "filled", "events", "ask", "chunk", "recheck")
 
     def __init__(self, threshold, ask=None):
         self.chunk, self.recheck = CHUNK, RECHECK
-        self.per_event = None                        # instructions an event stands for (None: its TB's)
-        self.filled = min(threshold, CHUNK)
-        self.cell = types.CellType(self.filled)
-        self.left = threshold - self.filled          # events beyond the cell's before it is hot
-        self.events = 0                              # events counted by emptied cells
+        self.to_go = threshold                       # instructions to the next ask, beyond the cell's
+        self.events = 0                              # instructions counted by emptied cells
         self.ask = ask
+        self.cell = types.CellType()
+        self._fill()
+
+    def _fill(self):
+        self.filled = min(self.to_go, self.chunk)
+        self.to_go -= self.filled
+        self.cell.cell_contents = self.filled
 
     def native(self, cell):
         """The count moves into `cell` (anything with a `cell_contents`: quick
-        native code's counter word) before any event, and counts guest
-        instructions from now on (the code subtracts an estimate of the
-        instructions it ran, llvm_emit.Emitter.count_hot: `per_event` 1): the
-        threshold is in instructions, no CHUNK limit, and it asks again every
-        ~ASK_TIME of the TB's estimated time (at QUICK_INSN_COST)."""
-        threshold = self.filled + self.left
-        self.chunk = threshold
-        self.per_event = 1
+        native code's counter word) before any event: no CHUNK limit, and it
+        asks again every ~ASK_TIME of the TB's estimated time (at QUICK_INSN_COST)."""
+        self.to_go += self.filled
+        self.chunk = 1 << 62
         self.recheck = max(RECHECK, round(ASK_TIME / QUICK_INSN_COST))
-        self.filled, self.left = threshold, 0
         self.cell = cell
-        cell.cell_contents = threshold
+        self._fill()
 
     def _emptied(self):
-        """The cell reached 0 (or below: a count of several, threads): refill
-        it.  -> True if the TB is hot now."""
-        self.events += self.filled - min(self.cell.cell_contents, 0)
-        hot = not self.left
-        self.filled = self.recheck if hot else min(self.left, self.chunk)
-        self.left -= 0 if hot else self.filled
-        self.cell.cell_contents = self.filled
+        """The cell reached 0 or below (an event of several instructions,
+        threads): what went below counts; refill it.  -> True if the TB is hot
+        now (its threshold, or `recheck` more since it last was, reached)."""
+        over = max(-self.cell.cell_contents, 0)
+        self.events += self.filled + over
+        self.to_go -= over
+        hot = self.to_go <= 0
+        if hot:
+            self.to_go = self.recheck
+        self._fill()
         return hot
 
-    def __call__(self):
-        """One event: -> True at the threshold-th, then every `recheck`."""
-        n = self.cell.cell_contents - 1
-        if n > 0:
-            self.cell.cell_contents = n
-            return False
-        return self._emptied()
+    def __call__(self, n=1):
+        """An event of n instructions: -> True at the one reaching the
+        threshold, then every `recheck`."""
+        n = self.cell.cell_contents - n
+        self.cell.cell_contents = n
+        return n <= 0 and self._emptied()
 
     def expired(self):
         """The inline countdown reached 0 (or below: threads): -> should the code leave?"""
@@ -213,11 +222,10 @@ class NativePolicy:
 
     def opt_pays_back(self, tb, hot):
         """Has quick native TB tb (hot: its Hotness) taken the time an optimizing
-        compile needs: its instructions (per_event 1: it counts them) x
-        QUICK_INSN_COST (what optimized code would cut by half or more) against
-        PAYBACK x that compile's expected CPU cost (opt_cost)?"""
-        ninsns = hot.per_event or tb.ninsns
-        return hot.events * ninsns * QUICK_INSN_COST >= PAYBACK * self.opt_cost(tb.ninsns)
+        compile needs: its instructions x QUICK_INSN_COST (what optimized code
+        would cut by half or more) against PAYBACK x that compile's expected
+        CPU cost (opt_cost)?"""
+        return hot.events * QUICK_INSN_COST >= PAYBACK * self.opt_cost(tb.ninsns)
 
     def pays_back(self, tb, hot):
         """Has bytecode TB tb (hot: its Hotness) taken the time its native
@@ -226,17 +234,11 @@ class NativePolicy:
         run's first, the hot blocks together llvmlite's load more (shared by
         every compile after it)?"""
         need = PAYBACK * self.mean(self.job_cpu, COMPILE_COST)
-        # (an event of a TB with a loop inside is an iteration of its smallest
-        # loop, `per_event`, not a run of the whole superblock: charged the
-        # whole, strings 250's blocks "took" 10x their real time and got
-        # native code the run had no time to use, 1.2x its CPU on the bytecode
-        # JIT alone; with this 0.99x, quicksort 10,528 1.31x -> 1.04x)
-        ninsns = hot.per_event or tb.ninsns
         if self.jobs:
-            # (its events counted as entries from native code: a loop's
-            # back-edges are not, so loops go native a little sooner)
-            return hot.events * (ninsns * INSN_COST + ENTRY_COST) >= need
-        own = hot.events * ninsns * INSN_COST
+            # (and an entry from native code per tb.ninsns instructions: an
+            # estimate, a loop's iterations are not entries)
+            return hot.events * (INSN_COST + ENTRY_COST / max(tb.ninsns, 1)) >= need
+        own = hot.events * INSN_COST
         self.hot_time[tb.pc] = own
         return own >= need and sum(self.hot_time.values()) >= need + LOAD_COST
 

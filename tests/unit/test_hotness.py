@@ -1,12 +1,14 @@
 """Hotness counting (dbt/tiering.py's Hotness, the bytecode JIT's inline
 countdown) and the payback rule of -backend auto.
 
-- the count is exact: hot at the threshold-th event, then every RECHECK, the
-  same whether a tier calls it per event or the JIT's code counts inline;
+- the count is exact: hot at the threshold-th instruction, then every RECHECK,
+  the same whether a tier calls it per event or the JIT's code counts inline,
+  and with events of several instructions (hot at the first that reaches it);
   moved into quick native code's word, it asks again every ~ASK_TIME of the
   code's estimated time instead (test_quick_hotness.py: the native code);
-- JIT code counting inline asks only when its countdown runs out, runs on when
-  told to (its native code is not wanted yet), leaves when told to;
+- JIT code counting inline counts an entry as the instructions before its
+  loop and an iteration as the loop's, asks only when its countdown runs out,
+  runs on when told to (its native code is not wanted yet), leaves when told to;
 - the code object with the countdown (a closure's free variable) is the one
   Bytecode.to_code() builds;
 - the engine: a block whose native code is refused runs on in its loop (no
@@ -39,8 +41,11 @@ LOOP = [0x00160613,                      # addi a2, a2, 1
         0x00000073]                      #       ecall
 
 
+N = 2000 + 3 * RECHECK + 1
+
+
 def reference(threshold, n):
-    """The count's meaning: true at the threshold-th event, then every RECHECK."""
+    """The count's meaning: true at the threshold-th instruction, then every RECHECK."""
     return list(itertools.islice(itertools.chain(
         itertools.repeat(False, threshold - 1),
         itertools.cycle((True,) + (False,) * (RECHECK - 1))), n))
@@ -49,7 +54,7 @@ def reference(threshold, n):
 @pytest.mark.parametrize("threshold", [1, 2, 100, 255, 256, 257, 513, 2000])
 def test_called_per_event_it_is_hot_at_the_threshold_then_every_recheck(threshold):
     h = Hotness(threshold)
-    assert [h() for _ in range(3000)] == reference(threshold, 3000)
+    assert [h() for _ in range(N)] == reference(threshold, N)
 
 
 @pytest.mark.parametrize("threshold", [1, 256, 300, 2000])
@@ -58,12 +63,34 @@ def test_counted_inline_it_asks_at_the_same_events(threshold):
     asked = []
     h.ask = lambda events: asked.append(events) or False
     cell = h.cell
-    for _ in range(3000):                     # what the JIT's code does per event
+    for _ in range(N):                        # what the JIT's code does per instruction
         n = cell.cell_contents - 1
         cell.cell_contents = n
         if n <= 0:
             h.expired()
-    assert asked == [i + 1 for i, hot in enumerate(reference(threshold, 3000)) if hot]
+    assert asked == [i + 1 for i, hot in enumerate(reference(threshold, N)) if hot]
+
+
+@pytest.mark.parametrize("threshold", [1, 256, 300, 2000])
+@pytest.mark.parametrize("step", [3, 7, 300])
+def test_events_of_several_instructions_are_hot_at_the_first_reaching_it(threshold, step):
+    """(an entry or a back-edge counts its instructions at once: the count
+    goes past the threshold, and the next ask is RECHECK past that)"""
+    h = Hotness(threshold)
+    hot_at, done = [], 0
+    for _ in range(N // step):
+        done += step
+        if h(step):
+            hot_at.append(done)
+    first = -(-threshold // step) * step
+    want = [first]
+    while True:
+        nxt = want[-1] + -(-RECHECK // step) * step
+        if nxt > done:
+            break
+        want.append(nxt)
+    assert hot_at == want
+    assert h.events + h.filled - h.cell.cell_contents == done
 
 
 class Word:
@@ -80,7 +107,6 @@ def test_counted_in_a_native_word_it_has_no_chunk_and_asks_again_by_time(thresho
     h.native(w)
     every = round(tiering.ASK_TIME / tiering.QUICK_INSN_COST)
     assert w.cell_contents == threshold and h.cell is w and h.recheck == every > RECHECK
-    assert h.per_event == 1
     asked = []
     h.ask = lambda events: asked.append(events) or False
     first = -(-threshold // 10) * 10           # (the first check at or past the threshold)
@@ -133,18 +159,19 @@ def test_jit_code_counts_inline_and_leaves_only_when_told(leave):
     fn = pybytecode.compile(blk, ctx)
     assert fn.__code__.co_freevars == (pybytecode.HOT_N,) and fn.__closure__[0] is h.cell
     cpu = CPU()
-    cpu.regs[A1] = 1000
-    # events: the entry, then one per back-edge (999 for 1000 iterations)
+    cpu.regs[A1] = 5000
+    # counted: the entry 1 (the addi before the loop), each back-edge 2 (the
+    # loop's instructions): 1 + 2k after k iterations, 301 at the 150th
     if leave:
         # (asked, the engine promoted it: it leaves at the loop's head by a lookup)
         assert fn(cpu) == ("lookup", CODE + 4)
-        assert asked == [300]
-        assert cpu.regs[A0] == 299 and cpu.regs[A2] == 1       # (written back at the loop's head)
+        assert asked == [301]
+        assert cpu.regs[A0] == 150 and cpu.regs[A2] == 1       # (written back at the loop's head)
     else:
         with pytest.raises(Syscall):                          # (the block ends in the ecall)
             fn(cpu)
-        assert asked == [300, 300 + RECHECK, 300 + 2 * RECHECK] and ctx.left_at == []
-        assert cpu.regs[A0] == 1000 and cpu.regs[A2] == 1
+        assert asked == [301, 301 + RECHECK, 301 + 2 * RECHECK] and ctx.left_at == []
+        assert cpu.regs[A0] == 5000 and cpu.regs[A2] == 1
 
 
 def test_a_countdown_taken_below_zero_still_expires():
@@ -160,7 +187,8 @@ def test_a_countdown_taken_below_zero_still_expires():
     cpu.regs[A1] = 1000
     with pytest.raises(Syscall):
         fn(cpu)
-    assert asked and asked[0] == 302, asked     # (300, and the two below 0)
+    # (its first cell of 256, 1 more below 0, the entry's 1; then 21 iterations of 2)
+    assert asked and asked[0] == 256 + 1 + 1 + 42 == 300, asked
 
 
 def test_the_countdown_code_is_what_bytecode_builds():
@@ -202,17 +230,16 @@ def test_a_loop_refused_native_code_runs_on_in_its_block(monkeypatch):
 def test_the_payback_rule_compiles_a_block_once_its_time_covers_the_cost(monkeypatch):
     proc, engine = _rig(warmup=1.0)
     monkeypatch.setattr(tiering, "LOAD_COST", 0.0)
-    monkeypatch.setattr(tiering, "COMPILE_COST", 1e-3)
+    monkeypatch.setattr(tiering, "COMPILE_COST", 2e-3)
     monkeypatch.setattr(tiering, "PAYBACK", 1.0)
     run(proc, engine, 10)                                   # to the bytecode JIT
     tb = engine.cache.get(CODE)
     assert engine.tiers[tb.tier].name == "pybytecode"
-    per_event = 2 * tiering.INSN_COST                       # (an event: the loop's 2 instructions)
-    need = 1e-3 / per_event                                  # events that pay for the compile
+    need = 2e-3 / tiering.INSN_COST                          # instructions that pay for the compile
     assert need > 3 * RECHECK, "the test's loop is too big for its cost"
-    run(proc, engine, int(need * 0.8))
+    run(proc, engine, int(need * 0.8) // 2)                  # (2 instructions an iteration)
     assert not engine.compiler.jobs and not tb.promoting      # (not yet)
-    run(proc, engine, int(need * 0.4) + 2 * RECHECK)
+    run(proc, engine, (int(need * 0.4) + 2 * RECHECK) // 2)
     assert len(engine.compiler.jobs) == 1 and tb.promoting
 
 
@@ -235,12 +262,13 @@ def test_once_native_code_runs_each_event_also_pays_for_an_entry_from_it(monkeyp
     run(proc, engine, 10)
     tb = engine.cache.get(CODE)
     engine.policy.jobs = 1                                   # (native code runs: llvmlite is loaded)
-    insns_only = 1e-2 / (tb.ninsns * tiering.INSN_COST)
-    need = 1e-2 / (tb.ninsns * tiering.INSN_COST + tiering.ENTRY_COST)
+    # (instructions: an entry counted per tb.ninsns of them)
+    insns_only = 1e-2 / tiering.INSN_COST
+    need = 1e-2 / (tiering.INSN_COST + tiering.ENTRY_COST / tb.ninsns)
     assert need * 1.2 + 2 * RECHECK < insns_only / 4
-    run(proc, engine, int(need * 0.8))
+    run(proc, engine, int(need * 0.8) // 2)                  # (2 instructions an iteration)
     assert not engine.compiler.jobs and not tb.promoting
-    run(proc, engine, int(need * 0.4) + 2 * RECHECK)
+    run(proc, engine, (int(need * 0.4) + 2 * RECHECK) // 2)
     assert len(engine.compiler.jobs) == 1 and tb.promoting
 
 
