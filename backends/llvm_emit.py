@@ -17,6 +17,9 @@ of the TB defines when it is linked (`Emitter.imports` says which), used as
 text depends only on the guest code, the translation flags and pydbt, and its
 object can be kept on disk for the next run (llvm_cache.py).  The number of
 guest pages and the jump cache's mask stay literals (fixed by the options).
+The guest memory's base is the one exception: where it lies below 2 GiB
+(runtime/memory.py's LOW_BASE, nearly every run) llvm_jit.bind_memory makes it
+a literal before compiling, an access's displacement (see memory).
 
 Shape of the function:
 
@@ -27,7 +30,8 @@ Shape of the function:
   instructions run so far.  Temps are SSA values (our IR never lets a temp live
   across a label, so each LLVM value is defined in a block that dominates its uses).
 * memory: `perm[a >> 12]` tested inline (load: R set, FILE and WATCH clear; store:
-  W set, CODE, FILE and WATCH clear), then a plain host access at `mem_base + a`.
+  W set, CODE, FILE and WATCH clear), then a plain host access at `mem_base + a`
+  (`BASE(%reg)`, one instruction, when the base is a literal: bind_memory).
   Each access has one check and one branch, fast path or callback: the fewer
   blocks and instructions, the less LLVM's code generator has to do (its cost
   grows with them).  A lone access of n bytes passes when `a` is aligned to n

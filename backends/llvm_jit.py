@@ -20,7 +20,12 @@ Objects are position-dependent code of the large code model (`movabs` of a
 64-bit absolute address, no GOT): the text names the run's addresses and
 numbers by symbols (llvm_emit.py) which each library imports as absolute
 symbols when it is linked (`compile(..., imports)`), so the object does not
-depend on the run and llvm_cache.py keeps it on disk: `compile` looks it up
+depend on the run and llvm_cache.py keeps it on disk.  One exception: the
+guest memory's base, when it lies below 2 GiB (runtime/memory.py puts it at
+its LOW_BASE when it can), is a literal in the text (`bind_memory`), so an
+access is `movzbl LOW_BASE(%reg)` instead of a `movabs` of the base and an
+indexed access; that text is the same in every run whose memory is there
+(nearly all), and the cache key follows the text.  `compile` looks it up
 there before it compiles (`-stats`: native_cache_hits/misses,
 native_cache_load_ms the time the hits took to load and link, native_compiles).  `environment()` is what else
 than the text an object depends on (the cache key's other half).  With
@@ -183,12 +188,32 @@ def _stat(key, n=1):
     extra[key] = extra.get(key, 0) + n
 
 
+# the text of the guest memory's base (llvm_emit.Emitter.host: `add i64 a, <this>`)
+MEM_OPERAND = "ptrtoint (ptr @pydbt_mem to i64)"
+DISP32_MAX = (1 << 31) - 1
+_bound = [None]                # the last base bind_memory made a literal (-d out_asm's)
+
+
+def bind_memory(text, imports):
+    """The text with the guest memory's base (symbol pydbt_mem's value in
+    `imports`) a literal when it fits a 32-bit displacement: LLVM folds it into
+    each access's addressing (`movzbl BASE(%reg)`: no 64-bit `movabs` of the base,
+    no register for it).  Any other base stays a symbol."""
+    base = (imports or {}).get("pydbt_mem")
+    if base is None or not 0 < base <= DISP32_MAX or MEM_OPERAND not in text:
+        return text
+    _bound[0] = base
+    return text.replace(MEM_OPERAND, str(base))
+
+
 def compile(text, name, imports=None, pc=None, exports=(), level="full"):
     """One module's text -> (tracker, address of its function `name`), the
     object from the disk cache or compiled at `level` (and then put there), linked with
-    `imports` (symbol -> absolute value).  The code lives as long as the
+    `imports` (symbol -> absolute value; the guest memory's base may become a
+    literal: bind_memory).  The code lives as long as the
     tracker does.  pc: the guest pc the perf map names it by; exports: other
     symbols of the module to find in the tracker (`tracker[sym]`)."""
+    text = bind_memory(text, imports)
     obj, hit = cached_object(text, name, level)
     t0 = time.perf_counter()
     tracker, addr = link(obj, name, imports, exports, pc)
@@ -250,7 +275,10 @@ def link(obj, name, imports=None, exports=(), pc=None):
 
 
 def assembly(text, level="full"):
-    """The host assembly of a module's text (-d out_asm)."""
+    """The host assembly of a module's text (-d out_asm), with the guest
+    memory's base as `compile` last bound it."""
+    if _bound[0] is not None:
+        text = bind_memory(text, {"pydbt_mem": _bound[0]})
     with _lock:
         s = _init()
         return s["tms"][level].emit_assembly(parse(text, level=level))

@@ -4,6 +4,13 @@ The guest address space is a single anonymous host mapping of `space` bytes
 (reserved, not committed: MAP_NORESERVE; 16 GiB unless `-R` says otherwise), so
 guest address `a` is byte `a` of `self.buf` and native code can reach it as
 `host_base + a`.  Guest addresses at or above `space` do not exist (they fault).
+The mapping goes at host address LOW_BASE when that range is free (the
+process's first guest memory: MAP_FIXED_NOREPLACE), so native code reaches
+guest memory by a 32-bit displacement, `movzbl LOW_BASE(%reg)`, with no
+64-bit constant and no register for the base (llvm_jit.bind_memory); `buf` is
+then a ctypes char array over it (slices are bytes, as an mmap's), unmapped
+when the last view of it goes.  Elsewhere (taken, or refused) it is an mmap
+wherever the host puts it, and native code adds the base as a 64-bit symbol.
 
 Permissions live in `perm`, one byte per 4 KiB page: PROT_READ/WRITE/EXEC bits
 as Linux, plus `CODE` on pages that hold translated code.  Translated code does
@@ -53,6 +60,7 @@ import resource
 import signal
 import struct
 import threading
+import weakref
 from bisect import bisect_left
 
 from ..errors import segv, UserError, GuestFault, Watchpoint
@@ -74,12 +82,32 @@ MAP_SHARED = 0x01
 MAP_PRIVATE = 0x02
 MAP_ANONYMOUS = 0x20
 MAP_FIXED_NOREPLACE = 0x100000
+# where the guest space goes when the range is free: below 2 GiB, so a native
+# access's displacement reaches the base (and above the first GiB, which a
+# non-PIE host's heap grows into)
+LOW_BASE = 1 << 30
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mmap.restype = ctypes.c_void_p
 _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
                        ctypes.c_int, ctypes.c_long]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 _MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+def _reserve(space):
+    """The guest space's host mapping: at LOW_BASE when the range is free (a
+    ctypes char array, unmapped when the last reference to it goes: views keep
+    it), else an mmap wherever the host puts it."""
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE
+    r = _libc.mmap(LOW_BASE, space, mmap.PROT_READ | mmap.PROT_WRITE, flags | MAP_FIXED_NOREPLACE, -1, 0)
+    if r == LOW_BASE:
+        buf = (ctypes.c_char * space).from_address(r)
+        weakref.finalize(buf, _libc.munmap, r, space).atexit = False   # (threads may still run at exit)
+        return buf
+    if r is not None and r != _MAP_FAILED:     # (a kernel before 4.17 took the address as a hint)
+        _libc.munmap(r, space)
+    return mmap.mmap(-1, space, flags=flags)
 
 
 class _Iovec(ctypes.Structure):
@@ -175,14 +203,14 @@ class GuestMemory:
         self.space = space
         npages = space >> PAGE_SHIFT
         try:
-            self.buf = mmap.mmap(-1, space, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
+            self.buf = _reserve(space)
             self.perm = bytearray(npages)
             self.pages = [None] * (npages + TABLE_PAD)       # page -> PageViews: see above
         except (OSError, MemoryError) as e:
             why = e.strerror if isinstance(e, OSError) else "out of memory"
             raise UserError(f"cannot reserve {_size_text(space)} of host memory for the guest address space "
                             f"({why}); a smaller -R (and a larger 'ulimit -v') helps") from None
-        base = memoryview(self.buf)
+        base = memoryview(self.buf).cast("B")     # (a ctypes array's is of format <c)
         self._ro, self._rw = PageViews(base, False), PageViews(base, True)
         self.host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
         self.vmas = []                       # sorted, non-overlapping

@@ -37,6 +37,19 @@ def fresh_config():
     llvm_cache._config.update(saved)
 
 
+@pytest.fixture(autouse=True)
+def low_base_taken():
+    """A guest memory holding runtime/memory.py's LOW_BASE (if no live one has it)
+    for the test: the memories the test makes all lie elsewhere, where the text
+    names the base by a symbol (at LOW_BASE it is a literal of the text, the same
+    in every run there: test_llvm_membase.py), whichever memories earlier tests
+    left for the garbage collector."""
+    from pydbt.runtime.memory import GuestMemory
+    blocker = GuestMemory(space=1 << 24)
+    yield
+    del blocker
+
+
 def _shared_modules():
     """backends/llvm.py makes two modules once per process, with the first TB: the
     one all TBs share (entry, callback) and NativeAtomics.  Made here, with the
