@@ -96,6 +96,14 @@ def make_key(environment, text):
     return key
 
 
+def load_native():
+    """Load the native tier (llvmlite, the JIT: what the first compile does)
+    ahead of it: a run that will load objects from this cache (the compile
+    thread's first job)."""
+    from . import llvm_jit
+    llvm_jit.environment()
+
+
 def key_made(function):
     """The key this thread made last for a text that defines `function` (a
     native job's, just finished: what the object was looked up by), or None;

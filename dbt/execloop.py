@@ -325,6 +325,10 @@ class Engine:
             log = RegionLog.open(llvm_cache.cache(), exe, getattr(self.proc, "sysroot", None),
                                  self.arch.name)
             cur = self._rlog = (exe, log)
+            if log is not None and log.records and not getattr(self.compiler, "loaded", True):
+                # (a run before made native code: this one will load it, so the
+                # compile thread loads the native tier now, beside the guest)
+                self.compiler.submit(llvm_cache.load_native, lambda result: None)
         return cur[1] if self.debug is None else None
 
     def _formed(self, backend, tb, block, job):
@@ -390,7 +394,7 @@ class Engine:
         from_jit = self._counts_itself(old.tier)
         # (warm: its region's object is on disk, from a run before: loading it
         # costs ~1 ms, so no warm-up nor payback, and the highest such tier)
-        warm = self._warm_tier(old) if from_jit else None
+        warm = self._warm_tier(old)
         tier = old.tier + 1 if warm is None else warm
         if warm is not None:
             STATS.extra["regions_warm"] = STATS.extra.get("regions_warm", 0) + 1
@@ -400,13 +404,14 @@ class Engine:
         native = hasattr(backend, "prepare")           # (a two-half compile: native code)
         self.proc.cpu.pc = old.pc                      # (a fetch fault is reported here)
         # (the compile thread only from a JIT tier: code left on the interpreter
-        # while native code is made runs ~10x slower, and more of it gets hot)
+        # while native code is made runs ~10x slower, and more of it gets hot;
+        # or for a warm one, whatever the tier: a load, ~1 ms)
         # (the cost of compiles from the bytecode JIT, to predict the next one's)
         measure = native and from_jit and not self._native(old.tier)
         first = not self.policy.jobs
-        if native and from_jit:
+        if native and (from_jit or warm is not None):
             self.policy.jobs += 1
-        if self.compiler is None or not native or not from_jit:
+        if self.compiler is None or not native or not (from_jit or warm is not None):
             t0 = time.thread_time()
             new = self._make_tb(old.pc, tier)
             if native:

@@ -21,9 +21,13 @@ at the first that is not (the guest code differs) it answers from the live
 profile for the rest (`diverged`).
 
 Warm promotion (the engine's `_promote`): a hot block whose record's object
-is in the disk cache (`cached`: its key's file exists, one stat) skips the
-warm-up and the payback rule, and goes straight to the highest tier whose
-object is cached (under auto: the optimized level, not quick code first).
+is in the disk cache (`cached`: its key's file exists, one stat, the key
+being the one the record's run looked its object up by) skips the warm-up
+and the payback rule, and goes straight to the highest tier whose object is
+cached (under auto: the optimized level, not quick code first), from the
+interpreter too (not through the bytecode JIT), in the compile thread.  And
+when a program's log has records, the compile thread loads the native tier
+(llvmlite) at once, beside the guest, instead of at the first compile.
 
 The records of a program are one file, `regions/<program key>.rlog` under the
 code cache's directory; the program key is a hash of the main executable's

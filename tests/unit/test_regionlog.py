@@ -167,3 +167,55 @@ def test_the_program_key_follows_the_executables_bytes(tmp_path):
     assert k1 != regionlog.program_key(str(exe), None, "riscv64")
     assert regionlog.program_key(str(tmp_path / "missing"), None, "riscv64") is None
     assert RegionLog.open(None, str(exe), None, "riscv64") is None       # (no code cache: no log)
+
+
+# --- the engine: a warm run's hot block goes straight to its cached tier ---------------
+
+def _engine(tmp_path, warmup, sync):
+    """An engine of every tier running test_promotion's loop, with an executable
+    (the program's key) and a code cache under tmp_path."""
+    import pytest
+    pytest.importorskip("llvmlite")
+    from test_promotion import LOOP, Queue, engine_rig
+    proc, engine = engine_rig(LOOP, thresholds=(1, 5, 1), native_warmup=warmup, sync=sync,
+                              backends=("interp", "pybytecode", "llvm-quick", "llvm"))
+    exe = tmp_path / "prog"
+    if not exe.exists():
+        exe.write_bytes(b"\x7fELF the program")
+    proc.exe_path = str(exe)
+    if not sync:
+        engine.compiler = Queue()
+    return proc, engine
+
+
+def test_a_warm_block_skips_the_warm_up_and_goes_to_the_cached_tier(tmp_path):
+    from pydbt.backends import llvm_cache
+    from test_promotion import run
+    llvm_cache.configure(str(tmp_path / "cache"))
+    try:
+        proc, engine = _engine(tmp_path, 0.0, True)          # the first run: every tier in turn
+        run(proc, engine, 100_000)
+        assert engine.tiers[engine.cache.get(0x10000).tier].name == "llvm"
+        assert "regions_warm" not in STATS.extra
+        # the next run: a warm-up no native compile gets past, but the loop's
+        # record names an object on disk: loaded at the first promotion
+        # (from the interpreter), at the optimized tier
+        proc, engine = _engine(tmp_path, 1000.0, False)
+        run(proc, engine, 10)
+        assert len(engine.compiler.jobs) == 1
+        tb = engine.cache.get(0x10000)
+        assert engine.tiers[tb.tier].name == "interp" and tb.promoting
+        engine.compiler.run()
+        assert engine.tiers[engine.cache.get(0x10000).tier].name == "llvm"
+        assert STATS.extra["regions_warm"] == 1
+        assert STATS.extra["regions_replayed"] == STATS.extra["regions_replay_hits"] == 1
+        assert STATS.extra.get("native_compiles", 0) == 0
+        run(proc, engine, 1000)
+        # without the code cache: no records, the warm-up holds it on the bytecode JIT
+        llvm_cache.configure("off")
+        proc, engine = _engine(tmp_path, 1000.0, False)
+        run(proc, engine, 1000)
+        assert engine.tiers[engine.cache.get(0x10000).tier].name == "pybytecode"
+        assert not engine.compiler.jobs and "regions_warm" not in STATS.extra
+    finally:
+        llvm_cache.configure(None)
