@@ -33,10 +33,13 @@ The records of a program are one file, `regions/<program key>.rlog` under the
 code cache's directory; the program key is a hash of the main executable's
 bytes, the sysroot (-L), the guest architecture and pydbt's version (a forked
 child shares its parent's; an execve'd program has its own).  The file is
-read once per program, and written (merged with what another run wrote
-meanwhile: records of this run win) after a record is added or changed, to
-a temporary file renamed over it, so a concurrent reader sees a whole file;
-a missing, unreadable or corrupt file is no records.  Without a code cache
+read once per program; a record added or changed is a line appended to it
+(one O_APPEND write: concurrent runs' lines do not mix; the last line of a
+region wins; a line cut short, by a run killed while writing, is no
+record).  A file of another format, or mostly of lines made again since
+(COMPACT), is written anew at the run's first record (its records merged
+with this run's, the newest MAX_RECORDS) to a temporary file renamed over
+it; a missing, unreadable or corrupt file is no records.  Without a code cache
 (`-code-cache off`) there is no log.  `-stats`: regions_replayed (formed from
 a record), regions_replay_hits (whose key was the record's: the object
 loaded), regions_replay_diverged, regions_warm (promoted without the
@@ -50,8 +53,10 @@ from _blake2 import blake2b
 
 from .stats import STATS
 
-FORMAT = "pydbt-regions 1"
-MAX_RECORDS = 20000                   # records kept per program (the newest)
+FORMAT = "pydbt-regions 2"
+MAX_RECORDS = 4096                    # records kept per program (the newest)
+COMPACT = 2                           # the file is written anew past this many lines a record
+END = " ."                            # a record's line ends so (a line cut short is no record)
 MAX_KEYS = 4                          # object keys kept per record (the newest)
 
 
@@ -146,11 +151,14 @@ class RegionLog:
     def __init__(self, root, key):
         self.path = os.path.join(root, "regions", key + ".rlog")
         self.lock = threading.Lock()
-        self.records = self._read()               # the runs' before: replayed
-        self.mine = {}                            # this run's (written, winning a merge; not
-                                                  # replayed: re-forming a region in this run
+        self.records, whole, lines = self._read()  # the runs' before: replayed
+        self.mine = {}                            # this run's (written; not replayed:
+                                                  # re-forming a region in this run
                                                   # follows the live profile)
         self.negative = set()                     # (name, pc) found uncached once
+        # (written anew at the first record: a file of another format, or
+        # mostly records made again since)
+        self.rewrite = not whole or lines > COMPACT * len(self.records) + 64
 
     @classmethod
     def open(cls, disk, exe_path, sysroot, arch_name):
@@ -161,24 +169,29 @@ class RegionLog:
         return None if key is None else cls(disk.root, key)
 
     def _read(self):
+        """-> (records, whether the file is of this format, its lines)"""
         try:
             with open(self.path, "r", encoding="ascii") as f:
-                lines = f.read().split("\n")
+                lines = f.read().split("\n")     # (each record's line starts with a newline)
+        except FileNotFoundError:
+            return {}, True, 0
         except (OSError, ValueError):
-            return {}
+            return {}, False, 0
         if not lines or lines[0] != FORMAT:
-            return {}
+            return {}, False, 0
         records = {}
         for line in lines[1:]:
-            if not line:
+            if not line.endswith(END):             # (cut short: a run killed while appending)
                 continue
             try:
-                name, pc, keys, answers = line.split(" ", 3)
-                records[(name, int(pc, 16))] = (tuple(k for k in keys.split(";") if k != "-"),
-                                                _decode(answers))
+                name, pc, keys, answers = line[:-len(END)].split(" ", 3)
+                where = (name, int(pc, 16))
+                rec = (tuple(k for k in keys.split(";") if k != "-"), _decode(answers))
             except (ValueError, IndexError):       # (a corrupt line: ignored)
                 continue
-        return records
+            records.pop(where, None)               # (the last line of a region wins, and
+            records[where] = rec                   # counts as the newest)
+        return records, True, len(lines) - 1
 
     def replay(self, name, pc, live):
         """The profile for a region of backend `name` at pc: the record's answers, else live."""
@@ -215,33 +228,60 @@ class RegionLog:
             keys = () if key is None else (key,)
             if rec is not None and rec[1] == profile.answers:
                 keys = tuple(k for k in rec[0] if k != key)[-(MAX_KEYS - len(keys)):] + keys
-            self.mine[(name, pc)] = (keys, profile.answers)
-        self.save()
+            new = self.mine[(name, pc)] = (keys, profile.answers)
+            self._append(_line(name, pc, new))
 
-    def save(self):
-        """Write the records, merged with the file's (this run's win), atomically."""
-        with self.lock:
-            merged = self._read()
-            merged.update(self.mine)
-            if len(merged) > MAX_RECORDS:
-                merged = dict(list(merged.items())[-MAX_RECORDS:])
-            lines = [FORMAT] + [f"{name} {pc:x} {';'.join(keys) or '-'} {_encode(answers)}"
-                                for (name, pc), (keys, answers) in merged.items()]
-            d = os.path.dirname(self.path)
-            tmp = None
+    def _append(self, line):
+        """(under the lock) One record more at the file's end: one write of
+        O_APPEND, which concurrent runs' do not split; or the file written anew."""
+        if not self.rewrite:
             try:
-                os.makedirs(d, exist_ok=True)
-                import tempfile
-                fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
-                with os.fdopen(fd, "w", encoding="ascii") as f:
-                    f.write("\n".join(lines) + "\n")
-                os.replace(tmp, self.path)
-                tmp = None
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            except FileNotFoundError:
+                fd = None
             except OSError:
-                pass                               # (a read-only cache: no records kept)
-            finally:
-                if tmp is not None:
-                    try:
-                        os.unlink(tmp)
-                    except OSError:
-                        pass
+                return                             # (a read-only cache: no records kept)
+            if fd is not None:
+                try:
+                    os.write(fd, line.encode("ascii"))
+                except OSError:
+                    pass
+                finally:
+                    os.close(fd)
+                return
+        self.rewrite = False
+        self._write()
+
+    def _write(self):
+        """The file anew: its records (another run's meanwhile too) and this
+        run's, the newest MAX_RECORDS, to a temporary file renamed over it."""
+        records = self._read()[0]
+        for where, rec in self.mine.items():
+            records.pop(where, None)
+            records[where] = rec
+        text = FORMAT + "".join(_line(name, pc, rec) for (name, pc), rec in
+                                       list(records.items())[-MAX_RECORDS:])
+        d = os.path.dirname(self.path)
+        tmp = None
+        try:
+            os.makedirs(d, exist_ok=True)
+            import tempfile
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(text)
+            os.replace(tmp, self.path)
+            tmp = None
+        except OSError:
+            pass                                   # (a read-only cache: no records kept)
+        finally:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+
+
+def _line(name, pc, rec):
+    keys, answers = rec
+    # (the newline first: a line cut short before is ended by the next)
+    return f"\n{name} {pc:x} {';'.join(keys) or '-'} {_encode(answers)}{END}"

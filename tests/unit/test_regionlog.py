@@ -120,14 +120,17 @@ def test_a_corrupt_file_or_line_is_no_record(tmp_path):
     _formed(log, "llvm", 0x1000, [("r", 0x1004, True)], "k1")
     path = log.path
     with open(path, "a") as f:
-        f.write("llvm zz k2 r1+\nllvm 2000\nllvm 3000 k3 q\n")
+        f.write("\nllvm zz k2 r1+ .\nllvm 2000 .\nllvm 3000 k3 q .\nllvm 4000 k4 r4004+")
     assert set(RegionLog(str(tmp_path), "prog").records) == {("llvm", 0x1000)}
     with open(path, "wb") as f:
         f.write(os.urandom(300))
     assert RegionLog(str(tmp_path), "prog").records == {}
     with open(path, "w") as f:
-        f.write("pydbt-regions 0\nllvm 1000 k1 r1004+\n")            # (another format)
+        f.write("pydbt-regions 0\nllvm 1000 k1 r1004+ .")            # (another format)
     assert RegionLog(str(tmp_path), "prog").records == {}
+    fresh = RegionLog(str(tmp_path), "prog")
+    _formed(fresh, "llvm", 0x2000, [("e", 0x2004, True)], "k2")       # (written anew in this one)
+    assert RegionLog(str(tmp_path), "prog").records == {("llvm", 0x2000): (("k2",), [("e", 0x2004, True)])}
 
 
 def test_replay_counts_and_hits(tmp_path):
@@ -219,3 +222,26 @@ def test_a_warm_block_skips_the_warm_up_and_goes_to_the_cached_tier(tmp_path):
         assert not engine.compiler.jobs and "regions_warm" not in STATS.extra
     finally:
         llvm_cache.configure(None)
+
+
+def test_a_line_cut_short_is_no_record_and_spoils_no_other(tmp_path):
+    log = RegionLog(str(tmp_path), "prog")
+    _formed(log, "llvm", 0x1000, [("r", 0x1004, True)], "k1")
+    with open(log.path, "a") as f:
+        f.write("\nllvm 3000 k3 r3004+,e30")             # (a run killed while appending)
+    later = RegionLog(str(tmp_path), "prog")
+    assert set(later.records) == {("llvm", 0x1000)}
+    _formed(later, "llvm", 0x4000, [("r", 0x4004, False)], "k4")
+    assert set(RegionLog(str(tmp_path), "prog").records) == {("llvm", 0x1000), ("llvm", 0x4000)}
+
+
+def test_a_file_of_lines_made_again_is_written_anew(tmp_path):
+    log = RegionLog(str(tmp_path), "prog")
+    for i in range(200):                                 # (one region, made again and again)
+        _formed(log, "llvm", 0x1000, [("r", 0x1004, i % 2 == 0)], f"k{i}")
+    assert open(log.path).read().count("\n") == 200
+    again = RegionLog(str(tmp_path), "prog")
+    assert again.records[("llvm", 0x1000)] == (("k199",), [("r", 0x1004, False)])
+    _formed(again, "llvm", 0x2000, [], "k")
+    assert open(log.path).read().count("\n") == 2        # (the header, then a line a record)
+    assert set(RegionLog(str(tmp_path), "prog").records) == {("llvm", 0x1000), ("llvm", 0x2000)}
