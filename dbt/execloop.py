@@ -322,8 +322,10 @@ class Engine:
         cur = self._rlog
         if cur[0] != exe:                            # (the first, or an execve'd program)
             from pydbt.backends import llvm_cache
-            log = RegionLog.open(llvm_cache.cache(), exe, getattr(self.proc, "sysroot", None),
-                                 self.arch.name)
+            # (what else the text of a region depends on: one log for each)
+            variant = (f"{self.arch.name} count={self.counter is not None} chain={self.cache.chaining} "
+                       f"max={self.max_insns} off={','.join(sorted(self.disabled_passes or ()))}")
+            log = RegionLog.open(llvm_cache.cache(), exe, getattr(self.proc, "sysroot", None), variant)
             cur = self._rlog = (exe, log)
             if log is not None and log.records and not getattr(self.compiler, "loaded", True):
                 # (a run before made native code: this one will load it, so the
@@ -405,13 +407,14 @@ class Engine:
         self.proc.cpu.pc = old.pc                      # (a fetch fault is reported here)
         # (the compile thread only from a JIT tier: code left on the interpreter
         # while native code is made runs ~10x slower, and more of it gets hot;
-        # or for a warm one, whatever the tier: a load, ~1 ms)
+        # a warm one from the interpreter too: a load, ~1 ms, and the regions
+        # after it formed as in the run before, whose were made here too)
         # (the cost of compiles from the bytecode JIT, to predict the next one's)
         measure = native and from_jit and not self._native(old.tier)
         first = not self.policy.jobs
         if native and (from_jit or warm is not None):
             self.policy.jobs += 1
-        if self.compiler is None or not native or not (from_jit or warm is not None):
+        if self.compiler is None or not native or not from_jit:
             t0 = time.thread_time()
             new = self._make_tb(old.pc, tier)
             if native:

@@ -25,14 +25,18 @@ is in the disk cache (`cached`: its key's file exists, one stat, the key
 being the one the record's run looked its object up by) skips the warm-up
 and the payback rule, and goes straight to the highest tier whose object is
 cached (under auto: the optimized level, not quick code first), from the
-interpreter too (not through the bytecode JIT), in the compile thread.  And
+interpreter too (not through the bytecode JIT; in the guest's thread, as the
+interpreter's promotions are).  And
 when a program's log has records, the compile thread loads the native tier
 (llvmlite) at once, beside the guest, instead of at the first compile.
 
 The records of a program are one file, `regions/<program key>.rlog` under the
 code cache's directory; the program key is a hash of the main executable's
-bytes, the sysroot (-L), the guest architecture and pydbt's version (a forked
-child shares its parent's; an execve'd program has its own).  The file is
+bytes, the sysroot (-L), pydbt's version, the guest architecture and the
+engine's settings that change a region's text (-stats counts instructions in
+the code; -d nochain; -one-insn-per-tb; -disable-pass): a run of other settings
+keeps records of its own (a forked child shares its parent's; an execve'd
+program has its own).  The file is
 read once per program; a record added or changed is a line appended to it
 (one O_APPEND write: concurrent runs' lines do not mix; the last line of a
 region wins; a line cut short, by a run killed while writing, is no
@@ -65,10 +69,12 @@ def _stat(key, n=1):
     extra[key] = extra.get(key, 0) + n
 
 
-def program_key(exe_path, sysroot, arch_name):
+def program_key(exe_path, sysroot, variant):
     """Identifies a program's code: its executable's bytes, the sysroot its
-    interpreter and libraries come from, the guest architecture, pydbt's
-    version.  None if the executable cannot be read."""
+    interpreter and libraries come from, pydbt's version, and `variant` (the
+    guest architecture, and the engine's settings that change a region's
+    text: -stats' counting in the code, for one).  None if the executable
+    cannot be read."""
     from . import __version__
     h = blake2b(digest_size=16)
     try:
@@ -80,7 +86,7 @@ def program_key(exe_path, sysroot, arch_name):
                 h.update(chunk)
     except (OSError, TypeError, ValueError):
         return None
-    h.update(f"\0{sysroot or ''}\0{arch_name}\0{__version__}".encode())
+    h.update(f"\0{sysroot or ''}\0{variant}\0{__version__}".encode())
     return h.hexdigest()
 
 
@@ -161,11 +167,11 @@ class RegionLog:
         self.rewrite = not whole or lines > COMPACT * len(self.records) + 64
 
     @classmethod
-    def open(cls, disk, exe_path, sysroot, arch_name):
+    def open(cls, disk, exe_path, sysroot, variant):
         """The log of the program, or None (no code cache, no readable executable)."""
         if disk is None or not getattr(disk, "enabled", False) or not exe_path:
             return None
-        key = program_key(exe_path, sysroot, arch_name)
+        key = program_key(exe_path, sysroot, variant)
         return None if key is None else cls(disk.root, key)
 
     def _read(self):

@@ -105,9 +105,11 @@ def test_stale_records_cost_misses_not_results(tmp_path):
     # (compiles in the guest's thread: both runs form the loop's region at one pc)
     _run(donor, cache, tmp_path, _oracle(donor, tmp_path), ["-sync-compile"])
     [rlog] = _records(cache)
-    key = regionlog.program_key(str(binary), None, "riscv64")
-    shutil.copy(rlog, rlog.with_name(key + ".rlog"))        # (the other build's records as its own)
     oracle = _oracle(binary, tmp_path)
+    # (the name of the build's own records: from a run in another cache)
+    _run(binary, tmp_path / "other", tmp_path, oracle, ["-sync-compile"])
+    [own] = _records(tmp_path / "other")
+    shutil.copy(rlog, cache / "regions" / own.name)        # (the other build's records as its own)
     assert oracle.stdout != _oracle(donor, tmp_path).stdout
     stale = _run(binary, cache, tmp_path, oracle, ["-sync-compile"])
     assert stale["regions_replayed"] > 0                    # (at the same pcs: other code)
