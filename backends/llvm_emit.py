@@ -458,13 +458,16 @@ class Emitter:
     def _heads(self):
         """label -> (guest pc of its first instruction, instructions before it in
         block order): where a back-edge leaves when the budget is spent."""
-        heads = {}
-        ops = self.block.ops
-        for at, o in enumerate(ops):
-            if o.name == "label":
-                before = sum(1 for x in ops[:at] if x.name == "insn_start")
-                pc = next((x.consts[0] for x in ops[at:] if x.name == "insn_start"), None)
-                heads[o.consts[0]] = (pc, before)
+        heads, waiting, before = {}, [], 0
+        for o in self.block.ops:                     # (one pass: a label's pc is the next insn's)
+            if o.name == "insn_start":
+                for lab in waiting:
+                    heads[lab] = (o.consts[0], heads[lab][1])
+                waiting.clear()
+                before += 1
+            elif o.name == "label":
+                heads[o.consts[0]] = (None, before)
+                waiting.append(o.consts[0])
         return heads
 
     # --- exits --------------------------------------------------------------------------
