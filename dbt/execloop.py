@@ -348,13 +348,14 @@ class Engine:
     def _warm_tier(self, old):
         """The highest native tier above old's whose object of old.pc's recorded
         region is in the disk cache, or None."""
-        log = self._regions()
+        tiers = [t for t in range(len(self.tiers) - 1, old.tier, -1) if self._native(t)]
+        log = self._regions() if tiers else None     # (no native tier: no log, no cache opened)
         if log is None:
             return None
         from pydbt.backends import llvm_cache
         disk = llvm_cache.cache()
-        for tier in range(len(self.tiers) - 1, old.tier, -1):
-            if self._native(tier) and log.cached(disk, self.tiers[tier].name, old.pc):
+        for tier in tiers:
+            if log.cached(disk, self.tiers[tier].name, old.pc):
                 return tier
         return None
 
