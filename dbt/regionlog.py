@@ -26,9 +26,9 @@ being the one the record's run looked its object up by) skips the warm-up
 and the payback rule, and goes straight to the highest tier whose object is
 cached (under auto: the optimized level, not quick code first), from the
 interpreter too (not through the bytecode JIT; in the guest's thread, as the
-interpreter's promotions are).  And
-when a program's log has records, the compile thread loads the native tier
-(llvmlite) at once, beside the guest, instead of at the first compile.
+interpreter's promotions are).  And when a program's log has records, the
+compile thread loads the native tier (llvmlite) at once, beside the guest,
+instead of at the first compile.
 
 The records of a program are one file, `regions/<program key>.rlog` under the
 code cache's directory; the program key is a hash of the main executable's
@@ -36,8 +36,8 @@ bytes, the sysroot (-L), pydbt's version, the guest architecture and the
 engine's settings that change a region's text (-stats counts instructions in
 the code; -d nochain; -one-insn-per-tb; -disable-pass): a run of other settings
 keeps records of its own (a forked child shares its parent's; an execve'd
-program has its own).  The file is
-read once per program; a record added or changed is a line appended to it
+program has its own).  The file is read once per program; a record added
+or changed is a line appended to it
 (one O_APPEND write: concurrent runs' lines do not mix; the last line of a
 region wins; a line cut short, by a run killed while writing, is no
 record).  A file of another format, or mostly of lines made again since
@@ -118,9 +118,9 @@ class Replay:
         self.diverged = False
         self.at = 0
         self.answers = []
-        live_entries = getattr(live, "entries", None)
-        self.entries = None if live_entries is None else \
-            (lambda pc, inside: self._ask("n", pc, live_entries, pc, inside))
+        self._entries = getattr(live, "entries", None)
+        if self._entries is None:
+            self.entries = None                  # (the frontend asks no entries then)
 
     def _ask(self, kind, pc, fn, *args):
         given = self.given
@@ -139,6 +139,9 @@ class Replay:
 
     def ran(self, pc):
         return self._ask("r", pc, self.live.ran, pc)
+
+    def entries(self, pc, inside):
+        return self._ask("n", pc, self._entries, pc, inside)
 
     def entry(self, pc, inside=()):
         return self._ask("e", pc, self.live.entry, pc, inside)
