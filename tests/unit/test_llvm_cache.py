@@ -43,8 +43,11 @@ def low_base_taken():
     for the test: the memories the test makes all lie elsewhere, where the text
     names the base by a symbol (at LOW_BASE it is a literal of the text, the same
     in every run there: test_llvm_membase.py), whichever memories earlier tests
-    left for the garbage collector."""
+    left for the garbage collector (collected first: one of them freeing
+    LOW_BASE during the test would put a memory of the test there)."""
+    import gc
     from pydbt.runtime.memory import GuestMemory
+    gc.collect()
     blocker = GuestMemory(space=1 << 24)
     yield
     del blocker
