@@ -22,7 +22,8 @@ A native region is formed from the answers a run before gave at its pc when
 the code cache holds its record (regionlog.py: the same text, so its object
 loads from disk), and a hot block whose recorded region's object is there
 goes straight to that object's tier, without the warm-up and payback rule
-(`_warm_tier`).
+(`_warm_tier`); quick code so formed is optimized for RERUNS runs' time
+(`_amortized`).
 
 Debugging (`debug`, the gdbstub's server, or None) has one insertion point for
 every ISA and backend, here: a block that would contain a breakpoint address is
@@ -38,6 +39,7 @@ import contextlib
 import signal
 import threading
 import time
+import types
 from errno import EINTR
 
 from .errors import Syscall, GuestFault, Breakpoint, Watchpoint, TRAP_BRKPT, TaskExit
@@ -50,6 +52,9 @@ from .stats import STATS
 from .tb import TB, TBCache, TBContext, STEP
 from .tiering import COPY_MAX, Hotness, NativePolicy, Profile
 from .regionlog import RegionLog
+
+
+RERUNS = 4            # runs a region formed from a record is expected to serve optimized (_amortized)
 
 
 class _Stop:
@@ -102,6 +107,7 @@ class Engine:
         self.indirect = set()                        # pcs first reached by an indirect jump (lookup)
         self.reformed = set()                        # pcs whose region was re-formed (once each)
         self._rlog = (None, None)                    # (executable, its RegionLog or None)
+        self.replayed = set()                        # (tier, pc): regions formed from a record
 
     # --- translation -------------------------------------------------------------
     def translate(self, pc):
@@ -344,6 +350,7 @@ class Engine:
         log.formed(backend.name, tb.pc, replay, llvm_cache.key_made(fname) if fname else None)
         if replay.replayed and not replay.diverged:
             self.reformed.add(tb.pc)                 # (its record is the shape re-forming made)
+            self.replayed.add((tb.tier, tb.pc))
 
     def _warm_tier(self, old):
         """The highest native tier above old's whose object of old.pc's recorded
@@ -358,6 +365,19 @@ class Engine:
             if log.cached(disk, self.tiers[tier].name, old.pc):
                 return tier
         return None
+
+    def _amortized(self, old, hot):
+        """A native region formed from a record (the program ran before, and
+        runs again) is optimized once its time pays for the compile over
+        RERUNS runs: the optimized object stays in the cache for the runs to
+        come, which load it (the payback rule with its events x RERUNS)."""
+        if hot is None or (old.tier, old.pc) not in self.replayed or not self._native(old.tier):
+            return False
+        if time.monotonic() < self.policy.native_from or not self.policy.opt_pays_back(
+                old, types.SimpleNamespace(events=hot.events * RERUNS)):
+            return False
+        STATS.extra["regions_amortized"] = STATS.extra.get("regions_amortized", 0) + 1
+        return True
 
     def _counting(self, tb, fn):
         """A tier that does not count: run fn; after `threshold` runs the TB is
@@ -401,7 +421,8 @@ class Engine:
         tier = old.tier + 1 if warm is None else warm
         if warm is not None:
             STATS.extra["regions_warm"] = STATS.extra.get("regions_warm", 0) + 1
-        elif from_jit and self._native(tier) and not self.policy.may_compile(old, hot, self._native(old.tier)):
+        elif from_jit and self._native(tier) and not self._amortized(old, hot) and \
+                not self.policy.may_compile(old, hot, self._native(old.tier)):
             return old.fn                              # (it asks again: Hotness's RECHECK)
         backend = self.tiers[tier]
         native = hasattr(backend, "prepare")           # (a two-half compile: native code)
