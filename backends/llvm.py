@@ -19,15 +19,20 @@ LLJIT; llvmlite is imported on the first compile only), or from the disk cache
 CPU state: copied in and out at each Python<->native transition, not shared.
 A thread's native context (`NativeCtx`, one per CPU object) holds the 64 guest
 registers as u64 words plus the exit fields; entering native code packs
-`cpu.regs` into it (struct.pack_into), leaving unpacks them back into the same
-list.  Measured (CPython 3.11, the 2-core host under load): pack + unpack of 64
-registers 0.8-1.5 us, a whole transition (copies, the ctypes call, the exit's
-dispatch) ~2.1 us; on the bench workloads native code runs 10^5-10^6 guest
-instructions per transition (intloop: 628 transitions for 2.08 G instructions,
-one per BUDGET back-edges), so the copies cost nothing measurable.  A shared
-buffer would instead slow every register access of the bytecode tier (a
-memoryview item instead of a list item) and change every place that treats
-`cpu.regs` as a list, for no gain here: with tiering a TB changes tier once.
+`cpu.regs` into it (struct.pack_into), and leaving reads back into the same
+list the registers native code wrote back (each TB's exit ORs a bit per
+register it writes back into ctx word CTX_DIRTY: `_readback`).  Measured
+(CPython 3.11, the 2-core host under load): packing 64 registers ~0.8 us,
+reading all 64 back ~1.7 us (an int made for each); a whole transition
+(copies, the ctypes call, the exit's dispatch) ~2-4 us.  On the bench
+workloads native code runs 10^5-10^6 guest instructions per transition
+(intloop: 628 transitions for 2.08 G instructions, one per BUDGET
+back-edges); a real program's long tail of warm blocks makes many more
+(lua5.4 on a script: 300,000, one per ~4,000 instructions, mostly indirect
+jumps into blocks still on the bytecode JIT), where reading back all 64 was
+~5% of the run.  A shared buffer would instead slow every register access of
+the bytecode tier (a memoryview item instead of a list item) and change every
+place that treats `cpu.regs` as a list.
 
 Transitions: `fn(cpu)` (the TB's Python function, what the TB cache and the
 trampoline see) enters native code at its TB (through the state's one
@@ -214,6 +219,31 @@ def _struct(n):
     if s is None:
         s = _STRUCTS[n] = struct.Struct(f"<{n}Q")
     return s
+
+
+_READBACK = {}
+READBACK_MAX = 24
+
+
+def _readback(dirty):
+    """-> (a struct reading the ctx words of the registers set in `dirty`, their
+    indices): what native code wrote back since Python entered it
+    (llvm_emit.CTX_DIRTY), read without making an int of every register: 8
+    registers 0.47 us, 2 0.3 us, all 64 0.96-1.7 us (on the loaded host).
+    None for more than READBACK_MAX of them: all are read back, no slower."""
+    r = _READBACK.get(dirty)
+    if r is None:
+        idx = [g for g in range(E.NREGS_MAX) if dirty >> g & 1]
+        if len(idx) > READBACK_MAX:
+            return None
+        fmt, at = "<", 0
+        for g in idx:
+            fmt += f"{8 * (g - at)}xQ" if g > at else "Q"
+            at = g + 1
+        if len(_READBACK) > 4096:                  # (a bound: masks are per chain of TBs)
+            _READBACK.clear()
+        r = _READBACK[dirty] = (struct.Struct(fmt), tuple(idx))
+    return r
 
 
 class _Word:
@@ -553,10 +583,19 @@ class NativeState:
         w[E.CTX_BUDGET] = budget
         w[E.CTX_STATUS] = 0
         w[E.CTX_ICOUNT] = 0
+        w[E.CTX_DIRTY] = 0
         code = entry(nc.addr, nat.addr)            # (without the GIL: other threads run meanwhile)
         if self.shared:
             nat = self.natives.get(w[E.CTX_EXIT_ID]) or self._dead_native(w[E.CTX_EXIT_ID])
-        regs[:] = s.unpack_from(w, 0)
+        dirty = w[E.CTX_DIRTY]
+        if dirty:                                  # (the registers native code wrote back)
+            some = _readback(dirty)
+            if some is None:
+                regs[:] = s.unpack_from(w, 0)
+            else:
+                rs, idx = some
+                for g, v in zip(idx, rs.unpack_from(w, 0)):
+                    regs[g] = v
         ra = self.res_attr                         # (set meanwhile by a compile, maybe)
         if ra is not None:
             size = w[E.CTX_RES + 1]

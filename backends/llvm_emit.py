@@ -90,7 +90,8 @@ CTX_PGC = CTX_FRM + 1                  # the page caches of a TB with a loop (se
 NPGC_MAX = 8
 CTX_RES = CTX_PGC + NPGC_MAX           # the LR reservation: address, size (0: none), value (see atomic)
 CTX_ENTRY = CTX_RES + 3                # a region's entry (see entry_name), 0 but in an entry's wrapper
-CTX_WORDS = CTX_ENTRY + 1
+CTX_DIRTY = CTX_ENTRY + 1              # the registers written back since Python's entry, a bit each (leave_block)
+CTX_WORDS = CTX_DIRTY + 1
 
 # the shared function that calls back into Python (runtime_text): it saves every register
 CB_CC = "preserve_allcc"
@@ -514,6 +515,11 @@ class Emitter:
             v = self.fresh()
             self.emit(f"{v} = load i64, ptr %r{g}")
             self.emit(f"store i64 {v}, ptr %r{g}.p")
+        if self.written:
+            # (which registers Python reads back when the chain returns to it)
+            d, d2 = self.ctx_load(CTX_DIRTY), self.fresh()
+            self.emit(f"{d2} = or i64 {d}, {lit(sum(1 << g for g in self.written), 64)}")
+            self.ctx_store(CTX_DIRTY, d2)
         if self.counting:
             v, old, new = self.fresh(), self.ctx_load(CTX_ICOUNT), self.fresh()
             self.emit(f"{v} = load i64, ptr %ic")
