@@ -49,6 +49,7 @@ import threading
 import time
 from _blake2 import blake2b    # (hashlib would load OpenSSL at start-up: ~5-40 ms)
 
+from pydbt import atomicfile
 from pydbt.stats import STATS
 
 MAGIC = b"pydbtobj"
@@ -181,26 +182,13 @@ class DiskCache:
         p = self.path(key)
         raw = HEADER.pack(MAGIC, FORMAT, key.encode(), len(data),
                           blake2b(data, digest_size=32).digest()) + data
-        tmp = None
         try:
-            os.makedirs(os.path.dirname(p), exist_ok=True)
-            import tempfile                  # (only when something is written)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(p))
-            with os.fdopen(fd, "wb") as f:
-                f.write(raw)
-            os.replace(tmp, p)
-            tmp = None
+            atomicfile.replace(p, raw)
         except OSError as e:
             with self.lock:
                 self.writable = False
                 self.state = STATS.extra["native_cache"] = f"read-only: {self.root}: {e.strerror or e}"
             return False
-        finally:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
         with self.lock:
             self.written += len(raw)
             first = not self.checked

@@ -59,6 +59,7 @@ import os
 import threading
 from _blake2 import blake2b
 
+from . import atomicfile
 from .stats import STATS
 
 FORMAT = "pydbt-regions 2"
@@ -274,24 +275,10 @@ class RegionLog:
             records[where] = rec
         text = FORMAT + "".join(_line(name, pc, rec) for (name, pc), rec in
                                        list(records.items())[-MAX_RECORDS:])
-        d = os.path.dirname(self.path)
-        tmp = None
         try:
-            os.makedirs(d, exist_ok=True)
-            import tempfile
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
-            with os.fdopen(fd, "w", encoding="ascii") as f:
-                f.write(text)
-            os.replace(tmp, self.path)
-            tmp = None
+            atomicfile.replace(self.path, text)
         except OSError:
             pass                                   # (a read-only cache: no records kept)
-        finally:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
 
 
 def _line(name, pc, rec):
