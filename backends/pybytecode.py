@@ -804,6 +804,7 @@ class Gen:
         # labels that backward branches go to: (pc of the loop head, instructions before it)
         self.heads, self.placed, seen, count = {}, set(), {}, 0
         loops = [(0, len(block.ops))] if self_loop else []
+        self.first_pass = None           # instructions to the first back-edge (the entry's count)
         for k, op in enumerate(block.ops):
             if op.name == "insn_start":
                 count += 1
@@ -813,6 +814,9 @@ class Gen:
                 self.heads[op.consts[0]] = (nxt, count)
             elif op.name in ("br", "brcond") and op.consts[op.name == "brcond"] in seen:
                 loops.append((seen[op.consts[op.name == "brcond"]], k + 1))
+                self.first_pass = count if self.first_pass is None else self.first_pass
+            elif op.name == "goto_tb" and op.consts[0] == block.pc and self.first_pass is None:
+                self.first_pass = count
         self.in_loop = plan_loops(block, loops)
         self.maybe = plan_written(block, self.loop_head is not None)
         self.back_targets = {block.ops[lo].consts[0] for lo, _ in loops if block.ops[lo].name == "label"}
@@ -858,14 +862,16 @@ class Gen:
             e.copy_free_vars(1)          # (HOT_N: a closure's cells come first of all)
         e.resume()
         if self.hot is not None:
-            # a tier below the last: an entry counts the instructions before the
-            # first loop head (its back-edges count the loop's), all of them in
-            # a block without a loop (an estimate: a side exit may leave
-            # sooner); when told to the TB returns promote(pc) (nothing has run yet)
+            # a tier below the last: an entry counts the instructions to the
+            # first back-edge (the first loop's first turn; its back-edges count
+            # the turns after it), all of them in a block without a loop (an
+            # estimate: a side exit may leave sooner; counting only those
+            # before the first loop head, a loop at the block's start entered
+            # often for a turn or two counted 1 an entry: sha256's stayed on
+            # the bytecode JIT for 2 s); when told to the TB returns
+            # promote(pc) (nothing has run yet)
             cold = Label()
-            firsts = [self.heads[lab][1] for lab in self.back_targets]
-            before = 0 if self.loop_head is not None else min(firsts, default=self.block.ninsns)
-            self.count_event(e, cold, max(before, 1))
+            self.count_event(e, cold, max(self.first_pass or self.block.ninsns, 1))
             e.callable_const(self.ctx.promote)
             e.const(self.block.pc)
             e.call(1)

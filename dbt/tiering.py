@@ -98,7 +98,7 @@ ENTRY_COST = 12e-6     # once native code runs: a bytecode block's entry from it
 class Hotness:
     """A TB's hotness count on a tier that counts its own (ctx.hot): how many
     guest instructions it has run, as its code estimates them from its layout
-    (an entry counts the instructions before its first loop head, or all of a
+    (an entry counts the instructions to its first back-edge, or all of a
     block without a loop, a back-edge its loop's: pybytecode.Gen.count_event;
     quick native code also counts an exit's path: llvm_emit.Emitter.count_hot).
     Its events: an entry or a back-edge counts n instructions at once.  (Until

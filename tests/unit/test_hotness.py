@@ -160,13 +160,14 @@ def test_jit_code_counts_inline_and_leaves_only_when_told(leave):
     assert fn.__code__.co_freevars == (pybytecode.HOT_N,) and fn.__closure__[0] is h.cell
     cpu = CPU()
     cpu.regs[A1] = 5000
-    # counted: the entry 1 (the addi before the loop), each back-edge 2 (the
-    # loop's instructions): 1 + 2k after k iterations, 301 at the 150th
+    # counted: the entry 3 (the addi before the loop and the loop's first
+    # turn), each back-edge 2 (the loop's turn it starts): 3 + 2k at the k-th
+    # back-edge, 301 at the 149th
     if leave:
         # (asked, the engine promoted it: it leaves at the loop's head by a lookup)
         assert fn(cpu) == ("lookup", CODE + 4)
         assert asked == [301]
-        assert cpu.regs[A0] == 150 and cpu.regs[A2] == 1       # (written back at the loop's head)
+        assert cpu.regs[A0] == 149 and cpu.regs[A2] == 1       # (written back at the loop's head)
     else:
         with pytest.raises(Syscall):                          # (the block ends in the ecall)
             fn(cpu)
@@ -187,8 +188,8 @@ def test_a_countdown_taken_below_zero_still_expires():
     cpu.regs[A1] = 1000
     with pytest.raises(Syscall):
         fn(cpu)
-    # (its first cell of 256, 1 more below 0, the entry's 1; then 21 iterations of 2)
-    assert asked and asked[0] == 256 + 1 + 1 + 42 == 300, asked
+    # (its first cell of 256, 1 more below 0, the entry's 3; then 20 back-edges of 2)
+    assert asked and asked[0] == 256 + 1 + 3 + 40 == 300, asked
 
 
 def test_the_countdown_code_is_what_bytecode_builds():
