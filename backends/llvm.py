@@ -7,7 +7,7 @@ TB.region).  Under `-backend llvm` a TB is compiled when the interpreter has
 run it `-jit-threshold` times; under `-backend auto` (the default,
 dbt/execloop.py) when the bytecode JIT has seen it hot (`-native-threshold`),
 first at llvm_jit's "quick" level (llvm_quick.py: the same state, slots and
-exits; a quick TB counts its entries and back-edges in a word of its own,
+exits; a quick TB counts the guest instructions it runs in a word of its own,
 see `hot_word`), then at the "full" one; and then
 `prepare` (the IR text: Python, under the GIL) runs in the guest's thread and
 `finish` (LLVM: parse, optimize, codegen, link; without the GIL) in the

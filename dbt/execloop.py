@@ -70,7 +70,7 @@ class Engine:
     thresholds[i]: how hot a TB gets on tiers[i] before tiers[i + 1] compiles it
     (a threshold of 0 skips its tier).  A TB starts on the first tier; the last
     one's code stays.  On a tier that counts its own hotness (`counts_hotness`:
-    the bytecode JIT counts entries and loop back-edges in its code) the TB calls
+    the bytecode JIT counts the guest instructions it runs in its code) the TB calls
     `promote` once it is hot (quick native code counts in a word per TB, see
     backends/llvm_quick.py); on another (the interpreter) a
     wrapper counts runs.
@@ -370,7 +370,7 @@ class Engine:
         """A native region formed from a record (the program ran before, and
         runs again) is optimized once its time pays for the compile over
         RERUNS runs: the optimized object stays in the cache for the runs to
-        come, which load it (the payback rule with its events x RERUNS)."""
+        come, which load it (the payback rule with its instructions x RERUNS)."""
         if hot is None or (old.tier, old.pc) not in self.replayed or not self._native(old.tier):
             return False
         if time.monotonic() < self.policy.native_from or not self.policy.opt_pays_back(
