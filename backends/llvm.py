@@ -171,11 +171,6 @@ def unsupported():
     return llvm_jit.unsupported()
 
 
-def _stat(key, n=1):
-    extra = STATS.extra
-    extra[key] = extra.get(key, 0) + n
-
-
 class NativeCtx:
     """One thread's (one CPU object's) native context: see llvm_emit.CTX_*."""
     __slots__ = ("words", "addr", "cpu", "error", "fp", "__weakref__")
@@ -497,7 +492,7 @@ class NativeState:
             self.natives[nat.tb_id] = nat
             for k in range(nat.nexits):
                 self.slots[nat.slot0 + k] = 0
-        _stat("native_tbs")
+        STATS.bump("native_tbs")
         fn = self.wrapper(nat)
         fn.entry_fns = [self.wrapper(self._entry(nat, pc, nat.tracker[sym])) for pc, sym in nat.entries]
         return fn
@@ -729,7 +724,7 @@ class NativeState:
         addr = dn.addr if dn is not None and dn.state is self and dn.tb_id in self.natives else 0
         self.slots[nat.slot0 + k] = addr
         if addr:
-            _stat("native_chains_patched")
+            STATS.bump("native_chains_patched")
 
     def drop(self, tb):
         """tb is invalidated: nothing native leads into it any more; its code is
@@ -750,7 +745,7 @@ class NativeState:
             self.slots[nat.slot0 + k] = 0
         self._jc_forget(nat)
         self.epoch += 1                            # (after the unlinking: see enter)
-        _stat("native_dropped")
+        STATS.bump("native_dropped")
 
     def _jc_forget(self, nat):
         """The jump cache no longer leads to nat's code."""

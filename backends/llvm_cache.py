@@ -62,11 +62,6 @@ SUBDIRS = 256                                 # <2 hex> subdirectories
 SAMPLE_OVER = 0.875                           # the first check looks at everything over this x the cap
 
 
-def _stat(key, n=1):
-    extra = STATS.extra
-    extra[key] = extra.get(key, 0) + n
-
-
 def default_dir(environ=None):
     """$XDG_CACHE_HOME/pydbt/native, else ~/.cache/pydbt/native; None when
     there is no XDG_CACHE_HOME and no home directory (never made up)."""
@@ -157,7 +152,7 @@ class DiskCache:
             return None
         data = self._check(key, raw)
         if data is None:
-            _stat("native_cache_corrupt")
+            STATS.bump("native_cache_corrupt")
             return None
         try:
             os.utime(p)                          # (last use: pruning drops the oldest)
@@ -258,7 +253,7 @@ class DiskCache:
                 continue                        # (another process pruned it first)
             total -= size
             n += 1
-        _stat("native_cache_pruned", n)
+        STATS.bump("native_cache_pruned", n)
         return n
 
 

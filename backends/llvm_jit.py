@@ -205,11 +205,6 @@ def parse(text, verify=False, name=None, level="full"):
     return mod
 
 
-def _stat(key, n=1):
-    extra = STATS.extra
-    extra[key] = extra.get(key, 0) + n
-
-
 # the text of the guest memory's base (llvm_emit.Emitter.host: `add i64 a, <this>`)
 MEM_OPERAND = "ptrtoint (ptr @pydbt_mem to i64)"
 DISP32_MAX = (1 << 31) - 1
@@ -255,13 +250,13 @@ def cached_object(text, name, level="full"):
         key = llvm_cache.make_key(environment(level), text)
         obj = disk.get(key)
     if obj is not None:
-        _stat("native_cache_hits")
+        STATS.bump("native_cache_hits")
         _load_ms(t0)
         return obj, True
     obj = compile_object(text, name, level)
-    _stat("native_compiles")
+    STATS.bump("native_compiles")
     if disk is not None:
-        _stat("native_cache_misses")
+        STATS.bump("native_cache_misses")
         disk.put(key, obj)
     return obj, False
 

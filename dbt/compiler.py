@@ -95,7 +95,7 @@ class Compiler:
                 try:
                     result = work()
                 except Exception as e:            # noqa: BLE001  (the TB stays in its tier)
-                    STATS.extra["compile_thread_errors"] = STATS.extra.get("compile_thread_errors", 0) + 1
+                    STATS.bump("compile_thread_errors")
                     STATS.extra["compile_thread_last_error"] = f"{type(e).__name__}: {e}"
                     result = None
                 finally:

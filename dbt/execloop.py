@@ -376,7 +376,7 @@ class Engine:
         if time.monotonic() < self.policy.native_from or not self.policy.opt_pays_back(
                 old, types.SimpleNamespace(events=hot.events * RERUNS)):
             return False
-        STATS.extra["regions_amortized"] = STATS.extra.get("regions_amortized", 0) + 1
+        STATS.bump("regions_amortized")
         return True
 
     def _counting(self, tb, fn):
@@ -420,7 +420,7 @@ class Engine:
         warm = self._warm_tier(old)
         tier = old.tier + 1 if warm is None else warm
         if warm is not None:
-            STATS.extra["regions_warm"] = STATS.extra.get("regions_warm", 0) + 1
+            STATS.bump("regions_warm")
         elif from_jit and self._native(tier) and not self._amortized(old, hot) and \
                 not self.policy.may_compile(old, hot, self._native(old.tier)):
             return old.fn                              # (it asks again: Hotness's RECHECK)
@@ -538,7 +538,7 @@ class Engine:
             self.cache.publish(new)
             self._install_entries(new)
             self.cache.replace(old, new)
-        STATS.extra["regions_reformed"] = STATS.extra.get("regions_reformed", 0) + 1
+        STATS.bump("regions_reformed")
 
     def quiet(self):
         """A context in which no compile is half done (around fork)."""

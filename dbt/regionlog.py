@@ -69,11 +69,6 @@ END = " ."                            # a record's line ends so (a line cut shor
 MAX_KEYS = 4                          # object keys kept per record (the newest)
 
 
-def _stat(key, n=1):
-    extra = STATS.extra
-    extra[key] = extra.get(key, 0) + n
-
-
 def program_key(exe_path, sysroot, variant):
     """Identifies a program's code: its executable's bytes, the sysroot its
     interpreter and libraries come from, pydbt's version, and `variant` (the
@@ -227,12 +222,12 @@ class RegionLog:
         its object's key is `key`: counted, and recorded (written if new)."""
         rec = self.records.get((name, pc))
         if profile.done():
-            _stat("regions_replayed")
+            STATS.bump("regions_replayed")
             if key is not None and key in rec[0]:
-                _stat("regions_replay_hits")
+                STATS.bump("regions_replay_hits")
         elif profile.diverged:
-            _stat("regions_replayed")
-            _stat("regions_replay_diverged")
+            STATS.bump("regions_replayed")
+            STATS.bump("regions_replay_diverged")
         with self.lock:
             rec = self.mine.get((name, pc)) or rec
             # (the same answers may make several texts: -stats counts instructions

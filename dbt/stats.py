@@ -20,6 +20,11 @@ class Stats:
         self.counter = [0]                 # the engine's: guest instructions executed
         self.extra = {}                    # a backend's own counters (name -> number), reported as is
 
+    def bump(self, key, n=1):
+        """extra[key] += n (a backend's own counter)"""
+        extra = self.extra
+        extra[key] = extra.get(key, 0) + n
+
     def as_dict(self):
         d = {f: getattr(self, f) for f in self.FIELDS}
         d["guest_insns"] = self.counter[0]
