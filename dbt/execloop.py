@@ -39,7 +39,6 @@ import contextlib
 import signal
 import threading
 import time
-import types
 from errno import EINTR
 
 from .errors import Syscall, GuestFault, Breakpoint, Watchpoint, TRAP_BRKPT, TaskExit
@@ -373,8 +372,7 @@ class Engine:
         come, which load it (the payback rule with its instructions x RERUNS)."""
         if hot is None or (old.tier, old.pc) not in self.replayed or not self._native(old.tier):
             return False
-        if time.monotonic() < self.policy.native_from or not self.policy.opt_pays_back(
-                old, types.SimpleNamespace(events=hot.events * RERUNS)):
+        if time.monotonic() < self.policy.native_from or not self.policy.opt_pays_back(old, hot, RERUNS):
             return False
         STATS.bump("regions_amortized")
         return True

@@ -220,12 +220,12 @@ class NativePolicy:
         per = (total - n * OPT_FIXED) / self.opt_insns if n and self.opt_insns else OPT_INSN_COST
         return OPT_FIXED + max(per, 0.0) * ninsns
 
-    def opt_pays_back(self, tb, hot):
+    def opt_pays_back(self, tb, hot, runs=1):
         """Has quick native TB tb (hot: its Hotness) taken the time an optimizing
         compile needs: its instructions x QUICK_INSN_COST (what optimized code
-        would cut by half or more) against PAYBACK x that compile's expected
-        CPU cost (opt_cost)?"""
-        return hot.events * QUICK_INSN_COST >= PAYBACK * self.opt_cost(tb.ninsns)
+        would cut by half or more; x `runs`, the runs expected to load the
+        object) against PAYBACK x that compile's expected CPU cost (opt_cost)?"""
+        return hot.events * runs * QUICK_INSN_COST >= PAYBACK * self.opt_cost(tb.ninsns)
 
     def pays_back(self, tb, hot):
         """Has bytecode TB tb (hot: its Hotness) taken the time its native

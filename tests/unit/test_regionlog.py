@@ -253,7 +253,7 @@ def test_a_replayed_quick_region_is_optimized_for_the_runs_to_come(tmp_path, mon
     from pydbt.backends import llvm_cache
     from test_promotion import run
     monkeypatch.setattr(tiering.NativePolicy, "pays_back", lambda self, tb, hot: True)
-    monkeypatch.setattr(tiering.NativePolicy, "opt_pays_back", lambda self, tb, hot: hot.events >= 10 ** 12)
+    monkeypatch.setattr(tiering.NativePolicy, "opt_pays_back", lambda self, tb, hot, runs=1: hot.events * runs >= 10 ** 12)
     monkeypatch.setattr(execloop, "RERUNS", 10 ** 12)
     llvm_cache.configure(str(tmp_path / "cache"))
     try:
