@@ -1,0 +1,494 @@
+"""backends/x64asm.py against capstone's disassembly.
+
+Each case encodes one instruction and checks that capstone decodes exactly the
+bytes emitted (one instruction, all of them consumed) to the text the test
+writes itself (register names, `ptr` sizes, address formatting); immediates are
+compared as values modulo 2**w (capstone prints them signed or unsigned
+depending on the form).  Jumps are checked by the target capstone computes,
+relocations by where the imm64 lies.
+"""
+import capstone
+import pytest
+
+from pydbt.backends import x64asm as X
+from pydbt.backends.x64asm import (Asm, mem, Reg, RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI,
+                                   R8, R9, R12, R13, R15)
+
+MD = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+
+R64 = "rax rcx rdx rbx rsp rbp rsi rdi".split() + ["r%d" % i for i in range(8, 16)]
+R32 = "eax ecx edx ebx esp ebp esi edi".split() + ["r%dd" % i for i in range(8, 16)]
+R16 = "ax cx dx bx sp bp si di".split() + ["r%dw" % i for i in range(8, 16)]
+R8N = "al cl dl bl spl bpl sil dil".split() + ["r%db" % i for i in range(8, 16)]
+RN = {8: R8N, 16: R16, 32: R32, 64: R64}
+PTR = {8: "byte ptr ", 16: "word ptr ", 32: "dword ptr ", 64: "qword ptr "}
+REGS = [Reg(i) for i in range(16)]
+WIDTHS = (8, 16, 32, 64)
+CCS = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"]
+ALIASES = {"z": "e", "nz": "ne", "c": "b", "nc": "ae"}
+DISPS = (0, 1, 9, 10, 127, 128, -1, -128, -129, 2**31 - 1, -2**31)
+EDGE_IMMS = (0, 1, 127, 128, -128, -129, 2**31 - 1, -2**31, 2**32 - 1, 2**63, -1, 2**64 - 1)
+
+
+def _num(v):
+    return str(v) if v < 10 else hex(v)
+
+
+def mtext(base, index=None, scale=1, disp=0):
+    s = R64[base] if base is not None else ""
+    if index is not None:
+        t = R64[index] if scale == 1 else "%s*%d" % (R64[index], scale)
+        s = "%s + %s" % (s, t) if s else t
+    if not s:
+        return "[%s]" % _num(disp % 2**64)
+    if disp > 0:
+        s += " + " + _num(disp)
+    elif disp < 0:
+        s += " - " + _num(-disp)
+    return "[%s]" % s
+
+
+def dis1(code):
+    """the one instruction capstone decodes from code, which must use every byte"""
+    insns = list(MD.disasm(code, 0))
+    assert len(insns) == 1, (code.hex(), [(i.mnemonic, i.op_str) for i in insns])
+    assert insns[0].size == len(code), (code.hex(), insns[0].size)
+    i = insns[0]
+    return (i.mnemonic + " " + i.op_str).strip()
+
+
+def enc(f):
+    a = Asm()
+    f(a)
+    return a.finish()
+
+
+def check(f, text, imm=None, w=64):
+    """f encodes one instruction whose text is `text`, followed by `, imm` when imm is given"""
+    code = enc(f)
+    got = dis1(code)
+    if imm is None:
+        assert got == text, code.hex()
+    else:
+        head, _, last = got.rpartition(", ")
+        assert head == text, (got, code.hex())
+        assert int(last, 0) % 2**w == imm % 2**w, (got, code.hex())
+    return code
+
+
+def fits(v, w):
+    return -(1 << (w - 1)) <= v < (1 << w)
+
+
+def imm_ok(v, w):
+    """an immediate that the op-with-immediate forms of width w take"""
+    if w == 64:
+        v = v - 2**64 if v >= 2**63 else v
+        return -2**31 <= v < 2**31
+    return fits(v, w)
+
+
+# -- memory operands ----------------------------------------------------------
+
+def test_mem_sweep_every_base_index_scale_disp():
+    n = 0
+    for base in [None] + REGS:
+        for index in [None] + [r for r in REGS if r != RSP]:
+            for scale in (1, 2, 4, 8):
+                if index is None and scale != 1:
+                    continue
+                for disp in DISPS:
+                    r = REGS[n % 16]
+                    n += 1
+                    m = mem(base, index, scale, disp)
+                    t = mtext(base, index, scale, disp)
+                    check(lambda a: a.mov(r, m), "mov %s, qword ptr %s" % (R64[r], t))
+                    check(lambda a: a.lea(r, m), "lea %s, %s" % (R64[r], t))
+    assert n > 2000
+
+
+def test_mem_disp_sizes():
+    # disp8 when it fits, nothing when 0 (but RBP/R13 need a disp8 0), RSP/R12 need a SIB
+    assert len(enc(lambda a: a.mov(RAX, mem(RAX)))) == 3
+    assert len(enc(lambda a: a.mov(RAX, mem(RBP)))) == 4
+    assert len(enc(lambda a: a.mov(RAX, mem(R13)))) == 4
+    assert len(enc(lambda a: a.mov(RAX, mem(RSP)))) == 4
+    assert len(enc(lambda a: a.mov(RAX, mem(R12, None, 1, 8)))) == 5
+    assert len(enc(lambda a: a.mov(RAX, mem(RAX, None, 1, -128)))) == 4
+    assert len(enc(lambda a: a.mov(RAX, mem(RAX, None, 1, 128)))) == 7
+    assert len(enc(lambda a: a.mov(RAX, mem(RAX, RCX, 8, 127)))) == 5
+
+
+def test_mem_errors():
+    with pytest.raises(ValueError):
+        mem(RAX, RSP)
+    with pytest.raises(ValueError):
+        mem(RAX, RCX, 3)
+    with pytest.raises(ValueError):
+        mem(RAX, None, 1, 2**31)
+    with pytest.raises(ValueError):
+        mem(RAX, None, 1, -2**31 - 1)
+    with pytest.raises(ValueError):
+        mem(16)
+    for f in (lambda a: a.mov(mem(RAX), mem(RCX)),
+              lambda a: a.alu("add", mem(RAX), mem(RCX)),
+              lambda a: a.test(mem(RAX), mem(RCX))):
+        with pytest.raises(ValueError):
+            f(Asm())
+
+
+# -- moves --------------------------------------------------------------------
+
+def test_mov_reg_reg_every_width():
+    for w in WIDTHS:
+        for d in REGS:
+            for s in REGS:
+                check(lambda a: a.mov(d, s, w), "mov %s, %s" % (RN[w][d], RN[w][s]))
+
+
+def test_mov_load_store_every_width():
+    mems = [(RAX, None, 1, 0), (R12, None, 1, 8), (RBP, R13, 4, -300), (R13, None, 1, 0), (None, RSI, 2, 64)]
+    for w in WIDTHS:
+        for r in REGS:
+            for spec in mems:
+                m = mem(*spec)
+                t = PTR[w] + mtext(*spec)
+                check(lambda a: a.mov(r, m, w), "mov %s, %s" % (RN[w][r], t))
+                check(lambda a: a.mov(m, r, w), "mov %s, %s" % (t, RN[w][r]))
+
+
+def test_mov_imm_reg_loads_exactly_and_shortest():
+    imms = EDGE_IMMS + (2**31, 2**32, -2**31 - 1, 0x123456789A, -0x123456789A, 0xFFFFFFFF80000000)
+    for w in WIDTHS:
+        mask = (1 << w) - 1
+        for r in REGS:
+            for imm in imms:
+                code = enc(lambda a: a.mov_imm(r, imm, w))
+                text = dis1(code)
+                mn, _, ops = text.partition(" ")
+                name, _, val = ops.partition(", ")
+                val = int(val, 0)
+                assert mn in ("mov", "movabs"), text
+                if w == 64 and name == R32[r]:          # mov r32 zero-extends
+                    loaded = val & 0xFFFFFFFF
+                else:
+                    assert name == RN[w][r], text
+                    loaded = val & mask
+                assert loaded == imm & mask, (text, imm)
+                if w == 64:
+                    v = imm & mask
+                    rex = 1 if r >= 8 else 0
+                    if v < 2**32:
+                        assert len(code) == 5 + rex and name == R32[r], text
+                    elif v >= 2**64 - 2**31:
+                        assert len(code) == 7 and mn == "mov", text
+                    else:
+                        assert len(code) == 10 and mn == "movabs", text
+
+
+def test_mov_imm_keeps_flags_never_xor():
+    for r in REGS:
+        code = enc(lambda a: a.mov_imm(r, 0))
+        assert dis1(code).startswith("mov "), code.hex()
+
+
+def test_mov_imm_mem():
+    spec = (R12, None, 1, 8)
+    m = mem(*spec)
+    for w in WIDTHS:
+        for imm in EDGE_IMMS:
+            ok = imm_ok(imm, w) if w == 64 else fits(imm, w)
+            if ok:
+                check(lambda a: a.mov_imm(m, imm, w), "mov %s%s" % (PTR[w], mtext(*spec)), imm, w)
+            elif w == 64:
+                with pytest.raises(ValueError):
+                    Asm().mov_imm(m, imm, w)
+
+
+def test_movabs_sym_reloc_points_at_imm64():
+    for r in REGS:
+        a = Asm()
+        a.int3()
+        a.movabs_sym(r, "helper_%d" % r)
+        code = a.finish()
+        ((off, name),) = a.relocs
+        assert name == "helper_%d" % r
+        assert off == len(code) - 8 and code[off:] == bytes(8)
+        assert dis1(code[1:]) == "movabs %s, 0" % R64[r]
+        patched = code[1:off] + (0x1122334455667788).to_bytes(8, "little")
+        assert dis1(patched) == "movabs %s, 0x1122334455667788" % R64[r]
+
+
+def test_load_every_size_sign_width():
+    spec = (RBX, R9, 8, -16)
+    m = mem(*spec)
+    t = mtext(*spec)
+    for r in REGS:
+        for w in (32, 64):
+            rn = RN[w][r]
+            check(lambda a: a.load(r, m, 1, False, w), "movzx %s, byte ptr %s" % (R32[r], t))
+            check(lambda a: a.load(r, m, 1, True, w), "movsx %s, byte ptr %s" % (rn, t))
+            check(lambda a: a.load(r, m, 2, False, w), "movzx %s, word ptr %s" % (R32[r], t))
+            check(lambda a: a.load(r, m, 2, True, w), "movsx %s, word ptr %s" % (rn, t))
+            check(lambda a: a.load(r, m, 4, False, w), "mov %s, dword ptr %s" % (R32[r], t))
+            check(lambda a: a.load(r, m, 4, True, w),
+                  ("movsxd %s, dword ptr %s" if w == 64 else "mov %s, dword ptr %s") % (rn, t))
+        check(lambda a: a.load(r, m, 8), "mov %s, qword ptr %s" % (R64[r], t))
+    with pytest.raises(ValueError):
+        Asm().load(RAX, m, 8, False, 32)
+    with pytest.raises(ValueError):
+        Asm().load(RAX, m, 3)
+
+
+def test_movx_every_register():
+    for d in REGS:
+        for s in REGS:
+            for w in (32, 64):
+                rn = RN[w][d]
+                check(lambda a: a.movx(d, s, 1, False, w), "movzx %s, %s" % (R32[d], R8N[s]))
+                check(lambda a: a.movx(d, s, 1, True, w), "movsx %s, %s" % (rn, R8N[s]))
+                check(lambda a: a.movx(d, s, 2, False, w), "movzx %s, %s" % (R32[d], R16[s]))
+                check(lambda a: a.movx(d, s, 2, True, w), "movsx %s, %s" % (rn, R16[s]))
+                check(lambda a: a.movx(d, s, 4, False, w), "mov %s, %s" % (R32[d], R32[s]))
+                check(lambda a: a.movx(d, s, 4, True, w),
+                      ("movsxd %s, %s" if w == 64 else "mov %s, %s") % (rn, R32[s]))
+
+
+# -- arithmetic ---------------------------------------------------------------
+
+ALU_OPS = ("add", "or", "adc", "sbb", "and", "sub", "xor", "cmp")
+
+
+def test_alu_reg_reg():
+    for op in ALU_OPS:
+        for w in WIDTHS:
+            for d in REGS:
+                for s in REGS:
+                    check(lambda a: a.alu(op, d, s, w), "%s %s, %s" % (op, RN[w][d], RN[w][s]))
+
+
+def test_alu_reg_mem_and_mem_reg():
+    spec = (R13, RBP, 2, 200)
+    m = mem(*spec)
+    for op in ALU_OPS:
+        for w in WIDTHS:
+            t = PTR[w] + mtext(*spec)
+            for r in REGS:
+                check(lambda a: a.alu(op, r, m, w), "%s %s, %s" % (op, RN[w][r], t))
+                check(lambda a: a.alu(op, m, r, w), "%s %s, %s" % (op, t, RN[w][r]))
+
+
+def test_alu_imm_every_edge():
+    m = mem(RSP, None, 1, 16)
+    for op in ALU_OPS:
+        for w in WIDTHS:
+            for d in REGS:
+                for imm in EDGE_IMMS:
+                    if not imm_ok(imm, w):
+                        with pytest.raises(ValueError):
+                            Asm().alu(op, d, imm, w)
+                        continue
+                    code = check(lambda a: a.alu(op, d, imm, w), "%s %s" % (op, RN[w][d]), imm, w)
+                    s = imm % 2**w
+                    s = s - 2**w if s >= 2**(w - 1) else s
+                    pfx = (w == 16) + (w == 64 or d >= 8 or (w == 8 and 4 <= d < 8))
+                    if w == 8:
+                        size = 2 if d == RAX else 3
+                    elif -128 <= s <= 127:
+                        size = 3
+                    else:
+                        size = (1 if d == RAX else 2) + (2 if w == 16 else 4)
+                    assert len(code) == pfx + size, (op, w, d, imm, code.hex())
+            for imm in (0, -1, 100, -1000):
+                if not fits(imm, w):
+                    continue
+                check(lambda a: a.alu(op, m, imm, w), "%s %s[rsp + 0x10]" % (op, PTR[w]), imm, w)
+
+
+def test_alu_register_constant_is_not_an_immediate():
+    # a Reg is a register, a plain int an immediate
+    assert dis1(enc(lambda a: a.alu("add", RAX, RCX))) == "add rax, rcx"
+    assert dis1(enc(lambda a: a.alu("add", RAX, 1))) == "add rax, 1"
+    assert dis1(enc(lambda a: a.test(RAX, RDX))) == "test rax, rdx"
+    assert dis1(enc(lambda a: a.test(RAX, 2))) == "test rax, 2"
+    assert dis1(enc(lambda a: a.mov(RAX, 1))) == "mov rax, rcx"   # mov's src is always a register
+
+
+def test_test_forms():
+    spec = (RDI, None, 1, -8)
+    m = mem(*spec)
+    for w in WIDTHS:
+        t = PTR[w] + mtext(*spec)
+        for a_ in REGS:
+            for b in REGS:
+                check(lambda a: a.test(a_, b, w), "test %s, %s" % (RN[w][a_], RN[w][b]))
+            check(lambda a: a.test(m, a_, w), "test %s, %s" % (t, RN[w][a_]))
+            check(lambda a: a.test(a_, m, w), "test %s, %s" % (t, RN[w][a_]))
+            for imm in (0, 1, 127, 128, -1, 2**31 - 1, -2**31):
+                if imm_ok(imm, w):
+                    check(lambda a: a.test(a_, imm, w), "test %s" % RN[w][a_], imm, w)
+        check(lambda a: a.test(m, 0x55, w), "test %s" % t, 0x55, w)
+    with pytest.raises(ValueError):
+        Asm().test(RAX, 2**32 - 1)
+
+
+def test_shift_every_op_count():
+    m = mem(RAX, RBX, 4, 1000)
+    for op in ("rol", "ror", "shl", "shr", "sar"):
+        for w in WIDTHS:
+            for d in REGS:
+                check(lambda a: a.shift(op, d, "cl", w), "%s %s, cl" % (op, RN[w][d]))
+                for c in (0, 1, 2, 31, 63, 255):
+                    check(lambda a: a.shift(op, d, c, w), "%s %s" % (op, RN[w][d]), c, 8)
+            check(lambda a: a.shift(op, m, 3, w), "%s %s%s" % (op, PTR[w], mtext(RAX, RBX, 4, 1000)), 3, 8)
+            check(lambda a: a.shift(op, m, "cl", w), "%s %s%s, cl" % (op, PTR[w], mtext(RAX, RBX, 4, 1000)))
+    with pytest.raises(ValueError):
+        Asm().shift("shl", RAX, 256)
+    with pytest.raises(ValueError):
+        Asm().shift("shl", RAX, RCX)
+
+
+def test_unary_group():
+    spec = (R15, R8, 1, -5)
+    m = mem(*spec)
+    for op in ("not", "neg", "mul", "imul", "div", "idiv"):
+        for w in WIDTHS:
+            for d in REGS:
+                check(lambda a: a.unary(op, d, w), "%s %s" % (op, RN[w][d]))
+            check(lambda a: a.unary(op, m, w), "%s %s%s" % (op, PTR[w], mtext(*spec)))
+
+
+def test_imul_bitops_cmov():
+    spec = (RSP, RBP, 8, 0)
+    m = mem(*spec)
+    for w in (16, 32, 64):
+        t = PTR[w] + mtext(*spec)
+        for d in REGS:
+            for s in REGS:
+                check(lambda a: a.imul(d, s, w), "imul %s, %s" % (RN[w][d], RN[w][s]))
+                for op in ("bsf", "bsr", "popcnt", "lzcnt", "tzcnt"):
+                    check(lambda a: a.bitop(op, d, s, w), "%s %s, %s" % (op, RN[w][d], RN[w][s]))
+            check(lambda a: a.imul(d, m, w), "imul %s, %s" % (RN[w][d], t))
+            for op in ("bsf", "bsr", "popcnt", "lzcnt", "tzcnt"):
+                check(lambda a: a.bitop(op, d, m, w), "%s %s, %s" % (op, RN[w][d], t))
+            for cc in CCS:
+                check(lambda a: a.cmov(cc, d, RSI, w), "cmov%s %s, %s" % (cc, RN[w][d], RN[w][RSI]))
+                check(lambda a: a.cmov(cc, d, m, w), "cmov%s %s, %s" % (cc, RN[w][d], t))
+
+
+def test_setcc_every_cc_and_register():
+    for cc in CCS + list(ALIASES):
+        name = ALIASES.get(cc, cc)
+        for d in REGS:
+            check(lambda a: a.setcc(cc, d), "set%s %s" % (name, R8N[d]))
+
+
+def test_misc_one_byte_and_fixed():
+    check(lambda a: a.cqo(), "cqo")
+    check(lambda a: a.cdq(), "cdq")
+    check(lambda a: a.ret(), "ret")
+    check(lambda a: a.mfence(), "mfence")
+    check(lambda a: a.ud2(), "ud2")
+    check(lambda a: a.int3(), "int3")
+    for r in REGS:
+        check(lambda a: a.push(r), "push %s" % R64[r])
+        check(lambda a: a.pop(r), "pop %s" % R64[r])
+        check(lambda a: a.jmp(r), "jmp %s" % R64[r])
+        check(lambda a: a.call(r), "call %s" % R64[r])
+    for spec in ((RAX, None, 1, 0), (R12, RCX, 8, 24), (RSP, None, 1, -8)):
+        check(lambda a: a.jmp(mem(*spec)), "jmp qword ptr %s" % mtext(*spec))
+        check(lambda a: a.call(mem(*spec)), "call qword ptr %s" % mtext(*spec))
+
+
+def test_atomics():
+    spec = (RDI, RSI, 8, 0)
+    m = mem(*spec)
+    for w in WIDTHS:
+        t = PTR[w] + mtext(*spec)
+        for r in REGS:
+            check(lambda a: a.xchg(m, r, w), "xchg %s, %s" % (t, RN[w][r]))
+            check(lambda a: a.lock_xadd(m, r, w), "lock xadd %s, %s" % (t, RN[w][r]))
+            check(lambda a: a.lock_cmpxchg(m, r, w), "lock cmpxchg %s, %s" % (t, RN[w][r]))
+            for op in ("add", "or", "and", "xor", "sub"):
+                check(lambda a: a.lock_alu(op, m, r, w), "lock %s %s, %s" % (op, t, RN[w][r]))
+    with pytest.raises(ValueError):
+        Asm().lock_alu("cmp", m, RAX)
+    with pytest.raises(ValueError):
+        Asm().xchg(RAX, RCX)
+    a = Asm()
+    with pytest.raises(ValueError):
+        a.lock_xadd(RAX, RCX)
+    assert a.code == bytearray()        # nothing half-emitted
+
+
+# -- jumps and labels ---------------------------------------------------------
+
+def targets(code, start, count):
+    """[(offset, mnemonic, target)] of the jumps among the `count` instructions at code[start:]"""
+    out = []
+    for i in MD.disasm(code[start:], start, count):
+        if i.mnemonic.startswith("j"):
+            out.append((i.address, i.mnemonic, int(i.op_str, 0)))
+    return out
+
+
+@pytest.mark.parametrize("gap", [0, 1, 100, 125, 126, 127, 128, 129, 300, 70000])
+def test_jumps_forward_and_backward_reach_labels(gap):
+    for cc in CCS + list(ALIASES) + [None]:
+        a = Asm()
+        back = a.label()
+        a.bind(back)
+        a.code += b"\x90" * gap
+        fwd = a.label()
+        at1 = a.here()
+        if cc is None:
+            a.jmp(back)
+            a.jmp(fwd)
+        else:
+            a.jcc(cc, back)
+            a.jcc(cc, fwd)
+        a.code += b"\x90" * gap
+        a.bind(fwd)
+        a.ret()
+        code = a.finish()
+        js = targets(code, at1, 2)
+        name = "jmp" if cc is None else "j" + ALIASES.get(cc, cc)
+        assert [(m, t) for _, m, t in js] == [(name, 0), (name, a.offset(fwd))]
+        assert js[0][0] == at1
+        first = js[1][0] - at1                    # the backward jump's length
+        short = gap + 2 <= 128
+        assert first == (2 if short else (5 if cc is None else 6)), (cc, gap, first)
+
+
+def test_label_errors():
+    a = Asm()
+    lab = a.label()
+    a.bind(lab)
+    with pytest.raises(ValueError):
+        a.bind(lab)
+    b = Asm()
+    never = b.label()
+    b.jcc("e", never)
+    with pytest.raises(ValueError):
+        b.finish()
+    c = Asm()
+    with pytest.raises(ValueError):
+        c.offset(c.label())
+
+
+def test_here_and_offset():
+    a = Asm()
+    a.mov(RAX, RCX)
+    assert a.here() == 3
+    lab = a.label()
+    a.bind(lab)
+    assert a.offset(lab) == 3
+    a.jmp(lab)
+    assert a.finish() == bytes.fromhex("4889c8ebfe")
+
+
+def test_register_constants():
+    assert (RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI) == tuple(range(8))
+    assert (X.R8, X.R15) == (8, 15)
+    assert repr(R12) == "r12"
+    assert type(mem(RAX)) is tuple
