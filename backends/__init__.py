@@ -3,20 +3,22 @@ import importlib
 import sys
 
 NAMES = {"interp": "pydbt.backends.interp", "pybytecode": "pydbt.backends.pybytecode",
-         "llvm": "pydbt.backends.llvm", "llvm-quick": "pydbt.backends.llvm_quick"}
+         "llvm": "pydbt.backends.llvm", "llvm-quick": "pydbt.backends.llvm_quick",
+         "baseline": "pydbt.backends.baseline"}
 
 # what a backend needs of the host, if it may be missing: module -> function
 # returning None when the backend can run here, else why not
 _NEEDS = {"pybytecode": "pydbt.backends.pyops", "llvm": "pydbt.backends.llvm_jit",
-          "llvm-quick": "pydbt.backends.llvm_jit"}
+          "llvm-quick": "pydbt.backends.llvm_jit", "baseline": "pydbt.backends.baseline"}
 _FALLBACK = "interp"
 _warned = set()
 # backends imported on their first compile, and what the exec loop asks of a
 # tier before that (dbt/execloop.py): `-backend auto` does not pay for loading
 # the native tier (~10-40 ms) in a program that never gets hot
 _DECLARED = {"llvm": {"superblocks": True, "counts_hotness": False, "entries": True},
-             "llvm-quick": {"superblocks": True, "counts_hotness": True, "entries": True}}
-NATIVE = frozenset(("llvm", "llvm-quick"))      # the backends that make native code
+             "llvm-quick": {"superblocks": True, "counts_hotness": True, "entries": True},
+             "baseline": {"superblocks": True, "counts_hotness": True, "entries": True}}
+NATIVE = frozenset(("llvm", "llvm-quick", "baseline"))      # the backends that make native code
 
 
 class _Lazy:

@@ -140,6 +140,8 @@ from pydbt.stats import STATS
 
 from . import llvm_emit as E
 from . import llvm_jit
+from . import x64_emit
+from .codearena import ARENA
 from .interp import raise_exception
 
 name = "llvm"
@@ -147,6 +149,7 @@ superblocks = True
 entries = True             # a region may be entered at other pcs too (block.entries: llvm_emit)
 EMITTERS = (E,)            # where the ops are lowered (tests/unit/test_backends.py reads it)
 
+BASELINE = "baseline"      # the level of the baseline tier's code (x64_emit.py: no LLVM)
 ATOMICS_LEVEL = "quick"    # NativeAtomics' (20 tiny functions: ~18 ms cold, "full" ~40)
 BUDGET = 1 << 17           # native chain hits/back-edges per entry before returning to Python
 SLOTS = 1 << 21            # chain slots of one engine (8 bytes each, committed when touched)
@@ -311,7 +314,7 @@ class Native:
     """What Python keeps of one native TB."""
     __slots__ = ("state", "tb_id", "addr", "slot0", "nexits", "links", "lookup", "fns",
                  "exceptions", "tracker", "text", "pc", "pending", "counter", "fname", "imports",
-                 "level", "hot", "promote", "entries", "main")
+                 "level", "hot", "promote", "entries", "main", "blob")
 
 
 class NativeState:
@@ -367,6 +370,7 @@ class NativeState:
         self.free = {}                           # n -> first slots of free runs of n slots
         self.memo = None if shared else {}       # IR text -> (tracker, address)
         self.runtime = None                      # (tracker, entry, its symbols): see _runtime
+        self.shim = None                         # the baseline code's callback shim (x64_emit.runtime_code)
         self.cb = _CB(self.callback)
         _STATES.add(self)
         # literals in the text; the run's addresses are symbols (see llvm_emit)
@@ -437,7 +441,9 @@ class NativeState:
         # (a region's other entries: a function each, sharing this TB's code and exits)
         nat.entries = [(pc, E.entry_name(nat.fname, k)) for k, (pc, _, _) in
                        enumerate(getattr(block, "entries", None) or (), 1)]
-        nat.main = None
+        nat.main = nat.blob = None
+        if level == BASELINE:
+            return self._baseline(nat, block, ctx)
         em = E.Emitter(block, nat.fname, self.consts, ctx.counter is not None, level, hot=nat.hot is not None)
         nat.text = em.build()
         nat.exceptions = em.exceptions
@@ -451,6 +457,25 @@ class NativeState:
         nat.imports[E.SYM_TB_SLOTS] = ctypes.addressof(self.slots) + 8 * nat.slot0
         if nat.hot is not None:
             nat.imports[E.SYM_TB_HOT] = self.hot_word(nat.hot)
+        return nat
+
+    def _baseline(self, nat, block, ctx):
+        """prepare() at the baseline level: the machine code, by x64_emit."""
+        nat.text = None
+        nat.imports = {}
+        hot = None
+        if nat.hot is not None:
+            hot = nat.imports[E.SYM_TB_HOT] = self.hot_word(nat.hot)
+        if self.shim is None:
+            self.shim = ARENA.place(x64_emit.runtime_code(self.symbols[E.SYM_CB]))
+        env = {"mem_base": self.symbols[E.SYM_MEM], "perm": self.symbols[E.SYM_PERM],
+               "npages": self.consts["npages"], "jc": self.symbols[E.SYM_JC], "jc_mask": self.jc_mask,
+               "shim": self.shim.addr, "tb_id": nat.tb_id, "hot": hot, "helper_id": self.helper,
+               "slots": ctypes.addressof(self.slots) + 8 * nat.slot0}
+        em = x64_emit.Emitter(block, env, ctx.counter is not None, hot is not None)
+        nat.blob, entries = em.build()
+        nat.entries = entries                    # (pc, offset)
+        nat.exceptions = em.exceptions
         return nat
 
     def _runtime(self):
@@ -472,6 +497,10 @@ class NativeState:
         """The LLVM half: the object from the disk cache or code generation
         (LLVM runs without the GIL, so this may run in a compile thread), linked
         with this TB's symbols, and the TB's function."""
+        if nat.level == BASELINE:
+            nat.tracker = ARENA.place(nat.blob)
+            nat.addr = nat.tracker.addr
+            return self._finished(nat)
         nat.imports.update(self._runtime()[2])
         key = (nat.text, nat.level, nat.imports.get(E.SYM_TB_HOT))     # (a counting TB's word is its own)
         known = self.memo.get(key) if self.memo is not None else None
@@ -483,6 +512,9 @@ class NativeState:
                     self.memo.clear()
                 self.memo[key] = known
         nat.tracker, nat.addr = known
+        return self._finished(nat)
+
+    def _finished(self, nat):
         mem = self.mem
         if mem is not None and getattr(mem, "native_atomics", False) is None:
             # (before native code can run: from now on the Python tiers' atomics

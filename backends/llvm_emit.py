@@ -91,7 +91,8 @@ NPGC_MAX = 8
 CTX_RES = CTX_PGC + NPGC_MAX           # the LR reservation: address, size (0: none), value (see atomic)
 CTX_ENTRY = CTX_RES + 3                # a region's entry (see entry_name), 0 but in an entry's wrapper
 CTX_DIRTY = CTX_ENTRY + 1              # the registers written back since Python's entry, a bit each (leave_block)
-CTX_WORDS = CTX_DIRTY + 1
+CTX_CB = CTX_DIRTY + 1                 # a baseline TB's callback: kind, a, b, c (x64_emit.py's shim reads them)
+CTX_WORDS = CTX_CB + 4
 
 # the shared function that calls back into Python (runtime_text): it saves every register
 CB_CC = "preserve_allcc"
@@ -213,6 +214,22 @@ def ty(w):
 def entry_name(name, k):
     """The function entering TB function `name` at its k-th other entry (block.entries[k - 1])."""
     return f"{name}.e{k}"
+
+
+def loop_heads(ops):
+    """label -> (guest pc of its first instruction, instructions before it in
+    block order): where a back-edge leaves when the budget is spent."""
+    heads, waiting, before = {}, [], 0
+    for o in ops:                                # (one pass: a label's pc is the next insn's)
+        if o.name == "insn_start":
+            for lab in waiting:
+                heads[lab] = (o.consts[0], heads[lab][1])
+            waiting.clear()
+            before += 1
+        elif o.name == "label":
+            heads[o.consts[0]] = (None, before)
+            waiting.append(o.consts[0])
+    return heads
 
 
 class Emitter:
@@ -457,19 +474,7 @@ class Emitter:
         return inside
 
     def _heads(self):
-        """label -> (guest pc of its first instruction, instructions before it in
-        block order): where a back-edge leaves when the budget is spent."""
-        heads, waiting, before = {}, [], 0
-        for o in self.block.ops:                     # (one pass: a label's pc is the next insn's)
-            if o.name == "insn_start":
-                for lab in waiting:
-                    heads[lab] = (o.consts[0], heads[lab][1])
-                waiting.clear()
-                before += 1
-            elif o.name == "label":
-                heads[o.consts[0]] = (None, before)
-                waiting.append(o.consts[0])
-        return heads
+        return loop_heads(self.block.ops)
 
     # --- exits --------------------------------------------------------------------------
     # Every exit jumps to one shared block, `leave`, with three phis: the exit code,

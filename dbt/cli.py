@@ -16,7 +16,7 @@ from .log import Log, ITEMS, parse_dfilter
 
 USAGE = "usage: pydbt run [options] program [arguments...]"
 
-BACKENDS = ("interp", "pybytecode", "llvm", "llvm-quick", "auto")
+BACKENDS = ("interp", "pybytecode", "baseline", "llvm", "llvm-quick", "auto")
 
 
 @dataclass

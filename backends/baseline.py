@@ -1,0 +1,36 @@
+"""The baseline native tier: TBs made into x86-64 machine code by Python
+(x64_emit.py), with no LLVM in the way: about the bytecode JIT's compile cost,
+in the guest's thread, for code a few times slower than LLVM's optimized code
+and tens of times faster than the bytecode JIT's.  It shares the llvm backend's
+native state (llvm.py: chain slots, jump cache, exits, callbacks: baseline and
+LLVM code chain into each other) and counts its hotness as quick LLVM code does
+(a countdown word per TB: llvm_quick.py), so -backend auto can optimize its hot
+regions with LLVM."""
+from . import llvm
+from .llvm import finish  # noqa: F401
+from . import x64_emit
+
+name = "baseline"
+superblocks = True
+entries = True
+counts_hotness = True
+EMITTERS = (x64_emit,)
+
+
+def unsupported():
+    why = llvm.unsupported()
+    if why is not None:
+        return why
+    return x64_emit.host_unsupported()
+
+
+def compile(block, ctx):
+    return llvm._state(ctx).compile(block, ctx, llvm.BASELINE)
+
+
+def prepare(block, ctx):
+    return llvm._state(ctx).prepare(block, ctx, llvm.BASELINE)
+
+
+def disassemble(fn):
+    return x64_emit.disassemble(fn.native.blob, fn.native.addr)

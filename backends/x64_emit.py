@@ -1,0 +1,817 @@
+"""Baseline native code: one TB's IR straight to x86-64 machine code, by Python (no LLVM).
+
+The tier between the interpreter and LLVM's optimized code (backends/baseline.py):
+what it makes costs about what the bytecode JIT's compile costs, in the guest's
+thread, with no compile thread and no llvmlite in the way, and runs at native
+speed (a few times slower than LLVM's code), chaining into and out of LLVM's
+code: the same native state, ABI and exits as llvm_emit.py's (read its overview;
+this one says what differs).
+
+* ABI: a TB is a function of LLVM's preserve_none convention: ctx in R12 (kept
+  in R12 throughout), every other register free but RBP, the exit code in RAX; entered
+  from C through the state's `pydbt_enter`, chained to by `jmp`.  On entry RSP
+  is 8 mod 16; the TB's frame (FRAME: spill slots, 8 mod 16) makes it 0 for calls.
+* Guest registers live in ctx (CTX_REGS): `getreg` is a load, `setreg` a store,
+  in the IR's order, so the state is exact at every fault with nothing to
+  write back (the optimizer already forwarded registers inside the block).
+  Each exit ORs the TB's written registers into CTX_DIRTY (Python's readback).
+* Temps: SSA values never live across a label (the IR's rule), so registers
+  are allocated per stretch between labels, greedily in op order from POOL (10
+  registers; RAX, RCX, RDX are scratch), an output never sharing an input's
+  register; a temp that finds the pool empty lives in a stack slot.
+* Memory: each access checks its own address (aligned, inside the space, its
+  page's permission byte as llvm_emit's perm_bits), then a plain host access
+  at `[addr + base]` (the base a displacement when below 2 GiB); anything else
+  takes the callback (CB_LOAD/CB_STORE: GuestMemory, exact).  No group checks
+  or page caches: the optimized tier has those.
+* Callbacks (slow accesses, helpers: FP, AMOs, LR/SC, CSRs; the hotness
+  countdown): the arguments go in ctx words (CTX_CB: kind, a, b, c; a helper's
+  own in CTX_ARGS), then a call of the state's shim (runtime_code), which saves
+  every register it may change, calls the ctypes callback and returns its
+  result in RAX: nothing is spilled around a call.  A non-zero CTX_STATUS after
+  it leaves by the fault exit with the current instruction's pc.
+* Exits set ECX (the argument) and EDX (the exit code), and RAX (the code to
+  chain to, or 0) for a chainable one, then jump to the TB's shared tails: the
+  chain tail spends a budget unit and jumps, or returns; loops inside the TB
+  spend budget at each back-edge (leaving at the loop's head when it is spent).
+  Hotness and instruction counts as llvm_emit's: the TB's countdown word (a
+  loop's instructions per back-edge, an exit's path, checked at the start and
+  at back-edges), CTX_ICOUNT added to where llvm_emit adds to %ic.
+* Slow paths and exits are out of line (`cold`: emitted after the body), so
+  the hot code runs straight.
+* Other entries of a region (block.entries): a stub each after the code, which
+  makes the frame, counts the instructions before its label as not run, and
+  jumps to the label.
+
+The code is position-independent (jumps relative, addresses `movabs`): the
+state copies it into its code arena (NativeState.place).
+"""
+from pydbt import ir
+from pydbt.ir import Const, I32, I64
+
+from . import llvm_emit as E
+from .x64asm import (Asm, mem, RAX, RCX, RDX, RBX, RSP, RSI, RDI, R8, R9, R10, R11, R12,
+                     R13, R14, R15)
+
+CTX = R12
+POOL = (RBX, RSI, RDI, R8, R9, R10, R11, R13, R14, R15)   # (RBP: preserve_none keeps it)
+CC = {"eq": "e", "ne": "ne", "lt": "l", "ge": "ge", "le": "le", "gt": "g",
+      "ltu": "b", "geu": "ae", "leu": "be", "gtu": "a"}
+NEG = {"e": "ne", "ne": "e", "l": "ge", "ge": "l", "le": "g", "g": "le",
+       "b": "ae", "ae": "b", "be": "a", "a": "be"}
+_ALU = {"add": "add", "sub": "sub", "and": "and", "or": "or", "xor": "xor"}
+_SHIFT = {"shl": "shl", "shr": "shr", "sar": "sar", "rotl": "rol", "rotr": "ror"}
+_EXT = {"ext8s": (1, True), "ext8u": (1, False), "ext16s": (2, True), "ext16u": (2, False),
+        "ext32s": (4, True), "ext32u": (4, False)}
+_BITS = {"clz": "lzcnt", "ctz": "tzcnt", "popcnt": "popcnt"}
+HOST_NEEDS = ("popcnt", "abm", "bmi1")   # popcnt, lzcnt, tzcnt (/proc/cpuinfo's names)
+
+
+def ctxm(word):
+    return mem(CTX, None, 1, 8 * word)
+
+
+def _s32(v):
+    """an int that fits a sign-extended imm32, else None"""
+    return v if -(1 << 31) <= v < (1 << 31) else None
+
+
+def imm(v, w):
+    """Const value v (unsigned, width w) as the immediate of a w-bit operation,
+    or None when it has none (a 64-bit value outside simm32)."""
+    if w == I32:
+        return v - (1 << 32) if v >> 31 else v
+    return _s32(v - (1 << 64) if v >> 63 else v)
+
+
+def runtime_code(callback):
+    """The state's shim (offset 0 of the returned code): saves the registers a
+    C call may change (RAX excepted: the result), calls `callback(ctx, kind, a,
+    b, c)` (a C function's address) with the arguments in ctx (CTX_CB..)."""
+    a = Asm()
+    saved = (RCX, RDX, RSI, RDI, R8, R9, R10, R11)
+    for r in saved:
+        a.push(r)
+    a.alu("sub", RSP, 8)                      # (8 pushes and the return address: 8 mod 16)
+    a.mov(RDI, CTX)
+    for r, k in ((RSI, 0), (RDX, 1), (RCX, 2), (R8, 3)):
+        a.mov(r, ctxm(E.CTX_CB + k))
+    a.mov_imm(RAX, callback)
+    a.call(RAX)
+    a.alu("add", RSP, 8)
+    for r in reversed(saved):
+        a.pop(r)
+    a.ret()
+    return a.finish()
+
+
+class Emitter:
+    """Machine code of one TB.  env: the numbers of the run it is placed in
+    (mem_base, perm, npages, jc, jc_mask, shim, tb_id, slots: the address of
+    its first chain slot, hot: its countdown word or None, helper_id(fn) -> the
+    state's index).  build() -> (code, [(pc, offset) of each other entry]);
+    `exceptions` after it: (kind, pc, next_pc) by index."""
+
+    def __init__(self, block, env, counting, hot):
+        self.block = block
+        self.env = env
+        self.counting = counting
+        self.hot = env["hot"] if hot else None
+        self.a = Asm()
+        self.exceptions = []
+        self.cold = []                # deferred out-of-line code: callables
+        self.labels = {}
+        self.placed = set()
+        self.pc = block.pc
+        self.loc = {}                 # temp id -> register (0..15) or slot (16 + k)
+        self.free = list(reversed(POOL))
+        self.slots_free = []
+        self.nslots = 0
+        self.fault_labels = {}        # pc -> its fault stub's label
+        self.tails = {}               # "chain" / "exit" / "ret" -> label (made on first use)
+        self.goto_n = -1
+
+    # --- registers -------------------------------------------------------------------
+    def label(self, lab):
+        lb = self.labels.get(lab)
+        if lb is None:
+            lb = self.labels[lab] = self.a.label()
+        return lb
+
+    def slot_mem(self, loc):
+        return mem(RSP, None, 1, 8 * (loc - 16))
+
+    def define(self, t):
+        """A location for temp t, defined now -> the register to compute it in
+        (RAX when it lives in a slot: commit() stores it)."""
+        if self.free:
+            r = self.free.pop()
+        elif self.slots_free:
+            r = self.slots_free.pop()
+        else:
+            r = 16 + self.nslots
+            self.nslots += 1
+        self.loc[t.id] = r
+        return r if r < 16 else RAX
+
+    def commit(self, t, r):
+        loc = self.loc[t.id]
+        if loc >= 16:
+            self.a.mov(self.slot_mem(loc), r)
+
+    def release(self, tid):
+        loc = self.loc.pop(tid, None)
+        if loc is not None:
+            (self.free if loc < 16 else self.slots_free).append(loc)
+
+    def reg(self, v, scratch, w=I64):
+        """-> a register holding v (scratch for a constant or a spilled temp)"""
+        if type(v) is Const:
+            self.a.mov_imm(scratch, v.value & ir.MASK[w])
+            return scratch
+        loc = self.loc[v.id]
+        if loc < 16:
+            return loc
+        self.a.mov(scratch, self.slot_mem(loc))
+        return scratch
+
+    def into(self, r, v, w=I64):
+        """r = v"""
+        if type(v) is Const:
+            self.a.mov_imm(r, v.value & ir.MASK[w])
+            return
+        loc = self.loc[v.id]
+        if loc < 16:
+            if loc != r:
+                self.a.mov(r, loc, w)
+        else:
+            self.a.mov(r, self.slot_mem(loc), w)
+
+    def where(self, v):
+        """v's place now, for code emitted later (cold paths): ("i", value),
+        ("r", register) or ("m", stack slot)"""
+        if type(v) is Const:
+            return ("i", v.value)
+        loc = self.loc[v.id]
+        return ("r", loc) if loc < 16 else ("m", self.slot_mem(loc))
+
+    def put_word(self, word, place):
+        """ctx word `word` = place (see where)"""
+        a, kind, x = self.a, place[0], place[1]
+        if kind == "r":
+            a.mov(ctxm(word), x)
+        elif kind == "m":
+            a.mov(RAX, x)
+            a.mov(ctxm(word), RAX)
+        elif imm(x, I64) is not None:
+            a.mov_imm(ctxm(word), imm(x, I64))
+        else:
+            a.mov_imm(RAX, x)
+            a.mov(ctxm(word), RAX)
+
+    def operand(self, v, w, scratch):
+        """v as the source operand of a w-bit ALU op: an immediate (int) when a
+        constant fits, else a register or a stack slot"""
+        if type(v) is Const:
+            i = imm(v.value, w)
+            if i is not None:
+                return ("i", i)
+            self.a.mov_imm(scratch, v.value)
+            return ("r", scratch)
+        loc = self.loc[v.id]
+        return ("r", loc) if loc < 16 else ("m", self.slot_mem(loc))
+
+    def alu(self, op, dst, src, w):
+        self.a.alu(op, dst, src[1], w)       # (x64asm: a plain int is an immediate, a Reg a register)
+
+    # --- the function ----------------------------------------------------------------
+    def build(self):
+        a = self.a
+        ops = self.block.ops
+        written = {op.consts[0] for op in ops if op.name == "setreg"}
+        self.dirty = sum(1 << g for g in written)
+        self.heads = E.loop_heads(ops)
+        last = {}
+        for i, op in enumerate(ops):
+            for v in op.ins:
+                if type(v) is not Const:
+                    last[v.id] = i
+        self.frame_at = []            # offsets of the frame's imm32s (patched at the end)
+        self.enter_frame()
+        self.start = a.label()
+        a.bind(self.start)
+        if self.hot is not None:
+            self.count_hot(0)
+        dead = False
+        for i, op in enumerate(ops):
+            n = op.name
+            if dead and n != "label":
+                if n == "insn_start":
+                    self.pc = op.consts[0]
+                continue
+            dead = False
+            LOWER[n](self, op)
+            for v in op.ins:
+                if type(v) is not Const and last.get(v.id) == i:
+                    self.release(v.id)
+            for t in op.outs:
+                if t.id not in last:
+                    self.release(t.id)
+            if op.flags & ir.END:
+                dead = True
+                self.forget()
+        if not dead:
+            a.ud2()
+        while self.cold:
+            self.cold.pop(0)()
+        entries = []
+        for pc, lab, before in getattr(self.block, "entries", None) or ():
+            entries.append((pc, a.here()))
+            self.enter_frame()
+            self.add_ic(-before)
+            a.jmp(self.label(lab))
+        frame = 8 + 16 * ((self.nslots + 1) // 2)
+        code = bytearray(a.finish())
+        for at in self.frame_at:
+            code[at:at + 4] = frame.to_bytes(4, "little")
+        self.frame = frame
+        return bytes(code), entries
+
+    def enter_frame(self):
+        # sub rsp, imm32 (patched: the frame's size is known at the end)
+        self.a.alu("sub", RSP, 0x7fffffff, I64)
+        self.frame_at.append(self.a.here() - 4)
+
+    def leave_frame(self):
+        self.a.alu("add", RSP, 0x7fffffff, I64)
+        self.frame_at.append(self.a.here() - 4)
+
+    def later(self, fn):
+        """fn() emits out-of-line code after the body; -> the label it binds first"""
+        lb = self.a.label()
+
+        def run():
+            self.a.bind(lb)
+            fn()
+        self.cold.append(run)
+        return lb
+
+    # --- counting ------------------------------------------------------------------------
+    def add_ic(self, n):
+        if self.counting and n:
+            self.a.alu("add", ctxm(E.CTX_ICOUNT), n, I64)
+
+    def count_hot(self, n):
+        """llvm_emit's count_hot: subtract n, and at 0 or below call back (CB_HOT)"""
+        a = self.a
+        a.mov_imm(RAX, self.hot)
+        if n:
+            a.alu("sub", mem(RAX), n, I64)
+        else:
+            a.alu("cmp", mem(RAX), 0, I64)
+        back = a.label()
+        pc = self.pc
+        a.jcc("le", self.later(lambda: (self.callback(E.CB_HOT, ("i", self.hot), ("i", 0), ("i", 0), pc),
+                                        a.jmp(back))))
+        a.bind(back)
+
+    # --- callbacks -------------------------------------------------------------------
+    def callback(self, kind, x, y, z, pc=None):
+        """Call back into Python (see the overview): x, y, z are places (where());
+        the result in RAX; a raised exception leaves by the fault exit."""
+        a = self.a
+        a.mov_imm(ctxm(E.CTX_CB), kind)
+        for k, p in enumerate((x, y, z), 1):
+            self.put_word(E.CTX_CB + k, p)
+        a.mov_imm(RDX, self.env["shim"])
+        a.call(RDX)
+        a.alu("cmp", ctxm(E.CTX_STATUS), 0, I64)
+        a.jcc("ne", self.fault(self.pc if pc is None else pc))
+
+    def fault(self, pc):
+        lb = self.fault_labels.get(pc)
+        if lb is None:
+            def stub():
+                self.a.mov_imm(RCX, pc)
+                self.a.mov_imm(RDX, E.EXIT_FAULT)
+                self.a.jmp(self.tail("exit"))
+            lb = self.fault_labels[pc] = self.later(stub)
+        return lb
+
+    # --- exits -----------------------------------------------------------------------------
+    def tail(self, kind):
+        """The shared tails (made once, out of line): "exit" (ECX argument,
+        EDX exit code) returns to Python; "chain" (RAX the successor's code or
+        0 as well) jumps there while the budget lasts, else returns."""
+        lb = self.tails.get(kind)
+        if lb is not None:
+            return lb
+        a = self.a
+        if kind == "ret":
+            def ret():
+                a.mov(ctxm(E.CTX_EXIT_ARG), RCX)
+                a.mov_imm(RAX, self.env["tb_id"])
+                a.mov(ctxm(E.CTX_EXIT_ID), RAX)
+                a.mov(RAX, RDX, I32)
+                self.leave_frame()
+                a.ret()
+            lb = self.later(ret)
+        elif kind == "exit":
+            def exit_():
+                self.mark_dirty()
+                a.jmp(self.tail("ret"))
+            lb = self.later(exit_)
+        else:
+            def chain():
+                self.mark_dirty()
+                a.test(RAX, RAX)
+                a.jcc("e", self.tail("ret"))
+                a.alu("sub", ctxm(E.CTX_BUDGET), 1, I64)
+                a.jcc("l", self.tail("ret"))
+                self.leave_frame()
+                a.jmp(RAX)
+            lb = self.later(chain)
+        self.tails[kind] = lb
+        return lb
+
+    def mark_dirty(self):
+        d = self.dirty
+        if d:
+            if d < 1 << 31:
+                self.a.alu("or", ctxm(E.CTX_DIRTY), d, I64)
+            else:
+                self.a.mov_imm(RSI, d)
+                self.a.alu("or", ctxm(E.CTX_DIRTY), RSI, I64)
+
+    def exit(self, code, arg, insns, chain=False):
+        """Leave with exit `code` and argument `arg` (a place, or None: in ECX
+        already); chain: RAX holds the code to chain to (or 0)."""
+        a = self.a
+        if arg is not None:
+            kind, x = arg
+            if kind == "i":
+                a.mov_imm(RCX, x)
+            else:
+                a.mov(RCX, x)
+        if self.hot is not None and insns:
+            a.mov_imm(RSI, self.hot)
+            a.alu("sub", mem(RSI), insns, I64)
+        a.mov_imm(RDX, code)
+        a.jmp(self.tail("chain" if chain else "exit"))
+
+    def op_goto_tb(self, op):
+        a = self.a
+        self.goto_n += 1
+        k = self.goto_n
+        target, insns = op.consts
+        self.add_ic(insns)
+        if target == self.block.pc:
+            # a jump to the TB's own start: loop while the budget lasts
+            a.alu("sub", ctxm(E.CTX_BUDGET), 1, I64)
+            a.jcc("l", self.later(lambda: self.exit(E.EXIT_GOTO, ("i", k), insns)))
+            if self.hot is not None:
+                a.mov_imm(RAX, self.hot)
+                a.alu("sub", mem(RAX), insns, I64)
+            a.jmp(self.start)
+            return
+        a.mov_imm(RAX, self.env["slots"] + 8 * k)
+        a.mov(RAX, mem(RAX))
+        self.exit(E.EXIT_GOTO, ("i", k), insns, chain=True)
+
+    def op_goto_ptr(self, op):
+        a = self.a
+        self.add_ic(op.consts[0])
+        self.into(RCX, op.ins[0])
+        # the jump cache (llvm_emit.goto_ptr): pc, code, pc again; a hit needs
+        # the same first word twice and its pc bits the target
+        a.mov(RDX, RCX)
+        a.shift("shr", RDX, 1)
+        a.alu("and", RDX, self.env["jc_mask"], I32)
+        a.shift("shl", RDX, 4)
+        a.mov_imm(RAX, self.env["jc"])
+        a.alu("add", RDX, RAX)
+        a.mov(RSI, mem(RDX))
+        a.mov(RAX, mem(RDX, None, 1, 8))
+        miss, hit = a.label(), a.label()
+        a.alu("cmp", RSI, mem(RDX))
+        a.jcc("ne", miss)
+        a.shift("shl", RSI, 64 - E.JC_TAG_SHIFT)
+        a.shift("shr", RSI, 64 - E.JC_TAG_SHIFT)
+        a.alu("cmp", RSI, RCX)
+        a.jcc("e", hit)
+        a.bind(miss)
+        a.mov_imm(RAX, 0)
+        a.bind(hit)
+        self.exit(E.EXIT_PTR, None, op.consts[0], chain=True)
+
+    def op_exception(self, op):
+        kind, pc, next_pc, insns = op.consts
+        self.exceptions.append((kind, pc, next_pc))
+        self.add_ic(insns)
+        self.exit(E.EXIT_EXC, ("i", len(self.exceptions) - 1), insns)
+
+    # --- control inside the TB ---------------------------------------------------------
+    def op_insn_start(self, op):
+        self.pc = op.consts[0]
+
+    def op_label(self, op):
+        lab = op.consts[0]
+        self.a.bind(self.label(lab))
+        self.placed.add(lab)
+        self.forget()
+
+    def forget(self):
+        """No temp lives here (after a label: the IR's rule; after an exit)."""
+        self.loc.clear()
+        self.free = list(reversed(POOL))
+        self.slots_free = list(range(16 + self.nslots - 1, 15, -1))
+
+    def op_br(self, op):
+        lab, skip = op.consts
+        self.to_label(lab, skip, lab in self.placed)
+
+    def op_brcond(self, op):
+        cond, lab, skip = op.consts
+        cc = self.compare(op)
+        a = self.a
+        back = lab in self.placed
+        if not back and not (skip and self.counting):
+            a.jcc(cc, self.label(lab))
+            return
+        fall = a.label()
+        a.jcc(NEG[cc], fall)
+        self.to_label(lab, skip, back)
+        a.bind(fall)
+
+    def to_label(self, lab, skip, back):
+        """Jump to label lab: count the skipped instructions; a back-edge counts
+        the loop's instructions (hotness) and spends budget, leaving at the
+        loop's head when it is spent."""
+        a = self.a
+        self.add_ic(-skip)
+        if back:
+            if self.hot is not None:
+                self.count_hot(abs(skip))
+            pc, before = self.heads[lab]
+
+            def out():
+                self.add_ic(before)
+                self.exit(E.EXIT_LOOP, ("i", pc), before)
+            a.alu("sub", ctxm(E.CTX_BUDGET), 1, I64)
+            a.jcc("l", self.later(out))
+        a.jmp(self.label(lab))
+
+    def compare(self, op):
+        """cmp of op's first two inputs -> the condition code of op's cond"""
+        x, y = op.ins[0], op.ins[1]
+        w = x.type
+        r = self.reg(x, RAX, w)
+        self.alu("cmp", r, self.operand(y, w, RCX), w)
+        return CC[op.consts[0]]
+
+    # --- registers of the guest ---------------------------------------------------------
+    def op_getreg(self, op):
+        t = op.outs[0]
+        r = self.define(t)
+        self.a.mov(r, ctxm(E.CTX_REGS + op.consts[0]), op.type)
+        self.commit(t, r)
+
+    def op_setreg(self, op):
+        v = op.ins[0]
+        m = ctxm(E.CTX_REGS + op.consts[0])
+        if type(v) is Const:
+            self.put_word(E.CTX_REGS + op.consts[0], ("i", v.value))
+        else:
+            self.a.mov(m, self.reg(v, RAX))
+
+    # --- pure ops -------------------------------------------------------------------------
+    def op_mov(self, op):
+        t = op.outs[0]
+        r = self.define(t)
+        self.into(r, op.ins[0], op.type)
+        self.commit(t, r)
+
+    def _binary(self, op):
+        t, w = op.outs[0], op.type
+        r = self.define(t)
+        self.into(r, op.ins[0], w)
+        self.alu(_ALU[op.name], r, self.operand(op.ins[1], w, RCX), w)
+        self.commit(t, r)
+
+    op_add = op_sub = op_and = op_or = op_xor = _binary
+
+    def op_mul(self, op):
+        t, w = op.outs[0], op.type
+        r = self.define(t)
+        self.into(r, op.ins[0], w)
+        kind, x = self.operand(op.ins[1], w, RCX)
+        if kind == "i":
+            self.a.mov_imm(RCX, op.ins[1].value)
+            x = RCX
+        self.a.imul(r, x, w)
+        self.commit(t, r)
+
+    def _neg_not(self, op):
+        t, w = op.outs[0], op.type
+        r = self.define(t)
+        self.into(r, op.ins[0], w)
+        self.a.unary(op.name, r, w)
+        self.commit(t, r)
+
+    op_neg = op_not = _neg_not
+
+    def _bits(self, op):
+        t, w = op.outs[0], op.type
+        r = self.define(t)
+        self.a.bitop(_BITS[op.name], r, self.reg(op.ins[0], RCX), w)
+        self.commit(t, r)
+
+    op_clz = op_ctz = op_popcnt = _bits
+
+    def _ext(self, op):
+        t, w = op.outs[0], op.type
+        size, signed = _EXT[op.name]
+        r = self.define(t)
+        if 8 * size >= w:
+            self.into(r, op.ins[0], w)
+        else:
+            self.a.movx(r, self.reg(op.ins[0], RCX), size, signed, w)
+        self.commit(t, r)
+
+    op_ext8s = op_ext8u = op_ext16s = op_ext16u = op_ext32s = op_ext32u = _ext
+
+    def _low32(self, op):
+        t = op.outs[0]
+        r = self.define(t)
+        self.into(r, op.ins[0], I32)              # (a 32-bit move: the high half cleared)
+        self.commit(t, r)
+
+    op_trunc32 = op_zext32 = _low32
+
+    def op_sext32(self, op):
+        t = op.outs[0]
+        r = self.define(t)
+        self.a.movx(r, self.reg(op.ins[0], RCX), 4, True, I64)
+        self.commit(t, r)
+
+    def _shift(self, op):
+        t, w = op.outs[0], op.type
+        r = self.define(t)
+        n = op.ins[1]
+        if type(n) is Const:
+            self.into(r, op.ins[0], w)
+            k = n.value & (w - 1)
+            if k:
+                self.a.shift(_SHIFT[op.name], r, k, w)
+        else:
+            self.into(RCX, n, I32)
+            self.into(r, op.ins[0], w)
+            self.a.shift(_SHIFT[op.name], r, "cl", w)
+        self.commit(t, r)
+
+    op_shl = op_shr = op_sar = op_rotl = op_rotr = _shift
+
+    def _mulh(self, op):
+        t, w = op.outs[0], op.type
+        a = self.a
+        n = op.name
+        r = self.define(t)
+        x, y = op.ins
+        if w == I32:
+            # the 64-bit product of the extended halves, its high 32 bits
+            a.movx(RAX, self.reg(x, RAX), 4, n != "mulhu", I64)
+            a.movx(RCX, self.reg(y, RCX), 4, n == "mulh", I64)
+            a.imul(RAX, RCX, I64)
+            a.shift("shr", RAX, 32)
+            a.mov(r, RAX, I32)
+        else:
+            self.into(RCX, y)
+            self.into(RAX, x)
+            a.unary("imul" if n == "mulh" else "mul", RCX, I64)
+            if n == "mulhsu":
+                # unsigned high half, minus y where x is negative
+                self.into(RAX, x)
+                a.shift("sar", RAX, 63)
+                a.alu("and", RAX, RCX)
+                a.alu("sub", RDX, RAX)
+            a.mov(r, RDX)
+        self.commit(t, r)
+
+    op_mulh = op_mulhu = op_mulhsu = _mulh
+
+    def _divide(self, op):
+        """RISC-V's answers without the host's traps (ir's div/rem): x/0 = 0,
+        x%0 = x, and a divisor of -1 negates (MIN/-1 = MIN, MIN%-1 = 0)"""
+        t, w = op.outs[0], op.type
+        a = self.a
+        n = op.name
+        r = self.define(t)
+        self.into(RCX, op.ins[1], w)
+        self.into(RAX, op.ins[0], w)
+        zero, done = a.label(), a.label()
+        a.test(RCX, RCX, w)
+        a.jcc("e", zero)
+        if n in ("div", "rem"):
+            do = a.label()
+            a.alu("cmp", RCX, -1, w)
+            a.jcc("ne", do)
+            if n == "div":
+                a.unary("neg", RAX, w)
+            else:
+                a.mov_imm(RAX, 0)
+            a.jmp(done)
+            a.bind(do)
+            a.cqo() if w == I64 else a.cdq()
+            a.unary("idiv", RCX, w)
+        else:
+            a.mov_imm(RDX, 0)
+            a.unary("div", RCX, w)
+        if n in ("rem", "remu"):
+            a.mov(RAX, RDX, w)
+        a.jmp(done)
+        a.bind(zero)
+        if n in ("div", "divu"):
+            a.mov_imm(RAX, 0)
+        a.bind(done)
+        a.mov(r, RAX, w)
+        self.commit(t, r)
+
+    op_div = op_divu = op_rem = op_remu = _divide
+
+    def op_setcond(self, op):
+        t, w = op.outs[0], op.type
+        r = self.define(t)
+        cc = self.compare(op)
+        self.a.setcc(cc, r)
+        self.a.movx(r, r, 1, False, I32)
+        self.commit(t, r)
+
+    def op_movcond(self, op):
+        t, w = op.outs[0], op.type
+        r = self.define(t)
+        cc = self.compare(op)                     # (then moves only: the flags stay)
+        self.into(r, op.ins[3], w)
+        c = op.ins[2]
+        if type(c) is Const:
+            self.a.mov_imm(RDX, c.value)
+            c = RDX
+        else:
+            c = self.operand(c, w, RDX)[1]
+        self.a.cmov(cc, r, c, w)
+        self.commit(t, r)
+
+    # --- memory ---------------------------------------------------------------------------
+    def check(self, addr, size, loads, stores, slow):
+        """Jump to slow unless `size` bytes at register addr may be accessed
+        in host memory: aligned, inside the space, its page's permission byte."""
+        a, env = self.a, self.env
+        if not env["npages"]:
+            a.jmp(slow)
+            return
+        if size > 1:
+            a.test(addr, size - 1, I32)
+            a.jcc("ne", slow)
+        a.mov(RCX, addr)
+        a.shift("shr", RCX, E.PAGE_SHIFT)
+        a.alu("cmp", RCX, env["npages"], I64)
+        a.jcc("ae", slow)
+        a.mov_imm(RDX, env["perm"])
+        a.load(RCX, mem(RDX, RCX), 1, False, I32)
+        mask, want = E.Emitter.perm_bits(loads, stores)
+        a.alu("and", RCX, mask, I32)
+        a.alu("cmp", RCX, want, I32)
+        a.jcc("ne", slow)
+
+    def host(self, addr):
+        base = self.env["mem_base"]
+        if base < 1 << 31:
+            return mem(addr, None, 1, base)
+        self.a.mov_imm(RDX, base)
+        return mem(RDX, addr)
+
+    def op_ld(self, op):
+        size, signed = op.consts
+        t, w = op.outs[0], op.type
+        a = self.a
+        x = op.ins[0]
+        addr = self.reg(x, RAX)
+        place = self.where(x)
+        r = self.define(t)
+        done = a.label()
+        pc = self.pc
+        kind = size | (int(bool(signed)) << 4)
+
+        def slow():
+            self.callback(E.CB_LOAD, place, ("i", kind), ("i", 0), pc)
+            a.mov(r, RAX, w)
+            a.jmp(done)
+        self.check(addr, size, True, False, self.later(slow))
+        n = min(size, w // 8)
+        a.load(r, self.host(addr), n, bool(signed) and 8 * n < w, w)
+        a.bind(done)
+        self.commit(t, r)
+
+    def op_st(self, op):
+        size = op.consts[0]
+        a = self.a
+        x, v = op.ins
+        addr = self.reg(x, RAX)
+        pa, pv = self.where(x), self.where(v)
+        done = a.label()
+        pc = self.pc
+
+        def slow():
+            self.callback(E.CB_STORE, pa, pv, ("i", size), pc)
+            a.jmp(done)
+        self.check(addr, size, False, True, self.later(slow))
+        a.mov(self.host(addr), self.reg(v, RCX), 8 * size)
+        a.bind(done)
+
+    def op_mb(self, op):
+        self.a.mfence()
+
+    # --- helpers ----------------------------------------------------------------------------
+    def op_call(self, op):
+        if len(op.ins) > E.NARGS_MAX:
+            raise NotImplementedError(f"x64: a helper call with {len(op.ins)} arguments")
+        for i, v in enumerate(op.ins):
+            self.put_word(E.CTX_ARGS + i, self.where(v))
+        self.callback(E.CB_HELPER, ("i", self.env["helper_id"](op.consts[0])), ("i", len(op.ins)), ("i", 0))
+        if op.outs:
+            t = op.outs[0]
+            r = self.define(t)
+            self.a.mov(r, RAX, op.type)
+            self.commit(t, r)
+
+    op_call_pure = op_call
+
+
+# every op of the IR's table, lowered (tests/unit/test_backends.py checks it)
+LOWER = {n: getattr(Emitter, "op_" + n) for n in (
+    "mov", "neg", "not", "clz", "ctz", "popcnt", "ext8s", "ext8u", "ext16s", "ext16u", "ext32s", "ext32u",
+    "trunc32", "zext32", "sext32", "add", "sub", "mul", "mulh", "mulhu", "mulhsu", "div", "divu", "rem", "remu",
+    "and", "or", "xor", "shl", "shr", "sar", "rotl", "rotr", "setcond", "movcond", "getreg", "setreg",
+    "ld", "st", "call", "call_pure", "insn_start", "label", "br", "brcond", "mb", "goto_tb", "goto_ptr",
+    "exception")}
+
+
+def host_unsupported():
+    """None when this host runs what the emitter makes (x86-64 with POPCNT,
+    LZCNT and TZCNT), else why not."""
+    import platform
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return f"a {platform.machine()} host (it makes x86-64 code)"
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return None
+    missing = [x for x in HOST_NEEDS if x not in flags]
+    return f"an x86-64 host without {', '.join(missing)}" if missing else None
+
+
+def disassemble(code, addr):
+    """-d out_asm: the code as capstone reads it"""
+    import capstone
+    cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    return "\n".join(f"  {i.address:#x}: {i.mnemonic} {i.op_str}".rstrip() for i in cs.disasm(code, addr))
