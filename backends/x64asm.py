@@ -9,8 +9,8 @@ called ~10^5-10^6 times in a run, so it is written for speed of emission:
   subclass: see below); a memory operand is a plain tuple made by `mem()`
   once, which carries its encoding (REX.X/B bits, the ModRM mod/rm bits, the
   SIB and displacement bytes) so an instruction using it only ORs in the reg
-  field: a code generator that keeps its mem operands (guest register slots)
-  pays the addressing-mode work once;
+  field; `mem()` memoizes them (a dict of up to 8192 operands, cleared when
+  full), so the addressing-mode work is paid once per distinct operand;
 - op names and condition codes are looked up in precomputed dicts; no object
   is made per call beyond the bytes appended (and a Label per label).
 
@@ -42,7 +42,9 @@ segment overrides, SSE/AVX, 16-bit addressing, rel8 forward jumps.  Errors
 outside signed 32, an immediate that does not fit, a label bound twice, a jump
 to a label never bound (at `finish()`).
 
-Tests: tests/unit/test_x64asm.py, against capstone's disassembly.
+Tests: tests/unit/test_x64asm.py, against capstone's disassembly and, on an
+x86-64 host, by running assembled functions (condition codes, partial-width
+writes, extensions, jumps, mul/div).
 """
 import struct
 
@@ -104,11 +106,25 @@ _B8A = b"\x8a"
 _B8D = b"\x8d"
 
 
+_MEMO = {}
+
+
 def mem(base, index=None, scale=1, disp=0):
     """A memory operand [base + index*scale + disp] as a tuple
-    (base, index, scale, disp, rex_xb, modrm_mod_rm, sib_and_disp_bytes)."""
-    if not -0x80000000 <= disp <= 0x7FFFFFFF:
-        raise ValueError("disp %#x does not fit signed 32 bits" % disp)
+    (base, index, scale, disp, rex_xb, modrm_mod_rm, sib_and_disp_bytes);
+    memoized (a code generator asks for the same few operands again and again)."""
+    key = (base, index, scale, disp)
+    m = _MEMO.get(key)
+    if m is None:
+        if len(_MEMO) >= 8192:
+            _MEMO.clear()
+        m = _MEMO[key] = _mem(base, index, scale, disp)
+    return m
+
+
+def _mem(base, index, scale, disp):
+    if type(disp) is not int or not -0x80000000 <= disp <= 0x7FFFFFFF:
+        raise ValueError("disp %r is not a signed 32-bit int" % (disp,))
     ss = _SCALE.get(scale)
     if ss is None:
         raise ValueError("scale must be 1, 2, 4 or 8, not %r" % (scale,))
@@ -357,6 +373,12 @@ class Asm:
         t = type(src)
         if t is int:
             num = _ALU[op]
+            if -128 <= src <= 127 and w != 8:              # the common case: imm8
+                if w == 16:
+                    self.code.append(0x66)
+                self._rm(_REXW[w], b"\x83", num, dst)
+                self.code.append(src & 0xFF)
+                return
             imm = _imm(src, w)
             code = self.code
             if w == 8:

@@ -7,6 +7,10 @@ compared as values modulo 2**w (capstone prints them signed or unsigned
 depending on the form).  Jumps are checked by the target capstone computes,
 relocations by where the imm64 lies.
 """
+import ctypes
+import mmap
+import platform
+
 import capstone
 import pytest
 
@@ -27,7 +31,8 @@ WIDTHS = (8, 16, 32, 64)
 CCS = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"]
 ALIASES = {"z": "e", "nz": "ne", "c": "b", "nc": "ae"}
 DISPS = (0, 1, 9, 10, 127, 128, -1, -128, -129, 2**31 - 1, -2**31)
-EDGE_IMMS = (0, 1, 127, 128, -128, -129, 2**31 - 1, -2**31, 2**32 - 1, 2**63, -1, 2**64 - 1)
+EDGE_IMMS = (0, 1, 127, 128, -128, -129, 255, 256, 2**15, -2**15 - 1, 2**16, 2**31 - 1, -2**31, -2**31 - 1,
+             2**32 - 1, 2**32, 2**63, -1, 2**64 - 1, 2**64 - 2**31, 2**64 - 2**31 - 1, 2**64)
 
 
 def _num(v):
@@ -83,6 +88,8 @@ def fits(v, w):
 def imm_ok(v, w):
     """an immediate that the op-with-immediate forms of width w take"""
     if w == 64:
+        if not -2**63 <= v < 2**64:
+            return False
         v = v - 2**64 if v >= 2**63 else v
         return -2**31 <= v < 2**31
     return fits(v, w)
@@ -492,3 +499,170 @@ def test_register_constants():
     assert (X.R8, X.R15) == (8, 15)
     assert repr(R12) == "r12"
     assert type(mem(RAX)) is tuple
+
+
+# -- running the code: the CPU as the oracle ------------------------------------
+
+needs_x64 = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 host")
+SAVED = (RBX, RBP, R12, R13, X.R14, R15)       # callee-saved under the SysV ABI
+
+
+class Runner:
+    """one RWX page that each call overwrites with a function(rdi, rsi, rdx) -> rax"""
+    def __init__(self):
+        self.m = mmap.mmap(-1, 1 << 16, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
+                           prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+        self.addr = ctypes.addressof(ctypes.c_char.from_buffer(self.m))
+        proto = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
+        self.fn = proto(self.addr)
+
+    def __call__(self, body, rdi=0, rsi=0, rdx=0):
+        a = Asm()
+        for r in SAVED:
+            a.push(r)
+        body(a)
+        for r in reversed(SAVED):
+            a.pop(r)
+        a.ret()
+        code = a.finish()
+        self.m[:len(code)] = code
+        return self.fn(rdi, rsi, rdx)
+
+
+@pytest.fixture(scope="module")
+def run():
+    return Runner()
+
+
+M64 = 2**64 - 1
+PRE = 0x1122334455667788
+
+
+@needs_x64
+def test_run_mov_imm_writes_exactly_its_width(run):
+    for r in REGS:
+        if r == RSP:
+            continue
+        for w in WIDTHS:
+            mask = (1 << w) - 1
+            for imm in EDGE_IMMS + (0x123456789A, -0x123456789A):
+                def body(a):
+                    a.mov_imm(r, PRE)
+                    a.mov_imm(r, imm, w)
+                    a.mov(RAX, r)
+                want = (imm & mask) if w >= 32 else (PRE & ~mask & M64) | (imm & mask)
+                assert run(body) == want, (R64[r], w, imm)
+
+
+def _sx(v):
+    return v - 2**64 if v >= 2**63 else v
+
+
+def _flags_pred(cc, x, y):
+    d = (x - y) & M64
+    return {"e": x == y, "ne": x != y, "b": x < y, "ae": x >= y, "be": x <= y, "a": x > y,
+            "l": _sx(x) < _sx(y), "ge": _sx(x) >= _sx(y), "le": _sx(x) <= _sx(y), "g": _sx(x) > _sx(y),
+            "s": d >= 2**63, "ns": d < 2**63,
+            "o": not -2**63 <= _sx(x) - _sx(y) < 2**63, "no": -2**63 <= _sx(x) - _sx(y) < 2**63,
+            "p": bin(d & 0xFF).count("1") % 2 == 0, "np": bin(d & 0xFF).count("1") % 2 == 1}[cc]
+
+
+@needs_x64
+def test_run_every_condition_code(run):
+    vals = (0, 1, 2, 2**63 - 1, 2**63, M64, 0x80, 0x7F)
+    for cc in CCS + list(ALIASES):
+        name = ALIASES.get(cc, cc)
+
+        def by_setcc(a):
+            a.mov_imm(RAX, PRE)
+            a.alu("cmp", RDI, RSI)
+            a.setcc(cc, RAX)
+            a.movx(RAX, RAX, 1, False)
+
+        def by_jcc(a):
+            yes, done = a.label(), a.label()
+            a.alu("cmp", RDI, RSI)
+            a.jcc(cc, yes)
+            a.mov_imm(RAX, 0)
+            a.jmp(done)
+            a.bind(yes)
+            a.mov_imm(RAX, 1)
+            a.bind(done)
+
+        def by_cmov(a):
+            a.mov_imm(RAX, 0)
+            a.mov_imm(RCX, 1)
+            a.alu("cmp", RDI, RSI)
+            a.cmov(cc, RAX, RCX)
+        for x in vals:
+            for y in vals:
+                want = int(_flags_pred(name, x, y))
+                for body in (by_setcc, by_jcc, by_cmov):
+                    assert run(body, x, y) == want, (cc, x, y, body.__name__)
+
+
+@needs_x64
+def test_run_loops_and_long_jumps(run):
+    def body(a):                    # rax = sum(1..rdi), a backward jcc over a long body
+        top, out = a.label(), a.label()
+        a.mov_imm(RAX, 0)
+        a.bind(top)
+        a.test(RDI, RDI)
+        a.jcc("e", out)
+        a.alu("add", RAX, RDI)
+        for _ in range(40):         # 40 x 3 bytes of no-ops: the backward jump needs rel32
+            a.mov(RCX, RCX)
+        a.alu("sub", RDI, 1)
+        a.jmp(top)
+        a.bind(out)
+    assert run(body, 1000) == 500500
+
+
+@needs_x64
+def test_run_loads_extend(run):
+    buf = (ctypes.c_uint8 * 16)(*[0x80, 0xFF, 0x7F, 0x01, 0xFE, 0xFF, 0xFF, 0xFF,
+                                  0x88, 0x99, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF])
+    raw = bytes(buf)
+    base = ctypes.addressof(buf)
+    for off in range(0, 8):
+        for size in (1, 2, 4, 8):
+            for signed in (False, True):
+                for w in (32, 64):
+                    if size == 8 and w == 32:
+                        continue
+                    v = int.from_bytes(raw[off:off + size], "little", signed=signed) & ((1 << w) - 1)
+                    for r in (RAX, RCX, R12):   # (not RDI/RSI: the address)
+                        def body(a):
+                            a.mov_imm(r, PRE)
+                            a.load(r, mem(RDI, RSI, 1, 0), size, signed, w)
+                            a.mov(RAX, r)
+                        assert run(body, base, off) == v, (off, size, signed, w, R64[r])
+                        def body2(a):
+                            a.mov_imm(r, PRE)
+                            a.mov(RBP, mem(RDI, RSI, 1, 0))      # BPL needs a REX
+                            a.movx(r, RBP, size, signed, w) if size < 8 else a.mov(r, RBP)
+                            a.mov(RAX, r)
+                        assert run(body2, base, off) == v, (off, size, signed, w, R64[r])
+
+
+@needs_x64
+def test_run_mul_div_shift(run):
+    def mulhi(a):
+        a.mov(RAX, RDI)
+        a.unary("mul", RSI)
+        a.mov(RAX, RDX)
+    def sdiv(a):
+        a.mov(RAX, RDI)
+        a.cqo()
+        a.unary("idiv", RSI)
+    def sar_cl(a):
+        a.mov(RAX, RDI)
+        a.mov(RCX, RSI)
+        a.shift("sar", RAX, "cl")
+    for x in (1, 7, 2**63 - 1, M64 - 5, 123456789123):
+        for y in (1, 3, 2**40 + 1, M64):
+            assert run(mulhi, x, y) == (x * y) >> 64
+            q = abs(_sx(x)) // abs(_sx(y)) * (1 if (_sx(x) < 0) == (_sx(y) < 0) else -1)
+            assert run(sdiv, x, y) == q & M64
+        for c in (0, 1, 5, 63):
+            assert run(sar_cl, x, c) == (_sx(x) >> c) & M64
