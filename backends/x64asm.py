@@ -33,14 +33,16 @@ reaches, else rel32; a forward jump is always rel32, patched by `finish()`
 (no relaxation, so offsets taken with `here()` stay valid).
 
 Encoded: the integer instructions the code generator asks for (mov/movzx/
-movsx/movsxd/movabs, lea, the ALU group, test, shifts/rotates by imm or CL,
-the F7 group, imul r,r/m, bsf/bsr/popcnt/lzcnt/tzcnt, setcc, cmovcc,
-cqo/cdq, jcc/jmp/call, push/pop/ret, mfence/ud2/int3, xchg, lock
-add/or/and/xor/sub/xadd/cmpxchg).  Not encoded: RIP-relative addressing,
-segment overrides, SSE/AVX, 16-bit addressing, rel8 forward jumps.  Errors
-(ValueError): mem as both operands, RSP as an index, a bad scale, a disp
-outside signed 32, an immediate that does not fit, a label bound twice, a jump
-to a label never bound (at `finish()`).
+movsx/movsxd/movabs, lea (64 or 32), the ALU group, test, shifts/rotates by
+imm or CL, the F7 group, imul r,r/m and r,r/m,imm, bsf/bsr/popcnt/lzcnt/
+tzcnt, setcc, cmovcc, cqo/cdq, jcc/jmp/call, push/pop/ret, mfence/ud2/int3,
+xchg, lock add/or/and/xor/sub/xadd/cmpxchg).  Not encoded: RIP-relative
+addressing, segment overrides, SSE/AVX, 16-bit addressing, rel8 forward
+jumps.  Errors (ValueError): mem as both operands, RSP as an index, a bad
+scale, a disp outside signed 32, an immediate that does not fit, a label
+bound twice, a jump to a label never bound (at `finish()`).  A bad op name
+or width may raise KeyError instead (a code generator bug, not checked on
+the hot paths).
 
 Tests: tests/unit/test_x64asm.py, against capstone's disassembly and, on an
 x86-64 host, by running assembled functions (condition codes, partial-width
@@ -363,10 +365,16 @@ class Asm:
         else:
             raise ValueError("bad size %r for width %r" % (size, w))
 
-    def lea(self, dst, m):
-        if type(m) is not tuple:
-            raise ValueError("lea: the source must be a memory operand")
-        self._rm(8, _B8D, dst, m)
+    def lea(self, dst, m, w=64):
+        """dst = the address of m; w 32 computes it mod 2**32 (zero-extended)"""
+        if type(m) is not tuple or type(dst) is tuple:
+            raise ValueError("lea: dst a register, the source a memory operand")
+        if w == 64:
+            self._rm(8, _B8D, dst, m)
+        elif w == 32:
+            self._rm(0, _B8D, dst, m)
+        else:
+            raise ValueError("lea: w 32 or 64")
 
     # -- arithmetic ------------------------------------------------------------
     def alu(self, op, dst, src, w=64):
@@ -498,6 +506,18 @@ class Asm:
         if type(dst) is tuple or w == 8:
             raise ValueError("imul: dst a register, w 16/32/64")
         self._rm(self._w(w, dst), b"\x0f\xaf", dst, src)
+
+    def imul_imm(self, dst, src, imm, w=64):
+        """dst = src * imm (three-operand imul: imm8 when it fits, else imm32/imm16); src reg or mem"""
+        if type(dst) is tuple or w == 8:
+            raise ValueError("imul: dst a register, w 16/32/64")
+        v = _imm(imm, w)
+        if -128 <= v <= 127:
+            self._rm(self._w(w, dst), b"\x6b", dst, src)
+            self.code.append(v & 0xFF)
+        else:
+            self._rm(self._w(w, dst), b"\x69", dst, src)
+            self.code += _I16(v) if w == 16 else _I32(v)
 
     def bitop(self, op, dst, src, w=64):
         if type(dst) is tuple or w == 8:

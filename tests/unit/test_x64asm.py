@@ -666,3 +666,42 @@ def test_run_mul_div_shift(run):
             assert run(sdiv, x, y) == q & M64
         for c in (0, 1, 5, 63):
             assert run(sar_cl, x, c) == (_sx(x) >> c) & M64
+
+
+def test_imul_imm_and_lea32():
+    spec = (RBX, R12, 2, 40)
+    m = mem(*spec)
+    for w in (16, 32, 64):
+        for d in REGS:
+            for s in (RAX, RSP, RBP, R13):
+                for imm in (0, 3, -128, 127, 128, -129, 1000, 2**31 - 1, -2**31, 2**32 - 1):
+                    if not imm_ok(imm, w):
+                        with pytest.raises(ValueError):
+                            Asm().imul_imm(d, s, imm, w)
+                        continue
+                    code = check(lambda a: a.imul_imm(d, s, imm, w), "imul %s, %s" % (RN[w][d], RN[w][s]), imm, w)
+                    sv = imm % 2**w
+                    sv = sv - 2**w if sv >= 2**(w - 1) else sv
+                    body = 1 if -128 <= sv <= 127 else (2 if w == 16 else 4)
+                    pfx = (w == 16) + (w == 64 or d >= 8 or s >= 8)
+                    assert len(code) == pfx + 2 + body, code.hex()
+            check(lambda a: a.imul_imm(d, m, 5, w), "imul %s, %s%s" % (RN[w][d], PTR[w], mtext(*spec)), 5, w)
+    for d in REGS:
+        check(lambda a: a.lea(d, m, 32), "lea %s, %s" % (R32[d], mtext(*spec)))
+    with pytest.raises(ValueError):
+        Asm().lea(RAX, m, 16)
+
+
+@needs_x64
+def test_run_imul_imm_and_lea32(run):
+    for x in (1, 3, 2**32 + 7, M64, 2**63):
+        for imm in (-1, 5, 1000, -2**31):
+            def body(a):
+                a.imul_imm(R13, RDI, imm)
+                a.mov(RAX, R13)
+            assert run(body, x) == (x * imm) & M64
+
+            def body32(a):
+                a.mov_imm(RAX, PRE)
+                a.lea(RAX, mem(RDI, RSI, 4, -8), 32)
+            assert run(body32, x, imm & M64) == (x + 4 * imm - 8) & 0xFFFFFFFF
