@@ -249,8 +249,12 @@ class Asm:
         if type(src) is tuple:
             if type(dst) is tuple:
                 raise ValueError("mov: two memory operands")
-            if w == 64:
-                self._rm(8, _B8, dst, src)
+            if w == 64:                     # the hottest form, _rm inlined
+                code = self.code
+                code.append(0x48 | (dst >> 3) << 2 | src[4])
+                code.append(0x8B)
+                code.append(src[5] | (dst & 7) << 3)
+                code += src[6]
             elif w == 32:
                 self._rm(0, _B8, dst, src)
             elif w == 8:
@@ -262,7 +266,16 @@ class Asm:
                 raise ValueError("bad width %r" % (w,))
             return
         if w == 64:
-            self._rm(8, _B89, src, dst)
+            code = self.code
+            if type(dst) is tuple:
+                code.append(0x48 | (src >> 3) << 2 | dst[4])
+                code.append(0x89)
+                code.append(dst[5] | (src & 7) << 3)
+                code += dst[6]
+            else:
+                code.append(0x48 | (src >> 3) << 2 | (dst >> 3))
+                code.append(0x89)
+                code.append(0xC0 | (src & 7) << 3 | (dst & 7))
         elif w == 32:
             self._rm(0, _B89, src, dst)
         elif w == 8:
@@ -382,6 +395,13 @@ class Asm:
         if t is int:
             num = _ALU[op]
             if -128 <= src <= 127 and w != 8:              # the common case: imm8
+                if w == 64 and type(dst) is not tuple:      # (inlined _rm)
+                    code = self.code
+                    code.append(0x48 | (dst >> 3))
+                    code.append(0x83)
+                    code.append(0xC0 | num << 3 | (dst & 7))
+                    code.append(src & 0xFF)
+                    return
                 if w == 16:
                     self.code.append(0x66)
                 self._rm(_REXW[w], b"\x83", num, dst)
@@ -425,7 +445,12 @@ class Asm:
             else:
                 raise ValueError("bad width %r" % (w,))
             return
-        if w == 64:
+        if w == 64 and type(dst) is not tuple:              # reg, reg (inlined _rm)
+            code = self.code
+            code.append(0x48 | (src >> 3) << 2 | (dst >> 3))
+            code += _ALU_MR[op]
+            code.append(0xC0 | (src & 7) << 3 | (dst & 7))
+        elif w == 64:
             self._rm(8, _ALU_MR[op], src, dst)
         elif w == 32:
             self._rm(0, _ALU_MR[op], src, dst)
