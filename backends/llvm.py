@@ -476,6 +476,9 @@ class NativeState:
         nat.blob, entries = em.build()
         nat.entries = entries                    # (pc, offset)
         nat.exceptions = em.exceptions
+        if em.fp is not None and self.fp_env is None:    # (x64_fp: as llvm_fp's, see prepare)
+            self.fp_env = (em.fp.env.flags_attr, em.fp.env.rm_attr)
+            _mirror_fp(self.fp_env)
         return nat
 
     def _runtime(self):

@@ -25,7 +25,7 @@ this one says what differs).
   takes the callback (CB_LOAD/CB_STORE: GuestMemory, exact).  No group checks
   or page caches: the optimized tier has those.
 * Callbacks (slow accesses, helpers: FP, AMOs, LR/SC, CSRs; the hotness
-  countdown): the arguments go in ctx words (CTX_CB: kind, a, b, c; a helper's
+  countdown; a callback counts CALL_INSNS instructions of hotness): the arguments go in ctx words (CTX_CB: kind, a, b, c; a helper's
   own in CTX_ARGS), then a call of the state's shim (runtime_code), which saves
   every register it may change, calls the ctypes callback and returns its
   result in RAX: nothing is spilled around a call.  A non-zero CTX_STATUS after
@@ -50,6 +50,7 @@ from pydbt import ir
 from pydbt.ir import Const, I32, I64
 
 from . import llvm_emit as E
+from . import x64_fp
 from .x64asm import (Asm, mem, RAX, RCX, RDX, RBX, RSP, RSI, RDI, R8, R9, R10, R11, R12,
                      R13, R14, R15)
 
@@ -64,6 +65,9 @@ _SHIFT = {"shl": "shl", "shr": "shr", "sar": "sar", "rotl": "rol", "rotr": "ror"
 _EXT = {"ext8s": (1, True), "ext8u": (1, False), "ext16s": (2, True), "ext16u": (2, False),
         "ext32s": (4, True), "ext32u": (4, False)}
 _BITS = {"clz": "lzcnt", "ctz": "tzcnt", "popcnt": "popcnt"}
+# a callback into Python (~0.5-1 us) counts for this many guest instructions of
+# native code in a TB's hotness (tiering.QUICK_INSN_COST each): time, not events
+CALL_INSNS = 1000
 HOST_NEEDS = ("popcnt", "abm", "bmi1")   # popcnt, lzcnt, tzcnt (/proc/cpuinfo's names)
 
 
@@ -130,6 +134,7 @@ class Emitter:
         self.fault_labels = {}        # pc -> its fault stub's label
         self.tails = {}               # "chain" / "exit" / "ret" -> label (made on first use)
         self.goto_n = -1
+        self.fp = None                # x64_fp's lowering, when the TB computes FP natively
 
     # --- registers -------------------------------------------------------------------
     def label(self, lab):
@@ -237,7 +242,10 @@ class Emitter:
                 if type(v) is not Const:
                     last[v.id] = i
         self.frame_at = []            # offsets of the frame's imm32s (patched at the end)
+        self.fp = x64_fp.plan(self)
         self.enter_frame()
+        if self.fp is not None:
+            self.fp.entry()
         self.start = a.label()
         a.bind(self.start)
         if self.hot is not None:
@@ -268,6 +276,8 @@ class Emitter:
         for pc, lab, before in getattr(self.block, "entries", None) or ():
             entries.append((pc, a.here()))
             self.enter_frame()
+            if self.fp is not None:
+                self.fp.entry()
             self.add_ic(-before)
             a.jmp(self.label(lab))
         frame = 8 + 16 * ((self.nslots + 1) // 2)
@@ -320,11 +330,19 @@ class Emitter:
         """Call back into Python (see the overview): x, y, z are places (where());
         the result in RAX; a raised exception leaves by the fault exit."""
         a = self.a
+        if self.hot is not None and kind != E.CB_HOT:
+            # (its hotness counts a callback's time too: FP code here is mostly callbacks)
+            a.mov_imm(RAX, self.hot)
+            a.alu("sub", mem(RAX), CALL_INSNS, I64)
         a.mov_imm(ctxm(E.CTX_CB), kind)
         for k, p in enumerate((x, y, z), 1):
             self.put_word(E.CTX_CB + k, p)
+        if self.fp is not None:
+            self.fp.collect()
         a.mov_imm(RDX, self.env["shim"])
         a.call(RDX)
+        if self.fp is not None:
+            self.fp.clear()
         a.alu("cmp", ctxm(E.CTX_STATUS), 0, I64)
         a.jcc("ne", self.fault(self.pc if pc is None else pc))
 
@@ -332,6 +350,8 @@ class Emitter:
         lb = self.fault_labels.get(pc)
         if lb is None:
             def stub():
+                if self.fp is not None:
+                    self.fp.collect()
                 self.a.mov_imm(RCX, pc)
                 self.a.mov_imm(RDX, E.EXIT_FAULT)
                 self.a.jmp(self.tail("exit"))
@@ -387,6 +407,8 @@ class Emitter:
         """Leave with exit `code` and argument `arg` (a place, or None: in ECX
         already); chain: RAX holds the code to chain to (or 0)."""
         a = self.a
+        if self.fp is not None:
+            self.fp.collect()
         if arg is not None:
             kind, x = arg
             if kind == "i":
@@ -772,6 +794,12 @@ class Emitter:
 
     # --- helpers ----------------------------------------------------------------------------
     def op_call(self, op):
+        if self.fp is not None and self.fp.lower(op):
+            return
+        self.helper_call(op)
+
+    def helper_call(self, op):
+        """op's helper called back (the arguments in CTX_ARGS), its result in op's output"""
         if len(op.ins) > E.NARGS_MAX:
             raise NotImplementedError(f"x64: a helper call with {len(op.ins)} arguments")
         for i, v in enumerate(op.ins):
