@@ -38,9 +38,15 @@ Encoded: the integer instructions the code generator asks for (mov/movzx/
 movsx/movsxd/movabs, lea (64 or 32), the ALU group, test, shifts/rotates by
 imm or CL, the F7 group, imul r,r/m and r,r/m,imm, bsf/bsr/popcnt/lzcnt/
 tzcnt, setcc, cmovcc, cqo/cdq, jcc/jmp/call, push/pop/ret, mfence/ud2/int3,
-xchg, lock add/or/and/xor/sub/xadd/cmpxchg).  Not encoded: RIP-relative
-addressing, segment overrides, SSE/AVX, 16-bit addressing, rel8 forward
-jumps.  Errors (ValueError): mem as both operands, RSP as an index, a bad
+xchg, lock add/or/and/xor/sub/xadd/cmpxchg) and the scalar SSE2 / FMA3 ones
+the native FP lowering asks for (x64_fp.py): movq/movd between XMM and
+general registers or memory, `sse(op, xmm, xmm|m)` for add/sub/mul/div/sqrt/
+min/max/(u)comis/cvtsd2ss/cvtss2sd/xorp* in sd/ss forms, cvtsi2sd/ss,
+cvt(t)sd/ss2si, ldmxcsr/stmxcsr, and `vfma` (VEX vfmadd/vfmsub/vfnmadd/vfnmsub
+132/213/231 sd/ss).  XMM registers are `Xmm` instances (XMM0..XMM15, an int
+subclass of their own: movq/movd tell them from general registers by type).
+Not encoded: RIP-relative addressing, segment overrides, packed SSE/AVX, 16-bit
+addressing, rel8 forward jumps.  Errors (ValueError): mem as both operands, RSP as an index, a bad
 scale, a disp outside signed 32, an immediate that does not fit, a label
 bound twice, a jump to a label never bound (at `finish()`).  A bad op name
 or width may raise KeyError instead (a code generator bug, not checked on
@@ -55,8 +61,8 @@ import struct
 __all__ = [
     "RAX", "RCX", "RDX", "RBX", "RSP", "RBP", "RSI", "RDI",
     "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15",
-    "Reg", "mem", "Label", "Asm", "CC",
-]
+    "Reg", "mem", "Label", "Asm", "CC", "Xmm",
+] + ["XMM%d" % _i for _i in range(16)]
 
 
 class Reg(int):
@@ -70,6 +76,37 @@ class Reg(int):
 
 
 RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 = map(Reg, range(16))
+
+
+class Xmm(int):
+    """An XMM register number 0..15 (its own type: movq/movd tell it from a general register)"""
+    __slots__ = ()
+
+    def __repr__(self):
+        return "xmm%d" % int(self)
+
+
+(XMM0, XMM1, XMM2, XMM3, XMM4, XMM5, XMM6, XMM7, XMM8, XMM9, XMM10, XMM11, XMM12, XMM13, XMM14,
+ XMM15) = map(Xmm, range(16))
+
+# scalar SSE ops xmm <- xmm/m: op -> (mandatory prefix, opcode bytes)
+_SSE = {}
+for _n, _o in (("add", 0x58), ("mul", 0x59), ("sub", 0x5C), ("min", 0x5D), ("div", 0x5E),
+               ("max", 0x5F), ("sqrt", 0x51)):
+    _SSE[_n + "sd"] = (b"\xf2", bytes((0x0F, _o)))
+    _SSE[_n + "ss"] = (b"\xf3", bytes((0x0F, _o)))
+_SSE.update({"ucomisd": (b"\x66", b"\x0f\x2e"), "comisd": (b"\x66", b"\x0f\x2f"),
+             "ucomiss": (b"", b"\x0f\x2e"), "comiss": (b"", b"\x0f\x2f"),
+             "cvtsd2ss": (b"\xf2", b"\x0f\x5a"), "cvtss2sd": (b"\xf3", b"\x0f\x5a"),
+             "xorpd": (b"\x66", b"\x0f\x57"), "xorps": (b"", b"\x0f\x57")})
+# float -> int: op -> (prefix, opcode)
+_CVT2SI = {"cvttsd2si": (b"\xf2", b"\x0f\x2c"), "cvtsd2si": (b"\xf2", b"\x0f\x2d"),
+           "cvttss2si": (b"\xf3", b"\x0f\x2c"), "cvtss2si": (b"\xf3", b"\x0f\x2d")}
+# FMA3 (VEX.LIG.66.0F38): name without the sd/ss suffix -> opcode
+_FMA = {}
+for _k, _base in (("vfmadd", 0x99), ("vfmsub", 0x9B), ("vfnmadd", 0x9D), ("vfnmsub", 0x9F)):
+    for _form, _add in (("132", 0), ("213", 0x10), ("231", 0x20)):
+        _FMA[_k + _form] = _base + _add
 
 _I8 = struct.Struct("<b").pack
 _I16 = struct.Struct("<h").pack
@@ -657,3 +694,87 @@ class Asm:
 
     def lock_cmpxchg(self, m, reg, w=64):
         self._mr(m, reg, w, b"\x0f\xb0", b"\x0f\xb1", True)
+
+    # -- scalar SSE / FMA3 -----------------------------------------------------
+    def _sse(self, pfx, rexw, op, reg, rm):
+        """[prefix] [REX] 0F op ModRM..: the mandatory prefix goes before REX"""
+        self.code += pfx
+        self._rm(rexw, op, reg, rm)
+
+    def movq(self, dst, src):
+        """64-bit moves: xmm <- r64/m64/xmm, r64/m64 <- xmm"""
+        if type(dst) is Xmm:
+            if type(src) is Xmm or type(src) is tuple:
+                self._sse(b"\xf3", 0, b"\x0f\x7e", dst, src)        # movq xmm, xmm/m64
+            else:
+                self._sse(b"\x66", 8, b"\x0f\x6e", dst, src)        # movq xmm, r64
+        elif type(src) is Xmm:
+            if type(dst) is tuple:
+                self._sse(b"\x66", 0, b"\x0f\xd6", src, dst)        # movq m64, xmm
+            else:
+                self._sse(b"\x66", 8, b"\x0f\x7e", src, dst)        # movq r64, xmm
+        else:
+            raise ValueError("movq: one operand must be an Xmm")
+
+    def movd(self, dst, src):
+        """32-bit moves: xmm <- r32/m32 (the rest of xmm zeroed), r32/m32 <- xmm"""
+        if type(dst) is Xmm and type(src) is not Xmm:
+            self._sse(b"\x66", 0, b"\x0f\x6e", dst, src)
+        elif type(src) is Xmm and type(dst) is not Xmm:
+            self._sse(b"\x66", 0, b"\x0f\x7e", src, dst)
+        else:
+            raise ValueError("movd: one operand an Xmm, the other a register or memory")
+
+    def sse(self, op, dst, src):
+        """a scalar SSE op dst(xmm) op= src (xmm or mem); (u)comis compares dst with src"""
+        if type(dst) is not Xmm or (type(src) is not Xmm and type(src) is not tuple):
+            raise ValueError("%s: xmm, xmm/m" % op)
+        pfx, opc = _SSE[op]
+        self._sse(pfx, 0, opc, dst, src)
+
+    def cvtsi2f(self, w_float, dst, src, w=64):
+        """cvtsi2sd (w_float 64) / cvtsi2ss (32): xmm dst <- the signed w-bit integer src (reg/mem)"""
+        if type(dst) is not Xmm or type(src) is Xmm or w not in (32, 64):
+            raise ValueError("cvtsi2s%s: xmm, r/m%d" % ("d" if w_float == 64 else "s", w))
+        self._sse(b"\xf2" if w_float == 64 else b"\xf3", _REXW[w], b"\x0f\x2a", dst, src)
+
+    def cvt2si(self, op, dst, src, w=64):
+        """cvt(t)sd2si / cvt(t)ss2si: w-bit general register dst <- xmm/m src"""
+        if type(dst) is tuple or type(dst) is Xmm or (type(src) is not Xmm and type(src) is not tuple) \
+                or w not in (32, 64):
+            raise ValueError("%s: r%d, xmm/m" % (op, w))
+        pfx, opc = _CVT2SI[op]
+        self._sse(pfx, _REXW[w], opc, dst, src)
+
+    def ldmxcsr(self, m):
+        if type(m) is not tuple:
+            raise ValueError("ldmxcsr: a memory operand")
+        self._rm(0, b"\x0f\xae", 2, m)
+
+    def stmxcsr(self, m):
+        if type(m) is not tuple:
+            raise ValueError("stmxcsr: a memory operand")
+        self._rm(0, b"\x0f\xae", 3, m)
+
+    def vfma(self, op, dst, src1, src2):
+        """FMA3 scalar: op e.g. "vfmadd231sd" (dst = src1*src2 + dst), "vfnmsub213ss"...;
+        dst, src1 xmm, src2 xmm or mem (VEX.LIG.66.0F38, W1 for sd)"""
+        if type(dst) is not Xmm or type(src1) is not Xmm or (type(src2) is not Xmm and type(src2) is not tuple):
+            raise ValueError("%s: xmm, xmm, xmm/m" % op)
+        opc = _FMA[op[:-2]]
+        wbit = {"sd": 0x80, "ss": 0}[op[-2:]]
+        code = self.code
+        if type(src2) is tuple:
+            xb = src2[4]
+            modrm = src2[5] | (dst & 7) << 3
+            tail = src2[6]
+        else:
+            xb = src2 >> 3
+            modrm = 0xC0 | (dst & 7) << 3 | (src2 & 7)
+            tail = b""
+        code.append(0xC4)
+        code.append((((dst >> 3) ^ 1) << 7) | (((xb >> 1) ^ 1) << 6) | (((xb & 1) ^ 1) << 5) | 0x02)
+        code.append(wbit | ((~src1) & 15) << 3 | 0x01)
+        code.append(opc)
+        code.append(modrm)
+        code += tail
