@@ -11,9 +11,11 @@ code, guarded; the helper stays the path for everything else.
   (before each callback and at every exit) ORs the raised IE ZE OE UE PE into
   CTX_FFLAGS in the guest's bits (DE dropped); clear() after each callback
   (Python's own float work raises host flags).  MXCSR goes through the red
-  zone at [rsp-8] (no call between its store and its load); collect() uses
-  RDX only (at an exit RAX and RCX hold the chain target and the argument),
-  clear() no register (RAX holds the callback's result).  A TB whose FP ops
+  zone below RSP (no call between its store and its load).  collect() is one
+  `call` of the TB's fold routine (made once, out of line: stmxcsr, and when
+  a flag is up, a test and OR per flag) and uses RDX only (at an exit RAX and
+  RCX hold the chain target and the argument); clear() no register (RAX
+  holds the callback's result).  A TB whose FP ops
   raise no flags (sign injection, class) has no MXCSR code.
 * Each op: guards (integer tests on GPRs, or comparisons that cannot raise a
   flag) jump to its slow path, out of line (em.later): the arguments in
@@ -110,6 +112,7 @@ class X64FP:
         self.em = em
         self.env = env
         self.flags = flags            # MXCSR is cleared at entry and read at exits and callbacks
+        self.fold = None              # the label of the fold routine (collect), made on first use
         self.a = em.a
 
     # --- hooks (x64_emit) --------------------------------------------------------------
@@ -122,27 +125,32 @@ class X64FP:
             self.a.ldmxcsr(RED)
 
     def collect(self):
-        """OR the host flags raised so far into CTX_FFLAGS (in the guest's bits); RDX only"""
+        """OR the host flags raised so far into CTX_FFLAGS (in the guest's bits):
+        a call of the TB's one fold routine (RDX only)"""
         if not self.flags:
             return
+        if self.fold is None:
+            self.fold = self.em.later(self.fold_code)
+        self.a.call(self.fold)
+
+    def fold_code(self):
+        """The fold routine (called: its MXCSR copy in the red zone below the return address)"""
         a = self.a
         a.stmxcsr(RED)
-        mask = sum(1 << h for h, _ in _HOST_FLAGS)
-        a.test(RED, mask, 8)
-        back = a.label()
+        a.test(RED, sum(1 << h for h, _ in _HOST_FLAGS), 8)
+        some = a.label()
+        a.jcc("ne", some)
+        a.ret()
+        a.bind(some)
+        a.mov(RDX, RED, 32)
         bits = self.env.flag_bits
-
-        def fold():
-            a.mov(RDX, RED, 32)
-            for h, name in _HOST_FLAGS:
-                skip = a.label()
-                a.test(RDX, 1 << h, 8)
-                a.jcc("e", skip)
-                a.alu("or", x64_emit.ctxm(E.CTX_FFLAGS), bits[name], 64)
-                a.bind(skip)
-            a.jmp(back)
-        a.jcc("ne", self.em.later(fold))
-        a.bind(back)
+        for h, name in _HOST_FLAGS:
+            skip = a.label()
+            a.test(RDX, 1 << h, 8)
+            a.jcc("e", skip)
+            a.alu("or", x64_emit.ctxm(E.CTX_FFLAGS), bits[name], 64)
+            a.bind(skip)
+        a.ret()
 
     # --- the lowering -------------------------------------------------------------------
     def lower(self, op):

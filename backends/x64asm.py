@@ -37,7 +37,7 @@ reaches, else rel32; a forward jump is always rel32, patched by `finish()`
 Encoded: the integer instructions the code generator asks for (mov/movzx/
 movsx/movsxd/movabs, lea (64 or 32), the ALU group, test, shifts/rotates by
 imm or CL, the F7 group, imul r,r/m and r,r/m,imm, bsf/bsr/popcnt/lzcnt/
-tzcnt, setcc, cmovcc, cqo/cdq, jcc/jmp/call, push/pop/ret, mfence/ud2/int3,
+tzcnt, setcc, cmovcc, cqo/cdq, jcc/jmp/call (call: to a Label too), push/pop/ret, mfence/ud2/int3,
 xchg, lock add/or/and/xor/sub/xadd/cmpxchg) and the scalar SSE2 / FMA3 ones
 the native FP lowering asks for (x64_fp.py): movq/movd between XMM and
 general registers or memory, `sse(op, xmm, xmm|m)` for add/sub/mul/div/sqrt/
@@ -644,6 +644,16 @@ class Asm:
         self._rm(0, b"\xff", 4, target)
 
     def call(self, target):
+        """call a Label (rel32) or a register / memory operand (indirect)"""
+        if type(target) is Label:
+            code = self.code
+            code.append(0xE8)
+            if target.pos is not None:
+                code += _I32(target.pos - len(code) - 4)
+            else:
+                self._fixups.append((len(code), target))
+                code += b"\0\0\0\0"
+            return
         self._rm(0, b"\xff", 2, target)
 
     def push(self, reg):

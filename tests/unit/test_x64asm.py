@@ -8,8 +8,10 @@ depending on the form).  Jumps are checked by the target capstone computes,
 relocations by where the imm64 lies.
 """
 import ctypes
+import math
 import mmap
 import platform
+import struct
 
 import capstone
 import pytest
@@ -705,3 +707,231 @@ def test_run_imul_imm_and_lea32(run):
                 a.mov_imm(RAX, PRE)
                 a.lea(RAX, mem(RDI, RSI, 4, -8), 32)
             assert run(body32, x, imm & M64) == (x + 4 * imm - 8) & 0xFFFFFFFF
+
+
+# -- scalar SSE / FMA3 ----------------------------------------------------------
+
+XMMS = [X.Xmm(i) for i in range(16)]
+XN = ["xmm%d" % i for i in range(16)]
+MEMS = ((RAX, None, 1, 0), (R12, RCX, 8, 24), (RSP, None, 1, -8), (R13, None, 1, 0), (R9, X.R10, 4, -300),
+        (None, RDX, 2, 0x100))
+
+
+def test_xmm_register_type():
+    assert X.XMM0 == 0 and X.XMM15 == 15 and type(X.XMM3) is X.Xmm and repr(X.XMM11) == "xmm11"
+    assert type(X.XMM3) is not Reg and "XMM7" in X.__all__
+
+
+def test_movq_movd_every_register_and_memory():
+    for x in XMMS:
+        for r in REGS:
+            check(lambda a: a.movq(x, r), "movq %s, %s" % (XN[x], R64[r]))
+            check(lambda a: a.movq(r, x), "movq %s, %s" % (R64[r], XN[x]))
+            check(lambda a: a.movd(x, r), "movd %s, %s" % (XN[x], R32[r]))
+            check(lambda a: a.movd(r, x), "movd %s, %s" % (R32[r], XN[x]))
+        for y in XMMS:
+            check(lambda a: a.movq(x, y), "movq %s, %s" % (XN[x], XN[y]))
+        for spec in MEMS:
+            m = mem(*spec)
+            check(lambda a: a.movq(x, m), "movq %s, qword ptr %s" % (XN[x], mtext(*spec)))
+            check(lambda a: a.movq(m, x), "movq qword ptr %s, %s" % (mtext(*spec), XN[x]))
+            check(lambda a: a.movd(x, m), "movd %s, dword ptr %s" % (XN[x], mtext(*spec)))
+            check(lambda a: a.movd(m, x), "movd dword ptr %s, %s" % (mtext(*spec), XN[x]))
+    for bad in ((RAX, RCX), (X.XMM0, X.XMM1)):
+        with pytest.raises(ValueError):
+            Asm().movd(*bad)
+    with pytest.raises(ValueError):
+        Asm().movq(RAX, RCX)
+
+
+SSE_OPS = [o + s for o in ("add", "sub", "mul", "div", "sqrt", "min", "max") for s in ("sd", "ss")] + \
+    ["ucomisd", "comisd", "ucomiss", "comiss", "cvtsd2ss", "cvtss2sd", "xorpd", "xorps"]
+
+
+def _msize(op):
+    if op.startswith("xorp") or op == "comisd":        # (comisd's m64: capstone says xmmword)
+        return "xmmword ptr "
+    if op in ("cvtsd2ss",):
+        return "qword ptr "
+    if op in ("cvtss2sd",):
+        return "dword ptr "
+    return "qword ptr " if op.endswith("sd") else "dword ptr "
+
+
+def test_sse_ops_every_register_and_memory():
+    for op in SSE_OPS:
+        for x in XMMS:
+            for y in (X.XMM0, X.XMM7, X.XMM8, X.XMM15, x):
+                check(lambda a: a.sse(op, x, y), "%s %s, %s" % (op, XN[x], XN[y]))
+            for spec in MEMS:
+                check(lambda a: a.sse(op, x, mem(*spec)), "%s %s, %s%s" % (op, XN[x], _msize(op), mtext(*spec)))
+    for bad in ((RAX, X.XMM0), (X.XMM0, RAX)):
+        with pytest.raises(ValueError):
+            Asm().sse("addsd", *bad)
+
+
+def test_int_float_conversions():
+    for x in XMMS:
+        for r in REGS:
+            for wf, name in ((64, "cvtsi2sd"), (32, "cvtsi2ss")):
+                check(lambda a: a.cvtsi2f(wf, x, r, 64), "%s %s, %s" % (name, XN[x], R64[r]))
+                check(lambda a: a.cvtsi2f(wf, x, r, 32), "%s %s, %s" % (name, XN[x], R32[r]))
+            for op in ("cvttsd2si", "cvtsd2si", "cvttss2si", "cvtss2si"):
+                check(lambda a: a.cvt2si(op, r, x, 64), "%s %s, %s" % (op, R64[r], XN[x]))
+                check(lambda a: a.cvt2si(op, r, x, 32), "%s %s, %s" % (op, R32[r], XN[x]))
+    spec = MEMS[1]
+    check(lambda a: a.cvtsi2f(64, X.XMM9, mem(*spec), 64), "cvtsi2sd xmm9, qword ptr %s" % mtext(*spec))
+    check(lambda a: a.cvt2si("cvttsd2si", X.R11, mem(*spec), 64), "cvttsd2si r11, qword ptr %s" % mtext(*spec))
+    for bad in (lambda a: a.cvtsi2f(64, RAX, RCX), lambda a: a.cvtsi2f(64, X.XMM0, X.XMM1),
+                lambda a: a.cvt2si("cvtsd2si", X.XMM0, X.XMM1), lambda a: a.cvt2si("cvtsd2si", RAX, RCX),
+                lambda a: a.cvt2si("cvtsd2si", RAX, X.XMM1, 16)):
+        with pytest.raises(ValueError):
+            bad(Asm())
+
+
+def test_mxcsr_access():
+    for spec in MEMS:
+        check(lambda a: a.ldmxcsr(mem(*spec)), "ldmxcsr dword ptr %s" % mtext(*spec))
+        check(lambda a: a.stmxcsr(mem(*spec)), "stmxcsr dword ptr %s" % mtext(*spec))
+    with pytest.raises(ValueError):
+        Asm().ldmxcsr(RAX)
+
+
+FMA_NAMES = [k + f + s for k in ("vfmadd", "vfmsub", "vfnmadd", "vfnmsub") for f in ("132", "213", "231")
+             for s in ("sd", "ss")]
+
+
+def test_fma3_every_form_and_register_bank():
+    for op in FMA_NAMES:
+        for d, s1, s2 in ((0, 1, 2), (8, 1, 2), (0, 9, 2), (0, 1, 10), (15, 15, 15), (7, 8, 9), (12, 3, 14)):
+            check(lambda a: a.vfma(op, XMMS[d], XMMS[s1], XMMS[s2]), "%s %s, %s, %s" % (op, XN[d], XN[s1], XN[s2]))
+        for spec in MEMS:
+            check(lambda a: a.vfma(op, X.XMM3, X.XMM14, mem(*spec)),
+                  "%s xmm3, xmm14, %s%s" % (op, "qword ptr " if op.endswith("sd") else "dword ptr ", mtext(*spec)))
+    with pytest.raises(ValueError):
+        Asm().vfma("vfmadd231sd", RAX, X.XMM1, X.XMM2)
+
+
+def test_call_to_a_label_forward_and_backward():
+    a = Asm()
+    back = a.label()
+    a.bind(back)
+    a.ret()
+    fwd = a.label()
+    at = a.here()
+    a.call(fwd)
+    a.call(back)
+    a.code += b"\x90" * 300
+    a.bind(fwd)
+    a.ret()
+    code = a.finish()
+    got = [(i.mnemonic, int(i.op_str, 0)) for i in MD.disasm(code[at:], at, 2)]
+    assert got == [("call", a.offset(fwd)), ("call", 0)]
+
+
+def _d(x):
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+def _f(x):
+    return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+def _fma_host():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return "fma" in next((ln.split(":", 1)[1].split() for ln in f if ln.startswith("flags")), [])
+    except OSError:
+        return False
+
+
+@needs_x64
+def test_run_sse_arithmetic_conversions_and_flags(run):
+    """double and single arithmetic, conversions and MXCSR flags computed by the host"""
+    def binop(op, movx, x, y):
+        def body(a):
+            movx(a, X.XMM0, RDI)
+            movx(a, X.XMM9, RSI)
+            a.sse(op, X.XMM0, X.XMM9)
+            movx(a, RAX, X.XMM0)
+        return body
+    mq, md = (lambda a, d, s: a.movq(d, s)), (lambda a, d, s: a.movd(d, s))
+    for x, y in ((1.5, 0.25), (-3.0, 7.0), (1e300, 1e-300)):
+        for op, f in (("add", x + y), ("sub", x - y), ("mul", x * y), ("div", x / y)):
+            assert run(binop(op + "sd", mq, x, y), _d(x), _d(y)) == _d(f)
+    assert run(binop("addss", md, 0, 0), _f(1.5), _f(2.25)) == _f(3.75)
+    assert run(binop("sqrtsd", mq, 0, 0), 0, _d(2.0)) == _d(math.sqrt(2.0))
+
+    def cvt(a):
+        a.movq(X.XMM3, RDI)
+        a.cvt2si("cvtsd2si", RAX, X.XMM3, 64)            # (MXCSR's nearest-even)
+    assert run(cvt, _d(2.5)) == 2 and run(cvt, _d(-3.5)) == M64 - 3
+
+    def cvtt(a):
+        a.movq(X.XMM3, RDI)
+        a.cvt2si("cvttsd2si", RAX, X.XMM3, 64)
+    assert run(cvtt, _d(-2.75)) == M64 - 1
+
+    def i2f(a):
+        a.cvtsi2f(64, X.XMM2, RDI, 64)
+        a.cvtsi2f(32, X.XMM3, RDI, 32)
+        a.sse("cvtss2sd", X.XMM3, X.XMM3)
+        a.sse("addsd", X.XMM2, X.XMM3)
+        a.movq(RAX, X.XMM2)
+    assert run(i2f, 2**32 + 5) == _d(2**32 + 5 + 5.0)
+
+    def flags(a):                     # 1/0: ZE (bit 2), and the previous MXCSR restored
+        a.stmxcsr(mem(RSP, None, 1, -8))
+        a.mov(RDX, mem(RSP, None, 1, -8), 32)
+        a.mov_imm(mem(RSP, None, 1, -16), 0x1f80, 32)
+        a.ldmxcsr(mem(RSP, None, 1, -16))
+        a.movq(X.XMM0, RDI)
+        a.movq(X.XMM1, RSI)
+        a.sse("divsd", X.XMM0, X.XMM1)
+        a.stmxcsr(mem(RSP, None, 1, -16))
+        a.mov(RAX, mem(RSP, None, 1, -16), 32)
+        a.mov(mem(RSP, None, 1, -8), RDX, 32)
+        a.ldmxcsr(mem(RSP, None, 1, -8))
+    assert run(flags, _d(1.0), _d(0.0)) & 0x3f == 0x04
+    assert run(flags, _d(1.0), _d(3.0)) & 0x3f == 0x20          # inexact only
+
+    def cmp(a):                       # ucomisd: ZF PF CF -> al
+        a.movq(X.XMM0, RDI)
+        a.movq(X.XMM1, RSI)
+        a.mov_imm(RAX, 0)
+        a.sse("ucomisd", X.XMM0, X.XMM1)
+        a.setcc("b", RAX)
+        a.setcc("e", RCX)
+        a.setcc("p", RDX)
+        a.shift("shl", RCX, 1, 8)
+        a.shift("shl", RDX, 2, 8)
+        a.alu("or", RAX, RCX, 8)
+        a.alu("or", RAX, RDX, 8)
+    assert run(cmp, _d(1.0), _d(2.0)) == 1 and run(cmp, _d(2.0), _d(2.0)) == 2
+    assert run(cmp, _d(3.0), _d(2.0)) == 0 and run(cmp, _d(math.nan), _d(2.0)) == 7
+
+
+@needs_x64
+@pytest.mark.skipif(not _fma_host(), reason="no FMA3 on this host")
+def test_run_fma3_rounds_once(run):
+    """x*y+z with one rounding: (1+2^-30)^2 - 1 keeps the 2^-60 a separate
+    multiply and add lose; each sign variant and operand order"""
+    x, z = 1 + 2.0 ** -30, 1.0
+    exact = 2.0 ** -29 + 2.0 ** -60
+    for op, want in (("vfmadd231sd", x * x + z), ("vfmsub231sd", exact), ("vfnmadd231sd", -exact),
+                     ("vfnmsub231sd", -(x * x) - z)):
+        def body(a):
+            a.movq(X.XMM0, RSI)
+            a.movq(X.XMM9, RDI)
+            a.movq(X.XMM10, RDI)
+            a.vfma(op, X.XMM0, X.XMM9, X.XMM10)
+            a.movq(RAX, X.XMM0)
+        assert run(body, _d(x), _d(z)) == _d(want), op
+    for op in ("vfmadd132sd", "vfmadd213sd"):      # 132: dst*src2 + src1; 213: src1*dst + src2
+        def body2(a):
+            a.movq(X.XMM0, RDI)
+            a.movq(X.XMM1, RSI if op == "vfmadd132sd" else RDI)
+            a.movq(X.XMM2, RDI if op == "vfmadd132sd" else RSI)
+            a.vfma(op, X.XMM0, X.XMM1, X.XMM2)
+            a.movq(RAX, X.XMM0)
+        assert run(body2, _d(x), _d(-1.0)) == _d(exact), op
