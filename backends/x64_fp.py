@@ -22,14 +22,16 @@ code, guarded; the helper stays the path for everything else.
   CTX_ARGS, the helper's callback (em.callback), its result stored where the
   op's output lives, back after the fast path.  Guards: a rounding mode other
   than nearest-even (f2i: also static toward-zero, cvtt*), static or dynamic
-  (CTX_FRM); a 32-bit operand not NaN-boxed; fma's addend a NaN; min/max of a
-  NaN; f2i out of the integer's range or negative for unsigned (as llvm_fp's
+  (CTX_FRM); a 32-bit operand not NaN-boxed; min/max of a NaN; f2i out of the integer's range or negative for unsigned (as llvm_fp's
   _f2i_limit); unsigned 64-bit i2f of values >= 2^63.
 * The fast path: operands movq/movd into XMM0..2, one SSE/FMA instruction,
   then a NaN result (ucomis of the result with itself: a quiet NaN raises no
   flag) is replaced by the env's default NaN; 32-bit results are NaN-boxed.
   fma's four sign variants are vfmadd/vfmsub/vfnmadd/vfnmsub231 (one
-  rounding, as the guest's).  Compares: ucomis (quiet, eq) / comis
+  rounding, as the guest's); a NaN result of fma takes the slow path after
+  it (the guest may raise invalid for 0*inf + qNaN, x86 does not; every flag
+  x86 raises for a NaN result the helper raises too, and flags are ORed, so
+  the helper's answer is exact: no guard on the addend in the hot path).  Compares: ucomis (quiet, eq) / comis
   (signalling, lt le) raise invalid as the guest does.  min/max: ucomis then
   cmov (equal values: OR / AND of the patterns, -0 < +0).  Sign injection
   (shl/rcr through CF) and class are integer code.
@@ -237,14 +239,21 @@ class X64FP:
         self.out[0] = em.where(t)
         return t, r
 
-    def result(self, op, x, w, canon):
-        """op's output = the float in xmm x (the default NaN for a NaN if canon), boxed"""
-        if not op.outs:
-            return
+    def result(self, op, x, w, canon, nan_slow=False):
+        """op's output = the float in xmm x (the default NaN for a NaN if canon;
+        nan_slow: a NaN result takes the slow path), boxed"""
         a, em = self.a, self.em
+        if not op.outs:
+            if nan_slow:
+                a.sse("ucomi" + _sfx(w), x, x)
+                a.jcc("p", self.slow)
+            return
         t, r = self.define(op)
         back = a.label()
-        if canon:
+        if nan_slow:
+            a.sse("ucomi" + _sfx(w), x, x)
+            a.jcc("p", self.slow)
+        elif canon:
             a.sse("ucomi" + _sfx(w), x, x)
             nan = self.env.default_nan[w] | (BOX if w == 32 and self.env.nan_boxed else 0)
 
@@ -300,10 +309,9 @@ class X64FP:
         w = d.width
         self.load(op.ins[0], XMM1, w)
         self.load(op.ins[1], XMM2, w)
-        c = self.load(op.ins[2], XMM0, w)
-        self.not_nan(c, w)
+        self.load(op.ins[2], XMM0, w)
         self.a.vfma(_FMA[(d.neg_prod, d.neg_add)] + _sfx(w), XMM0, XMM1, XMM2)
-        self.result(op, XMM0, w, True)
+        self.result(op, XMM0, w, True, nan_slow=True)
 
     def op_min(self, d, op, rtz):
         """min_num/max_num of two non-NaNs: the smaller/larger, -0 < +0 (equal

@@ -133,7 +133,8 @@ def test_special_operands_exhaustively(name):
 
 def test_unboxed_singles_and_tiny_results():
     """Singles not NaN-boxed read as the default NaN (the helper's path); results
-    that underflow (tininess after rounding) or overflow, both precisions."""
+    that underflow (tininess after rounding) or overflow, both precisions; fma
+    with NaN operands (0*inf + qNaN raises invalid on the guest, not on x86)."""
     tiny_d, tiny_s = d2b(2.0 ** -1022), f2b(2.0 ** -126) | BOX
     for name, args in [("fadd_s", (f2b(1.0), f2b(1.0) | BOX)), ("fmul_s", (f2b(1.0) | BOX, 0x1234)),
                        ("fsqrt_s", (f2b(4.0) | (1 << 32),)), ("fcvt_d_s", (f2b(1.5),)),
@@ -143,6 +144,10 @@ def test_unboxed_singles_and_tiny_results():
                        ("fmul_d", (d2b(1e308), d2b(10.0))), ("fadd_s", (f2b(3e38) | BOX, f2b(3e38) | BOX)),
                        ("fcvt_s_d", (d2b(2.0 ** -149 * 1.5),)), ("fcvt_s_d", (d2b(1e300),)),
                        ("fmadd_d", (tiny_d, d2b(0.5), d2b(-2.0 ** -1074))),
+                       ("fmadd_d", (0, 0x7FF0000000000000, 0x7FF8000000000000)),      # 0*inf + qNaN
+                       ("fnmsub_s", (0xFF800000 | BOX, BOX, 0x7FC00000 | BOX)),
+                       ("fmsub_d", (d2b(1.0), d2b(2.0), 0x7FF0000000000001)),       # + sNaN
+                       ("fnmadd_d", (0x7FF4000000000000, d2b(2.0), d2b(1.0))),
                        ("fsgnj_s", (f2b(1.0) | BOX, f2b(-1.0))), ("fclass_s", (f2b(1.0),)),
                        ("fmin_s", (0x7F800001 | BOX, f2b(2.0) | BOX)), ("fmax_d", (d2b(-0.0), d2b(0.0)))]:
         d = fpu.ALL_HELPERS[name].native_fp
