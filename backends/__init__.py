@@ -9,15 +9,15 @@ NAMES = {"interp": "pydbt.backends.interp", "pybytecode": "pydbt.backends.pybyte
 # what a backend needs of the host, if it may be missing: module -> function
 # returning None when the backend can run here, else why not
 _NEEDS = {"pybytecode": "pydbt.backends.pyops", "llvm": "pydbt.backends.llvm_jit",
-          "llvm-quick": "pydbt.backends.llvm_jit", "baseline": "pydbt.backends.baseline"}
+          "llvm-quick": "pydbt.backends.llvm_jit", "baseline": "pydbt.backends.hostcpu"}
 _FALLBACK = "interp"
 _warned = set()
 # backends imported on their first compile, and what the exec loop asks of a
 # tier before that (dbt/execloop.py): `-backend auto` does not pay for loading
 # the native tier (~10-40 ms) in a program that never gets hot
-_DECLARED = {"llvm": {"superblocks": True, "counts_hotness": False, "entries": True},
-             "llvm-quick": {"superblocks": True, "counts_hotness": True, "entries": True},
-             "baseline": {"superblocks": True, "counts_hotness": True, "entries": True}}
+_DECLARED = {"llvm": {"superblocks": True, "counts_hotness": False, "entries": True, "on_disk": True},
+             "llvm-quick": {"superblocks": True, "counts_hotness": True, "entries": True, "on_disk": True},
+             "baseline": {"superblocks": True, "counts_hotness": True, "entries": True, "on_disk": False}}
 NATIVE = frozenset(("llvm", "llvm-quick", "baseline"))      # the backends that make native code
 
 

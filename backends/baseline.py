@@ -8,20 +8,18 @@ LLVM code chain into each other) and counts its hotness as quick LLVM code does
 regions with LLVM."""
 from . import llvm
 from .llvm import finish  # noqa: F401
-from . import x64_emit
+from . import hostcpu, x64_emit
 
 name = "baseline"
 superblocks = True
 entries = True
+on_disk = False                  # (made anew in each run: no disk cache, no region records)
 counts_hotness = True
 EMITTERS = (x64_emit,)
 
 
 def unsupported():
-    why = llvm.unsupported()
-    if why is not None:
-        return why
-    return x64_emit.host_unsupported()
+    return hostcpu.unsupported()
 
 
 def compile(block, ctx):

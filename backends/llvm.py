@@ -35,10 +35,9 @@ the bytecode tier (a memoryview item instead of a list item) and change every
 place that treats `cpu.regs` as a list.
 
 Transitions: `fn(cpu)` (the TB's Python function, what the TB cache and the
-trampoline see) enters native code at its TB (through the state's one
-C-convention entry, `pydbt_enter(ctx, code)` of the shared module that also
-holds the callback every TB calls: llvm_emit.runtime_text; TBs call each
-other in LLVM's preserve_none convention) and returns the
+trampoline see) enters native code at its TB (through the process's one
+C-convention entry, x64_runtime.enter(ctx, code); TBs call each other in
+LLVM's preserve_none convention, baseline code too) and returns the
 Python function to run next, as every backend does:
 * an unchained direct exit (its slot empty: the successor is not native yet, or
   not translated) returns `links[k]`, so the TB cache's stubs and chaining work
@@ -77,7 +76,7 @@ once, sharing the TBs, slots and jump cache of the state.  What that asks:
 * atomics: AMOs and LR/SC are host atomics in native code (llvm_emit's
   `atomic`; the reservation lives in ctx words CTX_RES while native code runs,
   copied from and back to the CPU attribute the frontend names, as FP flags
-  are), and the Python tiers use host atomics too (NativeAtomics, set in
+  are), and the Python tiers use host atomics too (x64_runtime.HostAtomics, set in
   `mem.native_atomics` before the first native TB can run: a Python load-op-
   store could otherwise lose a native store that lands in between);
 * the jump cache: a fill writes an empty pc, the code, then the pc with a new
@@ -140,17 +139,17 @@ from pydbt.stats import STATS
 
 from . import llvm_emit as E
 from . import llvm_jit
-from . import x64_emit
+from . import x64_emit, x64_runtime
 from .codearena import ARENA
 from .interp import raise_exception
 
 name = "llvm"
 superblocks = True
 entries = True             # a region may be entered at other pcs too (block.entries: llvm_emit)
+on_disk = True             # (its code is kept in the disk cache, llvm_cache.py, and its regions recorded: regionlog.py)
 EMITTERS = (E,)            # where the ops are lowered (tests/unit/test_backends.py reads it)
 
 BASELINE = "baseline"      # the level of the baseline tier's code (x64_emit.py: no LLVM)
-ATOMICS_LEVEL = "quick"    # NativeAtomics' (20 tiny functions: ~18 ms cold, "full" ~40)
 BUDGET = 1 << 17           # native chain hits/back-edges per entry before returning to Python
 SLOTS = 1 << 21            # chain slots of one engine (8 bytes each, committed when touched)
 HOT_WORDS = 1 << 18        # quick TBs' countdown words of one engine (the same)
@@ -160,9 +159,7 @@ M64 = (1 << 64) - 1
 
 _CB = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64,
                        ctypes.c_uint64, ctypes.c_uint64)
-# (ctx, TB code) -> exit code: llvm_emit.runtime_text's pydbt_enter (ctypes lets the GIL go meanwhile)
-_ENTRY = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)
-RUNTIME_LEVEL = "quick"    # the shared module's (two small functions: entry and callback)
+RUNTIME_LEVEL = "quick"    # the shared module's (two small functions: the callback in two conventions)
 _CTXS = weakref.WeakValueDictionary()      # ctx address -> NativeCtx
 _CB_STAT = {E.CB_LOAD: "native_slow_loads", E.CB_STORE: "native_slow_stores", E.CB_HELPER: "native_helper_calls",
             E.CB_HOT: "native_hot_calls"}
@@ -260,56 +257,6 @@ class _Word:
         self.words[self.i] = n
 
 
-class NativeAtomics:
-    """Host atomics for the Python tiers (frontends' `mem.native_atomics`), once
-    native code may run beside them without the GIL: `rmw[op, size](host
-    address, value)` -> the old value (op: swap add xor and or min max minu
-    maxu, signed ones over `size` bytes), `cas[size](host address, expected,
-    new)` -> 1 if it stored.  One small module, compiled once per process (the
-    disk cache keeps its object), called through ctypes with the GIL held (a
-    few instructions: no point letting it go)."""
-    _OPS = {"swap": "xchg", "add": "add", "xor": "xor", "and": "and", "or": "or",
-            "min": "min", "max": "max", "minu": "umin", "maxu": "umax"}
-    _one = []
-
-    @classmethod
-    def get(cls):
-        if not cls._one:
-            cls._one.append(cls())
-        return cls._one[0]
-
-    def __init__(self):
-        lines, names = [], []
-        for size in (4, 8):
-            t = f"i{8 * size}"
-            narrow = size == 4
-            for op, llop in self._OPS.items():
-                name = f"pydbt_atomic_{op}_{size}"
-                names.append(name)
-                lines += [f"define i64 @{name}(i64 %a, i64 %v) nounwind {{",
-                          "  %p = inttoptr i64 %a to ptr",
-                          f"  %t = trunc i64 %v to {t}" if narrow else "  %t = add i64 %v, 0",
-                          f"  %o = atomicrmw {llop} ptr %p, {t} %t seq_cst, align {size}",
-                          f"  %r = zext {t} %o to i64" if narrow else "  %r = add i64 %o, 0",
-                          "  ret i64 %r", "}"]
-            name = f"pydbt_atomic_cas_{size}"
-            names.append(name)
-            lines += [f"define i64 @{name}(i64 %a, i64 %e, i64 %n) nounwind {{",
-                      "  %p = inttoptr i64 %a to ptr",
-                      f"  %te = trunc i64 %e to {t}" if narrow else "  %te = add i64 %e, 0",
-                      f"  %tn = trunc i64 %n to {t}" if narrow else "  %tn = add i64 %n, 0",
-                      f"  %x = cmpxchg ptr %p, {t} %te, {t} %tn seq_cst seq_cst, align {size}",
-                      f"  %ok = extractvalue {{ {t}, i1 }} %x, 1",
-                      "  %r = zext i1 %ok to i64", "  ret i64 %r", "}"]
-        self.tracker, _ = llvm_jit.compile("\n".join(lines) + "\n", names[0], exports=tuple(names[1:]),
-                                           level=ATOMICS_LEVEL)
-        rmw_t = ctypes.PYFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
-        cas_t = ctypes.PYFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
-        self.rmw = {(op, size): rmw_t(self.tracker[f"pydbt_atomic_{op}_{size}"])
-                    for op in self._OPS for size in (4, 8)}
-        self.cas = {size: cas_t(self.tracker[f"pydbt_atomic_cas_{size}"]) for size in (4, 8)}
-
-
 class Native:
     """What Python keeps of one native TB."""
     __slots__ = ("state", "tb_id", "addr", "slot0", "nexits", "links", "lookup", "fns",
@@ -369,7 +316,7 @@ class NativeState:
         self.res_helpers = set()                 # helper ids whose callbacks see it (lr, sc)
         self.free = {}                           # n -> first slots of free runs of n slots
         self.memo = None if shared else {}       # IR text -> (tracker, address)
-        self.runtime = None                      # (tracker, entry, its symbols): see _runtime
+        self.runtime = None                      # (tracker, its symbols): see _runtime
         self.shim = None                         # the baseline code's callback shim (x64_emit.runtime_code)
         self.cb = _CB(self.callback)
         _STATES.add(self)
@@ -467,7 +414,7 @@ class NativeState:
         if nat.hot is not None:
             hot = nat.imports[E.SYM_TB_HOT] = self.hot_word(nat.hot)
         if self.shim is None:
-            self.shim = ARENA.place(x64_emit.runtime_code(self.symbols[E.SYM_CB]))
+            self.shim = x64_runtime.shim(self.symbols[E.SYM_CB])
         env = {"mem_base": self.symbols[E.SYM_MEM], "perm": self.symbols[E.SYM_PERM],
                "npages": self.consts["npages"], "jc": self.symbols[E.SYM_JC], "jc_mask": self.jc_mask,
                "shim": self.shim.addr, "tb_id": nat.tb_id, "hot": hot, "helper_id": self.helper,
@@ -482,19 +429,19 @@ class NativeState:
         return nat
 
     def _runtime(self):
-        """This state's shared module (llvm_emit.runtime_text: C's entry into a
-        TB, the callback every TB calls), linked on the first finish; its object
-        is made once per process (_runtime_object)."""
+        """This state's shared module (llvm_emit.runtime_text: the callback
+        every LLVM TB calls), linked on the first LLVM finish, -> its symbols;
+        its object is made once per process (_runtime_object)."""
         rt = self.runtime
         if rt is None:
             with _RUNTIME_LOCK:
                 rt = self.runtime
                 if rt is None:
-                    cbs = (E.SYM_CALLBACK, E.SYM_CALLBACK_C)
-                    tracker, entry = llvm_jit.link(_runtime_object(), E.SYM_ENTRY, {E.SYM_CB: self.symbols[E.SYM_CB]},
-                                                   exports=cbs)
-                    rt = self.runtime = (tracker, _ENTRY(entry), {sym: tracker[sym] for sym in cbs})
-        return rt
+                    tracker, _ = llvm_jit.link(_runtime_object(), E.SYM_CALLBACK, {E.SYM_CB: self.symbols[E.SYM_CB]},
+                                               exports=(E.SYM_CALLBACK_C,))
+                    syms = {sym: tracker[sym] for sym in (E.SYM_CALLBACK, E.SYM_CALLBACK_C)}
+                    rt = self.runtime = (tracker, syms)
+        return rt[1]
 
     def finish(self, nat):
         """The LLVM half: the object from the disk cache or code generation
@@ -504,7 +451,7 @@ class NativeState:
             nat.tracker = ARENA.place(nat.blob)
             nat.addr = nat.tracker.addr
             return self._finished(nat)
-        nat.imports.update(self._runtime()[2])
+        nat.imports.update(self._runtime())
         key = (nat.text, nat.level, nat.imports.get(E.SYM_TB_HOT))     # (a counting TB's word is its own)
         known = self.memo.get(key) if self.memo is not None else None
         if known is None:
@@ -522,7 +469,7 @@ class NativeState:
         if mem is not None and getattr(mem, "native_atomics", False) is None:
             # (before native code can run: from now on the Python tiers' atomics
             # are host atomics too; see frontends/riscv64/trans_rva.py)
-            mem.native_atomics = NativeAtomics.get()
+            mem.native_atomics = x64_runtime.HostAtomics.get()
         if self.shared:
             self.natives[nat.tb_id] = nat
             for k in range(nat.nexits):
@@ -543,7 +490,7 @@ class NativeState:
         return view
 
     def wrapper(self, nat):
-        entry = self._runtime()[1]                 # (C's entry into TB code: llvm_emit.runtime_text)
+        entry = x64_runtime.enter()[1]             # (C's entry into any tier's code: no llvmlite)
         enter = self.enter
 
         def native_tb(cpu):
@@ -807,7 +754,7 @@ def _runtime_object():
     """The object of llvm_emit.runtime_text, made once per process (from the disk
     cache, as any module: -stats counts it with NativeAtomics and the TBs)."""
     if not _RUNTIME_OBJ:
-        _RUNTIME_OBJ.append(llvm_jit.cached_object(E.runtime_text(), E.SYM_ENTRY, RUNTIME_LEVEL)[0])
+        _RUNTIME_OBJ.append(llvm_jit.cached_object(E.runtime_text(), E.SYM_CALLBACK, RUNTIME_LEVEL)[0])
     return _RUNTIME_OBJ[0]
 
 

@@ -2,8 +2,8 @@
 
 One TB becomes one function `i64 @<name>(ptr %ctx)` of LLVM's preserve_none
 convention (it saves no register, so chained jumps between TBs push and pop
-nothing), entered from C (ctypes) through the one shared `pydbt_enter(ctx,
-code)`, which saves C's registers once for the whole chain (runtime_text).  `ctx` is the calling
+nothing), entered from C (ctypes) through the one shared `enter(ctx, code)`,
+which saves C's registers once for the whole chain (x64_runtime.py).  `ctx` is the calling
 thread's native context (see CTX_* below): the guest registers as 64 words,
 then the budget, the exit fields, the instruction count, the callback status,
 the helper arguments, the FP flags and rounding mode (llvm_fp.py) and the
@@ -126,7 +126,7 @@ SYM_TB_ID, SYM_TB_SLOTS = "pydbt_tb_id", "pydbt_tb_slots"
 SYM_TB_HOT = "pydbt_tb_hot"            # the address of a counting TB's countdown word (count_hot)
 # the shared functions (runtime_text): C's entry into a TB, the callback every TB calls
 # (the quick level's in C's convention, which -O0's FastISel selects: see Emitter)
-SYM_ENTRY, SYM_CALLBACK, SYM_CALLBACK_C = "pydbt_enter", "pydbt_callback", "pydbt_callback_c"
+SYM_CALLBACK, SYM_CALLBACK_C = "pydbt_callback", "pydbt_callback_c"
 
 # a jump cache entry: (pc | tag << JC_TAG_SHIFT, code); the tag changes with every
 # fill, so a reader that sees the same first word before and after reading the
@@ -141,8 +141,7 @@ CC = "preserve_nonecc"
 
 def runtime_text():
     """The module every TB shares (one per native state, its SYM_CB linked):
-    `i64 pydbt_enter(ctx, code)`, C's entry into TB function `code`, saving the
-    registers C wants kept once for the whole chain; and `pydbt_callback`, a TB's
+    `pydbt_callback`, a TB's
     one way to the Python callback: it calls it, then empties every page cache
     word (Python may have changed permissions; CTX_PGC.., a TB empties its own
     on entry too).  Its convention saves every register, so a slow path spills
@@ -150,9 +149,7 @@ def runtime_text():
     the quick level's.  (One copy instead of two functions in each TB's
     module: a module's every function costs LLVM a whole codegen pipeline.)"""
     cb = Names.sym(SYM_CB)
-    out = [f"declare i64 {cb}(ptr, i64, i64, i64, i64)",
-           f"define i64 {Names.sym(SYM_ENTRY)}(ptr %ctx, ptr %code) nounwind {{",
-           f"  %r = call {CC} i64 %code(ptr %ctx)", "  ret i64 %r", "}"]
+    out = [f"declare i64 {cb}(ptr, i64, i64, i64, i64)"]
     for cc, sym in ((CB_CC + " ", SYM_CALLBACK), ("", SYM_CALLBACK_C)):
         out += [f"define {cc}i64 {Names.sym(sym)}(ptr %ctx, i64 %k, i64 %a, i64 %b, i64 %c) cold noinline nounwind {{",
                 f"  %r = call i64 {cb}(ptr %ctx, i64 %k, i64 %a, i64 %b, i64 %c)"]

@@ -115,7 +115,12 @@ LEVELS = {
 
 
 def unsupported():
-    """None if llvmlite is there (not imported: that waits for the first compile)."""
+    """None if llvmlite is there (not imported: that waits for the first compile)
+    and the host runs the native runtime (x64_runtime.py: an x86-64 host)."""
+    from .hostcpu import unsupported as host
+    why = host()
+    if why is not None:
+        return why
     if importlib.util.find_spec("llvmlite") is None:
         return "this host (llvmlite is not installed: pip install 'pydbt[llvm]')"
     return None

@@ -35,7 +35,8 @@ from .llvm import unsupported, EMITTERS, finish, disassemble  # noqa: F401
 
 name = "llvm-quick"
 superblocks = True
-entries = True                   # (regions with other entries: llvm.py)
+entries = True             # (regions with other entries: llvm.py)
+on_disk = True             # (its code is kept in the disk cache, llvm_cache.py, and its regions recorded: regionlog.py)
 counts_hotness = True            # (a countdown word per TB: see above)
 
 

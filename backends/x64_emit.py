@@ -26,7 +26,7 @@ this one says what differs).
   or page caches: the optimized tier has those.
 * Callbacks (slow accesses, helpers: FP, AMOs, LR/SC, CSRs; the hotness
   countdown; a callback counts CALL_INSNS instructions of hotness): the arguments go in ctx words (CTX_CB: kind, a, b, c; a helper's
-  own in CTX_ARGS), then a call of the state's shim (runtime_code), which saves
+  own in CTX_ARGS), then a call of the state's shim (x64_runtime.shim), which saves
   every register it may change, calls the ctypes callback and returns its
   result in RAX: nothing is spilled around a call.  A non-zero CTX_STATUS after
   it leaves by the fault exit with the current instruction's pc.
@@ -68,7 +68,6 @@ _BITS = {"clz": "lzcnt", "ctz": "tzcnt", "popcnt": "popcnt"}
 # a callback into Python (~0.5-1 us) counts for this many guest instructions of
 # native code in a TB's hotness (tiering.QUICK_INSN_COST each): time, not events
 CALL_INSNS = 1000
-HOST_NEEDS = ("popcnt", "abm", "bmi1")   # popcnt, lzcnt, tzcnt (/proc/cpuinfo's names)
 
 
 def ctxm(word):
@@ -86,27 +85,6 @@ def imm(v, w):
     if w == I32:
         return v - (1 << 32) if v >> 31 else v
     return _s32(v - (1 << 64) if v >> 63 else v)
-
-
-def runtime_code(callback):
-    """The state's shim (offset 0 of the returned code): saves the registers a
-    C call may change (RAX excepted: the result), calls `callback(ctx, kind, a,
-    b, c)` (a C function's address) with the arguments in ctx (CTX_CB..)."""
-    a = Asm()
-    saved = (RCX, RDX, RSI, RDI, R8, R9, R10, R11)
-    for r in saved:
-        a.push(r)
-    a.alu("sub", RSP, 8)                      # (8 pushes and the return address: 8 mod 16)
-    a.mov(RDI, CTX)
-    for r, k in ((RSI, 0), (RDX, 1), (RCX, 2), (R8, 3)):
-        a.mov(r, ctxm(E.CTX_CB + k))
-    a.mov_imm(RAX, callback)
-    a.call(RAX)
-    a.alu("add", RSP, 8)
-    for r in reversed(saved):
-        a.pop(r)
-    a.ret()
-    return a.finish()
 
 
 class Emitter:
@@ -701,7 +679,7 @@ class Emitter:
     op_div = op_divu = op_rem = op_remu = _divide
 
     def op_setcond(self, op):
-        t, w = op.outs[0], op.type
+        t = op.outs[0]
         r = self.define(t)
         cc = self.compare(op)
         self.a.setcc(cc, r)
@@ -821,21 +799,6 @@ LOWER = {n: getattr(Emitter, "op_" + n) for n in (
     "and", "or", "xor", "shl", "shr", "sar", "rotl", "rotr", "setcond", "movcond", "getreg", "setreg",
     "ld", "st", "call", "call_pure", "insn_start", "label", "br", "brcond", "mb", "goto_tb", "goto_ptr",
     "exception")}
-
-
-def host_unsupported():
-    """None when this host runs what the emitter makes (x86-64 with POPCNT,
-    LZCNT and TZCNT), else why not."""
-    import platform
-    if platform.machine() not in ("x86_64", "AMD64"):
-        return f"a {platform.machine()} host (it makes x86-64 code)"
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return None
-    missing = [x for x in HOST_NEEDS if x not in flags]
-    return f"an x86-64 host without {', '.join(missing)}" if missing else None
 
 
 def disassemble(code, addr):

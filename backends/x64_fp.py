@@ -48,7 +48,7 @@ import platform
 
 from pydbt.ir import Const, I32
 
-from . import llvm_emit as E
+from . import hostcpu, llvm_emit as E
 from .llvm_fp import MXCSR_DEFAULT, _HOST_FLAGS, _NO_FLAGS, _f2i_limit, _inf
 from .x64asm import RAX, RCX, RDX, RSP, XMM0, XMM1, XMM2, mem
 from . import x64_emit      # (it imports this module: its names are read at run time)
@@ -62,14 +62,7 @@ def host_features():
     """{"x86": ..., "fma": ...} of this host, looked up once (/proc/cpuinfo)"""
     if not _host:
         x86 = platform.machine().lower() in ("x86_64", "amd64")
-        flags = []
-        if x86:
-            try:
-                with open("/proc/cpuinfo") as f:
-                    flags = next((ln.split(":", 1)[1].split() for ln in f if ln.startswith("flags")), [])
-            except OSError:
-                flags = []
-        _host.update(x86=x86, fma="fma" in flags)
+        _host.update(x86=x86, fma=x86 and "fma" in hostcpu.flags())
     return _host
 
 

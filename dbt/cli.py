@@ -37,7 +37,6 @@ class Options:
     stack_size: int = None
     backend: str = "auto"
     jit_threshold: int = 50
-    native_threshold: int = 20000  # guest instructions
     opt_threshold: int = 4096  # guest instructions
     native_warmup: int = 200   # ms
     compile_share: int = 100   # percent (0: no limit; README: why 100)
@@ -107,17 +106,14 @@ OPTIONS = [
     (("-backend", "-b"), "backend", True, "PYDBT_BACKEND", None, False, "translation backend: " + "|".join(BACKENDS)),
     (("-jit-threshold",), "jit_threshold", True, "PYDBT_JIT_THRESHOLD", _count, False,
      "executions of a block on the interpreter before the JIT compiles it (0: at once)"),
-    (("-native-threshold",), "native_threshold", True, "PYDBT_NATIVE_THRESHOLD", _count, False,
-     "-backend auto: guest instructions a block runs on the bytecode JIT (counted in its code) "
-     "before native code"),
     (("-opt-threshold",), "opt_threshold", True, "PYDBT_OPT_THRESHOLD", _count, False,
-     "-backend auto: guest instructions a quickly compiled native block runs (counted in its "
-     "code) before it is optimized (0: optimize at once); with a warm-up, also once its "
+     "-backend auto: guest instructions a block runs in baseline native code (counted in its "
+     "code) before LLVM optimizes it (0: optimize at once); with a warm-up, also once its "
      "estimated time there pays for the compile"),
     (("-native-warmup",), "native_warmup", True, "PYDBT_NATIVE_WARMUP", _count, False,
-     "-backend auto: milliseconds of the run before any native code is made; after them a block "
-     "is compiled (or optimized) once its time so far pays for the compile (0: neither, at the "
-     "thresholds alone)"),
+     "-backend auto: milliseconds of the run before LLVM compiles anything; after them a block "
+     "is optimized once its time so far pays for the compile (0: neither, at -opt-threshold "
+     "alone)"),
     (("-compile-share",), "compile_share", True, "PYDBT_COMPILE_SHARE", _count, False,
      "-backend auto: native compiling may use this percentage of the run's time after the "
      "warm-up, no more (CPU time; 0: no limit)"),
@@ -283,14 +279,17 @@ def _default_host_signals():
 def tiers(opts):
     """The backends a TB goes through as it gets hotter, and the thresholds
     between them: the interpreter, then -backend; `auto` is the interpreter,
-    the bytecode JIT, then native code when llvmlite is there: quickly
-    compiled, then optimized."""
+    then native code when the host runs it (x86-64): the baseline tier's (made
+    by Python, ~1 ms a block), then, with llvmlite, LLVM's optimized code for
+    the regions where the time goes; on other hosts the bytecode JIT."""
     from pydbt.backends import unavailable
-    if opts.backend == "auto":
-        names = ["interp", "pybytecode"] + (["llvm-quick", "llvm"] if unavailable("llvm") is None else [])
-    else:
-        names = ["interp", opts.backend]
-    return names, [opts.jit_threshold, opts.native_threshold, opts.opt_threshold][:len(names) - 1]
+    if opts.backend != "auto":
+        return ["interp", opts.backend], [opts.jit_threshold]
+    if unavailable("baseline") is not None:
+        return ["interp", "pybytecode"], [opts.jit_threshold]
+    if unavailable("llvm") is not None:
+        return ["interp", "baseline"], [opts.jit_threshold]
+    return ["interp", "baseline", "llvm"], [opts.jit_threshold, opts.opt_threshold]
 
 
 def run(argv):

@@ -123,7 +123,7 @@ class Engine:
         regions = tier > 0 and getattr(backend, "entries", False) and self.multi_entry
         if regions and profile is not None:
             profile.entries = self._enterable(pc, tier)
-        rlog = self._regions() if profile is not None and profile.native else None
+        rlog = self._regions() if profile is not None and getattr(backend, "on_disk", False) else None
         if rlog is not None:                         # (the shape a run before made here: regionlog.py)
             profile = rlog.replay(backend.name, pc, profile)
         superblock = getattr(backend, "superblocks", False)

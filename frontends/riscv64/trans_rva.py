@@ -21,7 +21,7 @@ SC or AMO is between its load and its store must not be lost).  Two regimes:
   first TB can run): native code runs without CPython's lock, so a native plain
   store may land anywhere in a Python statement.  AMOs and SC then use host
   atomics (`lock xadd`, `cmpxchg`...: small native functions, see
-  backends/llvm.py NativeAtomics), as native code's own AMOs and LR/SC do
+  backends/x64_runtime.py HostAtomics), as native code's own AMOs and LR/SC do
   (llvm_emit lowers these helpers from their `native_atomic` description).
   The switch is safe: a helper reads the regime under `atomic_lock` right
   before its load and store, with no point between where CPython's lock could

@@ -18,7 +18,7 @@ SET_LINE = "gdb_basic.c:43"           # int y = square(x);
 TIERS = pytest.mark.parametrize("tier", [
     (),
     pytest.param(("-backend", "llvm"), marks=NEEDS_LLVMLITE),
-    pytest.param(("-backend", "auto", "-native-threshold", "50", "-opt-threshold", "8",
+    pytest.param(("-backend", "auto", "-opt-threshold", "8",
                   "-native-warmup", "0", "-compile-share", "0", "-sync-compile"), marks=NEEDS_LLVMLITE),
 ], ids=["default", "llvm", "auto-native"])
 

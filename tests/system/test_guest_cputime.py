@@ -14,7 +14,7 @@ import guestprogs
 
 TIMEOUT = 120.0
 OPTS = {"interp": ["-backend", "interp"],
-        "auto": ["-backend", "auto", "-native-threshold", "100", "-opt-threshold", "8", "-native-warmup", "0",
+        "auto": ["-backend", "auto", "-opt-threshold", "8", "-native-warmup", "0",
                  "-compile-share", "0"]}
 
 

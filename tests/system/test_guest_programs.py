@@ -236,7 +236,8 @@ def check_oracle(case: Case, q: guestprogs.Result):
 BACKENDS = guestprogs.selected({
     "interp": ["-backend", "interp"],
     "jit": ["-backend", "pybytecode", "-jit-threshold", "0"],
-    "auto": ["-backend", "auto", "-native-threshold", "100", "-opt-threshold", "8", "-native-warmup", "0",
+    "baseline": ["-backend", "baseline", "-jit-threshold", "0"],
+    "auto": ["-backend", "auto", "-opt-threshold", "8", "-native-warmup", "0",
              "-compile-share", "0"],
 })
 

@@ -19,7 +19,7 @@ pytest.importorskip("llvmlite")
 pytestmark = pytest.mark.once
 
 TIMEOUT = 600
-OPTS = ("-backend", "auto", "-jit-threshold", "2", "-native-threshold", "40", "-opt-threshold", "60",
+OPTS = ("-backend", "auto", "-jit-threshold", "2", "-opt-threshold", "60",
         "-native-warmup", "0", "-stats=json")
 
 

@@ -54,18 +54,17 @@ def low_base_taken():
 
 
 def _shared_modules():
-    """backends/llvm.py makes two modules once per process, with the first TB: the
-    one all TBs share (entry, callback) and NativeAtomics.  Made here, with the
+    """backends/llvm.py makes one module once per process, with the first TB: the
+    one all TBs share (their callback).  Made here, with the
     cache off, so that a test counting compiles and cache files sees its TBs' only."""
     if importlib.util.find_spec("llvmlite") is None:
         return
     from pydbt.backends import llvm
-    if not (llvm._RUNTIME_OBJ and llvm.NativeAtomics._one):
+    if not llvm._RUNTIME_OBJ:
         saved = dict(llvm_cache._config)
         llvm_cache.configure("off")
         try:
             llvm._runtime_object()
-            llvm.NativeAtomics.get()
         finally:
             llvm_cache._config.clear()
             llvm_cache._config.update(saved)

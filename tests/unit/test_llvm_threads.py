@@ -10,7 +10,7 @@
   while the spinning thread is inside since before the drop, but as soon as it
   entered again, though it never leaves native code for long;
 * the Python tiers' atomics once native code exists (host atomics through
-  NativeAtomics) give the interpreter's answers, on plain, code and read-only
+  x64_runtime.HostAtomics) give the interpreter's answers, on plain, code and read-only
   pages;
 * native AMOs and LR/SC run inline (no callback) with the helpers' answers, a
   misaligned one faults as the helper does, and the reservation goes both ways

@@ -240,7 +240,7 @@ def test_pydbt_runs_a_program_on_an_unknown_cpython():
     hello = os.path.join(ROOT, "examples", "hello")
     script = ("import sys; from pydbt.backends import pyops; pyops.VERSION = (3, 99); "
               "from pydbt.cli import main; sys.exit(main(sys.argv[1:]))")
-    for extra in ([], ["-jit-threshold", "0"]):
+    for extra in (["-backend", "pybytecode"], ["-backend", "pybytecode", "-jit-threshold", "0"]):
         p = subprocess.run([sys.executable, "-c", script, "run", *extra, hello],
                            capture_output=True, text=True, timeout=120)
         native = subprocess.run([sys.executable, "-m", "pydbt", "run", *extra, hello],

@@ -172,7 +172,6 @@ def test_threads_count_in_quick_code_and_promote_from_its_callbacks(tmp_path):
     import json
     from test_llvm_threads import threads_native_matches_qemu
     p = threads_native_matches_qemu(tmp_path, "-backend", "auto", "-native-warmup", "0", "-sync-compile",
-                                    "-jit-threshold", "2", "-native-threshold", "50",
-                                    "-opt-threshold", "300", "-code-cache", "off", "-stats=json")
+                                    "-jit-threshold", "2", "-opt-threshold", "300", "-code-cache", "off", "-stats=json")
     stats = json.loads(p.stderr.decode().strip().splitlines()[-1])
     assert stats["native_hot_calls"] > 0 and stats["tbs_by_backend"].get("llvm", 0) > 0, stats
