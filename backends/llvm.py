@@ -5,10 +5,11 @@ other entries (block.entries) has a small function per entry, each its own
 TB of the cache sharing the region's code, exits and id (`_entry`,
 TB.region).  Under `-backend llvm` a TB is compiled when the interpreter has
 run it `-jit-threshold` times; under `-backend auto` (the default,
-dbt/execloop.py) when the bytecode JIT has seen it hot (`-native-threshold`),
-first at llvm_jit's "quick" level (llvm_quick.py: the same state, slots and
-exits; a quick TB counts the guest instructions it runs in a word of its own,
-see `hot_word`), then at the "full" one; and then
+dbt/execloop.py) first as baseline code (the BASELINE level: machine code
+made by Python, x64_emit.py, placed in the code arena; the same state,
+slots and exits; it counts the guest instructions it runs in a word of its
+own, see `hot_word`, as quick LLVM code, llvm_quick.py, does), then at the
+"full" level once that code is hot; and then
 `prepare` (the IR text: Python, under the GIL) runs in the guest's thread and
 `finish` (LLVM: parse, optimize, codegen, link; without the GIL) in the
 compile thread.  The IR text
@@ -138,7 +139,7 @@ from pydbt.errors import GuestFault
 from pydbt.stats import STATS
 
 from . import llvm_emit as E
-from . import llvm_jit
+from . import llvm_cache, llvm_jit
 from . import x64_emit, x64_runtime
 from .codearena import ARENA
 from .interp import raise_exception
@@ -450,6 +451,8 @@ class NativeState:
         if nat.level == BASELINE:
             nat.tracker = ARENA.place(nat.blob)
             nat.addr = nat.tracker.addr
+            if llvm_cache.perfmap_on():
+                llvm_cache.perfmap_add(nat.addr, len(nat.blob), nat.pc, nat.fname)
             return self._finished(nat)
         nat.imports.update(self._runtime())
         key = (nat.text, nat.level, nat.imports.get(E.SYM_TB_HOT))     # (a counting TB's word is its own)

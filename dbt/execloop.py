@@ -10,8 +10,8 @@ delivered between two TBs.  Architecture-neutral: the frontend object supplies
 translation and the syscall ABI.
 
 Tiers (Engine): a TB is made by the cheapest backend first and made again by
-the next one when it gets hot (-backend auto: interpreter, bytecode JIT,
-quickly compiled native code, optimized native code), the new TB replacing
+the next one when it gets hot (-backend auto: interpreter, baseline native
+code, LLVM's optimized native code), the new TB replacing
 the old one in the cache (its incoming links follow); native code is
 finished in the compile thread (compiler.py) while the old TB runs on.
 When a TB is hot, and when native code is worth its compile, is tiering.py's.
@@ -22,8 +22,8 @@ A native region is formed from the answers a run before gave at its pc when
 the code cache holds its record (regionlog.py: the same text, so its object
 loads from disk), and a hot block whose recorded region's object is there
 goes straight to that object's tier, without the warm-up and payback rule
-(`_warm_tier`); quick code so formed is optimized for RERUNS runs' time
-(`_amortized`).
+(`_warm_tier`); code of a counting native tier (quick LLVM code) so formed
+is optimized for RERUNS runs' time (`_amortized`).
 
 Debugging (`debug`, the gdbstub's server, or None) has one insertion point for
 every ISA and backend, here: a block that would contain a breakpoint address is
