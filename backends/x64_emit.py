@@ -113,6 +113,7 @@ class Emitter:
         self.tails = {}               # "chain" / "exit" / "ret" -> label (made on first use)
         self.goto_n = -1
         self.fp = None                # x64_fp's lowering, when the TB computes FP natively
+        self.handed = None            # the input whose register the op's output took (define)
 
     # --- registers -------------------------------------------------------------------
     def label(self, lab):
@@ -124,9 +125,18 @@ class Emitter:
     def slot_mem(self, loc):
         return mem(RSP, None, 1, 8 * (loc - 16))
 
-    def define(self, t):
+    def define(self, t, reuse=None):
         """A location for temp t, defined now -> the register to compute it in
-        (RAX when it lives in a slot: commit() stores it)."""
+        (RAX when it lives in a slot: commit() stores it).  reuse: an input the
+        op reads first (before it writes the output): when it dies here in a
+        register, t takes that register (no copy)."""
+        if reuse is not None and type(reuse) is not Const and self.last.get(reuse.id) == self.i:
+            loc = self.loc[reuse.id]
+            if loc < 16:
+                # (reuse keeps its place until the op's end, then is not freed)
+                self.handed = reuse.id
+                self.loc[t.id] = loc
+                return loc
         if self.free:
             r = self.free.pop()
         elif self.slots_free:
@@ -144,7 +154,7 @@ class Emitter:
 
     def release(self, tid):
         loc = self.loc.pop(tid, None)
-        if loc is not None:
+        if loc is not None and tid != self.handed:
             (self.free if loc < 16 else self.slots_free).append(loc)
 
     def reg(self, v, scratch, w=I64):
@@ -214,7 +224,14 @@ class Emitter:
         written = {op.consts[0] for op in ops if op.name == "setreg"}
         self.dirty = sum(1 << g for g in written)
         self.heads = E.loop_heads(ops)
-        last = {}
+        self.last = last = {}
+        self.groups = E.Emitter.plan_groups(self)     # (it reads self.block only)
+        self.group_off = {}
+        for op in ops:
+            if op.name == "add" and op.type == I64 and type(op.ins[1]) is Const and \
+                    type(op.ins[0]) is not Const:
+                c = op.ins[1].value
+                self.group_off[op.outs[0].id] = c - (1 << 64) if c >> 63 else c
         for i, op in enumerate(ops):
             for v in op.ins:
                 if type(v) is not Const:
@@ -236,6 +253,8 @@ class Emitter:
                     self.pc = op.consts[0]
                 continue
             dead = False
+            self.i = i
+            self.handed = None
             LOWER[n](self, op)
             for v in op.ins:
                 if type(v) is not Const and last.get(v.id) == i:
@@ -533,16 +552,32 @@ class Emitter:
 
     def _binary(self, op):
         t, w = op.outs[0], op.type
-        r = self.define(t)
-        self.into(r, op.ins[0], w)
+        x = op.ins[0]
+        r = self.define(t, x)
+        self.into(r, x, w)
         self.alu(_ALU[op.name], r, self.operand(op.ins[1], w, RCX), w)
         self.commit(t, r)
 
-    op_add = op_sub = op_and = op_or = op_xor = _binary
+    op_sub = op_and = op_or = op_xor = _binary
+
+    def op_add(self, op):
+        """as _binary; x + constant into another register: one lea"""
+        x, y = op.ins
+        if type(y) is Const and type(x) is not Const:
+            w = op.type
+            c = imm(y.value, w)
+            loc = self.loc[x.id]
+            if c is not None and loc < 16 and self.last.get(x.id) != self.i:
+                t = op.outs[0]
+                r = self.define(t)
+                self.a.lea(r, mem(loc, None, 1, c), w)
+                self.commit(t, r)
+                return
+        self._binary(op)
 
     def op_mul(self, op):
         t, w = op.outs[0], op.type
-        r = self.define(t)
+        r = self.define(t, op.ins[0])
         self.into(r, op.ins[0], w)
         kind, x = self.operand(op.ins[1], w, RCX)
         if kind == "i":
@@ -553,7 +588,7 @@ class Emitter:
 
     def _neg_not(self, op):
         t, w = op.outs[0], op.type
-        r = self.define(t)
+        r = self.define(t, op.ins[0])
         self.into(r, op.ins[0], w)
         self.a.unary(op.name, r, w)
         self.commit(t, r)
@@ -562,7 +597,7 @@ class Emitter:
 
     def _bits(self, op):
         t, w = op.outs[0], op.type
-        r = self.define(t)
+        r = self.define(t, op.ins[0])
         self.a.bitop(_BITS[op.name], r, self.reg(op.ins[0], RCX), w)
         self.commit(t, r)
 
@@ -571,7 +606,7 @@ class Emitter:
     def _ext(self, op):
         t, w = op.outs[0], op.type
         size, signed = _EXT[op.name]
-        r = self.define(t)
+        r = self.define(t, op.ins[0])
         if 8 * size >= w:
             self.into(r, op.ins[0], w)
         else:
@@ -582,21 +617,22 @@ class Emitter:
 
     def _low32(self, op):
         t = op.outs[0]
-        r = self.define(t)
-        self.into(r, op.ins[0], I32)              # (a 32-bit move: the high half cleared)
+        r = self.define(t, op.ins[0])
+        # (a 32-bit move, to itself too: the high half cleared)
+        self.a.movx(r, self.reg(op.ins[0], RCX), 4, False, I64)
         self.commit(t, r)
 
     op_trunc32 = op_zext32 = _low32
 
     def op_sext32(self, op):
         t = op.outs[0]
-        r = self.define(t)
+        r = self.define(t, op.ins[0])
         self.a.movx(r, self.reg(op.ins[0], RCX), 4, True, I64)
         self.commit(t, r)
 
     def _shift(self, op):
         t, w = op.outs[0], op.type
-        r = self.define(t)
+        r = self.define(t, op.ins[0])
         n = op.ins[1]
         if type(n) is Const:
             self.into(r, op.ins[0], w)
@@ -722,6 +758,69 @@ class Emitter:
         a.alu("cmp", RCX, want, I32)
         a.jcc("ne", slow)
 
+    def check_access(self, op, addr, slow):
+        """Jump to slow unless op's access (address in register addr) may go
+        straight to host memory: a lone access checks itself (check); one of
+        a group (llvm_emit's plan_groups) relies on its group's check, made
+        at its first access over the range they all touch (check_range), its
+        answer kept in a stack slot for the others (one compare each)."""
+        g = self.groups[id(op)]
+        loads, stores = op.name == "ld", op.name == "st"
+        if g[6] == 1:
+            self.check(addr, op.consts[0], loads, stores, slow)
+            return
+        a = self.a
+        if g[5] is None:
+            # the first of the group: the flag slot, alive until its last access
+            if self.slots_free:
+                k = self.slots_free.pop()
+            else:
+                k = 16 + self.nslots
+                self.nslots += 1
+            flag = self.slot_mem(k)
+            g[5] = [k, flag, g[6]]
+            x = op.ins[0]
+            off = self.group_off.get(x.id, 0) if type(x) is not Const else 0
+            base, lo, hi, gl, gs = g[:5]
+
+            def fail():
+                a.mov_imm(flag, 1)
+                a.jmp(slow)
+            self.check_range(addr, lo - off, hi - lo, gl, gs, self.later(fail))
+            a.mov_imm(flag, 0)
+        else:
+            flag = g[5][1]
+            a.alu("cmp", flag, 0, I64)
+            a.jcc("ne", slow)
+        g[5][2] -= 1
+        if not g[5][2]:
+            self.slots_free.append(g[5][0])
+
+    def check_range(self, addr, lo, span, loads, stores, slow):
+        """Jump to slow unless [addr + lo, addr + lo + span) (span <= a page:
+        one or two pages, the host memory one piece) lies inside the space and
+        the permission bytes of its first and last page allow the accesses
+        (llvm_emit's check_range, with branches).  Both pages inside the
+        space also means the range does not wrap around.  Uses RCX and RDX."""
+        a, env = self.a, self.env
+        if not env["npages"]:
+            a.jmp(slow)
+            return
+        mask, want = E.Emitter.perm_bits(loads, stores)
+        a.mov_imm(RDX, env["perm"])
+        for d in (lo, lo + span - 1):
+            if d:
+                a.lea(RCX, mem(addr, None, 1, d))
+            else:
+                a.mov(RCX, addr)
+            a.shift("shr", RCX, E.PAGE_SHIFT)
+            a.alu("cmp", RCX, env["npages"], I64)
+            a.jcc("ae", slow)
+            a.load(RCX, mem(RDX, RCX), 1, False, I32)
+            a.alu("and", RCX, mask, I32)
+            a.alu("cmp", RCX, want, I32)
+            a.jcc("ne", slow)
+
     def host(self, addr):
         base = self.env["mem_base"]
         if base < 1 << 31:
@@ -745,7 +844,7 @@ class Emitter:
             self.callback(E.CB_LOAD, place, ("i", kind), ("i", 0), pc)
             a.mov(r, RAX, w)
             a.jmp(done)
-        self.check(addr, size, True, False, self.later(slow))
+        self.check_access(op, addr, self.later(slow))
         n = min(size, w // 8)
         a.load(r, self.host(addr), n, bool(signed) and 8 * n < w, w)
         a.bind(done)
@@ -763,7 +862,7 @@ class Emitter:
         def slow():
             self.callback(E.CB_STORE, pa, pv, ("i", size), pc)
             a.jmp(done)
-        self.check(addr, size, False, True, self.later(slow))
+        self.check_access(op, addr, self.later(slow))
         a.mov(self.host(addr), self.reg(v, RCX), 8 * size)
         a.bind(done)
 
