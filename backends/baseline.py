@@ -7,7 +7,6 @@ LLVM code chain into each other) and counts its hotness as quick LLVM code does
 (a countdown word per TB: llvm_quick.py), so -backend auto can optimize its hot
 regions with LLVM."""
 from . import llvm
-from .llvm import finish  # noqa: F401
 from . import hostcpu, x64_emit
 
 name = "baseline"
@@ -23,11 +22,10 @@ def unsupported():
 
 
 def compile(block, ctx):
+    """The whole compile at once, in the guest's thread (~1 ms: no `prepare`
+    and `finish` halves for the compile thread, and no share of the run's
+    compile time to ask for, -compile-share being LLVM's)."""
     return llvm._state(ctx).compile(block, ctx, llvm.BASELINE)
-
-
-def prepare(block, ctx):
-    return llvm._state(ctx).prepare(block, ctx, llvm.BASELINE)
 
 
 def disassemble(fn):

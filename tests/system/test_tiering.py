@@ -84,8 +84,10 @@ def test_baseline_code_is_optimized_where_time_is_spent(oracle, tmp_path, opt):
 
 
 def test_compile_thread_replaces_a_running_loop(oracle, tmp_path):
-    binary, want = oracle
-    out, stats = _run(binary, ["-backend", "auto", "-native-warmup", "0"], tmp_path)
+    binary, _ = oracle
+    n = 50 * ITERATIONS                 # (~0.5 s in baseline code: the compile thread's LLVM is done before)
+    want = guestprogs.run(guestprogs.qemu_argv(binary, [str(n)]), env=_env(), cwd="/", timeout=TIMEOUT).stdout
+    out, stats = _run(binary, ["-backend", "auto", "-native-warmup", "0"], tmp_path, n=n)
     assert out == want
     # the loop keeps running in baseline code while the compile thread works,
     # then leaves for LLVM's (it never returns to the trampoline by itself)
@@ -134,15 +136,15 @@ def test_auto_without_llvmlite_is_interpreter_then_baseline(oracle, tmp_path):
 
 def test_native_compiling_keeps_to_its_share_of_the_run(oracle, tmp_path):
     """-compile-share: native compiling may use that percentage of the time run
-    since the warm-up.  Two hot loops one after the other (~1 s each in
-    baseline code): LLVM's first compile, once the run is long enough for the
-    baseline compiles before it (llvmlite's start-up included: >= 30 ms), uses
-    up 1% of the run, so the second loop stays in baseline code; with no limit
-    LLVM optimizes both."""
+    since the warm-up (LLVM's: baseline code is made at once).  Two hot loops
+    one after the other (~0.3 and ~0.5 s in baseline code; only they get to
+    -opt-threshold): LLVM's first compile, the first loop's (llvmlite's
+    start-up included: >= 30 ms), uses up 1% of a run shorter than 3 s, so
+    the second loop stays in baseline code; with no limit LLVM optimizes both."""
     binary, _ = oracle
-    args = [str(250 * ITERATIONS), str(250 * ITERATIONS)]
+    args = [str(250 * ITERATIONS), str(125 * ITERATIONS)]
     want = guestprogs.run(guestprogs.qemu_argv(binary, args), env=_env(), cwd="/", timeout=TIMEOUT).stdout
-    opts = ["-backend", "auto", "-sync-compile", "-native-warmup", "0", "-opt-threshold", "1"]
+    opts = ["-backend", "auto", "-sync-compile", "-native-warmup", "0", "-opt-threshold", "1000000"]
 
     def run(share):
         argv = [sys.executable, "-m", "pydbt", "run", *opts, "-compile-share", share, "-stats=json",
