@@ -70,8 +70,11 @@ _BITS = {"clz": "lzcnt", "ctz": "tzcnt", "popcnt": "popcnt"}
 CALL_INSNS = 1000
 
 
+_CTXM = [mem(CTX, None, 1, 8 * w) for w in range(E.CTX_WORDS)]    # (made once: emission is hot)
+
+
 def ctxm(word):
-    return mem(CTX, None, 1, 8 * word)
+    return _CTXM[word]
 
 
 def _s32(v):
@@ -343,6 +346,39 @@ class Emitter:
         a.alu("cmp", ctxm(E.CTX_STATUS), 0, I64)
         a.jcc("ne", self.fault(self.pc if pc is None else pc))
 
+    def mem_callback(self, kind, x, y, z, pc):
+        """callback(kind, x, y, z, pc) of a slow memory access, through the
+        TB's shared routine for `kind` (mem_routine): the arguments stored,
+        a call, the fault branch; the result in RAX."""
+        self.put_word(E.CTX_CB + 1, x)
+        self.put_word(E.CTX_CB + 2, y)
+        self.put_word(E.CTX_CB + 3, z)
+        r = self.tails.get(kind)
+        if r is None:
+            r = self.tails[kind] = self.later(lambda: self.mem_routine(kind))
+        self.a.call(r)
+        self.a.jcc("ne", self.fault(pc))
+
+    def mem_routine(self, kind):
+        """The rest of callback() for kind, shared by the TB's slow memory paths
+        (called: ctx's CB words but the kind stored; it leaves the flags of the
+        CTX_STATUS test for the caller's fault branch)."""
+        a = self.a
+        if self.hot is not None:
+            a.mov_imm(RAX, self.hot)
+            a.alu("sub", mem(RAX), CALL_INSNS, I64)
+        a.mov_imm(ctxm(E.CTX_CB), kind)
+        if self.fp is not None:
+            self.fp.collect()
+        a.alu("sub", RSP, 8, I64)                 # (the call made RSP 8 mod 16)
+        a.mov_imm(RDX, self.env["shim"])
+        a.call(RDX)
+        a.alu("add", RSP, 8, I64)
+        if self.fp is not None:
+            self.fp.clear()
+        a.alu("cmp", ctxm(E.CTX_STATUS), 0, I64)
+        a.ret()
+
     def fault(self, pc):
         lb = self.fault_labels.get(pc)
         if lb is None:
@@ -532,12 +568,12 @@ class Emitter:
     def op_getreg(self, op):
         t = op.outs[0]
         r = self.define(t)
-        self.a.mov(r, ctxm(E.CTX_REGS + op.consts[0]), op.type)
+        self.a.mov(r, _CTXM[E.CTX_REGS + op.consts[0]], op.type)
         self.commit(t, r)
 
     def op_setreg(self, op):
         v = op.ins[0]
-        m = ctxm(E.CTX_REGS + op.consts[0])
+        m = _CTXM[E.CTX_REGS + op.consts[0]]
         if type(v) is Const:
             self.put_word(E.CTX_REGS + op.consts[0], ("i", v.value))
         else:
@@ -841,7 +877,7 @@ class Emitter:
         kind = size | (int(bool(signed)) << 4)
 
         def slow():
-            self.callback(E.CB_LOAD, place, ("i", kind), ("i", 0), pc)
+            self.mem_callback(E.CB_LOAD, place, ("i", kind), ("i", 0), pc)
             a.mov(r, RAX, w)
             a.jmp(done)
         self.check_access(op, addr, self.later(slow))
@@ -860,10 +896,17 @@ class Emitter:
         pc = self.pc
 
         def slow():
-            self.callback(E.CB_STORE, pa, pv, ("i", size), pc)
+            self.mem_callback(E.CB_STORE, pa, pv, ("i", size), pc)
             a.jmp(done)
         self.check_access(op, addr, self.later(slow))
-        a.mov(self.host(addr), self.reg(v, RCX), 8 * size)
+        c = None
+        if type(v) is Const:
+            # (a constant as the store's immediate: 8 bytes from a sign-extended imm32)
+            c = v.value & ((1 << (8 * size)) - 1) if size < 8 else imm(v.value, I64)
+        if c is not None:
+            a.mov_imm(self.host(addr), c, 8 * size)
+        else:
+            a.mov(self.host(addr), self.reg(v, RCX), 8 * size)
         a.bind(done)
 
     def op_mb(self, op):
