@@ -41,7 +41,7 @@ import platform
 
 from pydbt.ir import Const, I32
 
-from . import llvm_emit as E
+from . import hostcpu, llvm_emit as E
 
 MXCSR_DEFAULT = 0x1f80
 # x86 MXCSR flag bit -> IEEE exception
@@ -55,17 +55,11 @@ _host = {}
 
 
 def _host_features():
-    """(x86-64?, FMA?) of this host, looked up once."""
+    """(x86-64?, FMA?) of this host, looked up once (/proc/cpuinfo: no llvmlite,
+    x64_fp.py asks too)."""
     if not _host:
         x86 = platform.machine().lower() in ("x86_64", "amd64")
-        fma = False
-        if x86:
-            try:
-                import llvmlite.binding as llvm
-                fma = bool(llvm.get_host_cpu_features().get("fma"))
-            except Exception:          # (no feature list: no native fma)
-                fma = False
-        _host.update(x86=x86, fma=fma)
+        _host.update(x86=x86, fma=x86 and "fma" in hostcpu.flags())
     return _host
 
 

@@ -44,49 +44,23 @@ Measured (matmul_fp, cold, CPU user+sys medians of 3 interleaved, loaded
 2-core host): at 128 baseline 0.34 s against 4.05 s with every FP op a
 callback; at 600 baseline 0.85 s, llvm 0.92, qemu-riscv64 3.90.
 """
-import platform
 
-from pydbt.ir import Const, I32
+from pydbt.ir import I32
 
-from . import hostcpu, llvm_emit as E
+from . import llvm_emit as E
+from . import llvm_fp
 from .llvm_fp import MXCSR_DEFAULT, _HOST_FLAGS, _NO_FLAGS, _f2i_limit, _inf
 from .x64asm import RAX, RCX, RDX, RSP, XMM0, XMM1, XMM2, mem
 from . import x64_emit      # (it imports this module: its names are read at run time)
 
 RED = mem(RSP, None, 1, -8)           # MXCSR's memory (the red zone)
 BOX = 0xFFFFFFFF00000000
-_host = {}
-
-
-def host_features():
-    """{"x86": ..., "fma": ...} of this host, looked up once (/proc/cpuinfo)"""
-    if not _host:
-        x86 = platform.machine().lower() in ("x86_64", "amd64")
-        _host.update(x86=x86, fma=x86 and "fma" in hostcpu.flags())
-    return _host
-
-
 def describe(op):
-    """The NativeFP description of a call op this module lowers, else None."""
-    if op.name not in ("call", "call_pure"):
+    """The NativeFP description of a call op this module lowers (llvm_fp's, and
+    its arguments fit CTX_ARGS, an f2f's source is 32 or 64 bits), else None."""
+    d = llvm_fp.describe(op)
+    if d is None or len(op.ins) > E.NARGS_MAX or (d.op == "f2f" and d.src_width not in (32, 64)):
         return None
-    d = getattr(op.consts[0], "native_fp", None)
-    if d is None or d.width not in (32, 64) or (d.op == "f2f" and d.src_width not in (32, 64)):
-        return None
-    host = host_features()
-    if not host["x86"] or (d.op == "fma" and not host["fma"]):
-        return None
-    if len(op.ins) > E.NARGS_MAX:
-        return None
-    if d.rm is not None:
-        if d.rm >= len(op.ins) or not isinstance(op.ins[d.rm], Const):
-            return None
-        rm, env = op.ins[d.rm].value, d.env
-        ok = {env.rm_nearest_even, env.rm_dynamic}
-        if d.op == "f2i":
-            ok.add(env.rm_toward_zero)
-        if rm not in ok:
-            return None
     return d
 
 

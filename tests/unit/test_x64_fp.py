@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 pytest.importorskip("llvmlite")
 
-from pydbt.backends import get_backend, unavailable, x64_fp                     # noqa: E402
+from pydbt.backends import get_backend, llvm_fp, unavailable, x64_fp            # noqa: E402
 from pydbt.builder import Builder                                    # noqa: E402
 from pydbt.errors import GuestFault                                  # noqa: E402
 from pydbt.frontends.riscv64 import fpu                              # noqa: E402
@@ -80,7 +80,7 @@ def test_described_helpers_are_lowered():
     for op in blk.ops:
         if op.name in ("call", "call_pure"):
             d = op.consts[0].native_fp
-            if d.op != "fma" or x64_fp.host_features()["fma"]:
+            if d.op != "fma" or llvm_fp._host_features()["fma"]:
                 assert x64_fp.describe(op) is d, op.consts[0].__name__
 
 
@@ -169,7 +169,7 @@ def test_unboxed_singles_and_tiny_results():
 def test_common_case_runs_natively(name, args):
     """Ordinary operands, dynamic round to nearest: no helper callback."""
     d = fpu.ALL_HELPERS[name].native_fp
-    if d.op == "fma" and not x64_fp.host_features()["fma"]:
+    if d.op == "fma" and not llvm_fp._host_features()["fma"]:
         pytest.skip("no FMA on this host")
     rm = None if d.rm is None else 7
     outcome("baseline", name, args, rm, 0, 0)             # (compiled, and run once)
