@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 pytest.importorskip("llvmlite")
 
-from pydbt.backends import get_backend, llvm_fp
+from pydbt.backends import get_backend, llvm_fp, unavailable
 from pydbt.builder import Builder
 from pydbt.errors import GuestFault
 from pydbt.frontends.riscv64 import fpu
@@ -201,7 +201,12 @@ def _set_rtz(cpu, x):
     return 0
 
 
-def run_calls(*steps):
+# (the baseline tier lowers the same helpers: x64_fp.py; these run on both)
+NATIVE = ["llvm", pytest.param("baseline", marks=pytest.mark.skipif(unavailable("baseline") is not None,
+                                                                   reason="no baseline code on this host"))]
+
+
+def run_calls(backend, *steps):
     """x3 = fadd/fdiv.d(x0, x1, rm 7), helper(x2) ... in one block; -> registers, fflags"""
     blk = Block(0x1000)
     b = Builder(blk)
@@ -211,25 +216,28 @@ def run_calls(*steps):
         else:
             b.setreg(10 + k, b.call(fpu.ALL_HELPERS[name], b.getreg(0, I64), b.getreg(1, I64), 7))
     b.goto_tb(0x2000)
-    fn = get_backend("llvm").compile(blk, Ctx())
+    fn = get_backend(backend).compile(blk, Ctx())
     cpu = CPU(None)
     cpu.regs[:3] = [d2b(1.0), d2b(10.0), 0]
     fn(cpu)
     return cpu.regs[10:10 + len(steps)], cpu.fflags
 
 
-def test_python_float_work_in_a_callback_raises_no_guest_flag():
-    regs, flags = run_calls(("fadd_d", None), ("helper", _pollute), ("fadd_d", None))
+@pytest.mark.parametrize("backend", NATIVE)
+def test_python_float_work_in_a_callback_raises_no_guest_flag(backend):
+    regs, flags = run_calls(backend, ("fadd_d", None), ("helper", _pollute), ("fadd_d", None))
     assert regs == [d2b(11.0), 0, d2b(11.0)] and flags == 0
 
 
-def test_a_callback_sees_the_flags_native_code_raised():
-    regs, flags = run_calls(("fadd_d", None), ("helper", _peek), ("fdiv_d", None), ("helper", _peek))
+@pytest.mark.parametrize("backend", NATIVE)
+def test_a_callback_sees_the_flags_native_code_raised(backend):
+    regs, flags = run_calls(backend, ("fadd_d", None), ("helper", _peek), ("fdiv_d", None), ("helper", _peek))
     assert regs == [d2b(11.0), 0, d2b(0.1), 1] and flags == 1
 
 
-def test_native_code_obeys_a_rounding_mode_a_callback_set():
-    regs, flags = run_calls(("fdiv_d", None), ("helper", _set_rtz), ("fdiv_d", None))
+@pytest.mark.parametrize("backend", NATIVE)
+def test_native_code_obeys_a_rounding_mode_a_callback_set(backend):
+    regs, flags = run_calls(backend, ("fdiv_d", None), ("helper", _set_rtz), ("fdiv_d", None))
     assert regs == [d2b(0.1), 0, d2b(0.1) - 1] and flags == 1     # RNE rounds 1/10 up, RTZ down
 
 

@@ -178,53 +178,7 @@ def test_common_case_runs_natively(name, args):
     assert STATS.extra.get("native_helper_calls", 0) == before
 
 
-# --- native code around callbacks into Python -----------------------------------------
-
-def _pollute(cpu, x):
-    """Python float work: raises the host's inexact flag"""
-    return int(1.0 / (3.0 + (x & 1)) * 0)
-
-
-def _peek(cpu, x):
-    return cpu.fflags
-
-
-def _set_rtz(cpu, x):
-    cpu.frm = 1
-    return 0
-
-
-def run_calls(*steps):
-    """x10.. = fadd/fdiv.d(x0, x1, rm 7), helper(x2) ... in one baseline block; -> registers, fflags"""
-    blk = Block(0x1000)
-    b = Builder(blk)
-    for k, (name, fn) in enumerate(steps):
-        if name == "helper":
-            b.setreg(10 + k, b.call(fn, b.getreg(2, I64)))
-        else:
-            b.setreg(10 + k, b.call(fpu.ALL_HELPERS[name], b.getreg(0, I64), b.getreg(1, I64), 7))
-    b.goto_tb(0x2000)
-    fn = get_backend("baseline").compile(blk, Ctx())
-    cpu = CPU(None)
-    cpu.regs[:3] = [d2b(1.0), d2b(10.0), 0]
-    fn(cpu)
-    return cpu.regs[10:10 + len(steps)], cpu.fflags
-
-
-def test_python_float_work_in_a_callback_raises_no_guest_flag():
-    regs, flags = run_calls(("fadd_d", None), ("helper", _pollute), ("fadd_d", None))
-    assert regs == [d2b(11.0), 0, d2b(11.0)] and flags == 0
-
-
-def test_a_callback_sees_the_flags_native_code_raised():
-    regs, flags = run_calls(("fadd_d", None), ("helper", _peek), ("fdiv_d", None), ("helper", _peek))
-    assert regs == [d2b(11.0), 0, d2b(0.1), 1] and flags == 1
-
-
-def test_native_code_obeys_a_rounding_mode_a_callback_set():
-    regs, flags = run_calls(("fdiv_d", None), ("helper", _set_rtz), ("fdiv_d", None))
-    assert regs == [d2b(0.1), 0, d2b(0.1) - 1] and flags == 1     # RNE rounds 1/10 up, RTZ down
-
+# --- native code around callbacks into Python: test_llvm_fp.py's run on both tiers ----
 
 def test_many_fp_values_live_across_ops():
     """A block of many FP ops whose results stay live (spilled temps as
