@@ -117,6 +117,7 @@ class Emitter:
         self.goto_n = -1
         self.fp = None                # x64_fp's lowering, when the TB computes FP natively
         self.handed = None            # the input whose register the op's output took (define)
+        self.op = None                # the op being lowered
 
     # --- registers -------------------------------------------------------------------
     def label(self, lab):
@@ -142,13 +143,41 @@ class Emitter:
                 return loc
         if self.free:
             r = self.free.pop()
-        elif self.slots_free:
-            r = self.slots_free.pop()
         else:
-            r = 16 + self.nslots
-            self.nslots += 1
+            r = self.evict(t) if self.op.name not in ("call", "call_pure") else None
+            if r is None:
+                r = self.new_slot()
         self.loc[t.id] = r
         return r if r < 16 else RAX
+
+    def new_slot(self):
+        if self.slots_free:
+            return self.slots_free.pop()
+        self.nslots += 1
+        return 15 + self.nslots
+
+    def evict(self, t):
+        """The pool is empty: the register of the live temp used furthest
+        ahead (not an input of this op) when that is further than t's first
+        use -> it moves to a stack slot (a store, here) and t takes its
+        register; None: t goes to a slot."""
+        uses, i = self.uses, self.i
+        u = uses.get(t.id)
+        if not u:
+            return None
+        far, victim = u[0], None
+        ins = {v.id for v in self.op.ins if type(v) is not Const}
+        for tid, loc in self.loc.items():
+            if loc < 16 and tid not in ins and tid != self.handed:
+                nxt = next((k for k in uses[tid] if k > i), None)
+                if nxt is not None and nxt > far:
+                    far, victim = nxt, tid
+        if victim is None:
+            return None
+        r = self.loc[victim]
+        k = self.loc[victim] = self.new_slot()
+        self.a.mov(self.slot_mem(k), r)
+        return r
 
     def commit(self, t, r):
         loc = self.loc[t.id]
@@ -228,6 +257,7 @@ class Emitter:
         self.dirty = sum(1 << g for g in written)
         self.heads = E.loop_heads(ops)
         self.last = last = {}
+        self.uses = uses = {}         # temp id -> the indices of the ops using it, in order
         self.groups = E.Emitter.plan_groups(self)     # (it reads self.block only)
         self.group_off = {}
         for op in ops:
@@ -239,6 +269,11 @@ class Emitter:
             for v in op.ins:
                 if type(v) is not Const:
                     last[v.id] = i
+                    u = uses.get(v.id)
+                    if u is None:
+                        uses[v.id] = [i]
+                    else:
+                        u.append(i)
         self.frame_at = []            # offsets of the frame's imm32s (patched at the end)
         self.fp = x64_fp.plan(self)
         self.enter_frame()
@@ -258,6 +293,7 @@ class Emitter:
             dead = False
             self.i = i
             self.handed = None
+            self.op = op
             LOWER[n](self, op)
             for v in op.ins:
                 if type(v) is not Const and last.get(v.id) == i:
