@@ -284,6 +284,7 @@ class Emitter:
         if self.hot is not None:
             self.count_hot(0)
         dead = False
+        flags, END = ir.FLAGS, ir.END
         for i, op in enumerate(ops):
             n = op.name
             if dead and n != "label":
@@ -298,10 +299,11 @@ class Emitter:
             for v in op.ins:
                 if type(v) is not Const and last.get(v.id) == i:
                     self.release(v.id)
-            for t in op.outs:
-                if t.id not in last:
-                    self.release(t.id)
-            if op.flags & ir.END:
+            if op.outs:
+                for t in op.outs:
+                    if t.id not in last:
+                        self.release(t.id)
+            if flags[n] & END:
                 dead = True
                 self.forget()
         if not dead:
@@ -384,22 +386,27 @@ class Emitter:
 
     def mem_callback(self, kind, x, y, z, pc):
         """callback(kind, x, y, z, pc) of a slow memory access, through the
-        TB's shared routine for `kind` (mem_routine): the arguments stored,
-        a call, the fault branch; the result in RAX."""
+        TB's shared routine for kind and the constant arguments (mem_routine):
+        the others stored, a call, the fault branch; the result in RAX."""
         self.put_word(E.CTX_CB + 1, x)
-        self.put_word(E.CTX_CB + 2, y)
-        self.put_word(E.CTX_CB + 3, z)
-        r = self.tails.get(kind)
+        if y[0] != "i":
+            self.put_word(E.CTX_CB + 2, y)
+            y = None
+        key = (kind, y, z)
+        r = self.tails.get(key)
         if r is None:
-            r = self.tails[kind] = self.later(lambda: self.mem_routine(kind))
+            r = self.tails[key] = self.later(lambda: self.mem_routine(kind, y, z))
         self.a.call(r)
         self.a.jcc("ne", self.fault(pc))
 
-    def mem_routine(self, kind):
-        """The rest of callback() for kind, shared by the TB's slow memory paths
-        (called: ctx's CB words but the kind stored; it leaves the flags of the
-        CTX_STATUS test for the caller's fault branch)."""
+    def mem_routine(self, kind, y, z):
+        """The rest of callback() for kind, y (None: stored by the caller) and
+        z, shared by the TB's slow memory paths (called: it leaves the flags
+        of the CTX_STATUS test for the caller's fault branch)."""
         a = self.a
+        if y is not None:
+            self.put_word(E.CTX_CB + 2, y)
+        self.put_word(E.CTX_CB + 3, z)
         if self.hot is not None:
             a.mov_imm(RAX, self.hot)
             a.alu("sub", mem(RAX), CALL_INSNS, I64)
@@ -611,7 +618,11 @@ class Emitter:
         v = op.ins[0]
         m = _CTXM[E.CTX_REGS + op.consts[0]]
         if type(v) is Const:
-            self.put_word(E.CTX_REGS + op.consts[0], ("i", v.value))
+            c = imm(v.value, I64)
+            if c is not None:
+                self.a.mov_imm(m, c)
+            else:
+                self.put_word(E.CTX_REGS + op.consts[0], ("i", v.value))
         else:
             self.a.mov(m, self.reg(v, RAX))
 
