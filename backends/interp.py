@@ -1,8 +1,12 @@
 """The reference backend: an interpreter of the IR.
 
-`compile(block)` turns the op list into a list of (handler, args) pairs once per
+`compile(block)` turns the op list into a list of (kind, args) tuples once per
 TB, with every input resolved to a slot of a per-execution value array (constants
 are preloaded into their slots), so running a TB is a plain loop with no decoding.
+Most blocks it runs are run a few times only (the first tier of -backend auto),
+so compile is kept cheap and the loop tests the most common kinds first
+(getreg, add, setreg, ld); `insn_start` costs no step where the fault pc can
+be told from the code index (see compile).
 It is the oracle for the other backends: simple and obviously right, not fast.
 
 Like every backend, a compiled TB is a function `fn(cpu)` that returns the
@@ -13,7 +17,7 @@ exceptions; a fault's pc is set from the last `insn_start` executed, so it is ex
 """
 from pydbt import ir
 from pydbt.errors import GuestFault, Syscall, Breakpoint, illegal
-from pydbt.ir import MASK, EVAL
+from pydbt.ir import MASK, EVAL, FLAGS, Const
 
 name = "interp"
 superblocks = False      # cheap plain blocks: the interpreter runs code seen once or twice
@@ -21,23 +25,11 @@ superblocks = False      # cheap plain blocks: the interpreter runs code seen on
 
 def compile(block, ctx):
     """ctx: what the TB may touch (TBContext: mem, links, lookup, counter)."""
-    slots = {}
+    tslots = {}        # temp id -> slot
+    cslots = {}        # constant's value -> slot (a slot holds the value only: types may share it)
     init = []
-
-    def slot(v):
-        if isinstance(v, ir.Const):
-            key = ("c", v.type, v.value)
-            if key not in slots:
-                slots[key] = len(init)
-                init.append(v.value)
-            return slots[key]
-        key = ("t", v.id)
-        if key not in slots:
-            slots[key] = len(init)
-            init.append(0)
-        return slots[key]
-
     mem = ctx.mem
+    ops = block.ops
     labels = {}
 
     def head_pc(label):
@@ -45,70 +37,121 @@ def compile(block, ctx):
         block order); a pending signal leaves the block there"""
         if label not in labels:
             return None
-        at = [i for i, o in enumerate(block.ops) if o.name == "label" and o.consts[0] == label][0]
-        before = sum(1 for o in block.ops[:at] if o.name == "insn_start")
-        return next(o.consts[0] for o in block.ops[at:] if o.name == "insn_start"), before
+        at = [i for i, o in enumerate(ops) if o.name == "label" and o.consts[0] == label][0]
+        before = sum(1 for o in ops[:at] if o.name == "insn_start")
+        return next(o.consts[0] for o in ops[at:] if o.name == "insn_start"), before
+
+    # A fault's pc is the pc of the instruction its op belongs to in code order
+    # (pcs[index]), which is the last insn_start executed unless an op that may
+    # fault follows a label before any insn_start (the frontend puts labels
+    # just before an insn_start, or before exits that cannot fault): then the
+    # insn_start ops need no step of their own.  Else they stay (kind "insn").
+    static_pc, after_label = True, False
+    for op in ops:
+        n = op.name
+        if n == "label":
+            after_label = True
+        elif n == "insn_start":
+            after_label = False
+        elif after_label and (FLAGS[n] & ir.FAULT or n in ("call_pure", "exception")):
+            static_pc = False
+            break
     code = []          # (kind, a, b, c, d)
+    pcs = []           # code index -> its instruction's pc
+    cur = block.pc
     goto_n = 0
     fixups = []
-    for op in block.ops:
+    for op in ops:
         n = op.name
-        ins = [slot(v) for v in op.ins]
-        out = slot(op.outs[0]) if op.outs else None
-        if n in ("setcond", "movcond"):
-            code.append(("cond", out, ins, (n, op.ins[0].type, op.consts), None))
-        elif op.flags & ir.PURE and n not in ("getreg", "call_pure"):
-            f = EVAL[n]
-            w = op.type
-            if n == "sext32":
-                w = 32
-            code.append(("pure", out, ins, f, (w, MASK[op.type])))
-        elif n == "getreg":
+        ins = []
+        for v in op.ins:
+            if v.__class__ is Const:
+                k = cslots.get(v.value)
+                if k is None:
+                    k = cslots[v.value] = len(init)
+                    init.append(v.value)
+            else:
+                k = tslots.get(v.id)
+                if k is None:
+                    k = tslots[v.id] = len(init)
+                    init.append(0)
+            ins.append(k)
+        if op.outs:
+            o = op.outs[0].id
+            out = tslots.get(o)
+            if out is None:
+                out = tslots[o] = len(init)
+                init.append(0)
+        else:
+            out = None
+        kind = _KIND.get(n)
+        if kind == "getreg":
             code.append(("getreg", out, op.consts[0], None, None))
-        elif n == "setreg":
+        elif kind == "pure":
+            if n == "add" and len(ins) == 2:
+                code.append(("add", out, ins[0], ins[1], MASK[op.type]))
+            else:
+                code.append(("pure", out, ins, EVAL[n], (32 if n == "sext32" else op.type, MASK[op.type])))
+        elif kind == "setreg":
             code.append(("setreg", ins[0], op.consts[0], None, None))
-        elif n == "ld":
+        elif kind == "insn":
+            cur = op.consts[0]
+            if static_pc:
+                continue
+            code.append(("insn", cur, None, None, None))
+        elif kind == "ld":
             code.append(("ld", out, ins[0], op.consts[0], op.consts[1]))
-        elif n == "st":
+        elif kind == "st":
             code.append(("st", ins[0], ins[1], op.consts[0], None))
-        elif n in ("call", "call_pure"):
+        elif kind == "cond":
+            code.append(("cond", out, ins, (n, op.ins[0].type, op.consts), None))
+        elif kind == "call":
             code.append(("call", out, ins, op.consts[0], MASK[op.type]))
-        elif n == "insn_start":
-            code.append(("insn", op.consts[0], None, None, None))
-        elif n == "label":
+        elif kind == "label":
             labels[op.consts[0]] = len(code)
-        elif n == "br":
+            continue
+        elif kind == "br":
             fixups.append(len(code))
             code.append(("brcond", op.consts[0], [], "always", (None, op.consts[1], head_pc(op.consts[0]))))
-        elif n == "brcond":
+        elif kind == "brcond":
             fixups.append(len(code))
             code.append(("brcond", op.consts[1], ins, op.consts[0],
                          (op.ins[0].type, op.consts[2], head_pc(op.consts[1]))))
-        elif n == "mb":
-            pass
-        elif n == "goto_tb":
+        elif kind == "mb":
+            continue
+        elif kind == "goto_tb":
             code.append(("goto_tb", op.consts[0], goto_n, op.consts[1], None))
             goto_n += 1
-        elif n == "goto_ptr":
+        elif kind == "goto_ptr":
             code.append(("goto_ptr", ins[0], op.consts[0], None, None))
-        elif n == "exception":
+        elif kind == "exception":
             code.append(("exception",) + tuple(op.consts))
         else:
             raise NotImplementedError(f"interp: op {n}")
+        pcs.append(cur)
     for i in fixups:
         k = code[i]
         code[i] = (k[0], labels[k[1]]) + k[2:]
 
     links, lookup, count, pending = ctx.links, ctx.lookup, ctx.counter, ctx.pending
-    fn = _runner(code, init, mem, links, lookup, count, pending, block.pc, 0, 0)
+    pcs = pcs if static_pc else None
+    fn = _runner(code, pcs, init, mem, links, lookup, count, pending, block.pc, 0, 0)
     # a region's other entries (block.entries): the same code from their label,
     # counting as if the instructions before it had run uncounted
-    fn.entry_fns = [_runner(code, init, mem, links, lookup, count, pending, pc, labels[lab], -before)
+    fn.entry_fns = [_runner(code, pcs, init, mem, links, lookup, count, pending, pc, labels[lab], -before)
                     for pc, lab, before in getattr(block, "entries", None) or ()]
     return fn
 
 
-def _runner(code, init, mem, links, lookup, count, pending, start, first, adjust):
+# op name -> how compile() turns it into code
+_KIND = {n: "pure" for n, f in FLAGS.items() if f & ir.PURE}
+_KIND.update({"getreg": "getreg", "setreg": "setreg", "insn_start": "insn", "ld": "ld", "st": "st",
+              "setcond": "cond", "movcond": "cond", "call": "call", "call_pure": "call",
+              "label": "label", "br": "br", "brcond": "brcond", "mb": "mb", "goto_tb": "goto_tb",
+              "goto_ptr": "goto_ptr", "exception": "exception"})
+
+
+def _runner(code, pcs, init, mem, links, lookup, count, pending, start, first, adjust):
     """The TB's function, entered at code[first] (instruction pc `start`).
     (It keeps no reference to the IR: the block is freed.)"""
 
@@ -123,24 +166,20 @@ def _runner(code, init, mem, links, lookup, count, pending, start, first, adjust
             while True:
                 k, a, b, c, d = code[i]
                 i += 1
-                if k == "pure":
-                    t[a] = c(d[0], *[t[x] for x in b]) & d[1]
-                elif k == "getreg":
+                if k == "getreg":
                     t[a] = regs[b]
+                elif k == "add":
+                    t[a] = (t[b] + t[c]) & d
                 elif k == "setreg":
                     regs[b] = t[a]
-                elif k == "insn":
-                    pc = a
                 elif k == "ld":
                     t[a] = mem.load(t[b], c, d) & 0xffffffffffffffff
+                elif k == "pure":
+                    t[a] = c(d[0], *[t[x] for x in b]) & d[1]
                 elif k == "st":
                     mem.store(t[a], t[b], c)
-                elif k == "cond":
-                    t[a] = ir.eval_op(c[0], c[1], c[2], [t[x] for x in b])
-                elif k == "call":
-                    r = c(cpu, *[t[x] for x in b])
-                    if a is not None:
-                        t[a] = r & d
+                elif k == "insn":
+                    pc = a
                 elif k == "brcond":
                     if c == "always" or ir._cond(c, t[b[0]], t[b[1]], d[0]):
                         i = a
@@ -154,6 +193,12 @@ def _runner(code, init, mem, links, lookup, count, pending, start, first, adjust
                     if count is not None:
                         count[0] += c
                     return links[b]
+                elif k == "cond":
+                    t[a] = ir.eval_op(c[0], c[1], c[2], [t[x] for x in b])
+                elif k == "call":
+                    r = c(cpu, *[t[x] for x in b])
+                    if a is not None:
+                        t[a] = r & d
                 elif k == "goto_ptr":
                     if count is not None:
                         count[0] += b
@@ -164,7 +209,7 @@ def _runner(code, init, mem, links, lookup, count, pending, start, first, adjust
                     raise_exception(a, b, c)
         except GuestFault as e:
             if e.pc is None:
-                e.pc = pc
+                e.pc = pc if pcs is None else pcs[i - 1]
             cpu.pc = e.pc
             raise
 

@@ -1,8 +1,19 @@
-"""Lifters for RV64I, M, Zicsr and Zifencei (compressed forms arrive expanded)."""
+"""Lifters for RV64I, M, Zicsr and Zifencei (compressed forms arrive expanded).
+
+The most common instructions (loads, stores, register and immediate ALU ops,
+addiw, lui, auipc, jal, branches' operands) have lifters that append their ops to the block
+directly instead of going through the Builder's operator overloading (V,
+RegFile): lifting is most of translation's cost, and most blocks are made
+for the interpreter tier, which runs them a few times only.  They emit the
+very ops the Builder path does (`GENERIC` keeps that path for each of them;
+tests/unit/test_lift_fast.py compares the two op for op).
+"""
 import time
 
 from pydbt.errors import illegal as illegal_fault
-from .lift import trans, illegal
+from pydbt.builder import V
+from pydbt.ir import Const, Op, Temp, I64, eval_op
+from .lift import TRANS, trans, illegal
 
 M64 = (1 << 64) - 1
 
@@ -113,6 +124,144 @@ def trans_alu_w_imm(c, i):
     if i.rd == 0:
         return
     c.x[i.rd] = _W[_WIMM[i.name]](c.x[i.rs1], c.b.const(i.imm & M64)).sext32()
+
+
+# --- fast lifters (see the overview) ----------------------------------------------------
+
+GENERIC = {}         # name -> the Builder-path lifter a fast one stands in for
+
+
+def fast(generic, names):
+    """Register a fast lifter for names, keeping `generic` in GENERIC."""
+    def register(fn):
+        for n in names:
+            GENERIC[n] = generic
+            TRANS[n] = fn
+        return fn
+    return register
+
+
+def _src(block, ops, r):
+    """x[r] as an IR value: a getreg's temp (RegFile's), or 0 for x0"""
+    if r == 0:
+        return Const(I64, 0)
+    t = Temp(I64, block.ntemps)
+    block.ntemps += 1
+    ops.append(Op("getreg", I64, [t], [], (r,)))
+    return t
+
+
+def _pure(block, ops, name, a, b):
+    """Builder.op(name, I64, a, b): folded when both are constants"""
+    if a.__class__ is Const and b.__class__ is Const:
+        return Const(I64, eval_op(name, I64, (), [a.value, b.value]))
+    t = Temp(I64, block.ntemps)
+    block.ntemps += 1
+    ops.append(Op(name, I64, [t], [a, b]))
+    return t
+
+
+@fast(trans_load, _LOAD)
+def fast_load(c, i):
+    block = c.b.block
+    ops = block.ops
+    size, signed = _LOAD[i.name]
+    addr = _pure(block, ops, "add", _src(block, ops, i.rs1), Const(I64, i.imm & M64))
+    n = block.ntemps
+    t = Temp(I64, n)
+    block.ntemps = n + 1
+    ops.append(Op("ld", I64, [t], [addr], (size, signed)))
+    if i.rd:
+        ops.append(Op("setreg", I64, [], [t], (i.rd,)))
+
+
+@fast(trans_store, _STORE)
+def fast_store(c, i):
+    block = c.b.block
+    ops = block.ops
+    addr = _pure(block, ops, "add", _src(block, ops, i.rs1), Const(I64, i.imm & M64))
+    ops.append(Op("st", I64, [], [addr, _src(block, ops, i.rs2)], (_STORE[i.name],)))
+
+
+_FAST_ALU = {"add": "add", "sub": "sub", "and": "and", "or": "or", "xor": "xor",
+             "sll": "shl", "srl": "shr", "sra": "sar", "mul": "mul"}
+
+
+@fast(trans_alu, _FAST_ALU)
+def fast_alu(c, i):
+    block = c.b.block
+    ops = block.ops
+    v = _pure(block, ops, _FAST_ALU[i.name], _src(block, ops, i.rs1), _src(block, ops, i.rs2))
+    if i.rd:
+        ops.append(Op("setreg", I64, [], [v], (i.rd,)))
+
+
+_FAST_IMM = {n: _FAST_ALU[op] for n, op in _IMM.items() if op in _FAST_ALU}
+
+
+@fast(trans_alu_imm, _FAST_IMM)
+def fast_alu_imm(c, i):
+    rd = i.rd
+    if rd == 0:
+        return                    # HINTs and nop
+    block = c.b.block
+    ops = block.ops
+    rs1 = i.rs1
+    if rs1 == 0:
+        v = Const(I64, eval_op(_FAST_IMM[i.name], I64, (), [0, i.imm & M64]))
+    else:
+        n = block.ntemps
+        t = Temp(I64, n)
+        v = Temp(I64, n + 1)
+        block.ntemps = n + 2
+        ops.append(Op("getreg", I64, [t], [], (rs1,)))
+        ops.append(Op(_FAST_IMM[i.name], I64, [v], [t, Const(I64, i.imm & M64)]))
+    ops.append(Op("setreg", I64, [], [v], (rd,)))
+
+
+@fast(trans_alu_w_imm, ("addiw",))
+def fast_addiw(c, i):
+    if i.rd == 0:
+        return
+    block = c.b.block
+    ops = block.ops
+    v = _pure(block, ops, "add", _src(block, ops, i.rs1), Const(I64, i.imm & M64))
+    if v.__class__ is Const:
+        v = Const(I64, eval_op("ext32s", I64, (), [v.value]))
+    else:
+        t = Temp(I64, block.ntemps)
+        block.ntemps += 1
+        ops.append(Op("ext32s", I64, [t], [v]))
+        v = t
+    ops.append(Op("setreg", I64, [], [v], (i.rd,)))
+
+
+@fast(trans_branch, _BRANCH)
+def fast_branch(c, i):
+    b = c.b
+    block = b.block
+    ops = block.ops
+    c.branch(_BRANCH[i.name], V(b, _src(block, ops, i.rs1)), V(b, _src(block, ops, i.rs2)),
+             (c.pc + i.imm) & M64)
+
+
+@fast(trans_lui, ("lui",))
+def fast_lui(c, i):
+    if i.rd:
+        c.b.block.ops.append(Op("setreg", I64, [], [Const(I64, i.imm)], (i.rd,)))
+
+
+@fast(trans_auipc, ("auipc",))
+def fast_auipc(c, i):
+    if i.rd:
+        c.b.block.ops.append(Op("setreg", I64, [], [Const(I64, c.pc + i.imm)], (i.rd,)))
+
+
+@fast(trans_jal, ("jal",))
+def fast_jal(c, i):
+    if i.rd:
+        c.b.block.ops.append(Op("setreg", I64, [], [Const(I64, c.next_pc)], (i.rd,)))
+    c.follow = (c.pc + i.imm) & M64
 
 
 # --- system -------------------------------------------------------------------------------

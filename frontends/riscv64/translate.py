@@ -256,6 +256,12 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
                 return target
         return None
 
+    # (a plain block is one path that ends at its first branch: the registers
+    # it set are only needed at an indirect jump, so `known` is filled there,
+    # from the ops of each instruction before it: bounds[k] = where instruction
+    # k's ops begin)
+    lazy = not superblock
+    bounds = []
     a, starts_path = pc, False
     while a is not None:
         new_path = starts_path
@@ -288,8 +294,8 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         pages.add(page)
         if (a + size - 1) >> 12 != page:
             pages.add(page + 1)
-        b.insn_start(a)
-        first = len(block.ops) - 1
+        first = len(block.ops)
+        block.ops.append(Op("insn_start", None, [], [], (a,)))      # (b.insn_start(a))
         starts[a] = (block.ops[first], block.ninsns)
         if not depth[0] and a not in seen:
             firsts[a] = starts[a]
@@ -311,8 +317,19 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         ops = ops[first:] if ops[first] is starts[a][0] else _insn_ops(ops)
         # (the target from the registers before this instruction: `jalr ra,
         # off(ra)` reads ra before it links)
-        target = known.target(ops, block.ninsns - 1) if ctx.ended and ops[-1].name == "goto_ptr" else None
-        known.after(ops, block.ninsns - 1)
+        if ctx.ended and ops[-1].name == "goto_ptr":
+            if lazy:                             # (the path's register writes so far)
+                bounds.append(first)
+                for k in range(len(bounds) - 1):
+                    known.after(block.ops[bounds[k]:bounds[k + 1]], k)
+                bounds.pop()
+            target = known.target(ops, block.ninsns - 1)
+        else:
+            target = None
+        if lazy:
+            bounds.append(first)
+        else:
+            known.after(ops, block.ninsns - 1)
         if target is not None:                   # a known indirect jump: a direct one
             block.ops.pop()
             ctx.ended, ctx.follow = False, target
