@@ -28,8 +28,10 @@ this one says what differs).
   at the first of them (llvm_emit's plan_groups, called on this emitter):
   the range they all touch inside the space and the permission bytes of its
   first and last page (check_range, branches to the first access's slow
-  path); its answer in a stack slot that each other access compares (two
-  instructions instead of ~9).  A lone access checks its own address (aligned,
+  path), or, when the first access covers the whole range (a load and a
+  store of one word), that access's own check (aligned: one page); its answer
+  in a stack slot that each other access compares (two instructions instead
+  of ~9).  A lone access checks its own address (aligned,
   inside the space, its page's permission byte as llvm_emit's perm_bits).
   Then a plain host access at `[addr + base]` (the base a displacement when
   below 2 GiB); anything else takes the callback (CB_LOAD/CB_STORE:
@@ -896,7 +898,13 @@ class Emitter:
             def fail():
                 a.mov_imm(flag, 1)
                 a.jmp(slow)
-            self.check_range(addr, lo - off, hi - lo, gl, gs, self.later(fail))
+            span = hi - lo
+            if span == op.consts[0] and lo == off:
+                # (this access covers the group's range, e.g. a load and a store
+                # of one word: checked as this access alone, aligned: one page)
+                self.check(addr, span, gl, gs, self.later(fail))
+            else:
+                self.check_range(addr, lo - off, span, gl, gs, self.later(fail))
             a.mov_imm(flag, 0)
         else:
             flag = g[5][1]

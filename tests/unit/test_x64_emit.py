@@ -101,3 +101,26 @@ def test_outputs_in_dying_inputs(a0):
     regs[10] = a0
     want = machine_state("interp", words, regs, [0] * 32, 0)
     assert machine_state("baseline", words, regs, [0] * 32, 0) == want
+
+
+RMW = [_load(3, 12, 10, 0),          # ld a2, 0(a0)
+       (1 << 20) | (12 << 15) | (12 << 7) | 0x13,   # addi a2, a2, 1
+       _store(3, 12, 10, 0),         # sd a2, 0(a0)
+       0x00100073]                   # ebreak
+
+
+def test_one_page_check_when_an_access_covers_its_group():
+    """a load and a store of one doubleword: the group's check is the load's
+    own (aligned: one page, one permission byte)"""
+    code = _asm(RMW)
+    assert code.count("movzx ecx, byte ptr [rdx + rcx]") == 1, code
+
+
+@pytest.mark.parametrize("base", [DATA + 8, DATA + 4, DATA + 0xffc, DATA + 0x1000, DATA + 0x2000, CODE + 8, 0])
+def test_covered_group_answers_as_the_interpreter(base):
+    """aligned, misaligned (the callback, across a page too), read-only (the
+    store faults after the load), unmapped, the code page"""
+    regs = [0] * 32
+    regs[10] = base
+    want = machine_state("interp", RMW, regs, [0] * 32, 0)
+    assert machine_state("baseline", RMW, regs, [0] * 32, 0) == want
