@@ -213,6 +213,43 @@ def entry_name(name, k):
     return f"{name}.e{k}"
 
 
+def plan_groups(ops):
+    """Accesses off one base value (`add base, const` or the base itself), in
+    straight-line code (no label, helper call or exit between them) and within
+    4 KiB of each other share one permission check, made at the first of them
+    over the range they all touch: if it passes, none of them needs its own.
+    When it fails each takes the checked path (exact, just slower).  ->
+    {id(op): group}, a group being [base, lo, hi, loads?, stores?, its i1 once
+    emitted, number of accesses]."""
+    addr_of, open_, groups = {}, {}, {}
+    for op in ops:
+        n = op.name
+        if n == "add" and op.type == I64 and isinstance(op.ins[1], Const) and \
+                not isinstance(op.ins[0], Const):
+            c = op.ins[1].value
+            addr_of[op.outs[0].id] = (op.ins[0], c - (1 << 64) if c >> 63 else c)
+        elif n in ("ld", "st"):
+            a = op.ins[0]
+            size = op.consts[0]
+            if isinstance(a, Const):
+                base, off, key = a, 0, None
+            else:
+                base, off = addr_of.get(a.id, (a, 0))
+                key = base.id if not isinstance(base, Const) else None
+            g = open_.get(key) if key is not None else None
+            if g is None or max(g[2], off + size) - min(g[1], off) > PAGE:
+                g = [base, off, off + size, False, False, None, 0]
+                if key is not None:
+                    open_[key] = g
+            g[1], g[2] = min(g[1], off), max(g[2], off + size)
+            g[3 if n == "ld" else 4] = True
+            g[6] += 1
+            groups[id(op)] = g
+        elif n in ("label", "br", "call", "call_pure") or op.flags & ir.END:
+            open_.clear()
+    return groups
+
+
 def loop_heads(ops):
     """label -> (guest pc of its first instruction, instructions before it in
     block order): where a back-edge leaves when the budget is spent."""
@@ -369,7 +406,7 @@ class Emitter:
         self.used = sorted({op.consts[0] for op in ops if op.name in ("getreg", "setreg")})
         self.written = sorted({op.consts[0] for op in ops if op.name == "setreg"})
         self.heads = self._heads()
-        self.groups = self.plan_groups()
+        self.groups = plan_groups(ops)
         self.fp = llvm_fp.plan(self)
         self.in_loop = self._loop_ops()
         body_start = len(self.lines)
@@ -670,42 +707,6 @@ class Emitter:
         return r
 
     # --- memory -------------------------------------------------------------------------
-    def plan_groups(self):
-        """Accesses off one base value (`add base, const` or the base itself), in
-        straight-line code (no label, helper call or exit between them) and within
-        4 KiB of each other share one permission check, made at the first of them
-        over the range they all touch: if it passes, none of them needs its own.
-        When it fails each takes the checked path (exact, just slower).  ->
-        {id(op): group}, a group being [base, lo, hi, loads?, stores?, its i1 once
-        emitted, number of accesses]."""
-        addr_of, open_, groups = {}, {}, {}
-        for op in self.block.ops:
-            n = op.name
-            if n == "add" and op.type == I64 and isinstance(op.ins[1], Const) and \
-                    not isinstance(op.ins[0], Const):
-                c = op.ins[1].value
-                addr_of[op.outs[0].id] = (op.ins[0], c - (1 << 64) if c >> 63 else c)
-            elif n in ("ld", "st"):
-                a = op.ins[0]
-                size = op.consts[0]
-                if isinstance(a, Const):
-                    base, off, key = a, 0, None
-                else:
-                    base, off = addr_of.get(a.id, (a, 0))
-                    key = base.id if not isinstance(base, Const) else None
-                g = open_.get(key) if key is not None else None
-                if g is None or max(g[2], off + size) - min(g[1], off) > PAGE:
-                    g = [base, off, off + size, False, False, None, 0]
-                    if key is not None:
-                        open_[key] = g
-                g[1], g[2] = min(g[1], off), max(g[2], off + size)
-                g[3 if n == "ld" else 4] = True
-                g[6] += 1
-                groups[id(op)] = g
-            elif n in ("label", "br", "call", "call_pure") or op.flags & ir.END:
-                open_.clear()
-        return groups
-
     def check(self, op):
         """-> i1: the accesses of op's group may all go straight to host memory
         (check_range over the range they touch, made at the first of them)"""

@@ -25,7 +25,7 @@ this one says what differs).
   store), else the new temp lives in a slot.  (sha256's main TB: 1093 -> 1076
   instructions, 125 -> 103 stack references; sha256 80000000 CPU 1.86 -> 1.66 s.)
 * Memory: accesses off one base in straight-line code share one check, made
-  at the first of them (llvm_emit's plan_groups, called on this emitter):
+  at the first of them (llvm_emit's plan_groups):
   the range they all touch inside the space and the permission bytes of its
   first and last page (check_range, branches to the first access's slow
   path), or, when the first access covers the whole range (a load and a
@@ -301,8 +301,8 @@ class Emitter:
             elif n == "ld" or n == "st":
                 accesses += 1
         self.dirty = dirty
-        # (it reads self.block only; a lone access is checked alone)
-        self.groups = E.Emitter.plan_groups(self) if accesses > 1 else {}
+        # (a lone access is checked alone)
+        self.groups = E.plan_groups(ops) if accesses > 1 else {}
         self.frame_at = []            # offsets of the frame's imm32s (patched at the end)
         self.fp = x64_fp.plan(self)
         self.enter_frame()
