@@ -28,8 +28,9 @@ from typing import NamedTuple
 
 # the native tiers' keys in -stats' per-backend tables (tb_median_ms...), the
 # optimizing one first: -backend llvm has "llvm", llvm-quick "llvm-quick",
-# auto both (quick code first, hot blocks compiled again optimized)
-NATIVE_TIERS = ("llvm", "llvm-quick")
+# baseline "baseline", auto "baseline" and "llvm" (baseline code first, hot
+# blocks compiled again by LLVM)
+NATIVE_TIERS = ("llvm", "llvm-quick", "baseline")
 
 # how much translation + compilation may still grow between the last two
 # probes of a steady line, as a share of their time difference
@@ -214,8 +215,8 @@ def native_metrics(stats, wall_s):
     """{transitions_per_10k, chained_pct, compile_share_pct, median_compile_ms,
     quick_compile_ms} from one run's -stats (None values where the run had no
     native code).  The median compile per TB is the optimizing tier's (llvm)
-    when the run has one, else the quick tier's (llvm-quick); under auto,
-    which has both, quick_compile_ms is the quick tier's."""
+    when the run has one, else the first native tier's (llvm-quick, baseline);
+    under auto, which has both, quick_compile_ms is the first tier's."""
     if not stats:
         return None
     insns = stats.get("guest_insns") or 0

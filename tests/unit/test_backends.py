@@ -465,6 +465,16 @@ def _store(funct3, rs2, rs1, imm):
     return (((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (funct3 << 12) | ((imm & 0x1f) << 7) | 0x23
 
 
+# loads and stores off one base (a0): one group of accesses
+GROUP = [_load(3, 12, 10, 8),        # ld a2, 8(a0)
+         _store(3, 11, 10, 0),       # sd a1, 0(a0)
+         _load(2, 14, 10, 4),        # lw a4, 4(a0)
+         _store(2, 13, 10, 16),      # sw a3, 16(a0)
+         _load(3, 15, 10, 24),       # ld a5, 24(a0)
+         _load(4, 16, 10, -8),       # lbu a6, -8(a0)
+         0x00100073]                 # ebreak
+
+
 @pytest.mark.parametrize("base", [DATA + 8, DATA + 0x100, DATA + 0x104, DATA + 0x102, DATA + 4, DATA + 0x1000 - 16,
                                   DATA + 0x1000 - 32, DATA + 0x1000, DATA + 0x1008, DATA + 0x1100,
                                   DATA + 0x2000 - 8, 0, 0x108, CODE + 0x208, M64 - 7])
@@ -473,13 +483,7 @@ def test_accesses_off_one_base(base):
     the base is aligned and they all fit in one page that allows them); every
     other case (misaligned, across pages, read-only, unmapped, code) must still
     behave exactly like the interpreter, faults precise."""
-    words = [_load(3, 12, 10, 8),        # ld a2, 8(a0)
-             _store(3, 11, 10, 0),       # sd a1, 0(a0)
-             _load(2, 14, 10, 4),        # lw a4, 4(a0)
-             _store(2, 13, 10, 16),      # sw a3, 16(a0)
-             _load(3, 15, 10, 24),       # ld a5, 24(a0)
-             _load(4, 16, 10, -8),       # lbu a6, -8(a0)
-             0x00100073]                 # ebreak
+    words = GROUP
     regs = [0] * 32
     regs[10], regs[11], regs[13] = base, 0x1122334455667788, 0xdeadbeef
     results = {b: machine_state(b, words, regs, [0] * 32, 0) for b in NAMES}

@@ -135,18 +135,22 @@ def check(name, args, rm, frm, flags0):
     assert got == expect, (name, [hex(a) for a in args], rm, frm, flags0, d.op)
 
 
+@st.composite
+def fp_cases(draw, name, rms=(0, 0, 0, 7, 7, 7, 1, 2, 3, 4)):
+    """(operands, static rounding mode or None, frm, fflags before) of one call of helper `name`"""
+    d = fpu.ALL_HELPERS[name].native_fp
+    args = draw(operands(d))
+    rm = None if d.rm is None else draw(st.sampled_from(rms))
+    frm = draw(st.sampled_from([0, 0, 0, 1, 2, 3, 4, 5, 7]))
+    flags0 = draw(st.sampled_from([0, 0, 0x1F, 1, 16]))
+    return args, rm, frm, flags0
+
+
 @pytest.mark.parametrize("name", HELPERS)
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_native_op_equals_helper(name, data):
-    d = fpu.ALL_HELPERS[name].native_fp
-    args = data.draw(operands(d))
-    rm = None
-    if d.rm is not None:
-        rm = data.draw(st.sampled_from([0, 0, 0, 7, 7, 7, 1, 2, 3, 4]))
-    frm = data.draw(st.sampled_from([0, 0, 0, 1, 2, 3, 4, 5, 7]))
-    flags0 = data.draw(st.sampled_from([0, 0, 0x1F, 1, 16]))
-    check(name, args, rm, frm, flags0)
+    check(name, *data.draw(fp_cases(name)))
 
 
 def test_special_operands_exhaustively():

@@ -18,17 +18,10 @@ from pydbt.passes import optimize
 from pydbt.frontends.riscv64.translate import translate
 from pydbt.backends import baseline
 
-from test_backends import (machine_state, _load, _store, Ctx, GuestMemoryWith, CODE, DATA, M64)
+from test_backends import (GROUP, machine_state, _load, _store, Ctx, GuestMemoryWith, CODE, DATA, M64)
 
 pytestmark = pytest.mark.skipif(baseline.unsupported() is not None, reason="no x86-64 host")
 
-GROUP = [_load(3, 12, 10, 8),        # ld a2, 8(a0)
-         _store(3, 11, 10, 0),       # sd a1, 0(a0)
-         _load(2, 14, 10, 4),        # lw a4, 4(a0)
-         _store(2, 13, 10, 16),      # sw a3, 16(a0)
-         _load(3, 15, 10, 24),       # ld a5, 24(a0)
-         _load(4, 16, 10, -8),       # lbu a6, -8(a0)
-         0x00100073]                 # ebreak
 
 
 def _asm(words):

@@ -27,7 +27,7 @@ from pydbt.frontends.riscv64.cpu import CPU                          # noqa: E40
 from pydbt.ir import Block, I64                                      # noqa: E402
 from pydbt.stats import STATS                                        # noqa: E402
 
-from test_llvm_fp import (BOX, HELPERS, M64, SPECIAL_D, SPECIAL_I, SPECIAL_S, Ctx, d2b, f2b,  # noqa: E402
+from test_llvm_fp import (fp_cases, BOX, HELPERS, M64, SPECIAL_D, SPECIAL_I, SPECIAL_S, Ctx, d2b, f2b,  # noqa: E402
                                      fp_programs, operands, run_program)
 
 pytestmark = pytest.mark.skipif(unavailable("baseline") is not None,
@@ -88,14 +88,7 @@ def test_described_helpers_are_lowered():
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_native_op_equals_interpreter(name, data):
-    d = fpu.ALL_HELPERS[name].native_fp
-    args = data.draw(operands(d))
-    rm = None
-    if d.rm is not None:
-        rm = data.draw(st.sampled_from([0, 0, 0, 7, 7, 7, 1, 2, 3, 4, 5]))
-    frm = data.draw(st.sampled_from([0, 0, 0, 1, 2, 3, 4, 5, 7]))
-    flags0 = data.draw(st.sampled_from([0, 0, 0x1F, 1, 16]))
-    check(name, args, rm, frm, flags0)
+    check(name, *data.draw(fp_cases(name, rms=(0, 0, 0, 7, 7, 7, 1, 2, 3, 4, 5))))
 
 
 def _specials(name):
