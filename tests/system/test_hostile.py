@@ -228,8 +228,10 @@ def test_ctrl_c_at_any_time_kills_with_sigint(guest_binary, delay):
     pydbt` reaches pydbt, is CPython's: it too dies of SIGINT, with its traceback,
     or, inside its import of the site module, ends with its own "Fatal Python
     error: init_import_site" and status 1: nothing of pydbt has run then)."""
+    # (a guest that runs far longer than the longest delay: ~10^9 instructions)
     p = subprocess.Popen([sys.executable, "-m", "pydbt", "run", "-backend", "interp",
-                          str(guest_binary("threads"))], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                          str(guest_binary("hotloop")), "100000000"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
     time.sleep(delay)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=120)
