@@ -101,17 +101,22 @@ class Ctx:
 _COMPILED = {}
 
 
-def native(name, nargs, rm):
-    """The llvm backend's function for a block `x7 = helper(x0..x{n-1}[, rm])`"""
-    key = (name, nargs, rm)
+def compiled(backend, name, nargs, rm):
+    """backend's function for a block `x7 = helper(x0..x{n-1}[, rm])` (test_x64_fp's too)"""
+    key = (backend, name, nargs, rm)
     if key not in _COMPILED:
         blk = Block(0x1000)
         b = Builder(blk)
         args = [b.getreg(i, I64) for i in range(nargs)] + ([] if rm is None else [rm])
         b.setreg(7, b.call(fpu.ALL_HELPERS[name], *args))
         b.goto_tb(0x2000)
-        _COMPILED[key] = get_backend("llvm").compile(blk, Ctx())
+        _COMPILED[key] = get_backend(backend).compile(blk, Ctx())
     return _COMPILED[key]
+
+
+def native(name, nargs, rm):
+    """The llvm backend's function for that block"""
+    return compiled("llvm", name, nargs, rm)
 
 
 def outcome(run, cpu):

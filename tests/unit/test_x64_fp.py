@@ -27,26 +27,12 @@ from pydbt.frontends.riscv64.cpu import CPU                          # noqa: E40
 from pydbt.ir import Block, I64                                      # noqa: E402
 from pydbt.stats import STATS                                        # noqa: E402
 
-from test_llvm_fp import (fp_cases, BOX, HELPERS, M64, SPECIAL_D, SPECIAL_I, SPECIAL_S, Ctx, d2b, f2b,  # noqa: E402
+from test_llvm_fp import (compiled, fp_cases, BOX, HELPERS, M64, SPECIAL_D, SPECIAL_I, SPECIAL_S, Ctx, d2b, f2b,  # noqa: E402
                                      fp_programs, operands, run_program)
 
 pytestmark = pytest.mark.skipif(unavailable("baseline") is not None,
                                 reason="the baseline tier needs an x86-64 host")
 
-_COMPILED = {}
-
-
-def compiled(backend, name, nargs, rm):
-    """backend's function for a block `x7 = helper(x0..x{n-1}[, rm])`"""
-    key = (backend, name, nargs, rm)
-    if key not in _COMPILED:
-        blk = Block(0x1000)
-        b = Builder(blk)
-        args = [b.getreg(i, I64) for i in range(nargs)] + ([] if rm is None else [rm])
-        b.setreg(7, b.call(fpu.ALL_HELPERS[name], *args))
-        b.goto_tb(0x2000)
-        _COMPILED[key] = get_backend(backend).compile(blk, Ctx())
-    return _COMPILED[key]
 
 
 def outcome(backend, name, args, rm, frm, flags0):
