@@ -9,7 +9,7 @@ this one says what differs).
 
 * ABI: a TB is a function of LLVM's preserve_none convention: ctx in R12 (kept
   in R12 throughout), every other register free but RBP, the exit code in RAX; entered
-  from C through the state's `pydbt_enter`, chained to by `jmp`.  On entry RSP
+  from C through x64_runtime.enter, chained to by `jmp`.  On entry RSP
   is 8 mod 16; the TB's frame (FRAME: spill slots, 8 mod 16) makes it 0 for calls.
 * Guest registers live in ctx (CTX_REGS): `getreg` is a load, `setreg` a store,
   in the IR's order, so the state is exact at every fault with nothing to
@@ -64,7 +64,7 @@ this one says what differs).
   jumps to the label.
 
 The code is position-independent (jumps relative, addresses `movabs`): the
-state copies it into its code arena (NativeState.place).
+state copies it into the code arena (codearena.py; llvm.NativeState.finish).
 """
 from pydbt import ir
 from pydbt.ir import Const, I32, I64
