@@ -39,7 +39,6 @@ class CodeArena:
         self.chunks = []               # (mmap, its address)
         self.at = self.end = 0         # the free rest of the newest chunk
         self.freed = {}                # size class -> addresses
-        self.used = 0
 
     def place(self, code):
         """Copy `code` (bytes) into the arena -> its Code."""
@@ -58,14 +57,12 @@ class CodeArena:
                     self.at, self.end = base, base + size
                 addr = self.at
                 self.at += n
-            self.used += n
         ctypes.memmove(addr, code, len(code))
         return Code(self, addr, n)
 
     def free(self, addr, n):
         with self.lock:
             self.freed.setdefault(n, []).append(addr)
-            self.used -= n
 
 
 ARENA = CodeArena()
