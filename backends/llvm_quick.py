@@ -12,11 +12,11 @@ at 0 or below (threads may lose a decrement, or take it below 0) the code
 calls back into Python, where the TB's tiering.Hotness refills it and, at
 the threshold (-opt-threshold instructions) and every ~ASK_TIME (1 ms) of
 quick code after it, asks the engine; the code goes on meanwhile.  Under
-the payback rule (a warm-up: tiering.NativePolicy.opt_pays_back) the TB is
+the payback rule (a warm-up: tiering.NativePolicy.pays_back) the TB is
 compiled again at the full level, in the compile thread, once its
-instructions x QUICK_INSN_COST (~0.8 ns of quick code per guest
+instructions x NATIVE_INSN_COST (~0.8 ns of quick code per guest
 instruction) is PAYBACK x the expected cost of optimizing a region of its
-size (NativePolicy.opt_cost: ~3 ms + ~0.6 ms per instruction), so time
+size (NativePolicy.compile_cost: ~3 ms + ~0.6 ms per instruction), so time
 spent in code chained from other regions counts where it is spent, and
 exits to Python, which optimizing does not remove, count for nothing.
 (Until 2026-12-02 the exits of native code were sampled instead, each

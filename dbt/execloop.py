@@ -22,8 +22,7 @@ A native region is formed from the answers a run before gave at its pc when
 the code cache holds its record (regionlog.py: the same text, so its object
 loads from disk), and a hot block whose recorded region's object is there
 goes straight to that object's tier, without the warm-up and payback rule
-(`_warm_tier`); code of a counting native tier (quick LLVM code) so formed
-is optimized for RERUNS runs' time (`_amortized`).
+(`_warm_tier`).
 
 Debugging (`debug`, the gdbstub's server, or None) has one insertion point for
 every ISA and backend, here: a block that would contain a breakpoint address is
@@ -51,9 +50,6 @@ from .stats import STATS
 from .tb import TB, TBCache, TBContext, STEP
 from .tiering import COPY_MAX, Hotness, NativePolicy, Profile
 from .regionlog import RegionLog
-
-
-RERUNS = 4            # runs a region formed from a record is expected to serve optimized (_amortized)
 
 
 class _Stop:
@@ -106,7 +102,6 @@ class Engine:
         self.indirect = set()                        # pcs first reached by an indirect jump (lookup)
         self.reformed = set()                        # pcs whose region was re-formed (once each)
         self._rlog = (None, None)                    # (executable, its RegionLog or None)
-        self.replayed = set()                        # (tier, pc): regions formed from a record
 
     # --- translation -------------------------------------------------------------
     def translate(self, pc):
@@ -349,7 +344,6 @@ class Engine:
         log.formed(backend.name, tb.pc, replay, llvm_cache.key_made(fname) if fname else None)
         if replay.replayed and not replay.diverged:
             self.reformed.add(tb.pc)                 # (its record is the shape re-forming made)
-            self.replayed.add((tb.tier, tb.pc))
 
     def _warm_tier(self, old):
         """The highest native tier above old's whose object of old.pc's recorded
@@ -364,18 +358,6 @@ class Engine:
             if log.cached(disk, self.tiers[tier].name, old.pc):
                 return tier
         return None
-
-    def _amortized(self, old, hot):
-        """A native region formed from a record (the program ran before, and
-        runs again) is optimized once its time pays for the compile over
-        RERUNS runs: the optimized object stays in the cache for the runs to
-        come, which load it (the payback rule with its instructions x RERUNS)."""
-        if hot is None or (old.tier, old.pc) not in self.replayed or not self._native(old.tier):
-            return False
-        if time.monotonic() < self.policy.native_from or not self.policy.opt_pays_back(old, hot, RERUNS):
-            return False
-        STATS.bump("regions_amortized")
-        return True
 
     def _counting(self, tb, fn):
         """A tier that does not count: run fn; after `threshold` runs the TB is
@@ -419,8 +401,7 @@ class Engine:
         tier = old.tier + 1 if warm is None else warm
         if warm is not None:
             STATS.bump("regions_warm")
-        elif from_jit and self._native(tier) and not self._amortized(old, hot) and \
-                not self.policy.may_compile(old, hot, self._native(old.tier)):
+        elif from_jit and self._native(tier) and not self.policy.may_compile(old, hot, self._native(old.tier)):
             return old.fn                              # (it asks again: Hotness's RECHECK)
         backend = self.tiers[tier]
         native = hasattr(backend, "prepare")           # (a two-half compile: native code)
@@ -429,8 +410,8 @@ class Engine:
         # while native code is made runs ~10x slower, and more of it gets hot;
         # a warm one from the interpreter too: a load, ~1 ms, and the regions
         # after it formed as in the run before, whose were made here too)
-        # (the cost of compiles from the bytecode JIT, to predict the next one's)
-        measure = native and from_jit and not self._native(old.tier)
+        # (the cost of compiles from a counting tier, to predict the next one's)
+        measure = native and from_jit and warm is None
         first = not self.policy.jobs
         if native and (from_jit or warm is not None):
             self.policy.jobs += 1
@@ -439,8 +420,8 @@ class Engine:
             new = self._make_tb(old.pc, tier)
             if native:
                 self.policy.spent += time.thread_time() - t0
-                if warm is None:
-                    self.policy.job_cost(measure, first, time.thread_time() - t0, new.ninsns)
+                if measure:
+                    self.policy.job_cost(first, time.thread_time() - t0, new.ninsns)
             self.cache.replace(old, new)
             STATS.tbs_promoted += 1
             self._reform_into(new)
@@ -458,8 +439,8 @@ class Engine:
             t1, c1 = time.perf_counter(), time.thread_time()
             fn = backend.finish(job)
             self.policy.finish_spent += time.thread_time() - c1      # (only the compile thread adds)
-            if warm is None:                         # (a load is no compile to predict others by)
-                self.policy.job_cost(measure, first, cpu + time.thread_time() - c1, new.ninsns)
+            if measure:                              # (a load is no compile to predict others by)
+                self.policy.job_cost(first, cpu + time.thread_time() - c1, new.ninsns)
             self._formed(backend, new, block, job)
             return fn, time.perf_counter() - t1
 

@@ -28,11 +28,7 @@ cached (under auto: the optimized level, not quick code first), from the
 interpreter too (not through the bytecode JIT; in the guest's thread, as the
 interpreter's promotions are).  And when a program's log has records, the
 compile thread loads the native tier (llvmlite) at once, beside the guest,
-instead of at the first compile.  Quick code formed from a record (the
-program runs again, and will) is optimized once its time pays for the
-compile over RERUNS runs (the engine's `_amortized`): the optimized object
-serves the runs to come (strings 800k: the second warm run +0.25 s CPU,
-the ones after it -0.2 s each).
+instead of at the first compile.
 
 The records of a program are one file, `regions/<program key>.rlog` under the
 code cache's directory; the program key is a hash of the main executable's

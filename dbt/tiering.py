@@ -2,14 +2,14 @@
 
 - `Hotness`: a TB's count of the guest instructions it ran, on a tier that
   counts its own (estimated by its code from its layout: the bytecode JIT
-  decrements a closure cell inline, quick native code a counter word of its
-  own: `native`), hot at its threshold and then every RECHECK instructions
-  (quick native code: every ~ASK_TIME of its estimated time).
+  decrements a closure cell inline, native code (baseline, quick LLVM code) a
+  counter word of its own: `native`), hot at its threshold and then every
+  RECHECK instructions (native code: every ~ASK_TIME of its estimated time).
 - `NativePolicy`: whether a hot TB of a counting tier may be compiled to
-  native code now: the warm-up, the payback rule (its estimated time so far,
-  on the bytecode JIT or in quick native code, against its compile's expected
-  cost) and the compile share (native compiling's CPU against the run's
-  time), with the costs it measures.
+  native code now: the warm-up, the payback rule (its estimated time so far
+  against its compile's expected cost: one rule, each counting tier with its
+  cost per instruction) and the compile share (native compiling's CPU
+  against the run's time), with the costs it measures.
 - `Profile`: what the earlier tiers saw (which blocks ran, where regions start),
   for the frontend's profile-guided superblocks.
 
@@ -65,34 +65,25 @@ COPY_MAX = 24         # instructions: a region this small is copied, not chained
 RECHECK = 4096         # a hot TB's code asks again every RECHECK instructions (~0.2 ms of bytecode)
 CHUNK = 256            # the largest countdown in a Hotness cell (CPython's cached small ints)
 
-# The payback rule (NativePolicy.may_compile): a bytecode TB is compiled to native
-# code once the time it has taken so far (the instructions it counted x
-# INSN_COST) is PAYBACK times what compiling it is expected to
-# cost, plus llvmlite's load for the first (pays_back): a rent-or-buy
-# rule; a block that has run that long is expected to run about as long
-# again, and native code a program has no time to use costs it at most about
-# 1/PAYBACK of what the block itself took.  Quick native code is optimized by the
-# same rule (opt_pays_back): the instructions it counted (an estimate from the
-# code's layout) x QUICK_INSN_COST against PAYBACK times an optimizing compile's cost.
+# The payback rule (NativePolicy.pays_back): a hot TB of a counting tier is
+# compiled by the next (native) tier once the time it has taken so far (the
+# instructions it counted x its tier's INSN_COST) is PAYBACK times what that
+# compile is expected to cost (compile_cost): a rent-or-buy rule; a block that
+# has run that long is expected to run about as long again, and code a program
+# has no time to use costs it at most about 1/PAYBACK of what the block took.
 PAYBACK = 2.0
 INSN_COST = 50e-9      # seconds per guest instruction on the bytecode JIT (13-30 M/s of CPU here)
-QUICK_INSN_COST = 0.8e-9  # the same in quick native code (CPU, -backend llvm-quick's steady state,
-                       # 2026-12-02: sha256 0.3 ns, vm 0.75, strings 0.8, quicksort 1.0; optimized
-                       # code 0.13, 0.22, 0.5, 0.58)
-ASK_TIME = 1e-3        # quick native code asks again every ~1 ms of its estimated time (a
+NATIVE_INSN_COST = 0.8e-9  # the same in native code that counts its own (baseline, quick LLVM code:
+                       # -backend llvm-quick's steady state, 2026-12-02: sha256 0.3 ns, vm 0.75,
+                       # strings 0.8, quicksort 1.0; optimized code 0.13, 0.22, 0.5, 0.58).  An
+                       # exchange rate more than a speed: 0.4 and 1.6 both lost (session 12)
+ASK_TIME = 1e-3        # native code asks again every ~1 ms of its estimated time (a
                        # callback into Python and a refused ask: ~2 us; every 256 iterations, a
                        # 2-instruction loop's 20 M iterations took 0.21 s instead of 0.035-0.12)
-LOAD_COST = 0.08       # the first native compile's extra: llvmlite's import and the JIT's start (CPU s)
-COMPILE_COST = 0.01    # a native compile until the run has measured its own (CPU s; quick ~2-5 ms
-                       # alone, 8-20 on a loaded host)
-OPT_FIXED = 3e-3       # an optimizing compile's expected cost (quick code made again: llvm) is
-OPT_INSN_COST = 0.6e-3 # OPT_FIXED + a cost per guest instruction of the region, measured (opt_cost)
-                       # or this (CPU s; strings, quicksort: 2-4 ms + 0.6-0.7 ms per instruction,
-                       # r = 0.92-0.94: 5 ms for a 7-instruction loop, 200 for 270 instructions)
-ENTRY_COST = 12e-6     # once native code runs: a bytecode block's entry from it (the transition
-                       # there and back, the block, the dispatch: ~6-12 us here).  4 us left strings'
-                       # return points and jump-table cases on the bytecode JIT 2x as long: 2x its
-                       # transitions, ~20% more CPU at 400k rounds (vm, quicksort: the same)
+OPT_FIXED = 3e-3       # a compile's expected cost is OPT_FIXED + a cost per guest
+OPT_INSN_COST = 0.6e-3 # instruction of the region, measured (compile_cost) or this (CPU s;
+                       # strings, quicksort: 2-4 ms + 0.6-0.7 ms per instruction, r = 0.92-0.94:
+                       # 5 ms for a 7-instruction loop, 200 for 270 instructions)
 
 
 class Hotness:
@@ -135,10 +126,10 @@ class Hotness:
     def native(self, cell):
         """The count moves into `cell` (anything with a `cell_contents`: quick
         native code's counter word) before any event: no CHUNK limit, and it
-        asks again every ~ASK_TIME of the TB's estimated time (at QUICK_INSN_COST)."""
+        asks again every ~ASK_TIME of the TB's estimated time (at NATIVE_INSN_COST)."""
         self.to_go += self.filled
         self.chunk = 1 << 62
-        self.recheck = max(RECHECK, round(ASK_TIME / QUICK_INSN_COST))
+        self.recheck = max(RECHECK, round(ASK_TIME / NATIVE_INSN_COST))
         self.cell = cell
         self._fill()
 
@@ -168,99 +159,70 @@ class Hotness:
 
 
 class NativePolicy:
-    """When a counting tier's hot TB may become native code (see may_compile):
-    no native code from a tier that asks again (a JIT) before `native_from`
-    (a short program does not pay for llvmlite and its compiles); then, from
-    the bytecode JIT or quick native code, once the block's time so far
-    (estimated from its exact count of events) pays for its compile
-    (PAYBACK; not without a warm-up); and while native compiling (its CPU
+    """When a counting tier's hot TB may be compiled by the next, native, tier
+    (see may_compile): not before `native_from` (a short program does not pay
+    for llvmlite and its compiles); then, with a warm-up, once the block's
+    time so far (estimated from its exact count of instructions) pays for its
+    compile (the payback rule: PAYBACK); and while native compiling (its CPU
     time, both halves) has used no more than `share` of the time run since
     (None: no limit): a program that ends soon after its code got hot cannot
     have paid much for code it had no time to use, and a long one gets all
-    its code compiled (the TB asks again `recheck` events later, running on
-    meanwhile; the hottest ask most often).  The engine counts what it
+    its code compiled (the TB asks again `recheck` instructions later, running
+    on meanwhile; the hottest ask most often).  The engine counts what it
     spends here: `spent` (CPU of native compiling, both halves), `finish_spent`
     (the compile thread's part), `in_flight` (TBs submitted to the compiler,
-    not done), `jobs` (native compiles from a JIT tier begun) and each
-    compile's cost (job_cost)."""
+    not done), `jobs` (compiles from a counting tier begun) and each one's
+    cost (job_cost)."""
 
     def __init__(self, native_warmup=0.0, share=None):
         self.native_from = time.monotonic() + native_warmup
         self.payback = native_warmup > 0             # (the payback rule: with a warm-up only)
         self.share = share
         self.jobs = 0
-        self.hot_time = {}                           # pc -> a hot TB's time so far, until the first
-        self.job_cpu = [0.0, 0]                      # CPU seconds and count of compiles from the
-        self.opt_cpu = [0.0, 0]                      # bytecode JIT, and from quick code (not the first)
-        self.opt_insns = 0                           # guest instructions of the latter's regions
+        self.job_cpu = [0.0, 0]                      # CPU seconds and count of the compiles
+        self.job_insns = 0                           # measured (not the first), their instructions
         self.spent = 0.0
         self.finish_spent = 0.0
         self.in_flight = set()                       # (a set: one C call, safe between threads)
 
-    def job_cost(self, measure, first, cpu, ninsns=0):
-        """A native compile of a region of `ninsns` guest instructions took
-        `cpu` seconds of CPU: counted as one from the bytecode JIT if
-        `measure`, else from quick native code, unless `first` (the run's
-        first loaded llvmlite too)."""
+    def job_cost(self, first, cpu, ninsns):
+        """A compile from a counting tier of a region of `ninsns` guest
+        instructions took `cpu` seconds of CPU; not counted if `first` (the
+        run's first loaded llvmlite too)."""
         if not first:
-            costs = self.job_cpu if measure else self.opt_cpu
-            costs[0] += cpu
-            costs[1] += 1
-            if not measure:
-                self.opt_insns += ninsns
+            self.job_cpu[0] += cpu
+            self.job_cpu[1] += 1
+            self.job_insns += ninsns
 
-    def opt_cost(self, ninsns):
-        """The expected CPU cost of optimizing a region of `ninsns` guest
+    def compile_cost(self, ninsns):
+        """The expected CPU cost of compiling a region of `ninsns` guest
         instructions: OPT_FIXED + a cost per instruction, this run's (what its
-        optimizing compiles took beyond OPT_FIXED, per instruction) or
-        OPT_INSN_COST.  (Their mean was the cost of the biggest regions: 130
-        ms under strings, where 20-60 instruction loops cost 5-20 ms; the
-        loops stayed on quick code.)"""
-        total, n = self.opt_cpu
-        per = (total - n * OPT_FIXED) / self.opt_insns if n and self.opt_insns else OPT_INSN_COST
+        compiles took beyond OPT_FIXED, per instruction) or OPT_INSN_COST.
+        (Their mean was the cost of the biggest regions: 130 ms under strings,
+        where 20-60 instruction loops cost 5-20 ms; the loops stayed on quick
+        code.)"""
+        total, n = self.job_cpu
+        per = (total - n * OPT_FIXED) / self.job_insns if n and self.job_insns else OPT_INSN_COST
         return OPT_FIXED + max(per, 0.0) * ninsns
 
-    def opt_pays_back(self, tb, hot, runs=1):
-        """Has quick native TB tb (hot: its Hotness) taken the time an optimizing
-        compile needs: its instructions x QUICK_INSN_COST (what optimized code
-        would cut by half or more; x `runs`, the runs expected to load the
-        object) against PAYBACK x that compile's expected CPU cost (opt_cost)?"""
-        return hot.events * runs * QUICK_INSN_COST >= PAYBACK * self.opt_cost(tb.ninsns)
-
-    def pays_back(self, tb, hot):
-        """Has bytecode TB tb (hot: its Hotness) taken the time its native
-        compile needs: PAYBACK x the compile's expected CPU cost (the mean of
-        this run's so far: this host, this load; or COMPILE_COST), and for the
-        run's first, the hot blocks together llvmlite's load more (shared by
-        every compile after it)?"""
-        need = PAYBACK * self.mean(self.job_cpu, COMPILE_COST)
-        if self.jobs:
-            # (and an entry from native code per tb.ninsns instructions: an
-            # estimate, a loop's iterations are not entries)
-            return hot.events * (INSN_COST + ENTRY_COST / max(tb.ninsns, 1)) >= need
-        own = hot.events * INSN_COST
-        self.hot_time[tb.pc] = own
-        return own >= need and sum(self.hot_time.values()) >= need + LOAD_COST
-
-    @staticmethod
-    def mean(costs, default):
-        total, n = costs
-        return total / n if n else default
+    def pays_back(self, tb, hot, on_native):
+        """Has TB tb of a counting tier (hot: its Hotness; `on_native`: that
+        tier's code is native, else the bytecode JIT's) taken the time its
+        compile by the next tier needs: its instructions x its tier's cost per
+        instruction against PAYBACK x the compile's expected CPU cost?"""
+        insn_cost = NATIVE_INSN_COST if on_native else INSN_COST
+        return hot.events * insn_cost >= PAYBACK * self.compile_cost(tb.ninsns)
 
     def may_compile(self, old, hot, on_native):
         """May a counting tier's TB (old, hot: its Hotness or None; `on_native`:
-        old is quick native code) be compiled to native code now: the warm-up
+        old is native code) be compiled to native code now: the warm-up
         is over, the block has paid for its compile (see PAYBACK; not without
         a warm-up), and the compile share is not used up?"""
         now = time.monotonic()
         if now < self.native_from:
             return False
-        if self.payback and hot is not None:
-            # its time so far (estimated: on the bytecode JIT, or in quick
-            # native code, which counts its own events exactly) against its
-            # compile's expected cost
-            if not (self.opt_pays_back(old, hot) if on_native else self.pays_back(old, hot)):
-                return False
+        if self.payback and hot is not None and not self.pays_back(old, hot, on_native):
+            return False
         share = self.share
         if share is None:
             return True

@@ -105,7 +105,7 @@ def test_counted_in_a_native_word_it_has_no_chunk_and_asks_again_by_time(thresho
     h = Hotness(threshold)
     w = Word()
     h.native(w)
-    every = round(tiering.ASK_TIME / tiering.QUICK_INSN_COST)
+    every = round(tiering.ASK_TIME / tiering.NATIVE_INSN_COST)
     assert w.cell_contents == threshold and h.cell is w and h.recheck == every > RECHECK
     asked = []
     h.ask = lambda events: asked.append(events) or False
@@ -219,7 +219,7 @@ def _rig(warmup, native_threshold=5):
 
 def test_a_loop_refused_native_code_runs_on_in_its_block(monkeypatch):
     proc, engine = _rig(warmup=1.0)
-    monkeypatch.setattr(tiering, "LOAD_COST", 1e6)          # (never pays)
+    monkeypatch.setattr(tiering, "OPT_FIXED", 1e6)          # (never pays)
     run(proc, engine, 5000)
     run(proc, engine, 5000)
     tb = engine.cache.get(CODE)
@@ -230,8 +230,8 @@ def test_a_loop_refused_native_code_runs_on_in_its_block(monkeypatch):
 
 def test_the_payback_rule_compiles_a_block_once_its_time_covers_the_cost(monkeypatch):
     proc, engine = _rig(warmup=1.0)
-    monkeypatch.setattr(tiering, "LOAD_COST", 0.0)
-    monkeypatch.setattr(tiering, "COMPILE_COST", 2e-3)
+    monkeypatch.setattr(tiering, "OPT_FIXED", 2e-3)
+    monkeypatch.setattr(tiering, "OPT_INSN_COST", 0.0)
     monkeypatch.setattr(tiering, "PAYBACK", 1.0)
     run(proc, engine, 10)                                   # to the bytecode JIT
     tb = engine.cache.get(CODE)
@@ -246,42 +246,21 @@ def test_the_payback_rule_compiles_a_block_once_its_time_covers_the_cost(monkeyp
 
 def test_without_a_warm_up_a_block_is_compiled_at_its_threshold(monkeypatch):
     proc, engine = _rig(warmup=0.0)
-    monkeypatch.setattr(tiering, "LOAD_COST", 1e6)          # (no rule: not asked)
+    monkeypatch.setattr(tiering, "OPT_FIXED", 1e6)          # (no rule: not asked)
     run(proc, engine, 10)
     run(proc, engine, 10)
     tb = engine.cache.get(CODE)
     assert tb.promoting and len(engine.compiler.jobs) == 1
 
 
-def test_once_native_code_runs_each_event_also_pays_for_an_entry_from_it(monkeypatch):
-    """A block left on the bytecode JIT beside native code costs a native->Python
-    transition per entry, not only its instructions (strings: 10x the transitions
-    and 2x the CPU when its blocks waited for their instructions' time alone)."""
-    proc, engine = _rig(warmup=1.0)
-    monkeypatch.setattr(tiering, "COMPILE_COST", 1e-2)
-    monkeypatch.setattr(tiering, "PAYBACK", 1.0)
-    run(proc, engine, 10)
-    tb = engine.cache.get(CODE)
-    engine.policy.jobs = 1                                   # (native code runs: llvmlite is loaded)
-    # (instructions: an entry counted per tb.ninsns of them)
-    insns_only = 1e-2 / tiering.INSN_COST
-    need = 1e-2 / (tiering.INSN_COST + tiering.ENTRY_COST / tb.ninsns)
-    assert need * 1.2 + 2 * RECHECK < insns_only / 4
-    run(proc, engine, int(need * 0.8) // 2)                  # (2 instructions an iteration)
-    assert not engine.compiler.jobs and not tb.promoting
-    run(proc, engine, (int(need * 0.4) + 2 * RECHECK) // 2)
-    assert len(engine.compiler.jobs) == 1 and tb.promoting
-
-
-def test_an_optimizing_compiles_expected_cost_grows_with_its_region():
-    """(quick code's payback: a 7-instruction loop's optimizing compile costs ~5
-    ms, a 270-instruction region's ~200; their mean kept the loops on quick code)"""
+def test_a_compiles_expected_cost_grows_with_its_region():
+    """(a 7-instruction loop's optimizing compile costs ~5 ms, a
+    270-instruction region's ~200; their mean kept the loops on quick code)"""
     p = tiering.NativePolicy()
     fixed = tiering.OPT_FIXED
-    assert p.opt_cost(100) == pytest.approx(fixed + 100 * tiering.OPT_INSN_COST)
-    p.job_cost(False, False, fixed + 0.010, 10)         # 1 ms per instruction beyond the fixed part
-    p.job_cost(False, False, fixed + 0.190, 190)
-    p.job_cost(True, False, 5.0, 10)                    # (from the bytecode JIT: not these)
-    p.job_cost(False, True, 5.0, 10)                    # (the run's first: llvmlite's load too)
-    assert p.opt_cost(20) == pytest.approx(fixed + 0.020)
-    assert p.opt_cost(300) == pytest.approx(fixed + 0.300)
+    assert p.compile_cost(100) == pytest.approx(fixed + 100 * tiering.OPT_INSN_COST)
+    p.job_cost(False, fixed + 0.010, 10)                # 1 ms per instruction beyond the fixed part
+    p.job_cost(False, fixed + 0.190, 190)
+    p.job_cost(True, 5.0, 10)                           # (the run's first: llvmlite's load too)
+    assert p.compile_cost(20) == pytest.approx(fixed + 0.020)
+    assert p.compile_cost(300) == pytest.approx(fixed + 0.300)

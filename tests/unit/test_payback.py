@@ -1,14 +1,15 @@
-"""The payback rule's estimate of a block's time (tiering.NativePolicy.pays_back,
-opt_pays_back): the guest instructions its code counted (tiering.Hotness), as
-the bytecode JIT estimates them (an entry the instructions to its first
-back-edge, a back-edge the loop's) and quick native code (the same, and an
-exit its path): instructions x INSN_COST (QUICK_INSN_COST), not events each
-standing for a whole superblock (strings 250 was charged 10x its real time
-and compiled native code it had no time to use) nor for its smallest loop
-(strings' main region, its loops nested: 1/4 of its time)."""
+"""The payback rule's estimate of a block's time (tiering.NativePolicy.pays_back):
+the guest instructions its code counted (tiering.Hotness), as the bytecode
+JIT estimates them (an entry the instructions to its first back-edge, a
+back-edge the loop's) and native code (the same, and an exit its path):
+instructions x its tier's cost per instruction (INSN_COST, NATIVE_INSN_COST)
+against PAYBACK x the compile's expected cost, not events each standing for a
+whole superblock (strings 250 was charged 10x its real time and compiled
+native code it had no time to use) nor for its smallest loop (strings' main
+region, its loops nested: 1/4 of its time)."""
 import pytest
 
-from pydbt.tiering import COMPILE_COST, ENTRY_COST, INSN_COST, LOAD_COST, PAYBACK, Hotness, NativePolicy
+from pydbt.tiering import INSN_COST, NATIVE_INSN_COST, PAYBACK, Hotness, NativePolicy
 
 from test_call_copies import addi, bnez
 
@@ -18,23 +19,15 @@ class TB:
         self.pc, self.ninsns = 0x10000, ninsns
 
 
-def _policy():
-    return NativePolicy(native_warmup=0.2)     # (its first compile: its need has llvmlite's load)
-
-
-def test_a_blocks_time_is_its_instructions():
-    need = PAYBACK * COMPILE_COST + LOAD_COST
+@pytest.mark.parametrize("on_native, cost", [(False, INSN_COST), (True, NATIVE_INSN_COST)])
+def test_a_blocks_time_is_its_instructions_at_its_tiers_cost(on_native, cost):
+    p = NativePolicy(native_warmup=0.2)
     tb, hot = TB(200), Hotness(1)
-    hot.events = int(need / INSN_COST) + 1
-    assert _policy().pays_back(tb, hot)
+    need = PAYBACK * p.compile_cost(tb.ninsns)
+    hot.events = int(need / cost) + 1
+    assert p.pays_back(tb, hot, on_native)
     hot.events -= 2
-    assert not _policy().pays_back(tb, hot)
-    p = _policy()
-    p.jobs = 1                                               # (native code runs: an entry costs too)
-    hot.events = int(PAYBACK * COMPILE_COST / (INSN_COST + ENTRY_COST / tb.ninsns)) + 1
-    assert p.pays_back(tb, hot)
-    hot.events -= 2
-    assert not p.pays_back(tb, hot)
+    assert not p.pays_back(tb, hot, on_native)
 
 
 # a2 += 1 ; L: a0 += 1 ; a1 -= 1 ; bnez a1, L ; ecall    (a 3-instruction loop inside)
@@ -76,17 +69,9 @@ def test_the_bytecode_jit_counts_its_instructions():
 
 
 def test_quick_native_code_counts_its_instructions():
-    """Quick native code counts guest instructions itself, the
-    estimate that optimizes it (opt_pays_back): instructions x QUICK_INSN_COST."""
+    """Quick native code counts guest instructions itself, the estimate that
+    optimizes it (pays_back): instructions x NATIVE_INSN_COST."""
     pytest.importorskip("llvmlite")
-    from pydbt.tiering import QUICK_INSN_COST
-    p = NativePolicy(native_warmup=0.2)
-    tb, hot = TB(200), Hotness(1)
-    need = PAYBACK * p.opt_cost(tb.ninsns)
-    hot.events = int(need / QUICK_INSN_COST) + 1
-    assert p.opt_pays_back(tb, hot)
-    hot.events -= 2
-    assert not p.opt_pays_back(tb, hot)
     tier, hots = _hotness_after(4, (1, 1, 10 ** 6), ("interp", "pybytecode", "llvm-quick", "llvm"))
     assert tier == 2                                  # (quick native code)
     q = hots[2]

@@ -207,7 +207,7 @@ def test_quick_code_that_only_exits_to_python_is_not_optimized(quick_rig):
         _syscall_block(proc, engine)
     assert STATS.extra["native_transitions"] >= 3000
     assert hot.events + hot.filled - hot.cell.cell_contents >= 3000     # (its entries, counted)
-    assert hot.events * tb.ninsns * tiering.QUICK_INSN_COST < need
+    assert hot.events * tb.ninsns * tiering.NATIVE_INSN_COST < need
     assert not engine.compiler.jobs and not tb.promoting and engine.cache.get(SYS) is tb
 
 
@@ -221,7 +221,7 @@ def test_quick_code_a_loop_runs_in_is_optimized_once_its_time_pays(quick_rig):
         if engine.compiler.jobs:
             break
     assert len(engine.compiler.jobs) == 1 and tb.promoting
-    assert hot.events * tb.ninsns * tiering.QUICK_INSN_COST >= need
+    assert hot.events * tb.ninsns * tiering.NATIVE_INSN_COST >= need
     assert STATS.extra["native_transitions"] < 2 * 100 * 10_000_000 / 131072   # (budget exits)
     engine.compiler.run()
     new = engine.cache.get(CODE)

@@ -11,7 +11,7 @@ the word and asks the engine; the code goes on.
 - a word left below 0 (two threads decrementing it, or an exit's count)
   still calls back, and what it went below counts;
 - under the payback rule the TB is optimized once its instructions x
-  QUICK_INSN_COST pay for an optimizing compile, not before;
+  NATIVE_INSN_COST pay for an optimizing compile, not before;
 - only code of a counting tier has the countdown (the optimized code none),
   and a freed TB's word is used again.
 Oracle: exact counts (run(n) is n iterations of LOOP's 2 instructions, then
@@ -122,7 +122,7 @@ def test_under_the_payback_rule_quick_code_is_optimized_once_its_time_pays(monke
     tb, hot = _to_quick(proc, engine)
     engine.policy.payback = True                       # (as at a warm-up's end)
     at = _promoted_at(engine, tb, hot)
-    need = tiering.PAYBACK * 2e-4 / tiering.QUICK_INSN_COST   # (instructions)
+    need = tiering.PAYBACK * 2e-4 / tiering.NATIVE_INSN_COST   # (instructions)
     assert need > 20 * RECHECK, "the test's loop is too big for its cost"
     run(proc, engine, int(need * 0.8) // 2)
     assert not tb.promoting and not engine.compiler.jobs
@@ -138,7 +138,7 @@ def test_quick_code_asks_again_every_ms_of_its_estimated_time():
     proc, engine = engine_rig(LOOP, (1, 5, 300), backends=QUICK)
     tb, hot = _to_quick(proc, engine)
     engine.policy.native_from = float("inf")           # (never optimized: it asks on)
-    want = round(tiering.ASK_TIME / tiering.QUICK_INSN_COST)     # (instructions)
+    want = round(tiering.ASK_TIME / tiering.NATIVE_INSN_COST)     # (instructions)
     assert hot.recheck == want > RECHECK
     asked = []
     hot.ask = lambda events: asked.append(events) or False

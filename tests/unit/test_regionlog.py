@@ -242,25 +242,3 @@ def test_a_file_of_lines_made_again_is_written_anew(tmp_path):
     _formed(again, "llvm", 0x2000, [], "k")
     assert open(log.path).read().count("\n") == 2        # (the header, then a line a record)
     assert set(RegionLog(str(tmp_path), "prog").records) == {("llvm", 0x1000), ("llvm", 0x2000)}
-
-
-def test_a_replayed_quick_region_is_optimized_for_the_runs_to_come(tmp_path, monkeypatch):
-    """_amortized: quick code formed from a record (the program runs again) is
-    optimized once its time pays for the compile over RERUNS runs, not one:
-    with a rule no run's time meets alone (RERUNS made large to say so), the
-    first run's loop stays quick, the next one's is optimized."""
-    from pydbt import execloop, tiering
-    from pydbt.backends import llvm_cache
-    from test_promotion import run
-    monkeypatch.setattr(tiering.NativePolicy, "pays_back", lambda self, tb, hot: True)
-    monkeypatch.setattr(tiering.NativePolicy, "opt_pays_back", lambda self, tb, hot, runs=1: hot.events * runs >= 10 ** 12)
-    monkeypatch.setattr(execloop, "RERUNS", 10 ** 12)
-    llvm_cache.configure(str(tmp_path / "cache"))
-    try:
-        for n, tier in enumerate(("llvm-quick", "llvm")):
-            proc, engine = _engine(tmp_path, 1e-9, True)    # (the payback rule on, no warm-up left)
-            run(proc, engine, 200_000)
-            assert engine.tiers[engine.cache.get(0x10000).tier].name == tier
-            assert STATS.extra.get("regions_amortized", 0) == n
-    finally:
-        llvm_cache.configure(None)
