@@ -27,7 +27,15 @@ Shape of the function:
   (LLVM's SROA/mem2reg make them SSA values); the allocas are the guest state
   at every point, so any exit - a fault included - writes back the registers the
   TB writes, from the allocas, and the state is exactly that of the
-  instructions run so far.  Temps are SSA values (our IR never lets a temp live
+  instructions run so far.  Except the registers the TB writes and never
+  reads (`homed`): those are stored to ctx where written (the state at any
+  exit again), neither loaded at entry nor written back - in a TB without a
+  loop always (a store each either way, and no value held to the exit), in
+  one with a loop only when it uses more than HOME_PRESSURE registers (a store
+  per round instead of a register held; a spill then anyway: sha256's region
+  of 31 registers, its round loop 113 -> 111 instructions, 34 -> 23 stack
+  accesses; intloop's loop, 9 registers, keeps its 3 in registers).
+  Temps are SSA values (our IR never lets a temp live
   across a label, so each LLVM value is defined in a block that dominates its uses).
 * memory: `perm[a >> 12]` tested inline (load: R set, FILE and WATCH clear; store:
   W set, CODE, FILE and WATCH clear), then a plain host access at `mem_base + a`
@@ -94,6 +102,9 @@ CTX_DIRTY = CTX_ENTRY + 1              # the registers written back since Python
 CTX_CB = CTX_DIRTY + 1                 # a baseline TB's callback: kind, a, b, c (x64_emit.py's shim reads them)
 CTX_WORDS = CTX_CB + 4
 
+# a TB with a loop that uses more guest registers than this stores its
+# write-only ones where it writes them (`homed`, see the overview)
+HOME_PRESSURE = 14
 # the shared function that calls back into Python (runtime_text): it saves every register
 CB_CC = "preserve_allcc"
 LIKELY = 2000                          # branch weight of the likely way (the other: 1)
@@ -405,10 +416,14 @@ class Emitter:
         ops = self.block.ops
         self.used = sorted({op.consts[0] for op in ops if op.name in ("getreg", "setreg")})
         self.written = sorted({op.consts[0] for op in ops if op.name == "setreg"})
+        # (write-only registers: stored to ctx where written, see the overview)
+        self.in_loop = self._loop_ops()
+        self.homed = set()
+        if not self.in_loop or len(self.used) > HOME_PRESSURE:
+            self.homed = set(self.written) - {op.consts[0] for op in ops if op.name == "getreg"}
         self.heads = self._heads()
         self.groups = plan_groups(ops)
         self.fp = llvm_fp.plan(self)
-        self.in_loop = self._loop_ops()
         body_start = len(self.lines)
         if self.hot:
             self.count_hot(0)         # (at `start`: an entry, and a jump back to it)
@@ -425,7 +440,8 @@ class Emitter:
                           f"{self.fp.attrs() if self.fp else ''} {{")
         self.lines.append("entry:")
         for g in self.used:
-            self.emit(f"%r{g} = alloca i64")
+            if g not in self.homed:
+                self.emit(f"%r{g} = alloca i64")
         if self.counting:
             self.emit("%ic = alloca i64")
             self.emit("store i64 0, ptr %ic")
@@ -440,8 +456,9 @@ class Emitter:
         self.emit("store i64 %bud.0, ptr %bud")
         for g in self.used:
             self.emit(f"%r{g}.p = getelementptr inbounds i64, ptr %ctx, i64 {CTX_REGS + g}")
-            self.emit(f"%r{g}.0 = load i64, ptr %r{g}.p")
-            self.emit(f"store i64 %r{g}.0, ptr %r{g}")
+            if g not in self.homed:
+                self.emit(f"%r{g}.0 = load i64, ptr %r{g}.p")
+                self.emit(f"store i64 %r{g}.0, ptr %r{g}")
         entries = getattr(self.block, "entries", None)
         if entries:
             self.dispatch(entries)
@@ -551,6 +568,8 @@ class Emitter:
         self.emit("%xnb = select i1 %xnz, i64 %xb1, i64 %xbud")
         self.ctx_store(CTX_BUDGET, "%xnb")
         for g in self.written:
+            if g in self.homed:
+                continue
             v = self.fresh()
             self.emit(f"{v} = load i64, ptr %r{g}")
             self.emit(f"store i64 {v}, ptr %r{g}.p")
@@ -1126,7 +1145,8 @@ class Emitter:
             else:
                 self.emit(f"{out} = load i64, ptr %r{g}")
         elif n == "setreg":
-            self.emit(f"store i64 {self.widen(op.ins[0])}, ptr %r{op.consts[0]}")
+            g = op.consts[0]
+            self.emit(f"store i64 {self.widen(op.ins[0])}, ptr %r{g}{'.p' if g in self.homed else ''}")
         elif n == "ld":
             self.ld(op)
         elif n == "st":

@@ -473,6 +473,49 @@ def test_page_caches_of_a_loop_match_the_interpreter(funct3, size):
     assert not mismatches, mismatches
 
 
+@pytest.mark.parametrize("loop", [False, True])
+def test_write_only_registers_match_the_interpreter(loop, monkeypatch):
+    """Registers a TB writes and never reads (here a5 and a6) are stored to ctx
+    where written, not kept for the exit (llvm_emit: `homed`; in a TB with a
+    loop only past HOME_PRESSURE registers: 0 here): at a fault (a store into
+    the read-only page, mid-loop), through the callback of misaligned stores
+    and at the normal exit, registers, memory and counts are the interpreter's."""
+    import test_backends as tb
+    monkeypatch.setattr(llvm_emit, "HOME_PRESSURE", 0)
+    D = tb.DATA
+    words = [0x00600713,                           # addi a4, zero, 6
+             (3 << 20) | (10 << 15) | (1 << 12) | (15 << 7) | 0x13,    # L: slli a5, a0, 3
+             tb._store(3, 12, 10, 0),              # sd a2, 0(a0)
+             (5 << 20) | (15 << 15) | (16 << 7) | 0x1b,                # addiw a6, a5, 5
+             0x00850513,                           # addi a0, a0, 8
+             0xfff70713,                           # addi a4, a4, -1
+             tb._btype(1, 14, 0, -20),             # bne a4, zero, L
+             0x00100073]                           # ebreak
+    if not loop:
+        words = words[1:4] + [0x00850513, tb._store(3, 15, 10, 0), words[-1]]  # ... addi a0 ; sd a5, 0(a0)
+    blk = translate(*_block_of(words))
+    optimize(blk)
+    em = llvm_emit.Emitter(blk, "t", dict(npages=SPACE >> 12, jc_mask=1023, helper_id=id), False)
+    text = em.build()
+    assert em.homed == {15, 16} and "%r15 = alloca" not in text and "%r10 = alloca" in text
+    results = []
+    for a0 in (D + 0x1000 - (16 if loop else 0), D + 0x1000 - 8, D + 0x101, D + 0x100):
+        regs = [0] * 32
+        regs[10], regs[12], regs[15], regs[16] = a0, 0x1122334455667788, 99, 98
+        want = tb.machine_state("interp", words, regs, [0] * 32, 0, pending=[])
+        got = tb.machine_state("llvm", words, regs, [0] * 32, 0, pending=[])
+        assert got == want, (hex(a0), got[0], want[0], got[1][10:17], want[1][10:17])
+        results.append(want[0][0])
+    assert results == ["fault", "fault", "Breakpoint", "Breakpoint"]
+
+
+def _block_of(words):
+    mem = GuestMemory(space=SPACE)
+    mem.map(CODE, 0x1000, R | W | X)
+    assemble(mem, CODE, words)
+    return mem, CODE, 64
+
+
 def _fault_after_a_code_store(backend, words, data=b""):
     """Run `words` (at CODE; a0 = DATA + 0x10, a1 = CODE + 0x100) as one TB of
     `backend` until it faults; a store into the code page makes DATA
