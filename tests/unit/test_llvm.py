@@ -509,6 +509,54 @@ def test_write_only_registers_match_the_interpreter(loop, monkeypatch):
     assert results == ["fault", "fault", "Breakpoint", "Breakpoint"]
 
 
+def test_w_operations_in_32_bits_match_the_interpreter():
+    """RV64's W operations are emitted in i32 where their operands have a 32-bit
+    form (llvm_emit: narrow): srliw/slliw/or (a rotate), xor, addw, sraiw,
+    andi, not, and, mulw, subw, a 64-bit shift of an srliw, an or of one with a
+    64-bit value; over interesting operands, with a store to the read-only
+    page after them (a fault) or to a writable one, as the interpreter."""
+    import test_backends as tb
+
+    def r(f7, rs2, rs1, f3, rd, opc=0x3b):
+        return f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | opc
+
+    def i(imm, rs1, f3, rd, opc=0x1b):
+        return (imm & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | opc
+    words = [i(7, 10, 5, 12),                      # srliw a2, a0, 7
+             i(25, 10, 1, 13),                     # slliw a3, a0, 25
+             r(0, 13, 12, 6, 14, 0x33),            # or a4, a2, a3
+             i(3, 11, 5, 15),                      # srliw a5, a1, 3
+             r(0, 15, 14, 4, 14, 0x33),            # xor a4, a4, a5
+             r(0, 11, 14, 0, 16),                  # addw a6, a4, a1
+             i(0x400 | 5, 16, 5, 17),              # sraiw a7, a6, 5
+             i(0x7ff, 16, 7, 5, 0x13),             # andi t0, a6, 0x7ff
+             i(-1, 17, 4, 6, 0x13),                # not t1, a7
+             r(0, 12, 6, 7, 7, 0x33),              # and t2, t1, a2
+             r(1, 11, 16, 0, 28),                  # mulw t3, a6, a1
+             r(0x20, 10, 28, 0, 29),               # subw t4, t3, a0
+             i(1, 12, 5, 30, 0x13),                # srli t5, a2, 1
+             r(0, 10, 12, 6, 9, 0x33),             # or s1, a2, a0
+             tb._store(3, 29, 18, 0),              # sd t4, 0(s2)
+             0x00100073]                           # ebreak
+    blk = translate(*_block_of(words))
+    optimize(blk)
+    text = llvm_emit.Emitter(blk, "t", dict(npages=SPACE >> 12, jc_mask=1023, helper_id=id), False).build()
+    assert "lshr i32" in text and "or i32" in text and "add i32" in text and "mul i32" in text
+    mismatches = []
+    values = [0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0x123456789abcdef0, (1 << 64) - 1, 1 << 63,
+              0xfedcba9876543210, 0x80000001]
+    for a0 in values:
+        for a1 in values[::3]:
+            for s2 in (tb.DATA + 0x1000, tb.DATA + 8):
+                regs = [0] * 32
+                regs[10], regs[11], regs[18] = a0, a1, s2
+                want = tb.machine_state("interp", words, regs, [0] * 32, 0)
+                got = tb.machine_state("llvm", words, regs, [0] * 32, 0)
+                if got != want:
+                    mismatches.append((hex(a0), hex(a1), got[0], want[0]))
+    assert not mismatches, mismatches[:5]
+
+
 def _block_of(words):
     mem = GuestMemory(space=SPACE)
     mem.map(CODE, 0x1000, R | W | X)
