@@ -15,11 +15,23 @@ this one says what differs).
   in the IR's order, so the state is exact at every fault with nothing to
   write back (the optimizer already forwarded registers inside the block).
   Each exit ORs the TB's written registers into CTX_DIRTY (Python's readback).
+  Pins (pin_regs): up to MAX_PINS registers the TB reads inside loops (a
+  read inside k loops weighs LOOP_WEIGHT**k; the heaviest first) also live
+  in host registers taken from the pool, as many as leave it the most temps
+  alive at once (pressure: sha256's block function gets none), loaded at
+  each entry and written through (a setreg stores to ctx
+  too: ctx stays exact, exits and faults write nothing back, callbacks see
+  it).  A getreg of a pin is a register move, or nothing when its temp is
+  64-bit and the pin is not set while it lives (alias); a value set into a
+  pin is computed there (hint) when nothing until its setreg needs the
+  pin's old value.  Helpers never write guest registers (passes.py), so no
+  pin is reloaded after a callback.
 * Temps: SSA values never live across a label (the IR's rule), so registers
   are allocated per stretch between labels, greedily in op order from POOL (10
   registers; RAX, RCX, RDX are scratch).  An output takes the register of an
   input that dies at its op when the op reads that input before writing
-  (define's `reuse`: no copy); `add x, c` into another register is one lea.
+  (define's `reuse`: no copy); `add x, c` and `add x, y` into another
+  register are one lea.
   When the pool is empty the live temp used furthest ahead (not an input of
   the op) moves to a stack slot if the new temp is used sooner (evict: one
   store), else the new temp lives in a slot.  (sha256's main TB: 1093 -> 1076
@@ -33,6 +45,8 @@ this one says what differs).
   in a stack slot that each other access compares (two instructions instead
   of ~9).  A lone access checks its own address (aligned,
   inside the space, its page's permission byte as llvm_emit's perm_bits).
+  The permission table's address is a register (perm, out of the pool) when
+  the TB's accesses weigh PERM_MIN (as pins' reads), else a movabs per check.
   Then a plain host access at `[addr + base]` (the base a displacement when
   below 2 GiB); anything else takes the callback (CB_LOAD/CB_STORE:
   GuestMemory, exact; a failed group check sends each access of the group
@@ -58,7 +72,10 @@ this one says what differs).
   loop's instructions per back-edge, an exit's path, checked at the start and
   at back-edges), CTX_ICOUNT added to where llvm_emit adds to %ic.
 * Slow paths and exits are out of line (`cold`: emitted after the body), so
-  the hot code runs straight.
+  the hot code runs straight.  Loop heads (labels with a back-edge, the
+  start of a TB that jumps to itself) are aligned to LOOP_ALIGN bytes with
+  NOPs (the arena places code 64-byte aligned): the old code's matmul_int
+  inner loop was 32-aligned by chance, its new one not, and lost ~8%.
 * Other entries of a region (block.entries): a stub each after the code, which
   makes the frame, counts the instructions before its label as not run, and
   jumps to the label.
@@ -71,10 +88,12 @@ from pydbt.ir import Const, I32, I64
 
 from . import llvm_emit as E
 from . import x64_fp
+from . import hostcpu
 from .x64asm import (Asm, mem, RAX, RCX, RDX, RBX, RSP, RSI, RDI, R8, R9, R10, R11, R12,
                      R13, R14, R15)
 
 CTX = R12
+_BMI2 = "bmi2" in hostcpu.flags()
 POOL = (RBX, RSI, RDI, R8, R9, R10, R11, R13, R14, R15)   # (RBP: preserve_none keeps it)
 CC = {"eq": "e", "ne": "ne", "lt": "l", "ge": "ge", "le": "le", "gt": "g",
       "ltu": "b", "geu": "ae", "leu": "be", "gtu": "a"}
@@ -88,6 +107,23 @@ _BITS = {"clz": "lzcnt", "ctz": "tzcnt", "popcnt": "popcnt"}
 # a callback into Python (~0.5-1 us) counts for this many guest instructions of
 # native code in a TB's hotness (tiering.QUICK_INSN_COST each): time, not events
 CALL_INSNS = 1000
+# guest registers kept in host registers (Emitter.pin_regs): at most MAX_PINS,
+# each with a weight >= PIN_MIN, in these host registers (the pool's last)
+MAX_PINS = 5
+LOOP_WEIGHT = 8
+PIN_MIN = LOOP_WEIGHT
+PIN_REGS = POOL[::-1]
+# the permission table's address in a register (the first of PIN_REGS) when a
+# TB's checks weigh this much (as a pin's getregs)
+PERM_MIN = 3
+# loop heads start at a multiple of this many bytes (NOPs before them)
+LOOP_ALIGN = 32
+# ops whose lowering reads their first input before it writes the output
+# (the output may take a pin holding that input)
+PIN_SAFE = frozenset(("add", "sub", "and", "or", "xor", "mul", "shl", "shr", "sar", "rotl", "rotr",
+                      "ext8s", "ext8u", "ext16s", "ext16u", "ext32s", "ext32u", "trunc32", "zext32",
+                      "sext32", "neg", "not", "clz", "ctz", "popcnt", "ld", "mov"))
+_JOINS = frozenset(("label", "br", "brcond", "goto_tb", "goto_ptr", "exception"))
 
 
 _CTXM = [mem(CTX, None, 1, 8 * w) for w in range(E.CTX_WORDS)]    # (made once: emission is hot)
@@ -138,6 +174,13 @@ class Emitter:
         self.fp = None                # x64_fp's lowering, when the TB computes FP natively
         self.handed = None            # the input whose register the op's output took (define)
         self.op = None                # the op being lowered
+        self.pins = {}                # guest register -> the host register holding it (pin_regs)
+        self.perm = None              # the host register holding the permission table's address
+        self.pinned = frozenset()     # those host registers (out of the pool)
+        self.alias = set()            # getreg temps that live in their pin (no copy)
+        self.hint = {}                # temp -> the pin it is computed in (its setreg's)
+        self.loop_heads = set()       # labels with a back-edge (aligned: LOOP_ALIGN)
+        self.loops_to_start = False
 
     # --- registers -------------------------------------------------------------------
     def label(self, lab):
@@ -153,10 +196,15 @@ class Emitter:
         """A location for temp t, defined now -> the register to compute it in
         (RAX when it lives in a slot: commit() stores it).  reuse: an input the
         op reads first (before it writes the output): when it dies here in a
-        register, t takes that register (no copy)."""
+        register, t takes that register (no copy).  A value set into a pin
+        (hint) is computed there."""
+        p = self.hint.get(t.id)
+        if p is not None and self.pin_ok(p):
+            self.loc[t.id] = p
+            return p
         if reuse is not None and type(reuse) is not Const and self.last.get(reuse.id) == self.i:
             loc = self.loc[reuse.id]
-            if loc < 16:
+            if loc < 16 and loc not in self.pinned:
                 # (reuse keeps its place until the op's end, then is not freed)
                 self.handed = reuse.id
                 self.loc[t.id] = loc
@@ -169,6 +217,15 @@ class Emitter:
                 r = self.new_slot()
         self.loc[t.id] = r
         return r if r < 16 else RAX
+
+    def pin_ok(self, p):
+        """the op may compute its output in pin p: no input lives there but
+        the first, which ops of PIN_SAFE read before they write"""
+        loc = self.loc
+        for k, v in enumerate(self.op.ins):
+            if type(v) is not Const and loc.get(v.id) == p and (k or self.op.name not in PIN_SAFE):
+                return False
+        return True
 
     def new_slot(self):
         if self.slots_free:
@@ -185,7 +242,7 @@ class Emitter:
             return None
         ins = {v.id for v in self.op.ins if type(v) is not Const}
         live = {tid for tid, loc in self.loc.items()
-                if loc < 16 and tid not in ins and tid != self.handed}
+                if loc < 16 and tid not in ins and tid != self.handed and loc not in self.pinned}
         live.add(t.id)
         # the next use of each (the ops ahead, until all are found: t's first)
         nxt = {}
@@ -216,7 +273,7 @@ class Emitter:
 
     def release(self, tid):
         loc = self.loc.pop(tid, None)
-        if loc is not None and tid != self.handed:
+        if loc is not None and tid != self.handed and loc not in self.pinned:
             (self.free if loc < 16 else self.slots_free).append(loc)
 
     def reg(self, v, scratch, w=I64):
@@ -301,6 +358,7 @@ class Emitter:
             elif n == "ld" or n == "st":
                 accesses += 1
         self.dirty = dirty
+        self.pin_regs(ops)
         # (a lone access is checked alone)
         self.groups = E.plan_groups(ops) if accesses > 1 else {}
         self.frame_at = []            # offsets of the frame's imm32s (patched at the end)
@@ -308,6 +366,9 @@ class Emitter:
         self.enter_frame()
         if self.fp is not None:
             self.fp.entry()
+        self.load_pins()
+        if self.loops_to_start and LOOP_ALIGN:
+            a.align(LOOP_ALIGN)
         self.start = a.label()
         a.bind(self.start)
         if self.hot is not None:
@@ -345,6 +406,7 @@ class Emitter:
             self.enter_frame()
             if self.fp is not None:
                 self.fp.entry()
+            self.load_pins()
             self.add_ic(-before)
             a.jmp(self.label(lab))
         frame = 8 + 16 * ((self.nslots + 1) // 2)
@@ -583,6 +645,8 @@ class Emitter:
 
     def op_label(self, op):
         lab = op.consts[0]
+        if lab in self.loop_heads and LOOP_ALIGN:
+            self.a.align(LOOP_ALIGN)
         self.a.bind(self.label(lab))
         self.placed.add(lab)
         self.forget()
@@ -590,7 +654,7 @@ class Emitter:
     def forget(self):
         """No temp lives here (after a label: the IR's rule; after an exit)."""
         self.loc.clear()
-        self.free = list(reversed(POOL))
+        self.free = [r for r in reversed(POOL) if r not in self.pinned]
         self.slots_free = list(range(16 + self.nslots - 1, 15, -1))
 
     def op_br(self, op):
@@ -637,15 +701,159 @@ class Emitter:
         return CC[op.consts[0]]
 
     # --- registers of the guest ---------------------------------------------------------
+    def pin_regs(self, ops):
+        """Choose the guest registers the TB keeps in host registers (pins),
+        written through: each setreg stores to ctx as well, so ctx is exact
+        everywhere (faults, exits, callbacks: nothing to write back) and a
+        getreg of a pin is a register move, or none (alias) when its temp is
+        64-bit and the register is not set while it lives.  The weight of a
+        register: its getregs, LOOP_WEIGHT ** (loops around it, up to 3) each
+        (a loop: from a label to a back-edge to it, or from the start to a
+        jump to the start: a goto_tb, or a branch to a label that is one)."""
+        at, loops, n, pc = {}, [], len(ops), self.block.pc
+        # labels whose code is a jump to the TB's start: a branch there is a back-edge
+        to_start = {ops[i].consts[0] for i in range(n - 1)
+                    if ops[i].name == "label" and ops[i + 1].name == "goto_tb" and ops[i + 1].consts[0] == pc}
+        for i, op in enumerate(ops):
+            nm = op.name
+            if nm == "label":
+                at[op.consts[0]] = i
+            elif nm == "br" or nm == "brcond":
+                lab = op.consts[-2]
+                if lab in at:
+                    loops.append((at[lab], i))
+                    self.loop_heads.add(lab)
+                elif lab in to_start:
+                    loops.append((0, i))
+            elif nm == "goto_tb" and op.consts[0] == pc:
+                if ops[i - 1].name != "label":
+                    loops.append((0, i))
+                self.loops_to_start = True
+        depth = [0] * (n + 1)
+        for lo, hi in loops:
+            depth[lo] += 1
+            depth[hi + 1] -= 1
+        weight, sets, d, checks = {}, {}, 0, 0
+        for i, op in enumerate(ops):
+            d += depth[i]
+            if op.name == "ld" or op.name == "st":
+                checks += LOOP_WEIGHT ** min(d, 3)
+            elif op.name == "getreg":
+                g = op.consts[0]
+                weight[g] = weight.get(g, 0) + LOOP_WEIGHT ** min(d, 3)
+            elif op.name == "setreg":
+                sets.setdefault(op.consts[0], []).append(i)
+        cands = sorted((g for g, w in weight.items() if w >= PIN_MIN), key=lambda g: -weight[g])[:MAX_PINS]
+        perm = checks >= PERM_MIN and self.env["npages"] > 0
+        if cands or perm:
+            # as many as leave the pool enough for the temps (a pin's getreg
+            # temps need no register of their own)
+            keep = self.pressure(ops, cands)
+            k = len(cands)
+            while k and k + perm + keep[k] > len(POOL):
+                k -= 1
+            cands = cands[:k]
+            perm = perm and k + 1 + keep[k] <= len(POOL)
+        regs = PIN_REGS
+        if perm:
+            self.perm, regs = regs[0], regs[1:]
+        pins = dict(zip(cands, regs))
+        self.pins = pins
+        self.pinned = frozenset(pins.values()) | ({self.perm} if self.perm is not None else set())
+        if not self.pinned:
+            return
+        self.free = [r for r in reversed(POOL) if r not in self.pinned]
+        last, alias = self.last, self.alias
+        for i, op in enumerate(ops):
+            if op.name == "getreg" and op.type == I64 and op.consts[0] in pins:
+                t = op.outs[0].id
+                end = last.get(t)
+                if end is not None and not any(i < k < end for k in sets.get(op.consts[0], ())):
+                    alias.add(t)
+        # a value set into a pin is computed there when nothing between reads
+        # or needs the pin's old value (a getreg or an alias of it alive, a
+        # branch or label: the other path) and the pin is not set again
+        # while the value lives
+        defined, busy = {}, {}        # temp -> its op's index; pin -> the last use of a value in it
+        for i, op in enumerate(ops):
+            nm = op.name
+            if nm == "setreg":
+                g, v = op.consts[0], op.ins[0]
+                if g in pins and type(v) is not Const and v.id in defined:
+                    j = defined.pop(v.id)
+                    ok = busy.get(g, -1) <= j
+                    for k in range(j + 1, i):
+                        o = ops[k]
+                        if o.name in _JOINS or (o.name in ("getreg", "setreg") and o.consts[0] == g):
+                            ok = False
+                            break
+                    nxt = next((k for k in sets[g] if k > i), n)
+                    if ok and last[v.id] <= nxt:
+                        self.hint[v.id] = pins[g]
+                        busy[g] = max(busy.get(g, -1), last[v.id])
+            elif nm == "getreg" and op.outs[0].id in alias:
+                g = op.consts[0]
+                busy[g] = max(busy.get(g, -1), last[op.outs[0].id])
+            elif len(op.outs) == 1 and nm != "call" and nm != "call_pure":
+                defined[op.outs[0].id] = i
+
+    def pressure(self, ops, cands):
+        """-> [the most temps alive at once, not counting the getregs of
+        cands[:k], for k = 0..len(cands)]"""
+        n = len(ops)
+        last = self.last
+        ks = {g: k for k, g in enumerate(cands, 1)}
+        deltas = [[0] * (n + 1) for _ in range(len(cands) + 1)]
+        for i, op in enumerate(ops):
+            k = ks.get(op.consts[0], 0) if op.name == "getreg" else 0
+            dk = deltas[k]
+            for t in op.outs:
+                end = last.get(t.id)
+                if end is not None:
+                    dk[i] += 1
+                    dk[end + 1] -= 1
+        keep = []
+        for k in range(len(cands) + 1):
+            # (temps of getregs of cands[k:] and of everything else)
+            cur = best = 0
+            rows = [deltas[0]] + deltas[k + 1:]
+            for i in range(n):
+                cur += sum(r[i] for r in rows)
+                if cur > best:
+                    best = cur
+            keep.append(best)
+        return keep
+
+    def load_pins(self):
+        if self.perm is not None:
+            self.a.mov_imm(self.perm, self.env["perm"])
+        for g, r in self.pins.items():
+            self.a.mov(r, _CTXM[E.CTX_REGS + g])
+
     def op_getreg(self, op):
         t = op.outs[0]
+        g = op.consts[0]
+        p = self.pins.get(g)
+        if p is not None:
+            if t.id in self.alias:
+                self.loc[t.id] = p
+                return
+            r = self.define(t)
+            self.a.mov(r, p, op.type)
+            self.commit(t, r)
+            return
         r = self.define(t)
-        self.a.mov(r, _CTXM[E.CTX_REGS + op.consts[0]], op.type)
+        self.a.mov(r, _CTXM[E.CTX_REGS + g], op.type)
         self.commit(t, r)
 
     def op_setreg(self, op):
         v = op.ins[0]
         m = _CTXM[E.CTX_REGS + op.consts[0]]
+        p = self.pins.get(op.consts[0])
+        if p is not None:
+            self.into(p, v)
+            self.a.mov(m, p)
+            return
         if type(v) is Const:
             c = imm(v.value, I64)
             if c is not None:
@@ -673,18 +881,33 @@ class Emitter:
     op_sub = op_and = op_or = op_xor = _binary
 
     def op_add(self, op):
-        """as _binary; x + constant into another register: one lea"""
+        """as _binary; x + constant or x + y into another register: one lea"""
         x, y = op.ins
-        if type(y) is Const and type(x) is not Const:
+        if type(x) is not Const:
             w = op.type
-            c = imm(y.value, w)
             loc = self.loc[x.id]
-            if c is not None and loc < 16 and self.last.get(x.id) != self.i:
-                t = op.outs[0]
-                r = self.define(t)
-                self.a.lea(r, mem(loc, None, 1, c), w)
-                self.commit(t, r)
-                return
+            if loc < 16:
+                if type(y) is Const:
+                    c = imm(y.value, w)
+                    if c is not None and (self.last.get(x.id) != self.i or loc in self.pinned):
+                        t = op.outs[0]
+                        r = self.define(t)
+                        self.a.lea(r, mem(loc, None, 1, c), w)
+                        self.commit(t, r)
+                        return
+                else:
+                    ly = self.loc[y.id]
+                    if ly < 16:
+                        t = op.outs[0]
+                        r = self.define(t, x)
+                        if r == loc:
+                            self.a.alu("add", r, ly, w)
+                        elif r == ly:
+                            self.a.alu("add", r, loc, w)
+                        else:
+                            self.a.lea(r, mem(loc, ly), w)
+                        self.commit(t, r)
+                        return
         self._binary(op)
 
     def op_mul(self, op):
@@ -851,20 +1074,30 @@ class Emitter:
     # --- memory ---------------------------------------------------------------------------
     def check(self, addr, size, loads, stores, slow):
         """Jump to slow unless `size` bytes at register addr may be accessed
-        in host memory: aligned, inside the space, its page's permission byte."""
+        in host memory: aligned, inside the space, its page's permission byte.
+        (The page number with the address's low log2(size) bits above it, by
+        a rotate and a shift, compared with npages: alignment and space in
+        one compare.)"""
         a, env = self.a, self.env
         if not env["npages"]:
             a.jmp(slow)
             return
         if size > 1:
-            a.test(addr, size - 1, I32)
-            a.jcc("ne", slow)
-        a.mov(RCX, addr)
-        a.shift("shr", RCX, E.PAGE_SHIFT)
+            # the low k bits rotated above the page number: one compare checks
+            # both the alignment and the space
+            k = size.bit_length() - 1
+            if _BMI2:
+                a.rorx(RCX, addr, k)
+            else:
+                a.mov(RCX, addr)
+                a.shift("ror", RCX, k)
+            a.shift("shr", RCX, E.PAGE_SHIFT - k)
+        else:
+            a.mov(RCX, addr)
+            a.shift("shr", RCX, E.PAGE_SHIFT)
         a.alu("cmp", RCX, env["npages"], I64)
         a.jcc("ae", slow)
-        a.mov_imm(RDX, env["perm"])
-        a.load(RCX, mem(RDX, RCX), 1, False, I32)
+        a.load(RCX, self.perm_at(RCX), 1, False, I32)
         mask, want = E.Emitter.perm_bits(loads, stores)
         a.alu("and", RCX, mask, I32)
         a.alu("cmp", RCX, want, I32)
@@ -925,7 +1158,8 @@ class Emitter:
             a.jmp(slow)
             return
         mask, want = E.Emitter.perm_bits(loads, stores)
-        a.mov_imm(RDX, env["perm"])
+        if self.perm is None:
+            a.mov_imm(RDX, env["perm"])
         for d in (lo, lo + span - 1):
             if d:
                 a.lea(RCX, mem(addr, None, 1, d))
@@ -934,10 +1168,17 @@ class Emitter:
             a.shift("shr", RCX, E.PAGE_SHIFT)
             a.alu("cmp", RCX, env["npages"], I64)
             a.jcc("ae", slow)
-            a.load(RCX, mem(RDX, RCX), 1, False, I32)
+            a.load(RCX, mem(RDX if self.perm is None else self.perm, RCX), 1, False, I32)
             a.alu("and", RCX, mask, I32)
             a.alu("cmp", RCX, want, I32)
             a.jcc("ne", slow)
+
+    def perm_at(self, page):
+        """the permission byte of page (a register) as a memory operand"""
+        if self.perm is None:
+            self.a.mov_imm(RDX, self.env["perm"])
+            return mem(RDX, page)
+        return mem(self.perm, page)
 
     def host(self, addr):
         base = self.env["mem_base"]

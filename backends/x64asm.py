@@ -227,6 +227,12 @@ def _imm(imm, w):
     return imm - top if imm >= top >> 1 else imm
 
 
+# the recommended NOP of each length 1..9
+_NOPS = [b"", b"\x90", b"\x66\x90", b"\x0f\x1f\x00", b"\x0f\x1f\x40\x00", b"\x0f\x1f\x44\x00\x00",
+         b"\x66\x0f\x1f\x44\x00\x00", b"\x0f\x1f\x80\x00\x00\x00\x00",
+         b"\x0f\x1f\x84\x00\x00\x00\x00\x00", b"\x66\x0f\x1f\x84\x00\x00\x00\x00\x00"]
+
+
 class Asm:
     """One block's code: instructions appended to `code`, labels, relocations"""
     __slots__ = ("code", "relocs", "_fixups")
@@ -242,6 +248,14 @@ class Asm:
 
     def label(self):
         return Label()
+
+    def align(self, k):
+        """pad with multi-byte NOPs to a multiple of k bytes (k a power of two)"""
+        n = -len(self.code) & (k - 1)
+        while n:
+            m = min(n, 9)
+            self.code += _NOPS[m]
+            n -= m
 
     def bind(self, label):
         if label.pos is not None:
@@ -765,6 +779,18 @@ class Asm:
         if type(m) is not tuple:
             raise ValueError("stmxcsr: a memory operand")
         self._rm(0, b"\x0f\xae", 3, m)
+
+    def rorx(self, dst, src, n):
+        """BMI2: dst = src rotated right by n (64-bit registers; flags kept)"""
+        if type(dst) is tuple or type(src) is tuple or not 0 <= n < 64:
+            raise ValueError("rorx: two registers and a count 0..63")
+        code = self.code
+        code.append(0xC4)
+        code.append((((dst >> 3) ^ 1) << 7) | 0x40 | (((src >> 3) ^ 1) << 5) | 0x03)
+        code.append(0xFB)                       # W1, vvvv unused, L0, F2
+        code.append(0xF0)
+        code.append(0xC0 | (dst & 7) << 3 | (src & 7))
+        code.append(n)
 
     def vfma(self, op, dst, src1, src2):
         """FMA3 scalar: op e.g. "vfmadd231sd" (dst = src1*src2 + dst), "vfnmsub213ss"...;
