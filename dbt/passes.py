@@ -21,6 +21,10 @@ sound because the IR is SSA and control flow only goes forward.
 * dead_setreg    a `setreg` overwritten by a later `setreg` of the same register
                  with nothing in between that could observe the register (a getreg
                  of it, a fault, a helper call, a branch or label) is removed
+
+`optimize` runs the first three as one walk (`_forward`, the same ops as the
+three in turn: each decides on an op from the ops before it), unless a pass is
+disabled or traced; narrow computes the known bits as it goes.
 """
 from . import ir
 from .ir import Const, Temp, MASK, PURE, FLAGS
@@ -28,7 +32,11 @@ from .ir import Const, Temp, MASK, PURE, FLAGS
 
 def _subst_inputs(op, subst):
     if subst:
-        op.ins = [subst.get(v.id, v) if v.__class__ is Temp else v for v in op.ins]
+        ins = op.ins
+        for v in ins:
+            if v.__class__ is Temp and v.id in subst:
+                op.ins = [subst.get(v.id, v) if v.__class__ is Temp else v for v in ins]
+                return
 
 
 def forward_regs(block):
@@ -144,37 +152,41 @@ def known_bits(block):
     """{temp id: n} such that the temp's value is below 2**n (an upper bound)."""
     known = {}
     for op in block.ops:
-        if len(op.outs) != 1:
-            continue
-        n, w, ins = op.name, op.type, op.ins
-        b = [_bits(v, known) for v in ins]
-        r = w
-        if n in ("ext8u", "ext16u", "ext32u", "trunc32"):
-            r = min(_EXT_BITS.get(n, 32), b[0])
-        elif n in ("ext8s", "ext16s", "ext32s", "sext32"):
-            r = b[0] if b[0] < _EXT_BITS[n] else w
-        elif n == "ld":
-            r = w if op.consts[1] else 8 * op.consts[0]
-        elif n == "and":
-            r = min(b)
-        elif n in ("or", "xor", "mov", "zext32", "divu", "remu"):
-            r = max(b) if n in ("or", "xor") else b[0]
-        elif n == "shr":
-            r = max(b[0] - (ins[1].value & (w - 1)), 0) if isinstance(ins[1], Const) else b[0]
-        elif n == "shl" and isinstance(ins[1], Const):
-            r = min(b[0] + (ins[1].value & (w - 1)), w)
-        elif n == "add":
-            r = min(max(b) + 1, w)
-        elif n == "mul":
-            r = min(b[0] + b[1], w)
-        elif n == "setcond":
-            r = 1
-        elif n == "movcond":
-            r = max(b[2], b[3])
-        elif n in ("clz", "ctz", "popcnt"):
-            r = 7
-        known[op.outs[0].id] = min(r, w)
+        if len(op.outs) == 1:
+            known[op.outs[0].id] = _op_bits(op, known)
     return known
+
+
+def _op_bits(op, known):
+    """known_bits of op's one output, from its inputs' (`known`)"""
+    n, w, ins = op.name, op.type, op.ins
+    b = [_bits(v, known) for v in ins]
+    r = w
+    if n in ("ext8u", "ext16u", "ext32u", "trunc32"):
+        r = min(_EXT_BITS.get(n, 32), b[0])
+    elif n in ("ext8s", "ext16s", "ext32s", "sext32"):
+        r = b[0] if b[0] < _EXT_BITS[n] else w
+    elif n == "ld":
+        r = w if op.consts[1] else 8 * op.consts[0]
+    elif n == "and":
+        r = min(b)
+    elif n in ("or", "xor", "mov", "zext32", "divu", "remu"):
+        r = max(b) if n in ("or", "xor") else b[0]
+    elif n == "shr":
+        r = max(b[0] - (ins[1].value & (w - 1)), 0) if isinstance(ins[1], Const) else b[0]
+    elif n == "shl" and isinstance(ins[1], Const):
+        r = min(b[0] + (ins[1].value & (w - 1)), w)
+    elif n == "add":
+        r = min(max(b) + 1, w)
+    elif n == "mul":
+        r = min(b[0] + b[1], w)
+    elif n == "setcond":
+        r = 1
+    elif n == "movcond":
+        r = max(b[2], b[3])
+    elif n in ("clz", "ctz", "popcnt"):
+        r = 7
+    return min(r, w)
 
 
 _S32_OPS = {"ext8s", "ext16s", "ext32s", "sext32"}
@@ -191,12 +203,14 @@ def narrow(block):
     """Drop extensions and masks that known bits prove do nothing; and
     sign-extensions of values already sign-extended from 32 bits (RV64 code is
     full of `sext.w` after W ops, loads and logic on such values)."""
-    known = known_bits(block)
+    known = {}                   # known_bits(block), of each op as narrow finds it
     defs = {}
     subst = {}
     s32 = set()                  # 64-bit temps known to equal ext32s of themselves
     out = []
     for op in block.ops:
+        if len(op.outs) == 1:
+            known[op.outs[0].id] = _op_bits(op, known)
         _subst_inputs(op, subst)
         n = op.name
         if n == "ext32s" and op.type == 64 and op.ins[0].type == 64 and _is_s32(op.ins[0], s32, known):
@@ -258,9 +272,77 @@ PASSES = {
 }
 
 
+def _forward(block):
+    """forward_regs, copy_prop and const_fold in one walk over the ops, with
+    one substitution map: the same ops as the three one after the other, as
+    each decides on an op from the ops before it only (a value forwarded is
+    the one the later passes would have put in its place)."""
+    known = {}                       # forward_regs: reg -> its value
+    subst = {}
+    offsets = {}                     # const_fold: temp id -> (x, c): the temp is x + c
+    out = []
+    append = out.append
+    for op in block.ops:
+        ins = op.ins
+        if subst:
+            for v in ins:
+                if v.__class__ is Temp and v.id in subst:
+                    op.ins = ins = [subst.get(v.id, v) if v.__class__ is Temp else v for v in ins]
+                    break
+        name = op.name
+        if name == "getreg":
+            r = op.consts[0]
+            v = known.get(r)
+            if v is not None and v.type == op.type:
+                subst[op.outs[0].id] = v
+                continue
+            known[r] = op.outs[0]
+            append(op)
+            continue
+        if name == "setreg":
+            known[op.consts[0]] = ins[0]
+            append(op)
+            continue
+        if name == "label":
+            known.clear()
+            append(op)
+            continue
+        if name == "mov" and ins[0].type == op.type:
+            subst[op.outs[0].id] = ins[0]
+            continue
+        # (const_fold)
+        if name in _COMMUTATIVE and ins[0].__class__ is Const and ins[1].__class__ is not Const:
+            op.ins = ins = [ins[1], ins[0]]          # constants go right
+        if (name == "add" or name == "sub") and ins[1].__class__ is Const and ins[0].__class__ is Temp:
+            x, c = ins[0], ins[1].value
+            if name == "sub":
+                op.name = name = "add"
+                c = -c
+            if x.id in offsets and x.type == op.type:
+                x, c0 = offsets[x.id]
+                c += c0                              # (x + c0) + c = x + (c0 + c)
+            op.ins = [x, Const(op.type, c & MASK[op.type])]
+            offsets[op.outs[0].id] = (x, c)
+        if FLAGS[name] & PURE and op.outs and name != "call_pure":
+            v = _simplify(op)
+            if v is not None:
+                subst[op.outs[0].id] = v
+                continue
+        append(op)
+    block.ops = out
+
+
+_FORWARD = ("forward_regs", "copy_prop", "const_fold")
+
+
 def optimize(block, disabled=(), trace=None):
-    """Run every pass not in `disabled`; `trace(name, block)` after each if given."""
-    for name, p in PASSES.items():
+    """Run every pass not in `disabled`; `trace(name, block)` after each if given.
+    (Without either, the first three run as one walk: _forward.)"""
+    passes = PASSES.items()
+    if not disabled and trace is None:
+        _forward(block)
+        passes = list(passes)[len(_FORWARD):]
+    for name, p in passes:
         if name in disabled:
             continue
         p(block)

@@ -44,6 +44,11 @@ where another region of the tier starts (`profile.entry(pc)`, not the block's
 own pc): the exit is chained to it rather than its code copied.  An encoding
 that does not decode ends the block with an `illegal` exception at its pc, which
 becomes SIGILL in the guest.
+
+A plain block without a profile (the interpreter tier's: most blocks made)
+has a loop of its own (`_plain`): one path to its first branch or jump, none
+of the superblock's bookkeeping, the same ops as the general loop
+(tests/unit/test_translate_fast_paths.py compares the two).
 """
 from pydbt.builder import Builder, RegFile
 from pydbt.errors import GuestFault
@@ -194,8 +199,86 @@ def _insn_ops(ops):
     return ops[i:]
 
 
+def _plain(mem, pc, max_insns):
+    """translate(mem, pc, max_insns, superblock=False) without a profile: one
+    path, to its first branch or jump (the interpreter tier's blocks, most of
+    those made).  The ops are the general loop's; what only a superblock needs
+    (loop labels, landings, copies, paths after side exits) is left out."""
+    block = Block(pc)
+    b = Builder(block)
+    ctx = Ctx(b)                 # (ctx.known None: a branch's registers matter in a superblock only)
+    ops = block.ops
+    insns = block.insns = []
+    pages = set()
+    bounds = []                  # bounds[k]: where instruction k's ops begin
+    fetch16 = mem.fetch16
+    side_exits = ctx.side_exits
+    trans = TRANS
+    a = pc
+    n = 0                        # block.ninsns
+    while True:
+        try:
+            word = fetch16(a)
+            if word & 3 == 3:
+                word |= fetch16(a + 2) << 16
+        except GuestFault as e:
+            if a == pc:          # the block's own fetch: the fault is at pc (see translate)
+                e.pc = a
+                raise
+            b.goto_tb(a)         # let the faulting fetch start its own block
+            break
+        insn = _DECODED.get(word, _MISSING)
+        if insn is _MISSING:
+            insn = _decoded(word)
+        size = insn.size if insn is not None else (2 if word & 3 != 3 else 4)
+        page = a >> 12
+        pages.add(page)
+        if (a + size - 1) >> 12 != page:
+            pages.add(page + 1)
+        first = len(ops)
+        bounds.append(first)
+        ops.append(Op("insn_start", None, [], [], (a,)))
+        n += 1
+        block.ninsns = n
+        insns.append((a, size))
+        lift = trans.get(insn.name) if insn is not None else None
+        if lift is None:
+            b.exception("illegal", a, a, n - 1)
+            break
+        nxt = a + size
+        ctx.pc, ctx.next_pc, ctx.follow, ctx.ended = a, nxt, None, False
+        lift(ctx, insn)
+        if ctx.ended:
+            if ops[-1].name != "goto_ptr":
+                break
+            # an indirect jump: its target, if the registers this path set tell it
+            known = Known()
+            for k in range(n - 1):
+                known.after(ops[bounds[k]:bounds[k + 1]], k)
+            target = known.target(ops[first:], n - 1)
+            if target is None:
+                break
+            ops.pop()
+            ctx.follow = target
+        if ctx.follow is not None or side_exits:
+            b.goto_tb(nxt if ctx.follow is None else ctx.follow)   # a plain block ends at any branch or jump
+            break
+        if n >= max_insns or len(pages) + ((nxt >> 12) not in pages) > MAX_PAGES:
+            b.goto_tb(nxt)
+            break
+        a = nxt
+    for label, target, before, _ in side_exits:
+        b.set_label(label)
+        b.goto_tb(target, before)
+    block.pages = sorted(pages)
+    block.size = max(map(sum, insns)) - pc
+    return block
+
+
 def translate(mem, pc, max_insns=512, superblock=True, profile=None):
     """The block at pc (a superblock: following the profile's paths if given, see above)."""
+    if not superblock and profile is None:
+        return _plain(mem, pc, max_insns)
     if superblock:
         native = profile is not None and getattr(profile, "native", False)
         max_insns = min(max_insns, MAX_NATIVE if native else MAX_SUPERBLOCK)
