@@ -78,6 +78,22 @@ Shape of the function:
   inside the TB) also spends budget.  An empty slot, a miss, a spent budget or an
   exception returns an exit code to Python (EXIT_*), the details in ctx.
 
+Measured and rejected (session 13; static: -d out_asm of the hot regions,
+their hot loops' instructions; time: steady CPU, 5-7 reps interleaved, whose
+noise on the shared host was +-10%):
+- the page caches as locals (allocas SROA makes phis: no ctx load per check, no
+  stores at entry): crc32's loops the same but for `cmp %reg` instead of `cmp
+  640(%r12)`, but the registers they hold spill others: quicksort's region 422 ->
+  430 instructions, 48 -> 59 stack accesses, its inner loop 13 -> 15; sha256's
+  round loop 111 -> 125 (23 -> 37 stack accesses); only where the TB uses at
+  most HOME_PRESSURE registers: quicksort as bad.
+- read-only registers loaded where read (!invariant.load) instead of copied at
+  entry: no LICM in our pipeline, so quicksort's inner loops reload the pivot
+  from ctx (13 -> 14 instructions; +10% time); only those read outside loops:
+  vm's dispatch region 244 -> 223 instructions (25 -> 6 stack accesses), but
+  strings' largest 1125 -> 1142 (183 -> 225), and no time measurably gained
+  (strings, quicksort, fib, vm).
+
 `Names` is the one place where identifiers become LLVM text: symbols are
 quoted and escaped as LLVM's lexer wants when they are not plain.
 """
