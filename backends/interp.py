@@ -138,8 +138,10 @@ def compile(block, ctx):
     fn = _runner(code, pcs, init, mem, links, lookup, count, pending, block.pc, 0, 0)
     # a region's other entries (block.entries): the same code from their label,
     # counting as if the instructions before it had run uncounted
-    fn.entry_fns = [_runner(code, pcs, init, mem, links, lookup, count, pending, pc, labels[lab], -before)
-                    for pc, lab, before in getattr(block, "entries", None) or ()]
+    entries = getattr(block, "entries", None)
+    if entries:
+        fn.entry_fns = [_runner(code, pcs, init, mem, links, lookup, count, pending, pc, labels[lab], -before)
+                        for pc, lab, before in entries]
     return fn
 
 
@@ -153,9 +155,13 @@ _KIND.update({"getreg": "getreg", "setreg": "setreg", "insn_start": "insn", "ld"
 
 def _runner(code, pcs, init, mem, links, lookup, count, pending, start, first, adjust):
     """The TB's function, entered at code[first] (instruction pc `start`).
-    (It keeps no reference to the IR: the block is freed.)"""
+    (It keeps no reference to the IR: the block is freed.  What it uses are
+    its parameters' defaults, one tuple, rather than a closure's cells, one
+    object each: thousands of these functions live at once, and the cyclic
+    GC's full collections walk every object.)"""
 
-    def run(cpu):
+    def run(cpu, code=code, pcs=pcs, init=init, mem=mem, links=links, lookup=lookup, count=count,
+            pending=pending, start=start, first=first, adjust=adjust):
         t = list(init)
         regs = cpu.regs
         pc = start
