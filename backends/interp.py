@@ -61,8 +61,25 @@ def compile(block, ctx):
     cur = block.pc
     goto_n = 0
     fixups = []
+    append = code.append
     for op in ops:
         n = op.name
+        # (the commonest first: an instruction's start, a register read)
+        if n == "insn_start":
+            cur = op.consts[0]
+            if not static_pc:
+                append(("insn", cur, None, None, None))
+                pcs.append(cur)
+            continue
+        if n == "getreg":
+            o = op.outs[0].id
+            out = tslots.get(o)
+            if out is None:
+                out = tslots[o] = len(init)
+                init.append(0)
+            append(("getreg", out, op.consts[0], None, None))
+            pcs.append(cur)
+            continue
         ins = []
         for v in op.ins:
             if v.__class__ is Const:
