@@ -71,6 +71,13 @@ this one says what differs).
   Hotness and instruction counts as llvm_emit's: the TB's countdown word (a
   loop's instructions per back-edge, an exit's path, checked at the start and
   at back-edges), CTX_ICOUNT added to where llvm_emit adds to %ic.
+  When not counting instructions (no -stats) and the loop's back-edges count
+  the same hotness, the back-edge code (budget, hotness) sits just before
+  the loop's head, the way in jumping over it (head_check; entering spends
+  nothing: a TB entered with no budget still runs to its first back-edge),
+  and each back-edge is one branch there; a branch to a jump to the start
+  goes straight to the start's (matmul_int's inner loop 37 -> 36
+  instructions, one taken branch less per iteration).
 * Slow paths and exits are out of line (`cold`: emitted after the body), so
   the hot code runs straight.  Loop heads (labels with a back-edge, the
   start of a TB that jumps to itself) are aligned to LOOP_ALIGN bytes with
@@ -181,6 +188,12 @@ class Emitter:
         self.hint = {}                # temp -> the pin it is computed in (its setreg's)
         self.loop_heads = set()       # labels with a back-edge (aligned: LOOP_ALIGN)
         self.loops_to_start = False
+        self.to_start = set()         # labels whose code is a jump to the start
+        self.back_insns = {}          # loop head label (None: the start) -> {insns of a back-edge}
+        self.fast_heads = set()       # loop heads with their back-edges' code before them (head_check)
+        self.fast_start = False       # the start too
+        self.checks = {}              # label -> the label of that code
+        self.start_check = None
 
     # --- registers -------------------------------------------------------------------
     def label(self, lab):
@@ -367,9 +380,11 @@ class Emitter:
         if self.fp is not None:
             self.fp.entry()
         self.load_pins()
-        if self.loops_to_start and LOOP_ALIGN:
-            a.align(LOOP_ALIGN)
         self.start = a.label()
+        if self.fast_start:
+            self.start_check = self.head_check(self.start, self.block.pc, 0, min(self.back_insns[None]))
+        elif self.loops_to_start and LOOP_ALIGN:
+            a.align(LOOP_ALIGN)
         a.bind(self.start)
         if self.hot is not None:
             self.count_hot(0)
@@ -594,6 +609,9 @@ class Emitter:
         k = self.goto_n
         target, insns = op.consts
         self.add_ic(insns)
+        if target == self.block.pc and self.fast_start:
+            a.jmp(self.start_check)
+            return
         if target == self.block.pc:
             # a jump to the TB's own start: loop while the budget lasts
             a.alu("sub", ctxm(E.CTX_BUDGET), 1, I64)
@@ -645,11 +663,38 @@ class Emitter:
 
     def op_label(self, op):
         lab = op.consts[0]
-        if lab in self.loop_heads and LOOP_ALIGN:
+        if lab in self.fast_heads:
+            pc, before = self.heads[lab]
+            self.checks[lab] = self.head_check(self.label(lab), pc, before, min(self.back_insns[lab]))
+        elif lab in self.loop_heads and LOOP_ALIGN:
             self.a.align(LOOP_ALIGN)
         self.a.bind(self.label(lab))
         self.placed.add(lab)
         self.forget()
+
+    def head_check(self, head, pc, before, n):
+        """The back-edges' code of a loop (fast_heads, the start: fast_start),
+        placed just before its head (the way in jumps over it) -> its label, the
+        back-edges' target (aligned): spend a budget unit, leaving at the head
+        when it is spent; count the loop's n instructions of hotness.  A
+        back-edge is then one jump or branch there."""
+        a = self.a
+        a.jmp(head)
+        if LOOP_ALIGN:
+            a.align(LOOP_ALIGN)
+        lb = a.label()
+        a.bind(lb)
+
+        def out():
+            self.add_ic(before)
+            self.exit(E.EXIT_LOOP, ("i", pc), before)
+        a.alu("sub", ctxm(E.CTX_BUDGET), 1, I64)
+        a.jcc("l", self.later(out))
+        if self.hot is not None:
+            was, self.pc = self.pc, pc
+            self.count_hot(n)
+            self.pc = was
+        return lb
 
     def forget(self):
         """No temp lives here (after a label: the IR's rule; after an exit)."""
@@ -659,12 +704,26 @@ class Emitter:
 
     def op_br(self, op):
         lab, skip = op.consts
+        if lab in self.to_start and self.fast_start:
+            self.a.jmp(self.start_check)
+            return
+        if lab in self.checks:
+            self.add_ic(-skip)
+            self.a.jmp(self.checks[lab])
+            return
         self.to_label(lab, skip, lab in self.placed)
 
     def op_brcond(self, op):
         cond, lab, skip = op.consts
         cc = self.compare(op)
         a = self.a
+        if lab in self.to_start and self.fast_start:
+            # (a branch to a jump to the start: to the start's back-edge code)
+            a.jcc(cc, self.start_check)
+            return
+        if lab in self.checks:
+            a.jcc(cc, self.checks[lab])           # (not counting: no skip to count)
+            return
         back = lab in self.placed
         if not back and not (skip and self.counting):
             a.jcc(cc, self.label(lab))
@@ -712,8 +771,10 @@ class Emitter:
         jump to the start: a goto_tb, or a branch to a label that is one)."""
         at, loops, n, pc = {}, [], len(ops), self.block.pc
         # labels whose code is a jump to the TB's start: a branch there is a back-edge
-        to_start = {ops[i].consts[0] for i in range(n - 1)
-                    if ops[i].name == "label" and ops[i + 1].name == "goto_tb" and ops[i + 1].consts[0] == pc}
+        self.to_start = to_start = {ops[i].consts[0] for i in range(n - 1)
+                                    if ops[i].name == "label" and ops[i + 1].name == "goto_tb"
+                                    and ops[i + 1].consts[0] == pc}
+        back = self.back_insns
         for i, op in enumerate(ops):
             nm = op.name
             if nm == "label":
@@ -723,12 +784,19 @@ class Emitter:
                 if lab in at:
                     loops.append((at[lab], i))
                     self.loop_heads.add(lab)
+                    back.setdefault(lab, set()).add(abs(op.consts[-1]))
                 elif lab in to_start:
                     loops.append((0, i))
             elif nm == "goto_tb" and op.consts[0] == pc:
                 if ops[i - 1].name != "label":
                     loops.append((0, i))
                 self.loops_to_start = True
+                back.setdefault(None, set()).add(op.consts[1])
+        if not self.counting:
+            # (the hotness a head counts: each back-edge's, when they agree)
+            one = self.hot is None
+            self.fast_heads = {lab for lab in self.loop_heads if one or len(back[lab]) == 1}
+            self.fast_start = self.loops_to_start and (one or len(back[None]) == 1)
         depth = [0] * (n + 1)
         for lo, hi in loops:
             depth[lo] += 1

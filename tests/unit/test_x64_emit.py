@@ -164,13 +164,17 @@ def test_pinned_registers_stay_in_host_registers():
     (DATA + 0xfc0, DATA + 0x1040, 1),         # the store faults in the read-only page, mid-loop
     (DATA + 0x1ff0, DATA + 0x3000, 1),        # the load faults off the end of the data
     (DATA + 4, DATA + 0x44, 1)])              # misaligned: every access by the callback
-def test_pinned_registers_at_exits_and_faults(a0, a1, a5):
+@pytest.mark.parametrize("budget", [True, False])
+def test_pinned_registers_at_exits_and_faults(a0, a1, a5, budget):
     """registers kept in host registers across the loop: the same state as the
-    interpreter's at a fault mid-loop, a side exit and the end"""
+    interpreter's at a fault mid-loop, a side exit and the end; with no
+    budget (a signal pending), at the loop's head after one iteration (the
+    back-edge's code before the head: entering the loop spends none)"""
     regs = [0] * 32
     regs[10], regs[11], regs[13], regs[15] = a0, a1, 5, a5
-    want = machine_state("interp", LOOP, regs, [0] * 32, 0, pending=[])
-    assert machine_state("baseline", LOOP, regs, [0] * 32, 0, pending=[]) == want
+    pending = [] if budget else None
+    want = machine_state("interp", LOOP, regs, [0] * 32, 0, pending=pending)
+    assert machine_state("baseline", LOOP, regs, [0] * 32, 0, pending=pending) == want
 
 
 def test_value_computed_in_a_pin_keeps_the_old_one_alive():
@@ -228,3 +232,29 @@ def test_lone_access_alignment_and_space(monkeypatch, bmi2, base):
         regs[10] = base & M64
         want = machine_state("interp", words, regs, [0] * 32, 0)
         assert machine_state("baseline", words, regs, [0] * 32, 0) == want, f3
+
+
+@pytest.mark.parametrize("budget", [True, False])
+@pytest.mark.parametrize("a0, a1, a5", [(DATA + 0x100, DATA + 0x180, 1), (DATA, DATA + 0x100, 0x4746454443424140),
+                                        (DATA + 0xfc0, DATA + 0x1040, 1)])
+def test_loop_without_counting(monkeypatch, budget, a0, a1, a5):
+    """not counting instructions (no -stats: the back-edge is one branch to
+    the budget's code placed before the loop's head), with and without
+    budget: the interpreter's state (its count aside)"""
+    from pydbt.backends import x64_emit
+    init = x64_emit.Emitter.__init__
+
+    def quiet(self, block, env, counting, hot):
+        init(self, block, env, False, hot)
+    monkeypatch.setattr(x64_emit.Emitter, "__init__", quiet)
+    regs = [0] * 32
+    regs[10], regs[11], regs[13], regs[15] = a0, a1, 5, a5
+    pending = [] if budget else None
+    want = machine_state("interp", LOOP, regs, [0] * 32, 0, pending=pending)
+    got = machine_state("baseline", LOOP, regs, [0] * 32, 0, pending=pending)
+    assert got[0][:2] == want[0][:2] and got[1:] == want[1:]
+    lines = _asm(LOOP).splitlines()
+    spend = {ln.split(":")[0].strip() for ln in lines
+             if ln.endswith("sub qword ptr [r12 + %#x], 1" % (8 * x64_emit.E.CTX_BUDGET))}
+    # the loop's back-edge (bne a0, a1): one branch to the budget's code
+    assert any(ln.split()[-2] == "jne" and ln.split()[-1] in spend for ln in lines), "\n".join(lines)
