@@ -29,12 +29,14 @@ Shape of the function:
   TB writes, from the allocas, and the state is exactly that of the
   instructions run so far.  Except the registers the TB writes and never
   reads (`homed`): those are stored to ctx where written (the state at any
-  exit again), neither loaded at entry nor written back - in a TB without a
-  loop always (a store each either way, and no value held to the exit), in
-  one with a loop only when it uses more than HOME_PRESSURE registers (a store
-  per round instead of a register held; a spill then anyway: sha256's region
-  of 31 registers, its round loop 113 -> 111 instructions, 34 -> 23 stack
-  accesses; intloop's loop, 9 registers, keeps its 3 in registers).
+  exit again), neither loaded at entry nor written back - outside loops always
+  (a store each either way, and no value held to the exit), inside one (the
+  innermost) only when it uses more than HOME_PRESSURE registers (a store per
+  round instead of a register held; a spill then anyway: sha256's loops of
+  ~20 registers, its round loop 113 -> 111 instructions, 34 -> 23 stack
+  accesses; intloop's loop, 9 registers, keeps its 3 in registers, and
+  matmul_int's inner loop, 6 in a region of 15, its 2: homed there, the loop
+  was 19 -> 22 instructions, +29% time).
   Temps are SSA values (our IR never lets a temp live
   across a label, so each LLVM value is defined in a block that dominates its uses).
 * memory: `perm[a >> 12]` tested inline (load: R set, FILE and WATCH clear; store:
@@ -124,8 +126,8 @@ CTX_DIRTY = CTX_ENTRY + 1              # the registers written back since Python
 CTX_CB = CTX_DIRTY + 1                 # a baseline TB's callback: kind, a, b, c (x64_emit.py's shim reads them)
 CTX_WORDS = CTX_CB + 4
 
-# a TB with a loop that uses more guest registers than this stores its
-# write-only ones where it writes them (`homed`, see the overview)
+# a loop that uses more guest registers than this stores the TB's write-only
+# ones where it writes them (`homed`, see the overview)
 HOME_PRESSURE = 14
 # the shared function that calls back into Python (runtime_text): it saves every register
 CB_CC = "preserve_allcc"
@@ -444,9 +446,7 @@ class Emitter:
         self.written = sorted({op.consts[0] for op in ops if op.name == "setreg"})
         # (write-only registers: stored to ctx where written, see the overview)
         self.in_loop = self._loop_ops()
-        self.homed = set()
-        if not self.in_loop or len(self.used) > HOME_PRESSURE:
-            self.homed = set(self.written) - {op.consts[0] for op in ops if op.name == "getreg"}
+        self.homed = self._homed(ops)
         self.heads = self._heads()
         self.groups = plan_groups(ops)
         self.fp = llvm_fp.plan(self)
@@ -539,16 +539,37 @@ class Emitter:
     def _loop_ops(self):
         """the indices of the ops inside a loop: from a label to the last branch
         back to it (from the start to a jump to the TB's own start)"""
-        at, inside = {}, set()
+        return {i for lo, hi in self._loops() for i in range(lo, hi)}
+
+    def _loops(self):
+        """the loops, as ranges of op indices: from a label to a branch back to
+        it (from the start to a jump to the TB's own start)"""
+        at, loops = {}, []
         for i, op in enumerate(self.block.ops):
             if op.name == "label":
                 at[op.consts[0]] = i
             lab = op.consts[0] if op.name == "br" else op.consts[1] if op.name == "brcond" else None
             if lab in at:
-                inside.update(range(at[lab], i + 1))
+                loops.append((at[lab], i + 1))
             elif op.name == "goto_tb" and op.consts[0] == self.block.pc:
-                inside.update(range(i + 1))
-        return inside
+                loops.append((0, i + 1))
+        return loops
+
+    def _homed(self, ops):
+        """the write-only registers stored where written (see the overview):
+        those whose every write is outside loops or in a loop (the innermost
+        around it) that uses more than HOME_PRESSURE registers"""
+        write_only = set(self.written) - {op.consts[0] for op in ops if op.name == "getreg"}
+        loops = [(hi - lo, lo, hi, {op.consts[0] for op in ops[lo:hi] if op.name in ("getreg", "setreg")})
+                 for lo, hi in self._loops()]
+        loops.sort(key=lambda x: x[0])
+        out = set(write_only)
+        for i, op in enumerate(ops):
+            if op.name == "setreg" and op.consts[0] in out:
+                inner = next((regs for _, lo, hi, regs in loops if lo <= i < hi), None)
+                if inner is not None and len(inner) <= HOME_PRESSURE:
+                    out.discard(op.consts[0])
+        return out
 
     def _heads(self):
         return loop_heads(self.block.ops)
