@@ -64,6 +64,7 @@ this one says what differs).
   (Emission and code of lua5.4's 420 baseline blocks, rebuilt in-process,
   process_time medians x9: before groups 208 ms, 1153848 bytes; now 221 ms,
   843084 bytes.)
+* Compares with 0 are `test r, r`.
 * Exits set ECX (the argument) and EDX (the exit code), and RAX (the code to
   chain to, or 0) for a chainable one, then jump to the TB's shared tails: the
   chain tail spends a budget unit and jumps, or returns; loops inside the TB
@@ -116,7 +117,7 @@ _BITS = {"clz": "lzcnt", "ctz": "tzcnt", "popcnt": "popcnt"}
 CALL_INSNS = 1000
 # guest registers kept in host registers (Emitter.pin_regs): at most MAX_PINS,
 # each with a weight >= PIN_MIN, in these host registers (the pool's last)
-MAX_PINS = 5
+MAX_PINS = 7
 LOOP_WEIGHT = 8
 PIN_MIN = LOOP_WEIGHT
 PIN_REGS = POOL[::-1]
@@ -756,7 +757,10 @@ class Emitter:
         x, y = op.ins[0], op.ins[1]
         w = x.type
         r = self.reg(x, RAX, w)
-        self.alu("cmp", r, self.operand(y, w, RCX), w)
+        if type(y) is Const and not y.value:
+            self.a.test(r, r, w)              # (the flags of cmp r, 0: CF = OF = 0)
+        else:
+            self.alu("cmp", r, self.operand(y, w, RCX), w)
         return CC[op.consts[0]]
 
     # --- registers of the guest ---------------------------------------------------------
@@ -766,7 +770,7 @@ class Emitter:
         everywhere (faults, exits, callbacks: nothing to write back) and a
         getreg of a pin is a register move, or none (alias) when its temp is
         64-bit and the register is not set while it lives.  The weight of a
-        register: its getregs, LOOP_WEIGHT ** (loops around it, up to 3) each
+        register: its getregs, LOOP_WEIGHT ** (loops around it, up to 6) each
         (a loop: from a label to a back-edge to it, or from the start to a
         jump to the start: a goto_tb, or a branch to a label that is one)."""
         at, loops, n, pc = {}, [], len(ops), self.block.pc
@@ -805,10 +809,10 @@ class Emitter:
         for i, op in enumerate(ops):
             d += depth[i]
             if op.name == "ld" or op.name == "st":
-                checks += LOOP_WEIGHT ** min(d, 3)
+                checks += LOOP_WEIGHT ** min(d, 6)
             elif op.name == "getreg":
                 g = op.consts[0]
-                weight[g] = weight.get(g, 0) + LOOP_WEIGHT ** min(d, 3)
+                weight[g] = weight.get(g, 0) + LOOP_WEIGHT ** min(d, 6)
             elif op.name == "setreg":
                 sets.setdefault(op.consts[0], []).append(i)
         cands = sorted((g for g, w in weight.items() if w >= PIN_MIN), key=lambda g: -weight[g])[:MAX_PINS]
