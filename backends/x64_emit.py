@@ -27,10 +27,13 @@ this one says what differs).
   pin's old value.  Helpers never write guest registers (passes.py), so no
   pin is reloaded after a callback.  (With perm, head_check, the one-compare
   alignment check and loop alignment below: matmul_int's inner loop 46 -> 36
-  instructions, sieve's 24 -> 18; steady rate / qemu-riscv64's at c25d4ad,
-  cpu(big) - cpu(small), 3 reps interleaved, medians, loaded 2-core host:
-  matmul_int 0.60 -> 0.68, sieve 0.89 -> 0.97, sha256 0.85 -> 0.91, crc32
-  0.91 -> 0.94, quicksort 0.81 -> 1.03, strings 0.94 -> 1.11.)
+  instructions, sieve's 24 -> 18; steady rate / qemu-riscv64's, cpu(big) -
+  cpu(small), 3 reps interleaved with the old code and qemu, medians, on a
+  loaded 2-core host (+-10%), two runs (6504a22; c25d4ad): matmul_int 0.60
+  -> 0.68; 0.69 -> 0.75, sieve 0.89 -> 0.97; 0.82 -> 0.88, crc32 0.91 ->
+  0.94; 0.76 -> 0.96, quicksort 0.81 -> 1.03; 0.92 -> 1.00, strings 0.94 ->
+  1.11; 1.13 -> 1.50, sha256 0.85 -> 0.91; 0.94 -> 0.82 (noise: its main TB
+  gets no pins; sha256 80000000 CPU medians of 5: 1.68 -> 1.49 s).)
 * Temps: SSA values never live across a label (the IR's rule), so registers
   are allocated per stretch between labels, greedily in op order from POOL (10
   registers less the pins and perm; RAX, RCX, RDX are scratch).  An output takes the register of an
