@@ -121,7 +121,7 @@ _EXT = {"ext8s": (1, True), "ext8u": (1, False), "ext16s": (2, True), "ext16u": 
         "ext32s": (4, True), "ext32u": (4, False)}
 _BITS = {"clz": "lzcnt", "ctz": "tzcnt", "popcnt": "popcnt"}
 # a callback into Python (~0.5-1 us) counts for this many guest instructions of
-# native code in a TB's hotness (tiering.QUICK_INSN_COST each): time, not events
+# native code in a TB's hotness (tiering.NATIVE_INSN_COST each): time, not events
 CALL_INSNS = 1000
 # guest registers kept in host registers (Emitter.pin_regs): at most MAX_PINS,
 # each with a weight >= PIN_MIN, in these host registers (the pool's last)
