@@ -262,7 +262,7 @@ class Native:
     """What Python keeps of one native TB."""
     __slots__ = ("state", "tb_id", "addr", "slot0", "nexits", "links", "lookup", "fns",
                  "exceptions", "tracker", "text", "pc", "pending", "counter", "fname", "imports",
-                 "level", "hot", "promote", "entries", "main", "blob")
+                 "level", "hot", "promote", "entries", "main", "blob", "slow")
 
 
 class NativeState:
@@ -390,9 +390,13 @@ class NativeState:
         nat.entries = [(pc, E.entry_name(nat.fname, k)) for k, (pc, _, _) in
                        enumerate(getattr(block, "entries", None) or (), 1)]
         nat.main = nat.blob = None
+        # (an access that fails its check leaves the TB, to run alone in the
+        # engine's interpreter (EXIT_SLOW), unless the engine asks for callbacks)
+        nat.slow = getattr(ctx, "slow", None)
         if level == BASELINE:
             return self._baseline(nat, block, ctx)
-        em = E.Emitter(block, nat.fname, self.consts, ctx.counter is not None, level, hot=nat.hot is not None)
+        em = E.Emitter(block, nat.fname, self.consts, ctx.counter is not None, level, hot=nat.hot is not None,
+                       slow_exits=nat.slow is not None and not getattr(block, "callbacks", False))
         nat.text = em.build()
         nat.exceptions = em.exceptions
         if em.fp is not None and self.fp_env is None:
@@ -627,6 +631,10 @@ class NativeState:
                     e.pc = pc
                 cpu.pc = e.pc
                 raise
+        if code == E.EXIT_SLOW:
+            extra["native_slow_exits"] = extra.get("native_slow_exits", 0) + 1
+            cpu.pc = arg
+            return nat.slow(nat, arg)
         if code == E.EXIT_FAULT:
             e, nc.error = nc.error, None
             if isinstance(e, GuestFault):

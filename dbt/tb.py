@@ -61,7 +61,7 @@ class TB:
 class TBContext:
     """What a backend's compiled code may use."""
 
-    __slots__ = ("mem", "links", "lookup", "fns", "counter", "pending", "cache", "hot", "promote")
+    __slots__ = ("mem", "links", "lookup", "fns", "counter", "pending", "cache", "hot", "promote", "slow")
 
     def __init__(self, mem, links, lookup, fns, counter, pending, cache=None):
         self.mem, self.links, self.lookup, self.fns = mem, links, lookup, fns
@@ -71,6 +71,10 @@ class TBContext:
         # back-edge calls hot(); when it returns true the code returns promote(pc),
         # pc being where it stopped (the TB is hot, or its replacement may be ready)
         self.hot = self.promote = None
+        # native code whose access failed its inline check (a page crossing, a
+        # watched or code page...) may leave before that instruction: slow(nat, pc)
+        # -> the function that runs it alone and goes on (None: it calls back)
+        self.slow = None
 
 
 class TBCache:
