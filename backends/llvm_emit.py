@@ -879,15 +879,22 @@ class Emitter:
     def branch_checked(self, op, a, fast, slow):
         """Branch to fast if the access may go straight to host memory (a lone
         access: check_single; one of a group: its group's check), else to slow,
-        the callback: exact, for whatever failed (a misaligned lone access, a
+        the callback or the slow exit: exact, for whatever failed (a misaligned lone access, a
         page crossed, a refused permission, a group whose range touches a page
-        this access does not)."""
+        this access does not).  -> False when it branched to fast only (slow
+        unused)."""
         store = op.name == "st"
         g = self.groups[id(op)]
         if g[6] == 1:
             self.check_single(a, op.consts[0], not store, store, fast, slow)
+        elif self.slow_exits and g[5] is not None:
+            # (not the group's first access: that one's check passed, or the TB
+            # left by the slow way there)
+            self.term(f"br label %{fast}")
+            return False
         else:
             self.likely(self.check(op), fast, slow)
+        return True
 
     def perm_allows(self, pg, loads, stores):
         """-> i1: the permission byte of page index pg (in the table) allows
@@ -987,8 +994,7 @@ class Emitter:
         size, signed = op.consts
         a = self.val(op.ins[0])
         fast, slow, done = self.new_block("ldf"), self.new_block("lds"), self.new_block("ldd")
-        self.branch_checked(op, a, fast, slow)
-        if self.slow_exits:
+        if self.branch_checked(op, a, fast, slow) and self.slow_exits:
             self.slow_exit(slow)
         self.block_start(fast)
         hp = self.host(a)
@@ -1023,8 +1029,7 @@ class Emitter:
         a = self.val(op.ins[0])
         v = self.widen(op.ins[1])
         fast, slow, done = self.new_block("stf"), self.new_block("sts"), self.new_block("std")
-        self.branch_checked(op, a, fast, slow)
-        if self.slow_exits:
+        if self.branch_checked(op, a, fast, slow) and self.slow_exits:
             self.slow_exit(slow)
         self.block_start(fast)
         hp = self.host(a)
