@@ -244,25 +244,43 @@ def compile(text, name, imports=None, pc=None, exports=(), level="full"):
     return tracker, addr
 
 
+# without the disk cache, the objects this process compiled last, by key: a
+# region made again with the same text (re-formed to the same shape, or dropped
+# and made again: strings under auto compiles one of its largest twice) is not
+# compiled again (with the disk cache, the disk has it)
+RECENT_MAX = 256
+_recent = {}
+
+
 def cached_object(text, name, level="full"):
     """-> (object of the module's text at `level`, whether the disk cache had it):
-    from the disk cache, else compiled (and put there)."""
+    from the disk cache (or, without one, this process's recent objects), else
+    compiled (and put there)."""
     _init()
     t0 = time.perf_counter()
     disk = llvm_cache.cache()
-    obj = key = None
-    if disk is not None:
-        key = llvm_cache.make_key(environment(level), text)
-        obj = disk.get(key)
+    key = llvm_cache.make_key(environment(level), text)
+    if disk is None:
+        obj = _recent.get(key)
+        if obj is None:
+            obj = compile_object(text, name, level)
+            STATS.bump("native_compiles")
+            with _lock:
+                _recent[key] = obj
+                if len(_recent) > RECENT_MAX:
+                    del _recent[next(iter(_recent))]
+        else:
+            STATS.bump("native_recent_hits")
+        return obj, False
+    obj = disk.get(key)
     if obj is not None:
         STATS.bump("native_cache_hits")
         _load_ms(t0)
         return obj, True
     obj = compile_object(text, name, level)
     STATS.bump("native_compiles")
-    if disk is not None:
-        STATS.bump("native_cache_misses")
-        disk.put(key, obj)
+    STATS.bump("native_cache_misses")
+    disk.put(key, obj)
     return obj, False
 
 

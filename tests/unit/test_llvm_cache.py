@@ -22,7 +22,7 @@ import textwrap
 
 import pytest
 
-from pydbt.backends import llvm_cache
+from pydbt.backends import llvm_cache, llvm_jit
 from pydbt.stats import STATS
 
 
@@ -32,6 +32,7 @@ def fresh_config():
     the process's shared native modules made before it: see _shared_modules)."""
     saved = dict(llvm_cache._config)
     _shared_modules()
+    llvm_jit._recent.clear()                   # (objects earlier tests compiled without a disk cache)
     yield llvm_cache.configure
     llvm_cache._config.clear()
     llvm_cache._config.update(saved)
@@ -335,14 +336,20 @@ def test_a_corrupt_entry_is_compiled_again_and_replaced(tmp_path, fresh_config):
     assert _run(f, cpu) == sum(3 * i + 1 for i in range(16)) + 7
 
 
-def test_off_compiles_every_time_and_writes_nothing(tmp_path, fresh_config, monkeypatch):
+def test_off_writes_nothing_and_keeps_recent_objects_in_memory(tmp_path, fresh_config, monkeypatch):
+    """Without the disk cache nothing is written; the same text made again in
+    the process is not compiled again (llvm_jit's recent objects), another is."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     fresh_config("off")
     assert llvm_cache.cache() is None and STATS.extra["native_cache"] == "off"
     b = _counts()
+    recent = STATS.extra.get("native_recent_hits", 0)
     _native(9)
     _native(9)
-    assert _delta(b) == {"native_compiles": 2, "native_cache_hits": 0, "native_cache_misses": 0}
+    assert _delta(b) == {"native_compiles": 1, "native_cache_hits": 0, "native_cache_misses": 0}
+    assert STATS.extra["native_recent_hits"] == recent + 1
+    _native(10)
+    assert _delta(b)["native_compiles"] == 2
     assert list(_walk(tmp_path)) == []
 
 
