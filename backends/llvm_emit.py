@@ -349,6 +349,7 @@ class Emitter:
         self.exceptions = []          # (kind, pc, next_pc) by index
         self.intrinsics = set()
         self.fault_from = []          # (llvm block, pc) pairs jumping to the fault exit
+        self.before = self.ninsns = 0  # guest instructions before the current one, and so far (block order)
         self.slow_from = []           # the same for the slow exit (slow_exits)
         self.cur = "start"
         self.goto_n = -1
@@ -985,8 +986,10 @@ class Emitter:
         return self.addr(ha)
 
     def slow_exit(self, slow):
-        """(slow_exits) the block `slow`: leave before the current instruction"""
+        """(slow_exits) the block `slow`: leave before the current instruction
+        (counted: the instructions before it in block order, as a loop's exit)"""
         self.block_start(slow)
+        self.add_ic(self.before)
         self.slow_from.append((self.cur, self.pc))
         self.term("br label %slow")
 
@@ -1244,6 +1247,7 @@ class Emitter:
             self.call(op, self.c["helper"](op.consts[0]))
         elif n == "insn_start":
             self.pc = op.consts[0]
+            self.before, self.ninsns = self.ninsns, self.ninsns + 1
         elif n == "label":
             lab = op.consts[0]
             if not self.terminated:

@@ -166,3 +166,30 @@ def test_auto_does_not_load_llvmlite_until_something_is_hot(guest_binaries, tmp_
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path, env=_env())
     last = r.stdout.strip().splitlines()[-1]
     assert last == "0 []", r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("part", ["misaligned", "all"])
+def test_slow_accesses_leave_native_code_exactly(guest_binaries, tmp_path, part):
+    """Accesses native code's inline checks refuse (misaligned, across a page,
+    stores beside code being run) leave LLVM's code before their instruction,
+    which runs alone on the interpreter: qemu's output, the interpreter's
+    instruction count; a region leaving so again and again (every round here)
+    is made again with callbacks."""
+    binary = guest_binaries["slow_access"]
+    if isinstance(binary, guestprogs.BuildError):
+        pytest.fail(str(binary), pytrace=False)
+    args = ["misaligned"] if part == "misaligned" else []
+    q = guestprogs.run(guestprogs.qemu_argv(binary, args), env=_env(), cwd="/", timeout=TIMEOUT)
+    assert q.returncode == 0, q.describe()
+
+    def run(opts):
+        argv = [sys.executable, "-m", "pydbt", "run", *opts, "-stats=json", str(binary), *args]
+        r = guestprogs.run(argv, env=_env(), cwd=tmp_path, timeout=TIMEOUT)
+        assert r.returncode == 0, r.describe() + "\n" + r.stderr.decode(errors="replace")[-3000:]
+        assert r.stdout == q.stdout
+        return json.loads(r.stderr.decode().strip().splitlines()[-1])
+    want = run(["-backend", "interp"])
+    got = run(["-backend", "llvm", "-jit-threshold", "5", "-sync-compile"])
+    assert got["native_slow_exits"] > 0 and got["regions_callbacks"] >= 1, got
+    if part == "misaligned":
+        assert got["guest_insns"] == want["guest_insns"]
