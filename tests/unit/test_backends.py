@@ -30,6 +30,9 @@ OTHERS = [n for n in NAMES if n != "interp"]
 M64 = MASK[64]
 
 
+STATS_SLOW = [0]       # slow exits machine_state(slow=True) saw
+
+
 class OneIteration(list):
     """A `pending` list that claims a signal at the first back-edge check, so a block
     that loops on itself runs once, as on the interpreter (which returns at its exit)."""
@@ -142,10 +145,40 @@ class Ran:
         self.entry = lambda pc, inside=(): entry(pc)     # (inside: the superblock's pcs so far)
 
 
-def machine_state(backend, words, regs, fregs, frm, pending=None, superblock=True, profile=None, entry=0):
+class SlowStep:
+    """Native code left before the access at pc (its inline check failed): the
+    engine's slow exit (execloop._slow_exit), as machine_state's `slow` sees it."""
+
+    def __init__(self, pc):
+        self.pc = pc
+
+
+def _slow_rest(pc, cpu, mem, pending, counter, end):
+    """After a slow exit at pc: the rest on the interpreter, one plain block at a
+    time from pc (its first instruction, the access, alone), while the code
+    stays inside the program's words (below `end`) -> the exit that leaves them."""
+    interp = get_backend("interp")
+    first = True
+    while True:
+        blk = translate(mem, pc, 1 if first else 64, superblock=False)
+        first = False
+        ctx = Ctx(blk, mem, pending)
+        try:
+            r = interp.compile(blk, ctx)(cpu)
+        finally:
+            counter[0] += ctx.counter[0]
+        if not (CODE <= r[1] < end):
+            return r
+        pc = cpu.pc = r[1]
+
+
+def machine_state(backend, words, regs, fregs, frm, pending=None, superblock=True, profile=None, entry=0,
+                  slow=False):
     """Run `words` as one block on `backend` (entered at its `entry`-th other
     entry, block.entries: None if it has none such): how it ended, registers,
-    FP state, data and code memory."""
+    FP state, data and code memory.  slow: native code leaves at an access its
+    check refuses (the engine's way: EXIT_SLOW), and the rest runs on the
+    interpreter (_slow_rest: for programs whose loops end by themselves)."""
     mem = GuestMemory(space=SPACE)
     mem.map(CODE, 0x1000, R | W | X)
     mem.map(DATA, 0x2000, R | W)
@@ -163,12 +196,18 @@ def machine_state(backend, words, regs, fregs, frm, pending=None, superblock=Tru
         return None
     cpu.pc = blk.entries[entry - 1][0] if entry else CODE
     ctx = Ctx(blk, mem, pending)
+    if slow:
+        ctx.slow = lambda nat, pc: SlowStep(pc)
     fn = get_backend(backend).compile(blk, ctx)
     if entry:
         fn = fn.entry_fns[entry - 1]
     mem.on_code_write = lambda page: None
     try:
-        result = ("exit", fn(cpu), ctx.counter[0])
+        r = fn(cpu)
+        if isinstance(r, SlowStep):
+            STATS_SLOW[0] += 1
+            r = _slow_rest(r.pc, cpu, mem, [], ctx.counter, CODE + 4 * len(words))
+        result = ("exit", r, ctx.counter[0])
     except GuestFault as e:
         result = ("fault", e.signo, e.code, e.addr, e.pc, cpu.pc)
     except (Syscall, Breakpoint) as e:

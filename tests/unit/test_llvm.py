@@ -411,8 +411,10 @@ def test_inline_checks_match_the_interpreter(funct3, size):
     accesses within 8 bytes, aligned to the group's rounded size) and the
     checked path: at every misalignment around a page between RW
     and RO pages, a mapped and an unmapped one and the end of the space, loads,
-    stores and faults (signal, address, pc, registers) as the interpreter has them."""
+    stores and faults (signal, address, pc, registers) as the interpreter has them,
+    both calling back and leaving by the slow exit (the engine's way)."""
     import test_backends as tb
+    slow_before = tb.STATS_SLOW[0]
     words = [tb._load(funct3, 12, 10, 0),            # l{size} a2, 0(a0)
              tb._store(funct3, 13, 11, 0),           # s{size} a3, 0(a1)
              tb._load(funct3, 14, 15, 0),            # l{size} a4, 0(a5)   } a group: a5 and
@@ -426,10 +428,12 @@ def test_inline_checks_match_the_interpreter(funct3, size):
             regs[reg] = at
             regs[13] = 0x1122334455667788
             want = tb.machine_state("interp", words, regs, [0] * 32, 0)
-            got = tb.machine_state("llvm", words, regs, [0] * 32, 0)
-            if got != want:
-                mismatches.append((hex(at), reg, got[0], want[0]))
+            for slow in (False, True):
+                got = tb.machine_state("llvm", words, regs, [0] * 32, 0, slow=slow)
+                if got != want:
+                    mismatches.append((hex(at), reg, slow, got[0], want[0]))
     assert not mismatches, mismatches[:5]
+    assert tb.STATS_SLOW[0] > slow_before
 
 
 @pytest.mark.parametrize("funct3, size", [(0, 1), (2, 4), (3, 8)])
@@ -438,8 +442,10 @@ def test_page_caches_of_a_loop_match_the_interpreter(funct3, size):
     aligned access there skips the check) until a callback empties the caches:
     loops walking from a RW page into a RO one and into unmapped memory, misaligned,
     one page per round, and storing into a code page (a callback every round)
-    load, store and fault exactly as on the interpreter."""
+    load, store and fault exactly as on the interpreter, calling back or
+    leaving by the slow exit."""
     import test_backends as tb
+    slow_before = tb.STATS_SLOW[0]
     D = tb.DATA
 
     def addi(rd, rs1, imm):
@@ -467,10 +473,12 @@ def test_page_caches_of_a_loop_match_the_interpreter(funct3, size):
         regs[10], regs[11] = a0, a1
         words = program(step, n)
         want = tb.machine_state("interp", words, regs, [0] * 32, 0, pending=[])
-        got = tb.machine_state("llvm", words, regs, [0] * 32, 0, pending=[])
-        if got != want:
-            mismatches.append((hex(a0), hex(a1), got[0], want[0]))
+        for slow in (False, True):
+            got = tb.machine_state("llvm", words, regs, [0] * 32, 0, pending=[], slow=slow)
+            if got != want:
+                mismatches.append((hex(a0), hex(a1), slow, got[0], want[0]))
     assert not mismatches, mismatches
+    assert tb.STATS_SLOW[0] > slow_before
 
 
 @pytest.mark.parametrize("loop", [False, True])
