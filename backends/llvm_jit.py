@@ -260,27 +260,24 @@ def cached_object(text, name, level="full"):
     t0 = time.perf_counter()
     disk = llvm_cache.cache()
     key = llvm_cache.make_key(environment(level), text)
-    if disk is None:
-        obj = _recent.get(key)
-        if obj is None:
-            obj = compile_object(text, name, level)
-            STATS.bump("native_compiles")
-            with _lock:
-                _recent[key] = obj
-                if len(_recent) > RECENT_MAX:
-                    del _recent[next(iter(_recent))]
-        else:
-            STATS.bump("native_recent_hits")
-        return obj, False
-    obj = disk.get(key)
+    obj = _recent.get(key) if disk is None else disk.get(key)
     if obj is not None:
+        if disk is None:
+            STATS.bump("native_recent_hits")
+            return obj, False
         STATS.bump("native_cache_hits")
         _load_ms(t0)
         return obj, True
     obj = compile_object(text, name, level)
     STATS.bump("native_compiles")
-    STATS.bump("native_cache_misses")
-    disk.put(key, obj)
+    if disk is None:
+        with _lock:
+            _recent[key] = obj
+            if len(_recent) > RECENT_MAX:
+                del _recent[next(iter(_recent))]
+    else:
+        STATS.bump("native_cache_misses")
+        disk.put(key, obj)
     return obj, False
 
 

@@ -282,6 +282,8 @@ class Engine:
         def step(cpu):
             cpu.pc = pc
             self.run_one(cpu)
+            # (not lookup(): the pc after the access is no indirect jump's target,
+            # which would make it an entry of the next region formed around it)
             return self.cache.fns.get(cpu.pc) or self.translate(cpu.pc).fn
         return step
 
