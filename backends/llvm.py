@@ -139,7 +139,7 @@ from pydbt.errors import GuestFault
 from pydbt.stats import STATS
 
 from . import llvm_emit as E
-from . import llvm_cache, llvm_jit
+from . import faults, llvm_cache, llvm_jit
 from . import x64_emit, x64_runtime
 from .codearena import ARENA
 from .interp import raise_exception
@@ -395,8 +395,9 @@ class NativeState:
         nat.slow = getattr(ctx, "slow", None)
         if level == BASELINE:
             return self._baseline(nat, block, ctx)
+        slow = nat.slow is not None and not getattr(block, "callbacks", False)
         em = E.Emitter(block, nat.fname, self.consts, ctx.counter is not None, level, hot=nat.hot is not None,
-                       slow_exits=nat.slow is not None and not getattr(block, "callbacks", False))
+                       slow_exits=slow, fault_loads=slow and self.fault_loads())
         nat.text = em.build()
         nat.exceptions = em.exceptions
         if em.fp is not None and self.fp_env is None:
@@ -410,6 +411,18 @@ class NativeState:
         if nat.hot is not None:
             nat.imports[E.SYM_TB_HOT] = self.hot_word(nat.hot)
         return nat
+
+    def fault_loads(self):
+        """May LLVM code load guest memory with no check (llvm_emit's fault
+        loads)?  When the guest memory has its guard ranges and no watched page
+        (a watch must see every load: the engine drops native code when the
+        first one comes, see gdbstub's target), the native fault handler
+        installed (backends/faults.py)."""
+        mem = self.mem
+        if mem is None or mem.watch_pages or not mem.native_guards():
+            return False
+        faults.install()
+        return True
 
     def _baseline(self, nat, block, ctx):
         """prepare() at the baseline level: the machine code, by x64_emit."""

@@ -51,6 +51,7 @@ from _blake2 import blake2b    # (hashlib would load OpenSSL at start-up: ~5-40 
 
 from pydbt import atomicfile
 from pydbt.stats import STATS
+from .llvm_emit import FAULTS_SECTION
 
 MAGIC = b"pydbtobj"
 FORMAT = 1
@@ -362,3 +363,26 @@ def symbol_size(obj, name):
             if obj[s0 + st_name:end] == want:
                 return size
     return None
+
+
+_FAULTS_SECTION = FAULTS_SECTION.encode()
+
+
+def fault_entries(obj):
+    """The (offset of a load that may fault, offset of its handler) pairs of a
+    64-bit little-endian ELF object's FAULTS_SECTION (llvm_emit's fault loads:
+    offsets from the start of the function that has them), or []."""
+    if obj[:4] != b"\x7fELF" or obj[4] != 2 or obj[5] != 1:
+        return []
+    e = _EHDR.unpack_from(obj)
+    shoff, shentsize, shnum, shstrndx = e[6], e[11], e[12], e[13]
+    shdrs = [_SHDR.unpack_from(obj, shoff + i * shentsize) for i in range(shnum)]
+    names = shdrs[shstrndx][4]
+    for sh in shdrs:
+        end = obj.find(b"\0", names + sh[0])
+        if obj[names + sh[0]:end] == _FAULTS_SECTION:
+            raw = obj[sh[4]:sh[4] + sh[5]]
+            words = struct.unpack(f"<{len(raw) // 4}I", raw)
+            return list(zip(words[0::2], words[1::2]))
+    return []
+

@@ -113,6 +113,15 @@ from pydbt import ir
 from . import llvm_fp
 from pydbt.ir import Const, I32, I64, MASK
 
+# fault loads (Emitter.fault_load): the instruction of a load of (size, signed),
+# its value zero- or sign-extended to 64 bits; the section of their table
+_LOAD_INSN = {(1, False): "movzbl $1, ${0:k}", (1, True): "movsbq $1, $0",
+              (2, False): "movzwl $1, ${0:k}", (2, True): "movswq $1, $0",
+              (4, False): "movl $1, ${0:k}", (4, True): "movslq $1, $0",
+              (8, False): "movq $1, $0"}
+FAULTS_SECTION = ".pydbt_faults"
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
 # ctx layout, in 64-bit words
 CTX_REGS = 0
 NREGS_MAX = 64
@@ -257,14 +266,15 @@ def entry_name(name, k):
     return f"{name}.e{k}"
 
 
-def plan_groups(ops):
+def plan_groups(ops, loads=True):
     """Accesses off one base value (`add base, const` or the base itself), in
     straight-line code (no label, helper call or exit between them) and within
     4 KiB of each other share one permission check, made at the first of them
     over the range they all touch: if it passes, none of them needs its own.
     When it fails each takes the checked path (exact, just slower).  ->
     {id(op): group}, a group being [base, lo, hi, loads?, stores?, its i1 once
-    emitted, number of accesses]."""
+    emitted, number of accesses].  `loads` False: stores only (fault loads
+    check nothing)."""
     addr_of, open_, groups = {}, {}, {}
     for op in ops:
         n = op.name
@@ -272,7 +282,7 @@ def plan_groups(ops):
                 not isinstance(op.ins[0], Const):
             c = op.ins[1].value
             addr_of[op.outs[0].id] = (op.ins[0], c - (1 << 64) if c >> 63 else c)
-        elif n in ("ld", "st"):
+        elif n == "st" or (n == "ld" and loads):
             a = op.ins[0]
             size = op.consts[0]
             if isinstance(a, Const):
@@ -317,11 +327,15 @@ class Emitter:
     index of helper fn; `imports` after build(): the helper symbols the text
     uses -> their values (the state's symbols and SYM_TB_* are the caller's)."""
 
-    def __init__(self, block, name, consts, counting, level="full", hot=False, slow_exits=False):
+    def __init__(self, block, name, consts, counting, level="full", hot=False, slow_exits=False,
+                 fault_loads=False):
         self.block = block
         # an access that fails its check leaves the TB (EXIT_SLOW, its pc) instead
         # of calling back (see memory)
         self.slow_exits = slow_exits
+        # loads check nothing: one that faults on the host leaves by its slow exit
+        # (fault_load; needs slow exits and a plain function name for its table)
+        self.fault_loads = fault_loads and slow_exits and _PLAIN.fullmatch(name) is not None
         self.hot = hot                # count the instructions run in the TB's word (count_hot)
         # the jump cache's reads (goto_ptr): atomic acquire loads; at the quick
         # level volatile ones, the same instructions on an x86-64 host (loads are
@@ -461,7 +475,7 @@ class Emitter:
         self.in_loop = self._loop_ops()
         self.homed = self._homed(ops)
         self.heads = self._heads()
-        self.groups = plan_groups(ops)
+        self.groups = plan_groups(ops, loads=not self.fault_loads)
         self.fp = llvm_fp.plan(self)
         body_start = len(self.lines)
         if self.hot:
@@ -993,9 +1007,35 @@ class Emitter:
         self.slow_from.append((self.cur, self.pc))
         self.term("br label %slow")
 
+    def fault_load(self, op, a):
+        """A load with no check: an `asm goto` of the one instruction, whose
+        other edge is the slow exit before this guest instruction; the
+        instruction's offset and that exit's go to FAULTS_SECTION (see
+        backends/faults.py: a host fault there goes on at the exit).  -> the
+        value loaded, as an i64."""
+        size, signed = op.consts
+        fast, slow = self.new_block("ldf"), self.new_block("lds")
+        hp = self.host(a)
+        raw, fn = self.fresh(), self.name
+        insn = _LOAD_INSN[size, bool(signed) and size < 8]
+        text = (f"1: {insn}\\0A\\09.pushsection {FAULTS_SECTION},\\22\\22,@progbits\\0A\\09"
+                f".long 1b - {fn}, ${{2:l}} - {fn}\\0A\\09.popsection")
+        self.term(f'{raw} = callbr i64 asm sideeffect "{text}", "=r,*m,!i"(ptr elementtype(i{8 * size}) {hp}) '
+                  f"to label %{fast} [label %{slow}]")
+        self.slow_exit(slow)
+        self.block_start(fast)
+        return raw
+
     def ld(self, op):
         size, signed = op.consts
         a = self.val(op.ins[0])
+        if self.fault_loads:
+            v = self.fault_load(op, a)
+            if op.type == I32:
+                self.emit(f"%t{op.outs[0].id} = trunc i64 {v} to i32")
+            else:
+                self.alias[op.outs[0].id] = v
+            return
         fast, slow, done = self.new_block("ldf"), self.new_block("lds"), self.new_block("ldd")
         if self.branch_checked(op, a, fast, slow) and self.slow_exits:
             self.slow_exit(slow)

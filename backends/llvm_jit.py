@@ -40,10 +40,11 @@ import importlib.util
 import itertools
 import threading
 import time
+import weakref
 
 from pydbt.stats import STATS
 
-from . import llvm_cache
+from . import faults, llvm_cache
 
 _lock = threading.RLock()
 _state = {}
@@ -141,6 +142,7 @@ def _start():
     from pydbt import __version__
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
+    llvm.initialize_native_asmparser()
     for option in LLVM_OPTIONS:
         llvm.set_option("", option)
     target = llvm.Target.from_default_triple()
@@ -306,6 +308,12 @@ def link(obj, name, imports=None, exports=(), pc=None):
             lib.export_symbol(sym)
         tracker = lib.link(s["jit"], f"pydbt{next(s['names'])}")
     addr = tracker[name]
+    pairs = llvm_cache.fault_entries(obj)
+    if pairs:
+        # (its fault loads, in the process's fault table while the code lives)
+        owner = object()
+        faults.add(owner, [(addr + at, addr + handler) for at, handler in pairs])
+        weakref.finalize(tracker, faults.remove, owner, [addr + at for at, _ in pairs])
     if llvm_cache.perfmap_on():
         llvm_cache.perfmap_add(addr, llvm_cache.symbol_size(obj, name) or 1, pc, name)
     return tracker, addr

@@ -8,6 +8,7 @@ class Stats:
               "chains_undone", "invalidations", "syscalls", "signals_delivered")
 
     def __init__(self):
+        self.gauges = {}                   # name -> a function reading a counter kept elsewhere
         self.reset()
 
     def reset(self):
@@ -29,6 +30,7 @@ class Stats:
         d = {f: getattr(self, f) for f in self.FIELDS}
         d["guest_insns"] = self.counter[0]
         d.update(sorted(self.extra.items()))
+        d.update((k, fn()) for k, fn in sorted(self.gauges.items()))
         wall = time.perf_counter() - self.start
         d["translate_ms"] = round(self.translate_time * 1e3, 3)
         d["compile_ms"] = {k: round(v * 1e3, 3) for k, v in self.compile_time.items()}

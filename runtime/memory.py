@@ -40,6 +40,18 @@ would raise SIGBUS; that becomes the guest's SIGBUS (BUS_ADRERR, si_addr) at the
 faulting instruction, or EFAULT for a syscall, as on Linux.  Only those pages
 pay for it (a syscall per access).
 
+Host protections follow the guest's: a page the guest cannot access at all
+(unmapped, PROT_NONE) is PROT_NONE on the host too (`_host_protect`, after
+every change of the map), every other page is readable and writable on the
+host (read-only for a shared file mapping the guest may not write).  Python
+never touches such a page (its access-table entry is None and the checked
+paths fault first; `poke` goes through /proc/self/mem), so what that buys is
+for native code: its loads need no check (llvm_emit's fault loads), a load from
+a page the guest cannot access faults on the host, and the native fault
+handler (backends/faults.py) sends it to the load's slow exit.  Guard ranges
+around the space (`native_guards`: PROT_NONE host reservations, where the host
+has room) make a load a little outside the space fault the same way.
+
 Watchpoints (gdb's Z2/Z3/Z4, `set_watches`): the pages holding a watched range
 are marked `WATCH` and lose their access-table entry (None), so every access to
 them from translated code, native code included (its inline check sends WATCH
@@ -56,6 +68,7 @@ import ctypes
 import errno
 import mmap
 import os
+import re
 import resource
 import signal
 import struct
@@ -72,6 +85,7 @@ MIN_SPACE = 16 << 20         # -R range: below 16 MiB a glibc program has no roo
 MAX_SPACE = 256 << 30        # above 256 GiB the access table alone takes over 512 MiB of host memory
 TABLE_COST = 8 + 1           # host bytes per guest page: an access-table slot and a permission byte
 R, W, X = mmap.PROT_READ, mmap.PROT_WRITE, mmap.PROT_EXEC
+PROT_NONE = 0
 CODE = 8
 FILE = 16                    # a shared file mapping's page: accessed only through host copies
 WATCH = 32                   # a page holding a watched range: every load and store is checked
@@ -82,6 +96,11 @@ MAP_SHARED = 0x01
 MAP_PRIVATE = 0x02
 MAP_ANONYMOUS = 0x20
 MAP_FIXED_NOREPLACE = 0x100000
+PROC_MEM_WRITES = "/proc/self/mem"      # (poke into a page the host protects: ptrace's way)
+# the guard ranges native_guards reserves: below the space (a null pointer minus
+# an offset) and above it (an index past its end); PROT_NONE reservations cost
+# host address space only
+GUARD_BELOW, GUARD_ABOVE = 256 << 20, 1 << 40
 # where the guest space goes when the range is free: below 2 GiB, so a native
 # access's displacement reaches the base (and above the first GiB, which a
 # non-PIE host's heap grows into)
@@ -92,6 +111,7 @@ _libc.mmap.restype = ctypes.c_void_p
 _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
                        ctypes.c_int, ctypes.c_long]
 _libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 _MAP_FAILED = ctypes.c_void_p(-1).value
 
 
@@ -117,6 +137,22 @@ class _Iovec(ctypes.Structure):
 _libc.process_vm_readv.restype = _libc.process_vm_writev.restype = ctypes.c_ssize_t
 _libc.mremap.restype = ctypes.c_void_p
 _libc.mremap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p]
+
+
+def host_prot(p):
+    """The host protection of a page whose permission byte is p: none where the
+    guest has no access, else read and write (a shared file mapping's pages:
+    write only where the guest may, its file being maybe read-only)."""
+    if not p & (R | W | X):
+        return PROT_NONE
+    if p & FILE:
+        return R | (p & W)
+    return R | W
+
+
+# permission byte -> its host protection (host_prot), and runs of one byte
+_HOST_PROT = bytes(host_prot(p) for p in range(256))
+_RUNS = re.compile(rb"(.)\1*", re.S)
 
 
 def page_down(a):
@@ -213,6 +249,8 @@ class GuestMemory:
         base = memoryview(self.buf).cast("B")     # (a ctypes array's is of format <c)
         self._ro, self._rw = PageViews(base, False), PageViews(base, True)
         self.host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
+        self._mprotect(0, space, PROT_NONE)          # (nothing mapped yet: see host_prot)
+        self.guards = None                   # native_guards' answer, once asked
         self.vmas = []                       # sorted, non-overlapping
         self.atomic_lock = threading.Lock()  # LR/SC and AMOs of all guest threads
         self.native_atomics = None           # host atomics for the Python tiers once native code exists
@@ -382,10 +420,17 @@ class GuestMemory:
             for pg in range(a >> PAGE_SHIFT, ((a + len(data) - 1) >> PAGE_SHIFT) + 1):
                 if self.perm[pg] & CODE:
                     self.on_code_write(pg)
-        if any(self.perm[pg] & FILE for pg in range(a >> PAGE_SHIFT, ((a + len(data) - 1) >> PAGE_SHIFT) + 1)):
+        pages = self.perm[a >> PAGE_SHIFT:((a + len(data) - 1) >> PAGE_SHIFT) + 1]
+        if any(host_prot(p) == PROT_NONE for p in pages):
+            fd = os.open(PROC_MEM_WRITES, os.O_RDWR | os.O_CLOEXEC)
+            try:
+                os.pwrite(fd, data, self.host_base + a)
+            finally:
+                os.close(fd)
+        elif any(p & FILE for p in pages):
             self._host_copy(a, len(data), data)
-            return
-        self.buf[a:a + len(data)] = data
+        else:
+            self.buf[a:a + len(data)] = data
 
     # --- the map ---------------------------------------------------------------
     def vma_at(self, a):
@@ -430,8 +475,42 @@ class GuestMemory:
             self.perm[page] &= ~CODE
         self.pages[page] = self._views(self.perm[page])
 
+    # --- host protections (see host_prot) ---------------------------------------
+    def _mprotect(self, start, end, prot):
+        if _libc.mprotect(self.host_base + start, end - start, prot) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, f"host mprotect failed: {os.strerror(e)}")
+
+    def _host_protect(self, start, end):
+        """Give the host pages of [start, end) the protection their permission
+        bytes ask for (host_prot), one mprotect per run of equal protection."""
+        first = start >> PAGE_SHIFT
+        classes = self.perm[first:end >> PAGE_SHIFT].translate(_HOST_PROT)
+        for run in _RUNS.finditer(classes):
+            s, e = first + run.start(), first + run.end()
+            self._mprotect(s << PAGE_SHIFT, e << PAGE_SHIFT, classes[run.start()])
+
+    def native_guards(self):
+        """Reserve the guard ranges around the space (PROT_NONE, GUARD_BELOW and
+        GUARD_ABOVE bytes) once: True when both are there, so a native load
+        anywhere from GUARD_BELOW below the space to GUARD_ABOVE above it faults
+        on the host unless the guest may read there (llvm_emit's fault loads)."""
+        if self.guards is None:
+            got = []
+            flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE
+            for at, n in ((self.host_base - GUARD_BELOW, GUARD_BELOW), (self.host_base + self.space, GUARD_ABOVE)):
+                r = _libc.mmap(at, n, PROT_NONE, flags, -1, 0) if at > 0 else _MAP_FAILED
+                if r == at:
+                    got.append((r, n))
+                elif r is not None and r != _MAP_FAILED:
+                    _libc.munmap(r, n)           # (a kernel before 4.17 took the address as a hint)
+            for r, n in got:
+                weakref.finalize(self.buf, _libc.munmap, r, n).atexit = False
+            self.guards = len(got) == 2
+        return self.guards
+
     def _fresh(self, start, end):
-        """Give the range fresh zero host pages."""
+        """Give the range fresh zero host pages (the caller protects them)."""
         r = _libc.mmap(self.host_base + start, end - start, mmap.PROT_READ | mmap.PROT_WRITE,
                        MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         if r == _MAP_FAILED:
@@ -476,6 +555,7 @@ class GuestMemory:
         else:
             self._fresh(start, end)
         self._set_perm(start, end, prot | (FILE if fd >= 0 and flags & MAP_SHARED else 0))
+        self._host_protect(start, end)
         self._insert(Vma(start, end, prot, flags, name, offset))
         return start
 
@@ -501,6 +581,8 @@ class GuestMemory:
         self._fresh(old, old + old_size)
         self._set_perm(old, old + old_size, 0)
         self._set_perm(dest, dest + new_size, prot)
+        self._host_protect(old, old + old_size)
+        self._host_protect(dest, dest + new_size)
         self._insert(Vma(dest, dest + new_size, prot, flags, name))
         return dest
 
@@ -510,6 +592,7 @@ class GuestMemory:
         self._cut(start, end)
         self._fresh(start, end)
         self._set_perm(start, end, 0)
+        self._host_protect(start, end)
 
     def protect(self, start, length, prot):
         end = start + page_up(length)
@@ -540,11 +623,13 @@ class GuestMemory:
             self.pages[pg] = None
         for pg in code:          # still translated (only when exec stays allowed)
             self._set_code(pg, True)
+        self._host_protect(start, end)
         return 0
 
     def reset(self):
         """An empty address space (execve): every page fresh and unmapped, no vmas."""
         self._fresh(0, self.space)
+        self._mprotect(0, self.space, PROT_NONE)
         npages = self.space >> PAGE_SHIFT
         self.perm[:] = bytes(npages)
         self.pages[:npages] = [None] * npages
@@ -557,6 +642,7 @@ class GuestMemory:
         """MADV_DONTNEED on private anonymous memory: the pages read as zero again."""
         self._invalidate(start, end)
         self._fresh(start, end)
+        self._host_protect(start, end)
 
     def mark_code(self, page):
         self._set_code(page, True)

@@ -86,6 +86,22 @@ def host_default(sig):
         _libc.syscall(_NR_RT_SIGACTION, sig, act, None, 8)
 
 
+# host signals another part of pydbt handles first (SIGSEGV and SIGBUS: native
+# code's fault handler, backends/faults.py): sig -> fn(sig), called after the
+# host action set here for the guest, which fn makes its fallback
+_claims = {}
+
+
+def claim_host_signal(sig, fn):
+    _claims[sig] = fn
+
+
+def _reclaim(sig):
+    fn = _claims.get(sig)
+    if fn is not None:
+        fn(sig)
+
+
 def _one_shot(sig, handler_ptr):
     """Install the C handler at handler_ptr for sig as SA_RESETHAND | SA_NODEFER."""
     act = _HostSigaction()
@@ -186,11 +202,13 @@ class Signals:
                         _one_shot(sig, ptr)
         except (OSError, ValueError):
             pass                       # (32 and 33: glibc's own; the guest's action is still emulated)
+        _reclaim(sig)
 
     def _host_handler(self, signo, frame):
         ptr = self._c_handlers.get(signo)
         if ptr:                        # the kernel reset it (SA_RESETHAND): arm it again
             _one_shot(signo, ptr)
+            _reclaim(signo)
         self.pending.append((signo, {"code": 0, "pid": 0, "uid": 0}))
         self._notify(signo)
         self._kick(signo)

@@ -182,13 +182,24 @@ def _mmap(proc, addr, length, prot, flags, fd, offset):
         return start
     # private file mapping: a copy of the file bytes (no SIGBUS hazard, no sharing needed)
     mem.map(start, size, prot, flags, name=name, offset=offset)
-    _copy_in(mem, fd, start, length, offset)
+    _copy_in(mem, fd, start, length, offset, prot)
     return start
 
 
-def _copy_in(mem, fd, start, length, offset):
+def _copy_in(mem, fd, start, length, offset, prot):
     """Read up to `length` file bytes at `offset` into fresh guest pages at `start`,
-    straight into guest memory (no host buffer the size of the mapping)."""
+    straight into guest memory (no host buffer the size of the mapping); into
+    pages the guest cannot access (their host pages neither: memory.host_prot)
+    by a buffer and poke."""
+    if not prot & (R | W | X):
+        done = 0
+        while done < length:
+            data = os.pread(fd, min(length - done, 1 << 20), offset + done)
+            if not data:
+                break
+            mem.poke(start + done, data)
+            done += len(data)
+        return
     view = memoryview(mem.buf)
     done = 0
     try:

@@ -168,6 +168,27 @@ def test_auto_does_not_load_llvmlite_until_something_is_hot(guest_binaries, tmp_
     assert last == "0 []", r.stdout + r.stderr
 
 
+def test_faulting_loads_leave_native_code_exactly(guest_binaries, tmp_path):
+    """LLVM code loads with no check: loads from pages the guest cannot read
+    (PROT_NONE, unmapped, a word across into one, addresses outside the space)
+    fault on the host, and the fault table sends each to its load's slow exit;
+    the guest's SIGSEGV handler sees qemu's si_addr, registers and pc, in every
+    region (each hot in native code before its target goes away)."""
+    binary = guest_binaries["fault_loads"]
+    if isinstance(binary, guestprogs.BuildError):
+        pytest.fail(str(binary), pytrace=False)
+    q = guestprogs.run(guestprogs.qemu_argv(binary, []), env=_env(), cwd="/", timeout=TIMEOUT)
+    assert q.returncode == 0, q.describe()
+    argv = [sys.executable, "-m", "pydbt", "run", "-backend", "llvm", "-jit-threshold", "5", "-sync-compile",
+            "-stats=json", str(binary)]
+    r = guestprogs.run(argv, env=_env(), cwd=tmp_path, timeout=TIMEOUT)
+    assert r.returncode == 0, r.describe() + "\n" + r.stderr.decode(errors="replace")[-3000:]
+    assert r.stdout == q.stdout
+    got = json.loads(r.stderr.decode().strip().splitlines()[-1])
+    # (six regions, each faulting until it is made again with callbacks)
+    assert got["native_load_faults"] >= 6 * 50 and got["regions_callbacks"] >= 6, got
+
+
 @pytest.mark.parametrize("part", ["misaligned", "all"])
 def test_slow_accesses_leave_native_code_exactly(guest_binaries, tmp_path, part):
     """Accesses native code's inline checks refuse (misaligned, across a page,

@@ -42,7 +42,7 @@ b = GuestMemory(space=1 << 24)
 a.map(0x10000, 0x1000, R | W)
 a.write(0x10010, b"hello")
 a.store(0x10018, 0x1122334455667788, 8)
-io = [a.read(0x10010, 5).decode(), hex(a.load(0x10018, 8)), a._rw.B[0x10010], type(a.buf[0:4]).__name__]
+io = [a.read(0x10010, 5).decode(), hex(a.load(0x10018, 8)), a._rw.B[0x10010], type(a.buf[0x10010:0x10014]).__name__]
 first = [a.host_base == LOW_BASE, b.host_base == LOW_BASE]
 del a
 gc.collect()

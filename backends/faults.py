@@ -1,0 +1,236 @@
+"""Native code's fault table: a host SIGSEGV or SIGBUS at a known instruction
+goes on at that instruction's handler, in the same code.
+
+LLVM code loads guest memory without a check (llvm_emit's fault loads): a load
+is an `asm goto` whose only instruction may fault and whose other edge is the
+load's slow exit (it writes the registers back and leaves before the guest
+instruction, whose pc it names).  The compiler keeps the state at that edge
+what the exit needs, so when the load faults, going on at the exit's first
+instruction is exact: the engine then runs the guest instruction on the
+interpreter, which raises the guest's fault (or watches, or copies a shared
+file's page, whatever the checked path does).  Each such load leaves a pair
+(its offset, the exit's offset) in the object's `.pydbt_faults` section
+(llvm_cache.fault_entries); `add` enters them, at the code's addresses, in the
+process's table when the code is linked, `remove` takes them out when it is
+freed.
+
+The table is an open-addressing hash (linear probing) of host pc -> handler pc
+in a ctypes array: word 0 its mask, then pairs (key 0 empty, 1 a removed one);
+a root of two words holds its address and the number of faults sent on.  The
+handler (machine code, below; a SA_SIGINFO handler for SIGSEGV and SIGBUS)
+looks the faulting pc (the ucontext's RIP) up: found, it sets RIP to the
+handler and returns.  Not found, or a signal sent by a process (si_code <= 0),
+it is not native code's: the handler puts back the action that was there
+before (the default, faulthandler's, or the one pydbt set for the guest's
+handler: `take_back` keeps it there) and returns, so the instruction faults
+again into it (a sent signal is raised again).  Python writes the table under
+a lock, each entry's handler before its key, and a grown table is filled before
+the root names it, so the handler (any thread, any time) reads a consistent one.
+
+fork: the child has copies of all of it (private memory, the same handlers).
+"""
+import ctypes
+import signal
+import threading
+
+from pydbt.runtime import signals
+from pydbt.stats import STATS
+
+from .codearena import ARENA
+from .x64asm import Asm, mem, RAX, RBX, RCX, RDX, RSI, RDI, RSP, R8, R9, R10, R11, R12
+
+SIGNALS = (signal.SIGSEGV, signal.SIGBUS)
+_SA_SIGINFO, _SA_ONSTACK = 0x4, 0x08000000
+_UC_RIP = 168                  # offsetof(ucontext_t, uc_mcontext.gregs[REG_RIP]), x86-64 Linux
+_SI_CODE = 8                   # offsetof(siginfo_t, si_code)
+_HASH = 0x5BD1E995             # (multiplicative hashing: the product's bits 20.. index the table)
+_MIN_SIZE = 1024
+EMPTY, REMOVED = 0, 1
+
+
+class _Sigaction(ctypes.Structure):
+    """glibc's struct sigaction (x86-64 Linux)."""
+    _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_ulong * 16),
+                ("flags", ctypes.c_int), ("restorer", ctypes.c_void_p)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_lock = threading.Lock()
+_root = (ctypes.c_uint64 * 2)()                       # table address, faults sent on
+_old = (_Sigaction * (max(SIGNALS) + 1))()            # the actions before ours, by signal
+_ours = _Sigaction()
+_state = {"table": None, "used": 0, "owners": {}, "handler": None, "keep": []}
+
+
+def _handler_code():
+    """The SA_SIGINFO handler(sig, info, ucontext): rdi, rsi, rdx."""
+    a = Asm()
+    other, probe, found, empty_or_not = a.label(), a.label(), a.label(), a.label()
+    a.mov(RAX, mem(RSI, None, 1, _SI_CODE), w=32)
+    a.test(RAX, RAX, w=32)
+    a.jcc("le", other)                                # (sent by a process: not a fault)
+    a.mov(R8, mem(RDX, None, 1, _UC_RIP))             # r8: the faulting pc
+    a.mov_imm(R9, ctypes.addressof(_root))
+    a.mov(R10, mem(R9))                               # r10: the table
+    a.mov(R11, mem(R10))                              # r11: its mask
+    a.imul_imm(RAX, R8, _HASH)
+    a.shift("shr", RAX, 20)
+    a.bind(probe)
+    a.alu("and", RAX, R11)
+    a.mov(RCX, RAX)
+    a.shift("shl", RCX, 4)
+    a.mov(RSI, mem(R10, RCX, 1, 8))                   # the key
+    a.alu("cmp", RSI, R8)
+    a.jcc("e", found)
+    a.test(RSI, RSI)
+    a.jcc("e", other)
+    a.alu("add", RAX, 1)
+    a.jmp(probe)
+    a.bind(found)
+    a.mov(RCX, mem(R10, RCX, 1, 16))                  # its handler
+    a.mov(mem(RDX, None, 1, _UC_RIP), RCX)
+    a.mov(RCX, mem(R9, None, 1, 8))
+    a.alu("add", RCX, 1)
+    a.mov(mem(R9, None, 1, 8), RCX)
+    a.ret()
+    # not ours: the old action back; a sent signal raised again (pending until we return)
+    a.bind(other)
+    a.push(RBX)
+    a.push(R12)
+    a.alu("sub", RSP, 8)
+    a.mov(RBX, RDI, w=32)                             # sig
+    a.mov(R12, RAX, w=32)                             # si_code
+    a.imul_imm(RSI, RDI, ctypes.sizeof(_Sigaction))
+    a.mov_imm(RAX, ctypes.addressof(_old))
+    a.alu("add", RSI, RAX)
+    a.alu("xor", RDX, RDX, w=32)
+    a.mov_imm(RAX, ctypes.cast(_libc.sigaction, ctypes.c_void_p).value)
+    a.call(RAX)
+    a.test(R12, R12, w=32)
+    a.jcc("g", empty_or_not)
+    a.mov(RDI, RBX, w=32)
+    a.mov_imm(RAX, ctypes.cast(_libc.raise_, ctypes.c_void_p).value)
+    a.call(RAX)
+    a.bind(empty_or_not)
+    a.alu("add", RSP, 8)
+    a.pop(R12)
+    a.pop(RBX)
+    a.ret()
+    return a.finish()
+
+
+# (glibc's raise, under a name Python allows)
+_libc.raise_ = _libc["raise"]
+
+
+def install():
+    """Make the handler SIGSEGV's and SIGBUS's (once per process; the actions
+    before are kept for what is not native code's)."""
+    with _lock:
+        if _state["handler"] is not None:
+            return
+        if _state["table"] is None:
+            _grow(_MIN_SIZE)
+        code = ARENA.place(_handler_code())
+        _ours.handler = code.addr
+        _ours.flags = _SA_SIGINFO | _SA_ONSTACK
+        for sig in SIGNALS:
+            if _libc.sigaction(sig, ctypes.byref(_ours), ctypes.byref(_old[sig])) != 0:
+                raise OSError(ctypes.get_errno(), "sigaction")
+        _state["handler"] = code
+        STATS.gauges["native_load_faults"] = faults_sent
+    for sig in SIGNALS:
+        signals.claim_host_signal(sig, take_back)
+
+
+def take_back(sig):
+    """pydbt changed sig's host action (the guest's sigaction, see
+    runtime/signals.py): that action becomes the one for what is not native
+    code's, and the handler is sig's again."""
+    with _lock:
+        _libc.sigaction(sig, ctypes.byref(_ours), ctypes.byref(_old[sig]))
+
+
+def installed():
+    return _state["handler"] is not None
+
+
+def faults_sent():
+    """How many host faults the handler sent on to native code's exits."""
+    return _root[1]
+
+
+def _slot(table, mask, pc):
+    """-> index of pc's entry in table, or of the first free one on its probe"""
+    i = ((pc * _HASH) & 0xFFFFFFFFFFFFFFFF) >> 20
+    free = None
+    while True:
+        i &= mask
+        key = table[1 + 2 * i]
+        if key == pc:
+            return i
+        if key == REMOVED and free is None:
+            free = i
+        if key == EMPTY:
+            return i if free is None else free
+        i += 1
+
+
+def _grow(size):
+    """A new table of `size` entries with every live entry, then published."""
+    table = (ctypes.c_uint64 * (1 + 2 * size))()
+    table[0] = size - 1
+    for pc, (handler, _) in _state["owners"].items():
+        i = _slot(table, size - 1, pc)
+        table[2 + 2 * i] = handler
+        table[1 + 2 * i] = pc
+    if _state["table"] is not None:
+        _state["keep"].append(_state["table"])    # (a handler may still read it: never freed)
+    _state["table"], _state["used"] = table, len(_state["owners"])
+    _root[0] = ctypes.addressof(table)
+
+
+def add(owner, pairs):
+    """Enter [(host pc of a load that may fault, host pc of its handler)] for
+    code `owner` (any object: remove() takes out only its own entries)."""
+    if not pairs:
+        return
+    with _lock:
+        owners = _state["owners"]
+        table = _state["table"]
+        if table is None or 2 * (_state["used"] + len(pairs)) > table[0] + 1:
+            _grow(max(_MIN_SIZE, 1 << (4 * (len(owners) + len(pairs))).bit_length()))
+            table = _state["table"]
+        mask = table[0]
+        for pc, handler in pairs:
+            i = _slot(table, mask, pc)
+            if table[1 + 2 * i] != pc:
+                _state["used"] += table[1 + 2 * i] == EMPTY
+            table[2 + 2 * i] = handler
+            table[1 + 2 * i] = pc
+            owners[pc] = (handler, owner)
+    STATS.bump("native_fault_loads", len(pairs))
+
+
+def remove(owner, pcs):
+    """Take out owner's entries at pcs (its code is freed; another code's entry
+    at the same pc, linked since, stays)."""
+    with _lock:
+        owners, table = _state["owners"], _state["table"]
+        for pc in pcs:
+            got = owners.get(pc)
+            if got is not None and got[1] is owner:
+                del owners[pc]
+                i = _slot(table, table[0], pc)
+                if table[1 + 2 * i] == pc:
+                    table[1 + 2 * i] = REMOVED
+
+
+def lookup(pc):
+    """The handler the table has for host pc, or None (tests)."""
+    with _lock:
+        table = _state["table"]
+        if table is None:
+            return None
+        i = _slot(table, table[0], pc)
+        return table[2 + 2 * i] if table[1 + 2 * i] == pc else None
