@@ -19,11 +19,12 @@ in a ctypes array: word 0 its mask, then pairs (key 0 empty, 1 a removed one);
 a root of two words holds its address and the number of faults sent on.  The
 handler (machine code, below; a SA_SIGINFO handler for SIGSEGV and SIGBUS)
 looks the faulting pc (the ucontext's RIP) up: found, it sets RIP to the
-handler and returns.  Not found, or a signal sent by a process (si_code <= 0),
-it is not native code's: the handler puts back the action that was there
-before (the default, faulthandler's, or the one pydbt set for the guest's
-handler: `take_back` keeps it there) and returns, so the instruction faults
-again into it (a sent signal is raised again).  Python writes the table under
+handler and returns.  Else the action that was there before takes it (the
+default, faulthandler's, or the one pydbt set for the guest's handler:
+`take_back` keeps it there): a signal sent by a process (si_code <= 0) goes to
+its handler (a tail jump), is ignored, or (the default) is raised again after
+the old action is put back; a fault not native code's gets the old action put
+back, and the instruction faults again into it.  Python writes the table under
 a lock, each entry's handler before its key, and a grown table is filled before
 the root names it, so the handler (any thread, any time) reads a consistent one.
 
@@ -37,7 +38,7 @@ from pydbt.runtime import signals
 from pydbt.stats import STATS
 
 from .codearena import ARENA
-from .x64asm import Asm, mem, RAX, RBX, RCX, RDX, RSI, RDI, RSP, R8, R9, R10, R11, R12
+from .x64asm import Asm, mem, RAX, RBX, RCX, RDI, RDX, RSI, RSP, R8, R9, R10, R11, R12
 
 SIGNALS = (signal.SIGSEGV, signal.SIGBUS)
 _SA_SIGINFO, _SA_ONSTACK = 0x4, 0x08000000
@@ -65,10 +66,10 @@ _state = {"table": None, "used": 0, "owners": {}, "handler": None, "keep": []}
 def _handler_code():
     """The SA_SIGINFO handler(sig, info, ucontext): rdi, rsi, rdx."""
     a = Asm()
-    other, probe, found, empty_or_not = a.label(), a.label(), a.label(), a.label()
+    sent, probe, found, restore, restored, done = (a.label() for _ in range(6))
     a.mov(RAX, mem(RSI, None, 1, _SI_CODE), w=32)
     a.test(RAX, RAX, w=32)
-    a.jcc("le", other)                                # (sent by a process: not a fault)
+    a.jcc("le", sent)                                 # (sent by a process: not a fault)
     a.mov(R8, mem(RDX, None, 1, _UC_RIP))             # r8: the faulting pc
     a.mov_imm(R9, ctypes.addressof(_root))
     a.mov(R10, mem(R9))                               # r10: the table
@@ -79,11 +80,10 @@ def _handler_code():
     a.alu("and", RAX, R11)
     a.mov(RCX, RAX)
     a.shift("shl", RCX, 4)
-    a.mov(RSI, mem(R10, RCX, 1, 8))                   # the key
-    a.alu("cmp", RSI, R8)
+    a.alu("cmp", mem(R10, RCX, 1, 8), R8)             # the key
     a.jcc("e", found)
-    a.test(RSI, RSI)
-    a.jcc("e", other)
+    a.alu("cmp", mem(R10, RCX, 1, 8), EMPTY)
+    a.jcc("e", restore)                               # (not native code's: the old action, again)
     a.alu("add", RAX, 1)
     a.jmp(probe)
     a.bind(found)
@@ -93,13 +93,24 @@ def _handler_code():
     a.alu("add", RCX, 1)
     a.mov(mem(R9, None, 1, 8), RCX)
     a.ret()
-    # not ours: the old action back; a sent signal raised again (pending until we return)
-    a.bind(other)
+    # sent: the old action's handler takes it (a tail jump: the same arguments),
+    # nothing if ignored, death if the default (below)
+    a.bind(sent)
+    a.imul_imm(RAX, RDI, ctypes.sizeof(_Sigaction))
+    a.mov_imm(RCX, ctypes.addressof(_old))
+    a.mov(RAX, mem(RCX, RAX, 1, 0))
+    a.alu("cmp", RAX, 1)
+    a.jcc("e", done)                                  # SIG_IGN
+    a.jcc("b", restore)                               # SIG_DFL
+    a.jmp(RAX)
+    # the old action back, and a sent signal raised again (pending until we
+    # return); a fault happens again by itself
+    a.bind(restore)
     a.push(RBX)
     a.push(R12)
     a.alu("sub", RSP, 8)
     a.mov(RBX, RDI, w=32)                             # sig
-    a.mov(R12, RAX, w=32)                             # si_code
+    a.mov(R12, mem(RSI, None, 1, _SI_CODE), w=32)     # si_code
     a.imul_imm(RSI, RDI, ctypes.sizeof(_Sigaction))
     a.mov_imm(RAX, ctypes.addressof(_old))
     a.alu("add", RSI, RAX)
@@ -107,14 +118,15 @@ def _handler_code():
     a.mov_imm(RAX, ctypes.cast(_libc.sigaction, ctypes.c_void_p).value)
     a.call(RAX)
     a.test(R12, R12, w=32)
-    a.jcc("g", empty_or_not)
+    a.jcc("g", restored)
     a.mov(RDI, RBX, w=32)
     a.mov_imm(RAX, ctypes.cast(_libc.raise_, ctypes.c_void_p).value)
     a.call(RAX)
-    a.bind(empty_or_not)
+    a.bind(restored)
     a.alu("add", RSP, 8)
     a.pop(R12)
     a.pop(RBX)
+    a.bind(done)
     a.ret()
     return a.finish()
 

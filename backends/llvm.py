@@ -422,6 +422,7 @@ class NativeState:
         if mem is None or mem.watch_pages or not mem.native_guards():
             return False
         faults.install()
+        mem.unchecked_loads = True
         return True
 
     def _baseline(self, nat, block, ctx):

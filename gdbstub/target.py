@@ -148,7 +148,15 @@ class Target:
         return True
 
     def _watches_changed(self):
-        self.proc.mem.set_watches([(a, n, self.WATCH_KINDS[k]) for k, a, n in self.watches])
+        mem = self.proc.mem
+        first = not mem.watch_pages
+        mem.set_watches([(a, n, self.WATCH_KINDS[k]) for k, a, n in self.watches])
+        if first and mem.watch_pages and mem.unchecked_loads:
+            # (native code loads with no check: it goes, and what is made while a
+            # watch is on checks every load; see backends/llvm.py's fault_loads)
+            engine = self.proc.engine
+            if engine is not None:
+                engine.cache.flush()
 
     def watching(self, kind, addr):
         """Is a watchpoint of this kind ("watch"...) still on addr?"""

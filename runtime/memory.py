@@ -251,6 +251,7 @@ class GuestMemory:
         self.host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
         self._mprotect(0, space, PROT_NONE)          # (nothing mapped yet: see host_prot)
         self.guards = None                   # native_guards' answer, once asked
+        self.unchecked_loads = False         # native code loads here with no check (see native_guards)
         self.vmas = []                       # sorted, non-overlapping
         self.atomic_lock = threading.Lock()  # LR/SC and AMOs of all guest threads
         self.native_atomics = None           # host atomics for the Python tiers once native code exists

@@ -47,6 +47,21 @@ def test_watch_in_hot_loop(gdb, program, opts):
     assert rc == 0 and LOOP_OUT in stdout, (out, stdout)
 
 
+@NEEDS_LLVMLITE
+def test_rwatch_on_a_load_native_code_made_unchecked(gdb, program):
+    """A loop runs as native code whose loads check nothing (llvm_emit's fault
+    loads); a read watch set then must stop at its next read: the first watch
+    drops native code, and what is made while it is on checks its loads."""
+    out, (rc, stdout, _) = gdb(program("gdb_watch"), [
+        "break midpoint", "continue", "rwatch readme", "continue", "bt 1", "delete", "continue"],
+        args=("reread", "20000"), opts=("-backend", "llvm", "-jit-threshold", "0", "-sync-compile"))
+    assert "Breakpoint 1, " in out and " midpoint " in out, out
+    assert re.search(r"Hardware read watchpoint 2: readme\n\nValue = 5\n", out), out
+    assert re.search(r"#0 .* in reread \(", out) or re.search(r"#0\s+reread \(", out), out
+    assert "exited normally" in out, out
+    assert rc == 0 and "reread=200000" in stdout, (out, stdout)
+
+
 def test_rwatch_and_awatch(gdb, program):
     out, (rc, stdout, _) = gdb(program("gdb_watch"), [
         "rwatch readme", "awatch sink", "continue", "bt 1", "continue", "continue", "delete", "continue"])

@@ -2,7 +2,8 @@
    "loop" (default): a hot loop writes `watched` every 1000 iterations, then
    reader() reads `readme`, then a thread named "watcher" (PR_SET_NAME) writes
    `by_thread`; "segv": a store to 0x10 first (SIGSEGV, si_addr 0x10);
-   "segv-handled": the same with a handler that prints si_addr and si_code. */
+   "segv-handled": the same with a handler that prints si_addr and si_code;
+   "reread": a hot loop reads `readme` n times, midpoint(), then again. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +33,20 @@ void reader(void)
     sink = readme * 2;
 }
 
+long reread(long n)
+{
+    long s = 0;
+    for (long i = 0; i < n; i++)
+        s += readme;
+    return s;
+}
+
+/* (a page of its own: gdb's breakpoint there drops no translation of reread) */
+__attribute__((aligned(4096), noinline)) void midpoint(void)
+{
+    __asm__ volatile("" ::: "memory");
+}
+
 void *worker(void *arg)
 {
     prctl(PR_SET_NAME, "watcher");
@@ -56,6 +71,13 @@ int main(int argc, char **argv)
         sa.sa_sigaction = on_segv;
         sa.sa_flags = SA_SIGINFO;
         sigaction(SIGSEGV, &sa, NULL);
+    }
+    if (!strcmp(mode, "reread")) {
+        long s = reread(n);
+        midpoint();
+        s += reread(n);
+        printf("reread=%ld\n", s);
+        return 0;
     }
     if (!strncmp(mode, "segv", 4))
         *(volatile int *)0x10 = 1;

@@ -1,0 +1,161 @@
+"""Native code's fault table (backends/faults.py) and the host protections it
+relies on (runtime/memory.py's host_prot, native_guards):
+
+* a load that faults at a pc in the table goes on at its handler, whatever
+  the address; entries go with their owner only (code linked since at the same
+  pc keeps its own); a grown table keeps them all;
+* a fault elsewhere, or a SIGSEGV sent by a process, gets the action there
+  was before (death by SIGSEGV, faulthandler's report), also after pydbt set a
+  Python handler for the guest (`take_back`);
+* host pages follow the guest's map: PROT_NONE where the guest has no access
+  (unmapped, PROT_NONE), readable and writable elsewhere; poke writes into a
+  PROT_NONE page; the guard ranges are reserved around the space.
+Signal handlers are the process's: each case runs in a fresh one.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from pydbt.backends import hostcpu
+
+pytestmark = pytest.mark.skipif(hostcpu.unsupported() is not None, reason="an x86-64 host's machine code")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+LOADER = """
+import ctypes, json, os, signal, sys
+from pydbt.backends import faults
+from pydbt.backends.codearena import ARENA
+from pydbt.backends.x64asm import Asm, mem, RAX, RDI
+
+def load_fn():
+    # (rax = [rdi]; the handler: rax = 77)
+    a = Asm()
+    h = a.label()
+    a.mov(RAX, mem(RDI))
+    a.ret()
+    a.bind(h)
+    a.mov_imm(RAX, 77)
+    a.ret()
+    code = ARENA.place(a.finish())
+    return code, code.addr + h.pos, ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)(code.addr)
+"""
+
+
+def run_py(code, expect_rc=0):
+    out = subprocess.run([sys.executable, "-c", LOADER + code], capture_output=True, text=True, cwd=HERE,
+                         timeout=120)
+    assert out.returncode == expect_rc, out.stderr
+    return out
+
+
+def test_a_fault_in_the_table_goes_on_at_its_handler():
+    out = run_py("""
+code, handler, fn = load_fn()
+x = ctypes.c_int64(5)
+faults.install()
+owner, other = object(), object()
+faults.add(owner, [(code.addr, handler)])
+got = [fn(ctypes.addressof(x)), fn(0), fn(8), fn(1 << 47), fn(0xdead000000000000)]
+# (grown: 3000 more entries; the first is still found)
+faults.add(other, [(code.addr + 4096 + 16 * i, 1) for i in range(3000)])
+got += [fn(0), faults.lookup(code.addr) == handler, faults.faults_sent()]
+# (another owner's entry at the same pc, linked since: the first owner's removal keeps it)
+faults.add(other, [(code.addr, handler)])
+faults.remove(owner, [code.addr])
+got.append(faults.lookup(code.addr) == handler)
+faults.remove(other, [code.addr])
+got.append(faults.lookup(code.addr))
+print(json.dumps(got))
+""")
+    assert json.loads(out.stdout) == [5, 77, 77, 77, 77, 77, True, 5, True, None]
+
+
+@pytest.mark.parametrize("how", ["unknown-pc", "removed", "sent"])
+def test_what_is_not_native_codes_gets_the_action_before(how):
+    """The default action: pydbt dies of SIGSEGV, as a waiting parent must see."""
+    out = run_py(f"""
+code, handler, fn = load_fn()
+faults.install()
+owner = object()
+faults.add(owner, [(code.addr, handler)])
+assert fn(0) == 77
+if {how!r} == "removed":
+    faults.remove(owner, [code.addr])
+if {how!r} == "sent":
+    os.kill(os.getpid(), signal.SIGSEGV)
+elif {how!r} == "unknown-pc":
+    ctypes.string_at(8, 1)
+else:
+    fn(0)
+print("survived")
+""", expect_rc=-signal.SIGSEGV)
+    assert "survived" not in out.stdout
+
+
+def test_faulthandler_before_still_reports():
+    out = run_py("""
+import faulthandler
+faulthandler.enable()
+code, handler, fn = load_fn()
+faults.install()
+faults.add(object(), [(code.addr, handler)])
+assert fn(0) == 77
+ctypes.string_at(8, 1)
+""", expect_rc=-signal.SIGSEGV)
+    assert "Fatal Python error: Segmentation fault" in out.stderr
+
+
+def test_the_guests_handler_for_sent_signals_and_the_table_both_work():
+    """pydbt gives SIGSEGV a Python handler when the guest handles it (signals.py);
+    take_back keeps the fault handler first and that handler for the rest."""
+    out = run_py("""
+from pydbt.runtime import signals
+code, handler, fn = load_fn()
+faults.install()
+faults.add(object(), [(code.addr, handler)])
+seen = []
+signal.signal(signal.SIGSEGV, lambda s, f: seen.append(s))
+signals._reclaim(signal.SIGSEGV)
+os.kill(os.getpid(), signal.SIGSEGV)
+print(json.dumps([fn(0), seen, faults.faults_sent()]))
+""")
+    assert json.loads(out.stdout) == [77, [signal.SIGSEGV], 1]
+
+
+def _host_prots(mem, start, end, unit=4096):
+    """The host protection ('rw', 'r', 'none') of each `unit` bytes of [start, end)"""
+    out = [None] * ((end - start) // unit)
+    with open("/proc/self/maps") as f:
+        for line in f:
+            rng, perms = line.split()[:2]
+            lo, hi = (int(x, 16) - mem.host_base for x in rng.split("-"))
+            for i in range(max(lo, start) - start, min(hi, end) - start, unit):
+                out[i // unit] = {"rw": "rw", "r-": "r", "--": "none"}[perms[:2]]
+    return out
+
+
+def test_host_pages_follow_the_guests_map():
+    from pydbt.runtime.memory import GuestMemory, R, W, PAGE, GUARD_BELOW, GUARD_ABOVE
+    m = GuestMemory(space=1 << 26)
+    base = 0x100000
+    assert set(_host_prots(m, 0, m.space, 1 << 20)) == {"none"}
+    m.map(base, 4 * PAGE, R | W)
+    m.write(base, b"abc")
+    m.protect(base + PAGE, PAGE, 0)
+    m.unmap(base + 2 * PAGE, PAGE)
+    m.protect(base + 3 * PAGE, PAGE, R)
+    assert _host_prots(m, base - PAGE, base + 5 * PAGE) == ["none", "rw", "none", "none", "rw", "none"]
+    # (poke, as the loader and gdb do, into a page the guest cannot access)
+    m.poke(base + PAGE + 8, b"hidden")
+    m.protect(base + PAGE, PAGE, R)
+    assert m.read(base + PAGE + 8, 6) == b"hidden" and m.read(base, 3) == b"abc"
+    m.reset()
+    assert set(_host_prots(m, 0, m.space, 1 << 20)) == {"none"}
+    assert m.native_guards() and m.native_guards()
+    assert set(_host_prots(m, -GUARD_BELOW, 0, 1 << 20)) == {"none"}
+    assert set(_host_prots(m, m.space, m.space + GUARD_ABOVE, 1 << 30)) == {"none"}
