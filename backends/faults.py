@@ -33,6 +33,7 @@ fork: the child has copies of all of it (private memory, the same handlers).
 import ctypes
 import signal
 import threading
+import weakref
 
 from pydbt.runtime import signals
 from pydbt.stats import STATS
@@ -222,6 +223,15 @@ def add(owner, pairs):
             table[1 + 2 * i] = pc
             owners[pc] = (handler, owner)
     STATS.bump("native_fault_loads", len(pairs))
+
+
+def add_for(code, base, pairs):
+    """Enter the (offset of a load, offset of its handler) pairs of code placed
+    at base, while `code` (its owner: a tracker, an arena piece) lives."""
+    if pairs:
+        owner = object()
+        add(owner, [(base + at, base + handler) for at, handler in pairs])
+        weakref.finalize(code, remove, owner, [base + at for at, _ in pairs])
 
 
 def remove(owner, pcs):

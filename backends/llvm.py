@@ -262,7 +262,7 @@ class Native:
     """What Python keeps of one native TB."""
     __slots__ = ("state", "tb_id", "addr", "slot0", "nexits", "links", "lookup", "fns",
                  "exceptions", "tracker", "text", "pc", "pending", "counter", "fname", "imports",
-                 "level", "hot", "promote", "entries", "main", "blob", "slow")
+                 "level", "hot", "promote", "entries", "main", "blob", "slow", "fault_pairs")
 
 
 class NativeState:
@@ -390,6 +390,7 @@ class NativeState:
         nat.entries = [(pc, E.entry_name(nat.fname, k)) for k, (pc, _, _) in
                        enumerate(getattr(block, "entries", None) or (), 1)]
         nat.main = nat.blob = None
+        nat.fault_pairs = ()
         # (an access that fails its check leaves the TB, to run alone in the
         # engine's interpreter (EXIT_SLOW), unless the engine asks for callbacks)
         nat.slow = getattr(ctx, "slow", None)
@@ -438,9 +439,10 @@ class NativeState:
                "npages": self.consts["npages"], "jc": self.symbols[E.SYM_JC], "jc_mask": self.jc_mask,
                "shim": self.shim.addr, "tb_id": nat.tb_id, "hot": hot, "helper_id": self.helper,
                "slots": ctypes.addressof(self.slots) + 8 * nat.slot0}
-        em = x64_emit.Emitter(block, env, ctx.counter is not None, hot is not None)
+        em = x64_emit.Emitter(block, env, ctx.counter is not None, hot is not None, self.fault_loads())
         nat.blob, entries = em.build()
         nat.entries = entries                    # (pc, offset)
+        nat.fault_pairs = em.fault_pairs
         nat.exceptions = em.exceptions
         if em.fp is not None and self.fp_env is None:    # (x64_fp: as llvm_fp's, see prepare)
             self.fp_env = (em.fp.env.flags_attr, em.fp.env.rm_attr)
@@ -469,6 +471,7 @@ class NativeState:
         if nat.level == BASELINE:
             nat.tracker = ARENA.place(nat.blob)
             nat.addr = nat.tracker.addr
+            faults.add_for(nat.tracker, nat.addr, nat.fault_pairs)
             if llvm_cache.perfmap_on():
                 llvm_cache.perfmap_add(nat.addr, len(nat.blob), nat.pc, nat.fname)
             return self._finished(nat)

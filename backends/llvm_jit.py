@@ -40,7 +40,6 @@ import importlib.util
 import itertools
 import threading
 import time
-import weakref
 
 from pydbt.stats import STATS
 
@@ -308,12 +307,7 @@ def link(obj, name, imports=None, exports=(), pc=None):
             lib.export_symbol(sym)
         tracker = lib.link(s["jit"], f"pydbt{next(s['names'])}")
     addr = tracker[name]
-    pairs = llvm_cache.fault_entries(obj)
-    if pairs:
-        # (its fault loads, in the process's fault table while the code lives)
-        owner = object()
-        faults.add(owner, [(addr + at, addr + handler) for at, handler in pairs])
-        weakref.finalize(tracker, faults.remove, owner, [addr + at for at, _ in pairs])
+    faults.add_for(tracker, addr, llvm_cache.fault_entries(obj))
     if llvm_cache.perfmap_on():
         llvm_cache.perfmap_add(addr, llvm_cache.symbol_size(obj, name) or 1, pc, name)
     return tracker, addr

@@ -169,9 +169,14 @@ class Emitter:
     state's index).  build() -> (code, [(pc, offset) of each other entry]);
     `exceptions` after it: (kind, pc, next_pc) by index."""
 
-    def __init__(self, block, env, counting, hot):
+    def __init__(self, block, env, counting, hot, fault_loads=False):
         self.block = block
         self.env = env
+        # loads check nothing (llvm_emit's fault loads): a host fault at one goes
+        # on at its slow path (fault_pairs: offsets of each load and its path)
+        self.fault_loads = fault_loads
+        self.fault_at = []            # (offset of a load, its slow path's label)
+        self.fault_pairs = []
         self.counting = counting
         self.hot = env["hot"] if hot else None
         self.a = Asm()
@@ -382,7 +387,7 @@ class Emitter:
         self.dirty = dirty
         self.pin_regs(ops)
         # (a lone access is checked alone)
-        self.groups = E.plan_groups(ops) if accesses > 1 else {}
+        self.groups = E.plan_groups(ops, loads=not self.fault_loads) if accesses > 1 else {}
         self.frame_at = []            # offsets of the frame's imm32s (patched at the end)
         self.fp = x64_fp.plan(self)
         self.enter_frame()
@@ -438,6 +443,7 @@ class Emitter:
         for at in self.frame_at:
             code[at:at + 4] = frame.to_bytes(4, "little")
         self.frame = frame
+        self.fault_pairs = [(at, lb.pos) for at, lb in self.fault_at]
         return bytes(code), entries
 
     def enter_frame(self):
@@ -1283,9 +1289,16 @@ class Emitter:
             self.mem_callback(E.CB_LOAD, place, ("i", kind), ("i", 0), pc)
             a.mov(r, RAX, w)
             a.jmp(done)
-        self.check_access(op, addr, self.later(slow))
         n = min(size, w // 8)
-        a.load(r, self.host(addr), n, bool(signed) and 8 * n < w, w)
+        if self.fault_loads:
+            # (no check: a host fault at the load goes on at its slow path, which
+            # the load left as it was; see backends/faults.py)
+            host = self.host(addr)
+            self.fault_at.append((a.here(), self.later(slow)))
+            a.load(r, host, n, bool(signed) and 8 * n < w, w)
+        else:
+            self.check_access(op, addr, self.later(slow))
+            a.load(r, self.host(addr), n, bool(signed) and 8 * n < w, w)
         a.bind(done)
         self.commit(t, r)
 

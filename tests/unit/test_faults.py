@@ -127,8 +127,9 @@ print(json.dumps([fn(0), seen, faults.faults_sent()]))
     assert json.loads(out.stdout) == [77, [signal.SIGSEGV], 1]
 
 
-def _host_prots(mem, start, end, unit=4096):
-    """The host protection ('rw', 'r', 'none') of each `unit` bytes of [start, end)"""
+HOST_PROTS = """
+def host_prots(mem, start, end, unit=4096):
+    # the host protection ('rw', 'r', 'none') of each `unit` bytes of [start, end)
     out = [None] * ((end - start) // unit)
     with open("/proc/self/maps") as f:
         for line in f:
@@ -137,25 +138,33 @@ def _host_prots(mem, start, end, unit=4096):
             for i in range(max(lo, start) - start, min(hi, end) - start, unit):
                 out[i // unit] = {"rw": "rw", "r-": "r", "--": "none"}[perms[:2]]
     return out
+"""
 
 
 def test_host_pages_follow_the_guests_map():
-    from pydbt.runtime.memory import GuestMemory, R, W, PAGE, GUARD_BELOW, GUARD_ABOVE
-    m = GuestMemory(space=1 << 26)
-    base = 0x100000
-    assert set(_host_prots(m, 0, m.space, 1 << 20)) == {"none"}
-    m.map(base, 4 * PAGE, R | W)
-    m.write(base, b"abc")
-    m.protect(base + PAGE, PAGE, 0)
-    m.unmap(base + 2 * PAGE, PAGE)
-    m.protect(base + 3 * PAGE, PAGE, R)
-    assert _host_prots(m, base - PAGE, base + 5 * PAGE) == ["none", "rw", "none", "none", "rw", "none"]
-    # (poke, as the loader and gdb do, into a page the guest cannot access)
-    m.poke(base + PAGE + 8, b"hidden")
-    m.protect(base + PAGE, PAGE, R)
-    assert m.read(base + PAGE + 8, 6) == b"hidden" and m.read(base, 3) == b"abc"
-    m.reset()
-    assert set(_host_prots(m, 0, m.space, 1 << 20)) == {"none"}
-    assert m.native_guards() and m.native_guards()
-    assert set(_host_prots(m, -GUARD_BELOW, 0, 1 << 20)) == {"none"}
-    assert set(_host_prots(m, m.space, m.space + GUARD_ABOVE, 1 << 30)) == {"none"}
+    """(in a fresh process: the first memory goes at LOW_BASE, where its guards fit)"""
+    out = run_py(HOST_PROTS + """
+from pydbt.runtime.memory import GuestMemory, R, W, PAGE, GUARD_BELOW, GUARD_ABOVE
+m = GuestMemory(space=1 << 26)
+base = 0x100000
+got = [sorted(set(host_prots(m, 0, m.space, 1 << 20)))]
+m.map(base, 4 * PAGE, R | W)
+m.write(base, b"abc")
+m.protect(base + PAGE, PAGE, 0)
+m.unmap(base + 2 * PAGE, PAGE)
+m.protect(base + 3 * PAGE, PAGE, R)
+got.append(host_prots(m, base - PAGE, base + 5 * PAGE))
+# (poke, as the loader and gdb do, into a page the guest cannot access)
+m.poke(base + PAGE + 8, b"hidden")
+m.protect(base + PAGE, PAGE, R)
+got.append([m.read(base + PAGE + 8, 6).decode(), m.read(base, 3).decode()])
+m.reset()
+got.append(sorted(set(host_prots(m, 0, m.space, 1 << 20))))
+got.append([m.native_guards(), m.native_guards()])
+got.append(sorted(set(host_prots(m, -GUARD_BELOW, 0, 1 << 20))))
+got.append(sorted(set(host_prots(m, m.space, m.space + GUARD_ABOVE, 1 << 30))))
+print(json.dumps(got))
+""")
+    assert json.loads(out.stdout) == [
+        ["none"], ["none", "rw", "none", "none", "rw", "none"], ["hidden", "abc"], ["none"], [True, True],
+        ["none"], ["none"]]

@@ -244,8 +244,8 @@ def test_loop_without_counting(monkeypatch, budget, a0, a1, a5):
     from pydbt.backends import x64_emit
     init = x64_emit.Emitter.__init__
 
-    def quiet(self, block, env, counting, hot):
-        init(self, block, env, False, hot)
+    def quiet(self, block, env, counting, hot, fault_loads=False):
+        init(self, block, env, False, hot, fault_loads)
     monkeypatch.setattr(x64_emit.Emitter, "__init__", quiet)
     regs = [0] * 32
     regs[10], regs[11], regs[13], regs[15] = a0, a1, 5, a5
