@@ -63,9 +63,12 @@ entry and loop back-edge, and calls back (CB_HOT) when it reaches 0 or below:
 its tiering.Hotness refills the word and may ask the engine to promote the TB;
 the code goes on.
 
-Callbacks from native code into Python (`NativeState.callback`): the checked
-memory path (GuestMemory.load/store) for any access the inline permission check
-refuses, and helpers (FP beyond llvm_fp.py's common cases, AMOs, LR/SC, CSRs;
+Loads check nothing when the guest memory has its guard ranges and no watch
+(`fault_loads`; llvm_emit's and x64_emit's): a load that faults on the host
+goes on, through backends/faults.py's table, at its slow exit (LLVM) or its
+callback (baseline).  Callbacks from native code into Python
+(`NativeState.callback`): the checked memory path (GuestMemory.load/store)
+for any access the inline permission check refuses, and helpers (FP beyond llvm_fp.py's common cases, AMOs, LR/SC, CSRs;
 ~0.3 us a call).  FP flags and the dynamic rounding mode live in ctx words (CTX_FFLAGS,
 CTX_FRM) while native code runs: copied from the CPU attributes the frontend
 names on entry and around every helper callback, back on exit.  An exception in

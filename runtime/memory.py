@@ -423,11 +423,18 @@ class GuestMemory:
                     self.on_code_write(pg)
         pages = self.perm[a >> PAGE_SHIFT:((a + len(data) - 1) >> PAGE_SHIFT) + 1]
         if any(host_prot(p) == PROT_NONE for p in pages):
-            fd = os.open(PROC_MEM_WRITES, os.O_RDWR | os.O_CLOEXEC)
             try:
-                os.pwrite(fd, data, self.host_base + a)
-            finally:
-                os.close(fd)
+                fd = os.open(PROC_MEM_WRITES, os.O_RDWR | os.O_CLOEXEC)
+                try:
+                    os.pwrite(fd, data, self.host_base + a)
+                finally:
+                    os.close(fd)
+            except OSError:
+                # (a kernel that refuses that: the pages open for the write)
+                lo, hi = page_down(a), page_up(a + len(data))
+                self._mprotect(lo, hi, R | W)
+                self.buf[a:a + len(data)] = data
+                self._host_protect(lo, hi)
         elif any(p & FILE for p in pages):
             self._host_copy(a, len(data), data)
         else:

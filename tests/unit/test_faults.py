@@ -156,8 +156,12 @@ m.protect(base + 3 * PAGE, PAGE, R)
 got.append(host_prots(m, base - PAGE, base + 5 * PAGE))
 # (poke, as the loader and gdb do, into a page the guest cannot access)
 m.poke(base + PAGE + 8, b"hidden")
+import pydbt.runtime.memory as M
+M.PROC_MEM_WRITES = "/nonexistent"           # (a kernel refusing /proc/self/mem writes)
+m.poke(base + PAGE + 16, b"too")
+got.append(host_prots(m, base, base + 2 * PAGE))
 m.protect(base + PAGE, PAGE, R)
-got.append([m.read(base + PAGE + 8, 6).decode(), m.read(base, 3).decode()])
+got.append([m.read(base + PAGE + 8, 6).decode(), m.read(base + PAGE + 16, 3).decode(), m.read(base, 3).decode()])
 m.reset()
 got.append(sorted(set(host_prots(m, 0, m.space, 1 << 20))))
 got.append([m.native_guards(), m.native_guards()])
@@ -166,5 +170,6 @@ got.append(sorted(set(host_prots(m, m.space, m.space + GUARD_ABOVE, 1 << 30))))
 print(json.dumps(got))
 """)
     assert json.loads(out.stdout) == [
-        ["none"], ["none", "rw", "none", "none", "rw", "none"], ["hidden", "abc"], ["none"], [True, True],
+        ["none"], ["none", "rw", "none", "none", "rw", "none"], ["rw", "none"], ["hidden", "too", "abc"],
+        ["none"], [True, True],
         ["none"], ["none"]]
