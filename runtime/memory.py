@@ -49,8 +49,9 @@ paths fault first; `poke` goes through /proc/self/mem), so what that buys is
 for native code: its loads need no check (llvm_emit's fault loads), a load from
 a page the guest cannot access faults on the host, and the native fault
 handler (backends/faults.py) sends it to the load's slow exit.  Guard ranges
-around the space (`native_guards`: PROT_NONE host reservations, where the host
-has room) make a load a little outside the space fault the same way.
+around the space (PROT_NONE, reserved with it where the host allows:
+`native_guards`) make a load outside the space fault the same way, from 256
+MiB below it to 256 GiB above its start.
 
 Watchpoints (gdb's Z2/Z3/Z4, `set_watches`): the pages holding a watched range
 are marked `WATCH` and lose their access-table entry (None), so every access to
@@ -97,10 +98,10 @@ MAP_PRIVATE = 0x02
 MAP_ANONYMOUS = 0x20
 MAP_FIXED_NOREPLACE = 0x100000
 PROC_MEM_WRITES = "/proc/self/mem"      # (poke into a page the host protects: ptrace's way)
-# the guard ranges native_guards reserves: below the space (a null pointer minus
-# an offset) and above it (an index past its end); PROT_NONE reservations cost
-# host address space only
-GUARD_BELOW, GUARD_ABOVE = 256 << 20, 1 << 40
+# the guard ranges around the space (_reserve): below it (a null pointer minus an
+# offset) and above it up to 256 GiB (an index past its end; every address of
+# Sv39's user space); PROT_NONE, they cost host address space only
+GUARD_BELOW, GUARD_ABOVE = 256 << 20, 1 << 38
 # where the guest space goes when the range is free: below 2 GiB, so a native
 # access's displacement reaches the base (and above the first GiB, which a
 # non-PIE host's heap grows into)
@@ -116,18 +117,29 @@ _MAP_FAILED = ctypes.c_void_p(-1).value
 
 
 def _reserve(space):
-    """The guest space's host mapping: at LOW_BASE when the range is free (a
-    ctypes char array, unmapped when the last reference to it goes: views keep
-    it), else an mmap wherever the host puts it."""
+    """The guest space's host mapping -> (a ctypes char array over it, whether
+    guard ranges lie around it): at LOW_BASE when the range is free, else
+    wherever the host puts it; with its guards (GUARD_BELOW and GUARD_ABOVE,
+    PROT_NONE) reserved in the same mapping when the host allows that much
+    address space (`ulimit -v`), else without.  Unmapped, guards and all, when
+    the last reference to the array goes (views keep it)."""
     flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE
-    r = _libc.mmap(LOW_BASE, space, mmap.PROT_READ | mmap.PROT_WRITE, flags | MAP_FIXED_NOREPLACE, -1, 0)
-    if r == LOW_BASE:
-        buf = (ctypes.c_char * space).from_address(r)
-        weakref.finalize(buf, _libc.munmap, r, space).atexit = False   # (threads may still run at exit)
-        return buf
-    if r is not None and r != _MAP_FAILED:     # (a kernel before 4.17 took the address as a hint)
-        _libc.munmap(r, space)
-    return mmap.mmap(-1, space, flags=flags)
+    total = GUARD_BELOW + space + GUARD_ABOVE
+    for at, n, below in ((LOW_BASE - GUARD_BELOW, total, GUARD_BELOW), (LOW_BASE, space, 0),
+                         (None, total, GUARD_BELOW), (None, space, 0)):
+        if at is None:
+            r = _libc.mmap(None, n, PROT_NONE, flags, -1, 0)
+        else:
+            r = _libc.mmap(at, n, PROT_NONE, flags | MAP_FIXED_NOREPLACE, -1, 0)
+            if r is not None and r != _MAP_FAILED and r != at:    # (a kernel before 4.17: a hint)
+                _libc.munmap(r, n)
+                continue
+        if r is None or r == _MAP_FAILED:
+            continue
+        buf = (ctypes.c_char * space).from_address(r + below)
+        weakref.finalize(buf, _libc.munmap, r, n).atexit = False   # (threads may still run at exit)
+        return buf, n == total
+    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
 
 
 class _Iovec(ctypes.Structure):
@@ -239,7 +251,7 @@ class GuestMemory:
         self.space = space
         npages = space >> PAGE_SHIFT
         try:
-            self.buf = _reserve(space)
+            self.buf, self.guards = _reserve(space)
             self.perm = bytearray(npages)
             self.pages = [None] * (npages + TABLE_PAD)       # page -> PageViews: see above
         except (OSError, MemoryError) as e:
@@ -249,8 +261,6 @@ class GuestMemory:
         base = memoryview(self.buf).cast("B")     # (a ctypes array's is of format <c)
         self._ro, self._rw = PageViews(base, False), PageViews(base, True)
         self.host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
-        self._mprotect(0, space, PROT_NONE)          # (nothing mapped yet: see host_prot)
-        self.guards = None                   # native_guards' answer, once asked
         self.unchecked_loads = False         # native code loads here with no check (see native_guards)
         self.vmas = []                       # sorted, non-overlapping
         self.atomic_lock = threading.Lock()  # LR/SC and AMOs of all guest threads
@@ -499,22 +509,9 @@ class GuestMemory:
             self._mprotect(s << PAGE_SHIFT, e << PAGE_SHIFT, classes[run.start()])
 
     def native_guards(self):
-        """Reserve the guard ranges around the space (PROT_NONE, GUARD_BELOW and
-        GUARD_ABOVE bytes) once: True when both are there, so a native load
-        anywhere from GUARD_BELOW below the space to GUARD_ABOVE above it faults
-        on the host unless the guest may read there (llvm_emit's fault loads)."""
-        if self.guards is None:
-            got = []
-            flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE
-            for at, n in ((self.host_base - GUARD_BELOW, GUARD_BELOW), (self.host_base + self.space, GUARD_ABOVE)):
-                r = _libc.mmap(at, n, PROT_NONE, flags, -1, 0) if at > 0 else _MAP_FAILED
-                if r == at:
-                    got.append((r, n))
-                elif r is not None and r != _MAP_FAILED:
-                    _libc.munmap(r, n)           # (a kernel before 4.17 took the address as a hint)
-            for r, n in got:
-                weakref.finalize(self.buf, _libc.munmap, r, n).atexit = False
-            self.guards = len(got) == 2
+        """Are the guard ranges there (see _reserve)?  Then a native load
+        anywhere from GUARD_BELOW below the space to GUARD_ABOVE above it
+        faults on the host unless the guest may read there (fault loads)."""
         return self.guards
 
     def _fresh(self, start, end):
