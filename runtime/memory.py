@@ -51,7 +51,7 @@ a page the guest cannot access faults on the host, and the native fault
 handler (backends/faults.py) sends it to the load's slow exit.  Guard ranges
 around the space (PROT_NONE, reserved with it where the host allows:
 `native_guards`) make a load outside the space fault the same way, from 256
-MiB below it to 256 GiB above its start.
+MiB below it to 256 GiB past its end.
 
 Watchpoints (gdb's Z2/Z3/Z4, `set_watches`): the pages holding a watched range
 are marked `WATCH` and lose their access-table entry (None), so every access to
@@ -99,8 +99,8 @@ MAP_ANONYMOUS = 0x20
 MAP_FIXED_NOREPLACE = 0x100000
 PROC_MEM_WRITES = "/proc/self/mem"      # (poke into a page the host protects: ptrace's way)
 # the guard ranges around the space (_reserve): below it (a null pointer minus an
-# offset) and above it up to 256 GiB (an index past its end; every address of
-# Sv39's user space); PROT_NONE, they cost host address space only
+# offset) and 256 GiB above it (an index past its end; with the space, every
+# address of Sv39's user space); PROT_NONE, they cost host address space only
 GUARD_BELOW, GUARD_ABOVE = 256 << 20, 1 << 38
 # where the guest space goes when the range is free: below 2 GiB, so a native
 # access's displacement reaches the base (and above the first GiB, which a
