@@ -58,6 +58,8 @@ def compile(block, ctx):
             break
     code = []          # (kind, a, b, c, d)
     pcs = []           # code index -> its instruction's pc
+    befores = []       # code index -> instructions before its instruction, in block order
+    seen = 0
     cur = block.pc
     goto_n = 0
     fixups = []
@@ -67,9 +69,11 @@ def compile(block, ctx):
         # (the commonest first: an instruction's start, a register read)
         if n == "insn_start":
             cur = op.consts[0]
+            seen += 1
             if not static_pc:
                 append(("insn", cur, None, None, None))
                 pcs.append(cur)
+                befores.append(seen - 1)
             continue
         if n == "getreg":
             o = op.outs[0].id
@@ -79,6 +83,7 @@ def compile(block, ctx):
                 init.append(0)
             append(("getreg", out, op.consts[0], None, None))
             pcs.append(cur)
+            befores.append(max(seen - 1, 0))
             continue
         ins = []
         for v in op.ins:
@@ -146,18 +151,20 @@ def compile(block, ctx):
         else:
             raise NotImplementedError(f"interp: op {n}")
         pcs.append(cur)
+        befores.append(max(seen - 1, 0))
     for i in fixups:
         k = code[i]
         code[i] = (k[0], labels[k[1]]) + k[2:]
 
     links, lookup, count, pending = ctx.links, ctx.lookup, ctx.counter, ctx.pending
     pcs = pcs if static_pc else None
-    fn = _runner(code, pcs, init, mem, links, lookup, count, pending, block.pc, 0, 0)
+    fn = _runner(code, pcs, befores, init, mem, links, lookup, count, pending, block.pc, 0, 0)
     # a region's other entries (block.entries): the same code from their label,
     # counting as if the instructions before it had run uncounted
     entries = getattr(block, "entries", None)
     if entries:
-        fn.entry_fns = [_runner(code, pcs, init, mem, links, lookup, count, pending, pc, labels[lab], -before)
+        fn.entry_fns = [_runner(code, pcs, befores, init, mem, links, lookup, count, pending, pc, labels[lab],
+                                -before)
                         for pc, lab, before in entries]
     return fn
 
@@ -170,15 +177,15 @@ _KIND.update({"getreg": "getreg", "setreg": "setreg", "insn_start": "insn", "ld"
               "goto_ptr": "goto_ptr", "exception": "exception"})
 
 
-def _runner(code, pcs, init, mem, links, lookup, count, pending, start, first, adjust):
+def _runner(code, pcs, befores, init, mem, links, lookup, count, pending, start, first, adjust):
     """The TB's function, entered at code[first] (instruction pc `start`).
     (It keeps no reference to the IR: the block is freed.  What it uses are
     its parameters' defaults, one tuple, rather than a closure's cells, one
     object each: thousands of these functions live at once, and the cyclic
     GC's full collections walk every object.)"""
 
-    def run(cpu, code=code, pcs=pcs, init=init, mem=mem, links=links, lookup=lookup, count=count,
-            pending=pending, start=start, first=first, adjust=adjust):
+    def run(cpu, code=code, pcs=pcs, befores=befores, init=init, mem=mem, links=links, lookup=lookup,
+            count=count, pending=pending, start=start, first=first, adjust=adjust):
         t = list(init)
         regs = cpu.regs
         pc = start
@@ -234,6 +241,8 @@ def _runner(code, pcs, init, mem, links, lookup, count, pending, start, first, a
             if e.pc is None:
                 e.pc = pc if pcs is None else pcs[i - 1]
             cpu.pc = e.pc
+            if count is not None and k != "exception":
+                count[0] += befores[i - 1]           # (the instructions before the faulting one ran)
             raise
 
     return run

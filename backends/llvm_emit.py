@@ -373,7 +373,7 @@ class Emitter:
         self.placed = set()
         self.exceptions = []          # (kind, pc, next_pc) by index
         self.intrinsics = set()
-        self.fault_from = []          # (llvm block, pc) pairs jumping to the fault exit
+        self.fault_from = []          # (llvm block, pc, instructions before it) jumping to the fault exit
         self.before = self.ninsns = 0  # guest instructions before the current one, and so far (block order)
         self.slow_from = []           # the same for the slow exit (slow_exits)
         self.cur = "start"
@@ -534,8 +534,17 @@ class Emitter:
             if origins:                  # (a shared exit, its pc a phi of where each jump came from)
                 self.lines.append(f"{name}:")
                 self.cur = name
-                phi = ", ".join(f"[{lit(pc, 64)}, %{b}]" for b, pc in origins)
+                phi = ", ".join(f"[{lit(o[1], 64)}, %{o[0]}]" for o in origins)
                 self.emit(f"%{name}.pc = phi i64 {phi}")
+                if name == "fault" and self.counting:
+                    # (the instructions before the faulting one: a slow exit's
+                    # own block counts them, a callback's fault here)
+                    phi = ", ".join(f"[{lit(o[2], 64)}, %{o[0]}]" for o in origins)
+                    v, w = self.fresh(), self.fresh()
+                    self.emit(f"%fault.n = phi i64 {phi}")
+                    self.emit(f"{v} = load i64, ptr %ic")
+                    self.emit(f"{w} = add i64 {v}, %fault.n")
+                    self.emit(f"store i64 {w}, ptr %ic")
                 self.exit(code, f"%{name}.pc")
         if self.exits:
             self.lines.extend(self.leave_block())
@@ -806,7 +815,7 @@ class Emitter:
         st, bad = self.ctx_load(CTX_STATUS), self.fresh()
         self.emit(f"{bad} = icmp ne i64 {st}, 0")
         ok = self.new_block("ok")
-        self.fault_from.append((self.cur, self.pc))
+        self.fault_from.append((self.cur, self.pc, self.before))
         self.likely(bad, ok, "fault", negate=True)
         self.block_start(ok)
         return r

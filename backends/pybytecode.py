@@ -13,7 +13,7 @@ opcodes (3.11 to 3.13) and computes the code's stack depth.
             return links[k]                   # goto_tb: the chained successor (or its stub)
         except BaseException as e:            # a fault mid-block: registers written so far
             r[10] = g10; ...                  # go back; the guest pc comes from the
-            fixup(e, pcs, cpu); raise         # traceback's line number = instruction index
+            fixup(e, pcs, cpu, ...); raise    # traceback's line number = instruction index
 
 * Registers stay in locals for the whole TB and are written back only at exits
   (those that may have been written on the way there: inside a loop, all the
@@ -70,18 +70,26 @@ _ARGS = ("cpu",)
 HOT_N = "hot_n"          # the free variable of the inline hotness countdown (count_event)
 
 
-def fixup(e, pcs, cpu, local, written):
+def fixup(e, pcs, cpu, local, written, count):
     """In a TB's exception handler: write back the register locals bound so far
-    (`local` = the TB's locals(); written = ((reg, local name), ...)) and give a
-    fault the pc of the faulting instruction."""
+    (`local` = the TB's locals(); written = ((reg, local name), ...)), give a
+    fault the pc of the faulting instruction and (stats: `count`) count the
+    instructions that ran before it (its line is its index in block order; an
+    exception op counted its own before it raised)."""
     regs = cpu.regs
     for g, name in written:
         if name in local:
             regs[g] = local[name]
     if isinstance(e, GuestFault):
+        tb = e.__traceback__
         if e.pc is None:
-            e.pc = pcs[e.__traceback__.tb_lineno]
+            e.pc = pcs[tb.tb_lineno]
         cpu.pc = e.pc
+        if count is not None and (tb.tb_next is None or tb.tb_next.tb_frame.f_code is not _RAISE_CODE):
+            count[0] += local.get("ic", 0) + tb.tb_lineno - 1
+
+
+_RAISE_CODE = raise_exception.__code__
 
 
 class Gen:
@@ -850,7 +858,8 @@ class Gen:
         self.e.callable_const(locals)
         self.e.call(0)
         self.e.const(tuple((g, f"g{g}") for g in self.written))
-        self.e.call(5)
+        self.e.const(self.ctx.counter)
+        self.e.call(6)
         self.e.pop()
         self.e.reraise()
         # entry: r = cpu.regs; g<n> = r[n] for the registers read before they are

@@ -189,7 +189,8 @@ class Emitter:
         self.free = list(reversed(POOL))
         self.slots_free = []
         self.nslots = 0
-        self.fault_labels = {}        # pc -> its fault stub's label
+        self.fault_labels = {}        # (pc, instructions before it) -> its fault stub's label
+        self.before = self.ninsns = 0  # guest instructions before the current one, and so far (block order)
         self.tails = {}               # "chain" / "exit" / "ret" -> label (made on first use)
         self.goto_n = -1
         self.fp = None                # x64_fp's lowering, when the TB computes FP natively
@@ -408,7 +409,7 @@ class Emitter:
             n = op.name
             if dead and n != "label":
                 if n == "insn_start":
-                    self.pc = op.consts[0]
+                    self.op_insn_start(op)
                 continue
             dead = False
             self.i = i
@@ -479,13 +480,13 @@ class Emitter:
         else:
             a.alu("cmp", mem(RAX), 0, I64)
         back = a.label()
-        pc = self.pc
-        a.jcc("le", self.later(lambda: (self.callback(E.CB_HOT, ("i", self.hot), ("i", 0), ("i", 0), pc),
+        pc, before = self.pc, self.before
+        a.jcc("le", self.later(lambda: (self.callback(E.CB_HOT, ("i", self.hot), ("i", 0), ("i", 0), pc, before),
                                         a.jmp(back))))
         a.bind(back)
 
     # --- callbacks -------------------------------------------------------------------
-    def callback(self, kind, x, y, z, pc=None):
+    def callback(self, kind, x, y, z, pc=None, before=None):
         """Call back into Python (see the overview): x, y, z are places (where());
         the result in RAX; a raised exception leaves by the fault exit."""
         a = self.a
@@ -503,9 +504,9 @@ class Emitter:
         if self.fp is not None:
             self.fp.clear()
         a.alu("cmp", ctxm(E.CTX_STATUS), 0, I64)
-        a.jcc("ne", self.fault(self.pc if pc is None else pc))
+        a.jcc("ne", self.fault(self.pc, self.before) if pc is None else self.fault(pc, before))
 
-    def mem_callback(self, kind, x, y, z, pc):
+    def mem_callback(self, kind, x, y, z, pc, before):
         """callback(kind, x, y, z, pc) of a slow memory access, through the
         TB's shared routine for kind and the constant arguments (mem_routine):
         the others stored, a call, the fault branch; the result in RAX."""
@@ -518,7 +519,7 @@ class Emitter:
         if r is None:
             r = self.tails[key] = self.later(lambda: self.mem_routine(kind, y, z))
         self.a.call(r)
-        self.a.jcc("ne", self.fault(pc))
+        self.a.jcc("ne", self.fault(pc, before))
 
     def mem_routine(self, kind, y, z):
         """The rest of callback() for kind, y (None: stored by the caller) and
@@ -543,16 +544,19 @@ class Emitter:
         a.alu("cmp", ctxm(E.CTX_STATUS), 0, I64)
         a.ret()
 
-    def fault(self, pc):
-        lb = self.fault_labels.get(pc)
+    def fault(self, pc, before):
+        """The fault exit of the instruction at pc, `before` instructions into
+        the TB in block order (which it counts, as an exit does)."""
+        lb = self.fault_labels.get((pc, before))
         if lb is None:
             def stub():
                 if self.fp is not None:
                     self.fp.collect()
+                self.add_ic(before)
                 self.a.mov_imm(RCX, pc)
                 self.a.mov_imm(RDX, E.EXIT_FAULT)
                 self.a.jmp(self.tail("exit"))
-            lb = self.fault_labels[pc] = self.later(stub)
+            lb = self.fault_labels[(pc, before)] = self.later(stub)
         return lb
 
     # --- exits -----------------------------------------------------------------------------
@@ -675,6 +679,7 @@ class Emitter:
     # --- control inside the TB ---------------------------------------------------------
     def op_insn_start(self, op):
         self.pc = op.consts[0]
+        self.before, self.ninsns = self.ninsns, self.ninsns + 1
 
     def op_label(self, op):
         lab = op.consts[0]
@@ -706,9 +711,10 @@ class Emitter:
         a.alu("sub", ctxm(E.CTX_BUDGET), 1, I64)
         a.jcc("l", self.later(out))
         if self.hot is not None:
-            was, self.pc = self.pc, pc
+            was = self.pc, self.before
+            self.pc, self.before = pc, before
             self.count_hot(n)
-            self.pc = was
+            self.pc, self.before = was
         return lb
 
     def forget(self):
@@ -1282,11 +1288,11 @@ class Emitter:
         place = self.where(x)
         r = self.define(t)
         done = a.label()
-        pc = self.pc
+        pc, before = self.pc, self.before
         kind = size | (int(bool(signed)) << 4)
 
         def slow():
-            self.mem_callback(E.CB_LOAD, place, ("i", kind), ("i", 0), pc)
+            self.mem_callback(E.CB_LOAD, place, ("i", kind), ("i", 0), pc, before)
             a.mov(r, RAX, w)
             a.jmp(done)
         n = min(size, w // 8)
@@ -1309,10 +1315,10 @@ class Emitter:
         addr = self.reg(x, RAX)
         pa, pv = self.where(x), self.where(v)
         done = a.label()
-        pc = self.pc
+        pc, before = self.pc, self.before
 
         def slow():
-            self.mem_callback(E.CB_STORE, pa, pv, ("i", size), pc)
+            self.mem_callback(E.CB_STORE, pa, pv, ("i", size), pc, before)
             a.jmp(done)
         self.check_access(op, addr, self.later(slow))
         c = None
