@@ -168,6 +168,24 @@ def test_auto_does_not_load_llvmlite_until_something_is_hot(guest_binaries, tmp_
     assert last == "0 []", r.stdout + r.stderr
 
 
+def _against_qemu(guest_binaries, name, args, cwd):
+    """-> run(pydbt options): guest program `name` run by pydbt with -stats=json,
+    its stdout checked against qemu's, -> its stats."""
+    binary = guest_binaries[name]
+    if isinstance(binary, guestprogs.BuildError):
+        pytest.fail(str(binary), pytrace=False)
+    q = guestprogs.run(guestprogs.qemu_argv(binary, args), env=_env(), cwd="/", timeout=TIMEOUT)
+    assert q.returncode == 0, q.describe()
+
+    def run(opts):
+        argv = [sys.executable, "-m", "pydbt", "run", *opts, "-stats=json", str(binary), *args]
+        r = guestprogs.run(argv, env=_env(), cwd=cwd, timeout=TIMEOUT)
+        assert r.returncode == 0, r.describe() + "\n" + r.stderr.decode(errors="replace")[-3000:]
+        assert r.stdout == q.stdout
+        return json.loads(r.stderr.decode().strip().splitlines()[-1])
+    return run
+
+
 def test_faulting_loads_leave_native_code_exactly(guest_binaries, tmp_path):
     """LLVM code loads with no check: loads from pages the guest cannot read
     (PROT_NONE, unmapped, a word across into one, addresses outside the space)
@@ -175,17 +193,7 @@ def test_faulting_loads_leave_native_code_exactly(guest_binaries, tmp_path):
     the guest's SIGSEGV handler sees qemu's si_addr, registers and pc, in every
     region (each hot in native code before its target goes away), LLVM's
     and the baseline's; and -stats counts the interpreter's instructions."""
-    binary = guest_binaries["fault_loads"]
-    if isinstance(binary, guestprogs.BuildError):
-        pytest.fail(str(binary), pytrace=False)
-    q = guestprogs.run(guestprogs.qemu_argv(binary, []), env=_env(), cwd="/", timeout=TIMEOUT)
-    assert q.returncode == 0, q.describe()
-    def run(opts):
-        argv = [sys.executable, "-m", "pydbt", "run", *opts, "-stats=json", str(binary)]
-        r = guestprogs.run(argv, env=_env(), cwd=tmp_path, timeout=TIMEOUT)
-        assert r.returncode == 0, r.describe() + "\n" + r.stderr.decode(errors="replace")[-3000:]
-        assert r.stdout == q.stdout
-        return json.loads(r.stderr.decode().strip().splitlines()[-1])
+    run = _against_qemu(guest_binaries, "fault_loads", [], tmp_path)
     want = run(["-backend", "interp"])
     llvm = run(["-backend", "llvm", "-jit-threshold", "5", "-sync-compile"])
     baseline = run(["-backend", "baseline"])
@@ -204,19 +212,7 @@ def test_slow_accesses_leave_native_code_exactly(guest_binaries, tmp_path, part)
     which runs alone on the interpreter: qemu's output, the interpreter's
     instruction count; a region leaving so again and again (every round here)
     is made again with callbacks."""
-    binary = guest_binaries["slow_access"]
-    if isinstance(binary, guestprogs.BuildError):
-        pytest.fail(str(binary), pytrace=False)
-    args = ["misaligned"] if part == "misaligned" else []
-    q = guestprogs.run(guestprogs.qemu_argv(binary, args), env=_env(), cwd="/", timeout=TIMEOUT)
-    assert q.returncode == 0, q.describe()
-
-    def run(opts):
-        argv = [sys.executable, "-m", "pydbt", "run", *opts, "-stats=json", str(binary), *args]
-        r = guestprogs.run(argv, env=_env(), cwd=tmp_path, timeout=TIMEOUT)
-        assert r.returncode == 0, r.describe() + "\n" + r.stderr.decode(errors="replace")[-3000:]
-        assert r.stdout == q.stdout
-        return json.loads(r.stderr.decode().strip().splitlines()[-1])
+    run = _against_qemu(guest_binaries, "slow_access", ["misaligned"] if part == "misaligned" else [], tmp_path)
     want = run(["-backend", "interp"])
     got = run(["-backend", "llvm", "-jit-threshold", "5", "-sync-compile"])
     assert got["native_slow_exits"] > 0 and got["regions_callbacks"] >= 1, got
