@@ -73,7 +73,7 @@ HOT_N = "hot_n"          # the free variable of the inline hotness countdown (co
 def fixup(e, pcs, cpu, local, written, count):
     """In a TB's exception handler: write back the register locals bound so far
     (`local` = the TB's locals(); written = ((reg, local name), ...)), give a
-    fault the pc of the faulting instruction and (stats: `count`) count the
+    fault the pc of the faulting instruction and (stats: `count`, else 0) count the
     instructions that ran before it (its line is its index in block order; an
     exception op counted its own before it raised)."""
     regs = cpu.regs
@@ -85,7 +85,7 @@ def fixup(e, pcs, cpu, local, written, count):
         if e.pc is None:
             e.pc = pcs[tb.tb_lineno]
         cpu.pc = e.pc
-        if count is not None and (tb.tb_next is None or tb.tb_next.tb_frame.f_code is not _RAISE_CODE):
+        if count and (tb.tb_next is None or tb.tb_next.tb_frame.f_code is not _RAISE_CODE):
             count[0] += local.get("ic", 0) + tb.tb_lineno - 1
 
 
@@ -858,7 +858,7 @@ class Gen:
         self.e.callable_const(locals)
         self.e.call(0)
         self.e.const(tuple((g, f"g{g}") for g in self.written))
-        self.e.const(self.ctx.counter)
+        self.e.const(self.ctx.counter if self.ctx.counter is not None else 0)    # (a None const is no argument)
         self.e.call(6)
         self.e.pop()
         self.e.reraise()
