@@ -1,18 +1,20 @@
 """Native code's fault table: a host SIGSEGV or SIGBUS at a known instruction
 goes on at that instruction's handler, in the same code.
 
-LLVM code loads guest memory without a check (llvm_emit's fault loads): a load
-is an `asm goto` whose only instruction may fault and whose other edge is the
-load's slow exit (it writes the registers back and leaves before the guest
-instruction, whose pc it names).  The compiler keeps the state at that edge
-what the exit needs, so when the load faults, going on at the exit's first
-instruction is exact: the engine then runs the guest instruction on the
-interpreter, which raises the guest's fault (or watches, or copies a shared
-file's page, whatever the checked path does).  Each such load leaves a pair
-(its offset, the exit's offset) in the object's `.pydbt_faults` section
-(llvm_cache.fault_entries); `add` enters them, at the code's addresses, in the
-process's table when the code is linked, `remove` takes them out when it is
-freed.
+Native code loads guest memory without a check (fault loads).  In LLVM code
+(llvm_emit) a load is an `asm goto` whose only instruction may fault and whose
+other edge is the load's slow exit (it writes the registers back and leaves
+before the guest instruction, whose pc it names).  The compiler keeps the
+state at that edge what the exit needs, so when the load faults, going on at
+the exit's first instruction is exact: the engine then runs the guest
+instruction on the interpreter, which raises the guest's fault (or copies a
+shared file's page past its end: SIGBUS, whatever the checked path does).  Each
+such load leaves a pair (its offset, the exit's offset) in the object's
+`.pydbt_faults` section (llvm_cache.fault_entries).  In baseline code
+(x64_emit) the handler is the load's slow path, the callback into
+GuestMemory, which the load left as it was.  `add_for` enters the pairs, at
+the code's addresses, in the process's table when the code is placed, and
+takes them out when it is freed.  (x86-64 hosts, as the native tiers.)
 
 The table is an open-addressing hash (linear probing) of host pc -> handler pc
 in a ctypes array: word 0 its mask, then pairs (key 0 empty, 1 a removed one);
