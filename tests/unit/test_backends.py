@@ -551,3 +551,25 @@ def test_tb_functions_take_only_cpu(prog):
     ids = {id(c) for c in code.co_consts}
     assert id(ctx.counter) in ids
     assert (id(ctx.links) in ids) == bool(ctx.links)
+
+
+@pytest.mark.parametrize("backend", NAMES)
+def test_a_fault_without_stats(backend, monkeypatch):
+    """No -stats (the context's counter None): a load that faults after an
+    instruction of its TB leaves the state it leaves when counting (the
+    bytecode JIT's fault handler once took the missing counter for a missing
+    constant: no TB compiled)."""
+    words = [0x00500593,                                   # addi a1, zero, 5
+             _load(3, 12, 10, 0),                          # ld a2, 0(a0): unmapped
+             0x00100073]                                   # ebreak
+    regs = [0] * 32
+    regs[10] = DATA + 0x2000
+    want = machine_state(backend, words, regs, [0] * 32, 0)
+    init = Ctx.__init__
+
+    def quiet(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.counter = None
+    monkeypatch.setattr(Ctx, "__init__", quiet)
+    assert want[0][0] == "fault" and want[1][11] == 5
+    assert machine_state(backend, words, regs, [0] * 32, 0) == want
