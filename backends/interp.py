@@ -59,7 +59,7 @@ def compile(block, ctx):
     code = []          # (kind, a, b, c, d)
     pcs = []           # code index -> its instruction's pc
     befores = []       # code index -> instructions before its instruction, in block order
-    seen = 0
+    before = seen = 0
     cur = block.pc
     goto_n = 0
     fixups = []
@@ -69,11 +69,11 @@ def compile(block, ctx):
         # (the commonest first: an instruction's start, a register read)
         if n == "insn_start":
             cur = op.consts[0]
-            seen += 1
+            before, seen = seen, seen + 1
             if not static_pc:
                 append(("insn", cur, None, None, None))
                 pcs.append(cur)
-                befores.append(seen - 1)
+                befores.append(before)
             continue
         if n == "getreg":
             o = op.outs[0].id
@@ -83,7 +83,7 @@ def compile(block, ctx):
                 init.append(0)
             append(("getreg", out, op.consts[0], None, None))
             pcs.append(cur)
-            befores.append(max(seen - 1, 0))
+            befores.append(before)
             continue
         ins = []
         for v in op.ins:
@@ -151,7 +151,7 @@ def compile(block, ctx):
         else:
             raise NotImplementedError(f"interp: op {n}")
         pcs.append(cur)
-        befores.append(max(seen - 1, 0))
+        befores.append(before)
     for i in fixups:
         k = code[i]
         code[i] = (k[0], labels[k[1]]) + k[2:]

@@ -68,8 +68,8 @@ Loads check nothing when the guest memory has its guard ranges and no watch
 goes on, through backends/faults.py's table, at its slow exit (LLVM) or its
 callback (baseline).  Callbacks from native code into Python
 (`NativeState.callback`): the checked memory path (GuestMemory.load/store)
-for any access the inline permission check refuses, and helpers (FP beyond llvm_fp.py's common cases, AMOs, LR/SC, CSRs;
-~0.3 us a call).  FP flags and the dynamic rounding mode live in ctx words (CTX_FFLAGS,
+for any access the inline permission check refuses, and helpers (FP beyond
+llvm_fp.py's common cases, AMOs, LR/SC, CSRs; ~0.3 us a call).  FP flags and the dynamic rounding mode live in ctx words (CTX_FFLAGS,
 CTX_FRM) while native code runs: copied from the CPU attributes the frontend
 names on entry and around every helper callback, back on exit.  An exception in
 a callback is kept and the TB leaves by its fault exit.

@@ -344,13 +344,19 @@ _SHDR = struct.Struct("<IIQQQQIIQQ")
 _SYM = struct.Struct("<IBBHQQ")
 
 
-def symbol_size(obj, name):
-    """The st_size of symbol `name` in a 64-bit little-endian ELF object, or None."""
+def _section_headers(obj):
+    """The section headers of a 64-bit little-endian ELF object, and the index
+    of its section names' table; ([], 0) for anything else."""
     if obj[:4] != b"\x7fELF" or obj[4] != 2 or obj[5] != 1:
-        return None
+        return [], 0
     e = _EHDR.unpack_from(obj)
     shoff, shentsize, shnum = e[6], e[11], e[12]
-    shdrs = [_SHDR.unpack_from(obj, shoff + i * shentsize) for i in range(shnum)]
+    return [_SHDR.unpack_from(obj, shoff + i * shentsize) for i in range(shnum)], e[13]
+
+
+def symbol_size(obj, name):
+    """The st_size of symbol `name` in a 64-bit little-endian ELF object, or None."""
+    shdrs, _ = _section_headers(obj)
     want = name.encode()
     for sh in shdrs:
         if sh[1] != 2:                          # SHT_SYMTAB
@@ -372,11 +378,9 @@ def fault_entries(obj):
     """The (offset of a load that may fault, offset of its handler) pairs of a
     64-bit little-endian ELF object's FAULTS_SECTION (llvm_emit's fault loads:
     offsets from the start of the function that has them), or []."""
-    if obj[:4] != b"\x7fELF" or obj[4] != 2 or obj[5] != 1:
+    shdrs, shstrndx = _section_headers(obj)
+    if not shdrs:
         return []
-    e = _EHDR.unpack_from(obj)
-    shoff, shentsize, shnum, shstrndx = e[6], e[11], e[12], e[13]
-    shdrs = [_SHDR.unpack_from(obj, shoff + i * shentsize) for i in range(shnum)]
     names = shdrs[shstrndx][4]
     for sh in shdrs:
         end = obj.find(b"\0", names + sh[0])
@@ -385,4 +389,3 @@ def fault_entries(obj):
             words = struct.unpack(f"<{len(raw) // 4}I", raw)
             return list(zip(words[0::2], words[1::2]))
     return []
-

@@ -1301,10 +1301,10 @@ class Emitter:
             # the load left as it was; see backends/faults.py)
             host = self.host(addr)
             self.fault_at.append((a.here(), self.later(slow)))
-            a.load(r, host, n, bool(signed) and 8 * n < w, w)
         else:
             self.check_access(op, addr, self.later(slow))
-            a.load(r, self.host(addr), n, bool(signed) and 8 * n < w, w)
+            host = self.host(addr)
+        a.load(r, host, n, bool(signed) and 8 * n < w, w)
         a.bind(done)
         self.commit(t, r)
 
