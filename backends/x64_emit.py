@@ -11,22 +11,33 @@ this one says what differs).
   in R12 throughout), every other register free but RBP, the exit code in RAX; entered
   from C through x64_runtime.enter, chained to by `jmp`.  On entry RSP
   is 8 mod 16; the TB's frame (FRAME: spill slots, 8 mod 16) makes it 0 for calls.
-* Guest registers live in ctx (CTX_REGS): `getreg` is a load, `setreg` a store,
-  in the IR's order, so the state is exact at every fault with nothing to
-  write back (the optimizer already forwarded registers inside the block).
-  Each exit ORs the TB's written registers into CTX_DIRTY (Python's readback).
-  Pins (pin_regs): up to MAX_PINS registers the TB reads inside loops (a
-  read inside k loops weighs LOOP_WEIGHT**k; the heaviest first) also live
-  in host registers taken from the pool, as many as leave it the most temps
-  alive at once (pressure: sha256's block function gets none), loaded at
-  each entry and written through (a setreg stores to ctx
-  too: ctx stays exact, exits and faults write nothing back, callbacks see
-  it).  A getreg of a pin is a register move, or nothing when its temp is
-  64-bit and the pin is not set while it lives (alias); a value set into a
-  pin is computed there (hint) when nothing until its setreg needs the
-  pin's old value.  Helpers never write guest registers (passes.py), so no
-  pin is reloaded after a callback.  (With perm, head_check, the one-compare
-  alignment check and loop alignment below: matmul_int's inner loop 46 -> 36
+* Guest registers live in ctx (CTX_REGS), but for the pins: `getreg` is a
+  load, `setreg` a store, in the IR's order (the optimizer already forwarded
+  registers inside the block).  Each exit ORs the TB's written registers
+  into CTX_DIRTY (Python's readback).
+  Pins (pin_regs): up to MAX_PINS registers the TB reads or writes inside
+  loops (an access inside k loops weighs LOOP_WEIGHT**k; the heaviest
+  first) live in host registers taken from the pool instead, as many as
+  leave it the most temps alive at once (pressure, a value set into a pin
+  counted as living there: sha256's block function gets none), loaded at
+  each entry and written back by the exits' shared tails (store_pins: the
+  ones the TB writes), as LLVM's code does: a loop's setregs are register
+  moves.  Whatever leaves the TB goes through those tails (faults from
+  callbacks too, and host faults at fault loads: their slow paths are
+  callbacks), and native code's callbacks never read guest registers (nor
+  do LLVM's SSA values live in ctx), so ctx need not be exact in between.
+  A getreg of a pin is a register move, or nothing when its temp is 64-bit
+  and the pin is not set while it lives (alias); a value set into a pin is
+  computed there (hint) when nothing until its setreg needs the pin's old
+  value: no read of it, no branch or label (the other path) and no op that
+  may fault (its exit would write the new value back before its
+  instruction: aarch64's post-index loads compute the new base first).
+  (Written through to ctx at every setreg until 2026-12-03: steady CPU,
+  -backend baseline, 3-5 reps interleaved, W/4 to W: intloop -24%, sieve
+  -8..-31%, matmul_int -11..-19%, sha256 -13%, quicksort -9%, crc32 -6%,
+  strings and vm unchanged.)  Helpers never write guest registers
+  (passes.py), so no pin is reloaded after a callback.  (With perm,
+  head_check, the one-compare alignment check and loop alignment below: matmul_int's inner loop 46 -> 36
   instructions, sieve's 24 -> 18; steady rate / qemu-riscv64's, cpu(big) -
   cpu(small), 3 reps interleaved with the old code and qemu, medians, on a
   loaded 2-core host (+-10%), two runs (6504a22; c25d4ad): matmul_int 0.60
@@ -125,10 +136,12 @@ _BITS = {"clz": "lzcnt", "ctz": "tzcnt", "popcnt": "popcnt"}
 CALL_INSNS = 1000
 # guest registers kept in host registers (Emitter.pin_regs): at most MAX_PINS,
 # each with a weight >= PIN_MIN, in these host registers (the pool's last)
-MAX_PINS = 7
+MAX_PINS = 8
 LOOP_WEIGHT = 8
 PIN_MIN = LOOP_WEIGHT
-PIN_REGS = POOL[::-1]
+# (not RSI: the exits' scratch, after the pins' last use but before the tails
+# write them back: goto_ptr's jump cache probe, an exit's hotness count)
+PIN_REGS = tuple(r for r in POOL[::-1] if r != RSI)
 # the permission table's address in a register (the first of PIN_REGS) when a
 # TB's checks weigh this much (as a pin's getregs)
 PERM_MIN = 3
@@ -579,11 +592,13 @@ class Emitter:
             lb = self.later(ret)
         elif kind == "exit":
             def exit_():
+                self.store_pins()
                 self.mark_dirty()
                 a.jmp(self.tail("ret"))
             lb = self.later(exit_)
         else:
             def chain():
+                self.store_pins()
                 self.mark_dirty()
                 a.test(RAX, RAX)
                 a.jcc("e", self.tail("ret"))
@@ -594,6 +609,12 @@ class Emitter:
             lb = self.later(chain)
         self.tails[kind] = lb
         return lb
+
+    def store_pins(self):
+        """(the tails) the pins the TB writes go back to ctx"""
+        for g, r in self.pins.items():
+            if self.dirty >> g & 1:
+                self.a.mov(_CTXM[E.CTX_REGS + g], r)
 
     def mark_dirty(self):
         d = self.dirty
@@ -786,11 +807,10 @@ class Emitter:
     # --- registers of the guest ---------------------------------------------------------
     def pin_regs(self, ops):
         """Choose the guest registers the TB keeps in host registers (pins),
-        written through: each setreg stores to ctx as well, so ctx is exact
-        everywhere (faults, exits, callbacks: nothing to write back) and a
-        getreg of a pin is a register move, or none (alias) when its temp is
-        64-bit and the register is not set while it lives.  The weight of a
-        register: its getregs, LOOP_WEIGHT ** (loops around it, up to 6) each
+        written back by the exits' tails (store_pins); a getreg of a pin is a
+        register move, or none (alias) when its temp is 64-bit and the
+        register is not set while it lives.  The weight of a register: its
+        getregs and setregs, LOOP_WEIGHT ** (loops around it, up to 6) each
         (a loop: from a label to a back-edge to it, or from the start to a
         jump to the start: a goto_tb, or a branch to a label that is one)."""
         at, loops, n, pc = {}, [], len(ops), self.block.pc
@@ -834,7 +854,9 @@ class Emitter:
                 g = op.consts[0]
                 weight[g] = weight.get(g, 0) + LOOP_WEIGHT ** min(d, 6)
             elif op.name == "setreg":
-                sets.setdefault(op.consts[0], []).append(i)
+                g = op.consts[0]
+                sets.setdefault(g, []).append(i)
+                weight[g] = weight.get(g, 0) + LOOP_WEIGHT ** min(d, 6)
         cands = sorted((g for g, w in weight.items() if w >= PIN_MIN), key=lambda g: -weight[g])[:MAX_PINS]
         perm = checks >= PERM_MIN and self.env["npages"] > 0
         if cands or perm:
@@ -876,7 +898,8 @@ class Emitter:
                     ok = busy.get(g, -1) <= j
                     for k in range(j + 1, i):
                         o = ops[k]
-                        if o.name in _JOINS or (o.name in ("getreg", "setreg") and o.consts[0] == g):
+                        if (o.name in _JOINS or ir.FLAGS[o.name] & ir.FAULT
+                                or (o.name in ("getreg", "setreg") and o.consts[0] == g)):
                             ok = False
                             break
                     nxt = next((k for k in sets[g] if k > i), n)
@@ -896,8 +919,15 @@ class Emitter:
         last = self.last
         ks = {g: k for k, g in enumerate(cands, 1)}
         deltas = [[0] * (n + 1) for _ in range(len(cands) + 1)]
+        # (a value set into a pin is mostly computed there: hint)
+        into = {}
+        for op in ops:
+            if op.name == "setreg" and op.consts[0] in ks and type(op.ins[0]) is not Const:
+                into.setdefault(op.ins[0].id, ks[op.consts[0]])
         for i, op in enumerate(ops):
             k = ks.get(op.consts[0], 0) if op.name == "getreg" else 0
+            if op.outs and not k:
+                k = into.get(op.outs[0].id, 0)
             dk = deltas[k]
             for t in op.outs:
                 end = last.get(t.id)
@@ -944,7 +974,6 @@ class Emitter:
         p = self.pins.get(op.consts[0])
         if p is not None:
             self.into(p, v)
-            self.a.mov(m, p)
             return
         if type(v) is Const:
             c = imm(v.value, I64)
