@@ -1,7 +1,9 @@
 """Native code's fault table: a host SIGSEGV or SIGBUS at a known instruction
 goes on at that instruction's handler, in the same code.
 
-Native code loads guest memory without a check (fault loads).  In LLVM code
+Native code loads and stores guest memory without a check (fault loads and
+stores: what follows says of loads holds for stores, whose exits leave before
+a store that did nothing, x86 stores being all or nothing).  In LLVM code
 (llvm_emit) a load is an `asm goto` whose only instruction may fault and whose
 other edge is the load's slow exit (it writes the registers back and leaves
 before the guest instruction, whose pc it names).  The compiler keeps the
@@ -26,7 +28,14 @@ default, faulthandler's, or the one pydbt set for the guest's handler:
 `take_back` keeps it there): a signal sent by a process (si_code <= 0) goes to
 its handler (a tail jump), is ignored, or (the default) is raised again after
 the old action is put back; a fault not native code's gets the old action put
-back, and the instruction faults again into it.  Python writes the table under
+back, and the instruction faults again into it; but first, a write (SIGSEGV,
+SEGV_ACCERR) into a page of the guest memory registered by `protect_writes`
+that the guest may write (its permission byte) is one into a page
+write-protected because translated code lies there, by code that is not native
+code's (Python's store racing the page's marking, another thread's checked
+native store): the handler makes the page writable, marks it (`written`) and
+returns, so the write goes again; the native tier drops the page's code
+(written_pages, at its next entry).  Python writes the table under
 a lock, each entry's handler before its key, and a grown table is filled before
 the root names it, so the handler (any thread, any time) reads a consistent one.
 
@@ -47,6 +56,9 @@ SIGNALS = (signal.SIGSEGV, signal.SIGBUS)
 _SA_SIGINFO, _SA_ONSTACK = 0x4, 0x08000000
 _UC_RIP = 168                  # offsetof(ucontext_t, uc_mcontext.gregs[REG_RIP]), x86-64 Linux
 _SI_CODE = 8                   # offsetof(siginfo_t, si_code)
+_SI_ADDR = 16                  # offsetof(siginfo_t, si_addr)
+_SEGV_ACCERR = 2
+_PAGE_W = 2                    # a permission byte's PROT_WRITE (runtime/memory.py)
 _HASH = 0x5BD1E995             # (multiplicative hashing: the product's bits 20.. index the table)
 _MIN_SIZE = 1024
 EMPTY, REMOVED = 0, 1
@@ -61,6 +73,10 @@ class _Sigaction(ctypes.Structure):
 _libc = ctypes.CDLL(None, use_errno=True)
 _lock = threading.Lock()
 _root = (ctypes.c_uint64 * 2)()                       # table address, faults sent on
+# the guest memory whose host pages are write-protected (protect_writes): host
+# address of its space, its end, its permission bytes, its `written` marks, and
+# a word set when one is marked (see written_pages)
+WRITES = (ctypes.c_uint64 * 5)()
 _old = (_Sigaction * (max(SIGNALS) + 1))()            # the actions before ours, by signal
 _ours = _Sigaction()
 _state = {"table": None, "used": 0, "owners": {}, "handler": None, "keep": []}
@@ -69,7 +85,7 @@ _state = {"table": None, "used": 0, "owners": {}, "handler": None, "keep": []}
 def _handler_code():
     """The SA_SIGINFO handler(sig, info, ucontext): rdi, rsi, rdx."""
     a = Asm()
-    sent, probe, found, restore, restored, done = (a.label() for _ in range(6))
+    sent, probe, found, restore, restored, done, other = (a.label() for _ in range(7))
     a.mov(RAX, mem(RSI, None, 1, _SI_CODE), w=32)
     a.test(RAX, RAX, w=32)
     a.jcc("le", sent)                                 # (sent by a process: not a fault)
@@ -86,7 +102,7 @@ def _handler_code():
     a.alu("cmp", mem(R10, RCX, 1, 8), R8)             # the key
     a.jcc("e", found)
     a.alu("cmp", mem(R10, RCX, 1, 8), EMPTY)
-    a.jcc("e", restore)                               # (not native code's: the old action, again)
+    a.jcc("e", other)                                 # (not native code's)
     a.alu("add", RAX, 1)
     a.jmp(probe)
     a.bind(found)
@@ -95,6 +111,43 @@ def _handler_code():
     a.mov(RCX, mem(R9, None, 1, 8))
     a.alu("add", RCX, 1)
     a.mov(mem(R9, None, 1, 8), RCX)
+    a.ret()
+    # other: a write into a page the guest may write, write-protected on the host
+    # because translated code lies there (protect_writes), by code not in the
+    # table (Python's, C's, a checked native store that raced the marking): the
+    # page is made writable, marked written (Python drops its translations:
+    # written_pages) and the write goes again; else the old action, again
+    a.bind(other)
+    a.alu("cmp", RDI, int(signal.SIGSEGV), w=32)
+    a.jcc("ne", restore)
+    a.alu("cmp", mem(RSI, None, 1, _SI_CODE), _SEGV_ACCERR, w=32)
+    a.jcc("ne", restore)
+    a.mov(R8, mem(RSI, None, 1, _SI_ADDR))
+    a.mov_imm(R9, ctypes.addressof(WRITES))
+    a.mov(RCX, mem(R9))
+    a.alu("cmp", R8, RCX)
+    a.jcc("b", restore)
+    a.alu("cmp", R8, mem(R9, None, 1, 8))
+    a.jcc("ae", restore)
+    a.alu("sub", R8, RCX)
+    a.shift("shr", R8, 12)                            # r8: the guest page
+    a.mov(RCX, mem(R9, None, 1, 16))
+    a.load(RAX, mem(RCX, R8, 1, 0), 1)
+    a.test(RAX, _PAGE_W, w=32)
+    a.jcc("e", restore)
+    a.mov(RCX, mem(R9, None, 1, 24))
+    a.mov_imm(RAX, 1)
+    a.mov(mem(RCX, R8, 1, 0), RAX, w=8)               # written[page] = 1, then the flag
+    a.mov(mem(R9, None, 1, 32), RAX)
+    a.mov(RDI, R8)
+    a.shift("shl", RDI, 12)
+    a.alu("add", RDI, mem(R9))
+    a.mov_imm(RSI, 4096)
+    a.mov_imm(RDX, 3, w=32)                           # PROT_READ | PROT_WRITE
+    a.alu("sub", RSP, 8)
+    a.mov_imm(RAX, ctypes.cast(_libc.mprotect, ctypes.c_void_p).value)
+    a.call(RAX)
+    a.alu("add", RSP, 8)
     a.ret()
     # sent: the old action's handler takes it (a tail jump: the same arguments),
     # nothing if ignored, death if the default (below)
@@ -153,7 +206,7 @@ def install():
             if _libc.sigaction(sig, ctypes.byref(_ours), ctypes.byref(_old[sig])) != 0:
                 raise OSError(ctypes.get_errno(), "sigaction")
         _state["handler"] = code
-        STATS.gauges["native_load_faults"] = faults_sent
+        STATS.gauges["native_host_faults"] = faults_sent
     for sig in SIGNALS:
         signals.claim_host_signal(sig, take_back)
 
@@ -168,6 +221,46 @@ def take_back(sig):
 
 def installed():
     return _state["handler"] is not None
+
+
+def protect_writes(base, space, perm, written):
+    """The guest memory at host address `base` (`space` bytes; `perm`, `written`:
+    ctypes byte arrays of a byte per page) has write-protected host pages where
+    translated code lies: a write there from code not in the table makes the
+    page writable and marks it in `written` (see the handler).  One memory at a
+    time (the process's guest memory)."""
+    install()
+    with _lock:
+        WRITES[0] = WRITES[1] = 0
+        WRITES[4] = 0
+        WRITES[2], WRITES[3] = ctypes.addressof(perm), ctypes.addressof(written)
+        WRITES[1] = base + space
+        WRITES[0] = base
+        _state["writes"] = (perm, written)       # (alive while the handler may read them)
+
+
+def unprotect_writes(written):
+    """(the memory goes) no write-protected pages there any more."""
+    with _lock:
+        if _state.get("writes") is not None and _state["writes"][1] is written:
+            WRITES[0] = WRITES[1] = 0
+            _state["writes"] = None
+
+
+def written_pages(written):
+    """The pages the handler made writable since the last call (their marks in
+    `written` cleared): [guest page number]."""
+    if not WRITES[4]:
+        return []
+    WRITES[4] = 0
+    raw = ctypes.string_at(written, ctypes.sizeof(written))
+    pages = []
+    i = raw.find(1)
+    while i >= 0:
+        written[i] = 0
+        pages.append(i)
+        i = raw.find(1, i + 1)
+    return pages
 
 
 def faults_sent():
@@ -224,7 +317,7 @@ def add(owner, pairs):
             table[2 + 2 * i] = handler
             table[1 + 2 * i] = pc
             owners[pc] = (handler, owner)
-    STATS.bump("native_fault_loads", len(pairs))
+    STATS.bump("native_fault_accesses", len(pairs))
 
 
 def add_for(code, base, pairs):

@@ -63,10 +63,12 @@ entry and loop back-edge, and calls back (CB_HOT) when it reaches 0 or below:
 its tiering.Hotness refills the word and may ask the engine to promote the TB;
 the code goes on.
 
-Loads check nothing when the guest memory has its guard ranges and no watch
-(`fault_loads`; llvm_emit's and x64_emit's): a load that faults on the host
-goes on, through backends/faults.py's table, at its slow exit (LLVM) or its
-callback (baseline).  Callbacks from native code into Python
+Loads and stores check nothing (a store but its range) when the guest memory
+has its guard ranges and no watch (`fault_loads`, `fault_stores`; llvm_emit's
+and x64_emit's; the guest memory's host pages then write-protected where the
+guest may not write or translated code lies: protect_writes): an access that
+faults on the host goes on, through backends/faults.py's table, at its slow
+exit (LLVM) or its callback (baseline).  Callbacks from native code into Python
 (`NativeState.callback`): the checked memory path (GuestMemory.load/store)
 for any access the inline permission check refuses, and helpers (FP beyond
 llvm_fp.py's common cases, AMOs, LR/SC, CSRs; ~0.3 us a call).  FP flags and the dynamic rounding mode live in ctx words (CTX_FFLAGS,
@@ -401,7 +403,8 @@ class NativeState:
             return self._baseline(nat, block, ctx)
         slow = nat.slow is not None and not getattr(block, "callbacks", False)
         em = E.Emitter(block, nat.fname, self.consts, ctx.counter is not None, level, hot=nat.hot is not None,
-                       slow_exits=slow, fault_loads=slow and self.fault_loads())
+                       slow_exits=slow, fault_loads=slow and self.fault_loads(),
+                       fault_stores=slow and self.fault_stores())
         nat.text = em.build()
         nat.exceptions = em.exceptions
         if em.fp is not None and self.fp_env is None:
@@ -429,6 +432,34 @@ class NativeState:
         mem.unchecked_loads = True
         return True
 
+    def fault_stores(self):
+        """May native code store to guest memory with no check either?  As
+        fault_loads, with the guest memory's host pages then writable only
+        where native code may store (runtime/memory.py's protect_writes: not
+        where the guest may not write, nor where translated code lies): a
+        store elsewhere faults on the host and goes on at its slow path, which
+        raises the guest's fault or drops the code it hits (and the page's
+        protection with it).  Other writes there (Python's, racing the
+        marking of a page) are the fault handler's: see faults.protect_writes
+        and `enter`, which drops the code of the pages it let them write."""
+        if not self.fault_loads():
+            return False
+        mem = self.mem
+        if not mem.protect_writes:
+            if mem.native_written is None:
+                mem.native_written = (ctypes.c_uint8 * len(mem.perm))()
+                weakref.finalize(mem, faults.unprotect_writes, mem.native_written)
+            faults.protect_writes(mem.host_base, mem.space, self._perm, mem.native_written)
+            mem.protect_for_stores()
+        return True
+
+    def _written(self):
+        """(enter) drop the code of the pages the fault handler made writable."""
+        marks = self.mem.native_written if self.mem is not None else None
+        if marks is not None:
+            for pg in faults.written_pages(marks):
+                self.mem.code_written(pg << 12, 1)
+
     def _baseline(self, nat, block, ctx):
         """prepare() at the baseline level: the machine code, by x64_emit."""
         nat.text = None
@@ -442,7 +473,8 @@ class NativeState:
                "npages": self.consts["npages"], "jc": self.symbols[E.SYM_JC], "jc_mask": self.jc_mask,
                "shim": self.shim.addr, "tb_id": nat.tb_id, "hot": hot, "helper_id": self.helper,
                "slots": ctypes.addressof(self.slots) + 8 * nat.slot0}
-        em = x64_emit.Emitter(block, env, ctx.counter is not None, hot is not None, self.fault_loads())
+        em = x64_emit.Emitter(block, env, ctx.counter is not None, hot is not None, self.fault_loads(),
+                              self.fault_stores())
         nat.blob, entries = em.build()
         nat.entries = entries                    # (pc, offset)
         nat.fault_pairs = em.fault_pairs
@@ -531,6 +563,8 @@ class NativeState:
         nc = _ctx(cpu)
         if self.dead:
             self._reclaim()
+        if faults.WRITES[4]:
+            self._written()
         # (inside before the test: a TB dropped after it, by another thread, is
         # then freed only once this entry returns)
         inside = self.inside

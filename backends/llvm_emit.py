@@ -50,6 +50,15 @@ Shape of the function:
   qemu_1s sizes): vm -33%, fib -28%, intloop -28%, matmul_int -22%, sieve -21%,
   strings -25%, quicksort -16%, crc32 -13%, sha256 -11%.  A watched page needs
   every load checked: with a watch, loads are checked as below.
+* stores, likewise (`fault_stores`, fault_store): an `asm goto` of the store
+  with its entry in FAULTS_SECTION, after one compare of the address with the
+  space's end (a store must never reach outside the guards: it would write
+  the host's memory; a load there only reads it); the host pages the guest
+  may not write, or that hold translated code (CODE), are read-only under
+  runtime/memory.py's protect_writes, so such a store faults on the host
+  and leaves by its slow exit: the interpreter then raises the guest's fault
+  or drops the code the store hits (which opens the page).  x86's stores do
+  all or nothing, so the exit's state is exact.
 * memory: `perm[a >> 12]` tested inline (load: R set, FILE and WATCH clear; store:
   W set, CODE, FILE and WATCH clear), then a plain host access at `mem_base + a`
   (`BASE(%reg)`, one instruction, when the base is a literal: bind_memory).
@@ -130,6 +139,7 @@ _LOAD_INSN = {(1, False): "movzbl $1, ${0:k}", (1, True): "movsbq $1, $0",
               (2, False): "movzwl $1, ${0:k}", (2, True): "movswq $1, $0",
               (4, False): "movl $1, ${0:k}", (4, True): "movslq $1, $0",
               (8, False): "movq $1, $0"}
+_STORE_INSN = {1: "movb $1, $0", 2: "movw $1, $0", 4: "movl $1, $0", 8: "movq $1, $0"}
 FAULTS_SECTION = ".pydbt_faults"
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -277,15 +287,15 @@ def entry_name(name, k):
     return f"{name}.e{k}"
 
 
-def plan_groups(ops, loads=True):
+def plan_groups(ops, loads=True, stores=True):
     """Accesses off one base value (`add base, const` or the base itself), in
     straight-line code (no label, helper call or exit between them) and within
     4 KiB of each other share one permission check, made at the first of them
     over the range they all touch: if it passes, none of them needs its own.
     When it fails each takes the checked path (exact, just slower).  ->
     {id(op): group}, a group being [base, lo, hi, loads?, stores?, its i1 once
-    emitted, number of accesses].  `loads` False: stores only (fault loads
-    check nothing)."""
+    emitted, number of accesses].  `loads` (`stores`) False: no load (store)
+    is checked (fault loads and stores)."""
     addr_of, open_, groups = {}, {}, {}
     for op in ops:
         n = op.name
@@ -293,7 +303,7 @@ def plan_groups(ops, loads=True):
                 not isinstance(op.ins[0], Const):
             c = op.ins[1].value
             addr_of[op.outs[0].id] = (op.ins[0], c - (1 << 64) if c >> 63 else c)
-        elif n == "st" or (n == "ld" and loads):
+        elif (n == "st" and stores) or (n == "ld" and loads):
             a = op.ins[0]
             size = op.consts[0]
             if isinstance(a, Const):
@@ -339,7 +349,7 @@ class Emitter:
     uses -> their values (the state's symbols and SYM_TB_* are the caller's)."""
 
     def __init__(self, block, name, consts, counting, level="full", hot=False, slow_exits=False,
-                 fault_loads=False):
+                 fault_loads=False, fault_stores=False):
         self.block = block
         # an access that fails its check leaves the TB (EXIT_SLOW, its pc) instead
         # of calling back (see memory)
@@ -347,6 +357,7 @@ class Emitter:
         # loads check nothing: one that faults on the host leaves by its slow exit
         # (fault_load; needs slow exits and a plain function name for its table)
         self.fault_loads = fault_loads and slow_exits and _PLAIN.fullmatch(name) is not None
+        self.fault_stores = fault_stores and self.fault_loads     # (the same, for stores: fault_store)
         self.hot = hot                # count the instructions run in the TB's word (count_hot)
         # the jump cache's reads (goto_ptr): atomic acquire loads; at the quick
         # level volatile ones, the same instructions on an x86-64 host (loads are
@@ -486,7 +497,7 @@ class Emitter:
         self.in_loop = self._loop_ops()
         self.homed = self._homed(ops)
         self.heads = self._heads()
-        self.groups = plan_groups(ops, loads=not self.fault_loads)
+        self.groups = plan_groups(ops, loads=not self.fault_loads, stores=not self.fault_stores)
         self.fp = llvm_fp.plan(self)
         body_start = len(self.lines)
         if self.hot:
@@ -1087,10 +1098,38 @@ class Emitter:
         else:
             self.emit(f"{out} = phi i64 [{v}, %{fast}], [{sv}, %{slow_end}]")
 
+    def fault_store(self, a, v, size):
+        """A store with no check but its range, as fault_load: an `asm goto` of
+        its one instruction, whose other edge is the slow exit before this
+        guest instruction (the store did nothing: x86 stores are all or
+        nothing).  Its address is compared with the space's end, as it is not
+        a load's: a store outside the guards would write the host's memory."""
+        go, fast, slow = self.new_block("stg"), self.new_block("stf"), self.new_block("sts")
+        inside = self.fresh()
+        self.emit(f"{inside} = icmp ult i64 {a}, {self.c['npages'] << PAGE_SHIFT}")
+        self.likely(inside, go, slow)
+        self.block_start(go)
+        hp = self.host(a)
+        ty = f"i{8 * size}"
+        if size < 8:
+            nv = self.fresh()
+            self.emit(f"{nv} = trunc i64 {v} to {ty}")
+            v = nv
+        fn = self.name
+        text = (f"1: {_STORE_INSN[size]}\\0A\\09.pushsection {FAULTS_SECTION},\\22\\22,@progbits\\0A\\09"
+                f".long 1b - {fn}, ${{2:l}} - {fn}\\0A\\09.popsection")
+        self.term(f'callbr void asm sideeffect "{text}", "=*m,r,!i"(ptr elementtype({ty}) {hp}, {ty} {v}) '
+                  f"to label %{fast} [label %{slow}]")
+        self.slow_exit(slow)
+        self.block_start(fast)
+
     def st(self, op):
         size = op.consts[0]
         a = self.val(op.ins[0])
         v = self.widen(op.ins[1])
+        if self.fault_stores:
+            self.fault_store(a, v, size)
+            return
         fast, slow, done = self.new_block("stf"), self.new_block("sts"), self.new_block("std")
         if self.branch_checked(op, a, fast, slow) and self.slow_exits:
             self.slow_exit(slow)

@@ -55,7 +55,11 @@ this one says what differs).
   the op) moves to a stack slot if the new temp is used sooner (evict: one
   store), else the new temp lives in a slot.  (sha256's main TB: 1093 -> 1076
   instructions, 125 -> 103 stack references; sha256 80000000 CPU 1.86 -> 1.66 s.)
-* Memory: accesses off one base in straight-line code share one check, made
+* Memory: with fault loads and stores (llvm_emit's; the common case: guard
+  ranges, no watch) a load is a plain host access whose host fault goes on at
+  its slow path (fault_at: backends/faults.py), a store the same after one
+  compare of its page number with npages (never outside the space).
+  Otherwise accesses off one base in straight-line code share one check, made
   at the first of them (llvm_emit's plan_groups):
   the range they all touch inside the space and the permission bytes of its
   first and last page (check_range, branches to the first access's slow
@@ -182,12 +186,14 @@ class Emitter:
     state's index).  build() -> (code, [(pc, offset) of each other entry]);
     `exceptions` after it: (kind, pc, next_pc) by index."""
 
-    def __init__(self, block, env, counting, hot, fault_loads=False):
+    def __init__(self, block, env, counting, hot, fault_loads=False, fault_stores=False):
         self.block = block
         self.env = env
-        # loads check nothing (llvm_emit's fault loads): a host fault at one goes
-        # on at its slow path (fault_pairs: offsets of each load and its path)
+        # loads (stores) check nothing (llvm_emit's fault loads and stores): a host
+        # fault at one goes on at its slow path (fault_pairs: offsets of each
+        # access and its path)
         self.fault_loads = fault_loads
+        self.fault_stores = fault_stores and fault_loads
         self.fault_at = []            # (offset of a load, its slow path's label)
         self.fault_pairs = []
         self.counting = counting
@@ -401,7 +407,8 @@ class Emitter:
         self.dirty = dirty
         self.pin_regs(ops)
         # (a lone access is checked alone)
-        self.groups = E.plan_groups(ops, loads=not self.fault_loads) if accesses > 1 else {}
+        self.groups = E.plan_groups(ops, loads=not self.fault_loads, stores=not self.fault_stores) \
+            if accesses > 1 else {}
         self.frame_at = []            # offsets of the frame's imm32s (patched at the end)
         self.fp = x64_fp.plan(self)
         self.enter_frame()
@@ -848,7 +855,7 @@ class Emitter:
         weight, sets, d, checks = {}, {}, 0, 0
         for i, op in enumerate(ops):
             d += depth[i]
-            if op.name == "ld" or op.name == "st":
+            if (op.name == "ld" and not self.fault_loads) or (op.name == "st" and not self.fault_stores):
                 checks += LOOP_WEIGHT ** min(d, 6)
             elif op.name == "getreg":
                 g = op.consts[0]
@@ -1349,15 +1356,29 @@ class Emitter:
         def slow():
             self.mem_callback(E.CB_STORE, pa, pv, ("i", size), pc, before)
             a.jmp(done)
-        self.check_access(op, addr, self.later(slow))
+        if not self.fault_stores:
+            self.check_access(op, addr, self.later(slow))
+        else:
+            # (no check but the range, as llvm_emit's fault_store: a host fault
+            # at the store goes on at its slow path; the store did nothing, x86
+            # stores being all or nothing)
+            lb = self.later(slow)
+            a.mov(RCX, addr)
+            a.shift("shr", RCX, E.PAGE_SHIFT)
+            a.alu("cmp", RCX, self.env["npages"], I64)
+            a.jcc("ae", lb)
         c = None
         if type(v) is Const:
             # (a constant as the store's immediate: 8 bytes from a sign-extended imm32)
             c = v.value & ((1 << (8 * size)) - 1) if size < 8 else imm(v.value, I64)
+        host = self.host(addr)
+        src = c if c is not None else self.reg(v, RCX)
+        if self.fault_stores:
+            self.fault_at.append((a.here(), lb))
         if c is not None:
-            a.mov_imm(self.host(addr), c, 8 * size)
+            a.mov_imm(host, c, 8 * size)
         else:
-            a.mov(self.host(addr), self.reg(v, RCX), 8 * size)
+            a.mov(host, src, 8 * size)
         a.bind(done)
 
     def op_mb(self, op):

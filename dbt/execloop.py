@@ -175,7 +175,25 @@ class Engine:
         with self.cache.lock:
             self.cache.add(tb)
             self._install_entries(tb)
+        if not self._decoded(block):
+            self.cache.invalidate(tb)
         return tb
+
+    def _decoded(self, block):
+        """Are the instructions the frontend decoded for block still there, now
+        that their pages are marked as code (cache.index)?  A write landing
+        between the decoding and the marking invalidated nothing (another
+        thread's, or one whose store raced its page's marking); the TB made from
+        the old bytes then goes (it may run once: as if the write came after)."""
+        words = getattr(block, "words", None)
+        if words is None:
+            return True
+        code_word = self.mem.code_word
+        for (a, size), w in zip(block.insns, words):
+            if code_word(a, size) != w:
+                STATS.bump("tbs_stale")
+                return False
+        return True
 
     # --- regions with other entries -----------------------------------------------------
     # A native region (of a backend that has `entries`) is also entered where
@@ -463,6 +481,9 @@ class Engine:
         block, new = self._block(old.pc, tier)
         job = self._prepare(backend, block, new)
         self.cache.index(new)                          # (a write to its code from now on drops it)
+        if not self._decoded(block):
+            self.cache.discard(new)
+            return old.fn
         old.promoting = True
         spent = time.perf_counter() - t0
         cpu = time.thread_time() - c0
@@ -533,6 +554,9 @@ class Engine:
             return
         job = self._prepare(backend, block, new)
         self.cache.index(new)                        # (a write to its code from now on drops it)
+        if not self._decoded(block):
+            self.cache.discard(new)
+            return
         try:
             fn = backend.finish(job)
         except Exception:                            # (as a failed compile in the thread: old stays)

@@ -51,7 +51,17 @@ a page the guest cannot access faults on the host, and the native fault
 handler (backends/faults.py) sends it to the load's slow exit.  Guard ranges
 around the space (PROT_NONE, reserved with it where the host allows:
 `native_guards`) make a load outside the space fault the same way, from 256
-MiB below it to 256 GiB past its end.
+MiB below it to 256 GiB past its end.  Once native code stores with no check
+either (`protect_writes`, set by the native tier's first such code:
+backends/llvm.py's fault_stores), a page is writable on the host only where
+the guest may write it and no translated code lies (CODE: marking a page as
+code write-protects it, unmarking opens it): Python's writes then go where
+the guest may write (the checked paths drop the code they hit first, which
+opens the page), into other pages through /proc/self/mem (poke, _copy_in),
+and `before_host_write` opens what the host kernel is to write (a syscall's
+buffer).  A write racing the marking of its page (another thread's, in a
+store's fast path) faults on the host: the fault handler opens the page and
+marks it, and the native tier drops its code (faults.written_pages).
 
 Watchpoints (gdb's Z2/Z3/Z4, `set_watches`): the pages holding a watched range
 are marked `WATCH` and lose their access-table entry (None), so every access to
@@ -151,19 +161,24 @@ _libc.mremap.restype = ctypes.c_void_p
 _libc.mremap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p]
 
 
-def host_prot(p):
+def host_prot(p, stores=False):
     """The host protection of a page whose permission byte is p: none where the
     guest has no access, else read and write (a shared file mapping's pages:
-    write only where the guest may, its file being maybe read-only)."""
+    write only where the guest may, its file being maybe read-only).  `stores`
+    (GuestMemory.protect_writes: native code stores with no check): write
+    only where the guest may and no translated code lies (CODE)."""
     if not p & (R | W | X):
         return PROT_NONE
+    if stores:
+        return R | (W if p & (W | CODE) == W else 0)
     if p & FILE:
         return R | (p & W)
     return R | W
 
 
-# permission byte -> its host protection (host_prot), and runs of one byte
-_HOST_PROT = bytes(host_prot(p) for p in range(256))
+# permission byte -> its host protection (host_prot), without and with
+# protect_writes; and runs of one byte
+_HOST_PROT = (bytes(host_prot(p) for p in range(256)), bytes(host_prot(p, True) for p in range(256)))
 _RUNS = re.compile(rb"(.)\1*", re.S)
 
 
@@ -262,6 +277,8 @@ class GuestMemory:
         self._ro, self._rw = PageViews(base, False), PageViews(base, True)
         self.host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
         self.unchecked_loads = False         # native code loads here with no check (see native_guards)
+        self.protect_writes = False          # host pages writable only where native code may store
+        self.native_written = None           # (backends/llvm.py's fault_stores: pages the fault handler opened)
         self.vmas = []                       # sorted, non-overlapping
         self.atomic_lock = threading.Lock()  # LR/SC and AMOs of all guest threads
         self.native_atomics = None           # host atomics for the Python tiers once native code exists
@@ -295,7 +312,7 @@ class GuestMemory:
                     self._host_copy(a, size, _U[size, False].pack(value & _MASK[size]))
                 else:
                     _U[size, False].pack_into(self.buf, a, value & _MASK[size])
-                self._code_written(a, size)
+                self.code_written(a, size)
                 return
             _U[size, False].pack_into(self.buf, a, value & _MASK[size])
         except (IndexError, OverflowError, struct.error):
@@ -312,6 +329,19 @@ class GuestMemory:
             return _U[2, False].unpack_from(self.buf, a)[0]
         except (IndexError, OverflowError):
             raise segv(a, False) from None
+
+    def code_word(self, a, size):
+        """The `size` bytes at a as an unsigned little-endian number, if they are
+        executable (no fault, no watch), else None: what a fetch finds there now."""
+        try:
+            first, last = self.perm[a >> PAGE_SHIFT], self.perm[(a + size - 1) >> PAGE_SHIFT]
+            if not first & last & X or a < 0:
+                return None
+            if (first | last) & FILE:
+                return int.from_bytes(self._host_copy(a, size), "little")
+            return int.from_bytes(self.buf[a:a + size], "little")
+        except (IndexError, GuestFault):
+            return None
 
     def check(self, a, size, store):
         """The checked path's tests of a guest access, without the access:
@@ -342,7 +372,7 @@ class GuestMemory:
                     self.on_code_write(pg)
         return shared
 
-    def _code_written(self, a, n):
+    def code_written(self, a, n):
         """After a write landed: _check invalidated the code it hit before it
         did, and another thread (native code runs without the GIL) may have
         translated the old bytes again meanwhile; that code goes too."""
@@ -408,7 +438,7 @@ class GuestMemory:
             self._host_copy(a, len(data), data)
         else:
             self.buf[a:a + len(data)] = data
-        self._code_written(a, len(data))
+        self.code_written(a, len(data))
 
     def read_cstr(self, a, limit=1 << 16):
         out = bytearray()
@@ -432,7 +462,7 @@ class GuestMemory:
                 if self.perm[pg] & CODE:
                     self.on_code_write(pg)
         pages = self.perm[a >> PAGE_SHIFT:((a + len(data) - 1) >> PAGE_SHIFT) + 1]
-        if any(host_prot(p) == PROT_NONE for p in pages):
+        if any(not self.host_prot(p) & W for p in pages):
             try:
                 fd = os.open(PROC_MEM_WRITES, os.O_RDWR | os.O_CLOEXEC)
                 try:
@@ -487,13 +517,40 @@ class GuestMemory:
         return self._rw if p & (W | CODE) == W else self._ro
 
     def _set_code(self, page, code):
+        was = self.perm[page]
         if code:
             self.perm[page] |= CODE
         else:
             self.perm[page] &= ~CODE
         self.pages[page] = self._views(self.perm[page])
+        if self.protect_writes and was != self.perm[page]:
+            self._host_protect(page << PAGE_SHIFT, (page + 1) << PAGE_SHIFT)
 
     # --- host protections (see host_prot) ---------------------------------------
+    def host_prot(self, p):
+        """The host protection of a page with permission byte p, now."""
+        return _HOST_PROT[self.protect_writes][p]
+
+    def protect_for_stores(self):
+        """From now on host pages are writable only where native code may
+        store with no check (host_prot's `stores`): not where the guest may
+        not write nor where translated code lies.  A store there from native
+        code faults on the host (backends/faults.py); Python's writes make the
+        pages writable first (the checked paths invalidate the code they hit,
+        which unmarks its pages; poke goes through /proc/self/mem;
+        `before_host_write` before the host kernel writes)."""
+        with self.map_lock:
+            if not self.protect_writes:
+                self.protect_writes = True
+                for v in self.vmas:              # (unmapped pages stay as they are: none)
+                    self._host_protect(v.start, v.end)
+
+    def before_host_write(self, a, n):
+        """The host kernel is about to write [a, a+n) (pages the guest may
+        write): the translations there go, and with them the pages' write
+        protection (protect_writes)."""
+        if n > 0 and self.protect_writes:
+            self.code_written(a, n)
     def _mprotect(self, start, end, prot):
         if _libc.mprotect(self.host_base + start, end - start, prot) != 0:
             e = ctypes.get_errno()
@@ -503,7 +560,7 @@ class GuestMemory:
         """Give the host pages of [start, end) the protection their permission
         bytes ask for (host_prot), one mprotect per run of equal protection."""
         first = start >> PAGE_SHIFT
-        classes = self.perm[first:end >> PAGE_SHIFT].translate(_HOST_PROT)
+        classes = self.perm[first:end >> PAGE_SHIFT].translate(_HOST_PROT[self.protect_writes])
         for run in _RUNS.finditer(classes):
             s, e = first + run.start(), first + run.end()
             self._mprotect(s << PAGE_SHIFT, e << PAGE_SHIFT, classes[run.start()])
@@ -635,6 +692,7 @@ class GuestMemory:
         """An empty address space (execve): every page fresh and unmapped, no vmas."""
         self._fresh(0, self.space)
         self._mprotect(0, self.space, PROT_NONE)
+        self.protect_writes = False
         npages = self.space >> PAGE_SHIFT
         self.perm[:] = bytes(npages)
         self.pages[:npages] = [None] * npages

@@ -107,7 +107,9 @@ def path_arg(proc, addr, follow=True):
 
 
 def span(mem, addr, n, need):
-    """How many bytes from `addr` (at most n) are mapped with permission `need`."""
+    """How many bytes from `addr` (at most n) are mapped with permission `need`
+    (W: made writable on the host for the host kernel's write, see
+    GuestMemory.before_host_write)."""
     if n <= 0:
         return 0
     end = addr + n
@@ -120,7 +122,10 @@ def span(mem, addr, n, need):
         got = v.end
         if got >= end:
             break
-    return min(got, end) - addr
+    n = min(got, end) - addr
+    if need & W:
+        mem.before_host_write(addr, n)
+    return n
 
 
 # Pointers handed to the host kernel in place of a guest buffer it must not

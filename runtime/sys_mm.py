@@ -189,9 +189,10 @@ def _mmap(proc, addr, length, prot, flags, fd, offset):
 def _copy_in(mem, fd, start, length, offset, prot):
     """Read up to `length` file bytes at `offset` into fresh guest pages at `start`,
     straight into guest memory (no host buffer the size of the mapping); into
-    pages the guest cannot access (their host pages neither: memory.host_prot)
-    by a buffer and poke."""
-    if not prot & (R | W | X):
+    pages the host does not let us write (the guest cannot access them, or
+    not write them under protect_writes: GuestMemory.host_prot) by a buffer
+    and poke."""
+    if not mem.host_prot(prot & (R | W | X)) & W:
         done = 0
         while done < length:
             data = os.pread(fd, min(length - done, 1 << 20), offset + done)

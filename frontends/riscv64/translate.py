@@ -209,6 +209,7 @@ def _plain(mem, pc, max_insns):
     ctx = Ctx(b)                 # (ctx.known None: a branch's registers matter in a superblock only)
     ops = block.ops
     insns = block.insns = []
+    words = block.words = []     # (each instruction's encoding: the engine's check, execloop._decoded)
     pages = set()
     bounds = []                  # bounds[k]: where instruction k's ops begin
     fetch16 = mem.fetch16
@@ -241,6 +242,7 @@ def _plain(mem, pc, max_insns):
         n += 1
         block.ninsns = n
         insns.append((a, size))
+        words.append(word)
         lift = trans.get(insn.name) if insn is not None else None
         if lift is None:
             b.exception("illegal", a, a, n - 1)
@@ -286,6 +288,7 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
     b = Builder(block)
     ctx = Ctx(b)
     block.insns = []             # (address, size) of every instruction lifted
+    block.words = []             # (its encoding: the engine's check, execloop._decoded)
     pages = set()
     seen = set()                 # pcs in the block
     copy = set()                 # pcs in the current copy (see CALL_COPIES)
@@ -385,6 +388,7 @@ def translate(mem, pc, max_insns=512, superblock=True, profile=None):
         heads.pop(a, None)       # (a copy's back-edges get labels of their own)
         block.ninsns += 1
         block.insns.append((a, size))
+        block.words.append(word)
         seen.add(a)
         copy.add(a)
         if insn is None or insn.name not in TRANS:

@@ -120,6 +120,9 @@ PROGRAMS: dict[str, Program] = {
                                "loads/stores, stores beside code being run"),
         _p("fault_loads", what="loads that fault in a hot loop (PROT_NONE, unmapped, across a page, "
                                "outside the space): SIGSEGV with exact si_addr, registers and pc"),
+        _p("fault_stores", what="stores that fault in a hot loop (read-only, PROT_NONE, unmapped, across a "
+                                "page, outside the space; into code run next): SIGSEGV with exact si_addr, "
+                                "registers and pc, nothing written"),
         _p("smc", what="self-modifying code: patch + fence.i / clear_cache / mprotect"),
         _p("hostile_jump", what="jal/jalr to an unmapped or non-executable page: the fault is at the target, ra written"),
         _p("hostile_kill", what="kill(getpid(), sig) / raise(sig) with the default action: die, ignore or stop"),

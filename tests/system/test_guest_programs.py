@@ -86,6 +86,8 @@ CASES = [
     Case("signals", "signals", exit=7, stdout_has=(b"signals done",)),
     Case("slow_access", "slow_access", stdout_has=(b"misaligned: ", b"code page: ")),
     Case("fault_loads", "fault_loads", stdout_has=(b"protnone: faults=120", b"far: faults=300", b"file: 7f ELF")),
+    Case("fault_stores", "fault_stores", stdout_has=(b"readonly: faults=120", b"above: faults=300",
+                                                     b"self-modifying: ")),
     Case("smc", "smc", stdout_has=(b"fence.i: first=42 second=1234", b"compressed: 13 5")),
     Case("hostile_jump", "hostile_jump", args=("jalr", "noexec", "handler", "60"),
          stdout_has=(b"pc=P+0x1000 ra=P+0x4", b"faults=60")),

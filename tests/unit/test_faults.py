@@ -173,3 +173,74 @@ print(json.dumps(got))
         ["none"], ["none", "rw", "none", "none", "rw", "none"], ["rw", "none"], ["hidden", "too", "abc"],
         ["none"], [True, True],
         ["none"], ["none"]]
+
+
+def test_host_pages_writable_only_where_native_code_may_store():
+    """protect_writes: a page the guest may only read, or holding translated
+    code, is read-only on the host; Python's writes still land (a checked
+    store drops the code it hits and the page's protection with it; poke
+    writes through /proc/self/mem; before_host_write before the kernel's)"""
+    out = run_py(HOST_PROTS + """
+from pydbt.runtime.memory import GuestMemory, R, W, X, PAGE
+m = GuestMemory(space=1 << 26)
+base = 0x100000
+m.map(base, 4 * PAGE, R | W | X)
+m.protect(base + PAGE, PAGE, R)
+dropped = []
+m.on_code_write = lambda pg: (dropped.append(pg - (base >> 12)), m.unmark_code(pg))
+m.mark_code((base >> 12) + 2)
+m.mark_code((base >> 12) + 3)
+got = [host_prots(m, base, base + 4 * PAGE)]
+m.protect_for_stores()
+got.append(host_prots(m, base, base + 4 * PAGE))
+m.store(base + 2 * PAGE + 8, 0x41, 1)           # (the checked path: the code goes, the page opens)
+m.poke(base + PAGE, b"ro")                      # (a page the guest may only read)
+m.before_host_write(base + 3 * PAGE, 16)
+got.append(host_prots(m, base, base + 4 * PAGE))
+got.append([dropped, m.read(base + PAGE, 2).decode(), m.read(base + 2 * PAGE + 8, 1).decode()])
+m.mark_code((base >> 12) + 3)
+got.append(host_prots(m, base + 3 * PAGE, base + 4 * PAGE))
+m.reset()
+got.append(m.protect_writes)
+print(json.dumps(got))
+""")
+    assert json.loads(out.stdout) == [
+        ["rw", "rw", "rw", "rw"], ["rw", "r", "r", "r"], ["rw", "r", "rw", "rw"], [[2, 3], "ro", "A"],
+        ["r"], False]
+
+
+WRITER = HOST_PROTS + """
+from pydbt.runtime.memory import GuestMemory, R, W, X, PAGE
+m = GuestMemory(space=1 << 26)
+base = 0x100000
+m.map(base, 2 * PAGE, R | W | X)
+m.protect(base + PAGE, PAGE, R)
+perm = (ctypes.c_char * len(m.perm)).from_buffer(m.perm)
+marks = (ctypes.c_uint8 * len(m.perm))()
+faults.protect_writes(m.host_base, m.space, perm, marks)
+m.mark_code(base >> 12)
+m.protect_for_stores()
+"""
+
+
+def test_a_write_into_a_code_page_by_other_code_opens_it():
+    """(the handler) a write that is not native code's into a page the guest
+    may write, write-protected because translated code lies there (another
+    thread marked it meanwhile), makes the page writable, goes again, and
+    leaves the page for written_pages (the engine drops its code)"""
+    out = run_py(WRITER + """
+before = host_prots(m, base, base + PAGE)
+ctypes.memmove(m.host_base + base + 100, b"xyz", 3)
+print(json.dumps([before, host_prots(m, base, base + PAGE), m.read(base + 100, 3).decode(),
+                  [p - (base >> 12) for p in faults.written_pages(marks)], faults.written_pages(marks)]))
+""")
+    assert json.loads(out.stdout) == [["r"], ["rw"], "xyz", [0], []]
+
+
+def test_a_write_into_a_page_the_guest_may_only_read_still_kills():
+    """(the handler) a page the guest may not write: the fault is no write
+    into code, the action before gets it (death by SIGSEGV)"""
+    run_py(WRITER + """
+ctypes.memmove(m.host_base + base + PAGE + 8, b"no", 2)
+print("written")
+""", expect_rc=-signal.SIGSEGV)

@@ -27,10 +27,27 @@ pytestmark = pytest.mark.skipif(baseline.unsupported() is not None, reason="no x
 
 
 
-def _asm(words):
+def _checked(monkeypatch, checked):
+    """native accesses checked inline (as without guard ranges) if `checked`"""
+    if checked:
+        from pydbt.backends import llvm
+        monkeypatch.setattr(llvm.NativeState, "fault_loads", lambda self: False)
+
+
+def _asm(words, checked=False):
+    """The baseline code of words; `checked`: as where native accesses are
+    checked inline (no guard ranges, a watch): else loads and stores are
+    fault accesses"""
+    from pydbt.backends import llvm
     blk = translate(GuestMemoryWith(words), CODE, 64)
     optimize(blk)
-    fn = get_backend("baseline").compile(blk, Ctx(blk, GuestMemoryWith(words), None))
+    unchecked = llvm.NativeState.fault_loads
+    if checked:
+        llvm.NativeState.fault_loads = lambda self: False
+    try:
+        fn = get_backend("baseline").compile(blk, Ctx(blk, GuestMemoryWith(words), None))
+    finally:
+        llvm.NativeState.fault_loads = unchecked
     return baseline.disassemble(fn)
 
 
@@ -38,7 +55,7 @@ def test_one_check_for_a_group():
     """six accesses off a0: one range check (its two permission bytes), then
     one compare of the group's answer each; one callback routine per kind of
     access"""
-    code = _asm(GROUP)
+    code = _asm(GROUP, checked=True)
     assert code.count("movzx ecx, byte ptr [") == 2, code
     # the shim, called from the TB's slow-path routines only: one per kind of
     # access (ld, lw, lbu; sd, sw), not one per access
@@ -48,10 +65,13 @@ def test_one_check_for_a_group():
 @pytest.mark.parametrize("base", [DATA + 8, DATA + 0x1000 - 16, DATA + 0x1000 - 8, DATA + 0x1000 + 8,
                                   DATA + 0x1000 - 12, DATA + 0x2000 - 16, DATA + 0x2000, DATA + 0x2000 - 24,
                                   CODE + 0x100, 8, M64 - 3])
-def test_group_answers_as_the_interpreter(base):
+@pytest.mark.parametrize("checked", [False, True])
+def test_group_answers_as_the_interpreter(base, checked, monkeypatch):
     """inside a page, across a writable into the read-only page (the stores
     must fault exactly), off the end of the data, into the code page
-    (stores there: the callback), near 0 and wrapping"""
+    (stores there: the callback), near 0 and wrapping; checked inline
+    (groups) or not (fault accesses)"""
+    _checked(monkeypatch, checked)
     regs = [0] * 32
     regs[10], regs[11], regs[13] = base, 0x1122334455667788, 0xdeadbeef
     want = machine_state("interp", GROUP, regs, [0] * 32, 0)
@@ -108,14 +128,17 @@ RMW = [_load(3, 12, 10, 0),          # ld a2, 0(a0)
 def test_one_page_check_when_an_access_covers_its_group():
     """a load and a store of one doubleword: the group's check is the load's
     own (aligned: one page, one permission byte)"""
-    code = _asm(RMW)
+    code = _asm(RMW, checked=True)
     assert code.count("movzx ecx, byte ptr [") == 1, code
 
 
 @pytest.mark.parametrize("base", [DATA + 8, DATA + 4, DATA + 0xffc, DATA + 0x1000, DATA + 0x2000, CODE + 8, 0])
-def test_covered_group_answers_as_the_interpreter(base):
+@pytest.mark.parametrize("checked", [False, True])
+def test_covered_group_answers_as_the_interpreter(base, checked, monkeypatch):
     """aligned, misaligned (the callback, across a page too), read-only (the
-    store faults after the load), unmapped, the code page"""
+    store faults after the load), unmapped, the code page; checked inline
+    (groups) or not (fault accesses)"""
+    _checked(monkeypatch, checked)
     regs = [0] * 32
     regs[10] = base
     want = machine_state("interp", RMW, regs, [0] * 32, 0)
@@ -256,8 +279,8 @@ def test_loop_without_counting(monkeypatch, budget, a0, a1, a5):
     from pydbt.backends import x64_emit
     init = x64_emit.Emitter.__init__
 
-    def quiet(self, block, env, counting, hot, fault_loads=False):
-        init(self, block, env, False, hot, fault_loads)
+    def quiet(self, block, env, counting, hot, *unchecked):
+        init(self, block, env, False, hot, *unchecked)
     monkeypatch.setattr(x64_emit.Emitter, "__init__", quiet)
     regs = [0] * 32
     regs[10], regs[11], regs[13], regs[15] = a0, a1, 5, a5
