@@ -330,16 +330,28 @@ class GuestMemory:
         except (IndexError, OverflowError):
             raise segv(a, False) from None
 
-    def code_word(self, a, size):
-        """The `size` bytes at a as an unsigned little-endian number, if they are
-        executable (no fault, no watch), else None: what a fetch finds there now."""
+    def holds(self, pages, insns, words):
+        """Do the instructions insns ((address, size), in `pages`) still hold
+        `words` (their encodings, little-endian), and may they still run?"""
+        perm = self.perm
         try:
-            first, last = self.perm[a >> PAGE_SHIFT], self.perm[(a + size - 1) >> PAGE_SHIFT]
+            if any(perm[pg] & (X | FILE) != X for pg in pages):
+                return all(self._fetch(a, n) == w for (a, n), w in zip(insns, words))
+        except IndexError:
+            return False
+        buf, number = self.buf, int.from_bytes
+        for (a, n), w in zip(insns, words):
+            if number(buf[a:a + n], "little") != w:
+                return False
+        return True
+
+    def _fetch(self, a, n):
+        """(holds) the n bytes at a as a number, or None if not executable"""
+        try:
+            first, last = self.perm[a >> PAGE_SHIFT], self.perm[(a + n - 1) >> PAGE_SHIFT]
             if not first & last & X or a < 0:
                 return None
-            if (first | last) & FILE:
-                return int.from_bytes(self._host_copy(a, size), "little")
-            return int.from_bytes(self.buf[a:a + size], "little")
+            return int.from_bytes(self._host_copy(a, n) if (first | last) & FILE else self.buf[a:a + n], "little")
         except (IndexError, GuestFault):
             return None
 

@@ -186,14 +186,19 @@ def _against_qemu(guest_binaries, name, args, cwd):
     return run
 
 
-def test_faulting_loads_leave_native_code_exactly(guest_binaries, tmp_path):
-    """LLVM code loads with no check: loads from pages the guest cannot read
-    (PROT_NONE, unmapped, a word across into one, addresses outside the space)
-    fault on the host, and the fault table sends each to its load's slow exit;
-    the guest's SIGSEGV handler sees qemu's si_addr, registers and pc, in every
-    region (each hot in native code before its target goes away), LLVM's
-    and the baseline's; and -stats counts the interpreter's instructions."""
-    run = _against_qemu(guest_binaries, "fault_loads", [], tmp_path)
+@pytest.mark.parametrize("prog", ["fault_loads", "fault_stores"])
+def test_faulting_accesses_leave_native_code_exactly(guest_binaries, tmp_path, prog):
+    """LLVM's and the baseline's code loads and stores with no check: loads
+    from pages the guest cannot read (PROT_NONE, unmapped, a word across into
+    one, addresses outside the space), stores into pages it may not write
+    (read-only too) fault on the host, and the fault table sends each to its
+    access's slow exit; the guest's SIGSEGV handler sees qemu's si_addr,
+    registers and pc (and memory: nothing of a faulting store written), in
+    every region (each hot in native code before its target goes away); a
+    store into the page of code run next (host read-only: translated code
+    lies there) drops that code; -stats counts the interpreter's
+    instructions."""
+    run = _against_qemu(guest_binaries, prog, [], tmp_path)
     want = run(["-backend", "interp"])
     llvm = run(["-backend", "llvm", "-jit-threshold", "5", "-sync-compile"])
     baseline = run(["-backend", "baseline"])
@@ -203,24 +208,6 @@ def test_faulting_loads_leave_native_code_exactly(guest_binaries, tmp_path):
         # (six regions, each faulting: LLVM's until it is made again with callbacks)
         assert got["native_host_faults"] >= 6 * 50, got
     assert llvm["regions_callbacks"] >= 6, llvm
-
-
-def test_faulting_stores_leave_native_code_exactly(guest_binaries, tmp_path):
-    """LLVM's and the baseline's code store with no check either: stores into
-    pages the guest may not write (read-only, PROT_NONE, unmapped, a word
-    across into one, addresses outside the space) fault on the host and go on
-    at their slow exits: qemu's si_addr, registers, pc and memory (nothing of
-    a faulting store written); a store into the page of code run next (host
-    read-only: translated code lies there) drops that code; -stats counts the
-    interpreter's instructions."""
-    run = _against_qemu(guest_binaries, "fault_stores", [], tmp_path)
-    want = run(["-backend", "interp"])
-    llvm = run(["-backend", "llvm", "-jit-threshold", "5", "-sync-compile"])
-    baseline = run(["-backend", "baseline"])
-    for got in (llvm, baseline):
-        assert got["guest_insns"] == want["guest_insns"], (got, want)
-        # (six regions, each faulting: LLVM's until it is made again with callbacks)
-        assert got["native_host_faults"] >= 6 * 50, got
 
 
 @pytest.mark.parametrize("part", ["misaligned", "all"])
