@@ -73,10 +73,15 @@ CHUNK = 256            # the largest countdown in a Hotness cell (CPython's cach
 # has no time to use costs it at most about 1/PAYBACK of what the block took.
 PAYBACK = 2.0
 INSN_COST = 50e-9      # seconds per guest instruction on the bytecode JIT (13-30 M/s of CPU here)
-NATIVE_INSN_COST = 0.8e-9  # the same in native code that counts its own (baseline, quick LLVM code:
+NATIVE_INSN_COST = 0.4e-9  # the same in native code that counts its own (baseline, quick LLVM code:
                        # -backend llvm-quick's steady state, 2026-12-02: sha256 0.3 ns, vm 0.75,
                        # strings 0.8, quicksort 1.0; optimized code 0.13, 0.22, 0.5, 0.58).  An
-                       # exchange rate more than a speed: 0.4 and 1.6 both lost (session 12)
+                       # exchange rate more than a speed: 0.4 and 1.6 both lost (session 12), 0.5
+                       # to 1.2 were even (session 15); 0.8 -> 0.4 once the baseline's pins were
+                       # written back and its stores unchecked (2026-12-03, steady CPU -backend
+                       # auto W/4 to W, 2 reps interleaved: vm -31%, sha256 -18%, strings -15%,
+                       # intloop -20%, crc32 -4%, quicksort +3%; whole-process CPU at W: vm -8%,
+                       # sha256 -11%, strings -14%, intloop -9%, crc32 -1%, quicksort 0%)
 ASK_TIME = 1e-3        # native code asks again every ~1 ms of its estimated time (a
                        # callback into Python and a refused ask: ~2 us; every 256 iterations, a
                        # 2-instruction loop's 20 M iterations took 0.21 s instead of 0.035-0.12)
