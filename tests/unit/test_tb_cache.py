@@ -159,3 +159,24 @@ def test_flush_icache_drops_the_translations_of_its_range(mem):
     assert sys_flush_icache(proc, 0, (1 << 64) - 1, 0) == 0
     assert not a.valid and not cache.by_page
     assert sys_flush_icache(proc, 0, 8, 2) < 0                     # bad flags: EINVAL, nothing done
+
+
+def test_decoded_words_still_there(mem):
+    """GuestMemory.holds (the engine's check after marking a TB's pages as
+    code: a write between the decoding and the marking went unseen): the
+    decoded words as they are, one changed, one no longer executable, one
+    across two pages, one in an unmapped page"""
+    from pydbt.frontends.riscv64.translate import translate
+    words = [0x00150513, 0x0505, 0x00008067]          # addi a0, a0, 1; c.addi a0, 1; ret
+    mem.poke(0x10ff8, b"".join(w.to_bytes(4 if w & 3 == 3 else 2, "little") for w in words))
+    blk = translate(mem, 0x10ff8, 64)
+    assert [a for a, _ in blk.insns] == [0x10ff8, 0x10ffc, 0x10ffe] and blk.words == words
+    assert mem.holds(blk.pages, blk.insns, blk.words)
+    mem.store(0x11000, 0x80, 1)                       # the ret's third byte, in the next page
+    assert not mem.holds(blk.pages, blk.insns, blk.words)
+    mem.store(0x11000, 0, 1)
+    assert mem.holds(blk.pages, blk.insns, blk.words)
+    mem.protect(0x11000, 0x1000, R)                   # no longer executable
+    assert not mem.holds(blk.pages, blk.insns, blk.words)
+    mem.unmap(0x11000, 0x1000)
+    assert not mem.holds(blk.pages, blk.insns, blk.words)
