@@ -402,9 +402,9 @@ class NativeState:
         if level == BASELINE:
             return self._baseline(nat, block, ctx)
         slow = nat.slow is not None and not getattr(block, "callbacks", False)
+        unchecked = slow and self.fault_stores()         # (loads and stores: see fault_stores)
         em = E.Emitter(block, nat.fname, self.consts, ctx.counter is not None, level, hot=nat.hot is not None,
-                       slow_exits=slow, fault_loads=slow and self.fault_loads(),
-                       fault_stores=slow and self.fault_stores())
+                       slow_exits=slow, fault_loads=unchecked, fault_stores=unchecked)
         nat.text = em.build()
         nat.exceptions = em.exceptions
         if em.fp is not None and self.fp_env is None:
@@ -433,8 +433,8 @@ class NativeState:
         return True
 
     def fault_stores(self):
-        """May native code store to guest memory with no check either?  As
-        fault_loads, with the guest memory's host pages then writable only
+        """May native code store to guest memory with no check either (and
+        load: what it answers holds for both)?  As fault_loads, with the guest memory's host pages then writable only
         where native code may store (runtime/memory.py's protect_writes: not
         where the guest may not write, nor where translated code lies): a
         store elsewhere faults on the host and goes on at its slow path, which
@@ -473,8 +473,8 @@ class NativeState:
                "npages": self.consts["npages"], "jc": self.symbols[E.SYM_JC], "jc_mask": self.jc_mask,
                "shim": self.shim.addr, "tb_id": nat.tb_id, "hot": hot, "helper_id": self.helper,
                "slots": ctypes.addressof(self.slots) + 8 * nat.slot0}
-        em = x64_emit.Emitter(block, env, ctx.counter is not None, hot is not None, self.fault_loads(),
-                              self.fault_stores())
+        unchecked = self.fault_stores()
+        em = x64_emit.Emitter(block, env, ctx.counter is not None, hot is not None, unchecked, unchecked)
         nat.blob, entries = em.build()
         nat.entries = entries                    # (pc, offset)
         nat.fault_pairs = em.fault_pairs

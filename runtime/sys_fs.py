@@ -159,11 +159,7 @@ def host_span(proc, addr, count, need, cap=MAX_RW_COUNT):
 def wrote(proc, addr, n):
     """The host kernel stored n bytes at guest addr: drop translations of those pages."""
     if n > 0:
-        mem = proc.mem
-        if mem.on_code_write:
-            for pg in range(addr >> 12, ((addr + n - 1) >> 12) + 1):
-                if mem.perm[pg] & 8:                 # memory.CODE
-                    mem.on_code_write(pg)
+        proc.mem.code_written(addr, n)
 
 
 def _out(proc, addr, hb, n):
