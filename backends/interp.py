@@ -139,6 +139,10 @@ def compile(block, ctx):
             fixups.append(len(code))
             code.append(("brcond", op.consts[1], ins, op.consts[0],
                          (op.ins[0].type, op.consts[2], head_pc(op.consts[1]))))
+        elif kind == "skipped":
+            if ctx.counter is None:
+                continue
+            code.append(("skipped", op.consts[1], ins, op.consts[0], op.ins[0].type))
         elif kind == "mb":
             continue
         elif kind == "goto_tb":
@@ -173,7 +177,7 @@ def compile(block, ctx):
 _KIND = {n: "pure" for n, f in FLAGS.items() if f & ir.PURE}
 _KIND.update({"getreg": "getreg", "setreg": "setreg", "insn_start": "insn", "ld": "ld", "st": "st",
               "setcond": "cond", "movcond": "cond", "call": "call", "call_pure": "call",
-              "label": "label", "br": "br", "brcond": "brcond", "mb": "mb", "goto_tb": "goto_tb",
+              "label": "label", "br": "br", "brcond": "brcond", "skipped": "skipped", "mb": "mb", "goto_tb": "goto_tb",
               "goto_ptr": "goto_ptr", "exception": "exception"})
 
 
@@ -219,6 +223,9 @@ def _runner(code, pcs, befores, init, mem, links, lookup, count, pending, start,
                             if count is not None:
                                 count[0] += d[2][1]
                             return lookup(d[2][0])
+                elif k == "skipped":
+                    if ir._cond(c, t[b[0]], t[b[1]], d):
+                        count[0] -= a
                 elif k == "goto_tb":
                     if count is not None:
                         count[0] += c

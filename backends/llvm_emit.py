@@ -1149,6 +1149,14 @@ class Emitter:
         self.term(f"br label %{done}")
         self.block_start(done)
 
+    def uncount(self, c, n):
+        """%ic -= n if i1 c: n instructions in block order did not run"""
+        d, v, w = self.fresh(), self.fresh(), self.fresh()
+        self.emit(f"{d} = select i1 {c}, i64 {lit(-n, 64)}, i64 0")
+        self.emit(f"{v} = load i64, ptr %ic")
+        self.emit(f"{w} = add i64 {v}, {d}")
+        self.emit(f"store i64 {w}, ptr %ic")
+
     def widen(self, v):
         """an input as i64 (i32 values zero-extended, as the interpreter keeps them)"""
         if v.type == I64:
@@ -1368,12 +1376,7 @@ class Emitter:
                     # a block on the taken edge: the CFG stays the one without
                     # counting, so LLVM still turns a short branch into a cmov;
                     # intloop's loop with -stats: 2.5x slower with a block there)
-                    s = self.fresh()
-                    self.emit(f"{s} = select i1 {c}, i64 {lit(-skip, 64)}, i64 0")
-                    v, w = self.fresh(), self.fresh()
-                    self.emit(f"{v} = load i64, ptr %ic")
-                    self.emit(f"{w} = add i64 {v}, {s}")
-                    self.emit(f"store i64 {w}, ptr %ic")
+                    self.uncount(c, skip)
                 self.term(f"br i1 {c}, label %L{lab}, label %{fall}")
             else:
                 taken = self.new_block("taken")
@@ -1381,6 +1384,12 @@ class Emitter:
                 self.block_start(taken)
                 self.to_label(lab, skip, back)
             self.block_start(fall)
+        elif n == "skipped":
+            if self.counting:
+                cond, skip = op.consts
+                c = self.fresh()
+                self.emit(f"{c} = icmp {_PRED[cond]} {ty(op.ins[0].type)} {x[0]}, {x[1]}")
+                self.uncount(c, skip)
         elif n == "mb":
             self.emit("fence seq_cst")
         elif n == "goto_tb":

@@ -492,6 +492,15 @@ class Gen:
             else:
                 self.e.jump_if(True, self.label(lab))
             return
+        elif n == "skipped":
+            if self.ctx.counter is not None:
+                cond, skip = op.consts
+                stay = Label()
+                self.compare(cond, ins[0], ins[1], ins[0].type)
+                self.e.jump_if(False, stay)
+                self.add_ic(-skip)           # (as a branch over them would)
+                self.e.place(stay)
+            return
         elif n == "mb":
             return
         elif n == "goto_tb":

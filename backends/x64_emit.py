@@ -782,6 +782,16 @@ class Emitter:
         self.to_label(lab, skip, back)
         a.bind(fall)
 
+    def op_skipped(self, op):
+        """(counting) CTX_ICOUNT -= insns if the condition holds, without a branch"""
+        if self.counting:
+            cc = self.compare(op)
+            a = self.a
+            a.mov_imm(RAX, 0)                         # (movs: the flags stay)
+            a.mov_imm(RDX, -op.consts[1])
+            a.cmov(cc, RAX, RDX)
+            a.alu("add", ctxm(E.CTX_ICOUNT), RAX, I64)
+
     def to_label(self, lab, skip, back):
         """Jump to label lab: count the skipped instructions; a back-edge counts
         the loop's instructions (hotness) and spends budget, leaving at the
@@ -1411,8 +1421,8 @@ LOWER = {n: getattr(Emitter, "op_" + n) for n in (
     "mov", "neg", "not", "clz", "ctz", "popcnt", "ext8s", "ext8u", "ext16s", "ext16u", "ext32s", "ext32u",
     "trunc32", "zext32", "sext32", "add", "sub", "mul", "mulh", "mulhu", "mulhsu", "div", "divu", "rem", "remu",
     "and", "or", "xor", "shl", "shr", "sar", "rotl", "rotr", "setcond", "movcond", "getreg", "setreg",
-    "ld", "st", "call", "call_pure", "insn_start", "label", "br", "brcond", "mb", "goto_tb", "goto_ptr",
-    "exception")}
+    "ld", "st", "call", "call_pure", "insn_start", "label", "br", "brcond", "skipped", "mb", "goto_tb",
+    "goto_ptr", "exception")}
 
 
 def disassemble(code, addr):

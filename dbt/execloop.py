@@ -140,7 +140,7 @@ class Engine:
             # optimizing it costs more than it saves, unless -d op_opt asks to see it)
             if self.verify_ir:
                 verify(block)
-            optimize(block, self.disabled_passes)
+            optimize(block, self.disabled_passes, native=self._native(tier))
         if self.verify_ir:
             verify(block)
         if logged and self.log_opt:

@@ -17,7 +17,9 @@ cover (tests/unit/test_backends_cover_ops.py fails when one does not).
   frontend); each carries `insns`, the guest instructions before it in block
   order, and a `brcond`/`br` carries `skip`, the instructions it jumps over
   (negative for a backward jump: the ones it runs again), so that counted
-  instructions (--stats) are exact on every path.
+  instructions (--stats) are exact on every path.  `skipped` is a branch's
+  count without the branch: when its condition holds, the `insns` instructions
+  before it did not run (passes.if_convert made them run on both paths).
 * `insn_start` marks the first op of each guest instruction: a fault inside the
   block is reported at the pc of the last `insn_start` executed.
 * The semantics of every pure op are the functions in `EVAL`: the interpreter
@@ -68,6 +70,7 @@ OPS = _table(
     OpDef("label", 0, 0, ("label",), SIDE),
     OpDef("br", 0, 0, ("label", "skip"), SIDE),
     OpDef("brcond", 0, 2, ("cond", "label", "skip"), SIDE),
+    OpDef("skipped", 0, 2, ("cond", "insns"), SIDE),
     OpDef("mb", 0, 0, (), SIDE),
     OpDef("goto_tb", 0, 0, ("pc", "insns"), SIDE | END),
     OpDef("goto_ptr", 0, 1, ("insns",), SIDE | END),
@@ -254,7 +257,7 @@ def input_width(op, i):
         return I32
     if op.name == "trunc32":
         return I64
-    if op.name in ("setcond", "brcond", "movcond") and i < 2:
+    if op.name in ("setcond", "brcond", "movcond", "skipped") and i < 2:
         return op.ins[0].type
     return op.type
 
@@ -342,7 +345,7 @@ def verify(block):
                 raise IRError(f"op {n}: bad condition {op.consts[0]}")
             if op.name == "br":
                 reachable = False
-        if op.name in ("setcond", "movcond") and op.consts[0] not in CONDS:
+        if op.name in ("setcond", "movcond", "skipped") and op.consts[0] not in CONDS:
             raise IRError(f"op {n}: bad condition {op.consts[0]}")
         if d.flags & END:
             reachable = False

@@ -21,6 +21,14 @@ sound because the IR is SSA and control flow only goes forward.
 * dead_setreg    a `setreg` overwritten by a later `setreg` of the same register
                  with nothing in between that could observe the register (a getreg
                  of it, a fault, a helper call, a branch or label) is removed
+* if_convert     (native tiers only) a forward `brcond` over a few pure ops and
+                 setregs to a label nothing else jumps to (C's `if (c) x = ...;`)
+                 becomes straight-line code: the ops run on both paths, each
+                 register set there takes a `movcond` of its old and new value,
+                 and a `skipped` op keeps the instruction count exact; the label
+                 goes, so forwarding runs on through it.  A data-dependent branch
+                 mispredicts about half the time on the host (~15 cycles each);
+                 LLVM makes cmovs of such branches, the baseline did not.
 
 `optimize` runs the first three as one walk (`_forward`, the same ops as the
 three in turn: each decides on an op from the ops before it), unless a pass is
@@ -262,10 +270,101 @@ def dead_setreg(block):
     block.ops = [op for op in out if op is not None]
 
 
+# if_convert: a branch is converted when what it jumps over is at most this
+# many ops that compute (getregs, movs and insn_starts aside) and sets at most
+# SELECT_MAX registers (each a movcond: a compare and a cmov on x86-64)
+CONVERT_OPS = 8
+SELECT_MAX = 3
+# what may lie on the path jumped over: ops with no effect but their outputs and
+# no fault (call_pure calls a helper: left alone)
+_SPECULABLE = frozenset(n for n, f in FLAGS.items() if f & PURE and n != "call_pure") | {"setreg", "insn_start"}
+_FREE = frozenset(("getreg", "mov", "insn_start", "setreg"))
+
+
+def if_convert(block):
+    """(see the module's overview) -> whether anything was converted"""
+    ops = block.ops
+    refs = {}                                        # label -> branches to it
+    for op in ops:
+        if op.name == "br":
+            refs[op.consts[0]] = refs.get(op.consts[0], 0) + 1
+        elif op.name == "brcond":
+            refs[op.consts[1]] = refs.get(op.consts[1], 0) + 1
+    for _, lab, _ in getattr(block, "entries", None) or ():
+        refs[lab] = refs.get(lab, 0) + 2             # (entered from outside: a join)
+    out, i, n, done = [], 0, len(ops), False
+    while i < n:
+        op = ops[i]
+        if op.name == "brcond" and refs.get(op.consts[1]) == 1:
+            body = _convertible(ops, i + 1, op.consts[1])
+            if body is not None:
+                out.extend(_select(block, op, ops[i + 1:body]))
+                i = body + 1                         # (past the label, which goes)
+                done = True
+                continue
+        out.append(op)
+        i += 1
+    block.ops = out
+    return done
+
+
+def _convertible(ops, start, lab):
+    """The index of label `lab` if ops[start:] up to it may run on both paths
+    (see if_convert), else None."""
+    cost = 0
+    set_ = set()
+    for j in range(start, min(len(ops), start + 4 * CONVERT_OPS + 8)):
+        op = ops[j]
+        name = op.name
+        if name == "label":
+            return j if op.consts[0] == lab else None
+        if name not in _SPECULABLE:
+            return None
+        if name == "setreg":
+            if op.type != ir.I64 or op.ins[0].type != ir.I64:
+                return None
+            set_.add(op.consts[0])
+            if len(set_) > SELECT_MAX:
+                return None
+        elif name == "getreg":
+            if op.consts[0] in set_:                 # (a value set on this path: not forwarded)
+                return None
+        elif name not in _FREE:
+            cost += 1
+            if cost > CONVERT_OPS:
+                return None
+    return None
+
+
+def _select(block, br, body):
+    """The ops replacing brcond `br` and the ops it jumps over (`body`)."""
+    a, b = br.ins
+    cond, _, skip = br.consts
+    new = {}
+    out = []
+    for op in body:
+        if op.name == "setreg":
+            new[op.consts[0]] = op.ins[0]
+        else:
+            out.append(op)
+    head = []
+    for r, v in new.items():
+        old = block.temp(ir.I64)
+        head.append(ir.Op("getreg", ir.I64, [old], [], (r,)))
+        sel = block.temp(ir.I64)
+        # the branch taken: the path did not run, the register keeps its value
+        out.append(ir.Op("movcond", ir.I64, [sel], [a, b, old, v], (cond,)))
+        out.append(ir.Op("setreg", ir.I64, [], [sel], (r,)))
+    if skip:
+        out.append(ir.Op("skipped", a.type, [], [a, b], (cond, skip)))
+    return head + out
+
+
 PASSES = {
     "forward_regs": forward_regs,
     "copy_prop": copy_prop,
     "const_fold": const_fold,
+    "if_convert": if_convert,
     "narrow": narrow,
     "dce": dce,
     "dead_setreg": dead_setreg,
@@ -333,19 +432,32 @@ def _forward(block):
 
 
 _FORWARD = ("forward_regs", "copy_prop", "const_fold")
+NATIVE_ONLY = ("if_convert",)     # (Python's tiers: more ops cost more than a branch)
 
 
-def optimize(block, disabled=(), trace=None):
-    """Run every pass not in `disabled`; `trace(name, block)` after each if given.
-    (Without either, the first three run as one walk: _forward.)"""
-    passes = PASSES.items()
-    if not disabled and trace is None:
-        _forward(block)
-        passes = list(passes)[len(_FORWARD):]
-    for name, p in passes:
-        if name in disabled:
+def optimize(block, disabled=(), trace=None, native=False):
+    """Run every pass not in `disabled` (those of NATIVE_ONLY only if `native`:
+    the code is the host's); `trace(name, block)` after each if given.
+    (Without either, the first three run as one walk: _forward.)  When
+    if_convert converts, the first three run again (a label went)."""
+    _forward_passes(block, disabled, trace)
+    for name, p in list(PASSES.items())[len(_FORWARD):]:
+        if name in disabled or name in NATIVE_ONLY and not native:
             continue
-        p(block)
+        changed = p(block)
         if trace:
             trace(name, block)
+        if name == "if_convert" and changed:
+            _forward_passes(block, disabled, trace)
     return block
+
+
+def _forward_passes(block, disabled, trace):
+    if not disabled and trace is None:
+        _forward(block)
+        return
+    for name in _FORWARD:
+        if name not in disabled:
+            PASSES[name](block)
+            if trace:
+                trace(name, block)

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 
 from pydbt import ir
-from pydbt.backends import NAMES, get_backend
+from pydbt.backends import NAMES, get_backend, makes_native
 from pydbt.builder import Builder
 from pydbt.errors import GuestFault, Syscall, Breakpoint
 from pydbt.ir import Block, OPS, I64, I32, MASK
@@ -191,7 +191,7 @@ def machine_state(backend, words, regs, fregs, frm, pending=None, superblock=Tru
     cpu.regs[32:64] = fregs
     cpu.frm = frm
     blk = translate(mem, CODE, 64, superblock=superblock, profile=profile)
-    optimize(blk)
+    optimize(blk, native=makes_native(get_backend(backend)))   # (as the engine: if_convert for native code)
     if entry > len(getattr(blk, "entries", None) or ()):
         return None
     cpu.pc = blk.entries[entry - 1][0] if entry else CODE

@@ -145,6 +145,19 @@ def random_block(rng):
         elif k < 0.85:
             v32 = b.op("trunc32", I32, pick())
             vals.append(b.op("sext32" if rng.random() < 0.5 else "zext32", I64, b.op(rng.choice(BIN[:3] + BIN[10:]), I32, v32, v32)))
+        elif k < 0.9:
+            # a branch over a few ops and setregs (C's `if (c) x = ...`: if_convert's),
+            # after which no value lives on (temps do not cross labels)
+            lab = b.label()
+            b.brcond(rng.choice(CONDS), pick(), pick(), lab, rng.randrange(4))
+            for _ in range(rng.randrange(1, 4)):
+                v = b.op(rng.choice(BIN), I64, pick(), pick())
+                vals.append(v)
+                b.setreg(rng.randrange(8), v if rng.random() < 0.7 else pick())
+                if rng.random() < 0.3:
+                    vals.append(b.getreg(rng.randrange(8)))
+            b.set_label(lab)
+            vals.clear()
         else:
             b.setreg(rng.randrange(8), pick())
     if vals and rng.random() < 0.5:
@@ -167,11 +180,15 @@ def test_passes_preserve_semantics(seed):
     verify(blk)
     regs = [rng.choice(INTERESTING) if rng.random() < 0.5 else rng.getrandbits(64) for _ in range(8)]
     expect = run(blk, regs)
-    for name in PASSES:          # each pass alone, then all together
+    for name in PASSES:          # each pass alone, then all together (as for native code too)
         one = random_block(random.Random(seed))
-        optimize(one, disabled=[p for p in PASSES if p != name])
+        optimize(one, disabled=[p for p in PASSES if p != name], native=True)
         verify(one)
         assert run(one, regs) == expect, name
+    native = random_block(random.Random(seed))
+    optimize(native, native=True)
+    verify(native)
+    assert run(native, regs) == expect
     optimize(blk)
     verify(blk)
     assert run(blk, regs) == expect
