@@ -862,9 +862,14 @@ class Emitter:
         for lo, hi in loops:
             depth[lo] += 1
             depth[hi + 1] -= 1
+        cycles = self.on_cycle(ops, to_start, pc)
         weight, sets, d, checks = {}, {}, 0, 0
+        inloop = [False] * n
         for i, op in enumerate(ops):
             d += depth[i]
+            if not cycles[i]:
+                d0, d = d, 0                          # (the loop's way out: run once)
+            inloop[i] = d > 0
             if (op.name == "ld" and not self.fault_loads) or (op.name == "st" and not self.fault_stores):
                 checks += LOOP_WEIGHT ** min(d, 6)
             elif op.name == "getreg":
@@ -874,12 +879,14 @@ class Emitter:
                 g = op.consts[0]
                 sets.setdefault(g, []).append(i)
                 weight[g] = weight.get(g, 0) + LOOP_WEIGHT ** min(d, 6)
+            if not cycles[i]:
+                d = d0
         cands = sorted((g for g, w in weight.items() if w >= PIN_MIN), key=lambda g: -weight[g])[:MAX_PINS]
         perm = checks >= PERM_MIN and self.env["npages"] > 0
         if cands or perm:
             # as many as leave the pool enough for the temps (a pin's getreg
             # temps need no register of their own)
-            keep = self.pressure(ops, cands)
+            keep = self.pressure(ops, cands, inloop if loops else None)
             k = len(cands)
             while k and k + perm + keep[k] > len(POOL):
                 k -= 1
@@ -929,9 +936,44 @@ class Emitter:
             elif len(op.outs) == 1 and nm != "call" and nm != "call_pure":
                 defined[op.outs[0].id] = i
 
-    def pressure(self, ops, cands):
+    @staticmethod
+    def on_cycle(ops, to_start, pc):
+        """-> per op: may it run again, i.e. reach a back-edge (a branch to a
+        label before it, or to the start) without leaving the TB?  Loops are
+        ranges of ops in block order, from a head to its back-edge; the code
+        in such a range that only leads to an exit (a function's return after
+        its loop, quicksort's insertion sort: nine loads of saved registers)
+        runs once, and weighed as loop code it took pins from the loop's own
+        registers (and its temps counted in the loop's pressure)."""
+        n = len(ops)
+        out = [False] * n
+        reach = {}                                   # label -> its code may run again
+        seen = set()                                 # labels after the op (forward targets)
+        flag = False
+        for i in range(n - 1, -1, -1):
+            op = ops[i]
+            nm = op.name
+            if nm == "label":
+                reach[op.consts[0]] = flag
+                seen.add(op.consts[0])
+            elif nm == "br" or nm == "brcond":
+                lab = op.consts[-2]
+                to = reach.get(lab, False) if lab in seen and lab not in to_start else True
+                flag = to if nm == "br" else flag or to
+            elif nm == "goto_tb":
+                flag = op.consts[0] == pc
+            elif ir.FLAGS[nm] & ir.END:
+                flag = False
+            out[i] = flag
+        return out
+
+    def pressure(self, ops, cands, inloop=None):
         """-> [the most temps alive at once, not counting the getregs of
-        cands[:k], for k = 0..len(cands)]"""
+        cands[:k], for k = 0..len(cands)], inside loops only if `inloop` (per
+        op: inside a loop) is given: outside them a temp the pool has no room
+        for costs a stack slot once, not every iteration (quicksort's insertion
+        sort: a function's epilogue of nine loads after its loop left two of
+        the loop's registers unpinned, each a load or store per iteration)."""
         n = len(ops)
         last = self.last
         ks = {g: k for k, g in enumerate(cands, 1)}
@@ -958,7 +1000,7 @@ class Emitter:
             rows = [deltas[0]] + deltas[k + 1:]
             for i in range(n):
                 cur += sum(r[i] for r in rows)
-                if cur > best:
+                if cur > best and (inloop is None or inloop[i]):
                     best = cur
             keep.append(best)
         return keep

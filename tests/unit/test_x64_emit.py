@@ -360,10 +360,37 @@ def test_many_pins_left_by_an_indirect_jump(crowded, monkeypatch):
     every register PIN_REGS lends them, the temps live in stack slots"""
     from pydbt.backends import x64_emit
     if crowded:
-        monkeypatch.setattr(x64_emit.Emitter, "pressure", lambda self, ops, cands: [0] * (len(cands) + 1))
+        monkeypatch.setattr(x64_emit.Emitter, "pressure", lambda self, ops, cands, inloop=None: [0] * (len(cands) + 1))
     regs = [0x1111 * g for g in range(32)]
     regs[10], regs[17], regs[30] = DATA, 5, 0x4242
     want = machine_state("interp", MANY, regs, [0] * 32, 0, pending=[])
     assert machine_state("baseline", MANY, regs, [0] * 32, 0, pending=[]) == want
     assert want[0][:2] == ("exit", ("goto_ptr", 0x4242))
     assert want[1][10:18] == [DATA + 40] + [0x1111 * g + 5 * g for g in range(11, 17)] + [0]
+
+
+def test_a_loops_way_out_is_not_loop_code():
+    """on_cycle: code between a loop's head and its back-edge that only leads
+    to an exit (a function's epilogue) runs once: it neither weighs as loop
+    code in the choice of pins nor counts in the loop's register pressure."""
+    from pydbt.builder import Builder
+    from pydbt.ir import Block
+    from pydbt.backends import x64_emit
+    blk = Block(0x1000)
+    b = Builder(blk)
+    head, more = b.label(), b.label()
+    b.set_label(head)
+    x = b.getreg(10)
+    b.brcond("ne", x, b.const(0), more)
+    for g in range(18, 27):                     # the epilogue: nine registers read once
+        b.setreg(g + 1, b.getreg(g))
+    b.goto_ptr(b.getreg(1))
+    b.set_label(more)
+    b.setreg(10, b.op("add", 64, b.getreg(10), b.const(-1)))
+    b.br(head, -3)
+    ops = blk.ops
+    cyc = x64_emit.Emitter.on_cycle(ops, set(), blk.pc)
+    names = [(op.name, c) for op, c in zip(ops, cyc)]
+    assert all(c for n, c in names[:3]), names            # the head and its test
+    assert not any(c for (n, c), op in zip(names, ops) if n in ("getreg", "setreg") and op.consts[0] >= 18)
+    assert all(c for n, c in names[names.index(("label", True), 2):]), names   # the loop's rest
