@@ -8,7 +8,8 @@ code: the same native state, ABI and exits as llvm_emit.py's (read its overview;
 this one says what differs).
 
 * ABI: a TB is a function of LLVM's preserve_none convention: ctx in R12 (kept
-  in R12 throughout), every other register free but RBP, the exit code in RAX; entered
+  in R12 throughout), every other register free (RBP too: x64_runtime.enter
+  keeps it for C), the exit code in RAX; entered
   from C through x64_runtime.enter, chained to by `jmp`.  On entry RSP
   is 8 mod 16; the TB's frame (FRAME: spill slots, 8 mod 16) makes it 0 for calls.
 * Guest registers live in ctx (CTX_REGS), but for the pins: `getreg` is a
@@ -46,7 +47,7 @@ this one says what differs).
   1.11; 1.13 -> 1.50, sha256 0.85 -> 0.91; 0.94 -> 0.82 (noise: its main TB
   gets no pins; sha256 80000000 CPU medians of 5: 1.68 -> 1.49 s).)
 * Temps: SSA values never live across a label (the IR's rule), so registers
-  are allocated per stretch between labels, greedily in op order from POOL (10
+  are allocated per stretch between labels, greedily in op order from POOL (11
   registers less the pins and perm; RAX, RCX, RDX are scratch).  An output takes the register of an
   input that dies at its op when the op reads that input before writing
   (define's `reuse`: no copy); `add x, c` and `add x, y` into another
@@ -120,12 +121,12 @@ from pydbt.ir import Const, I32, I64
 from . import llvm_emit as E
 from . import x64_fp
 from . import hostcpu
-from .x64asm import (Asm, mem, RAX, RCX, RDX, RBX, RSP, RSI, RDI, R8, R9, R10, R11, R12,
+from .x64asm import (Asm, mem, RAX, RCX, RDX, RBX, RBP, RSP, RSI, RDI, R8, R9, R10, R11, R12,
                      R13, R14, R15)
 
 CTX = R12
 _BMI2 = "bmi2" in hostcpu.flags()
-POOL = (RBX, RSI, RDI, R8, R9, R10, R11, R13, R14, R15)   # (RBP: preserve_none keeps it)
+POOL = (RBX, RSI, RDI, R8, R9, R10, R11, RBP, R13, R14, R15)
 CC = {"eq": "e", "ne": "ne", "lt": "l", "ge": "ge", "le": "le", "gt": "g",
       "ltu": "b", "geu": "ae", "leu": "be", "gtu": "a"}
 NEG = {"e": "ne", "ne": "e", "l": "ge", "ge": "l", "le": "g", "g": "le",

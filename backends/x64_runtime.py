@@ -2,8 +2,9 @@
 
 * `enter(ctx, code)`: C's entry into a TB's code (any native tier's: LLVM's
   preserve_none convention, ctx in R12).  It saves the registers C wants kept
-  (RBX, R12-R15; RBP the TB keeps itself, as preserve_none does), aligns the
-  stack and calls the code, whose exit code it returns.  One for the process.
+  (RBX, RBP, R12-R15: LLVM's code keeps RBP, baseline code uses it as one more
+  register), aligns the stack and calls the code, whose exit code it returns.
+  One for the process.
 * `shim(callback)`: baseline code's way back into Python (x64_emit.Emitter.
   callback): saves every register a C call may change but RAX, calls
   `callback(ctx, kind, a, b, c)` with the arguments read from ctx (CTX_CB..)
@@ -19,7 +20,7 @@ import ctypes
 
 from . import llvm_emit as E
 from .codearena import ARENA
-from .x64asm import Asm, mem, RAX, RCX, RDX, RBX, RSP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15
+from .x64asm import Asm, mem, RAX, RCX, RDX, RBX, RBP, RSP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15
 
 ENTRY_TYPE = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)
 _one = {}
@@ -34,12 +35,14 @@ def enter():
     e = _one.get("enter")
     if e is None:
         a = Asm()
-        kept = (RBX, R12, R13, R14, R15)
+        kept = (RBX, RBP, R12, R13, R14, R15)
         for r in kept:
             a.push(r)
-        # (5 pushes and the return address: 0 mod 16; the call makes the TB's 8 mod 16)
+        a.alu("sub", RSP, 8)
+        # (6 pushes, 8 and the return address: 0 mod 16; the call makes the TB's 8 mod 16)
         a.mov(R12, RDI)
         a.call(RSI)
+        a.alu("add", RSP, 8)
         for r in reversed(kept):
             a.pop(r)
         a.ret()
