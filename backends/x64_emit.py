@@ -830,7 +830,10 @@ class Emitter:
         register is not set while it lives.  The weight of a register: its
         getregs and setregs, LOOP_WEIGHT ** (loops around it, up to 6) each
         (a loop: from a label to a back-edge to it, or from the start to a
-        jump to the start: a goto_tb, or a branch to a label that is one)."""
+        jump to the start: a goto_tb, or a branch to a label that is one; the
+        code in it that only leads to an exit weighs as outside: on_cycle).
+        The pressure that limits the pins is the loops' (that code's temps
+        may take stack slots: they run once)."""
         at, loops, n, pc = {}, [], len(ops), self.block.pc
         # labels whose code is a jump to the TB's start: a branch there is a back-edge
         self.to_start = to_start = {ops[i].consts[0] for i in range(n - 1)
@@ -868,20 +871,17 @@ class Emitter:
         inloop = [False] * n
         for i, op in enumerate(ops):
             d += depth[i]
-            if not cycles[i]:
-                d0, d = d, 0                          # (the loop's way out: run once)
-            inloop[i] = d > 0
+            e = d if cycles[i] else 0                 # (a loop's way out runs once)
+            inloop[i] = e > 0
             if (op.name == "ld" and not self.fault_loads) or (op.name == "st" and not self.fault_stores):
-                checks += LOOP_WEIGHT ** min(d, 6)
+                checks += LOOP_WEIGHT ** min(e, 6)
             elif op.name == "getreg":
                 g = op.consts[0]
-                weight[g] = weight.get(g, 0) + LOOP_WEIGHT ** min(d, 6)
+                weight[g] = weight.get(g, 0) + LOOP_WEIGHT ** min(e, 6)
             elif op.name == "setreg":
                 g = op.consts[0]
                 sets.setdefault(g, []).append(i)
-                weight[g] = weight.get(g, 0) + LOOP_WEIGHT ** min(d, 6)
-            if not cycles[i]:
-                d = d0
+                weight[g] = weight.get(g, 0) + LOOP_WEIGHT ** min(e, 6)
         cands = sorted((g for g, w in weight.items() if w >= PIN_MIN), key=lambda g: -weight[g])[:MAX_PINS]
         perm = checks >= PERM_MIN and self.env["npages"] > 0
         if cands or perm:
