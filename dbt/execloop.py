@@ -118,8 +118,9 @@ class Engine:
         log = self.log
         backend = self.tiers[tier]
         t0 = time.perf_counter()
+        native = self._native(tier)
         # a superblock made after the first tier follows the paths that tier ran
-        profile = Profile(self.cache, tier, self._native(tier), pc) if tier > 0 else None
+        profile = Profile(self.cache, tier, native, pc) if tier > 0 else None
         regions = tier > 0 and getattr(backend, "entries", False) and self.multi_entry
         if regions and profile is not None:
             profile.entries = self._enterable(pc, tier)
@@ -140,7 +141,7 @@ class Engine:
             # optimizing it costs more than it saves, unless -d op_opt asks to see it)
             if self.verify_ir:
                 verify(block)
-            optimize(block, self.disabled_passes, native=self._native(tier))
+            optimize(block, self.disabled_passes, native=native)
         if self.verify_ir:
             verify(block)
         if logged and self.log_opt:
