@@ -25,10 +25,17 @@ superblocks = False      # cheap plain blocks: the interpreter runs code seen on
 
 def compile(block, ctx):
     """ctx: what the TB may touch (TBContext: mem, links, lookup, counter)."""
+    return load(lower(block, ctx.counter is not None), ctx)
+
+
+def lower(block, counting):
+    """The block's code as data, `(data, helpers)`: `data` holds numbers,
+    strings, tuples and lists only (marshal can keep it: dbt/tbstore.py), a
+    pure op by its name, a helper call by its index in `helpers` (the helper
+    functions).  `counting`: the run counts guest instructions (-stats)."""
     tslots = {}        # temp id -> slot
     cslots = {}        # constant's value -> slot (a slot holds the value only: types may share it)
     init = []
-    mem = ctx.mem
     ops = block.ops
     labels = {}
 
@@ -63,6 +70,7 @@ def compile(block, ctx):
     cur = block.pc
     goto_n = 0
     fixups = []
+    helpers = []
     append = code.append
     for op in ops:
         n = op.name
@@ -113,7 +121,7 @@ def compile(block, ctx):
             if n == "add" and len(ins) == 2:
                 code.append(("add", out, ins[0], ins[1], MASK[op.type]))
             else:
-                code.append(("pure", out, ins, EVAL[n], (32 if n == "sext32" else op.type, MASK[op.type])))
+                code.append(("pure", out, ins, n, (32 if n == "sext32" else op.type, MASK[op.type])))
         elif kind == "setreg":
             code.append(("setreg", ins[0], op.consts[0], None, None))
         elif kind == "insn":
@@ -128,7 +136,10 @@ def compile(block, ctx):
         elif kind == "cond":
             code.append(("cond", out, ins, (n, op.ins[0].type, op.consts), None))
         elif kind == "call":
-            code.append(("call", out, ins, op.consts[0], MASK[op.type]))
+            helper = op.consts[0]
+            if helper not in helpers:
+                helpers.append(helper)
+            code.append(("call", out, ins, helpers.index(helper), MASK[op.type]))
         elif kind == "label":
             labels[op.consts[0]] = len(code)
             continue
@@ -140,7 +151,7 @@ def compile(block, ctx):
             code.append(("brcond", op.consts[1], ins, op.consts[0],
                          (op.ins[0].type, op.consts[2], head_pc(op.consts[1]))))
         elif kind == "skipped":
-            if ctx.counter is None:
+            if not counting:
                 continue
             code.append(("skipped", op.consts[1], ins, op.consts[0], op.ins[0].type))
         elif kind == "mb":
@@ -160,16 +171,27 @@ def compile(block, ctx):
         k = code[i]
         code[i] = (k[0], labels[k[1]]) + k[2:]
 
-    links, lookup, count, pending = ctx.links, ctx.lookup, ctx.counter, ctx.pending
     pcs = pcs if static_pc else None
-    fn = _runner(code, pcs, befores, init, mem, links, lookup, count, pending, block.pc, 0, 0)
     # a region's other entries (block.entries): the same code from their label,
     # counting as if the instructions before it had run uncounted
-    entries = getattr(block, "entries", None)
+    entries = [(pc, labels[lab], -before) for pc, lab, before in getattr(block, "entries", None) or ()]
+    return (code, pcs, befores, init, block.pc, entries), helpers
+
+
+def load(lowered, ctx):
+    """The TB's function from lower()'s `(data, helpers)`."""
+    (code, pcs, befores, init, start, entries), helpers = lowered
+    code = list(code)
+    for i, (k, a, b, c, d) in enumerate(code):
+        if k == "pure":
+            code[i] = (k, a, b, EVAL[c], d)
+        elif k == "call":
+            code[i] = (k, a, b, helpers[c], d)
+    links, lookup, count, pending = ctx.links, ctx.lookup, ctx.counter, ctx.pending
+    fn = _runner(code, pcs, befores, init, ctx.mem, links, lookup, count, pending, start, 0, 0)
     if entries:
-        fn.entry_fns = [_runner(code, pcs, befores, init, mem, links, lookup, count, pending, pc, labels[lab],
-                                -before)
-                        for pc, lab, before in entries]
+        fn.entry_fns = [_runner(code, pcs, befores, init, ctx.mem, links, lookup, count, pending, pc, first, adjust)
+                        for pc, first, adjust in entries]
     return fn
 
 

@@ -50,6 +50,7 @@ from .stats import STATS
 from .tb import TB, TBCache, TBContext, STEP
 from .tiering import COPY_MAX, Hotness, NativePolicy, Profile
 from .regionlog import RegionLog
+from . import tbstore
 
 
 SLOW_MAX = 64          # slow exits of a native region before it is made with callbacks (_slow_exit)
@@ -105,13 +106,19 @@ class Engine:
         self.indirect = set()                        # pcs first reached by an indirect jump (lookup)
         self.reformed = set()                        # pcs whose region was re-formed (once each)
         self._rlog = (None, None)                    # (executable, its RegionLog or None)
+        self._tbs = (None, None)                     # (executable, its TBStore or None)
         self.slow_exits = {}                         # native region pc -> its slow exits (_slow_exit)
         self.callback_pcs = set()                    # region pcs made again with callbacks
 
     # --- translation -------------------------------------------------------------
     def translate(self, pc):
-        """A new TB for pc, on the first tier."""
-        return self._make_tb(pc, 0)
+        """A new TB for pc, on the first tier (from the TB store when it has it)."""
+        store = self._store()
+        if store is not None:
+            tb = self._stored_tb(store, pc)
+            if tb is not None:
+                return tb
+        return self._make_tb(pc, 0, store)
 
     def _block(self, pc, tier):
         """The IR block of a TB at pc for tiers[tier], and its TB (no code yet)."""
@@ -149,7 +156,7 @@ class Engine:
         block.replay = profile if rlog is not None else None
         block.callbacks = pc in self.callback_pcs      # (see _slow_exit)
         targets = [op.consts[0] for op in block.ops if op.name == "goto_tb"]
-        tb = TB(pc, block.size, block.ninsns, block.pages, targets, tier=tier)
+        tb = self._new_tb(pc, block.size, block.ninsns, block.pages, targets, tier)
         entries = getattr(block, "entries", None) if regions else None
         if entries:
             tb.region = [tb]
@@ -159,26 +166,34 @@ class Engine:
                 tb.region.append(e)
         if tier > 0 and tier == len(self.tiers) - 1:
             self.region_pcs[pc] = frozenset(a for a, _ in block.insns)
-        tb.stubs = [self._stub(tb, k, t) for k, t in enumerate(targets)]
-        tb.links = list(tb.stubs)
         STATS.translate_time += time.perf_counter() - t0
         return block, tb
 
-    def _make_tb(self, pc, tier):
+    def _new_tb(self, pc, size, ninsns, pages, targets, tier):
+        tb = TB(pc, size, ninsns, pages, targets, tier=tier)
+        tb.stubs = [self._stub(tb, k, t) for k, t in enumerate(targets)]
+        tb.links = list(tb.stubs)
+        return tb
+
+    def _make_tb(self, pc, tier, store=None):
         t0 = time.perf_counter()
         block, tb = self._block(pc, tier)
-        backend = self.tiers[tier]
-        fn = self._compile(backend, tb, block)
-        STATS.compile_each.setdefault(backend.name, []).append(time.perf_counter() - t0)
+        fn = self._compile(self.tiers[tier], tb, block, store)
+        self._finish_tb(tb, fn, t0)
+        if not self._decoded(block):
+            self.cache.invalidate(tb)
+        return tb
+
+    def _finish_tb(self, tb, fn, t0):
+        """tb's code made (from a block, or a stored record): counted, cached."""
+        tier = tb.tier
+        STATS.compile_each.setdefault(self.tiers[tier].name, []).append(time.perf_counter() - t0)
         if tier < len(self.thresholds) and not self._counts_itself(tier):
             fn = self._counting(tb, fn)
         tb.fn = fn
         with self.cache.lock:
             self.cache.add(tb)
             self._install_entries(tb)
-        if not self._decoded(block):
-            self.cache.invalidate(tb)
-        return tb
 
     def _decoded(self, block):
         """Are the instructions the frontend decoded for block still there, now
@@ -346,12 +361,16 @@ class Engine:
             ctx.promote = self._hot(tb, ctx.hot)
         return ctx
 
-    def _compile(self, backend, tb, block):
+    def _compile(self, backend, tb, block, store=None):
         t1 = time.perf_counter()
         if hasattr(backend, "prepare"):
             job = self._prepare(backend, block, tb)
             fn = backend.finish(job)
             self._formed(backend, tb, block, job)
+        elif store is not None:                      # (lowered code the store keeps)
+            lowered = backend.lower(block, self.counter is not None)
+            fn = backend.load(lowered, self._context(tb))
+            store.put(tb.pc, block, tb.targets, lowered)
         else:
             fn = backend.compile(block, self._context(tb))
         self._compiled(backend, tb, fn, time.perf_counter() - t1)
@@ -362,6 +381,55 @@ class Engine:
         if self.log.on("out_asm") and self.log.in_filter(tb.pc) and hasattr(backend, "disassemble"):
             self.log.write(f"OUT: [{backend.name}] {tb.pc:#x}\n{backend.disassemble(fn)}\n")
         STATS.compile_time[backend.name] = STATS.compile_time.get(backend.name, 0.0) + seconds
+
+    # --- first-tier code kept across processes and runs (tbstore.py) ----------------------
+    def _store(self):
+        """The TB store of the program running, or None: none when the first
+        tier keeps no data of its code (no `lower`), blocks are logged or
+        verified as they are lifted, a debugger is attached, or there is no
+        code cache."""
+        exe = getattr(self.proc, "exe_path", None)
+        cur = self._tbs
+        if cur[0] != exe:                            # (the first, or an execve'd program)
+            store = None
+            if hasattr(self.tiers[0], "lower") and not self.verify_ir and \
+                    not any(self.log.on(i) for i in ("in_asm", "op", "op_opt")):
+                from pydbt.backends import llvm_cache
+                from pydbt.runtime import ownfds
+                own = (lambda fd: ownfds.hide(self.proc, fd)), (lambda fd: ownfds.release(self.proc, fd))
+                # (what else a block's lowered code depends on)
+                variant = (f"{self.arch.name} count={self.counter is not None} max={self.max_insns} "
+                           f"alone={len(self.tiers) == 1} off={','.join(sorted(self.disabled_passes or ()))} "
+                           f"{tbstore.fingerprint(type(self.arch).__module__)}")
+                store = tbstore.TBStore.open(llvm_cache.cache(), exe, getattr(self.proc, "sysroot", None), variant,
+                                             own)
+            if cur[1] is not None:
+                cur[1].close()
+            cur = self._tbs = (exe, store)
+        return cur[1] if self.debug is None else None
+
+    def _stored_tb(self, store, pc):
+        """A first-tier TB for pc from the store's record, or None (no record,
+        or one whose instructions are not there any more)."""
+        t0 = time.perf_counter()
+        rec = store.get(pc)
+        if rec is None:
+            STATS.bump("tb_store_misses")
+            return None
+        backend = self.tiers[0]
+        tb = self._new_tb(pc, rec.size, rec.ninsns, rec.pages, rec.targets, 0)
+        fn = backend.load(rec.lowered, self._context(tb))
+        self._compiled(backend, tb, fn, 0.0)
+        STATS.translate_time += time.perf_counter() - t0
+        self._finish_tb(tb, fn, t0)
+        # (checked once its pages are marked as code, as _decoded checks a
+        # block: a write landing meanwhile is seen)
+        if not self.mem.holds(rec.pages, rec.insns, rec.words):
+            self.cache.invalidate(tb)
+            STATS.bump("tb_store_stale")
+            return None
+        STATS.bump("tb_store_hits")
+        return tb
 
     # --- region shapes kept across runs (regionlog.py) ------------------------------------
     def _regions(self):

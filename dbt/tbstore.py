@@ -1,0 +1,218 @@
+"""The first tier's translations kept across processes and runs (the TB store).
+
+A short process spends most of its time translating: a busybox applet forked
+by a shell runs ~250 k guest instructions but lifts ~1,300 blocks, each once
+or twice run, about half its CPU time; its siblings forked later lift them
+again (their parent never ran that code), and so does every later run of the
+program.  The store keeps the first tier's work for each block, the
+interpreter's lowered code (backends/interp.py `lower`: plain data) with what
+the TB cache needs (size, instruction count, pages, direct targets) and the
+instructions it was lifted from, so a process that meets a block some process
+of the same program lowered before loads it instead.
+
+A record is a hint, checked before use: its instructions (address, size,
+encoding) must still be in guest memory and executable (`mem.holds`, the check
+the engine makes of every block it translates), so code that changed (another
+library at that address, code written at run time) misses, never runs stale.
+
+One file per program, `tbs/<key>.tbs` under the code cache's directory (the
+key: regionlog.program_key of the executable, the sysroot, pydbt's version
+and the variant: the guest architecture, the engine's settings that change
+the lowered code, and FINGERPRINT, a hash of the translator's sources).  It
+only grows: each record is one write() on an O_APPEND descriptor (records of
+the processes of one program, a shell and its children, do not mix), a
+length, a CRC and the pc before a marshal payload; a record cut short (a
+process killed while writing) or whose CRC fails is no record; the last
+record of a pc wins.  A process reads the file once and, at a pc it does not
+know, whatever others appended since (one fstat).  Past MAX_BYTES nothing is
+appended any more (`-code-cache` off or another directory starts afresh).
+
+Helpers (a `call` op's function) are kept by name (module:qualname); a block
+with a helper that its name does not give back is not kept.
+
+`-stats`: tb_store_hits, tb_store_misses (blocks lifted though the store was
+open), tb_store_stale (a record whose instructions were not there any more).
+
+Architecture-neutral: it knows pcs, bytes and the interpreter's data.
+"""
+import importlib
+import marshal
+import os
+import struct
+import threading
+import zlib
+from _blake2 import blake2b
+
+
+MAGIC = b"pydbt-tbs 1\n"
+HEAD = struct.Struct("<IIQ")          # payload length, its CRC-32, pc
+MAX_BYTES = 64 << 20                  # a file stops growing here
+MAX_RECORD = 1 << 20                  # a bigger payload is not kept (nor trusted when read)
+
+# the translator's sources: what the lowered code depends on besides the guest's bytes
+_SOURCES = ("dbt/ir.py", "dbt/builder.py", "dbt/passes.py", "backends/interp.py")
+_fingerprints = {}
+
+
+def fingerprint(frontend_module):
+    """A hash of the sources that make a first-tier block's data: the IR, the
+    builder, the passes, the interpreter's lowering and the frontend's package."""
+    fp = _fingerprints.get(frontend_module)
+    if fp is None:
+        root = os.path.dirname(os.path.abspath(__file__ + "/.."))
+        front = os.path.dirname(importlib.import_module(frontend_module).__file__)
+        files = [os.path.join(root, f) for f in _SOURCES]
+        files += sorted(os.path.join(front, f) for f in os.listdir(front) if f.endswith(".py"))
+        h = blake2b(digest_size=16)
+        for name in files:
+            with open(name, "rb") as f:
+                h.update(f.read())
+            h.update(b"\0")
+        fp = _fingerprints[frontend_module] = h.hexdigest()
+    return fp
+
+
+class Record:
+    """A stored block, with the attributes the engine's check reads (pages,
+    insns, words) and the interpreter's `lowered`."""
+    __slots__ = ("size", "ninsns", "pages", "targets", "insns", "words", "lowered")
+
+    def __init__(self, size, ninsns, pages, targets, insns, words, lowered):
+        self.size, self.ninsns, self.pages, self.targets = size, ninsns, pages, targets
+        self.insns, self.words, self.lowered = insns, words, lowered
+
+
+_names = {}          # helper function -> its name (or None: not kept by name)
+_helpers = {}        # name -> helper function
+
+
+def helper_name(fn):
+    """module:qualname of fn if that gives fn back, else None."""
+    try:
+        return _names[fn]
+    except KeyError:
+        pass
+    except TypeError:                            # (unhashable: not a plain function)
+        return None
+    name = f"{getattr(fn, '__module__', None)}:{getattr(fn, '__qualname__', None)}"
+    _names[fn] = name if _resolve(name) is fn else None
+    return _names[fn]
+
+
+def _resolve(name):
+    fn = _helpers.get(name)
+    if fn is None:
+        module, _, qual = name.partition(":")
+        try:
+            fn = importlib.import_module(module)
+            for part in qual.split("."):
+                fn = getattr(fn, part)
+        except (ImportError, AttributeError, ValueError):
+            return None
+        _helpers[name] = fn
+    return fn
+
+
+class TBStore:
+    def __init__(self, path, own=None):
+        """own: (keep, drop): keep(fd) -> the fd pydbt keeps for itself, out of
+        the guest's way (runtime/ownfds.py), drop(fd) closes it."""
+        self.path = path
+        self.lock = threading.Lock()
+        self.index = {}                          # pc -> (the bytes read, its payload's offset there, length, CRC)
+        self.end = 0                             # the file's bytes read so far
+        self.full = False
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:                                     # (the first process writes the magic)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            os.write(fd, MAGIC)
+        except FileExistsError:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+        self.drop = own[1] if own else os.close
+        self.fd = own[0](fd) if own else fd
+        self._read_new()
+
+    @classmethod
+    def open(cls, disk, exe_path, sysroot, variant, own=None):
+        """The store of the program, or None (no code cache, no readable
+        executable, a directory it cannot write)."""
+        from .regionlog import program_key
+        if disk is None or not getattr(disk, "enabled", False) or not exe_path:
+            return None
+        key = program_key(exe_path, sysroot, variant)
+        if key is None:
+            return None
+        try:
+            return cls(os.path.join(disk.root, "tbs", key + ".tbs"), own)
+        except OSError:
+            return None
+
+    def close(self):
+        if self.fd is not None:
+            self.drop(self.fd)
+            self.fd = None
+
+    def _read_new(self):
+        """Index the records appended since the last read (by anyone)."""
+        with self.lock:
+            size = os.fstat(self.fd).st_size
+            if size <= self.end:
+                return
+            data = os.pread(self.fd, size - self.end, self.end)
+            at = 0
+            if self.end == 0:
+                if not data.startswith(MAGIC):   # (another format, or its first write not there yet)
+                    self.full = self.full or len(data) >= len(MAGIC)
+                    return
+                at = len(MAGIC)
+            index = self.index
+            while at + HEAD.size <= len(data):
+                n, crc, pc = HEAD.unpack_from(data, at)
+                if n > MAX_RECORD or at + HEAD.size + n > len(data):
+                    break                        # (cut short, or still being written)
+                index[pc] = (data, at + HEAD.size, n, crc)
+                at += HEAD.size + n
+            self.end += at
+            self.full = self.end >= MAX_BYTES
+
+    def get(self, pc):
+        """The Record stored for pc, or None."""
+        found = self.index.get(pc)
+        if found is None:
+            self._read_new()
+            found = self.index.get(pc)
+            if found is None:
+                return None
+        data, at, n, crc = found
+        try:
+            payload = memoryview(data)[at:at + n]
+            if zlib.crc32(payload) != crc:
+                raise ValueError("crc")
+            size, ninsns, pages, targets, insns, words, code, names = marshal.loads(payload)
+            helpers = [_resolve(name) for name in names]
+            if None in helpers:
+                raise ValueError("helper")
+        except (ValueError, TypeError, EOFError):
+            self.index.pop(pc, None)
+            return None
+        return Record(size, ninsns, pages, targets, insns, words, (code, helpers))
+
+    def put(self, pc, block, targets, lowered):
+        """Keep block's lowered code (interp.lower's `(data, helpers)`)."""
+        if self.full or self.fd is None:
+            return
+        code, helpers = lowered
+        names = [helper_name(fn) for fn in helpers]
+        if None in names:
+            return
+        try:
+            payload = marshal.dumps((block.size, block.ninsns, block.pages, targets,
+                                     block.insns, block.words, code, names))
+        except ValueError:                       # (something marshal cannot keep)
+            return
+        if len(payload) > MAX_RECORD:
+            return
+        try:
+            os.write(self.fd, HEAD.pack(len(payload), zlib.crc32(payload), pc) + payload)
+        except OSError:                          # (a full disk: no more records)
+            self.full = True
