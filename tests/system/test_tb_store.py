@@ -1,0 +1,198 @@
+"""The TB store (dbt/tbstore.py): the first tier's lowered code kept in the
+code cache, per program, across processes and runs.  A second run of a
+program loads its blocks instead of lifting them, with qemu's output; so does
+a forked child meeting code a sibling lifted before it; records whose
+instructions are not there any more (another build with the same layout)
+cost misses, never a wrong result; a corrupt or cut-short file is no (or
+fewer) records; the guest cannot close the store's descriptor; -code-cache
+off keeps no store."""
+import json
+import os
+import shutil
+
+import pytest
+
+import guestprogs
+
+TIMEOUT = 300
+OPTS = ("-stats=json",)
+
+
+def _stats(r):
+    """Every process's -stats (a forked child prints its own first), the
+    run's own last."""
+    lines = [ln for ln in r.stderr.decode(errors="replace").splitlines() if ln.startswith("{")]
+    assert lines, r.describe()
+    return [json.loads(ln) for ln in lines]
+
+
+def _oracle(binary, tmp_path, args=()):
+    r = guestprogs.run(guestprogs.qemu_argv(binary, args), env=dict(os.environ), cwd=tmp_path, timeout=60)
+    assert r.stdout and not r.timed_out, r.describe()
+    return r
+
+
+def _run(binary, cache, tmp_path, oracle, args=(), extra=()):
+    argv = guestprogs.pydbt_argv(binary, args, OPTS + tuple(extra))
+    r = guestprogs.run(argv, env=dict(os.environ, PYDBT_CODE_CACHE=str(cache)), cwd=tmp_path, timeout=TIMEOUT)
+    assert (r.returncode, r.stdout) == (oracle.returncode, oracle.stdout), r.describe()
+    return _stats(r)
+
+
+def _stores(cache):
+    d = cache / "tbs"
+    return sorted(d.glob("*.tbs")) if d.is_dir() else []
+
+
+def _build(tmp_path, name, src, *defines):
+    path = tmp_path / (name + ".c")
+    path.write_text(src)
+    out = tmp_path / name
+    r = guestprogs.run([guestprogs.CROSS_CC, "-static", "-O2", *defines, "-o", str(out), str(path)],
+                       env=dict(os.environ), cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.describe()
+    return out
+
+
+@pytest.mark.parametrize("backend", ["auto", "interp"])
+def test_a_second_run_loads_its_blocks(guest_binary, tmp_path, backend):
+    binary = guest_binary("qsort")
+    oracle = _oracle(binary, tmp_path)
+    cache = tmp_path / "cache"
+    [first] = _run(binary, cache, tmp_path, oracle, extra=("-backend", backend))
+    assert first["tb_store_misses"] > 100 and "tb_store_hits" not in first
+    [store] = _stores(cache)
+    [second] = _run(binary, cache, tmp_path, oracle, extra=("-backend", backend))
+    assert second["tb_store_hits"] >= 0.95 * first["tb_store_misses"]
+    assert second.get("tb_store_misses", 0) <= 0.05 * first["tb_store_misses"]
+    assert "tb_store_stale" not in second
+    assert second["tbs_translated"] == first["tbs_translated"]
+    # a corrupt file is no records; one cut short keeps the records before the cut
+    size = store.stat().st_size
+    with open(store, "r+b") as f:
+        f.truncate(size - 7)
+    [cut] = _run(binary, cache, tmp_path, oracle, extra=("-backend", backend))
+    assert 0 < cut["tb_store_hits"] < second["tb_store_hits"] + 1
+    store.write_bytes(os.urandom(size))
+    [noise] = _run(binary, cache, tmp_path, oracle, extra=("-backend", backend))
+    assert "tb_store_hits" not in noise
+
+
+def test_another_setting_has_a_store_of_its_own(guest_binary, tmp_path):
+    binary = guest_binary("qsort")
+    oracle = _oracle(binary, tmp_path)
+    cache = tmp_path / "cache"
+    _run(binary, cache, tmp_path, oracle, extra=("-backend", "interp"))
+    [again] = _run(binary, cache, tmp_path, oracle, extra=("-backend", "interp", "-one-insn-per-tb"))
+    assert "tb_store_hits" not in again and len(_stores(cache)) == 2
+
+
+def test_no_store_without_a_code_cache_or_with_logs(guest_binary, tmp_path):
+    binary = guest_binary("qsort")
+    oracle = _oracle(binary, tmp_path)
+    for _ in range(2):
+        [s] = _run(binary, "off", tmp_path, oracle)
+        assert not any(k.startswith("tb_store") for k in s)
+    cache = tmp_path / "cache"
+    _run(binary, cache, tmp_path, oracle)
+    log = tmp_path / "log"
+    argv = guestprogs.pydbt_argv(binary, (), OPTS + ("-d", "in_asm", "-D", str(log)))
+    r = guestprogs.run(argv, env=dict(os.environ, PYDBT_CODE_CACHE=str(cache)), cwd=tmp_path, timeout=TIMEOUT)
+    assert (r.returncode, r.stdout) == (oracle.returncode, oracle.stdout), r.describe()
+    [logged] = [json.loads(ln) for ln in log.read_text().splitlines() if ln.startswith("{")]
+    assert "IN:" in log.read_text() and not any(k.startswith("tb_store") for k in logged)
+
+
+# two builds of one loop with the same layout (the same pcs and paths), not
+# the same code: other shift and mask immediates
+STALE_SRC = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? atol(argv[1]) : 2000;
+    unsigned long x = 88172645463325252UL, s = 0;
+    for (long i = 0; i < n; i++) {
+        x ^= x << SHIFT;
+        x ^= x >> 7;
+        s += x & MASK;
+    }
+    printf("%lu %lu\n", x, s);
+    return 0;
+}
+"""
+
+
+def test_stale_records_cost_misses_not_results(tmp_path):
+    donor = _build(tmp_path, "a", STALE_SRC, "-DSHIFT=13", "-DMASK=0xff")
+    binary = _build(tmp_path, "b", STALE_SRC, "-DSHIFT=11", "-DMASK=0x7f")
+    cache, other = tmp_path / "cache", tmp_path / "other"
+    for b in (donor, binary):
+        assert _oracle(b, tmp_path).stdout != b""
+    oracle = _oracle(binary, tmp_path)
+    assert oracle.stdout != _oracle(donor, tmp_path).stdout
+    _run(donor, cache, tmp_path, _oracle(donor, tmp_path), extra=("-backend", "interp"))
+    [donated] = _stores(cache)
+    _run(binary, other, tmp_path, oracle, extra=("-backend", "interp"))   # (its own store's name)
+    [own] = _stores(other)
+    shutil.copy(donated, cache / "tbs" / own.name)          # (the other build's records as its own)
+    [stale] = _run(binary, cache, tmp_path, oracle, extra=("-backend", "interp"))
+    assert stale["tb_store_stale"] > 0 and stale["tb_store_hits"] > 0
+
+
+# the guest closes every descriptor it may have (as a shell's child does),
+# then runs code no process ran before, in children forked one after another:
+# the first lifts it, the later ones load the first's records in this run
+CLOSE_FORK_SRC = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+__attribute__((noinline)) static unsigned long work(unsigned long x)
+{
+    for (int i = 0; i < 40; i++) {
+        x = x * 6364136223846793005UL + 1442695040888963407UL;
+        if (x & 1)
+            x ^= x >> 17;
+        else
+            x += x << 3;
+    }
+    return x;
+}
+
+int main(void)
+{
+    for (int fd = 3; fd < 4096; fd++)
+        close(fd);
+    for (int k = 0; k < 3; k++) {
+        fflush(stdout);
+        pid_t p = fork();
+        if (p == 0) {
+            printf("child %d %lu\n", k, work((unsigned long)k));
+            return 0;
+        }
+        int st;
+        waitpid(p, &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st))
+            return 1;
+    }
+    printf("parent done\n");
+    return 0;
+}
+"""
+
+
+def test_forked_children_load_what_a_sibling_lifted_and_the_guest_cannot_close_it(tmp_path):
+    binary = _build(tmp_path, "closefork", CLOSE_FORK_SRC)
+    oracle = _oracle(binary, tmp_path)
+    stats = _run(binary, tmp_path / "cache", tmp_path, oracle, extra=("-backend", "interp"))
+    children = stats[:-1]
+    assert len(children) == 3
+    # (the first child lifts work() and printf's paths the parent never ran
+    # (and loads a few blocks the parent lifted meanwhile: the code after
+    # fork); the later ones load them.  A child's counts start from its
+    # parent's at the fork.)
+    first, later = children[0], children[1:]
+    assert first.get("tb_store_hits", 0) < first["tb_store_misses"]
+    assert all(c["tb_store_hits"] > c.get("tb_store_misses", 0) for c in later)

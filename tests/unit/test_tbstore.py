@@ -1,0 +1,103 @@
+"""dbt/tbstore.py on its own: records written by one store are read by
+another on the same file (another process), later records of a pc win,
+records appended after a store opened are found at a miss, helpers are kept
+by name (and a block with one that has no name is not kept), a record cut
+short or failing its CRC is no record, and the interpreter's lowered code
+loaded from a record computes what the block's own compile computes."""
+import os
+import types
+
+import pytest
+
+from pydbt import tbstore
+from pydbt.backends import interp
+from pydbt.builder import Builder
+from pydbt.ir import Block
+from pydbt.frontends.riscv64 import fpu
+
+
+def _block(pc, size=8, helper=None):
+    b = Builder(Block(pc))
+    b.insn_start(pc)
+    x = b.getreg(10)
+    y = x + 7
+    if helper is not None:
+        y = b.call(helper, y)
+    b.setreg(11, y)
+    b.block.ninsns, b.block.size = 2, size
+    b.block.pages, b.block.insns, b.block.words = [pc >> 12], [(pc, 4), (pc + 4, 4)], [0x13, 0x93]
+    b.goto_tb(pc + size)
+    return b.block
+
+
+def _put(store, block):
+    store.put(block.pc, block, [block.pc + block.size], interp.lower(block, False))
+
+
+def _ctx():
+    return types.SimpleNamespace(mem=None, links=["next"], lookup=None, counter=None, pending=[])
+
+
+def _run(fn):
+    cpu = types.SimpleNamespace(regs=[0] * 64)
+    cpu.regs[10] = 5
+    return fn(cpu), cpu.regs[11]
+
+
+def test_records_are_shared_through_the_file(tmp_path):
+    path = str(tmp_path / "p.tbs")
+    a = tbstore.TBStore(path)
+    b = tbstore.TBStore(path)                        # (another process's, opened before a's writes)
+    block = _block(0x1000)
+    _put(a, block)
+    rec = b.get(0x1000)                              # (a miss first: b reads what was appended)
+    assert rec is not None and (rec.size, rec.ninsns, rec.targets) == (8, 2, [0x1008])
+    assert (rec.pages, rec.insns, rec.words) == ([1], [(0x1000, 4), (0x1004, 4)], [0x13, 0x93])
+    assert _run(interp.load(rec.lowered, _ctx())) == _run(interp.compile(_block(0x1000), _ctx())) == ("next", 12)
+    assert b.get(0x2000) is None
+    _put(a, _block(0x1000, size=12))                 # (the last record of a pc wins)
+    assert tbstore.TBStore(path).get(0x1000).size == 12
+
+
+def test_helpers_by_name_and_a_nameless_one_not_kept(tmp_path):
+    path = str(tmp_path / "p.tbs")
+    s = tbstore.TBStore(path)
+    assert tbstore.helper_name(fpu._box) == "pydbt.frontends.riscv64.fpu:_box"
+    _put(s, _block(0x1000, helper=fpu._box))
+    rec = tbstore.TBStore(path).get(0x1000)
+    assert rec.lowered[1] == [fpu._box]
+    size = os.path.getsize(path)
+    _put(s, _block(0x2000, helper=lambda cpu, v: v))
+    assert os.path.getsize(path) == size and tbstore.TBStore(path).get(0x2000) is None
+
+
+@pytest.mark.parametrize("damage", ["cut", "crc", "magic"])
+def test_damaged_records_are_no_records(tmp_path, damage):
+    path = str(tmp_path / "p.tbs")
+    s = tbstore.TBStore(path)
+    _put(s, _block(0x1000))
+    _put(s, _block(0x2000))
+    data = bytearray(open(path, "rb").read())
+    if damage == "cut":
+        del data[-3:]
+    elif damage == "crc":
+        data[-1] ^= 0xff
+    else:
+        data[0] ^= 0xff
+    open(path, "wb").write(bytes(data))
+    t = tbstore.TBStore(path)
+    assert (t.get(0x1000) is not None) == (damage != "magic")
+    assert t.get(0x2000) is None
+    _put(t, _block(0x3000))
+    assert (tbstore.TBStore(path).get(0x3000) is not None) == (damage != "magic" and damage != "cut")
+
+
+def test_a_full_file_grows_no_more(tmp_path, monkeypatch):
+    monkeypatch.setattr(tbstore, "MAX_BYTES", 64)
+    path = str(tmp_path / "p.tbs")
+    s = tbstore.TBStore(path)
+    _put(s, _block(0x1000))
+    size = os.path.getsize(path)
+    s = tbstore.TBStore(path)
+    _put(s, _block(0x2000))
+    assert os.path.getsize(path) == size
