@@ -193,12 +193,21 @@ def _size(name):
     return 4 if name.endswith(".w") else 8
 
 
+def _module_level(helper):
+    """A helper made by a factory, also a global of this module under its
+    __name__ (and so its __qualname__): code kept by the TB store
+    (dbt/tbstore.py) names its helpers by module and qualname."""
+    helper.__qualname__ = helper.__name__
+    globals()[helper.__name__] = helper
+    return helper
+
+
 def _lr_helper(size):
     def helper(cpu, addr):
         return lr(cpu, addr, size)
     helper.__name__ = f"lr_{'w' if size == 4 else 'd'}"
     helper.native_atomic = NativeAtomic("lr", size)
-    return helper
+    return _module_level(helper)
 
 
 def _sc_helper(size):
@@ -206,7 +215,7 @@ def _sc_helper(size):
         return sc(cpu, addr, value, size)
     helper.__name__ = f"sc_{'w' if size == 4 else 'd'}"
     helper.native_atomic = NativeAtomic("sc", size)
-    return helper
+    return _module_level(helper)
 
 
 _LR = {4: _lr_helper(4), 8: _lr_helper(8)}
@@ -228,7 +237,7 @@ def _amo_helper(op, size):
         return amo(cpu, op, addr, value, size)
     helper.__name__ = f"{op}_{'w' if size == 4 else 'd'}"
     helper.native_atomic = NativeAtomic("rmw", size, _NATIVE_OP[op])
-    return helper
+    return _module_level(helper)
 
 
 _AMO_HELPERS = {f"{op}.{s}": _amo_helper(op, 4 if s == "w" else 8) for op in _AMO for s in "wd"}
