@@ -13,7 +13,12 @@ Workloads:
                applets in the forked child, without exec); native is the
                host's x86_64 busybox with a PATH of links to its applets.
 Every runner's output must match native's.  Wall time is the median of
---repeat runs of the whole process (start-up included).
+--repeat runs of the whole process (start-up included).  pydbt runs twice
+over: `pydbt` with an empty code cache each run (cold: every block lifted,
+every native region compiled), `pydbt-warm` with one a first unmeasured run
+filled (the TB store's blocks and the native code of the runs before:
+dbt/tbstore.py, backends/llvm_cache.py).  --snapshot REV runs that commit's
+pydbt (default: the working tree).
 
     python bench/procs.py                       # ~4 minutes (busybox-50 under pydbt: ~3.5)
     python bench/procs.py --rounds 50 --repeat 3 --json out.json
@@ -88,35 +93,47 @@ def cases(rounds, workdir, pipelines=PIPELINES):
     return out
 
 
-def run_once(case, runner, timeout):
+def run_once(case, runner, timeout, extra=None):
     env = case.envs.get(runner)
     saved = os.environ.copy()
     try:
         if env is not None:
             os.environ.clear()
             os.environ.update(env)
+        os.environ.update(extra or {})
         return benchlib.run_argv(case.argvs[runner], timeout)
     finally:
         os.environ.clear()
         os.environ.update(saved)
 
 
-def measure(rounds=20, repeat=1, timeout=1800, runners=("pydbt", "qemu", "native"), pipelines=PIPELINES):
+RUNNERS = ("pydbt", "pydbt-warm", "qemu", "native")
+
+
+def measure(rounds=20, repeat=1, timeout=1800, runners=RUNNERS, pipelines=PIPELINES, pythonpath=None):
     """{case: {runner: {"wall_s": median, "walls": [...], "ok": bool, "why": str}}}"""
     results = {}
     with tempfile.TemporaryDirectory() as work:
         for case in cases(rounds, work, pipelines):
             expected = None
             res = results[case.name] = {}
+            warm = tempfile.mkdtemp(dir=work)
             for runner in runners:
-                argv = case.argvs.get(runner)
+                argv = case.argvs.get(runner.split("-")[0])
                 if argv is None:
                     res[runner] = {"ok": False, "why": "cannot run it (exec needs binfmt_misc)"
                                    if runner == "qemu" else "not available"}
                     continue
                 walls, why = [], ""
-                for _ in range(repeat):
-                    rc, out, err, wall, _cpu, timed_out = run_once(case, runner, timeout)
+                for k in range(repeat + (runner == "pydbt-warm")):
+                    extra = None
+                    if runner.startswith("pydbt"):
+                        extra = {"PYDBT_CODE_CACHE": warm if runner == "pydbt-warm" else tempfile.mkdtemp(dir=work)}
+                        if pythonpath:
+                            extra["PYTHONPATH"] = pythonpath
+                    rc, out, err, wall, _cpu, timed_out = run_once(case, runner.split("-")[0], timeout, extra)
+                    if runner == "pydbt-warm" and k == 0 and not timed_out and rc == 0:
+                        continue                                 # (the run that fills the cache)
                     if timed_out or rc != 0:
                         why = f"exit {rc}" + (" (timed out)" if timed_out else "") + ": " + \
                             err.decode(errors="replace").strip()[-200:]
@@ -134,14 +151,15 @@ def measure(rounds=20, repeat=1, timeout=1800, runners=("pydbt", "qemu", "native
 
 
 def table(results):
-    lines = ["| case | pydbt s | qemu s | native s | pydbt / qemu | pydbt / native |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| case | pydbt s (cold) | pydbt s (warm) | qemu s | native s | cold / qemu | warm / qemu "
+             "| warm / native |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, res in results.items():
         w = {r: (v.get("wall_s") if v.get("ok") else None) for r, v in res.items()}
         cell = lambda r: f"{w[r]:.3f}" if w.get(r) else "-"                      # noqa: E731
         ratio = lambda a, b: f"{w[a] / w[b]:.1f}x" if w.get(a) and w.get(b) else "-"  # noqa: E731
-        lines.append(f"| {name} | {cell('pydbt')} | {cell('qemu')} | {cell('native')} | "
-                     f"{ratio('pydbt', 'qemu')} | {ratio('pydbt', 'native')} |")
+        lines.append(f"| {name} | {cell('pydbt')} | {cell('pydbt-warm')} | {cell('qemu')} | {cell('native')} | "
+                     f"{ratio('pydbt', 'qemu')} | {ratio('pydbt-warm', 'qemu')} | {ratio('pydbt-warm', 'native')} |")
     notes = [f"- {name} under {r}: {v['why']}" for name, res in results.items() for r, v in res.items()
              if not v.get("ok")]
     return "\n".join(lines + notes)
@@ -153,15 +171,26 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--snapshot", default="none", help="run this commit's pydbt (default none: the working tree)")
+    ap.add_argument("--pipelines", type=int, default=PIPELINES, help="busybox's pipelines (default 50)")
     a = ap.parse_args(argv)
     reason = benchlib.missing_tools(native=True)
     if reason:
         print(f"procs: {reason}", file=sys.stderr)
         return 1
     t0 = time.time()
-    results = measure(a.rounds, a.repeat, a.timeout)
+    site = None
+    if a.snapshot != "none":
+        site, rev = benchlib.snapshot(a.snapshot)
+        print(f"measuring pydbt {rev} from {site}", file=sys.stderr)
+    try:
+        results = measure(a.rounds, a.repeat, a.timeout, pipelines=a.pipelines,
+                          pythonpath=str(site) if site else None)
+    finally:
+        if site:
+            shutil.rmtree(site.parent, ignore_errors=True)
     print(table(results))
-    print(f"(rounds {a.rounds}, {PIPELINES} pipelines, median of {a.repeat}; {time.time() - t0:.0f} s in all)")
+    print(f"(rounds {a.rounds}, {a.pipelines} pipelines, median of {a.repeat}; {time.time() - t0:.0f} s in all)")
     if a.json:
         Path(a.json).write_text(json.dumps({"machine": benchlib.machine_info(), "rounds": a.rounds,
                                             "results": results}, indent=1))

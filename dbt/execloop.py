@@ -53,6 +53,8 @@ from .regionlog import RegionLog
 from . import tbstore
 
 
+PREFETCH_FORK = 2     # the fork before which a process makes TBs of its whole TB store (before_fork)
+PREFETCH_MAX = 16384  # (at most this many)
 SLOW_MAX = 64          # slow exits of a native region before it is made with callbacks (_slow_exit)
 
 
@@ -107,6 +109,7 @@ class Engine:
         self.reformed = set()                        # pcs whose region was re-formed (once each)
         self._rlog = (None, None)                    # (executable, its RegionLog or None)
         self._tbs = (None, None)                     # (executable, its TBStore or None)
+        self.forks = 0                               # (before_fork)
         self.slow_exits = {}                         # native region pc -> its slow exits (_slow_exit)
         self.callback_pcs = set()                    # region pcs made again with callbacks
 
@@ -407,6 +410,21 @@ class Engine:
                 cur[1].close()
             cur = self._tbs = (exe, store)
         return cur[1] if self.debug is None else None
+
+    def before_fork(self):
+        """(in the parent, before a fork) A process that forks again and again
+        (a shell: each pipeline's stages are children running code it never
+        ran) makes a TB of every block its TB store holds, once, at its
+        PREFETCH_FORK-th fork: every child after it inherits them instead of
+        loading them one by one, each child again."""
+        self.forks += 1
+        store = self._store() if self.forks == PREFETCH_FORK else None
+        if store is None:
+            return
+        by_pc = self.cache.by_pc
+        for pc in store.pcs()[:PREFETCH_MAX]:
+            if pc not in by_pc and self._stored_tb(store, pc) is not None:
+                STATS.bump("tb_store_prefetched")
 
     def _stored_tb(self, store, pc):
         """A first-tier TB for pc from the store's record, or None (no record,

@@ -175,6 +175,11 @@ class TBStore:
             self.end += at
             self.full = self.end >= MAX_BYTES
 
+    def pcs(self):
+        """The pcs of every record now in the file."""
+        self._read_new()
+        return list(self.index)
+
     def get(self, pc):
         """The Record stored for pc, or None."""
         found = self.index.get(pc)

@@ -286,6 +286,8 @@ class Process:
             r, w = (ownfds.hide(self, fd) for fd in os.pipe())
         debugger = self.debugger
         chan = debugger.before_fork(vfork) if debugger is not None else None    # (gdb follows forks)
+        if self.engine is not None and not vfork:
+            self.engine.before_fork()
         quiet = self.engine.quiet() if self.engine is not None else contextlib.nullcontext()
         # (the child never inherits a layout mid-change, nor code half compiled)
         with self.mem.map_lock, quiet:
