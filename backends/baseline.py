@@ -28,5 +28,26 @@ def compile(block, ctx):
     return llvm._state(ctx).compile(block, ctx, llvm.BASELINE)
 
 
+def kept(fn):
+    """What fn's code is, for the engine's TB store (its run's numbers as
+    relocations: llvm.NativeState.kept), or None."""
+    nat = getattr(fn, "native", None)
+    return None if nat is None else nat.state.kept(nat)
+
+
+def load_kept(pc, nexits, kept, ctx):
+    """The TB function of code kept() gave (in a run before, or another
+    process), with this run's numbers; None if it does not fit this run."""
+    st = llvm._state(ctx)
+    nat = st.prepare_kept(pc, nexits, kept, ctx)
+    return None if nat is None else st.finish(nat)
+
+
+def kept_variant(ctx):
+    """What else kept code depends on: this run's constants in it, the host
+    CPU's features it uses, the sources that make it."""
+    return llvm._state(ctx).kept_variant()
+
+
 def disassemble(fn):
     return x64_emit.disassemble(fn.native.blob, fn.native.addr)

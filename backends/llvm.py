@@ -145,7 +145,9 @@ from pydbt.stats import STATS
 
 from . import llvm_emit as E
 from . import faults, llvm_cache, llvm_jit
-from . import x64_emit, x64_runtime
+from . import hostcpu, x64_emit, x64_runtime, x64asm
+from .x64asm import Sym
+from pydbt import tbstore
 from .codearena import ARENA
 from .interp import raise_exception
 
@@ -267,7 +269,8 @@ class Native:
     """What Python keeps of one native TB."""
     __slots__ = ("state", "tb_id", "addr", "slot0", "nexits", "links", "lookup", "fns",
                  "exceptions", "tracker", "text", "pc", "pending", "counter", "fname", "imports",
-                 "level", "hot", "promote", "entries", "main", "blob", "slow", "fault_pairs")
+                 "level", "hot", "promote", "entries", "main", "blob", "slow", "fault_pairs", "relocs",
+                 "fp_env")
 
 
 class NativeState:
@@ -377,28 +380,10 @@ class NativeState:
         text, its id and chain slots, run in the thread that translated the
         block; finish() is the rest."""
         nexits = sum(1 for op in block.ops if op.name == "goto_tb")
-        if nexits > self.nslots:
-            raise NotImplementedError(f"llvm: a TB with {nexits} exits")
-        nat = Native()
-        nat.state, nat.nexits = self, nexits
-        # (outside an engine nothing is chained: every TB may use the same id and
-        # slots, so the same block gives the same text, compiled once)
-        nat.tb_id, nat.slot0 = (self.next_id, self.alloc_slots(nexits)) if self.shared else (0, 0)
-        self.next_id += 1
-        nat.links, nat.lookup, nat.fns, nat.pc = ctx.links, ctx.lookup, ctx.fns, block.pc
-        nat.pending, nat.counter = ctx.pending, ctx.counter
-        nat.level = level
-        # (a tier that counts its hotness: in a word of its own, see hot_word)
-        nat.hot, nat.promote = getattr(ctx, "hot", None), getattr(ctx, "promote", None)
-        nat.fname = f"tb_{block.pc:x}"
+        nat = self._native(block.pc, nexits, ctx, level)
         # (a region's other entries: a function each, sharing this TB's code and exits)
         nat.entries = [(pc, E.entry_name(nat.fname, k)) for k, (pc, _, _) in
                        enumerate(getattr(block, "entries", None) or (), 1)]
-        nat.main = nat.blob = None
-        nat.fault_pairs = ()
-        # (an access that fails its check leaves the TB, to run alone in the
-        # engine's interpreter (EXIT_SLOW), unless the engine asks for callbacks)
-        nat.slow = getattr(ctx, "slow", None)
         if level == BASELINE:
             return self._baseline(nat, block, ctx)
         slow = nat.slow is not None and not getattr(block, "callbacks", False)
@@ -417,6 +402,29 @@ class NativeState:
         nat.imports[E.SYM_TB_SLOTS] = ctypes.addressof(self.slots) + 8 * nat.slot0
         if nat.hot is not None:
             nat.imports[E.SYM_TB_HOT] = self.hot_word(nat.hot)
+        return nat
+
+    def _native(self, pc, nexits, ctx, level):
+        """A new TB's Native: its id, chain slots and what its code reaches."""
+        if nexits > self.nslots:
+            raise NotImplementedError(f"llvm: a TB with {nexits} exits")
+        nat = Native()
+        nat.state, nat.nexits = self, nexits
+        # (outside an engine nothing is chained: every TB may use the same id and
+        # slots, so the same block gives the same text, compiled once)
+        nat.tb_id, nat.slot0 = (self.next_id, self.alloc_slots(nexits)) if self.shared else (0, 0)
+        self.next_id += 1
+        nat.links, nat.lookup, nat.fns, nat.pc = ctx.links, ctx.lookup, ctx.fns, pc
+        nat.pending, nat.counter = ctx.pending, ctx.counter
+        nat.level = level
+        # (a tier that counts its hotness: in a word of its own, see hot_word)
+        nat.hot, nat.promote = getattr(ctx, "hot", None), getattr(ctx, "promote", None)
+        nat.fname = f"tb_{pc:x}"
+        nat.main = nat.blob = nat.relocs = nat.fp_env = None
+        nat.fault_pairs = ()
+        # (an access that fails its check leaves the TB, to run alone in the
+        # engine's interpreter (EXIT_SLOW), unless the engine asks for callbacks)
+        nat.slow = getattr(ctx, "slow", None)
         return nat
 
     def fault_loads(self):
@@ -460,8 +468,9 @@ class NativeState:
             for pg in faults.written_pages(marks):
                 self.mem.code_written(pg << 12, 1)
 
-    def _baseline(self, nat, block, ctx):
-        """prepare() at the baseline level: the machine code, by x64_emit."""
+    def _run_values(self, nat):
+        """The numbers of this run a TB's baseline code holds (x64asm Syms: relocs),
+        by name; a helper's index by `helper:` and its name (tbstore.helper_name)."""
         nat.text = None
         nat.imports = {}
         hot = None
@@ -469,19 +478,77 @@ class NativeState:
             hot = nat.imports[E.SYM_TB_HOT] = self.hot_word(nat.hot)
         if self.shim is None:
             self.shim = x64_runtime.shim(self.symbols[E.SYM_CB])
-        env = {"mem_base": self.symbols[E.SYM_MEM], "perm": self.symbols[E.SYM_PERM],
-               "npages": self.consts["npages"], "jc": self.symbols[E.SYM_JC], "jc_mask": self.jc_mask,
-               "shim": self.shim.addr, "tb_id": nat.tb_id, "hot": hot, "helper_id": self.helper,
-               "slots": ctypes.addressof(self.slots) + 8 * nat.slot0}
+        return {"perm": self.symbols[E.SYM_PERM], "jc": self.symbols[E.SYM_JC], "shim": self.shim.addr,
+                "tb_id": nat.tb_id, "hot": hot, "slots": ctypes.addressof(self.slots) + 8 * nat.slot0}
+
+    def _helper_sym(self, fn):
+        return Sym(self.helper(fn), "helper:" + (tbstore.helper_name(fn) or "?"), small=True)
+
+    def _baseline(self, nat, block, ctx):
+        """prepare() at the baseline level: the machine code, by x64_emit."""
+        v = self._run_values(nat)
+        env = {"mem_base": self.symbols[E.SYM_MEM], "npages": self.consts["npages"], "jc_mask": self.jc_mask,
+               "helper_id": self._helper_sym, "hot": None if v["hot"] is None else Sym(v["hot"], "hot")}
+        env.update({k: Sym(v[k], k, small=k == "tb_id") for k in ("perm", "jc", "shim", "tb_id", "slots")})
         unchecked = self.fault_stores()
-        em = x64_emit.Emitter(block, env, ctx.counter is not None, hot is not None, unchecked, unchecked)
+        em = x64_emit.Emitter(block, env, ctx.counter is not None, v["hot"] is not None, unchecked, unchecked)
         nat.blob, entries = em.build()
         nat.entries = entries                    # (pc, offset)
         nat.fault_pairs = em.fault_pairs
         nat.exceptions = em.exceptions
-        if em.fp is not None and self.fp_env is None:    # (x64_fp: as llvm_fp's, see prepare)
-            self.fp_env = (em.fp.env.flags_attr, em.fp.env.rm_attr)
+        nat.relocs = em.relocs
+        if em.fp is not None:
+            nat.fp_env = (em.fp.env.flags_attr, em.fp.env.rm_attr)
+            self._uses_fp(nat.fp_env)
+        return nat
+
+    def _uses_fp(self, fp_env):
+        if self.fp_env is None:                  # (x64_fp: as llvm_fp's, see prepare)
+            self.fp_env = fp_env
             _mirror_fp(self.fp_env)
+
+    # --- baseline code kept from a run before (the engine's native TB store) ------------
+    def kept(self, nat):
+        """What a baseline TB's code is, for the store: (code, relocs, entries,
+        fault_pairs, exceptions, fp_env, counting, hot, unchecked), or None (a
+        helper with no name, another level)."""
+        if nat.level != BASELINE or nat.relocs is None or any(r[2] == "helper:?" for r in nat.relocs):
+            return None
+        return (nat.blob, nat.relocs, nat.entries, nat.fault_pairs, nat.exceptions, nat.fp_env,
+                nat.counter is not None, nat.hot is not None, self.fault_stores())
+
+    def kept_variant(self):
+        """(kept code's store) The numbers baseline code holds that are no
+        relocations, the host features x64_emit uses, its sources."""
+        return (f"mem={self.symbols[E.SYM_MEM]:x} pages={self.consts['npages']} jc={self.jc_mask} "
+                f"cpu={','.join(sorted(hostcpu.flags()))} "
+                f"{tbstore.fingerprint(('pydbt.backends.x64_emit', 'pydbt.backends.x64asm', 'pydbt.backends.x64_fp', 'pydbt.backends.llvm_emit', 'pydbt.backends.llvm'))}")
+
+    def prepare_kept(self, pc, nexits, kept, ctx):
+        """prepare() of a baseline TB from what kept() gave in a run before: this
+        run's numbers patched in.  None if it does not fit this run (counting,
+        hotness or unchecked stores otherwise, a helper not found)."""
+        blob, relocs, entries, fault_pairs, exceptions, fp_env, counting, hot, unchecked = kept
+        if (counting, hot) != (ctx.counter is not None, getattr(ctx, "hot", None) is not None) or \
+                unchecked != self.fault_stores():
+            return None
+        helpers = {}
+        for _, _, name, _ in relocs:
+            if name.startswith("helper:"):
+                fn = tbstore.resolve(name[7:])
+                if fn is None:
+                    return None
+                helpers[name] = fn
+        nat = self._native(pc, nexits, ctx, BASELINE)
+        v = self._run_values(nat)
+        for name, fn in helpers.items():
+            v[name] = self.helper(fn)
+        nat.blob = bytes(x64asm.patch(bytearray(blob), relocs, v.__getitem__))
+        nat.relocs = relocs
+        nat.entries, nat.fault_pairs, nat.exceptions = [tuple(e) for e in entries], fault_pairs, exceptions
+        if fp_env is not None:
+            nat.fp_env = tuple(fp_env)
+            self._uses_fp(nat.fp_env)
         return nat
 
     def _runtime(self):

@@ -121,7 +121,7 @@ from pydbt.ir import Const, I32, I64
 from . import llvm_emit as E
 from . import x64_fp
 from . import hostcpu
-from .x64asm import (Asm, mem, RAX, RCX, RDX, RBX, RBP, RSP, RSI, RDI, R8, R9, R10, R11, R12,
+from .x64asm import (Asm, Sym, mem, RAX, RCX, RDX, RBX, RBP, RSP, RSI, RDI, R8, R9, R10, R11, R12,
                      R13, R14, R15)
 
 CTX = R12
@@ -185,7 +185,10 @@ class Emitter:
     (mem_base, perm, npages, jc, jc_mask, shim, tb_id, slots: the address of
     its first chain slot, hot: its countdown word or None, helper_id(fn) -> the
     state's index).  build() -> (code, [(pc, offset) of each other entry]);
-    `exceptions` after it: (kind, pc, next_pc) by index."""
+    `exceptions` after it: (kind, pc, next_pc) by index.  The env's numbers
+    that differ between runs (addresses, ids) may be x64asm Syms: the code
+    holds them in fields of fixed size, listed in `relocs` after build (so
+    code kept from a run before is this run's once patched: llvm.py)."""
 
     def __init__(self, block, env, counting, hot, fault_loads=False, fault_stores=False):
         self.block = block
@@ -363,6 +366,12 @@ class Emitter:
         elif kind == "m":
             a.mov(RAX, x)
             a.mov(ctxm(word), RAX)
+        elif type(x) is Sym:                 # (a run's number: a field of fixed size, relocated)
+            if x.small:
+                a.mov_imm(ctxm(word), x)
+            else:
+                a.mov_imm(RAX, x)
+                a.mov(ctxm(word), RAX)
         elif imm(x, I64) is not None:
             a.mov_imm(ctxm(word), imm(x, I64))
         else:
@@ -466,6 +475,7 @@ class Emitter:
             code[at:at + 4] = frame.to_bytes(4, "little")
         self.frame = frame
         self.fault_pairs = [(at, lb.pos) for at, lb in self.fault_at]
+        self.relocs = a.relocs
         return bytes(code), entries
 
     def enter_frame(self):

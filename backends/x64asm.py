@@ -233,8 +233,34 @@ _NOPS = [b"", b"\x90", b"\x66\x90", b"\x0f\x1f\x00", b"\x0f\x1f\x40\x00", b"\x0f
          b"\x0f\x1f\x84\x00\x00\x00\x00\x00", b"\x66\x0f\x1f\x84\x00\x00\x00\x00\x00"]
 
 
+class Sym(int):
+    """A number the code holds that another run has otherwise (an address,
+    an id): mov_imm writes it in a field of fixed size (a movabs, or the
+    imm32 of a store) and records the field in `relocs`; a Sym plus an int is
+    a Sym of the same name (its addend grows)."""
+
+    def __new__(cls, value, name, addend=0, small=False):
+        s = int.__new__(cls, value)
+        s.name, s.addend, s.small = name, addend, small   # small: an id, always < 2**31
+        return s
+
+    def __add__(self, k):
+        return Sym(int(self) + k, self.name, self.addend + k, self.small)
+
+    __radd__ = __add__
+
+
+def patch(code, relocs, value):
+    """code (a bytearray) with each reloc's field set to value(name) + its addend."""
+    for at, size, name, addend in relocs:
+        v = (value(name) + addend) & ((1 << 8 * size) - 1)
+        code[at:at + size] = v.to_bytes(size, "little")
+    return code
+
+
 class Asm:
-    """One block's code: instructions appended to `code`, labels, relocations"""
+    """One block's code: instructions appended to `code`, labels, relocations
+    ((offset, size, name, addend) of each field holding a Sym)"""
     __slots__ = ("code", "relocs", "_fixups")
 
     def __init__(self):
@@ -342,6 +368,8 @@ class Asm:
 
     def mov_imm(self, dst, imm, w=64):
         code = self.code
+        if type(imm) is Sym:
+            return self._mov_sym(dst, imm, w)
         if type(dst) is tuple:
             if w == 64 or w == 32:
                 self._rm(_REXW[w], b"\xc7", 0, dst)
@@ -391,11 +419,22 @@ class Asm:
             raise ValueError("bad width %r" % (w,))
 
     def movabs_sym(self, reg, name):
+        self._mov_sym(reg, Sym(0, name), 64)
+
+    def _mov_sym(self, dst, sym, w):
+        """mov_imm of a Sym: a movabs to a register, the imm32 of a 64-bit store."""
         code = self.code
-        code.append(0x49 if reg >= 8 else 0x48)
-        code.append(0xB8 | (reg & 7))
-        self.relocs.append((len(code), name))
-        code += b"\0\0\0\0\0\0\0\0"
+        if type(dst) is tuple and w == 64 and sym.small:
+            self._rm(_REXW[w], b"\xc7", 0, dst)
+            self.relocs.append((len(code), 4, sym.name, sym.addend))
+            code += _I32(_imm(int(sym), 32))
+        elif type(dst) is not tuple and w == 64:
+            code.append(0x49 if dst >= 8 else 0x48)
+            code.append(0xB8 | (dst & 7))
+            self.relocs.append((len(code), 8, sym.name, sym.addend))
+            code += _U64(int(sym) & 0xFFFFFFFFFFFFFFFF)
+        else:
+            raise ValueError("a Sym goes in a 64-bit move (to memory: a small one)")
 
     def load(self, dst, m, size, signed=False, w=64):
         if type(m) is not tuple:

@@ -108,20 +108,15 @@ class Engine:
         self.indirect = set()                        # pcs first reached by an indirect jump (lookup)
         self.reformed = set()                        # pcs whose region was re-formed (once each)
         self._rlog = (None, None)                    # (executable, its RegionLog or None)
-        self._tbs = (None, None)                     # (executable, its TBStore or None)
+        self._tbs = (None, {})                       # (executable, {tier: its TBStore or None})
         self.forks = 0                               # (before_fork)
         self.slow_exits = {}                         # native region pc -> its slow exits (_slow_exit)
         self.callback_pcs = set()                    # region pcs made again with callbacks
 
     # --- translation -------------------------------------------------------------
     def translate(self, pc):
-        """A new TB for pc, on the first tier (from the TB store when it has it)."""
-        store = self._store()
-        if store is not None:
-            tb = self._stored_tb(store, pc)
-            if tb is not None:
-                return tb
-        return self._make_tb(pc, 0, store)
+        """A new TB for pc, on the first tier."""
+        return self._make_tb(pc, 0)
 
     def _block(self, pc, tier):
         """The IR block of a TB at pc for tiers[tier], and its TB (no code yet)."""
@@ -160,15 +155,7 @@ class Engine:
         block.callbacks = pc in self.callback_pcs      # (see _slow_exit)
         targets = [op.consts[0] for op in block.ops if op.name == "goto_tb"]
         tb = self._new_tb(pc, block.size, block.ninsns, block.pages, targets, tier)
-        entries = getattr(block, "entries", None) if regions else None
-        if entries:
-            tb.region = [tb]
-            for q, _, before in entries:
-                e = TB(q, block.size - (q - pc), block.ninsns - before, block.pages, [], tier=tier)
-                e.region = tb.region
-                tb.region.append(e)
-        if tier > 0 and tier == len(self.tiers) - 1:
-            self.region_pcs[pc] = frozenset(a for a, _ in block.insns)
+        self._region(tb, block, getattr(block, "entries", None) if regions else None)
         STATS.translate_time += time.perf_counter() - t0
         return block, tb
 
@@ -178,8 +165,26 @@ class Engine:
         tb.links = list(tb.stubs)
         return tb
 
-    def _make_tb(self, pc, tier, store=None):
+    def _region(self, tb, block, entries):
+        """tb's region (its other entries' TBs: (pc, label, instructions
+        before) each) and, on the last tier, its pcs; block: its size,
+        instructions, pages (an IR block, or a stored record)."""
+        if entries:
+            tb.region = [tb]
+            for q, _, before in entries:
+                e = TB(q, block.size - (q - tb.pc), block.ninsns - before, block.pages, [], tier=tb.tier)
+                e.region = tb.region
+                tb.region.append(e)
+        if tb.tier > 0 and tb.tier == len(self.tiers) - 1:
+            self.region_pcs[tb.pc] = frozenset(a for a, _ in block.insns)
+
+    def _make_tb(self, pc, tier):
         t0 = time.perf_counter()
+        store = self._store(tier)
+        if store is not None:
+            tb = self._stored_tb(store, pc, tier, t0)
+            if tb is not None:
+                return tb
         block, tb = self._block(pc, tier)
         fn = self._compile(self.tiers[tier], tb, block, store)
         self._finish_tb(tb, fn, t0)
@@ -370,12 +375,17 @@ class Engine:
             job = self._prepare(backend, block, tb)
             fn = backend.finish(job)
             self._formed(backend, tb, block, job)
-        elif store is not None:                      # (lowered code the store keeps)
+        elif store is not None and hasattr(backend, "lower"):     # (a first tier's data the store keeps)
             lowered = backend.lower(block, self.counter is not None)
             fn = backend.load(lowered, self._context(tb))
-            store.put(tb.pc, block, tb.targets, lowered)
+            payload = tbstore.first_tier(block, tb.targets, lowered)
+            if payload is not None:
+                store.put(tb.pc, payload)
         else:
             fn = backend.compile(block, self._context(tb))
+            kept = backend.kept(fn) if store is not None else None       # (native code the store keeps)
+            if kept is not None:
+                store.put(tb.pc, tbstore.native_tier(block, tb.targets, kept))
         self._compiled(backend, tb, fn, time.perf_counter() - t1)
         return fn
 
@@ -385,58 +395,79 @@ class Engine:
             self.log.write(f"OUT: [{backend.name}] {tb.pc:#x}\n{backend.disassemble(fn)}\n")
         STATS.compile_time[backend.name] = STATS.compile_time.get(backend.name, 0.0) + seconds
 
-    # --- first-tier code kept across processes and runs (tbstore.py) ----------------------
-    def _store(self):
-        """The TB store of the program running, or None: none when the first
-        tier keeps no data of its code (no `lower`), blocks are logged or
-        verified as they are lifted, a debugger is attached, or there is no
-        code cache."""
+    # --- code kept across processes and runs (tbstore.py) -----------------------------------
+    def _store(self, tier):
+        """The TB store of tiers[tier]'s code for the program running, or None.
+        Kept are a first tier's lowered code (`lower`: the interpreter) and a
+        native tier's code that holds its run's numbers as relocations (`kept`:
+        the baseline); none when blocks are logged or verified as they are
+        lifted, a debugger is attached, or there is no code cache."""
         exe = getattr(self.proc, "exe_path", None)
-        cur = self._tbs
-        if cur[0] != exe:                            # (the first, or an execve'd program)
-            store = None
-            if hasattr(self.tiers[0], "lower") and not self.verify_ir and \
-                    not any(self.log.on(i) for i in ("in_asm", "op", "op_opt")):
-                from pydbt.backends import llvm_cache
-                from pydbt.runtime import ownfds
-                own = (lambda fd: ownfds.hide(self.proc, fd)), (lambda fd: ownfds.release(self.proc, fd))
-                # (what else a block's lowered code depends on)
-                variant = (f"{self.arch.name} count={self.counter is not None} max={self.max_insns} "
-                           f"alone={len(self.tiers) == 1} off={','.join(sorted(self.disabled_passes or ()))} "
-                           f"{tbstore.fingerprint(type(self.arch).__module__)}")
-                store = tbstore.TBStore.open(llvm_cache.cache(), exe, getattr(self.proc, "sysroot", None), variant,
-                                             own)
-            if cur[1] is not None:
-                cur[1].close()
-            cur = self._tbs = (exe, store)
-        return cur[1] if self.debug is None else None
+        if self._tbs[0] != exe:                      # (the first, or an execve'd program)
+            for store in self._tbs[1].values():
+                if store is not None:
+                    store.close()
+            self._tbs = (exe, {})
+        stores = self._tbs[1]
+        if tier not in stores:
+            stores[tier] = self._open_store(exe, tier)
+        return stores[tier] if self.debug is None else None
+
+    def _open_store(self, exe, tier):
+        backend = self.tiers[tier]
+        first = tier == 0 and hasattr(backend, "lower")
+        if not (first or hasattr(backend, "kept")) or self.verify_ir or \
+                any(self.log.on(i) for i in ("in_asm", "op", "op_opt")):
+            return None
+        from pydbt.backends import llvm_cache
+        from pydbt.runtime import ownfds
+        own = (lambda fd: ownfds.hide(self.proc, fd)), (lambda fd: ownfds.release(self.proc, fd))
+        # (what else a block's code depends on: the settings that change it, the sources that make it)
+        variant = (f"{self.arch.name} count={self.counter is not None} max={self.max_insns} "
+                   f"off={','.join(sorted(self.disabled_passes or ()))} "
+                   f"{tbstore.fingerprint(tbstore.FIRST_TIER + (type(self.arch).__module__.rpartition('.')[0],))}")
+        if first:
+            variant += f" alone={len(self.tiers) == 1}"
+        else:
+            variant += (f" {backend.name} {tier}/{len(self.tiers)} counts={self._counts_itself(tier)} "
+                        f"{backend.kept_variant(self._context(TB(0, 0, 0, [], [], tier=tier)))}")
+        return tbstore.TBStore.open(llvm_cache.cache(), exe, getattr(self.proc, "sysroot", None), variant, own)
 
     def before_fork(self):
         """(in the parent, before a fork) A process that forks again and again
         (a shell: each pipeline's stages are children running code it never
-        ran) makes a TB of every block its TB store holds, once, at its
-        PREFETCH_FORK-th fork: every child after it inherits them instead of
-        loading them one by one, each child again."""
+        ran) makes a TB of every block its first tier's store holds, once, at
+        its PREFETCH_FORK-th fork: every child after it inherits them instead
+        of loading them one by one, each child again."""
         self.forks += 1
-        store = self._store() if self.forks == PREFETCH_FORK else None
+        store = self._store(0) if self.forks == PREFETCH_FORK else None
         if store is None:
             return
         by_pc = self.cache.by_pc
         for pc in store.pcs()[:PREFETCH_MAX]:
-            if pc not in by_pc and self._stored_tb(store, pc) is not None:
+            if pc not in by_pc and self._stored_tb(store, pc, 0, time.perf_counter()) is not None:
                 STATS.bump("tb_store_prefetched")
 
-    def _stored_tb(self, store, pc):
-        """A first-tier TB for pc from the store's record, or None (no record,
-        or one whose instructions are not there any more)."""
-        t0 = time.perf_counter()
-        rec = store.get(pc)
-        if rec is None:
-            STATS.bump("tb_store_misses")
+    def _stored_tb(self, store, pc, tier, t0):
+        """A TB for pc on tiers[tier] from the store's record, or None (no
+        record, one whose instructions are not there any more, native code
+        that does not fit this run)."""
+        backend = self.tiers[tier]
+        first = hasattr(backend, "lower")
+        payload = store.get(pc)
+        rec = None if payload is None else tbstore.first_tier_record(payload) if first else \
+            tbstore.native_record(payload)
+        name = "tb_store" if first else "native_store"
+        if rec is None or rec.entries and not (getattr(backend, "entries", False) and self.multi_entry):
+            STATS.bump(name + "_misses")
             return None
-        backend = self.tiers[0]
-        tb = self._new_tb(pc, rec.size, rec.ninsns, rec.pages, rec.targets, 0)
-        fn = backend.load(rec.lowered, self._context(tb))
+        tb = self._new_tb(pc, rec.size, rec.ninsns, rec.pages, rec.targets, tier)
+        ctx = self._context(tb)
+        fn = backend.load(rec.lowered, ctx) if first else backend.load_kept(pc, len(rec.targets), rec.lowered, ctx)
+        if fn is None:
+            STATS.bump(name + "_unfit")
+            return None
+        self._region(tb, rec, rec.entries)
         self._compiled(backend, tb, fn, 0.0)
         STATS.translate_time += time.perf_counter() - t0
         self._finish_tb(tb, fn, t0)
@@ -444,9 +475,9 @@ class Engine:
         # block: a write landing meanwhile is seen)
         if not self.mem.holds(rec.pages, rec.insns, rec.words):
             self.cache.invalidate(tb)
-            STATS.bump("tb_store_stale")
+            STATS.bump(name + "_stale")
             return None
-        STATS.bump("tb_store_hits")
+        STATS.bump(name + "_hits")
         return tb
 
     # --- region shapes kept across runs (regionlog.py) ------------------------------------

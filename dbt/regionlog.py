@@ -66,7 +66,8 @@ MAX_KEYS = 4                          # object keys kept per record (the newest)
 
 
 def program_key(exe_path, sysroot, variant):
-    """Identifies a program's code: its executable's bytes, the sysroot its
+    """Identifies a program's code: its executable's bytes (a file over
+    HASH_MAX: its path, inode, size and mtime), the sysroot its
     interpreter and libraries come from, pydbt's version, and `variant` (the
     guest architecture, and the engine's settings that change a region's
     text: -stats' counting in the code, for one).  None if the executable
@@ -75,15 +76,29 @@ def program_key(exe_path, sysroot, variant):
     h = blake2b(digest_size=16)
     try:
         with open(exe_path, "rb") as f:
-            while True:
-                chunk = f.read(1 << 20)
-                if not chunk:
-                    break
-                h.update(chunk)
+            st = os.fstat(f.fileno())
+            memo = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, sysroot, variant)
+            if memo in _keys:
+                return _keys[memo]
+            if st.st_size > HASH_MAX:
+                # (a huge file, sparse most likely: its identity instead of its
+                # bytes; a key is only a hint, the records are checked anyway)
+                h.update(f"{exe_path}\0{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}".encode())
+            else:
+                while True:
+                    chunk = f.read(1 << 20)
+                    if not chunk:
+                        break
+                    h.update(chunk)
     except (OSError, TypeError, ValueError):
         return None
     h.update(f"\0{sysroot or ''}\0{variant}\0{__version__}".encode())
-    return h.hexdigest()
+    key = _keys[memo] = h.hexdigest()
+    return key
+
+
+HASH_MAX = 256 << 20                  # an executable bigger than this is known by its inode and mtime
+_keys = {}                            # (file identity, sysroot, variant) -> key
 
 
 def _encode(answers):

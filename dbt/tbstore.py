@@ -50,36 +50,42 @@ MAX_BYTES = 64 << 20                  # a file stops growing here
 MAX_RECORD = 1 << 20                  # a bigger payload is not kept (nor trusted when read)
 
 # the translator's sources: what the lowered code depends on besides the guest's bytes
-_SOURCES = ("dbt/ir.py", "dbt/builder.py", "dbt/passes.py", "backends/interp.py")
+FIRST_TIER = ("pydbt.ir", "pydbt.builder", "pydbt.passes", "pydbt.backends.interp")
 _fingerprints = {}
 
 
-def fingerprint(frontend_module):
-    """A hash of the sources that make a first-tier block's data: the IR, the
-    builder, the passes, the interpreter's lowering and the frontend's package."""
-    fp = _fingerprints.get(frontend_module)
+def fingerprint(modules):
+    """A hash of the sources of `modules` (names; a package's: every module
+    file in its directory), cached per process."""
+    modules = tuple(modules)
+    fp = _fingerprints.get(modules)
     if fp is None:
-        root = os.path.dirname(os.path.abspath(__file__ + "/.."))
-        front = os.path.dirname(importlib.import_module(frontend_module).__file__)
-        files = [os.path.join(root, f) for f in _SOURCES]
-        files += sorted(os.path.join(front, f) for f in os.listdir(front) if f.endswith(".py"))
+        files = []
+        for name in modules:
+            mod = importlib.import_module(name)
+            if hasattr(mod, "__path__"):             # (a package: all of it)
+                d = os.path.dirname(mod.__file__)
+                files += sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".py"))
+            else:
+                files.append(mod.__file__)
         h = blake2b(digest_size=16)
         for name in files:
             with open(name, "rb") as f:
                 h.update(f.read())
             h.update(b"\0")
-        fp = _fingerprints[frontend_module] = h.hexdigest()
+        fp = _fingerprints[modules] = h.hexdigest()
     return fp
 
 
 class Record:
     """A stored block, with the attributes the engine's check reads (pages,
     insns, words) and the interpreter's `lowered`."""
-    __slots__ = ("size", "ninsns", "pages", "targets", "insns", "words", "lowered")
+    __slots__ = ("size", "ninsns", "pages", "targets", "insns", "words", "lowered", "entries")
 
     def __init__(self, size, ninsns, pages, targets, insns, words, lowered):
         self.size, self.ninsns, self.pages, self.targets = size, ninsns, pages, targets
         self.insns, self.words, self.lowered = insns, words, lowered
+        self.entries = ()
 
 
 _names = {}          # helper function -> its name (or None: not kept by name)
@@ -95,11 +101,12 @@ def helper_name(fn):
     except TypeError:                            # (unhashable: not a plain function)
         return None
     name = f"{getattr(fn, '__module__', None)}:{getattr(fn, '__qualname__', None)}"
-    _names[fn] = name if _resolve(name) is fn else None
+    _names[fn] = name if resolve(name) is fn else None
     return _names[fn]
 
 
-def _resolve(name):
+def resolve(name):
+    """The helper of a name helper_name gave, or None."""
     fn = _helpers.get(name)
     if fn is None:
         module, _, qual = name.partition(":")
@@ -181,7 +188,7 @@ class TBStore:
         return list(self.index)
 
     def get(self, pc):
-        """The Record stored for pc, or None."""
+        """The payload stored for pc (a tuple), or None."""
         found = self.index.get(pc)
         if found is None:
             self._read_new()
@@ -193,26 +200,17 @@ class TBStore:
             payload = memoryview(data)[at:at + n]
             if zlib.crc32(payload) != crc:
                 raise ValueError("crc")
-            size, ninsns, pages, targets, insns, words, code, names = marshal.loads(payload)
-            helpers = [_resolve(name) for name in names]
-            if None in helpers:
-                raise ValueError("helper")
+            return marshal.loads(payload)
         except (ValueError, TypeError, EOFError):
             self.index.pop(pc, None)
             return None
-        return Record(size, ninsns, pages, targets, insns, words, (code, helpers))
 
-    def put(self, pc, block, targets, lowered):
-        """Keep block's lowered code (interp.lower's `(data, helpers)`)."""
+    def put(self, pc, payload):
+        """Keep payload (a tuple marshal can keep) as pc's record."""
         if self.full or self.fd is None:
             return
-        code, helpers = lowered
-        names = [helper_name(fn) for fn in helpers]
-        if None in names:
-            return
         try:
-            payload = marshal.dumps((block.size, block.ninsns, block.pages, targets,
-                                     block.insns, block.words, code, names))
+            payload = marshal.dumps(payload)
         except ValueError:                       # (something marshal cannot keep)
             return
         if len(payload) > MAX_RECORD:
@@ -221,3 +219,46 @@ class TBStore:
             os.write(self.fd, HEAD.pack(len(payload), zlib.crc32(payload), pc) + payload)
         except OSError:                          # (a full disk: no more records)
             self.full = True
+
+
+# --- the records ----------------------------------------------------------------------------
+
+def first_tier(block, targets, lowered):
+    """The payload of a first-tier block (interp.lower's `(data, helpers)`), or
+    None (a helper with no name)."""
+    code, helpers = lowered
+    names = [helper_name(fn) for fn in helpers]
+    if None in names:
+        return None
+    return (block.size, block.ninsns, block.pages, targets, block.insns, block.words, code, names)
+
+
+def first_tier_record(payload):
+    """The Record of a first-tier payload, or None."""
+    try:
+        size, ninsns, pages, targets, insns, words, code, names = payload
+    except (ValueError, TypeError):
+        return None
+    helpers = [resolve(name) for name in names]
+    if None in helpers:
+        return None
+    return Record(size, ninsns, pages, targets, insns, words, (code, helpers))
+
+
+def native_tier(block, targets, kept):
+    """The payload of a native region: what the TB cache needs (entries
+    included) and the backend's `kept` code."""
+    entries = [tuple(e) for e in getattr(block, "entries", None) or ()]
+    return (block.size, block.ninsns, block.pages, targets, block.insns, block.words, entries, kept)
+
+
+def native_record(payload):
+    """A native payload as a Record (`lowered`: the backend's kept code;
+    `entries`: the region's other entries), or None."""
+    try:
+        size, ninsns, pages, targets, insns, words, entries, kept = payload
+    except (ValueError, TypeError):
+        return None
+    rec = Record(size, ninsns, pages, targets, insns, words, kept)
+    rec.entries = entries
+    return rec

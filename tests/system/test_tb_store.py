@@ -13,6 +13,7 @@ import shutil
 import pytest
 
 import guestprogs
+from pydbt import tbstore
 
 TIMEOUT = 300
 OPTS = ("-stats=json",)
@@ -44,6 +45,14 @@ def _stores(cache):
     return sorted(d.glob("*.tbs")) if d.is_dir() else []
 
 
+def _native(path):
+    """Does the store at path hold native code (not a first tier's)?"""
+    store = tbstore.TBStore(str(path))
+    payload = store.get(store.pcs()[0])
+    store.close()
+    return isinstance(payload[7], tuple)          # (kept code; a first tier's: helper names)
+
+
 def _build(tmp_path, name, src, *defines):
     path = tmp_path / (name + ".c")
     path.write_text(src)
@@ -61,21 +70,39 @@ def test_a_second_run_loads_its_blocks(guest_binary, tmp_path, backend):
     cache = tmp_path / "cache"
     [first] = _run(binary, cache, tmp_path, oracle, extra=("-backend", backend))
     assert first["tb_store_misses"] > 100 and "tb_store_hits" not in first
-    [store] = _stores(cache)
+    stores = _stores(cache)                  # (auto: the baseline's regions' too)
+    assert len(stores) == (2 if backend == "auto" else 1)
     [second] = _run(binary, cache, tmp_path, oracle, extra=("-backend", backend))
     assert second["tb_store_hits"] >= 0.95 * first["tb_store_misses"]
     assert second.get("tb_store_misses", 0) <= 0.05 * first["tb_store_misses"]
     assert "tb_store_stale" not in second
     assert second["tbs_translated"] == first["tbs_translated"]
     # a corrupt file is no records; one cut short keeps the records before the cut
-    size = store.stat().st_size
-    with open(store, "r+b") as f:
-        f.truncate(size - 7)
+    for store in stores:
+        with open(store, "r+b") as f:
+            f.truncate(store.stat().st_size - 7)
     [cut] = _run(binary, cache, tmp_path, oracle, extra=("-backend", backend))
     assert 0 < cut["tb_store_hits"] < second["tb_store_hits"] + 1
-    store.write_bytes(os.urandom(size))
+    for store in stores:
+        store.write_bytes(os.urandom(store.stat().st_size))
     [noise] = _run(binary, cache, tmp_path, oracle, extra=("-backend", backend))
-    assert "tb_store_hits" not in noise
+    assert "tb_store_hits" not in noise and "native_store_hits" not in noise
+
+
+@pytest.mark.parametrize("backend", ["auto", "baseline"])
+def test_a_second_run_loads_its_baseline_code(guest_binary, tmp_path, backend):
+    """The baseline's regions are kept too (their run's numbers relocated):
+    a second run loads each instead of forming and emitting it."""
+    binary = guest_binary("qsort")
+    oracle = _oracle(binary, tmp_path)
+    cache = tmp_path / "cache"
+    opts = ("-backend", backend, "-opt-threshold", "0" if backend == "baseline" else "100000000")
+    [first] = _run(binary, cache, tmp_path, oracle, extra=opts)
+    assert first["native_store_misses"] > 3 and "native_store_hits" not in first
+    [second] = _run(binary, cache, tmp_path, oracle, extra=opts)
+    assert second["native_store_hits"] >= 0.9 * first["native_store_misses"], second
+    assert "native_store_stale" not in second and "native_store_unfit" not in second
+    assert second["native_tbs"] == first["native_tbs"]
 
 
 def test_another_setting_has_a_store_of_its_own(guest_binary, tmp_path):
@@ -138,6 +165,17 @@ def test_stale_records_cost_misses_not_results(tmp_path):
     shutil.copy(donated, cache / "tbs" / own.name)          # (the other build's records as its own)
     [stale] = _run(binary, cache, tmp_path, oracle, extra=("-backend", "interp"))
     assert stale["tb_store_stale"] > 0 and stale["tb_store_hits"] > 0
+    # (and the baseline's code: its loop's region kept from the other build)
+    opts = ("-backend", "baseline", "-opt-threshold", "0")
+    big = ["200000"]
+    _run(donor, cache, tmp_path, _oracle(donor, tmp_path, big), big, extra=opts)
+    oracle = _oracle(binary, tmp_path, big)
+    _run(binary, other, tmp_path, oracle, big, extra=opts)
+    [own_native] = [p for p in _stores(other) if _native(p)]
+    [donated_native] = [p for p in _stores(cache) if _native(p) and p.name != own_native.name]
+    shutil.copy(donated_native, cache / "tbs" / own_native.name)
+    [stale] = _run(binary, cache, tmp_path, oracle, big, extra=opts)
+    assert stale["native_store_stale"] > 0
 
 
 # the guest closes every descriptor it may have (as a shell's child does),

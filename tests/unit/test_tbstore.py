@@ -31,7 +31,14 @@ def _block(pc, size=8, helper=None):
 
 
 def _put(store, block):
-    store.put(block.pc, block, [block.pc + block.size], interp.lower(block, False))
+    payload = tbstore.first_tier(block, [block.pc + block.size], interp.lower(block, False))
+    if payload is not None:
+        store.put(block.pc, payload)
+
+
+def _get(store, pc):
+    payload = store.get(pc)
+    return None if payload is None else tbstore.first_tier_record(payload)
 
 
 def _ctx():
@@ -50,13 +57,13 @@ def test_records_are_shared_through_the_file(tmp_path):
     b = tbstore.TBStore(path)                        # (another process's, opened before a's writes)
     block = _block(0x1000)
     _put(a, block)
-    rec = b.get(0x1000)                              # (a miss first: b reads what was appended)
+    rec = _get(b, 0x1000)                              # (a miss first: b reads what was appended)
     assert rec is not None and (rec.size, rec.ninsns, rec.targets) == (8, 2, [0x1008])
     assert (rec.pages, rec.insns, rec.words) == ([1], [(0x1000, 4), (0x1004, 4)], [0x13, 0x93])
     assert _run(interp.load(rec.lowered, _ctx())) == _run(interp.compile(_block(0x1000), _ctx())) == ("next", 12)
-    assert b.get(0x2000) is None
+    assert _get(b, 0x2000) is None
     _put(a, _block(0x1000, size=12))                 # (the last record of a pc wins)
-    assert tbstore.TBStore(path).get(0x1000).size == 12
+    assert _get(tbstore.TBStore(path), 0x1000).size == 12
 
 
 def test_helpers_by_name_and_a_nameless_one_not_kept(tmp_path):
@@ -64,11 +71,11 @@ def test_helpers_by_name_and_a_nameless_one_not_kept(tmp_path):
     s = tbstore.TBStore(path)
     assert tbstore.helper_name(fpu._box) == "pydbt.frontends.riscv64.fpu:_box"
     _put(s, _block(0x1000, helper=fpu._box))
-    rec = tbstore.TBStore(path).get(0x1000)
+    rec = _get(tbstore.TBStore(path), 0x1000)
     assert rec.lowered[1] == [fpu._box]
     size = os.path.getsize(path)
     _put(s, _block(0x2000, helper=lambda cpu, v: v))
-    assert os.path.getsize(path) == size and tbstore.TBStore(path).get(0x2000) is None
+    assert os.path.getsize(path) == size and _get(tbstore.TBStore(path), 0x2000) is None
 
 
 @pytest.mark.parametrize("damage", ["cut", "crc", "magic"])
@@ -86,10 +93,10 @@ def test_damaged_records_are_no_records(tmp_path, damage):
         data[0] ^= 0xff
     open(path, "wb").write(bytes(data))
     t = tbstore.TBStore(path)
-    assert (t.get(0x1000) is not None) == (damage != "magic")
-    assert t.get(0x2000) is None
+    assert (_get(t, 0x1000) is not None) == (damage != "magic")
+    assert _get(t, 0x2000) is None
     _put(t, _block(0x3000))
-    assert (tbstore.TBStore(path).get(0x3000) is not None) == (damage != "magic" and damage != "cut")
+    assert (_get(tbstore.TBStore(path), 0x3000) is not None) == (damage != "magic" and damage != "cut")
 
 
 def test_a_full_file_grows_no_more(tmp_path, monkeypatch):

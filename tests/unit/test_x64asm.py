@@ -220,7 +220,8 @@ def test_movabs_sym_reloc_points_at_imm64():
         a.int3()
         a.movabs_sym(r, "helper_%d" % r)
         code = a.finish()
-        ((off, name),) = a.relocs
+        ((off, size, name, addend),) = a.relocs
+        assert (size, addend) == (8, 0)
         assert name == "helper_%d" % r
         assert off == len(code) - 8 and code[off:] == bytes(8)
         assert dis1(code[1:]) == "movabs %s, 0" % R64[r]
