@@ -304,6 +304,7 @@ def add(owner, pairs):
     if not pairs:
         return
     with _lock:
+        _drain()
         owners = _state["owners"]
         table = _state["table"]
         if table is None or 2 * (_state["used"] + len(pairs)) > table[0] + 1:
@@ -331,8 +332,24 @@ def add_for(code, base, pairs):
 
 def remove(owner, pcs):
     """Take out owner's entries at pcs (its code is freed; another code's entry
-    at the same pc, linked since, stays)."""
-    with _lock:
+    at the same pc, linked since, stays).  A finalizer calls this, which the
+    cyclic GC may run anywhere, add() under the lock in this very thread
+    included: the removal waits in _freed for the lock's next holder then."""
+    _freed.append((owner, pcs))
+    if _lock.acquire(blocking=False):
+        try:
+            _drain()
+        finally:
+            _lock.release()
+
+
+_freed = []          # (owner, pcs) removed, not yet taken out of the table
+
+
+def _drain():
+    """(under _lock) Take out the entries of the code freed meanwhile."""
+    while _freed:
+        owner, pcs = _freed.pop()
         owners, table = _state["owners"], _state["table"]
         for pc in pcs:
             got = owners.get(pc)

@@ -20,7 +20,7 @@ import sys
 
 import pytest
 
-from pydbt.backends import hostcpu
+from pydbt.backends import faults, hostcpu
 
 pytestmark = pytest.mark.skipif(hostcpu.unsupported() is not None, reason="an x86-64 host's machine code")
 
@@ -244,3 +244,17 @@ def test_a_write_into_a_page_the_guest_may_only_read_still_kills():
 ctypes.memmove(m.host_base + base + PAGE + 8, b"no", 2)
 print("written")
 """, expect_rc=-signal.SIGSEGV)
+
+
+def test_a_removal_under_the_lock_waits_for_its_holder():
+    """remove() is a finalizer: the cyclic GC may run it inside add(), under
+    the table's lock in the same thread (this deadlocked: an execve'd
+    program's freed code collected while a region's accesses were entered)."""
+    owner, other = object(), object()
+    faults.add(owner, [(0x10_0000, 0x20_0000)])
+    with faults._lock:
+        faults.remove(owner, [0x10_0000])          # (returns at once: taken out later)
+    faults.add(other, [(0x30_0000, 0x40_0000)])    # (the lock's next holder takes it out)
+    assert faults.lookup(0x10_0000) is None and faults.lookup(0x30_0000) == 0x40_0000
+    faults.remove(other, [0x30_0000])
+    assert faults.lookup(0x30_0000) is None
