@@ -25,7 +25,8 @@ length, a CRC and the pc before a marshal payload; a record cut short (a
 process killed while writing) or whose CRC fails is no record; the last
 record of a pc wins.  A process reads the file once and, at a pc it does not
 know, whatever others appended since (one fstat).  Past MAX_BYTES nothing is
-appended any more (`-code-cache` off or another directory starts afresh).
+appended any more (`-code-cache` off or another directory starts afresh);
+past MAX_DIR_BYTES in all, making a store removes the least recently written.
 
 Helpers (a `call` op's function) are kept by name (module:qualname); a block
 with a helper that its name does not give back is not kept.
@@ -47,6 +48,8 @@ from _blake2 import blake2b
 MAGIC = b"pydbt-tbs 1\n"
 HEAD = struct.Struct("<IIQ")          # payload length, its CRC-32, pc
 MAX_BYTES = 64 << 20                  # a file stops growing here
+MAX_DIR_BYTES = 256 << 20             # all stores of a code cache (prune)
+PRUNE_TO = 0.8
 MAX_RECORD = 1 << 20                  # a bigger payload is not kept (nor trusted when read)
 
 # the translator's sources: what the lowered code depends on besides the guest's bytes
@@ -120,6 +123,33 @@ def resolve(name):
     return fn
 
 
+def prune(folder, keep=None, max_bytes=None):
+    """Past MAX_DIR_BYTES in folder's stores, remove the least recently
+    written ones (not `keep`) down to PRUNE_TO of it (when a store is made:
+    one listing, a stat per store).  A store removed under a process that
+    has it open stays readable there (and its appends go nowhere)."""
+    cap = MAX_DIR_BYTES if max_bytes is None else max_bytes
+    try:
+        stores = []
+        for entry in os.scandir(folder):
+            if entry.name.endswith(".tbs") and entry.path != keep:
+                st = entry.stat()
+                stores.append((st.st_mtime, st.st_size, entry.path))
+    except OSError:
+        return
+    total = sum(size for _, size, _ in stores)
+    if total <= cap:
+        return
+    for _, size, path in sorted(stores):
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        total -= size
+        if total <= PRUNE_TO * cap:
+            break
+
+
 class TBStore:
     def __init__(self, path, own=None):
         """own: (keep, drop): keep(fd) -> the fd pydbt keeps for itself, out of
@@ -133,6 +163,7 @@ class TBStore:
         try:                                     # (the first process writes the magic)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o644)
             os.write(fd, MAGIC)
+            prune(os.path.dirname(path), keep=path)
         except FileExistsError:
             fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
         self.drop = own[1] if own else os.close

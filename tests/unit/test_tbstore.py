@@ -108,3 +108,17 @@ def test_a_full_file_grows_no_more(tmp_path, monkeypatch):
     s = tbstore.TBStore(path)
     _put(s, _block(0x2000))
     assert os.path.getsize(path) == size
+
+
+def test_making_a_store_prunes_the_least_recently_written(tmp_path, monkeypatch):
+    folder = tmp_path / "tbs"
+    folder.mkdir()
+    for k in range(4):                               # (old stores of 1000 bytes, oldest first)
+        p = folder / f"{k}.tbs"
+        p.write_bytes(b"x" * 1000)
+        os.utime(p, (1000 + k, 1000 + k))
+    monkeypatch.setattr(tbstore, "MAX_DIR_BYTES", 3500)
+    tbstore.TBStore(str(folder / "new.tbs"))         # (4,000 + the new one's magic > 3,500: down to 2,800)
+    assert sorted(p.name for p in folder.iterdir()) == ["2.tbs", "3.tbs", "new.tbs"]
+    tbstore.TBStore(str(folder / "new.tbs"))         # (an existing one prunes nothing)
+    assert len(list(folder.iterdir())) == 3
