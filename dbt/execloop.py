@@ -22,7 +22,10 @@ A native region is formed from the answers a run before gave at its pc when
 the code cache holds its record (regionlog.py: the same text, so its object
 loads from disk), and a hot block whose recorded region's object is there
 goes straight to that object's tier, without the warm-up and payback rule
-(`_warm_tier`).
+(`_warm_tier`).  The interpreter's blocks and the baseline's regions are kept
+in the code cache's TB store (tbstore.py): a block some process of the
+program made before loads (`_stored_tb`), and a process that forks again (a
+shell) makes TBs of the whole first-tier store for its children (`before_fork`).
 
 Debugging (`debug`, the gdbstub's server, or None) has one insertion point for
 every ISA and backend, here: a block that would contain a breakpoint address is
@@ -410,7 +413,9 @@ class Engine:
             self._tbs = (exe, {})
         stores = self._tbs[1]
         if tier not in stores:
-            stores[tier] = self._open_store(exe, tier)
+            with self.cache.lock:                    # (one per tier: guest threads translate at once)
+                if tier not in stores:
+                    stores[tier] = self._open_store(exe, tier)
         return stores[tier] if self.debug is None else None
 
     def _open_store(self, exe, tier):
@@ -453,7 +458,7 @@ class Engine:
         record, one whose instructions are not there any more, native code
         that does not fit this run)."""
         backend = self.tiers[tier]
-        first = hasattr(backend, "lower")
+        first = tier == 0 and hasattr(backend, "lower")
         payload = store.get(pc)
         rec = None if payload is None else tbstore.first_tier_record(payload) if first else \
             tbstore.native_record(payload)

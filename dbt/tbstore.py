@@ -1,40 +1,49 @@
-"""The first tier's translations kept across processes and runs (the TB store).
+"""Translations kept across processes and runs (the TB store).
 
 A short process spends most of its time translating: a busybox applet forked
-by a shell runs ~250 k guest instructions but lifts ~1,300 blocks, each once
-or twice run, about half its CPU time; its siblings forked later lift them
+by a shell runs ~250 k guest instructions but lifts ~1,300 blocks, each run
+once or twice, and compiles the dozen that run more into baseline native
+code: about two thirds of its CPU time.  Its siblings forked later do it all
 again (their parent never ran that code), and so does every later run of the
-program.  The store keeps the first tier's work for each block, the
-interpreter's lowered code (backends/interp.py `lower`: plain data) with what
-the TB cache needs (size, instruction count, pages, direct targets) and the
-instructions it was lifted from, so a process that meets a block some process
-of the same program lowered before loads it instead.
+program.  The store keeps that work per tier, for each block:
+* the first tier's: the interpreter's lowered code (backends/interp.py
+  `lower`: plain data; `first_tier`, `first_tier_record`);
+* a native tier's: the baseline's machine code, whose run-dependent numbers
+  (addresses, ids) are relocations patched at its load (backends/llvm.py
+  `kept`, `prepare_kept`; `native_tier`, `native_record`),
+each with what the TB cache needs (size, instruction count, pages, direct
+targets, a region's other entries) and the instructions it was made from, so
+a process that meets a block some process of the same program made before
+loads it instead (the engine: execloop.py `_stored_tb`).
 
 A record is a hint, checked before use: its instructions (address, size,
 encoding) must still be in guest memory and executable (`mem.holds`, the check
 the engine makes of every block it translates), so code that changed (another
 library at that address, code written at run time) misses, never runs stale.
 
-One file per program, `tbs/<key>.tbs` under the code cache's directory (the
-key: regionlog.program_key of the executable, the sysroot, pydbt's version
-and the variant: the guest architecture, the engine's settings that change
-the lowered code, and FINGERPRINT, a hash of the translator's sources).  It
-only grows: each record is one write() on an O_APPEND descriptor (records of
-the processes of one program, a shell and its children, do not mix), a
-length, a CRC and the pc before a marshal payload; a record cut short (a
-process killed while writing) or whose CRC fails is no record; the last
-record of a pc wins.  A process reads the file once and, at a pc it does not
-know, whatever others appended since (one fstat).  Past MAX_BYTES nothing is
-appended any more (`-code-cache` off or another directory starts afresh);
-past MAX_DIR_BYTES in all, making a store removes the least recently written.
+One file per program and tier, `tbs/<key>.tbs` under the code cache's
+directory (the key: regionlog.program_key of the executable, the sysroot,
+pydbt's version and the variant: the guest architecture, the engine's
+settings that change the code, the tier, and `fingerprint`s of the sources
+that make it).  It only grows: each record is one write() on an O_APPEND
+descriptor (records of the processes of one program, a shell and its
+children, do not mix), a length, a CRC and the pc before a marshal payload; a
+record cut short (a process killed while writing) or whose CRC fails is no
+record, and neither is any after a cut (rare: a write is cut only by a full
+disk); the last record of a pc wins.  A process reads the file once and, at a
+pc it does not know, whatever others appended since (one fstat).  Past
+MAX_BYTES nothing is appended any more; past MAX_DIR_BYTES in all, making a
+store removes the least recently written (`prune`).
 
 Helpers (a `call` op's function) are kept by name (module:qualname); a block
 with a helper that its name does not give back is not kept.
 
 `-stats`: tb_store_hits, tb_store_misses (blocks lifted though the store was
-open), tb_store_stale (a record whose instructions were not there any more).
+open), tb_store_stale (a record whose instructions were not there any more),
+tb_store_prefetched (Engine.before_fork); native_store_* the same for native
+code (native_store_unfit: kept under other settings of the run).
 
-Architecture-neutral: it knows pcs, bytes and the interpreter's data.
+Architecture-neutral: it knows pcs, bytes and marshal's data.
 """
 import importlib
 import marshal
