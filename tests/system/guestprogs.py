@@ -356,6 +356,44 @@ def run(argv, *, env: dict[str, str], cwd: Path | str, timeout: float) -> Result
     )
 
 
+def build_c(tmp_path, name, source, *flags):
+    """A static riscv64 program of a test's own, built from `source` (C text)
+    in tmp_path with `flags`; its path."""
+    src = Path(tmp_path) / (name + ".c")
+    src.write_text(source)
+    out = Path(tmp_path) / name
+    r = run([CROSS_CC, "-static", "-O2", *flags, "-o", str(out), str(src)], env=dict(os.environ),
+            cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.describe()
+    return out
+
+
+# two builds of one loop with the same layout (the same pcs and paths), not
+# the same code: other shift and mask immediates (the code caches' stale records)
+SAME_LAYOUT_SRC = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? atol(argv[1]) : 200000;
+    unsigned long x = 88172645463325252UL, s = 0;
+    for (long i = 0; i < n; i++) {
+        x ^= x << SHIFT;
+        x ^= x >> 7;
+        s += x & MASK;
+    }
+    printf("%lu %lu\n", x, s);
+    return 0;
+}
+"""
+
+
+def same_layout_pair(tmp_path):
+    """(donor, binary): the two builds of SAME_LAYOUT_SRC."""
+    return (build_c(tmp_path, "a", SAME_LAYOUT_SRC, "-DSHIFT=13", "-DMASK=0xff"),
+            build_c(tmp_path, "b", SAME_LAYOUT_SRC, "-DSHIFT=11", "-DMASK=0x7f"))
+
+
 def qemu_argv(binary: Path, args, opts=()) -> list[str]:
     return [QEMU, *opts, str(binary), *args]
 

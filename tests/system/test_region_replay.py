@@ -68,39 +68,8 @@ def test_a_second_run_replays_every_region_and_loads_it(guest_binary, tmp_path):
     assert regionlog.RegionLog(str(cache), rlog.stem).records
 
 
-# two builds of one loop with the same layout (the same pcs and paths), not
-# the same code: other shift and mask immediates
-STALE_SRC = r"""
-#include <stdio.h>
-#include <stdlib.h>
-int main(int argc, char **argv)
-{
-    long n = argc > 1 ? atol(argv[1]) : 200000;
-    unsigned long x = 88172645463325252UL, s = 0;
-    for (long i = 0; i < n; i++) {
-        x ^= x << SHIFT;
-        x ^= x >> 7;
-        s += x & MASK;
-    }
-    printf("%lu %lu\n", x, s);
-    return 0;
-}
-"""
-
-
-def _build(tmp_path, name, *defines):
-    src = tmp_path / "stale.c"
-    src.write_text(STALE_SRC)
-    out = tmp_path / name
-    r = guestprogs.run([guestprogs.CROSS_CC, "-static", "-O2", *defines, "-o", str(out), str(src)],
-                       env=dict(os.environ), cwd=tmp_path, timeout=120)
-    assert r.returncode == 0, r.describe()
-    return out
-
-
 def test_stale_records_cost_misses_not_results(tmp_path):
-    donor = _build(tmp_path, "a", "-DSHIFT=13", "-DMASK=0xff")
-    binary = _build(tmp_path, "b", "-DSHIFT=11", "-DMASK=0x7f")
+    donor, binary = guestprogs.same_layout_pair(tmp_path)
     cache = tmp_path / "cache"
     # (compiles in the guest's thread: both runs form the loop's region at one pc)
     _run(donor, cache, tmp_path, _oracle(donor, tmp_path), ["-sync-compile"])

@@ -53,16 +53,6 @@ def _native(path):
     return isinstance(payload[7], tuple)          # (kept code; a first tier's: helper names)
 
 
-def _build(tmp_path, name, src, *defines):
-    path = tmp_path / (name + ".c")
-    path.write_text(src)
-    out = tmp_path / name
-    r = guestprogs.run([guestprogs.CROSS_CC, "-static", "-O2", *defines, "-o", str(out), str(path)],
-                       env=dict(os.environ), cwd=tmp_path, timeout=120)
-    assert r.returncode == 0, r.describe()
-    return out
-
-
 @pytest.mark.parametrize("backend", ["auto", "interp"])
 def test_a_second_run_loads_its_blocks(guest_binary, tmp_path, backend):
     binary = guest_binary("qsort")
@@ -130,52 +120,27 @@ def test_no_store_without_a_code_cache_or_with_logs(guest_binary, tmp_path):
     assert "IN:" in log.read_text() and not any(k.startswith("tb_store") for k in logged)
 
 
-# two builds of one loop with the same layout (the same pcs and paths), not
-# the same code: other shift and mask immediates
-STALE_SRC = r"""
-#include <stdio.h>
-#include <stdlib.h>
-int main(int argc, char **argv)
-{
-    long n = argc > 1 ? atol(argv[1]) : 2000;
-    unsigned long x = 88172645463325252UL, s = 0;
-    for (long i = 0; i < n; i++) {
-        x ^= x << SHIFT;
-        x ^= x >> 7;
-        s += x & MASK;
-    }
-    printf("%lu %lu\n", x, s);
-    return 0;
-}
-"""
-
-
 def test_stale_records_cost_misses_not_results(tmp_path):
-    donor = _build(tmp_path, "a", STALE_SRC, "-DSHIFT=13", "-DMASK=0xff")
-    binary = _build(tmp_path, "b", STALE_SRC, "-DSHIFT=11", "-DMASK=0x7f")
+    """Another build's records at the same pcs (the other build's store
+    copied under this one's name): the blocks whose code differs miss (stale),
+    the rest load, and the output is this build's."""
+    donor, binary = guestprogs.same_layout_pair(tmp_path)
     cache, other = tmp_path / "cache", tmp_path / "other"
-    for b in (donor, binary):
-        assert _oracle(b, tmp_path).stdout != b""
-    oracle = _oracle(binary, tmp_path)
-    assert oracle.stdout != _oracle(donor, tmp_path).stdout
-    _run(donor, cache, tmp_path, _oracle(donor, tmp_path), extra=("-backend", "interp"))
-    [donated] = _stores(cache)
-    _run(binary, other, tmp_path, oracle, extra=("-backend", "interp"))   # (its own store's name)
-    [own] = _stores(other)
-    shutil.copy(donated, cache / "tbs" / own.name)          # (the other build's records as its own)
-    [stale] = _run(binary, cache, tmp_path, oracle, extra=("-backend", "interp"))
-    assert stale["tb_store_stale"] > 0 and stale["tb_store_hits"] > 0
-    # (and the baseline's code: its loop's region kept from the other build)
-    opts = ("-backend", "baseline", "-opt-threshold", "0")
-    big = ["200000"]
-    _run(donor, cache, tmp_path, _oracle(donor, tmp_path, big), big, extra=opts)
-    oracle = _oracle(binary, tmp_path, big)
-    _run(binary, other, tmp_path, oracle, big, extra=opts)
-    [own_native] = [p for p in _stores(other) if _native(p)]
-    [donated_native] = [p for p in _stores(cache) if _native(p) and p.name != own_native.name]
-    shutil.copy(donated_native, cache / "tbs" / own_native.name)
-    [stale] = _run(binary, cache, tmp_path, oracle, big, extra=opts)
-    assert stale["native_store_stale"] > 0
+    for opts, args in ((("-backend", "interp"), ["2000"]), (("-backend", "baseline", "-opt-threshold", "0"), [])):
+        oracle = _oracle(binary, tmp_path, args)
+        assert oracle.stdout != _oracle(donor, tmp_path, args).stdout
+        before = {p.name for p in _stores(cache)}
+        _run(donor, cache, tmp_path, _oracle(donor, tmp_path, args), args, extra=opts)
+        before_own = {p.name for p in _stores(other)}
+        _run(binary, other, tmp_path, oracle, args, extra=opts)          # (its own stores' names)
+        donated = sorted((p for p in _stores(cache) if p.name not in before), key=_native)
+        own = sorted((p for p in _stores(other) if p.name not in before_own), key=_native)
+        assert len(donated) == len(own) >= 1
+        for d, o in zip(donated, own):                  # (the other build's records as its own)
+            shutil.copy(d, cache / "tbs" / o.name)
+        [stale] = _run(binary, cache, tmp_path, oracle, args, extra=opts)
+        kind = "native_store" if "baseline" in opts else "tb_store"
+        assert stale[kind + "_stale"] > 0 and stale[kind + "_hits"] > 0, stale
 
 
 # the guest closes every descriptor it may have (as a shell's child does),
@@ -224,7 +189,7 @@ int main(void)
 
 
 def test_forked_children_inherit_the_store_and_the_guest_cannot_close_it(tmp_path):
-    binary = _build(tmp_path, "closefork", CLOSE_FORK_SRC)
+    binary = guestprogs.build_c(tmp_path, "closefork", CLOSE_FORK_SRC)
     oracle = _oracle(binary, tmp_path)
     stats = _run(binary, tmp_path / "cache", tmp_path, oracle, extra=("-backend", "interp"))
     children, parent = stats[:-1], stats[-1]      # (each process counts its own, from its fork)
