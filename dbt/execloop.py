@@ -96,6 +96,8 @@ class Engine:
         self.tiers = [b for b, _ in kept] + [tiers[-1]]
         self.thresholds = [t for _, t in kept]
         self.backend = self.tiers[-1]
+        # (asked per TB made: a getattr that misses costs an exception, ~1 us)
+        self._counting_tiers = [getattr(b, "counts_hotness", False) for b in self.tiers]
         self.compiler = None if sync_compile else Compiler()
         self.policy = NativePolicy(native_warmup, compile_share)   # (tiering.py)
         self.cache = TBCache(proc.mem, chaining=chaining and not proc.log.on("nochain"))
@@ -350,7 +352,7 @@ class Engine:
         return debug is not None and not debug.watch_before and debug.watch_hit(task, hit.kind, hit.addr)
 
     def _counts_itself(self, tier):
-        return getattr(self.tiers[tier], "counts_hotness", False)
+        return self._counting_tiers[tier]
 
     def _native(self, tier):
         """Does tiers[tier] make native code?  (Without importing a lazy one.)"""
