@@ -39,6 +39,7 @@ checks off (`_past_watch`).  Syscalls run with the checks off.
 """
 import contextlib
 import signal
+import sys
 import threading
 import time
 from errno import EINTR
@@ -430,7 +431,8 @@ class Engine:
         from pydbt.runtime import ownfds
         own = (lambda fd: ownfds.hide(self.proc, fd)), (lambda fd: ownfds.release(self.proc, fd))
         # (what else a block's code depends on: the settings that change it, the sources that make it)
-        variant = (f"{self.arch.name} count={self.counter is not None} max={self.max_insns} "
+        variant = (f"{self.arch.name} py{sys.version_info[0]}.{sys.version_info[1]} "
+                   f"count={self.counter is not None} max={self.max_insns} "
                    f"off={','.join(sorted(self.disabled_passes or ()))} "
                    f"{tbstore.fingerprint(tbstore.FIRST_TIER + (type(self.arch).__module__.rpartition('.')[0],))}")
         if first:
