@@ -442,6 +442,37 @@ class Engine:
                         f"{backend.kept_variant(self._context(TB(0, 0, 0, [], [], tier=tier)))}")
         return tbstore.TBStore.open(llvm_cache.cache(), exe, getattr(self.proc, "sysroot", None), variant, own)
 
+    def exec_kept(self):
+        """(before an execve of the program running: its memory still there)
+        The first tier's TBs and the bytes of their pages, for exec_done: a
+        shell stage that executes /proc/self/exe (busybox) would otherwise
+        make every block again.  Only the interpreter's (its code is the
+        block's data and the TB's links: nothing else of the run it was made
+        in); none with a debugger attached."""
+        if self.debug is not None or not hasattr(self.tiers[0], "lower"):
+            return None
+        tbs = [tb for tb in self.cache.by_pc.values()
+               if tb.tier == 0 and tb.valid and tb.region is None and tb.key == tb.pc]
+        pages = {pg for tb in tbs for pg in tb.pages}
+        return tbs, {pg: self.mem.code_page(pg) for pg in pages}
+
+    def exec_done(self, kept):
+        """(after the new image is loaded) The TBs exec_kept gave whose pages
+        hold the same bytes, executable, are in the cache again (the cache was
+        flushed: they come back unchained, with no incoming jumps)."""
+        if kept is None:
+            return
+        tbs, pages = kept
+        same = {pg for pg, data in pages.items() if data is not None and self.mem.code_page(pg) == data}
+        n = 0
+        for tb in tbs:
+            if all(pg in same for pg in tb.pages):
+                tb.valid = True
+                self.cache.add(tb)
+                n += 1
+        STATS.tbs_translated -= n                    # (add counted them: they were not made again)
+        STATS.bump("tbs_kept_over_exec", n)
+
     def before_fork(self):
         """(in the parent, before a fork) A process that forks again and again
         (a shell: each pipeline's stages are children running code it never

@@ -721,6 +721,17 @@ class GuestMemory:
         self._fresh(start, end)
         self._host_protect(start, end)
 
+    def code_page(self, page):
+        """The bytes of an executable page of private memory, else None (an
+        execve of the program running compares its code pages: Engine.exec_kept)."""
+        try:
+            p = self.perm[page]
+        except IndexError:
+            return None
+        if p & (X | FILE) != X:
+            return None
+        return bytes(self.view[page << PAGE_SHIFT:(page + 1) << PAGE_SHIFT])
+
     def mark_code(self, page):
         self._set_code(page, True)
 

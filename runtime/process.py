@@ -378,6 +378,7 @@ class Process:
         if self.timers is not None:
             self.timers.on_exec()
         self._drop_vfork_fd()
+        kept = self.engine.exec_kept() if self._same_program(image.path) else None
         self.engine.cache.flush()
         self.mem.reset()
         self.exe_path = image.path
@@ -390,6 +391,15 @@ class Process:
         task.robust_list = (0, 0)
         task.altstack = (0, 2, 0)
         self.arch.init_registers(task.cpu, entry, sp)
+        self.engine.exec_done(kept)
+
+    def _same_program(self, path):
+        """Is path the file running now (busybox executing /proc/self/exe)?"""
+        try:
+            a, b = os.stat(self.exe_path), os.stat(path)
+        except (OSError, ValueError):
+            return False
+        return (a.st_dev, a.st_ino, a.st_size, a.st_mtime_ns) == (b.st_dev, b.st_ino, b.st_size, b.st_mtime_ns)
 
     def _close_on_exec(self):
         for name in os.listdir("/proc/self/fd"):

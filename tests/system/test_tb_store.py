@@ -197,3 +197,48 @@ def test_forked_children_inherit_the_store_and_the_guest_cannot_close_it(tmp_pat
     assert children[0]["tb_store_misses"] > 100                  # (work(), printf's paths, exit)
     assert parent["tb_store_prefetched"] >= 0.9 * children[0]["tb_store_misses"]
     assert [c["tbs_translated"] for c in children[1:]] == [0, 0]
+
+
+# a program that executes itself again (/proc/self/exe, as busybox's sh does
+# for each stage of a pipeline), then runs code the first image ran
+REEXEC_SRC = r"""
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+__attribute__((noinline)) static unsigned long work(unsigned long x)
+{
+    for (int i = 0; i < 200; i++)
+        x = (x ^ (x >> 7)) * 0x9e3779b97f4a7c15UL + (unsigned long)i;
+    return x;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned long w = work((unsigned long)argc);
+    printf("image %d %lu\n", argc, w);
+    fflush(stdout);
+    if (argc == 1) {
+        execl("/proc/self/exe", argv[0], "again", (char *)0);
+        perror("execl");
+        return 1;
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("backend", ["interp", "auto"])
+def test_an_execve_of_the_program_running_keeps_its_blocks(tmp_path, backend):
+    """The second image is the same file at the same addresses: its blocks
+    stay (tbs_kept_over_exec) and compute what the first image's would (the
+    output of the two images run apart, under qemu)."""
+    binary = guestprogs.build_c(tmp_path, "reexec", REEXEC_SRC)
+    first = _oracle(binary, tmp_path, ["again"]).stdout      # (qemu runs each image alone:
+    alone = guestprogs.run(guestprogs.qemu_argv(binary, ()), env=dict(os.environ), cwd=tmp_path, timeout=60)
+    expected = alone.stdout.split(b"\n")[0] + b"\n" + first  # it cannot execve a riscv64 file itself)
+    argv = guestprogs.pydbt_argv(binary, (), OPTS + ("-backend", backend))
+    r = guestprogs.run(argv, env=dict(os.environ, PYDBT_CODE_CACHE="off"), cwd=tmp_path, timeout=TIMEOUT)
+    assert (r.returncode, r.stdout) == (0, expected), r.describe()
+    [stats] = _stats(r)
+    assert stats["tbs_kept_over_exec"] > 100
