@@ -133,6 +133,7 @@ regions across TBs (a chained jump still writes back the registers a TB wrote
 and the next loads them), freeing the JITDylib of a freed TB (its code is freed, the empty
 library stays).
 """
+import contextlib
 import ctypes
 import mmap
 import os
@@ -411,9 +412,16 @@ class NativeState:
         nat = Native()
         nat.state, nat.nexits = self, nexits
         # (outside an engine nothing is chained: every TB may use the same id and
-        # slots, so the same block gives the same text, compiled once)
-        nat.tb_id, nat.slot0 = (self.next_id, self.alloc_slots(nexits)) if self.shared else (0, 0)
-        self.next_id += 1
+        # slots, so the same block gives the same text, compiled once.  Under the
+        # cache's lock: guest threads make baseline TBs at once, in their own
+        # threads, and two with one id would share an entry of `natives`)
+        if self.shared:
+            with self.cache.lock:
+                nat.tb_id, nat.slot0 = self.next_id, self.alloc_slots(nexits)
+                self.next_id += 1
+        else:
+            nat.tb_id, nat.slot0 = 0, 0
+            self.next_id += 1
         nat.links, nat.lookup, nat.fns, nat.pc = ctx.links, ctx.lookup, ctx.fns, pc
         nat.pending, nat.counter = ctx.pending, ctx.counter
         nat.level = level
@@ -475,7 +483,8 @@ class NativeState:
         nat.imports = {}
         hot = None
         if nat.hot is not None:
-            hot = nat.imports[E.SYM_TB_HOT] = self.hot_word(nat.hot)
+            with self.cache.lock if self.shared else contextlib.nullcontext():   # (as _native's ids)
+                hot = nat.imports[E.SYM_TB_HOT] = self.hot_word(nat.hot)
         if self.shim is None:
             self.shim = x64_runtime.shim(self.symbols[E.SYM_CB])
         return {"perm": self.symbols[E.SYM_PERM], "jc": self.symbols[E.SYM_JC], "shim": self.shim.addr,
