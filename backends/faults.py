@@ -231,6 +231,7 @@ def protect_writes(base, space, perm, written):
     time (the process's guest memory)."""
     install()
     with _lock:
+        _drain()
         WRITES[0] = WRITES[1] = 0
         WRITES[4] = 0
         WRITES[2], WRITES[3] = ctypes.addressof(perm), ctypes.addressof(written)
@@ -240,11 +241,14 @@ def protect_writes(base, space, perm, written):
 
 
 def unprotect_writes(written):
-    """(the memory goes) no write-protected pages there any more."""
-    with _lock:
-        if _state.get("writes") is not None and _state["writes"][1] is written:
-            WRITES[0] = WRITES[1] = 0
-            _state["writes"] = None
+    """(the memory goes: a finalizer) no write-protected pages there any more."""
+    _under_lock(_unprotect, written)
+
+
+def _unprotect(written):
+    if _state.get("writes") is not None and _state["writes"][1] is written:
+        WRITES[0] = WRITES[1] = 0
+        _state["writes"] = None
 
 
 def written_pages(written):
@@ -334,8 +338,29 @@ def remove(owner, pcs):
     """Take out owner's entries at pcs (its code is freed; another code's entry
     at the same pc, linked since, stays).  A finalizer calls this, which the
     cyclic GC may run anywhere, add() under the lock in this very thread
-    included: the removal waits in _freed for the lock's next holder then."""
-    _freed.append((owner, pcs))
+    included: the removal then waits for the lock's next holder (_under_lock)."""
+    _under_lock(_remove, owner, pcs)
+
+
+def _remove(owner, pcs):
+    owners, table = _state["owners"], _state["table"]
+    for pc in pcs:
+        got = owners.get(pc)
+        if got is not None and got[1] is owner:
+            del owners[pc]
+            i = _slot(table, table[0], pc)
+            if table[1 + 2 * i] == pc:
+                table[1 + 2 * i] = REMOVED
+
+
+_pending = []        # (function, args) of finalizers that found _lock taken
+
+
+def _under_lock(fn, *args):
+    """fn(*args) under _lock: now, or, when the lock is taken (a finalizer the
+    cyclic GC runs inside add() or protect_writes() in this very thread, or
+    another thread's), by the lock's next holder (_drain)."""
+    _pending.append((fn, args))
     if _lock.acquire(blocking=False):
         try:
             _drain()
@@ -343,21 +368,11 @@ def remove(owner, pcs):
             _lock.release()
 
 
-_freed = []          # (owner, pcs) removed, not yet taken out of the table
-
-
 def _drain():
-    """(under _lock) Take out the entries of the code freed meanwhile."""
-    while _freed:
-        owner, pcs = _freed.pop()
-        owners, table = _state["owners"], _state["table"]
-        for pc in pcs:
-            got = owners.get(pc)
-            if got is not None and got[1] is owner:
-                del owners[pc]
-                i = _slot(table, table[0], pc)
-                if table[1 + 2 * i] == pc:
-                    table[1 + 2 * i] = REMOVED
+    """(under _lock) Run what finalizers left to do meanwhile."""
+    while _pending:
+        fn, args = _pending.pop(0)
+        fn(*args)
 
 
 def lookup(pc):
