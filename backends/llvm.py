@@ -393,9 +393,8 @@ class NativeState:
                        slow_exits=slow, fault_loads=unchecked, fault_stores=unchecked)
         nat.text = em.build()
         nat.exceptions = em.exceptions
-        if em.fp is not None and self.fp_env is None:
-            self.fp_env = (em.fp.env.flags_attr, em.fp.env.rm_attr)
-            _mirror_fp(self.fp_env)
+        if em.fp is not None:
+            self._uses_fp((em.fp.env.flags_attr, em.fp.env.rm_attr))
         if em.reservation is not None:
             self.res_attr = em.reservation
         nat.imports = dict(self.symbols, **em.imports)
@@ -512,7 +511,7 @@ class NativeState:
         return nat
 
     def _uses_fp(self, fp_env):
-        if self.fp_env is None:                  # (x64_fp: as llvm_fp's, see prepare)
+        if self.fp_env is None:                  # (the first code with F/D: llvm_fp's or x64_fp's)
             self.fp_env = fp_env
             _mirror_fp(self.fp_env)
 
