@@ -116,13 +116,30 @@ class Engine:
         self._rlog = (None, None)                    # (executable, its RegionLog or None)
         self._tbs = (None, {})                       # (executable, {tier: its TBStore or None})
         self.forks = 0                               # (before_fork)
+        self._kept_tiers = None                      # (_native_stored)
         self.slow_exits = {}                         # native region pc -> its slow exits (_slow_exit)
         self.callback_pcs = set()                    # region pcs made again with callbacks
 
     # --- translation -------------------------------------------------------------
     def translate(self, pc):
-        """A new TB for pc, on the first tier."""
+        """A new TB for pc, on the first tier; or on a native tier whose store
+        has a region a run before made at pc (code hot then: it starts native,
+        not after another warm-up on the first tier)."""
+        for tier in self._native_stored():
+            store = self._store(tier)
+            if store is not None and store.has(pc):
+                tb = self._stored_tb(store, pc, tier, time.perf_counter())
+                if tb is not None:
+                    return tb
         return self._make_tb(pc, 0)
+
+    def _native_stored(self):
+        """The tiers above the first whose code the TB store keeps, highest first."""
+        tiers = self._kept_tiers
+        if tiers is None:
+            tiers = self._kept_tiers = [t for t in range(len(self.tiers) - 1, 0, -1)
+                                        if hasattr(self.tiers[t], "kept")]
+        return tiers
 
     def _block(self, pc, tier):
         """The IR block of a TB at pc for tiers[tier], and its TB (no code yet)."""
@@ -478,15 +495,28 @@ class Engine:
         (a shell: each pipeline's stages are children running code it never
         ran) makes a TB of every block its first tier's store holds, once, at
         its PREFETCH_FORK-th fork: every child after it inherits them instead
-        of loading them one by one, each child again."""
+        of loading them one by one, each child again.  The native tiers' regions
+        first, in the place of lower tiers' TBs (where one starts, no
+        first-tier TB is made)."""
         self.forks += 1
-        store = self._store(0) if self.forks == PREFETCH_FORK else None
-        if store is None:
+        if self.forks != PREFETCH_FORK:
             return
         by_pc = self.cache.by_pc
-        for pc in store.pcs()[:PREFETCH_MAX]:
-            if pc not in by_pc and self._stored_tb(store, pc, 0, time.perf_counter()) is not None:
-                STATS.bump("tb_store_prefetched")
+        left = PREFETCH_MAX
+        for tier in self._native_stored() + [0]:
+            store = self._store(tier)
+            if store is None:
+                continue
+            for pc in store.pcs()[:left]:
+                old = by_pc.get(pc)
+                if old is not None and (old.tier >= tier or not old.valid):
+                    continue
+                new = self._stored_tb(store, pc, tier, time.perf_counter())
+                if new is not None:
+                    if old is not None:
+                        self.cache.replace(old, new)
+                    STATS.bump("tb_store_prefetched")
+                    left -= 1
 
     def _stored_tb(self, store, pc, tier, t0):
         """A TB for pc on tiers[tier] from the store's record, or None (no

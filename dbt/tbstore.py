@@ -227,6 +227,10 @@ class TBStore:
         self._read_new()
         return list(self.index)
 
+    def has(self, pc):
+        """Is a record for pc among those read so far (no read of the file)?"""
+        return pc in self.index
+
     def get(self, pc):
         """The payload stored for pc (a tuple), or None."""
         found = self.index.get(pc)

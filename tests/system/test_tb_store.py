@@ -63,16 +63,25 @@ def test_a_second_run_loads_its_blocks(guest_binary, tmp_path, backend):
     stores = _stores(cache)                  # (auto: the baseline's regions' too)
     assert len(stores) == (2 if backend == "auto" else 1)
     [second] = _run(binary, cache, tmp_path, oracle, extra=("-backend", backend))
-    assert second["tb_store_hits"] >= 0.95 * first["tb_store_misses"]
     assert second.get("tb_store_misses", 0) <= 0.05 * first["tb_store_misses"]
     assert "tb_store_stale" not in second
-    assert second["tbs_translated"] == first["tbs_translated"]
+    if backend == "auto":
+        # (where a region of the baseline starts, it is loaded at once: that
+        # code was hot in the run before; no first-tier TB is made there)
+        assert second["native_store_hits"] >= 3
+        assert second["tb_store_hits"] < 0.95 * first["tb_store_misses"]
+        assert second["tbs_by_backend"]["interp"] < first["tbs_by_backend"]["interp"]
+        assert second["tbs_translated"] < first["tbs_translated"]
+    else:
+        assert second["tb_store_hits"] >= 0.95 * first["tb_store_misses"]
+        assert second["tbs_translated"] == first["tbs_translated"]
     # a corrupt file is no records; one cut short keeps the records before the cut
     for store in stores:
         with open(store, "r+b") as f:
             f.truncate(store.stat().st_size - 7)
     [cut] = _run(binary, cache, tmp_path, oracle, extra=("-backend", backend))
-    assert 0 < cut["tb_store_hits"] < second["tb_store_hits"] + 1
+    assert cut["tb_store_hits"] > 0                 # (the records before the cut)
+    assert cut.get("tb_store_misses", 0) + cut.get("native_store_misses", 0) > 0   # (the last one's gone)
     for store in stores:
         store.write_bytes(os.urandom(store.stat().st_size))
     [noise] = _run(binary, cache, tmp_path, oracle, extra=("-backend", backend))
@@ -91,8 +100,11 @@ def test_a_second_run_loads_its_baseline_code(guest_binary, tmp_path, backend):
     assert first["native_store_misses"] > 3 and "native_store_hits" not in first
     [second] = _run(binary, cache, tmp_path, oracle, extra=opts)
     assert second["native_store_hits"] >= 0.9 * first["native_store_misses"], second
+    assert second.get("native_store_misses", 0) <= 0.1 * first["native_store_misses"], second
     assert "native_store_stale" not in second and "native_store_unfit" not in second
-    assert second["native_tbs"] == first["native_tbs"]
+    # (regions loaded where they start, at first sight: one region's other
+    # entries may then stand where the run before made a region of its own)
+    assert 0.8 * first["native_tbs"] <= second["native_tbs"] <= first["native_tbs"]
 
 
 def test_another_setting_has_a_store_of_its_own(guest_binary, tmp_path):
@@ -197,6 +209,27 @@ def test_forked_children_inherit_the_store_and_the_guest_cannot_close_it(tmp_pat
     assert children[0]["tb_store_misses"] > 100                  # (work(), printf's paths, exit)
     assert parent["tb_store_prefetched"] >= 0.9 * children[0]["tb_store_misses"]
     assert [c["tbs_translated"] for c in children[1:]] == [0, 0]
+
+
+def test_forked_children_inherit_the_parents_prefetched_regions(tmp_path):
+    """The prefetch makes the baseline's regions too (before the first tier's
+    blocks): a child after it runs the hot loop its sibling made native,
+    without making or loading anything."""
+    src = CLOSE_FORK_SRC.replace("work((unsigned long)k)", "hot((unsigned long)k)").replace(
+        "int main(void)", "static unsigned long hot(unsigned long x)\n{\n"
+        "    for (int j = 0; j < 300; j++)\n        x = work(x + (unsigned long)j);\n    return x;\n}\n\n"
+        "int main(void)")
+    binary = guestprogs.build_c(tmp_path, "hotfork", src)
+    oracle = _oracle(binary, tmp_path)
+    stats = _run(binary, tmp_path / "cache", tmp_path, oracle,
+                 extra=("-backend", "baseline", "-jit-threshold", "5"))
+    children, parent = stats[:-1], stats[-1]
+    assert len(children) == 3
+    assert children[0]["native_store_misses"] >= 1 and children[0]["native_tbs"] >= 1
+    assert parent["tb_store_prefetched"] >= children[0]["native_store_misses"] + children[0]["tb_store_misses"] // 2
+    for c in children[1:]:
+        assert c["tbs_translated"] == 0 and c.get("native_tbs", 0) == 0, c
+        assert c["native_guest_insns"] > 0.5 * c["guest_insns"], c     # (the inherited regions ran)
 
 
 # a program that executes itself again (/proc/self/exe, as busybox's sh does
