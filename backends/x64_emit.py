@@ -115,6 +115,9 @@ this one says what differs).
 The code is position-independent (jumps relative, addresses `movabs`): the
 state copies it into the code arena (codearena.py; llvm.NativeState.finish).
 """
+import itertools
+import operator
+
 from pydbt import ir
 from pydbt.ir import Const, I32, I64
 
@@ -1005,16 +1008,17 @@ class Emitter:
                     dk[i] += 1
                     dk[end + 1] -= 1
         keep = []
+        # (temps of getregs of cands[k:] and of everything else: every row's
+        # deltas, less those of cands[:k]; the most alive, a prefix sum's max)
+        acc = [sum(col) for col in zip(*deltas)][:n]
         for k in range(len(cands) + 1):
-            # (temps of getregs of cands[k:] and of everything else)
-            cur = best = 0
-            rows = [deltas[0]] + deltas[k + 1:]
-            for i in range(n):
-                cur += sum(r[i] for r in rows)
-                if cur > best and (inloop is None or inloop[i]):
-                    best = cur
-            keep.append(best)
-        return keep
+            if k:
+                acc = list(map(operator.sub, acc, deltas[k]))
+            alive = itertools.accumulate(acc)
+            if inloop is not None:
+                alive = itertools.compress(alive, inloop)
+            keep.append(max(alive, default=0) if n else 0)
+        return [max(b, 0) for b in keep]
 
     def load_pins(self):
         if self.perm is not None:

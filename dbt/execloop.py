@@ -99,6 +99,8 @@ class Engine:
         self.backend = self.tiers[-1]
         # (asked per TB made: a getattr that misses costs an exception, ~1 us)
         self._counting_tiers = [getattr(b, "counts_hotness", False) for b in self.tiers]
+        from pydbt.backends import makes_native
+        self._native_tiers = [makes_native(b) for b in self.tiers]
         self.compiler = None if sync_compile else Compiler()
         self.policy = NativePolicy(native_warmup, compile_share)   # (tiering.py)
         self.cache = TBCache(proc.mem, chaining=chaining and not proc.log.on("nochain"))
@@ -374,8 +376,7 @@ class Engine:
 
     def _native(self, tier):
         """Does tiers[tier] make native code?  (Without importing a lazy one.)"""
-        from pydbt.backends import makes_native
-        return makes_native(self.tiers[tier])
+        return self._native_tiers[tier]
 
     def _prepare(self, backend, block, tb):
         """The Python half of a two-half compile (ids and slots of the native
