@@ -338,13 +338,14 @@ def _child_setup():
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def run_argv(argv: list[str], timeout: float) -> tuple[int | None, bytes, bytes, float, float, bool]:
-    """Run argv (stdin /dev/null, its own session); kill its process group on
-    timeout.  Returns (returncode, stdout, stderr, wall_s, cpu_s, timed_out).
-    cpu_s comes from wait4's rusage of the child itself."""
+def run_argv(argv: list[str], timeout: float, stdin=None) -> tuple[int | None, bytes, bytes, float, float, bool]:
+    """Run argv (stdin /dev/null, or the file `stdin`; its own session); kill its
+    process group on timeout.  Returns (returncode, stdout, stderr, wall_s,
+    cpu_s, timed_out).  cpu_s comes from wait4's rusage of the child itself."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True, preexec_fn=_child_setup)
+    with open(stdin if stdin is not None else os.devnull, "rb") as f:
+        proc = subprocess.Popen(argv, stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True, preexec_fn=_child_setup)
     timed_out = False
     try:
         out, err = _communicate(proc, timeout)

@@ -12,7 +12,12 @@ Workloads:
                | wc, with $( ) each); qemu runs it too (busybox runs those
                applets in the forked child, without exec); native is the
                host's x86_64 busybox with a PATH of links to its applets.
-Every runner's output must match native's.  Wall time is the median of
+  python3-json, lua-demo, sqlite3-script
+               real programs of the same sysroot, mostly start-up (code run
+               a few times each): Debian's python3.13 importing json, lua5.4
+               on tests/system/debian/demo.lua, sqlite3 on its script.sql;
+               qemu runs them too; no native row (the host's builds differ).
+Every runner's output must match native's (qemu's where native has none).  Wall time is the median of
 --repeat runs of the whole process (start-up included).  pydbt runs twice
 over: `pydbt` with an empty code cache each run (cold: every block lifted,
 every native region compiled), `pydbt-warm` with one a first unmeasured run
@@ -20,7 +25,7 @@ filled (the TB store's blocks and the native code of the runs before:
 dbt/tbstore.py, backends/llvm_cache.py).  --snapshot REV runs that commit's
 pydbt (default: the working tree).
 
-    python bench/procs.py                       # ~4 minutes (busybox-50 under pydbt: ~3.5)
+    python bench/procs.py                       # ~6 minutes (busybox-50 under pydbt: ~3)
     python bench/procs.py --rounds 50 --repeat 3 --json out.json
 `bench/test_procs.py` checks every case once at a tiny size (outputs agree).
 """
@@ -51,11 +56,21 @@ def busybox_script(n=PIPELINES):
             "  echo \"$i $n\"\ndone | tail -3\n") % n
 
 
+DEBIAN = Path(__file__).resolve().parents[1] / "tests" / "system" / "debian"
+# (name, program in the sysroot's /usr/bin, arguments, stdin file or None)
+REAL = [
+    ("python3-json", "python3.13", ["-c", "import json; print(json.dumps({'a': [1, 2], 'b': None}))"], None),
+    ("lua-demo", "lua5.4", ["{debian}/demo.lua"], None),
+    ("sqlite3-script", "sqlite3", [":memory:"], DEBIAN / "script.sql"),
+]
+
+
 class Case:
-    def __init__(self, name, argvs, envs=None):
+    def __init__(self, name, argvs, envs=None, stdin=None):
         self.name = name
         self.argvs = argvs          # runner -> argv, or None: the runner cannot run it
         self.envs = envs or {}      # runner -> the whole environment (default: ours)
+        self.stdin = stdin          # a file the program reads as its stdin, or None
 
 
 def cases(rounds, workdir, pipelines=PIPELINES):
@@ -90,6 +105,13 @@ def cases(rounds, workdir, pipelines=PIPELINES):
     guest_env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}       # resolved through -L
     out.append(Case("busybox-50", argvs, {"pydbt": guest_env, "qemu": guest_env,
                                           "native": {"PATH": str(links), "LC_ALL": "C"}}))
+    # real programs, mostly start-up: code run a few times each (no native row:
+    # the host's builds are other versions, or other programs)
+    for name, prog, args, stdin in REAL:
+        guest = [str(root / "usr/bin" / prog)] + [a.replace("{debian}", str(DEBIAN)) for a in args]
+        out.append(Case(name, {"pydbt": pydbt + ["-L", str(root)] + guest,
+                               "qemu": [benchlib.QEMU, "-L", str(root)] + guest, "native": None},
+                        {"pydbt": guest_env, "qemu": guest_env}, stdin=stdin))
     return out
 
 
@@ -101,7 +123,7 @@ def run_once(case, runner, timeout, extra=None):
             os.environ.clear()
             os.environ.update(env)
         os.environ.update(extra or {})
-        return benchlib.run_argv(case.argvs[runner], timeout)
+        return benchlib.run_argv(case.argvs[runner], timeout, stdin=case.stdin)
     finally:
         os.environ.clear()
         os.environ.update(saved)
