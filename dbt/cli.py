@@ -347,6 +347,8 @@ def run(argv):
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     STATS.reset()
+    if opts.stats:
+        STATS.watch_gc()
     if engine.counter is not None:
         STATS.counter = engine.counter
     server = None

@@ -1,4 +1,5 @@
 """Run statistics for --stats: counters bumped by the TB cache and the exec loop."""
+import gc
 import json
 import time
 
@@ -20,6 +21,24 @@ class Stats:
         self.start = time.perf_counter()
         self.counter = [0]                 # the engine's: guest instructions executed
         self.extra = {}                    # a backend's own counters (name -> number), reported as is
+        self.gc = [0.0, 0, 0]              # (watch_gc) seconds in the cycle collector, its runs, full ones
+        self.gc_began = 0.0
+
+    def watch_gc(self):
+        """Count the cycle collector's runs and time (`gc_ms`, `gc_runs`,
+        `gc_full_runs`): translated code is many long-lived objects, and a
+        full collection walks them all."""
+        if self._on_gc not in gc.callbacks:
+            gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase, info):
+        if phase == "start":
+            self.gc_began = time.perf_counter()
+            return
+        g = self.gc
+        g[0] += time.perf_counter() - self.gc_began
+        g[1] += 1
+        g[2] += info.get("generation") == 2
 
     def bump(self, key, n=1):
         """extra[key] += n (a backend's own counter)"""
@@ -37,6 +56,9 @@ class Stats:
         d["tb_median_ms"] = {k: round(sorted(v)[len(v) // 2] * 1e3, 3)
                              for k, v in self.compile_each.items() if v}
         d["tbs_by_backend"] = {k: len(v) for k, v in self.compile_each.items() if v}
+        if self._on_gc in gc.callbacks:
+            d["gc_ms"] = round(self.gc[0] * 1e3, 3)
+            d["gc_runs"], d["gc_full_runs"] = self.gc[1], self.gc[2]
         d["wall_s"] = round(wall, 4)
         d["guest_mips"] = round(d["guest_insns"] / wall / 1e6, 4) if wall > 0 else 0.0
         peak = _peak_rss_kb()
