@@ -17,7 +17,8 @@ _warned = set()
 # the native tier (~10-40 ms) in a program that never gets hot
 _DECLARED = {"llvm": {"superblocks": True, "counts_hotness": False, "entries": True, "on_disk": True},
              "llvm-quick": {"superblocks": True, "counts_hotness": True, "entries": True, "on_disk": True},
-             "baseline": {"superblocks": True, "counts_hotness": True, "entries": True, "on_disk": False}}
+             "baseline": {"superblocks": True, "counts_hotness": True, "entries": True, "on_disk": False,
+                          "keeps": True}}
 NATIVE = frozenset(("llvm", "llvm-quick", "baseline"))      # the backends that make native code
 
 

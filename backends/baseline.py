@@ -13,6 +13,7 @@ name = "baseline"
 superblocks = True
 entries = True
 on_disk = False                  # (made anew in each run: no disk cache, no region records)
+keeps = True                     # (its code is kept in the TB store: kept, load_kept)
 counts_hotness = True
 EMITTERS = (x64_emit,)
 

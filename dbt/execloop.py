@@ -118,7 +118,8 @@ class Engine:
         self._rlog = (None, None)                    # (executable, its RegionLog or None)
         self._tbs = (None, {})                       # (executable, {tier: its TBStore or None})
         self.forks = 0                               # (before_fork)
-        self._kept_tiers = None                      # (_native_stored)
+        # (the tiers above the first whose code the TB store keeps, highest first)
+        self._kept_tiers = [t for t in range(len(self.tiers) - 1, 0, -1) if getattr(self.tiers[t], "keeps", False)]
         self.slow_exits = {}                         # native region pc -> its slow exits (_slow_exit)
         self.callback_pcs = set()                    # region pcs made again with callbacks
 
@@ -126,22 +127,19 @@ class Engine:
     def translate(self, pc):
         """A new TB for pc, on the first tier; or on a native tier whose store
         has a region a run before made at pc (code hot then: it starts native,
-        not after another warm-up on the first tier)."""
-        for tier in self._native_stored():
-            store = self._store(tier)
-            if store is not None and store.has(pc):
-                tb = self._stored_tb(store, pc, tier, time.perf_counter())
-                if tb is not None:
-                    return tb
+        not after another warm-up on the first tier).  Those stores are
+        looked at once the program is known to have run before (its first
+        tier's store had records when opened): a first run, or a program in
+        which nothing gets hot, does not load the native tier for them."""
+        first = self._store(0)
+        if first is not None and first.found:
+            for tier in self._kept_tiers:
+                store = self._store(tier)
+                if store is not None and store.has(pc):
+                    tb = self._stored_tb(store, pc, tier, time.perf_counter())
+                    if tb is not None:
+                        return tb
         return self._make_tb(pc, 0)
-
-    def _native_stored(self):
-        """The tiers above the first whose code the TB store keeps, highest first."""
-        tiers = self._kept_tiers
-        if tiers is None:
-            tiers = self._kept_tiers = [t for t in range(len(self.tiers) - 1, 0, -1)
-                                        if hasattr(self.tiers[t], "kept")]
-        return tiers
 
     def _block(self, pc, tier):
         """The IR block of a TB at pc for tiers[tier], and its TB (no code yet)."""
@@ -504,7 +502,7 @@ class Engine:
             return
         by_pc = self.cache.by_pc
         left = PREFETCH_MAX
-        for tier in self._native_stored() + [0]:
+        for tier in self._kept_tiers + [0]:
             store = self._store(tier)
             if store is None:
                 continue

@@ -178,6 +178,7 @@ class TBStore:
         self.drop = own[1] if own else os.close
         self.fd = own[0](fd) if own else fd
         self._read_new()
+        self.found = len(self.index)             # pcs with records when opened (a run before made them)
 
     @classmethod
     def open(cls, disk, exe_path, sysroot, variant, own=None):

@@ -64,6 +64,9 @@ def test_records_are_shared_through_the_file(tmp_path):
     assert _get(b, 0x2000) is None
     _put(a, _block(0x1000, size=12))                 # (the last record of a pc wins)
     assert _get(tbstore.TBStore(path), 0x1000).size == 12
+    # (found: the records there when a store opened; a program's run before made them)
+    assert a.found == b.found == 0 and a.has(0x1000) is False and b.has(0x1000)
+    assert tbstore.TBStore(path).found == 1                  # (pcs: two records of one)
 
 
 def test_helpers_by_name_and_a_nameless_one_not_kept(tmp_path):
