@@ -131,10 +131,10 @@ class Engine:
         looked at once the program is known to have run before (its first
         tier's store had records when opened): a first run, or a program in
         which nothing gets hot, does not load the native tier for them."""
-        first = self._store(0)
+        first = self._store(0, pc)
         if first is not None and first.found:
             for tier in self._kept_tiers:
-                store = self._store(tier)
+                store = self._store(tier, pc)
                 if store is not None and store.has(pc):
                     tb = self._stored_tb(store, pc, tier, time.perf_counter())
                     if tb is not None:
@@ -203,7 +203,7 @@ class Engine:
 
     def _make_tb(self, pc, tier):
         t0 = time.perf_counter()
-        store = self._store(tier)
+        store = self._store(tier, pc)
         if store is not None:
             tb = self._stored_tb(store, pc, tier, t0)
             if tb is not None:
@@ -418,12 +418,16 @@ class Engine:
         STATS.compile_time[backend.name] = STATS.compile_time.get(backend.name, 0.0) + seconds
 
     # --- code kept across processes and runs (tbstore.py) -----------------------------------
-    def _store(self, tier):
-        """The TB store of tiers[tier]'s code for the program running, or None.
-        Kept are a first tier's lowered code (`lower`: the interpreter) and a
-        native tier's code that holds its run's numbers as relocations (`kept`:
-        the baseline); none when blocks are logged or verified as they are
-        lifted, a debugger is attached, or there is no code cache."""
+    def _store(self, tier, pc=None):
+        """The TB store of tiers[tier]'s code for the program running, or None;
+        for a pc in the ELF interpreter's code (ld.so: the same file at the
+        same place in every dynamic program), the interpreter's own store,
+        shared by them all (a record is used only where its instructions are
+        there: tbstore.py).  Kept are a first tier's lowered code (`lower`: the
+        interpreter) and a native tier's code that holds its run's numbers as
+        relocations (`kept`: the baseline); none when blocks are logged or
+        verified as they are lifted, a debugger is attached, or there is no
+        code cache."""
         exe = getattr(self.proc, "exe_path", None)
         if self._tbs[0] != exe:                      # (the first, or an execve'd program)
             for store in self._tbs[1].values():
@@ -431,13 +435,18 @@ class Engine:
                     store.close()
             self._tbs = (exe, {})
         stores = self._tbs[1]
-        if tier not in stores:
+        key = tier
+        span = getattr(self.proc, "interp_span", None)
+        if span is not None and pc is not None and span[1] <= pc < span[2]:
+            key = (tier, "interp")
+        if key not in stores:
             with self.cache.lock:                    # (one per tier: guest threads translate at once)
-                if tier not in stores:
-                    stores[tier] = self._open_store(exe, tier)
-        return stores[tier] if self.debug is None else None
+                if key not in stores:
+                    stores[key] = self._open_store(exe, tier) if key == tier else \
+                        self._open_store(span[0], tier, f" interp at={span[1]:x}")
+        return stores[key] if self.debug is None else None
 
-    def _open_store(self, exe, tier):
+    def _open_store(self, exe, tier, where=""):
         backend = self.tiers[tier]
         first = tier == 0 and hasattr(backend, "lower")
         if not (first or hasattr(backend, "kept")) or self.verify_ir or \
@@ -451,6 +460,7 @@ class Engine:
                    f"count={self.counter is not None} max={self.max_insns} "
                    f"off={','.join(sorted(self.disabled_passes or ()))} "
                    f"{tbstore.fingerprint(tbstore.FIRST_TIER + (type(self.arch).__module__.rpartition('.')[0],))}")
+        variant += where
         if first:
             variant += f" alone={len(self.tiers) == 1}"
         else:

@@ -69,6 +69,7 @@ class Process:
         self.comm = b""
         self.argv = []
         self.exe_path = ""
+        self.interp_span = None                     # (path, start, end) of the ELF interpreter (loader.py)
         self.auxv = b""
         self.engine = None
         self._tls = threading.local()

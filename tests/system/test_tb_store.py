@@ -232,6 +232,24 @@ def test_forked_children_inherit_the_parents_prefetched_regions(tmp_path):
         assert c["native_guest_insns"] > 0.5 * c["guest_insns"], c     # (the inherited regions ran)
 
 
+def test_the_elf_interpreters_blocks_are_shared_by_every_dynamic_program(guest_binary, tmp_path):
+    """ld.so is the same file at the same place in every dynamic program (of
+    the default stack layout): its blocks are kept in a store of its own, so
+    a program never run before loads the ones another program's run made."""
+    cache = tmp_path / "cache"
+    stats = {}
+    for name in ("hello_dyn", "malloc_dyn"):
+        binary = guest_binary(name)
+        oracle = guestprogs.run(guestprogs.qemu_argv(binary, (), ("-L", guestprogs.CROSS_SYSROOT)),
+                                env=dict(os.environ), cwd=tmp_path, timeout=60)
+        [stats[name]] = _run(binary, cache, tmp_path, oracle, extra=("-L", guestprogs.CROSS_SYSROOT))
+    first, second = stats["hello_dyn"], stats["malloc_dyn"]
+    assert "tb_store_hits" not in first and first["tb_store_misses"] > 300
+    assert second["tb_store_hits"] > 300, second        # (ld.so's: it has not run before)
+    assert second["tb_store_misses"] > 100              # (its own code, and libc's)
+    assert "tb_store_stale" not in second
+
+
 # a program that executes itself again (/proc/self/exe, as busybox's sh does
 # for each stage of a pipeline), then runs code the first image ran
 REEXEC_SRC = r"""
