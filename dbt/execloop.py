@@ -449,7 +449,7 @@ class Engine:
     def _open_store(self, exe, tier, where=""):
         backend = self.tiers[tier]
         first = tier == 0 and hasattr(backend, "lower")
-        if not (first or hasattr(backend, "kept")) or self.verify_ir or \
+        if not (first or tier in self._kept_tiers) or self.verify_ir or \
                 any(self.log.on(i) for i in ("in_asm", "op", "op_opt")):
             return None
         from pydbt.backends import llvm_cache
