@@ -14,9 +14,12 @@ _FALLBACK = "interp"
 _warned = set()
 # backends imported on their first compile, and what the exec loop asks of a
 # tier before that (dbt/execloop.py): `-backend auto` does not pay for loading
-# the native tier (~10-40 ms) in a program that never gets hot
-_DECLARED = {"llvm": {"superblocks": True, "counts_hotness": False, "entries": True, "on_disk": True},
-             "llvm-quick": {"superblocks": True, "counts_hotness": True, "entries": True, "on_disk": True},
+# the native tier (~10-40 ms) in a program that never gets hot; `loads`: it has
+# a compiler to load (`load()`: llvmlite) before its first compile
+_DECLARED = {"llvm": {"superblocks": True, "counts_hotness": False, "entries": True, "on_disk": True,
+                      "loads": True},
+             "llvm-quick": {"superblocks": True, "counts_hotness": True, "entries": True, "on_disk": True,
+                            "loads": True},
              "baseline": {"superblocks": True, "counts_hotness": True, "entries": True, "on_disk": False,
                           "keeps": True}}
 NATIVE = frozenset(("llvm", "llvm-quick", "baseline"))      # the backends that make native code

@@ -156,6 +156,7 @@ name = "llvm"
 superblocks = True
 entries = True             # a region may be entered at other pcs too (block.entries: llvm_emit)
 on_disk = True             # (its code is kept in the disk cache, llvm_cache.py, and its regions recorded: regionlog.py)
+loads = True               # (a compiler to load before the first compile: load())
 EMITTERS = (E,)            # where the ops are lowered (tests/unit/test_backends.py reads it)
 
 BASELINE = "baseline"      # the level of the baseline tier's code (x64_emit.py: no LLVM)
@@ -178,6 +179,14 @@ _STATES = weakref.WeakSet()                # every NativeState (a forked child r
 
 def unsupported():
     return llvm_jit.unsupported()
+
+
+def load():
+    """Load LLVM (llvmlite, its JIT) and make the runtime module's object
+    (_runtime_object) ahead of the first compile, which would."""
+    llvm_cache.load_native()
+    with _RUNTIME_LOCK:
+        _runtime_object()
 
 
 class NativeCtx:

@@ -31,12 +31,13 @@ after ~5 ms of compile, the ones where the program stays get the optimized
 code.  Without a warm-up the count alone decides (deterministic tests).
 """
 from . import llvm
-from .llvm import unsupported, EMITTERS, finish, disassemble  # noqa: F401
+from .llvm import unsupported, load, EMITTERS, finish, disassemble  # noqa: F401
 
 name = "llvm-quick"
 superblocks = True
 entries = True             # (regions with other entries: llvm.py)
 on_disk = True             # (its code is kept in the disk cache, llvm_cache.py, and its regions recorded: regionlog.py)
+loads = True               # (a compiler to load before the first compile: load())
 counts_hotness = True            # (a countdown word per TB: see above)
 
 

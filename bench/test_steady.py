@@ -207,6 +207,7 @@ def test_jit_seconds_and_native_tbs():
     stats = {"compile_ms": {"interp": 100.0, "llvm": 400.0}, "translate_ms": 500.0,
              "tbs_by_backend": {"interp": 1000, "pybytecode": 90, "llvm-quick": 60, "llvm": 12}}
     assert steady.jit_seconds(stats) == 1.0 and steady.native_tbs(stats) == 72
+    assert steady.jit_seconds(dict(stats, native_load_ms=50.0)) == pytest.approx(1.05)   # (llvmlite's load)
     assert steady.jit_seconds({"guest_insns": 5}) is None and steady.jit_seconds(None) is None
     assert steady.native_tbs({"tbs_by_backend": {"pybytecode": 9}}) == 0 and steady.native_tbs(None) is None
 
@@ -217,6 +218,9 @@ def test_native_metrics_from_stats():
     m = steady.native_metrics(stats, 2.0)
     assert m == {"transitions_per_10k": pytest.approx(0.5), "chained_pct": pytest.approx(95.0),
                  "compile_share_pct": pytest.approx(25.0), "median_compile_ms": 3.5, "quick_compile_ms": None}
+    # loading the native tier: in the share, not in any region's compile
+    loaded = steady.native_metrics(dict(stats, native_load_ms=100.0), 2.0)
+    assert loaded["compile_share_pct"] == pytest.approx(30.0) and loaded["median_compile_ms"] == 3.5
     # llvm-quick alone: its tier's median; auto (both tiers): the optimized one's, and the quick one's
     quick = dict(stats, tb_median_ms={"interp": 0.06, "llvm-quick": 1.2})
     assert steady.native_metrics(quick, 2.0)["median_compile_ms"] == 1.2

@@ -14,7 +14,8 @@ auto: a compile's median latency 32 ms at 0.5 ms, 22 ms at 50 us, 20 ms in
 the guest's own thread).
 
 The first job loads the native tier (llvmlite's import, the JIT's start:
-~15,000 objects, all long-lived) with the cyclic GC paused, and freezes
+~15,000 objects, all long-lived; the engine's _load_native submits it
+ahead of the first compile) with the cyclic GC paused, and freezes
 what is alive after it (gc.freeze, as cli.run does after loading the
 program): else the import's objects made the collector walk the whole heap
 once more and every full collection after it walk them too (strings 2,000
@@ -50,10 +51,14 @@ class Compiler:
         self.jobs = collections.deque()
         self.thread = None
 
-    def submit(self, work, done):
-        """Run `done(work())` in the compile thread; `done(None)` if work raised."""
+    def submit(self, work, done, first=False):
+        """Run `done(work())` in the compile thread; `done(None)` if work raised.
+        `first`: before the jobs queued (loading the native tier)."""
         with self.cv:
-            self.jobs.append((work, done))
+            if first:
+                self.jobs.appendleft((work, done))
+            else:
+                self.jobs.append((work, done))
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name="pydbt-compile", daemon=True)
                 self.thread.start()

@@ -102,6 +102,7 @@ class Engine:
         from pydbt.backends import makes_native
         self._native_tiers = [makes_native(b) for b in self.tiers]
         self.compiler = None if sync_compile else Compiler()
+        self.native_loaded = False                   # (_load_native)
         self.policy = NativePolicy(native_warmup, compile_share)   # (tiering.py)
         self.cache = TBCache(proc.mem, chaining=chaining and not proc.log.on("nochain"))
         self.max_insns = max_insns
@@ -571,10 +572,10 @@ class Engine:
                        f"max={self.max_insns} off={','.join(sorted(self.disabled_passes or ()))}")
             log = RegionLog.open(llvm_cache.cache(), exe, getattr(self.proc, "sysroot", None), variant)
             cur = self._rlog = (exe, log)
-            if log is not None and log.records and not getattr(self.compiler, "loaded", True):
+            if log is not None and log.records and self.compiler is not None:
                 # (a run before made native code: this one will load it, so the
                 # compile thread loads the native tier now, beside the guest)
-                self.compiler.submit(llvm_cache.load_native, lambda result: None)
+                self._load_native(self.backend)
         return cur[1] if self.debug is None else None
 
     def _formed(self, backend, tb, block, job):
@@ -646,8 +647,11 @@ class Engine:
         if warm is not None:
             STATS.bump("regions_warm")
         elif from_jit and self._native(tier) and not self.policy.may_compile(old, hot, self._native(old.tier)):
+            if self.policy.warmed_up():                # (code is hot past the warm-up: its compile
+                self._load_native(self.tiers[tier])    # comes soon, the tier's load before it)
             return old.fn                              # (it asks again: Hotness's RECHECK)
         backend = self.tiers[tier]
+        self._load_native(backend)
         native = hasattr(backend, "prepare")           # (a two-half compile: native code)
         self.proc.cpu.pc = old.pc                      # (a fetch fault is reported here)
         # (the compile thread only from a JIT tier: code left on the interpreter
@@ -656,7 +660,6 @@ class Engine:
         # after it formed as in the run before, whose were made here too)
         # (the cost of compiles from a counting tier, to predict the next one's)
         measure = native and from_jit and warm is None
-        first = not self.policy.jobs
         if native and (from_jit or warm is not None):
             self.policy.jobs += 1
         if self.compiler is None or not native or not from_jit:
@@ -665,7 +668,7 @@ class Engine:
             if native:
                 self.policy.spent += time.thread_time() - t0
                 if measure:
-                    self.policy.job_cost(first, time.thread_time() - t0, new.ninsns)
+                    self.policy.job_cost(time.thread_time() - t0, new.ninsns)
             self.cache.replace(old, new)
             STATS.tbs_promoted += 1
             self._reform_into(new)
@@ -687,7 +690,7 @@ class Engine:
             fn = backend.finish(job)
             self.policy.finish_spent += time.thread_time() - c1      # (only the compile thread adds)
             if measure:                              # (a load is no compile to predict others by)
-                self.policy.job_cost(first, cpu + time.thread_time() - c1, new.ninsns)
+                self.policy.job_cost(cpu + time.thread_time() - c1, new.ninsns)
             self._formed(backend, new, block, job)
             return fn, time.perf_counter() - t1
 
@@ -712,6 +715,31 @@ class Engine:
         self.policy.in_flight.add(new)
         self.compiler.submit(work, done)
         return old.fn
+
+    def _load_native(self, backend):
+        """Load a native tier's compiler (`loads`: llvmlite and its JIT, ~40-60
+        ms) once, before its first compile: in the compile thread when there is
+        one, beside the guest.  Timed on its own (-stats: native_load_ms) and
+        counted as native compiling's CPU (the compile share), so a region's
+        compile time is its own (a run's first compile took the load's too)."""
+        if self.native_loaded or not getattr(backend, "loads", False):
+            return
+        self.native_loaded = True
+        policy = self.policy
+        thread = self.compiler is not None
+
+        def load():
+            t0, c0 = time.perf_counter(), time.thread_time()
+            backend.load()
+            STATS.extra["native_load_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
+            if thread:
+                policy.finish_spent += time.thread_time() - c0
+            else:
+                policy.spent += time.thread_time() - c0
+        if thread:
+            self.compiler.submit(load, lambda result: None, first=True)
+        else:
+            load()
 
     # --- re-forming regions ------------------------------------------------------------
     # A region is formed from the profile of its time: a path that had not run

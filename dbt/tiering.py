@@ -185,19 +185,22 @@ class NativePolicy:
         self.share = share
         self.jobs = 0
         self.job_cpu = [0.0, 0]                      # CPU seconds and count of the compiles
-        self.job_insns = 0                           # measured (not the first), their instructions
+        self.job_insns = 0                           # their instructions
         self.spent = 0.0
         self.finish_spent = 0.0
         self.in_flight = set()                       # (a set: one C call, safe between threads)
 
-    def job_cost(self, first, cpu, ninsns):
+    def job_cost(self, cpu, ninsns):
         """A compile from a counting tier of a region of `ninsns` guest
-        instructions took `cpu` seconds of CPU; not counted if `first` (the
-        run's first loaded llvmlite too)."""
-        if not first:
-            self.job_cpu[0] += cpu
-            self.job_cpu[1] += 1
-            self.job_insns += ninsns
+        instructions took `cpu` seconds of CPU (loading the native tier is
+        not in it: the engine's _load_native)."""
+        self.job_cpu[0] += cpu
+        self.job_cpu[1] += 1
+        self.job_insns += ninsns
+
+    def warmed_up(self):
+        """Is the warm-up over (native code may be compiled from now on)?"""
+        return time.monotonic() >= self.native_from
 
     def compile_cost(self, ninsns):
         """The expected CPU cost of compiling a region of `ninsns` guest

@@ -18,6 +18,7 @@ countdown) and the payback rule of -backend auto.
 """
 import itertools
 import struct
+import time
 
 import pytest
 
@@ -27,6 +28,7 @@ from pydbt.backends import pybytecode, pyasm
 from pydbt.tiering import Hotness, RECHECK
 from pydbt.frontends.riscv64.translate import translate
 from pydbt.passes import optimize
+from pydbt.stats import STATS
 from pydbt.runtime.memory import GuestMemory, R, W, X
 
 from test_promotion import _b_type, engine_rig, run
@@ -228,6 +230,34 @@ def test_a_loop_refused_native_code_runs_on_in_its_block(monkeypatch):
     assert engine.cache.get(CODE + 4) is None                # it never left at the loop's head
 
 
+def test_the_native_tier_loads_once_code_is_hot_past_the_warm_up_before_its_first_compile(monkeypatch):
+    """(llvmlite's load, ~50 ms, was inside the run's first compile: a workload
+    optimizing one region had its load as its "median compile")"""
+    proc, engine = _rig(warmup=1.0)
+    engine.policy.native_from = time.monotonic() + 3600   # (still warming up)
+    monkeypatch.setattr(tiering, "OPT_FIXED", 1e6)          # (never pays)
+    run(proc, engine, 5000)
+    assert not engine.compiler.firsts and not engine.native_loaded
+    engine.policy.native_from = 0.0                         # (the warm-up is over; still no payback)
+    STATS.reset()
+    run(proc, engine, 5000)
+    assert len(engine.compiler.firsts) == 1 and not engine.compiler.jobs
+    assert "native_load_ms" in STATS.extra                   # (timed on its own)
+    monkeypatch.setattr(tiering, "OPT_FIXED", 0.0)          # (pays now: the compile, no load again)
+    monkeypatch.setattr(tiering, "OPT_INSN_COST", 0.0)
+    run(proc, engine, 5000)
+    assert len(engine.compiler.firsts) == 1 and len(engine.compiler.jobs) == 1
+
+
+def test_a_sync_compile_loads_the_native_tier_apart_from_the_region(monkeypatch):
+    proc, engine = engine_rig(LOOP, (1, 5), 0.0, sync=True)
+    STATS.reset()
+    run(proc, engine, 10)
+    run(proc, engine, 10)
+    assert engine.tiers[engine.cache.get(CODE).tier].name == "llvm"
+    assert engine.native_loaded and "native_load_ms" in STATS.extra
+
+
 def test_the_payback_rule_compiles_a_block_once_its_time_covers_the_cost(monkeypatch):
     proc, engine = _rig(warmup=1.0)
     monkeypatch.setattr(tiering, "OPT_FIXED", 2e-3)
@@ -259,8 +289,7 @@ def test_a_compiles_expected_cost_grows_with_its_region():
     p = tiering.NativePolicy()
     fixed = tiering.OPT_FIXED
     assert p.compile_cost(100) == pytest.approx(fixed + 100 * tiering.OPT_INSN_COST)
-    p.job_cost(False, fixed + 0.010, 10)                # 1 ms per instruction beyond the fixed part
-    p.job_cost(False, fixed + 0.190, 190)
-    p.job_cost(True, 5.0, 10)                           # (the run's first: llvmlite's load too)
+    p.job_cost(fixed + 0.010, 10)                       # 1 ms per instruction beyond the fixed part
+    p.job_cost(fixed + 0.190, 190)
     assert p.compile_cost(20) == pytest.approx(fixed + 0.020)
     assert p.compile_cost(300) == pytest.approx(fixed + 0.300)

@@ -43,8 +43,13 @@ class Queue:
 
     def __init__(self):
         self.jobs = []
+        self.firsts = []                # what ran ahead of the jobs (loading the native tier)
 
-    def submit(self, work, done):
+    def submit(self, work, done, first=False):
+        if first:                       # (the thread would run it before any job)
+            self.firsts.append(work)
+            done(work())
+            return
         self.jobs.append((work, done))
 
     def run(self, fail=False):

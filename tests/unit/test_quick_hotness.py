@@ -121,6 +121,7 @@ def test_under_the_payback_rule_quick_code_is_optimized_once_its_time_pays(monke
     proc, engine = engine_rig(LOOP, (1, 5, 1), backends=QUICK)
     tb, hot = _to_quick(proc, engine)
     engine.policy.payback = True                       # (as at a warm-up's end)
+    engine.policy.job_cpu = [0.0, 0]                   # (the quick compile's cost: not the rule's here)
     at = _promoted_at(engine, tb, hot)
     need = tiering.PAYBACK * 2e-4 / tiering.NATIVE_INSN_COST   # (instructions)
     assert need > 20 * RECHECK, "the test's loop is too big for its cost"
