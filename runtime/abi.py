@@ -250,6 +250,10 @@ HOST_NR_X86_64.update(                   # event fds, splice, memory locking, cr
     mincore=27, membarrier=324, syslog=103, setuid=105, setgid=106, setreuid=113, setregid=114,
     setgroups=116, setresuid=117, setresgid=119, setfsuid=122, setfsgid=123,
     name_to_handle_at=303, open_by_handle_at=304)
+HOST_NR_X86_64.update(                   # extended attributes
+    setxattr=188, lsetxattr=189, fsetxattr=190, getxattr=191, lgetxattr=192, fgetxattr=193,
+    listxattr=194, llistxattr=195, flistxattr=196, removexattr=197, lremovexattr=198,
+    fremovexattr=199)
 HOST_NR_X86_64.update(                   # interruptible waits, signals (issue 10 part A)
     wait4=61, waitid=247, rt_sigtimedwait=128, tgkill=234, getitimer=36, setitimer=38,
     rt_sigqueueinfo=129, rt_tgsigqueueinfo=297, kcmp=312)

@@ -751,3 +751,71 @@ def sys_sync_file_range(proc, fd, offset, nbytes, flags):
 def sys_sync(proc):
     hsys("sync")
     return 0
+
+
+# --- extended attributes ---------------------------------------------------------------
+# The host kernel does the work on the guest's buffers in place (host_span): a
+# value or list it fills is written only as long as the result, so a buffer
+# whose tail is not mapped still works for a short value, as in the guest's
+# kernel.  Names are copied (at most XATTR_NAME_MAX + 1 bytes: one without its
+# NUL by then is the kernel's ERANGE, as is an empty one).
+XATTR_NAME_MAX, XATTR_SIZE_MAX, XATTR_LIST_MAX = 255, 65536, 65536
+
+
+def _xattr_target(proc, kind, target):
+    """The path (kind "" follows a last symlink, "l" does not) or fd ("f") argument."""
+    if kind == "f":
+        return fd_arg(proc, target)
+    return path_arg(proc, target, follow=kind == "")
+
+
+def _xattr_name(proc, name):
+    return guest_cstr(proc, name, XATTR_NAME_MAX + 1)
+
+
+def _setxattr(kind):
+    def handler(proc, target, name, value, size, flags):
+        t = _xattr_target(proc, kind, target)
+        n = _xattr_name(proc, name)
+        size = size & 0xffffffffffffffff
+        ptr = host_span(proc, value, size, R, cap=size)[0] if size else _NULL
+        return hsys(kind + "setxattr", t, n, ptr, size, s32(flags))
+    return handler
+
+
+def _getxattr(kind):
+    def handler(proc, target, name, value, size):
+        t = _xattr_target(proc, kind, target)
+        n = _xattr_name(proc, name)
+        size = min(size & 0xffffffffffffffff, XATTR_SIZE_MAX)
+        ptr = host_span(proc, value, size, W, cap=size)[0]
+        r = hsys(kind + "getxattr", t, n, ptr, size)
+        if size:
+            wrote(proc, value, r)
+        return r
+    return handler
+
+
+def _listxattr(kind):
+    def handler(proc, target, lst, size):
+        t = _xattr_target(proc, kind, target)
+        size = min(size & 0xffffffffffffffff, XATTR_LIST_MAX)
+        ptr = host_span(proc, lst, size, W, cap=size)[0]
+        r = hsys(kind + "listxattr", t, ptr, size)
+        if size:
+            wrote(proc, lst, r)
+        return r
+    return handler
+
+
+def _removexattr(kind):
+    def handler(proc, target, name):
+        return hsys(kind + "removexattr", _xattr_target(proc, kind, target), _xattr_name(proc, name))
+    return handler
+
+
+for _kind in ("", "l", "f"):
+    syscall(_kind + "setxattr")(_setxattr(_kind))
+    syscall(_kind + "getxattr")(_getxattr(_kind))
+    syscall(_kind + "listxattr")(_listxattr(_kind))
+    syscall(_kind + "removexattr")(_removexattr(_kind))

@@ -107,6 +107,7 @@ PROGRAMS: dict[str, Program] = {
         _p("fp_convert", what="FP conversions in every rounding mode, fenv, libm rounding"),
         _p("atomics", libs=("-latomic",), what="lr/sc, every AMO .w/.d, __atomic builtins"),
         _p("fileio", what="file syscalls in a temp dir: read/write/lseek/pread/stat/readdir/rename/dup/pipe/chdir"),
+        _p("xattr", what="extended attributes in a temp dir: set/get/list/remove by path, link and fd, errors"),
         _p("printf", cflags=("-Wno-format",), what="every printf conversion, flags, lengths, long double"),
         _p("qsort", what="qsort/bsearch of ints, strings, structs"),
         _p("setjmp", what="setjmp/longjmp nested and across frames, sigsetjmp"),

@@ -72,6 +72,7 @@ CASES = [
     Case("fp_convert", "fp_convert", stdout_has=_done("fp_convert")),
     Case("atomics", "atomics", stdout_has=_done("atomics")),
     Case("fileio", "fileio", args=(TMPDIR,), stdout_has=(b"fileio done",)),
+    Case("xattr", "xattr", args=(TMPDIR,), stdout_has=(b"xattr done",)),
     Case("printf", "printf", stdout_has=(b"atoi=-31337",)),
     Case("qsort", "qsort", stdout_has=(b"structs sorted=1", b"ints: sorted=1 same_as_mergesort=1")),
     Case("setjmp", "setjmp", stdout_has=(b"outer caught 15", b"siglongjmp 5")),
