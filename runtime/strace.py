@@ -242,6 +242,7 @@ SIGNATURES = {
     "getcpu": "ptr ptr ptr", "personality": "hex",
     "execve": "path argv ptr", "wait4": "int ptr hex ptr", "clone": "clone ptr ptr ptr ptr",
     "clone3": "ptr ulong", "futex": "ptr futex int ptr ptr int", "rseq": "ptr int hex hex",
+    "riscv_hwprobe": "ptr ulong ulong ptr hex", "riscv_flush_icache": "ptr ptr hex",
     # time
     "clock_gettime": "clock ptr", "clock_getres": "clock ptr", "gettimeofday": "ptr ptr",
     "nanosleep": "ptr ptr", "clock_nanosleep": "clock hex ptr ptr", "time": "ptr",

@@ -2,10 +2,24 @@
 from pydbt.runtime.syscall_numbers import RISCV64
 
 from .cpu import CPU, XNAMES, FNAMES
+from .trans_rvi import TIMEBASE_HZ
 from . import signal_frame
 
 # AT_HWCAP: one bit per single-letter extension, 'A' = bit 0
 _HWCAP = sum(1 << (ord(ch) - ord("A")) for ch in "IMAFDC")
+
+# riscv_hwprobe's keys (the kernel's asm/hwprobe.h) -> this CPU's values, the
+# same on every CPU (HIGHEST_VIRT_ADDRESS, key 7, is the guest space's: hwprobe)
+_HWPROBE = {
+    0: 0, 1: 0, 2: 0,               # mvendorid, marchid, mimpid (as /proc/cpuinfo)
+    3: 1,                           # BASE_BEHAVIOR: IMA
+    4: 1 | 2,                       # IMA_EXT_0: FD, C (no V, no Zb*, no Zicboz ...)
+    5: 3,                           # CPUPERF_0: misaligned accesses FAST (native code's loads and
+    9: 3,                           # MISALIGNED_SCALAR_PERF  stores are plain host ones, no trap)
+    6: 0,                           # ZICBOZ_BLOCK_SIZE: no Zicboz
+    8: TIMEBASE_HZ,                 # TIME_CSR_FREQ
+    10: 4,                          # MISALIGNED_VECTOR_PERF: unsupported (no V)
+}
 
 
 class Riscv64:
@@ -27,6 +41,14 @@ class Riscv64:
         return "".join(f"processor\t: {i}\nhart\t\t: {i}\nisa\t\t: rv64imafdc_zicsr_zifencei\n"
                        f"mmu\t\t: sv39\nuarch\t\t: pydbt\nmvendorid\t: 0x0\nmarchid\t\t: 0x0\n"
                        f"mimpid\t\t: 0x0\n\n" for i in range(ncpus))
+
+    # riscv_hwprobe (runtime/sys_arch.py): the keys whose values are sets of
+    # bits (its WHICH_CPUS mode: a CPU matches when it has every bit asked)
+    hwprobe_bit_keys = frozenset((3, 4))
+
+    def hwprobe(self, key, mem):
+        """riscv_hwprobe's value for `key`, or None for a key the kernel does not know"""
+        return mem.space - 1 if key == 7 else _HWPROBE.get(key)
 
     def new_cpu(self, mem):
         return CPU(mem)

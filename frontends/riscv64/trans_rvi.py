@@ -298,12 +298,13 @@ CSR_FFLAGS, CSR_FRM, CSR_FCSR = 0x001, 0x002, 0x003
 CSR_CYCLE, CSR_TIME, CSR_INSTRET = 0xC00, 0xC01, 0xC02
 _COUNTERS = (CSR_CYCLE, CSR_TIME, CSR_INSTRET)
 _T0 = time.monotonic_ns()
+TIMEBASE_HZ = 10_000_000            # the time CSR's rate, as common boards' (riscv_hwprobe tells it)
 
 
 def _counter(cpu, csr):
     ns = time.monotonic_ns() - _T0
     if csr == CSR_TIME:
-        return ns // 100            # a 10 MHz timebase, as common boards
+        return ns // (1_000_000_000 // TIMEBASE_HZ)
     return ns                       # cycle, instret: monotonic, like QEMU's host ticks
 
 
