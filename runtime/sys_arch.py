@@ -19,14 +19,17 @@ values (an unknown key becomes -1 with value 0; an empty set of online
 CPUs: EINVAL); flags WHICH_CPUS keeps the CPUs of the set that have every
 pair's value (all or none here; an empty set stands for all online CPUs).
 """
+import array
 import errno
 import os
-import struct
+import sys
 
 from .syscalls import syscall
+from ..errors import GuestFault
 
 FLUSH_ICACHE_LOCAL = 1
 HWPROBE_WHICH_CPUS = 1
+M64 = (1 << 64) - 1
 
 
 @syscall("riscv_flush_icache")
@@ -56,27 +59,76 @@ def sys_riscv_hwprobe(proc, pairs, count, setsize, cpus, flags):
     setsize = min(setsize, masklen)
     if which and not (setsize and cpus):
         return -errno.EINVAL
-    online = _online_mask(setsize)
+    online = int.from_bytes(_online_mask(setsize), "little")
     if setsize or cpus:
         given = int.from_bytes(mem.read(cpus, setsize), "little")
-        if which and not given:
-            given = int.from_bytes(online, "little")          # (none: all online)
-        cpuset = given & int.from_bytes(online, "little")
-        if not cpuset and not which:
+        cpuset = (given or (online if which else 0)) & online  # (WHICH_CPUS: none stands for all)
+        if not cpuset:
             return -errno.EINVAL
-    for i in range(count):
-        at = pairs + 16 * i
-        key = struct.unpack("<q", mem.read(at, 8))[0]
-        value = arch.hwprobe(key, mem)
-        if which:
-            want = struct.unpack("<Q", mem.read(at + 8, 8))[0]
-            if value is None:
-                cpuset = 0
-                mem.write(at, struct.pack("<qQ", -1, 0))
-            elif not (want & ~value == 0 if key in arch.hwprobe_bit_keys else want == value):
-                cpuset = 0
-        else:
-            mem.write(at, struct.pack("<qQ", -1, 0) if value is None else struct.pack("<qQ", key, value))
+    cpuset = [cpuset] if which else None
+    done = 0
+    while done < count:                          # (in chunks: a count may be huge, as the memory)
+        n = min(count - done, HWPROBE_CHUNK)
+        at = pairs + 16 * done
+        try:
+            data = mem.read(at, 16 * n)
+        except GuestFault:
+            data = None
+        if data is None or not _hwprobe_write(mem, at, data, _hwprobe_pairs(arch, mem, data, cpuset)):
+            for i in range(n):                   # (a fault: pair by pair to it, as the kernel)
+                one = mem.read(at + 16 * i, 16)
+                _hwprobe_write(mem, at + 16 * i, one, _hwprobe_pairs(arch, mem, one, cpuset), exact=True)
+        done += n
     if which:
-        mem.write(cpus, cpuset.to_bytes(setsize, "little"))
+        mem.write(cpus, cpuset[0].to_bytes(setsize, "little"))
     return 0
+
+
+HWPROBE_CHUNK = 4096
+
+
+def _hwprobe_pairs(arch, mem, data, cpuset):
+    """The pairs of `data` answered (values filled; with `cpuset`, [mask],
+    WHICH_CPUS: the mask cleared where a pair's value is not this CPU's).
+    By distinct keys (and values asked), each once: a chunk of memory the
+    kernel would go through at ~1 ns a pair is mostly one key (zeros)."""
+    a = array.array("q", data)
+    if sys.byteorder != "little":
+        a.byteswap()
+    keys, wants = a[0::2], a[1::2]
+    answers = {k: arch.hwprobe(k, mem) for k in set(keys)}
+    out_keys = {k: -1 if v is None else k for k, v in answers.items()}
+    if cpuset is None:
+        out_values = {k: v or 0 for k, v in answers.items()}
+    else:
+        out_values = {k: 0 if v is None else None for k, v in answers.items()}
+        for k, w in set(zip(keys, wants)):
+            v, w = answers[k], w & M64
+            if v is None or not (w & ~v == 0 if k in arch.hwprobe_bit_keys else w == v):
+                cpuset[0] = 0
+    n = len(keys)
+    if len(answers) == 1:
+        ((k, key),) = out_keys.items()
+        a[0::2] = array.array("q", [key]) * n
+        if out_values[k] is not None:
+            a[1::2] = array.array("q", [out_values[k]]) * n
+    else:
+        a[0::2] = array.array("q", map(out_keys.__getitem__, keys))
+        a[1::2] = array.array("q", [w if out_values[k] is None else out_values[k] for k, w in zip(keys, wants)])
+    if sys.byteorder != "little":
+        a.byteswap()
+    return a.tobytes()
+
+
+def _hwprobe_write(mem, at, data, out, exact=False):
+    """Write the answered pairs back where they changed -> done (False: a
+    fault; `exact`: raise it, the guest's EFAULT)."""
+    if out == data:
+        return True
+    try:
+        mem.write(at, out)
+    except GuestFault:
+        if exact:
+            raise
+        return False
+    return True

@@ -13,6 +13,7 @@ SOURCE = r"""
 #include <string.h>
 #include <unistd.h>
 #include <errno.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 struct pair { long long key; unsigned long long value; };
@@ -57,6 +58,28 @@ int main(void)
     set = 0;
     printf("which, empty set: %ld set %#lx\n", probe(&fd_c, 1, sizeof set, &set, 1), set & 1);
     printf("which, no set: %ld\n", probe(&fd_c, 1, 0, NULL, 1));
+
+    /* many pairs (the runtime answers them in chunks): each as when asked alone */
+    enum { BULK = 10000 };
+    static struct pair bulk[BULK];
+    for (int i = 0; i < BULK; i++)
+        bulk[i] = (struct pair){i % 3 == 0 ? 0 : i % 13, 7};
+    long r = probe(bulk, BULK, 0, NULL, 0);
+    int same = 1;
+    for (int i = 0; i < BULK; i++) {
+        struct pair alone = {i % 3 == 0 ? 0 : i % 13, 7};
+        probe(&alone, 1, 0, NULL, 0);
+        same &= bulk[i].key == alone.key && bulk[i].value == alone.value;
+    }
+    printf("bulk: %ld same=%d\n", r, same);
+    /* pairs running into an unmapped page: those before it answered, then EFAULT */
+    long page = sysconf(_SC_PAGESIZE);
+    char *two = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(two + page, page);
+    struct pair *edge = (struct pair *)(two + page) - 2;
+    edge[0] = (struct pair){4, 0};
+    edge[1] = (struct pair){3, 0};
+    printf("into a hole: %ld then %#llx %#llx\n", probe(edge, 3, 0, NULL, 0), edge[0].value, edge[1].value);
     return 0;
 }
 """
@@ -105,4 +128,6 @@ def test_hwprobe_tells_an_rv64gc_cpu_and_validates_as_the_kernel(program, tmp_pa
         "which unknown: 0 set 0 key -1",
         "which, empty set: 0 set 0x1",     # (an empty set stands for every online CPU)
         "which, no set: -22",
+        "bulk: 0 same=1",
+        "into a hole: -14 then 0x3 0x1",
     ], r.describe()
