@@ -52,7 +52,7 @@ from .compiler import Compiler
 from .passes import optimize
 from .stats import STATS
 from .tb import TB, TBCache, TBContext, STEP
-from .tiering import COPY_MAX, Hotness, NativePolicy, Profile
+from .tiering import COLD_FRACTION, COPY_MAX, Hotness, NativePolicy, Profile
 from .regionlog import RegionLog
 from . import tbstore
 
@@ -149,7 +149,10 @@ class Engine:
         t0 = time.perf_counter()
         native = self._native(tier)
         # a superblock made after the first tier follows the paths that tier ran
-        profile = Profile(self.cache, tier, native, pc) if tier > 0 else None
+        # (an optimizing tier's, made from a tier above the first: the paths
+        # the first tier ran often; tiering.COLD_FRACTION)
+        runs = (self.thresholds[0], round(self.thresholds[0] * COLD_FRACTION)) if tier >= 2 else None
+        profile = Profile(self.cache, tier, native, pc, runs) if tier > 0 else None
         regions = tier > 0 and getattr(backend, "entries", False) and self.multi_entry
         if regions and profile is not None:
             profile.entries = self._enterable(pc, tier)
@@ -615,6 +618,7 @@ class Engine:
                 return self._promote(tb)(cpu)
             return fn(cpu)
         counting.guest_pc = tb.pc
+        counting.runs_left = left                    # (read by tiering.Profile)
         return counting
 
     def _hot(self, tb, hot):

@@ -41,16 +41,31 @@ class Profile:
     memcpy) became a region per exit of the cut, each entered from native code
     and waiting for its own compile (strings: 57 quick regions, 37 with native
     superblocks of up to 400 instructions); the bytecode JIT's stay small
-    (bigger ones cost quicksort ~15% more CPU there)."""
+    (bigger ones cost quicksort ~15% more CPU there).
 
-    def __init__(self, cache, tier, native=False, start=None):
+    `runs`: (threshold, least): a block still on the first tier ran only if
+    it ran `least` of its `threshold` runs there (`TB.fn.runs_left`: the
+    countdown of execloop's counting wrapper); for the optimizing tier's
+    regions (made from a tier above the first): a path that ran a few times
+    while the code around it got hot (quicksort's median-of-three swaps, once
+    per call) is an exit, not LLVM's code to compile (COLD_FRACTION)."""
+
+    def __init__(self, cache, tier, native=False, start=None, runs=None):
         self.by_pc = cache.by_pc
         self.start = start                           # the pc of the superblock being made
         self.tier = tier
         self.native = native
+        self.runs = runs
 
     def ran(self, pc):
-        return pc in self.by_pc
+        tb = self.by_pc.get(pc)
+        if tb is None:
+            return False
+        if self.runs is None:
+            return True
+        left = getattr(tb.fn, "runs_left", None)
+        threshold, least = self.runs
+        return left is None or threshold - left[0] >= least
 
     def entry(self, pc, inside=()):
         tb = self.by_pc.get(pc)
@@ -62,6 +77,8 @@ class Profile:
 
 
 COPY_MAX = 24         # instructions: a region this small is copied, not chained to (Profile)
+COLD_FRACTION = 0.4   # of the first tier's threshold: fewer runs there, and an optimizing tier's
+                      # region leaves the block out (Profile.runs)
 RECHECK = 4096         # a hot TB's code asks again every RECHECK instructions (~0.2 ms of bytecode)
 CHUNK = 256            # the largest countdown in a Hotness cell (CPython's cached small ints)
 
