@@ -651,12 +651,13 @@ class Engine:
         if warm is not None:
             STATS.bump("regions_warm")
         elif from_jit and self._native(tier) and not self.policy.may_compile(old, hot, self._native(old.tier)):
-            if self.policy.warmed_up():                # (code is hot past the warm-up: its compile
-                self._load_native(self.tiers[tier])    # comes soon, the tier's load before it)
+            if self.policy.half_paid(old, hot, self._native(old.tier)):
+                self._load_native(self.tiers[tier])    # (its compile comes soon: the tier's load first)
             return old.fn                              # (it asks again: Hotness's RECHECK)
         backend = self.tiers[tier]
-        self._load_native(backend)
         native = hasattr(backend, "prepare")           # (a two-half compile: native code)
+        if native and (from_jit or warm is not None):
+            self._load_native(backend)
         self.proc.cpu.pc = old.pc                      # (a fetch fault is reported here)
         # (the compile thread only from a JIT tier: code left on the interpreter
         # while native code is made runs ~10x slower, and more of it gets hot;

@@ -215,9 +215,15 @@ class NativePolicy:
         self.job_cpu[1] += 1
         self.job_insns += ninsns
 
-    def warmed_up(self):
-        """Is the warm-up over (native code may be compiled from now on)?"""
-        return time.monotonic() >= self.native_from
+    def half_paid(self, tb, hot, on_native):
+        """Past the warm-up, has TB tb (of a counting tier, refused native
+        code) taken half the time its compile needs (the payback rule's)?
+        Then the native tier's compiler is loaded (~60 ms, beside the guest):
+        it is ready when the compile is due, and a short program whose code
+        never pays does not load it."""
+        if time.monotonic() < self.native_from:
+            return False
+        return not self.payback or hot is None or self.pays_back(tb, hot, on_native, 0.5)
 
     def compile_cost(self, ninsns):
         """The expected CPU cost of compiling a region of `ninsns` guest
@@ -230,13 +236,14 @@ class NativePolicy:
         per = (total - n * OPT_FIXED) / self.job_insns if n and self.job_insns else OPT_INSN_COST
         return OPT_FIXED + max(per, 0.0) * ninsns
 
-    def pays_back(self, tb, hot, on_native):
+    def pays_back(self, tb, hot, on_native, part=1.0):
         """Has TB tb of a counting tier (hot: its Hotness; `on_native`: that
         tier's code is native, else the bytecode JIT's) taken the time its
-        compile by the next tier needs: its instructions x its tier's cost per
-        instruction against PAYBACK x the compile's expected CPU cost?"""
+        compile by the next tier needs (or `part` of it): its instructions x
+        its tier's cost per instruction against PAYBACK x the compile's
+        expected CPU cost?"""
         insn_cost = NATIVE_INSN_COST if on_native else INSN_COST
-        return hot.events * insn_cost >= PAYBACK * self.compile_cost(tb.ninsns)
+        return hot.events * insn_cost >= part * PAYBACK * self.compile_cost(tb.ninsns)
 
     def may_compile(self, old, hot, on_native):
         """May a counting tier's TB (old, hot: its Hotness or None; `on_native`:

@@ -230,23 +230,37 @@ def test_a_loop_refused_native_code_runs_on_in_its_block(monkeypatch):
     assert engine.cache.get(CODE + 4) is None                # it never left at the loop's head
 
 
-def test_the_native_tier_loads_once_code_is_hot_past_the_warm_up_before_its_first_compile(monkeypatch):
-    """(llvmlite's load, ~50 ms, was inside the run's first compile: a workload
-    optimizing one region had its load as its "median compile")"""
+def _half_rig(monkeypatch):
     proc, engine = _rig(warmup=1.0)
-    engine.policy.native_from = time.monotonic() + 3600   # (still warming up)
-    monkeypatch.setattr(tiering, "OPT_FIXED", 1e6)          # (never pays)
-    run(proc, engine, 5000)
-    assert not engine.compiler.firsts and not engine.native_loaded
-    engine.policy.native_from = 0.0                         # (the warm-up is over; still no payback)
+    monkeypatch.setattr(tiering, "OPT_FIXED", 2e-3)
+    monkeypatch.setattr(tiering, "OPT_INSN_COST", 0.0)
+    monkeypatch.setattr(tiering, "PAYBACK", 1.0)
+    need = 2e-3 / tiering.INSN_COST                          # instructions that pay for the compile
+    assert need > 3 * RECHECK, "the test's loop is too big for its cost"
+    return proc, engine, need
+
+
+def test_the_native_tier_loads_when_a_block_has_paid_half_its_compile(monkeypatch):
+    """(llvmlite's load, ~60 ms, was inside the run's first compile: a workload
+    optimizing one region had its load as its "median compile"; loaded at
+    once past the warm-up, a short program whose code never pays for a
+    compile loaded it for nothing)"""
+    proc, engine, need = _half_rig(monkeypatch)
     STATS.reset()
-    run(proc, engine, 5000)
+    run(proc, engine, int(need * 0.3) // 2)
+    assert not engine.compiler.firsts and not engine.native_loaded      # (a third: not yet)
+    run(proc, engine, (int(need * 0.3) + 2 * RECHECK) // 2)
     assert len(engine.compiler.firsts) == 1 and not engine.compiler.jobs
     assert "native_load_ms" in STATS.extra                   # (timed on its own)
-    monkeypatch.setattr(tiering, "OPT_FIXED", 0.0)          # (pays now: the compile, no load again)
-    monkeypatch.setattr(tiering, "OPT_INSN_COST", 0.0)
-    run(proc, engine, 5000)
-    assert len(engine.compiler.firsts) == 1 and len(engine.compiler.jobs) == 1
+    run(proc, engine, (int(need * 0.5) + 2 * RECHECK) // 2)
+    assert len(engine.compiler.firsts) == 1 and len(engine.compiler.jobs) == 1   # (the compile, no load again)
+
+
+def test_the_native_tier_does_not_load_during_the_warm_up(monkeypatch):
+    proc, engine, need = _half_rig(monkeypatch)
+    engine.policy.native_from = time.monotonic() + 3600    # (still warming up)
+    run(proc, engine, int(need * 1.5) // 2)
+    assert not engine.compiler.firsts and not engine.native_loaded and not engine.compiler.jobs
 
 
 def test_a_sync_compile_loads_the_native_tier_apart_from_the_region(monkeypatch):
