@@ -232,3 +232,30 @@ def test_quick_code_a_loop_runs_in_is_optimized_once_its_time_pays(quick_rig):
     new = engine.cache.get(CODE)
     assert engine.tiers[new.tier].name == "llvm" and not tb.valid
     run(proc, engine, 1000)
+
+
+# --- the optimizing tier's regions: the paths the first tier ran often -------------
+T0, A2 = 5, 12
+COLD_LOOP = [0x00150513,                                                  # loop: addi a0, a0, 1
+             (15 << 20) | (A0 << 15) | (7 << 12) | (T0 << 7) | 0x13,     #   andi t0, a0, 15
+             _b_type(8, 0, T0, 1),                                        #   bnez t0, skip
+             (1 << 20) | (A2 << 15) | (A2 << 7) | 0x13,                   #   addi a2, a2, 1 (1 in 16)
+             _b_type(-16, A1, A0, 1),                                     # skip: bne a0, a1, loop
+             0x00000073]                                                  #   ecall
+
+
+@pytest.mark.parametrize("fraction, has_cold", [(0.4, False), (0.0, True)])
+def test_the_optimizing_tier_leaves_out_a_path_the_first_tier_ran_few_times(monkeypatch, fraction, has_cold):
+    """(tiering.COLD_FRACTION) The interpreter ran the loop's rare path 3 times
+    in its 50 runs: the bytecode JIT's superblock holds it, LLVM's region
+    exits there instead (quicksort's median-of-three swaps: half its region)."""
+    from pydbt import execloop
+    monkeypatch.setattr(execloop, "COLD_FRACTION", fraction)
+    proc, engine = engine_rig(COLD_LOOP, (50, 5), sync=True)
+    run(proc, engine, 50)                                  # the interpreter's 50 runs: to the JIT,
+    run(proc, engine, 200)                                 # hot there at once: LLVM's region
+    assert engine.tiers[engine.cache.get(CODE).tier].name == "llvm"
+    assert (CODE + 12 in engine.region_pcs[CODE]) == has_cold
+    run(proc, engine, 1000)                                # (the path hot on its own now: the
+    assert CODE + 12 in engine.region_pcs[CODE]            # region is formed again with it)
+    assert proc.cpu.regs[A2] == 3 + 12 + 62                # (the rare path's count, either way)
