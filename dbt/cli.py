@@ -426,7 +426,8 @@ def entry():
     status = main()
     for f in (sys.stdout, sys.stderr):
         try:
-            f.flush()
+            if f is not None:             # (None: pydbt was started with that fd closed)
+                f.flush()
         except (OSError, ValueError):     # (a closed pipe: nothing more can be said)
             pass
     os._exit(status if isinstance(status, int) else 1)

@@ -1,7 +1,9 @@
 """-d logging items, -D log file, -dfilter, -strace and -d unimp output.
 
 Guest stdout and stderr are never touched: diagnostics go to the -D file if given,
-else to pydbt's stderr (fd 2, written with os.write so guest buffering is not mixed).
+else to the stderr pydbt was started with (written with os.write so guest
+buffering is not mixed; a copy of fd 2 of pydbt's own, runtime/process.py, so
+the guest closing or reopening its fd 2 changes nothing).
 """
 import os
 
@@ -51,10 +53,15 @@ class Log:
         return not self.dfilter or any(lo <= pc < hi for lo, hi in self.dfilter)
 
     def write(self, text):
+        """(A diagnostic that cannot be written is dropped: it never changes
+        what the guest sees, its exit status included.)"""
         data = text.encode("utf-8", "replace")
-        while data:
-            n = os.write(self.fd, data)
-            data = data[n:]
+        try:
+            while data:
+                n = os.write(self.fd, data)
+                data = data[n:]
+        except OSError:
+            pass
 
     def unimp(self, nr, name):
         if "unimp" in self.items and nr not in self._unimp_seen:

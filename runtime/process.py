@@ -66,6 +66,14 @@ class Process:
         self.reserved_fds = set()
         if getattr(log, "fd", 2) > 2:              # -D: the log file is pydbt's own (ownfds.py)
             log.fd = ownfds.hide(self, log.fd)
+        elif getattr(log, "fd", None) == 2 and (options.stats or log.items):
+            # diagnostics go to the stderr pydbt was started with, whatever the
+            # guest does with its fd 2 (coreutils close it at exit; a program
+            # may open a file there): a copy of its own
+            try:
+                log.fd = ownfds.hide(self, os.dup(2))
+            except OSError:                        # (started without a stderr: fd 2 is the
+                log.fd = -1                        # guest's first file, nowhere to write)
         self.comm = b""
         self.argv = []
         self.exe_path = ""
