@@ -31,3 +31,21 @@ def guest_binary(guest_binaries):
         return b
 
     return get
+
+
+@pytest.fixture(scope="session")
+def own_program(tmp_path_factory):
+    """own_program(name, source, *flags) -> Path of a test module's own C
+    program (static riscv64), built once per session in a directory of its
+    own.  Skips when the cross compiler or qemu-riscv64 is missing."""
+    reason = guestprogs.missing_tools()
+    if reason:
+        pytest.skip(reason)
+    made = {}
+
+    def build(name, source, *flags):
+        if name not in made:
+            made[name] = guestprogs.build_c(tmp_path_factory.mktemp(name), name, source, *flags)
+        return made[name]
+
+    return build

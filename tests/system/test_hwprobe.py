@@ -86,10 +86,8 @@ int main(void)
 
 
 @pytest.fixture(scope="module")
-def program(tmp_path_factory):
-    if guestprogs.missing_tools():
-        pytest.skip(guestprogs.missing_tools())
-    return guestprogs.build_c(tmp_path_factory.mktemp("hwprobe"), "hwprobe", SOURCE)
+def program(own_program):
+    return own_program("hwprobe", SOURCE)
 
 
 def test_hwprobe_tells_an_rv64gc_cpu_and_validates_as_the_kernel(program, tmp_path):

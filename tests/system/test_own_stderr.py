@@ -31,10 +31,8 @@ int main(int argc, char **argv)
 
 
 @pytest.fixture(scope="module")
-def program(tmp_path_factory):
-    if guestprogs.missing_tools():
-        pytest.skip(guestprogs.missing_tools())
-    return guestprogs.build_c(tmp_path_factory.mktemp("own_stderr"), "own_stderr", SOURCE)
+def program(own_program):
+    return own_program("own_stderr", SOURCE)
 
 
 def test_diagnostics_stay_on_pydbts_stderr_when_the_guest_reuses_fd_2(program, tmp_path):
