@@ -36,6 +36,7 @@ class Options:
     set_env: list = field(default_factory=list)
     unset_env: list = field(default_factory=list)
     argv0: str = None
+    uname_release: str = None
     cpu: str = None
     reserved_va: int = None
     log_items: list = field(default_factory=list)
@@ -101,6 +102,8 @@ OPTIONS = [
     (("-E",), "set_env", True, "PYDBT_SET_ENV", None, True, "set VAR=VALUE in the guest environment"),
     (("-U",), "unset_env", True, "PYDBT_UNSET_ENV", None, True, "remove VAR from the guest environment"),
     (("-0",), "argv0", True, "PYDBT_ARGV0", None, False, "argv[0] for the guest"),
+    (("-r",), "uname_release", True, "PYDBT_UNAME", None, False,
+     "the kernel release uname() tells the guest (default the host's)"),
     (("-R",), "reserved_va", True, "PYDBT_RESERVED_VA", _space, False,
      "size of the guest address space, 16m..256g (default 16g, less under 'ulimit -v')"),
     (("-cpu",), "cpu", True, "PYDBT_CPU", None, False, "CPU model (-cpu help lists them)"),

@@ -57,6 +57,7 @@ class Process:
         self.mem = GuestMemory(options.reserved_va or _default_space())
         self.signals = Signals(self)
         self.sysroot = options.sysroot
+        self.uname_release = options.uname_release      # (-r: sys_uname)
         self.stack_size = options.stack_size
         self.random = None
         if options.seed is not None:
@@ -66,7 +67,7 @@ class Process:
         self.reserved_fds = set()
         if getattr(log, "fd", 2) > 2:              # -D: the log file is pydbt's own (ownfds.py)
             log.fd = ownfds.hide(self, log.fd)
-        elif getattr(log, "fd", None) == 2 and (options.stats or log.items):
+        elif getattr(log, "fd", None) == 2 and (options.stats or getattr(log, "items", None)):
             # diagnostics go to the stderr pydbt was started with, whatever the
             # guest does with its fd 2 (coreutils close it at exit; a program
             # may open a file there): a copy of its own

@@ -47,7 +47,7 @@ def sys_uname(proc, addr):
     except OSError:
         domain = b"(none)"
     st = abi.family(proc).utsname
-    release = getattr(proc, "uname_release", None) or u.release
+    release = proc.uname_release or u.release
     proc.mem.write(addr, st.pack(
         sysname=u.sysname.encode()[:64], nodename=u.nodename.encode()[:64],
         release=os.fsencode(release)[:64], version=u.version.encode()[:64],

@@ -65,6 +65,7 @@ class FakeProc:
         self.tasks = {self.pid: self.task}
         self.futexes = Futexes()
         self.stack_size = None
+        self.uname_release = None
         self.comm = b""
         self.reserved_fds = set()
         self.debugger = None
