@@ -29,6 +29,7 @@ from ..errors import GuestFault
 
 FLUSH_ICACHE_LOCAL = 1
 HWPROBE_WHICH_CPUS = 1
+HWPROBE_CHUNK = 4096                            # pairs answered at once
 M64 = (1 << 64) - 1
 
 
@@ -59,13 +60,15 @@ def sys_riscv_hwprobe(proc, pairs, count, setsize, cpus, flags):
     setsize = min(setsize, masklen)
     if which and not (setsize and cpus):
         return -errno.EINVAL
-    online = int.from_bytes(_online_mask(setsize), "little")
+    cpuset = None                                # (WHICH_CPUS: [the set], cleared where no match)
     if setsize or cpus:
+        online = int.from_bytes(_online_mask(setsize), "little")
         given = int.from_bytes(mem.read(cpus, setsize), "little")
-        cpuset = (given or (online if which else 0)) & online  # (WHICH_CPUS: none stands for all)
-        if not cpuset:
+        got = (given or (online if which else 0)) & online   # (WHICH_CPUS: none stands for all)
+        if not got:
             return -errno.EINVAL
-    cpuset = [cpuset] if which else None
+        if which:
+            cpuset = [got]
     done = 0
     while done < count:                          # (in chunks: a count may be huge, as the memory)
         n = min(count - done, HWPROBE_CHUNK)
@@ -82,9 +85,6 @@ def sys_riscv_hwprobe(proc, pairs, count, setsize, cpus, flags):
     if which:
         mem.write(cpus, cpuset[0].to_bytes(setsize, "little"))
     return 0
-
-
-HWPROBE_CHUNK = 4096
 
 
 def _hwprobe_pairs(arch, mem, data, cpuset):
