@@ -6,6 +6,7 @@ buffering is not mixed; a copy of fd 2 of pydbt's own, runtime/process.py, so
 the guest closing or reopening its fd 2 changes nothing).
 """
 import os
+import select
 
 ITEMS = {
     "in_asm": "show guest instructions of each translated block",
@@ -58,7 +59,11 @@ class Log:
         data = text.encode("utf-8", "replace")
         try:
             while data:
-                n = os.write(self.fd, data)
+                try:
+                    n = os.write(self.fd, data)
+                except BlockingIOError:          # (a non-blocking stderr, full: wait, not drop)
+                    select.select([], [self.fd], [])
+                    continue
                 data = data[n:]
         except OSError:
             pass
