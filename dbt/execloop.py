@@ -59,6 +59,7 @@ from . import tbstore
 
 PREFETCH_FORK = 2     # the fork before which a process makes TBs of its whole TB store (before_fork)
 PREFETCH_MAX = 16384  # (at most this many)
+SHARED_STORES = 6      # files at a place of their own with TB stores of their own (_store), per tier
 SLOW_MAX = 64          # slow exits of a native region before it is made with callbacks (_slow_exit)
 
 
@@ -424,10 +425,11 @@ class Engine:
     # --- code kept across processes and runs (tbstore.py) -----------------------------------
     def _store(self, tier, pc=None):
         """The TB store of tiers[tier]'s code for the program running, or None;
-        for a pc in the ELF interpreter's code (ld.so: the same file at the
-        same place in every dynamic program), the interpreter's own store,
-        shared by them all (a record is used only where its instructions are
-        there: tbstore.py).  Kept are a first tier's lowered code (`lower`: the
+        for a pc in a file at a place of its own (`proc.shared_spans`: the ELF
+        interpreter, and the libraries sys_mm puts at their slots: the same
+        file at the same place in every dynamic program), that file's own
+        store there, shared by them all (a record is used only where its
+        instructions are there: tbstore.py).  Kept are a first tier's lowered code (`lower`: the
         interpreter) and a native tier's code that holds its run's numbers as
         relocations (`kept`: the baseline); none when blocks are logged or
         verified as they are lifted, a debugger is attached, or there is no
@@ -440,14 +442,20 @@ class Engine:
             self._tbs = (exe, {})
         stores = self._tbs[1]
         key = tier
-        span = getattr(self.proc, "interp_span", None)
-        if span is not None and pc is not None and span[1] <= pc < span[2]:
-            key = (tier, "interp")
+        span = None
+        if pc is not None:
+            for sp in getattr(self.proc, "shared_spans", ()):
+                if sp[1] <= pc < sp[2]:
+                    if (tier, sp[0], sp[1]) in stores or \
+                            sum(type(k) is tuple and k[0] == tier for k in stores) < SHARED_STORES:
+                        span = sp
+                        key = (tier, sp[0], sp[1])
+                    break
         if key not in stores:
             with self.cache.lock:                    # (one per tier: guest threads translate at once)
                 if key not in stores:
-                    stores[key] = self._open_store(exe, tier) if key == tier else \
-                        self._open_store(span[0], tier, f" interp at={span[1]:x}")
+                    stores[key] = self._open_store(exe, tier) if span is None else \
+                        self._open_store(span[0], tier, f" lib at={span[1]:x}")
         return stores[key] if self.debug is None else None
 
     def _open_store(self, exe, tier, where=""):

@@ -324,7 +324,7 @@ def load(proc, image, argv, envp, execfn=None):
     proc.load_bias = bias
     proc.entry = entry
     start, interp_bias = entry, 0
-    proc.interp_span = None
+    proc.shared_spans = []                      # (sys_mm: the libraries' places, and ld.so's)
     if interp is not None:
         interp_bias = _place(interp, mem, stack_lo - PAGE, _interp_base(mem, interp, mem.mmap_top))
         with _open(interp.path) as f:
@@ -335,7 +335,7 @@ def load(proc, image, argv, envp, execfn=None):
         start = interp.entry + interp_bias
         # (its code: the same file at the same place in every program of this
         # stack layout, so its translations are shared: execloop's TB store)
-        proc.interp_span = (interp.path, min(s.vaddr for s in interp.loads) + interp_bias, end)
+        proc.shared_spans.append((interp.path, min(s.vaddr for s in interp.loads) + interp_bias, end))
     sp = _build_stack(proc, arch, argv, envp, execfn or image.path, stack_lo, stack_hi,
                       [(AT_PHDR, phdr), (AT_PHENT, image.phentsize), (AT_PHNUM, image.phnum),
                        (AT_PAGESZ, PAGE), (AT_BASE, interp_bias), (AT_FLAGS, 0), (AT_ENTRY, entry),

@@ -19,7 +19,7 @@ import fcntl
 import os
 import resource
 
-RESERVE = 8
+RESERVE = 24                  # (TB stores: two per file with one of its own, execloop.SHARED_STORES)
 NOFILE = resource.RLIMIT_NOFILE
 
 

@@ -78,7 +78,8 @@ class Process:
         self.comm = b""
         self.argv = []
         self.exe_path = ""
-        self.interp_span = None                     # (path, start, end) of the ELF interpreter (loader.py)
+        self.shared_spans = []                      # [(path, start, end)]: files at a place of their own,
+                                                    # the ELF interpreter's (loader.py), libraries' (sys_mm.py)
         self.auxv = b""
         self.engine = None
         self._tls = threading.local()

@@ -7,9 +7,18 @@ EINVAL as there, never a Python exception.  Whether a *file* may be mapped
 (EACCES, ENODEV, EOVERFLOW) is asked of the host kernel itself: a probe mapping
 of the same fd, offset, size and protection, unmapped at once.  A private file
 mapping is a copy of the file's bytes, read straight into guest memory.
+
+Shared libraries have a place of their own: the first mapping ld.so makes of
+one (private, of a whole ELF shared object from offset 0, no address asked)
+goes to a slot a hash of the file's identity picks, below the top-down
+mmap area (`_library_place`), when it is free (else where Linux would put
+it).  So libc is at one address in every program, as the ELF interpreter is,
+and its translations are shared by them all (`proc.shared_spans`:
+execloop.Engine._store's TB stores of one file at one place).
 """
 import ctypes
 import errno
+import hashlib
 import os
 import resource
 
@@ -32,6 +41,11 @@ MADV_PRIVILEGED = (100, 101)
 PROT_GROWSDOWN, PROT_GROWSUP = 0x01000000, 0x02000000
 PROT_SEM = 0x8
 _PROT_MASK = R | W | X
+
+# _library_place: LIB_SLOTS slots of LIB_SLOT bytes, ending LIB_BELOW below the
+# top of the mmap area (the top-down mappings' room), in spaces big enough
+LIB_SLOT, LIB_SLOTS, LIB_BELOW = 16 << 20, 256, 1 << 30
+ET_DYN = 3
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mmap.restype = ctypes.c_void_p
@@ -150,7 +164,9 @@ def _mmap(proc, addr, length, prot, flags, fd, offset):
         if hint and hint + size <= mem.mmap_top and mem.is_free(hint, hint + size):
             start = hint
         else:
-            start = mem.find_free(size)
+            library = (not anon and not hint and not offset and flags & MAP_TYPE == MAP_PRIVATE
+                       and _library_place(mem, fd, st, size))
+            start = library or mem.find_free(size)
             if start is None:
                 return -errno.ENOMEM
     kind = flags & MAP_TYPE
@@ -183,6 +199,31 @@ def _mmap(proc, addr, length, prot, flags, fd, offset):
     # private file mapping: a copy of the file bytes (no SIGBUS hazard, no sharing needed)
     mem.map(start, size, prot, flags, name=name, offset=offset)
     _copy_in(mem, fd, start, length, offset, prot)
+    if not fixed and start == library:
+        spans = proc.shared_spans
+        spans[:] = [sp for sp in spans if sp[2] <= start or sp[1] >= start + size]
+        spans.append((name, start, start + size))
+    return start
+
+
+def _library_place(mem, fd, st, size):
+    """Where the library file fd (stat st) of `size` bytes goes: its slot
+    (a hash of the file's device, inode, size and time), if the slot is free
+    and it is an ELF shared object; else None (where Linux would put it)."""
+    top = mem.mmap_top - LIB_BELOW
+    low = top - LIB_SLOTS * LIB_SLOT
+    if low < 1 << 30:                           # (a small space: no room to spare)
+        return None
+    try:
+        head = os.pread(fd, 18, 0)
+    except OSError:
+        return None
+    if head[:4] != b"\x7fELF" or len(head) < 18 or head[5] != 1 or int.from_bytes(head[16:18], "little") != ET_DYN:
+        return None
+    ident = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}".encode()
+    start = low + int.from_bytes(hashlib.blake2b(ident, digest_size=8).digest(), "little") % LIB_SLOTS * LIB_SLOT
+    if start + size > top or not mem.is_free(start, start + size):
+        return None
     return start
 
 

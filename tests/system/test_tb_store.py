@@ -232,10 +232,11 @@ def test_forked_children_inherit_the_parents_prefetched_regions(tmp_path):
         assert c["native_guest_insns"] > 0.5 * c["guest_insns"], c     # (the inherited regions ran)
 
 
-def test_the_elf_interpreters_blocks_are_shared_by_every_dynamic_program(guest_binary, tmp_path):
+def test_the_elf_interpreters_and_libcs_blocks_are_shared_by_every_dynamic_program(guest_binary, tmp_path):
     """ld.so is the same file at the same place in every dynamic program (of
-    the default stack layout): its blocks are kept in a store of its own, so
-    a program never run before loads the ones another program's run made."""
+    the default stack layout), and so is libc (runtime/sys_mm.py: a library
+    at its slot): their blocks are kept in stores of their own, so a program
+    never run before loads the ones another program's run made."""
     cache = tmp_path / "cache"
     stats = {}
     for name in ("hello_dyn", "malloc_dyn"):
@@ -245,8 +246,10 @@ def test_the_elf_interpreters_blocks_are_shared_by_every_dynamic_program(guest_b
         [stats[name]] = _run(binary, cache, tmp_path, oracle, extra=("-L", guestprogs.CROSS_SYSROOT))
     first, second = stats["hello_dyn"], stats["malloc_dyn"]
     assert "tb_store_hits" not in first and first["tb_store_misses"] > 300
-    assert second["tb_store_hits"] > 300, second        # (ld.so's: it has not run before)
-    assert second["tb_store_misses"] > 100              # (its own code, and libc's)
+    assert second["tb_store_hits"] > 300, second        # (ld.so's and libc's: it has not run before)
+    assert second["tb_store_misses"] > 10              # (its own code, and libc's the first did not run)
+    # (ld.so's alone: 1,266 hits and 1,156 misses; with libc's, 1,703 and 718)
+    assert second["tb_store_hits"] > 2 * second["tb_store_misses"], second
     assert "tb_store_stale" not in second
 
 
