@@ -150,6 +150,7 @@ def _mmap(proc, addr, length, prot, flags, fd, offset):
     if pgoff + (size >> 12) > M64:
         return -errno.EOVERFLOW
     fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)
+    library = None                              # (_library_place's answer)
     if fixed:
         if addr > mem.space - size:
             return -errno.ENOMEM
@@ -199,7 +200,7 @@ def _mmap(proc, addr, length, prot, flags, fd, offset):
     # private file mapping: a copy of the file bytes (no SIGBUS hazard, no sharing needed)
     mem.map(start, size, prot, flags, name=name, offset=offset)
     _copy_in(mem, fd, start, length, offset, prot)
-    if not fixed and start == library:
+    if start == library:
         spans = proc.shared_spans
         spans[:] = [sp for sp in spans if sp[2] <= start or sp[1] >= start + size]
         spans.append((name, start, start + size))

@@ -38,3 +38,23 @@ def test_only_elf_shared_objects_and_big_spaces_get_a_place(tmp_path):
     fd = _file(tmp_path, "libx.so", ELF_DYN)
     assert sys_mm._library_place(GuestMemory(1 << 30), fd, os.fstat(fd), 1 << 20) is None   # (-R 1g)
     os.close(fd)
+
+
+def test_a_private_file_mapping_at_a_free_hint_is_there(tmp_path):
+    """(a mapping with an address asked goes there, not to a slot; one made
+    with no address goes to the library's slot and is recorded as a span)"""
+    from pydbt.cli import Options
+    from pydbt.frontends.riscv64.arch import ARCH
+    from pydbt.log import Log
+    from pydbt.runtime.process import Process
+    opts = Options()
+    opts.reserved_va = 16 << 30
+    proc = Process(ARCH, opts, Log())
+    fd = _file(tmp_path, "libx.so", ELF_DYN)
+    hint = 0x20000000
+    assert sys_mm._mmap(proc, hint, 1 << 16, R, 0x02, fd, 0) == hint        # MAP_PRIVATE, a hint
+    assert proc.shared_spans == []
+    at = sys_mm._mmap(proc, 0, 1 << 16, R, 0x02, fd, 0)
+    assert at == sys_mm._library_place(GuestMemory(16 << 30), fd, os.fstat(fd), 1 << 16)
+    assert [sp[1:] for sp in proc.shared_spans] == [(at, at + (1 << 16))]
+    os.close(fd)
