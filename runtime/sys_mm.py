@@ -165,9 +165,9 @@ def _mmap(proc, addr, length, prot, flags, fd, offset):
         if hint and hint + size <= mem.mmap_top and mem.is_free(hint, hint + size):
             start = hint
         else:
-            library = (not anon and not hint and not offset and flags & MAP_TYPE == MAP_PRIVATE
-                       and _library_place(mem, fd, st, size))
-            start = library or mem.find_free(size)
+            if not anon and not hint and not offset and flags & MAP_TYPE == MAP_PRIVATE:
+                library = _library_place(mem, fd, st, size)
+            start = mem.find_free(size) if library is None else library
             if start is None:
                 return -errno.ENOMEM
     kind = flags & MAP_TYPE
