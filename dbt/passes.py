@@ -29,6 +29,13 @@ sound because the IR is SSA and control flow only goes forward.
                  goes, so forwarding runs on through it.  A data-dependent branch
                  mispredicts about half the time on the host (~15 cycles each);
                  LLVM makes cmovs of such branches, the baseline did not.
+* rotate         `x >> c | x << (64 - c)` is `rotr x, c`, and RV64's 32-bit form of
+                 it (`srliw`, `slliw`, `or`: the low word shifted right, the
+                 sign-extended low word shifted left) the sign-extended `rotr` of
+                 the low word: RV64GC has no rotate (Zbb has), so C's rotates
+                 (hashes: sha256's 6 a round, CPython's siphash) come as three
+                 instructions, five ops and 5-6 host instructions each, and the
+                 host's rotate is one (LLVM found them, the baseline did not)
 
 `optimize` runs the first three as one walk (`_forward`, the same ops as the
 three in turn: each decides on an op from the ops before it), unless a pass is
@@ -360,14 +367,101 @@ def _select(block, br, body):
     return head + out
 
 
+_DISJOINT = ("or", "xor", "add")     # (of two shifts of one value whose bits do not overlap: the same)
+
+
+def rotate(block):
+    """(see the module's overview)"""
+    known = {}
+    defs = {}
+    subst = {}
+    made = {}                    # (width, value's id, amount) -> the rotate's value (one each)
+    out = []
+    for op in block.ops:
+        _subst_inputs(op, subst)
+        if len(op.outs) == 1:
+            known[op.outs[0].id] = _op_bits(op, known)
+            defs[op.outs[0].id] = op
+        if op.name in _DISJOINT and op.type == ir.I64 and all(v.__class__ is Temp for v in op.ins):
+            a, b = op.ins
+            found = _rotate(a, b, defs, known) or _rotate(b, a, defs, known)
+            if found:
+                key = (found[0], found[1].id, found[2])
+                if key not in made:
+                    new = _rotate_ops(block, *found)
+                    out.extend(new)
+                    made[key] = new[-1].outs[0]
+                subst[op.outs[0].id] = made[key]
+                continue
+        out.append(op)
+    block.ops = out
+
+
+def _shift_by(v, name, defs):
+    """(x, c) if temp v is `name` (shl, shr) of x by a constant c, else None."""
+    d = defs.get(v.id)
+    if d is None or d.name != name or d.type != ir.I64 or d.ins[1].__class__ is not Const:
+        return None
+    return d.ins[0], d.ins[1].value & 63
+
+
+def _same(u, v):
+    return u is v or u.__class__ is Temp and v.__class__ is Temp and u.id == v.id
+
+
+def _low_word(v, defs):
+    """The value whose low 32 bits v's are (through 32-bit extensions)."""
+    while v.__class__ is Temp:
+        d = defs.get(v.id)
+        if d is None or d.name not in ("ext32u", "ext32s") or d.type != ir.I64:
+            break
+        v = d.ins[0]
+    return v
+
+
+def _rotate(a, b, defs, known):
+    """(width, x, c) when op(a, b) is x rotated right by c, a the right shift
+    and b the left one, in `width` bits (32: the low word's rotate,
+    sign-extended), else None (see rotate)."""
+    right = _shift_by(a, "shr", defs)
+    if right is None:
+        return None
+    x, c = right
+    left = _shift_by(b, "shl", defs)
+    if left is not None and _same(left[0], x) and x.__class__ is Temp and 0 < c and left[1] == 64 - c:
+        return 64, x, c
+    # the 32-bit form: (ext32u(x) >> c) | ext32s(x << (32 - c)), 0 < c < 32
+    ext = defs.get(b.id)
+    if not 0 < c < 32 or ext is None or ext.name != "ext32s" or ext.type != ir.I64:
+        return None
+    left = _shift_by(ext.ins[0], "shl", defs) if ext.ins[0].__class__ is Temp else None
+    if left is None or left[1] != 32 - c or _bits(x, known) > 32:
+        return None
+    word = _low_word(x, defs)
+    if not _same(word, _low_word(left[0], defs)) or word.__class__ is not Temp:
+        return None
+    return 32, word, c
+
+
+def _rotate_ops(block, width, x, c):
+    """The ops of x rotated right by c (the last one's output: the value)."""
+    if width == 64:
+        return [ir.Op("rotr", ir.I64, [block.temp(ir.I64)], [x, Const(ir.I64, c)], ())]
+    low, rot, r = block.temp(ir.I32), block.temp(ir.I32), block.temp(ir.I64)
+    return [ir.Op("trunc32", ir.I32, [low], [x], ()),
+            ir.Op("rotr", ir.I32, [rot], [low, Const(ir.I32, c)], ()),
+            ir.Op("sext32", ir.I64, [r], [rot], ())]
+
+
 PASSES = {
     "forward_regs": forward_regs,
     "copy_prop": copy_prop,
     "const_fold": const_fold,
     "if_convert": if_convert,
     "narrow": narrow,
+    "rotate": rotate,
+    "dead_setreg": dead_setreg,      # (before dce: what fed only a dead setreg goes too)
     "dce": dce,
-    "dead_setreg": dead_setreg,
 }
 
 

@@ -368,6 +368,44 @@ static void c_level(void)
       vu[1] >> 63, (int)(signed char)(vs[5] >> 8));
 }
 
+/* C's rotates, which RV64GC (no Zbb) computes with two shifts and an or:
+ * pydbt's optimizer makes one host rotate of them (passes.rotate), 64-bit
+ * ones and the 32-bit form (srliw, slliw, or) with its sign extension; the
+ * xor and add forms too.  Checked against a bit-by-bit rotate, every amount,
+ * in a loop hot enough for the native tiers. */
+static uint64_t rot_ref(uint64_t x, unsigned c, unsigned w)
+{
+    for (unsigned i = 0; i < c; i++)
+        x = (x >> 1) | ((x & 1) << (w - 1));
+    return w == 32 ? (uint64_t)(int64_t)(int32_t)(uint32_t)x : x;
+}
+
+static void rotates(void)
+{
+    uint64_t h = 0;
+    int bad = 0;
+    for (int rep = 0; rep < 40; rep++) {
+        for (unsigned k = 0; k < 6; k++) {
+            uint64_t x = vu[k % 4] ^ ((uint64_t)vs[k % 6] << k) ^ rep;
+            uint32_t y = (uint32_t)x;
+            for (unsigned c = 1; c < 64; c++) {
+                uint64_t r = (x >> c) | (x << (64 - c));
+                uint64_t l = (x << c) ^ (x >> (64 - c));
+                bad += r != rot_ref(x, c, 64) || l != rot_ref(x, 64 - c, 64);
+                h = h * 31 + r + (l >> 7);
+            }
+            for (unsigned c = 1; c < 32; c++) {
+                int64_t r = (int32_t)((y >> c) | (y << (32 - c)));
+                int64_t a = (int32_t)((y << (32 - c)) + (y >> c));
+                bad += (uint64_t)r != rot_ref(y, c, 32) || a != r;
+                h = h * 31 + (uint64_t)r;
+            }
+        }
+    }
+    CHECK(!bad, "rotates: %d wrong\n", bad);
+    P("rotates: hash %016lx\n", h);
+}
+
 int main(void)
 {
     division();
@@ -377,6 +415,7 @@ int main(void)
     upper_immediates();
     grids();
     c_level();
+    rotates();
     out_flush();
     printf("intarith done, failures=%d\n", fail_count);
     return fail_count ? 1 : 42;

@@ -243,3 +243,39 @@ def test_const_fold_adds_up_offsets():
     p = next(op.outs[0] for op in blk.ops if op.name == "getreg")
     assert sets[2] is p
     assert sum(op.name in ("add", "sub") for op in blk.ops) == 3           # p+8, p-4, (i32) p+1
+
+
+def _rotates_block(c):
+    """C's rotates as RV64 code computes them: a 64-bit one (srli, slli, or),
+    the 32-bit form (srliw, slliw, or: the low word zero-extended and shifted
+    right, the left shift's word sign-extended) in either order and with xor
+    and add, and near misses that are not rotates (amounts not summing to the
+    width, two sources, the right shift of a value wider than 32 bits)."""
+    blk, b = new()
+    x, y = b.getreg(1), b.getreg(2)
+    right = b.op("shr", I64, x, b.const(c))
+    b.setreg(3, b.op("or", I64, right, b.op("shl", I64, x, b.const(64 - c))))            # rotr 64
+    b.setreg(4, b.op("xor", I64, b.op("shl", I64, x, b.const(64 - c)), right))           # the same
+    low = b.op("ext32u", I64, x)
+    c32 = c % 31 + 1
+    wr = b.op("shr", I64, low, b.const(c32))
+    wl = b.op("ext32s", I64, b.op("shl", I64, x, b.const(32 - c32)))
+    b.setreg(5, b.op("or", I64, wr, wl))                                                  # rotr 32
+    b.setreg(6, b.op("add", I64, wl, wr))                                                 # the same
+    wl2 = b.op("ext32s", I64, b.op("shl", I64, b.op("ext32s", I64, x), b.const(32 - c32)))
+    b.setreg(7, b.op("or", I64, wr, wl2))                                                 # its low word too
+    # not rotates
+    b.setreg(0, b.op("or", I64, right, b.op("shl", I64, x, b.const((64 - c) % 63 + 1))))
+    b.setreg(1, b.op("or", I64, right, b.op("shl", I64, y, b.const(64 - c))))
+    wide = b.op("shr", I64, x, b.const(c32))                                              # x: 64 bits
+    b.setreg(2, b.op("or", I64, wide, wl))
+    b.goto_tb(0x2000)
+    return blk
+
+
+@pytest.mark.parametrize("c", [1, 7, 13, 31, 32, 45, 63])
+def test_rotate_finds_rotates(c):
+    blk = optimized_runs_the_same(lambda: _rotates_block(c), c)
+    rot = [op for op in blk.ops if op.name == "rotr"]
+    assert sorted(op.type for op in rot) == [I32, I64]       # (the same rotates share: a value each)
+    assert sum(op.name == "or" for op in blk.ops) == 3           # the near misses stay
