@@ -50,7 +50,7 @@ class Options:
     jit_threshold: int = 50
     opt_threshold: int = 4096  # guest instructions
     native_warmup: int = 200   # ms
-    compile_share: int = 100   # percent (0: no limit; README: why 100)
+    compile_share: int = 3     # percent (0: no limit; README: why 3)
     sync_compile: bool = False
     stats: str = None          # None, "text" or "json"
     verify_ir: bool = False
@@ -128,8 +128,8 @@ OPTIONS = [
      "is optimized once its time so far pays for the compile (0: neither, at -opt-threshold "
      "alone)"),
     (("-compile-share",), "compile_share", True, "PYDBT_COMPILE_SHARE", _count, False,
-     "-backend auto: native compiling may use this percentage of the run's time after the "
-     "warm-up, no more (CPU time; 0: no limit)"),
+     "-backend auto: LLVM (loading llvmlite and optimizing) may use this percentage of the "
+     "run's time after the warm-up, no more (CPU time; default 3; 0: no limit)"),
     (("-sync-compile",), "sync_compile", False, "PYDBT_SYNC_COMPILE", None, False,
      "compile native code in the guest's thread (default: a compile thread)"),
     (("-disable-pass",), "disabled_passes", True, "PYDBT_DISABLE_PASS", _items, False,

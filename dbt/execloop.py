@@ -678,7 +678,7 @@ class Engine:
         if self.compiler is None or not native or not from_jit:
             t0 = time.thread_time()
             new = self._make_tb(old.pc, tier)
-            if native:
+            if native and (from_jit or warm is not None):    # (the optimizing tier's: its share)
                 self.policy.spent += time.thread_time() - t0
                 if measure:
                     self.policy.job_cost(time.thread_time() - t0, new.ninsns)
@@ -739,6 +739,7 @@ class Engine:
             return
         self.native_loaded = True
         policy = self.policy
+        policy.loaded = True
         thread = self.compiler is not None
 
         def load():

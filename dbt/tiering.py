@@ -102,6 +102,7 @@ NATIVE_INSN_COST = 0.4e-9  # the same in native code that counts its own (baseli
 ASK_TIME = 1e-3        # native code asks again every ~1 ms of its estimated time (a
                        # callback into Python and a refused ask: ~2 us; every 256 iterations, a
                        # 2-instruction loop's 20 M iterations took 0.21 s instead of 0.035-0.12)
+LOAD_COST = 60e-3      # CPU s: llvmlite's import, its JIT, the runtime module (40-70 ms here)
 OPT_FIXED = 3e-3       # a compile's expected cost is OPT_FIXED + a cost per guest
 OPT_INSN_COST = 0.6e-3 # instruction of the region, measured (compile_cost) or this (CPU s;
                        # strings, quicksort: 2-4 ms + 0.6-0.7 ms per instruction, r = 0.92-0.94:
@@ -185,16 +186,21 @@ class NativePolicy:
     (see may_compile): not before `native_from` (a short program does not pay
     for llvmlite and its compiles); then, with a warm-up, once the block's
     time so far (estimated from its exact count of instructions) pays for its
-    compile (the payback rule: PAYBACK); and while native compiling (its CPU
-    time, both halves) has used no more than `share` of the time run since
-    (None: no limit): a program that ends soon after its code got hot cannot
-    have paid much for code it had no time to use, and a long one gets all
-    its code compiled (the TB asks again `recheck` instructions later, running
-    on meanwhile; the hottest ask most often).  The engine counts what it
-    spends here: `spent` (CPU of native compiling, both halves), `finish_spent`
-    (the compile thread's part), `in_flight` (TBs submitted to the compiler,
-    not done), `jobs` (compiles from a counting tier begun) and each one's
-    cost (job_cost)."""
+    compile (the payback rule: PAYBACK); and while the optimizing tier (its
+    CPU time: llvmlite's load, LOAD_COST expected, and its compiles, both
+    halves) has used no more than `share` of the time run since, the next
+    compile and the load if it is still to come included (None: no limit).
+    So the optimizing tier costs a run at most `share` of its time, whatever
+    its length: a program that ends soon after its code got hot cannot have
+    paid much for code it had no time to use (with a share of 3%, none in a
+    run under ~2.5 s: llvmlite's load alone is ~60 ms), and a long one gets
+    its hot code optimized, the hottest first (the TB asks again `recheck`
+    instructions later, running on meanwhile; the hottest ask most often).
+    The engine counts what it spends here: `spent` (CPU of the optimizing
+    tier, both halves), `finish_spent` (the compile thread's part),
+    `loaded` (llvmlite is), `in_flight` (TBs submitted to the compiler, not
+    done), `jobs` (compiles from a counting tier begun) and each one's cost
+    (job_cost)."""
 
     def __init__(self, native_warmup=0.0, share=None):
         self.native_from = time.monotonic() + native_warmup
@@ -205,6 +211,7 @@ class NativePolicy:
         self.job_insns = 0                           # their instructions
         self.spent = 0.0
         self.finish_spent = 0.0
+        self.loaded = False
         self.in_flight = set()                       # (a set: one C call, safe between threads)
 
     def job_cost(self, cpu, ninsns):
@@ -221,9 +228,18 @@ class NativePolicy:
         Then the native tier's compiler is loaded (~60 ms, beside the guest):
         it is ready when the compile is due, and a short program whose code
         never pays does not load it."""
-        if time.monotonic() < self.native_from:
+        if time.monotonic() < self.native_from or not self.affords(tb.ninsns):
             return False
         return not self.payback or hot is None or self.pays_back(tb, hot, on_native, 0.5)
+
+    def affords(self, ninsns, now=None):
+        """May the optimizing tier spend a compile of a region of `ninsns`
+        instructions (and llvmlite's load, not done yet) within its share?"""
+        if self.share is None:
+            return True
+        cost = self.compile_cost(ninsns) + (0.0 if self.loaded else LOAD_COST)
+        now = time.monotonic() if now is None else now
+        return self.spent + self.finish_spent + cost <= self.share * (now - self.native_from)
 
     def compile_cost(self, ninsns):
         """The expected CPU cost of compiling a region of `ninsns` guest
@@ -255,9 +271,8 @@ class NativePolicy:
             return False
         if self.payback and hot is not None and not self.pays_back(old, hot, on_native):
             return False
-        share = self.share
-        if share is None:
+        if self.share is None:
             return True
         # one compile at a time: the share counts what is spent, and the next
         # TB to ask once the thread is free is one of the hottest
-        return not self.in_flight and self.spent + self.finish_spent <= share * (now - self.native_from)
+        return not self.in_flight and self.affords(old.ninsns, now)

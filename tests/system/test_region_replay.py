@@ -20,7 +20,7 @@ pytestmark = pytest.mark.once
 
 TIMEOUT = 600
 OPTS = ("-backend", "auto", "-jit-threshold", "2", "-opt-threshold", "60",
-        "-native-warmup", "0", "-stats=json")
+        "-native-warmup", "0", "-compile-share", "0", "-stats=json")
 
 
 def _stats(r):

@@ -78,3 +78,20 @@ def test_quick_native_code_counts_its_instructions():
     # each run on it: a2 += 1, 4 turns of the 3-instruction loop, the ecall
     counted = q.events + q.filled - q.cell.cell_contents
     assert counted and counted % 14 == 0, counted
+
+
+def test_the_optimizing_tier_keeps_to_its_share():
+    """-compile-share: LLVM's CPU (its compiles, and llvmlite's load until it is
+    done: LOAD_COST) within `share` of the time since the warm-up, the next
+    compile included; so a short run affords no load at all."""
+    from pydbt.tiering import LOAD_COST
+    p = NativePolicy(native_warmup=0.0, share=0.03)
+    t0, cost = p.native_from, p.compile_cost(20)
+    first = (LOAD_COST + cost) / 0.03                   # (~2.3 s of run)
+    assert not p.affords(20, t0 + first - 0.01) and p.affords(20, t0 + first + 0.01)
+    p.loaded = True
+    assert p.affords(20, t0 + cost / 0.03 + 0.01)
+    p.spent, p.finish_spent = 0.010, 0.020              # (what it spent: both halves)
+    assert not p.affords(20, t0 + cost / 0.03 + 0.01)
+    assert p.affords(20, t0 + (cost + 0.030) / 0.03 + 0.01)
+    assert NativePolicy(native_warmup=0.0).affords(20, t0)        # (no share: no limit)
