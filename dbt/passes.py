@@ -29,6 +29,13 @@ sound because the IR is SSA and control flow only goes forward.
                  goes, so forwarding runs on through it.  A data-dependent branch
                  mispredicts about half the time on the host (~15 cycles each);
                  LLVM makes cmovs of such branches, the baseline did not.
+* low_words      an `ext32s` or `ext32u` of a 64-bit value whose every use reads only its
+                 low 32 bits (through add, sub, mul, logic, a left shift's value, a
+                 movcond's choices, a 32-bit store or extension) goes: RV64's W
+                 instructions sign-extend each result (`addw`: an add and an
+                 ext32s), and a chain of them (sha256's `h + S1 + ch + k + w`)
+                 needs only its last one's (LLVM's demanded bits did this; the
+                 baseline's code had a movsxd per addw)
 * rotate         `x >> c | x << (64 - c)` is `rotr x, c`, and RV64's 32-bit form of
                  it (`srliw`, `slliw`, `or`: the low word shifted right, the
                  sign-extended low word shifted left) the sign-extended `rotr` of
@@ -453,6 +460,45 @@ def _rotate_ops(block, width, x, c):
             ir.Op("sext32", ir.I64, [r], [rot], ())]
 
 
+# op -> the inputs whose bits above the low 32 only matter to the output's
+# (a use of the output that reads its low word reads theirs only); for an op
+# not here every input is read whole, except those _LOW_ALWAYS reads the low word of
+_LOW_THROUGH = {n: (0, 1) for n in ("add", "sub", "mul", "and", "or", "xor")}
+_LOW_THROUGH.update({"not": (0,), "neg": (0,), "mov": (0,), "shl": (0,), "movcond": (2, 3)})
+_LOW_ALWAYS = {n: (0,) for n in ("ext8s", "ext8u", "ext16s", "ext16u", "ext32s", "ext32u", "trunc32")}
+
+
+def low_words(block):
+    """(see the module's overview)"""
+    ops = block.ops
+    whole = set()                # 64-bit temps some use reads above the low word of
+    drop = {}                    # ext32s/ext32u output id -> its input
+    for op in reversed(ops):     # (a temp's uses come after it: temps live between labels)
+        n = op.name
+        if (n == "ext32s" or n == "ext32u") and op.type == ir.I64 and op.ins[0].type == ir.I64 \
+                and op.outs[0].id not in whole:
+            drop[op.outs[0].id] = op.ins[0]
+        low_out = op.outs and op.type == ir.I64 and op.outs[0].id not in whole
+        through = _LOW_THROUGH.get(n, ()) if low_out else ()
+        always = _LOW_ALWAYS.get(n, ())
+        if n == "st" and op.consts[0] <= 4:
+            always = (1,)        # (a store of 4 bytes or fewer: st addr, value)
+        for i, v in enumerate(op.ins):
+            if v.__class__ is Temp and i not in through and i not in always:
+                whole.add(v.id)
+    if not drop:
+        return
+    subst = {}
+    out = []
+    for op in ops:
+        _subst_inputs(op, subst)
+        if op.outs and op.outs[0].id in drop:
+            subst[op.outs[0].id] = op.ins[0]
+            continue
+        out.append(op)
+    block.ops = out
+
+
 PASSES = {
     "forward_regs": forward_regs,
     "copy_prop": copy_prop,
@@ -461,6 +507,7 @@ PASSES = {
     "narrow": narrow,
     "rotate": rotate,
     "dead_setreg": dead_setreg,      # (before dce: what fed only a dead setreg goes too)
+    "low_words": low_words,          # (after dead_setreg: a dead setreg reads no word whole)
     "dce": dce,
 }
 

@@ -279,3 +279,50 @@ def test_rotate_finds_rotates(c):
     rot = [op for op in blk.ops if op.name == "rotr"]
     assert sorted(op.type for op in rot) == [I32, I64]       # (the same rotates share: a value each)
     assert sum(op.name == "or" for op in blk.ops) == 3           # the near misses stay
+
+
+def _addw_chain_block():
+    """sha256's `h + S1 + ch + k + w` as RV64 computes it: an addw (add,
+    ext32s) each; a 32-bit store of one; one used whole (a compare)."""
+    blk, b = new()
+    r = [b.getreg(i) for i in range(1, 6)]
+    s = b.op("ext32s", I64, b.op("add", I64, r[0], r[1]))
+    s = b.op("ext32s", I64, b.op("add", I64, s, r[2]))                    # low word only: goes
+    x = b.op("ext32s", I64, b.op("xor", I64, s, r[3]))                    # low word only: goes
+    s = b.op("ext32s", I64, b.op("add", I64, x, r[4]))
+    b.setreg(6, s)                                                        # read whole: stays
+    w = b.op("ext32u", I64, b.op("sub", I64, r[0], r[2]))
+    b.st(r[3], b.op("ext32s", I64, b.op("shl", I64, w, b.const(3))), 4)   # both go: a 4-byte store
+    y = b.op("ext32s", I64, b.op("add", I64, r[1], r[2]))
+    b.setreg(7, b.op("setcond", I64, y, r[3], consts=("lt",)))            # compared: stays
+    b.setreg(5, b.op("shr", I64, b.op("ext32u", I64, r[4]), b.const(7)))  # shifted right: stays
+    b.goto_tb(0x2000)
+    return blk
+
+
+class _StoreLog:
+    def __init__(self):
+        self.stores = []
+
+    def store(self, addr, value, size):
+        self.stores.append((addr, value & ((1 << 8 * size) - 1), size))
+
+
+def _run_storing(blk, regs):
+    ctx = FakeCtx(blk)
+    ctx.mem = _StoreLog()
+    cpu = FakeCPU(regs)
+    exit = interp.compile(blk, ctx)(cpu)
+    return cpu.regs, exit, ctx.mem.stores
+
+
+def test_low_words_drops_extensions_only_the_low_word_of_is_read():
+    blk = _addw_chain_block()
+    optimize(blk, disabled=[p for p in PASSES if p != "low_words"])
+    verify(blk)
+    rng = random.Random(7)
+    for _ in range(300):
+        regs = [rng.choice(INTERESTING) if rng.random() < 0.5 else rng.getrandbits(64) for _ in range(8)]
+        assert _run_storing(blk, regs) == _run_storing(_addw_chain_block(), regs)
+    exts = [op.name for op in blk.ops if op.name.startswith("ext32")]
+    assert exts == ["ext32s", "ext32s", "ext32u"], format_block(blk)
