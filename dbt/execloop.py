@@ -733,7 +733,7 @@ class Engine:
         """Load a native tier's compiler (`loads`: llvmlite and its JIT, ~40-60
         ms) once, before its first compile: in the compile thread when there is
         one, beside the guest.  Timed on its own (-stats: native_load_ms) and
-        counted as native compiling's CPU (the compile share), so a region's
+        counted as the optimizing tier's CPU (its compile share), so a region's
         compile time is its own (a run's first compile took the load's too)."""
         if self.native_loaded or not getattr(backend, "loads", False):
             return

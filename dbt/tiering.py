@@ -8,7 +8,7 @@
 - `NativePolicy`: whether a hot TB of a counting tier may be compiled to
   native code now: the warm-up, the payback rule (its estimated time so far
   against its compile's expected cost: one rule, each counting tier with its
-  cost per instruction) and the compile share (native compiling's CPU
+  cost per instruction) and the compile share (the optimizing tier's CPU
   against the run's time), with the costs it measures.
 - `Profile`: what the earlier tiers saw (which blocks ran, where regions start),
   for the frontend's profile-guided superblocks.
@@ -223,11 +223,12 @@ class NativePolicy:
         self.job_insns += ninsns
 
     def half_paid(self, tb, hot, on_native):
-        """Past the warm-up, has TB tb (of a counting tier, refused native
-        code) taken half the time its compile needs (the payback rule's)?
-        Then the native tier's compiler is loaded (~60 ms, beside the guest):
-        it is ready when the compile is due, and a short program whose code
-        never pays does not load it."""
+        """Past the warm-up, with the share affording the load and the
+        compile, has TB tb (of a counting tier, refused native code) taken
+        half the time its compile needs (the payback rule's)?  Then the
+        native tier's compiler is loaded (~60 ms, beside the guest): it is
+        ready when the compile is due, and a short program whose code never
+        pays does not load it."""
         if time.monotonic() < self.native_from or not self.affords(tb.ninsns):
             return False
         return not self.payback or hot is None or self.pays_back(tb, hot, on_native, 0.5)
