@@ -176,3 +176,26 @@ def test_threads_count_in_quick_code_and_promote_from_its_callbacks(tmp_path):
                                     "-jit-threshold", "2", "-opt-threshold", "300", "-code-cache", "off", "-stats=json")
     stats = json.loads(p.stderr.decode().strip().splitlines()[-1])
     assert stats["native_hot_calls"] > 0 and stats["tbs_by_backend"].get("llvm", 0) > 0, stats
+
+
+def _to_baseline(proc, engine):
+    """Run the loop until its baseline code is in, and the code's Hotness."""
+    for _ in range(20):
+        run(proc, engine, 10)
+        tb = engine.cache.get(CODE)
+        if engine.tiers[tb.tier].name == "baseline":
+            return tb, tb.fn.native.hot
+    raise AssertionError("the loop never became baseline code")
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 300_000])
+def test_baseline_code_counts_a_loops_instructions_at_its_exits(n):
+    """(auto's first native tier) a loop's back-edges update no countdown: an
+    exit counts the budget they spent since the entry, x the loop's
+    instructions, and its path's; the same count, across budget-outs too
+    (300,000 iterations: BUDGET is 131,072 back-edges an entry)."""
+    proc, engine = engine_rig(LOOP, (1, 10**9), backends=("interp", "baseline", "llvm"), sync=True)
+    tb, hot = _to_baseline(proc, engine)
+    done = _counted(hot)
+    run(proc, engine, n)
+    assert _counted(hot) - done == insns(n)
