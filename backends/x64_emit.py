@@ -93,9 +93,13 @@ this one says what differs).
   chain to, or 0) for a chainable one, then jump to the TB's shared tails: the
   chain tail spends a budget unit and jumps, or returns; loops inside the TB
   spend budget at each back-edge (leaving at the loop's head when it is spent).
-  Hotness and instruction counts as llvm_emit's: the TB's countdown word (a
-  loop's instructions per back-edge, an exit's path, checked at the start and
-  at back-edges), CTX_ICOUNT added to where llvm_emit adds to %ic.
+  Hotness: the TB's countdown word (llvm_emit's), checked at the entry; an
+  exit subtracts its path's instructions and, in a TB with loops, the loop's
+  instructions (the smallest back-edge's) times the budget units spent since
+  the entry (kept in a stack slot: each back-edge spends one), so no
+  iteration updates it (loop_hot; tight loops ran 10-25% slower under auto
+  than under -backend baseline with a per-back-edge count).  CTX_ICOUNT is
+  added to where llvm_emit adds to %ic.
   When not counting instructions (no -stats) and the loop's back-edges count
   the same hotness, the back-edge code (budget, hotness) sits just before
   the loop's head, the way in jumping over it (head_check; entering spends
