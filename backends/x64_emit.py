@@ -100,8 +100,8 @@ this one says what differs).
   iteration updates it (loop_hot; tight loops ran 10-25% slower under auto
   than under -backend baseline with a per-back-edge count).  CTX_ICOUNT is
   added to where llvm_emit adds to %ic.
-  When not counting instructions (no -stats) and the loop's back-edges count
-  the same hotness, the back-edge code (budget, hotness) sits just before
+  When not counting instructions (no -stats), the back-edge code (the
+  budget) sits just before
   the loop's head, the way in jumping over it (head_check; entering spends
   nothing: a TB entered with no budget still runs to its first back-edge),
   and each back-edge is one branch there; a branch to a jump to the start
@@ -450,7 +450,7 @@ class Emitter:
             self.count_hot(0)
         self.start = a.label()
         if self.fast_start:
-            self.start_check = self.head_check(self.start, self.block.pc, 0, min(self.back_insns[None]))
+            self.start_check = self.head_check(self.start, self.block.pc, 0)
         elif self.loops_to_start and LOOP_ALIGN:
             a.align(LOOP_ALIGN)
         a.bind(self.start)
@@ -712,8 +712,6 @@ class Emitter:
             # a jump to the TB's own start: loop while the budget lasts
             a.alu("sub", ctxm(E.CTX_BUDGET), 1, I64)
             a.jcc("l", self.later(lambda: self.exit(E.EXIT_GOTO, ("i", k), insns)))
-            if self.hot is not None and self.loop_hot is None:
-                self.count_hot(insns)
             a.jmp(self.start)
             return
         a.mov_imm(RAX, self.env["slots"] + 8 * k)
@@ -761,19 +759,19 @@ class Emitter:
         lab = op.consts[0]
         if lab in self.fast_heads:
             pc, before = self.heads[lab]
-            self.checks[lab] = self.head_check(self.label(lab), pc, before, min(self.back_insns[lab]))
+            self.checks[lab] = self.head_check(self.label(lab), pc, before)
         elif lab in self.loop_heads and LOOP_ALIGN:
             self.a.align(LOOP_ALIGN)
         self.a.bind(self.label(lab))
         self.placed.add(lab)
         self.forget()
 
-    def head_check(self, head, pc, before, n):
+    def head_check(self, head, pc, before):
         """The back-edges' code of a loop (fast_heads, the start: fast_start),
         placed just before its head (the way in jumps over it) -> its label, the
         back-edges' target (aligned): spend a budget unit, leaving at the head
-        when it is spent; count the loop's n instructions of hotness.  A
-        back-edge is then one jump or branch there."""
+        when it is spent (the loop's hotness is counted at the exits: loop_hot).
+        A back-edge is then one jump or branch there."""
         a = self.a
         a.jmp(head)
         if LOOP_ALIGN:
@@ -786,11 +784,6 @@ class Emitter:
             self.exit(E.EXIT_LOOP, ("i", pc), before)
         a.alu("sub", ctxm(E.CTX_BUDGET), 1, I64)
         a.jcc("l", self.later(out))
-        if self.hot is not None and self.loop_hot is None:
-            was = self.pc, self.before
-            self.pc, self.before = pc, before
-            self.count_hot(n)
-            self.pc, self.before = was
         return lb
 
     def forget(self):
@@ -841,14 +834,12 @@ class Emitter:
             a.alu("add", ctxm(E.CTX_ICOUNT), RAX, I64)
 
     def to_label(self, lab, skip, back):
-        """Jump to label lab: count the skipped instructions; a back-edge counts
-        the loop's instructions (hotness) and spends budget, leaving at the
-        loop's head when it is spent."""
+        """Jump to label lab: count the skipped instructions; a back-edge spends
+        budget, leaving at the loop's head when it is spent (its hotness is
+        counted at the exits: loop_hot)."""
         a = self.a
         self.add_ic(-skip)
         if back:
-            if self.hot is not None and self.loop_hot is None:
-                self.count_hot(abs(skip))
             pc, before = self.heads[lab]
 
             def out():
@@ -905,11 +896,9 @@ class Emitter:
                 self.loops_to_start = True
                 back.setdefault(None, set()).add(op.consts[1])
         if not self.counting:
-            # (the hotness a head counts: none since its count moved to the
-            # exits, loop_hot; each back-edge's, when they agreed)
-            one = True
-            self.fast_heads = {lab for lab in self.loop_heads if one or len(back[lab]) == 1}
-            self.fast_start = self.loops_to_start and (one or len(back[None]) == 1)
+            # (a back-edge's code is the budget only: its hotness is counted at the exits)
+            self.fast_heads = set(self.loop_heads)
+            self.fast_start = self.loops_to_start
         depth = [0] * (n + 1)
         for lo, hi in loops:
             depth[lo] += 1
