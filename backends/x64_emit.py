@@ -447,7 +447,7 @@ class Emitter:
         if self.hot is not None:
             # (an entry's check: a TB entered at 0 or below calls back; it is
             # not in the start's loop)
-            self.count_hot(0)
+            self.check_hot()
         self.start = a.label()
         if self.fast_start:
             self.start_check = self.head_check(self.start, self.block.pc, 0)
@@ -530,14 +530,12 @@ class Emitter:
         if self.counting and n:
             self.a.alu("add", ctxm(E.CTX_ICOUNT), n, I64)
 
-    def count_hot(self, n):
-        """llvm_emit's count_hot: subtract n, and at 0 or below call back (CB_HOT)"""
+    def check_hot(self):
+        """(an entry) the countdown word at 0 or below: call back (CB_HOT); the
+        exits subtract what ran (exit)"""
         a = self.a
         a.mov_imm(RAX, self.hot)
-        if n:
-            a.alu("sub", mem(RAX), n, I64)
-        else:
-            a.alu("cmp", mem(RAX), 0, I64)
+        a.alu("cmp", mem(RAX), 0, I64)
         back = a.label()
         pc, before = self.pc, self.before
         a.jcc("le", self.later(lambda: (self.callback(E.CB_HOT, ("i", self.hot), ("i", 0), ("i", 0), pc, before),
