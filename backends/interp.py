@@ -15,6 +15,9 @@ function to run next (see dbt/tb.py): `ctx.links[k]` for its k-th `goto_tb` exit
 indirect exit.  Guest exceptions (faults, syscalls) propagate as Python
 exceptions; a fault's pc is set from the last `insn_start` executed, so it is exact.
 """
+from bisect import bisect_right
+from operator import itemgetter
+
 from pydbt import ir
 from pydbt.errors import GuestFault, Syscall, Breakpoint, illegal
 from pydbt.ir import MASK, EVAL, FLAGS, Const
@@ -32,10 +35,26 @@ def lower(block, counting):
     """The block's code as data, `(data, helpers)`: `data` holds numbers,
     strings, tuples and lists only (marshal can keep it: dbt/tbstore.py), a
     pure op by its name, a helper call by its index in `helpers` (the helper
-    functions).  `counting`: the run counts guest instructions (-stats)."""
-    tslots = {}        # temp id -> slot
-    cslots = {}        # constant's value -> slot (a slot holds the value only: types may share it)
-    init = []
+    functions).  `counting`: the run counts guest instructions (-stats).
+
+    Slots: a temp's is its id (a block's temps are numbered 0..ntemps-1),
+    then one per distinct constant value (a slot holds the value only: types
+    may share it).
+
+    A fault's pc is the pc of the instruction its op belongs to in code order
+    (the last insn_start before it), which is the last insn_start executed
+    unless an op that may fault follows a label before any insn_start (the
+    frontend puts labels just before an insn_start, or before exits that
+    cannot fault): then, and only then, the insn_start ops get a step of their
+    own (kind "insn") and the block is lowered again that way."""
+    return _lower(block, counting, True) or _lower(block, counting, False)
+
+
+def _lower(block, counting, static_pc):
+    """lower(), or None if `static_pc` and the block needs insn steps"""
+    ntemps = block.ntemps
+    cslots = {}        # constant's value -> slot
+    init = [0] * ntemps
     ops = block.ops
     labels = {}
 
@@ -48,26 +67,12 @@ def lower(block, counting):
         before = sum(1 for o in ops[:at] if o.name == "insn_start")
         return next(o.consts[0] for o in ops[at:] if o.name == "insn_start"), before
 
-    # A fault's pc is the pc of the instruction its op belongs to in code order
-    # (pcs[index]), which is the last insn_start executed unless an op that may
-    # fault follows a label before any insn_start (the frontend puts labels
-    # just before an insn_start, or before exits that cannot fault): then the
-    # insn_start ops need no step of their own.  Else they stay (kind "insn").
-    static_pc, after_label = True, False
-    for op in ops:
-        n = op.name
-        if n == "label":
-            after_label = True
-        elif n == "insn_start":
-            after_label = False
-        elif after_label and (FLAGS[n] & ir.FAULT or n in ("call_pure", "exception")):
-            static_pc = False
-            break
     code = []          # (kind, a, b, c, d)
-    pcs = []           # code index -> its instruction's pc
-    befores = []       # code index -> instructions before its instruction, in block order
-    before = seen = 0
-    cur = block.pc
+    # each instruction's first code index, pc and instructions before it in
+    # block order (a fault at code index i is in the last one starting <= i)
+    marks = [(0, block.pc, 0)]
+    seen = 0
+    after_label = False
     goto_n = 0
     fixups = []
     helpers = []
@@ -76,22 +81,14 @@ def lower(block, counting):
         n = op.name
         # (the commonest first: an instruction's start, a register read)
         if n == "insn_start":
-            cur = op.consts[0]
-            before, seen = seen, seen + 1
+            marks.append((len(code), op.consts[0], seen))
+            seen += 1
+            after_label = False
             if not static_pc:
-                append(("insn", cur, None, None, None))
-                pcs.append(cur)
-                befores.append(before)
+                append(("insn", op.consts[0], None, None, None))
             continue
         if n == "getreg":
-            o = op.outs[0].id
-            out = tslots.get(o)
-            if out is None:
-                out = tslots[o] = len(init)
-                init.append(0)
-            append(("getreg", out, op.consts[0], None, None))
-            pcs.append(cur)
-            befores.append(before)
+            append(("getreg", op.outs[0].id, op.consts[0], None, None))
             continue
         ins = []
         for v in op.ins:
@@ -100,87 +97,68 @@ def lower(block, counting):
                 if k is None:
                     k = cslots[v.value] = len(init)
                     init.append(v.value)
+                ins.append(k)
             else:
-                k = tslots.get(v.id)
-                if k is None:
-                    k = tslots[v.id] = len(init)
-                    init.append(0)
-            ins.append(k)
-        if op.outs:
-            o = op.outs[0].id
-            out = tslots.get(o)
-            if out is None:
-                out = tslots[o] = len(init)
-                init.append(0)
-        else:
-            out = None
+                ins.append(v.id)
+        out = op.outs[0].id if op.outs else None
+        if after_label and static_pc and (FLAGS[n] & ir.FAULT or n in ("call_pure", "exception")):
+            return None
         kind = _KIND.get(n)
-        if kind == "getreg":
-            code.append(("getreg", out, op.consts[0], None, None))
-        elif kind == "pure":
+        if kind == "pure":
             if n == "add" and len(ins) == 2:
-                code.append(("add", out, ins[0], ins[1], MASK[op.type]))
+                append(("add", out, ins[0], ins[1], MASK[op.type]))
             else:
-                code.append(("pure", out, ins, n, (32 if n == "sext32" else op.type, MASK[op.type])))
+                append(("pure", out, ins, n, (32 if n == "sext32" else op.type, MASK[op.type])))
         elif kind == "setreg":
-            code.append(("setreg", ins[0], op.consts[0], None, None))
-        elif kind == "insn":
-            cur = op.consts[0]
-            if static_pc:
-                continue
-            code.append(("insn", cur, None, None, None))
+            append(("setreg", ins[0], op.consts[0], None, None))
         elif kind == "ld":
-            code.append(("ld", out, ins[0], op.consts[0], op.consts[1]))
+            append(("ld", out, ins[0], op.consts[0], op.consts[1]))
         elif kind == "st":
-            code.append(("st", ins[0], ins[1], op.consts[0], None))
+            append(("st", ins[0], ins[1], op.consts[0], None))
         elif kind == "cond":
-            code.append(("cond", out, ins, (n, op.ins[0].type, op.consts), None))
+            append(("cond", out, ins, (n, op.ins[0].type, op.consts), None))
         elif kind == "call":
             helper = op.consts[0]
             if helper not in helpers:
                 helpers.append(helper)
-            code.append(("call", out, ins, helpers.index(helper), MASK[op.type]))
+            append(("call", out, ins, helpers.index(helper), MASK[op.type]))
         elif kind == "label":
             labels[op.consts[0]] = len(code)
-            continue
+            after_label = True
         elif kind == "br":
             fixups.append(len(code))
-            code.append(("brcond", op.consts[0], [], "always", (None, op.consts[1], head_pc(op.consts[0]))))
+            append(("brcond", op.consts[0], [], "always", (None, op.consts[1], head_pc(op.consts[0]))))
         elif kind == "brcond":
             fixups.append(len(code))
-            code.append(("brcond", op.consts[1], ins, op.consts[0],
-                         (op.ins[0].type, op.consts[2], head_pc(op.consts[1]))))
+            append(("brcond", op.consts[1], ins, op.consts[0],
+                    (op.ins[0].type, op.consts[2], head_pc(op.consts[1]))))
         elif kind == "skipped":
-            if not counting:
-                continue
-            code.append(("skipped", op.consts[1], ins, op.consts[0], op.ins[0].type))
+            if counting:
+                append(("skipped", op.consts[1], ins, op.consts[0], op.ins[0].type))
         elif kind == "mb":
-            continue
+            pass
         elif kind == "goto_tb":
-            code.append(("goto_tb", op.consts[0], goto_n, op.consts[1], None))
+            append(("goto_tb", op.consts[0], goto_n, op.consts[1], None))
             goto_n += 1
         elif kind == "goto_ptr":
-            code.append(("goto_ptr", ins[0], op.consts[0], None, None))
+            append(("goto_ptr", ins[0], op.consts[0], None, None))
         elif kind == "exception":
-            code.append(("exception",) + tuple(op.consts))
+            append(("exception",) + tuple(op.consts))
         else:
             raise NotImplementedError(f"interp: op {n}")
-        pcs.append(cur)
-        befores.append(before)
     for i in fixups:
         k = code[i]
         code[i] = (k[0], labels[k[1]]) + k[2:]
 
-    pcs = pcs if static_pc else None
     # a region's other entries (block.entries): the same code from their label,
     # counting as if the instructions before it had run uncounted
     entries = [(pc, labels[lab], -before) for pc, lab, before in getattr(block, "entries", None) or ()]
-    return (code, pcs, befores, init, block.pc, entries), helpers
+    return (code, marks, static_pc, init, block.pc, entries), helpers
 
 
 def load(lowered, ctx):
     """The TB's function from lower()'s `(data, helpers)`."""
-    (code, pcs, befores, init, start, entries), helpers = lowered
+    (code, marks, static_pc, init, start, entries), helpers = lowered
     code = list(code)
     for i, (k, a, b, c, d) in enumerate(code):
         if k == "pure":
@@ -188,29 +166,29 @@ def load(lowered, ctx):
         elif k == "call":
             code[i] = (k, a, b, helpers[c], d)
     links, lookup, count, pending = ctx.links, ctx.lookup, ctx.counter, ctx.pending
-    fn = _runner(code, pcs, befores, init, ctx.mem, links, lookup, count, pending, start, 0, 0)
+    fn = _runner(code, marks, static_pc, init, ctx.mem, links, lookup, count, pending, start, 0, 0)
     if entries:
-        fn.entry_fns = [_runner(code, pcs, befores, init, ctx.mem, links, lookup, count, pending, pc, first, adjust)
+        fn.entry_fns = [_runner(code, marks, static_pc, init, ctx.mem, links, lookup, count, pending, pc, first, adjust)
                         for pc, first, adjust in entries]
     return fn
 
 
-# op name -> how compile() turns it into code
+# op name -> how lower() turns it into code (insn_start and getreg: before it asks)
 _KIND = {n: "pure" for n, f in FLAGS.items() if f & ir.PURE}
-_KIND.update({"getreg": "getreg", "setreg": "setreg", "insn_start": "insn", "ld": "ld", "st": "st",
+_KIND.update({"setreg": "setreg", "ld": "ld", "st": "st",
               "setcond": "cond", "movcond": "cond", "call": "call", "call_pure": "call",
               "label": "label", "br": "br", "brcond": "brcond", "skipped": "skipped", "mb": "mb", "goto_tb": "goto_tb",
               "goto_ptr": "goto_ptr", "exception": "exception"})
 
 
-def _runner(code, pcs, befores, init, mem, links, lookup, count, pending, start, first, adjust):
+def _runner(code, marks, static_pc, init, mem, links, lookup, count, pending, start, first, adjust):
     """The TB's function, entered at code[first] (instruction pc `start`).
     (It keeps no reference to the IR: the block is freed.  What it uses are
     its parameters' defaults, one tuple, rather than a closure's cells, one
     object each: thousands of these functions live at once, and the cyclic
     GC's full collections walk every object.)"""
 
-    def run(cpu, code=code, pcs=pcs, befores=befores, init=init, mem=mem, links=links, lookup=lookup,
+    def run(cpu, code=code, marks=marks, static_pc=static_pc, init=init, mem=mem, links=links, lookup=lookup,
             count=count, pending=pending, start=start, first=first, adjust=adjust):
         t = list(init)
         regs = cpu.regs
@@ -267,14 +245,18 @@ def _runner(code, pcs, befores, init, mem, links, lookup, count, pending, start,
                         count[0] += d
                     raise_exception(a, b, c)
         except GuestFault as e:
+            _, insn_pc, before = marks[bisect_right(marks, i - 1, key=_first) - 1]
             if e.pc is None:
-                e.pc = pc if pcs is None else pcs[i - 1]
+                e.pc = insn_pc if static_pc else pc
             cpu.pc = e.pc
             if count is not None and k != "exception":
-                count[0] += befores[i - 1]           # (the instructions before the faulting one ran)
+                count[0] += before                   # (the instructions before the faulting one ran)
             raise
 
     return run
+
+
+_first = itemgetter(0)
 
 
 def raise_exception(kind, pc, next_pc):
