@@ -157,6 +157,9 @@ PIN_REGS = tuple(r for r in POOL[::-1] if r != RSI)
 # the permission table's address in a register (the first of PIN_REGS) when a
 # TB's checks weigh this much (as a pin's getregs)
 PERM_MIN = 3
+# a temp spilled (Emitter.pressure) costs as many memory accesses as this many
+# getregs or setregs of a guest register not pinned
+SPILL_COST = 2
 # loop heads start at a multiple of this many bytes (NOPs before them)
 LOOP_ALIGN = 32
 # ops whose lowering reads their first input before it writes the output
@@ -903,11 +906,12 @@ class Emitter:
             depth[hi + 1] -= 1
         cycles = self.on_cycle(ops, to_start, pc)
         weight, sets, d, checks = {}, {}, 0, 0
-        inloop = [False] * n
+        inloop = [0] * n                             # per op: its weight inside loops, else 0
         for i, op in enumerate(ops):
             d += depth[i]
             e = d if cycles[i] else 0                 # (a loop's way out runs once)
-            inloop[i] = e > 0
+            if e:
+                inloop[i] = LOOP_WEIGHT ** min(e, 6)
             if (op.name == "ld" and not self.fault_loads) or (op.name == "st" and not self.fault_stores):
                 checks += LOOP_WEIGHT ** min(e, 6)
             elif op.name == "getreg":
@@ -920,12 +924,18 @@ class Emitter:
         cands = sorted((g for g, w in weight.items() if w >= PIN_MIN), key=lambda g: -weight[g])[:MAX_PINS]
         perm = checks >= PERM_MIN and self.env["npages"] > 0
         if cands or perm:
-            # as many as leave the pool enough for the temps (a pin's getreg
-            # temps need no register of their own)
-            keep = self.pressure(ops, cands, inloop if loops else None)
-            k = len(cands)
-            while k and k + perm + keep[k] > len(POOL):
-                k -= 1
+            # the k pins that save the most: a pin saves its weight in loads
+            # and stores, a temp the pool has no room for costs a store and
+            # a load (each time more temps are alive than it holds; a pin's
+            # getreg temps need no register of their own)
+            spills, keep = self.pressure(ops, cands, inloop if loops else None, len(POOL) - perm)
+            gain, best, k = 0, 0, 0
+            for j in range(len(cands) + 1):
+                if j:
+                    gain += weight[cands[j - 1]]
+                net = gain - SPILL_COST * spills[j]
+                if net > best or not j:
+                    best, k = net, j
             cands = cands[:k]
             perm = perm and k + 1 + keep[k] <= len(POOL)
         regs = PIN_REGS
@@ -1003,13 +1013,17 @@ class Emitter:
             out[i] = flag
         return out
 
-    def pressure(self, ops, cands, inloop=None):
-        """-> [the most temps alive at once, not counting the getregs of
-        cands[:k], for k = 0..len(cands)], inside loops only if `inloop` (per
-        op: inside a loop) is given: outside them a temp the pool has no room
-        for costs a stack slot once, not every iteration (quicksort's insertion
-        sort: a function's epilogue of nine loads after its loop left two of
-        the loop's registers unpinned, each a load or store per iteration)."""
+    def pressure(self, ops, cands, inloop, room):
+        """-> ([the spills the temps cost with cands[:k] pinned], [the most
+        temps alive at once then]) for k = 0..len(cands).  Spills: in each
+        stretch of ops where more temps are alive (not counting the getregs
+        of cands[:k]) than `room` - k registers hold, the most beyond, each
+        weighed as its op: `inloop` (per op: its weight inside loops, 0
+        outside), or 1 everywhere if None.  Outside loops a temp the pool has
+        no room for costs a stack slot once, not every iteration (quicksort's
+        insertion sort: a function's epilogue of nine loads after its loop
+        left two of the loop's registers unpinned, each a load or store per
+        iteration)."""
         n = len(ops)
         last = self.last
         ks = {g: k for k, g in enumerate(cands, 1)}
@@ -1029,18 +1043,29 @@ class Emitter:
                 if end is not None:
                     dk[i] += 1
                     dk[end + 1] -= 1
-        keep = []
+        weights = inloop if inloop is not None else [1] * n
+        spills, most = [], []
         # (temps of getregs of cands[k:] and of everything else: every row's
-        # deltas, less those of cands[:k]; the most alive, a prefix sum's max)
+        # deltas, less those of cands[:k]; alive at each op, a prefix sum)
         acc = [sum(col) for col in zip(*deltas)][:n]
         for k in range(len(cands) + 1):
             if k:
                 acc = list(map(operator.sub, acc, deltas[k]))
-            alive = itertools.accumulate(acc)
-            if inloop is not None:
-                alive = itertools.compress(alive, inloop)
-            keep.append(max(alive, default=0) if n else 0)
-        return [max(b, 0) for b in keep]
+            # (a stretch where more are alive than fit costs its most: each
+            # temp beyond, once spilled, stays in its slot through the
+            # stretch's ups and downs)
+            cost, over, limit, top = 0, 0, room - k, 0
+            for alive, w in zip(itertools.accumulate(acc), weights):
+                if w and alive > top:
+                    top = alive
+                if alive <= limit:
+                    over = 0
+                elif alive - limit > over:
+                    cost += (alive - limit - over) * w
+                    over = alive - limit
+            spills.append(cost)
+            most.append(top)
+        return spills, most
 
     def load_pins(self):
         if self.perm is not None:

@@ -360,7 +360,7 @@ def test_many_pins_left_by_an_indirect_jump(crowded, monkeypatch):
     every register PIN_REGS lends them, the temps live in stack slots"""
     from pydbt.backends import x64_emit
     if crowded:
-        monkeypatch.setattr(x64_emit.Emitter, "pressure", lambda self, ops, cands, inloop=None: [0] * (len(cands) + 1))
+        monkeypatch.setattr(x64_emit.Emitter, "pressure", lambda self, ops, cands, inloop, room: ([0] * (len(cands) + 1),) * 2)
     regs = [0x1111 * g for g in range(32)]
     regs[10], regs[17], regs[30] = DATA, 5, 0x4242
     want = machine_state("interp", MANY, regs, [0] * 32, 0, pending=[])
@@ -394,3 +394,48 @@ def test_a_loops_way_out_is_not_loop_code():
     assert all(c for n, c in names[:3]), names            # the head and its test
     assert not any(c for (n, c), op in zip(names, ops) if n in ("getreg", "setreg") and op.consts[0] >= 18)
     assert all(c for n, c in names[names.index(("label", True), 2):]), names   # the loop's rest
+
+
+def test_pressure_counts_the_spills_each_choice_of_pins_costs():
+    """Emitter.pressure: for k = 0, 1 pins, the times more temps are alive
+    than the registers left hold (a pin's getreg temp needs none), and the
+    most alive at once"""
+    from pydbt.builder import Builder
+    from pydbt.ir import Block
+    from pydbt.backends import x64_emit
+    blk = Block(0x1000)
+    b = Builder(blk)
+    a, x, y = b.getreg(10), b.getreg(11), b.getreg(12)     # alive: a; a x; a x y
+    s = b.op("add", 64, x, y)                              # a x y s (x and y die here)
+    b.setreg(13, b.op("add", 64, s, a))                    # a s e; then e
+    em = x64_emit.Emitter(blk, {"hot": None, "npages": 1}, False, False)
+    em.last = {v.id: i for i, op in enumerate(blk.ops) for v in op.ins if hasattr(v, "id")}
+    # room 3: one spill at the peak (4 alive); pinning a10 leaves 2 registers
+    # and 3 temps there: still one
+    assert em.pressure(blk.ops, [10], None, 3) == ([1, 1], [4, 3])
+    assert em.pressure(blk.ops, [10], None, 4) == ([0, 0], [4, 3])
+    assert em.pressure(blk.ops, [10], None, 2) == ([2, 2], [4, 3])
+    # inside a loop each spill weighs as its op there
+    assert em.pressure(blk.ops, [10], [8] * len(blk.ops), 3) == ([8, 8], [4, 3])
+
+
+# a loop with more values alive at once than the pool has registers (twelve
+# loads summed after the last) and counters read and written each iteration
+WIDE = [_addi(14, 14, 1),                                 # addi a4, a4, 1
+        *[_load(3, g, 10, 8 * k) for k, g in enumerate([5, 6, 7, 9, 18, 19, 20, 21, 22, 23, 24, 25])],
+        *[_r(0, g, 13, 0, 13) for g in [5, 6, 7, 9, 18, 19, 20, 21, 22, 23, 24, 25]],   # add a3, a3, g
+        _addi(10, 10, 8),                                 # addi a0, a0, 8
+        _addi(14, 14, 2),                                 # addi a4, a4, 2
+        _addi(17, 17, -1),                                # addi a7, a7, -1
+        _b(1, 17, 0, -4 * 27),                            # bne a7, zero, L
+        0x00100073]                                       # ebreak
+
+
+@pytest.mark.parametrize("a0, a7", [(DATA, 20), (DATA + 0xf80, 30), (DATA + 0x1f00, 40)])
+def test_wide_loop_answers_as_the_interpreter(a0, a7):
+    """pins chosen past the pool's room (their temps spilled): the end, and a
+    load faulting mid-loop (off the data's end), as the interpreter's"""
+    regs = [0x1111 * g for g in range(32)]
+    regs[10], regs[17] = a0, a7
+    want = machine_state("interp", WIDE, regs, [0] * 32, 0, pending=[])
+    assert machine_state("baseline", WIDE, regs, [0] * 32, 0, pending=[]) == want
