@@ -79,7 +79,7 @@ def _lower(block, counting, static_pc):
     append = code.append
     for op in ops:
         n = op.name
-        # (the commonest first: an instruction's start, a register read)
+        # (the commonest first: an instruction's start, a register read, a write)
         if n == "insn_start":
             marks.append((len(code), op.consts[0], seen))
             seen += 1
@@ -89,6 +89,17 @@ def _lower(block, counting, static_pc):
             continue
         if n == "getreg":
             append(("getreg", op.outs[0].id, op.consts[0], None, None))
+            continue
+        if n == "setreg":
+            v = op.ins[0]
+            if v.__class__ is Const:
+                k = cslots.get(v.value)
+                if k is None:
+                    k = cslots[v.value] = len(init)
+                    init.append(v.value)
+            else:
+                k = v.id
+            append(("setreg", k, op.consts[0], None, None))
             continue
         ins = []
         for v in op.ins:
@@ -109,8 +120,6 @@ def _lower(block, counting, static_pc):
                 append(("add", out, ins[0], ins[1], MASK[op.type]))
             else:
                 append(("pure", out, ins, n, (32 if n == "sext32" else op.type, MASK[op.type])))
-        elif kind == "setreg":
-            append(("setreg", ins[0], op.consts[0], None, None))
         elif kind == "ld":
             append(("ld", out, ins[0], op.consts[0], op.consts[1]))
         elif kind == "st":
@@ -173,9 +182,9 @@ def load(lowered, ctx):
     return fn
 
 
-# op name -> how lower() turns it into code (insn_start and getreg: before it asks)
+# op name -> how lower() turns it into code (insn_start, getreg, setreg: before it asks)
 _KIND = {n: "pure" for n, f in FLAGS.items() if f & ir.PURE}
-_KIND.update({"setreg": "setreg", "ld": "ld", "st": "st",
+_KIND.update({"ld": "ld", "st": "st",
               "setcond": "cond", "movcond": "cond", "call": "call", "call_pure": "call",
               "label": "label", "br": "br", "brcond": "brcond", "skipped": "skipped", "mb": "mb", "goto_tb": "goto_tb",
               "goto_ptr": "goto_ptr", "exception": "exception"})
