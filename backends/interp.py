@@ -32,10 +32,10 @@ def compile(block, ctx):
 
 
 def lower(block, counting):
-    """The block's code as data, `(data, helpers)`: `data` holds numbers,
-    strings, tuples and lists only (marshal can keep it: dbt/tbstore.py), a
-    pure op by its name, a helper call by its index in `helpers` (the helper
-    functions).  `counting`: the run counts guest instructions (-stats).
+    """The block's code, `(code, marks, static_pc, init, start, entries)`: a
+    pure op holds its function (ir.EVAL), a helper call the helper; dump()
+    makes it data marshal can keep (dbt/tbstore.py), undump() gives it back.
+    `counting`: the run counts guest instructions (-stats).
 
     Slots: a temp's is its id (a block's temps are numbered 0..ntemps-1),
     then one per distinct constant value (a slot holds the value only: types
@@ -75,7 +75,6 @@ def _lower(block, counting, static_pc):
     after_label = False
     goto_n = 0
     fixups = []
-    helpers = []
     append = code.append
     for op in ops:
         n = op.name
@@ -119,7 +118,7 @@ def _lower(block, counting, static_pc):
             if n == "add" and len(ins) == 2:
                 append(("add", out, ins[0], ins[1], MASK[op.type]))
             else:
-                append(("pure", out, ins, n, (32 if n == "sext32" else op.type, MASK[op.type])))
+                append(("pure", out, ins, EVAL[n], (32 if n == "sext32" else op.type, MASK[op.type])))
         elif kind == "ld":
             append(("ld", out, ins[0], op.consts[0], op.consts[1]))
         elif kind == "st":
@@ -127,10 +126,7 @@ def _lower(block, counting, static_pc):
         elif kind == "cond":
             append(("cond", out, ins, (n, op.ins[0].type, op.consts), None))
         elif kind == "call":
-            helper = op.consts[0]
-            if helper not in helpers:
-                helpers.append(helper)
-            append(("call", out, ins, helpers.index(helper), MASK[op.type]))
+            append(("call", out, ins, op.consts[0], MASK[op.type]))
         elif kind == "label":
             labels[op.consts[0]] = len(code)
             after_label = True
@@ -162,24 +158,48 @@ def _lower(block, counting, static_pc):
     # a region's other entries (block.entries): the same code from their label,
     # counting as if the instructions before it had run uncounted
     entries = [(pc, labels[lab], -before) for pc, lab, before in getattr(block, "entries", None) or ()]
-    return (code, marks, static_pc, init, block.pc, entries), helpers
+    return (code, marks, static_pc, init, block.pc, entries)
 
 
 def load(lowered, ctx):
-    """The TB's function from lower()'s `(data, helpers)`."""
-    (code, marks, static_pc, init, start, entries), helpers = lowered
-    code = list(code)
-    for i, (k, a, b, c, d) in enumerate(code):
-        if k == "pure":
-            code[i] = (k, a, b, EVAL[c], d)
-        elif k == "call":
-            code[i] = (k, a, b, helpers[c], d)
+    """The TB's function from lower()'s code."""
+    code, marks, static_pc, init, start, entries = lowered
     links, lookup, count, pending = ctx.links, ctx.lookup, ctx.counter, ctx.pending
     fn = _runner(code, marks, static_pc, init, ctx.mem, links, lookup, count, pending, start, 0, 0)
     if entries:
         fn.entry_fns = [_runner(code, marks, static_pc, init, ctx.mem, links, lookup, count, pending, pc, first, adjust)
                         for pc, first, adjust in entries]
     return fn
+
+
+def dump(lowered):
+    """lower()'s code as `(data, helpers)`: numbers, strings, tuples and lists
+    only (a pure op by its name, a helper call by its index in `helpers`)."""
+    code, *rest = lowered
+    data, helpers = list(code), []
+    for i, (k, a, b, c, d) in enumerate(data):
+        if k == "pure":
+            data[i] = (k, a, b, _EVAL_NAME[c], d)
+        elif k == "call":
+            if c not in helpers:
+                helpers.append(c)
+            data[i] = (k, a, b, helpers.index(c), d)
+    return (data, *rest), helpers
+
+
+def undump(data, helpers):
+    """lower()'s code from dump()'s `(data, helpers)`."""
+    code, *rest = data
+    code = list(code)
+    for i, (k, a, b, c, d) in enumerate(code):
+        if k == "pure":
+            code[i] = (k, a, b, EVAL[c], d)
+        elif k == "call":
+            code[i] = (k, a, b, helpers[c], d)
+    return (code, *rest)
+
+
+_EVAL_NAME = {fn: name for name, fn in EVAL.items()}     # (names that share a function: any of them)
 
 
 # op name -> how lower() turns it into code (insn_start, getreg, setreg: before it asks)

@@ -405,7 +405,7 @@ class Engine:
         elif store is not None and hasattr(backend, "lower"):     # (a first tier's data the store keeps)
             lowered = backend.lower(block, self.counter is not None)
             fn = backend.load(lowered, self._context(tb))
-            payload = tbstore.first_tier(block, tb.targets, lowered)
+            payload = tbstore.first_tier(block, tb.targets, backend.dump(lowered))
             if payload is not None:
                 store.put(tb.pc, payload)
         else:
@@ -554,7 +554,8 @@ class Engine:
             return None
         tb = self._new_tb(pc, rec.size, rec.ninsns, rec.pages, rec.targets, tier)
         ctx = self._context(tb)
-        fn = backend.load(rec.lowered, ctx) if first else backend.load_kept(pc, len(rec.targets), rec.lowered, ctx)
+        fn = backend.load(backend.undump(*rec.lowered), ctx) if first else \
+            backend.load_kept(pc, len(rec.targets), rec.lowered, ctx)
         if fn is None:
             STATS.bump(name + "_unfit")
             return None

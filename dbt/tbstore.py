@@ -7,7 +7,7 @@ code: about two thirds of its CPU time.  Its siblings forked later do it all
 again (their parent never ran that code), and so does every later run of the
 program.  The store keeps that work per tier, for each block:
 * the first tier's: the interpreter's lowered code (backends/interp.py
-  `lower`: plain data; `first_tier`, `first_tier_record`);
+  `dump`: plain data; `first_tier`, `first_tier_record`);
 * a native tier's: the baseline's machine code, whose run-dependent numbers
   (addresses, ids) are relocations patched at its load (backends/llvm.py
   `kept`, `prepare_kept`; `native_tier`, `native_record`),
@@ -269,7 +269,7 @@ class TBStore:
 # --- the records ----------------------------------------------------------------------------
 
 def first_tier(block, targets, lowered):
-    """The payload of a first-tier block (interp.lower's `(data, helpers)`), or
+    """The payload of a first-tier block (interp.dump's `(data, helpers)`), or
     None (a helper with no name)."""
     code, helpers = lowered
     names = [helper_name(fn) for fn in helpers]

@@ -31,7 +31,7 @@ def _block(pc, size=8, helper=None):
 
 
 def _put(store, block):
-    payload = tbstore.first_tier(block, [block.pc + block.size], interp.lower(block, False))
+    payload = tbstore.first_tier(block, [block.pc + block.size], interp.dump(interp.lower(block, False)))
     if payload is not None:
         store.put(block.pc, payload)
 
@@ -60,7 +60,7 @@ def test_records_are_shared_through_the_file(tmp_path):
     rec = _get(b, 0x1000)                              # (a miss first: b reads what was appended)
     assert rec is not None and (rec.size, rec.ninsns, rec.targets) == (8, 2, [0x1008])
     assert (rec.pages, rec.insns, rec.words) == ([1], [(0x1000, 4), (0x1004, 4)], [0x13, 0x93])
-    assert _run(interp.load(rec.lowered, _ctx())) == _run(interp.compile(_block(0x1000), _ctx())) == ("next", 12)
+    assert _run(interp.load(interp.undump(*rec.lowered), _ctx())) == _run(interp.compile(_block(0x1000), _ctx())) == ("next", 12)
     assert _get(b, 0x2000) is None
     _put(a, _block(0x1000, size=12))                 # (the last record of a pc wins)
     assert _get(tbstore.TBStore(path), 0x1000).size == 12
