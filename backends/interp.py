@@ -38,8 +38,8 @@ def lower(block, counting):
     `counting`: the run counts guest instructions (-stats).
 
     Slots: a temp's is its id (a block's temps are numbered 0..ntemps-1),
-    then one per distinct constant value (a slot holds the value only: types
-    may share it).
+    but a forwarded getreg's (the value's), then one per distinct constant
+    value (a slot holds the value only: types may share it).
 
     A fault's pc is the pc of the instruction its op belongs to in code order
     (the last insn_start before it), which is the last insn_start executed
@@ -73,6 +73,11 @@ def _lower(block, counting, static_pc):
     marks = [(0, block.pc, 0)]
     seen = 0
     after_label = False
+    # a getreg of a register read or set before in the same stretch (no label
+    # between: helpers never write guest registers) is that value's slot, with
+    # no step of its own (unoptimized first-tier blocks: 60% of their getregs)
+    known = {}         # register -> (slot of its value, type)
+    remap = list(range(ntemps))
     goto_n = 0
     fixups = []
     append = code.append
@@ -87,7 +92,13 @@ def _lower(block, counting, static_pc):
                 append(("insn", op.consts[0], None, None, None))
             continue
         if n == "getreg":
-            append(("getreg", op.outs[0].id, op.consts[0], None, None))
+            t, g = op.outs[0].id, op.consts[0]
+            was = known.get(g)
+            if was is not None and was[1] == op.type:
+                remap[t] = was[0]
+            else:
+                known[g] = (t, op.type)
+                append(("getreg", t, g, None, None))
             continue
         if n == "setreg":
             v = op.ins[0]
@@ -97,7 +108,8 @@ def _lower(block, counting, static_pc):
                     k = cslots[v.value] = len(init)
                     init.append(v.value)
             else:
-                k = v.id
+                k = remap[v.id]
+            known[op.consts[0]] = (k, v.type)
             append(("setreg", k, op.consts[0], None, None))
             continue
         ins = []
@@ -109,8 +121,8 @@ def _lower(block, counting, static_pc):
                     init.append(v.value)
                 ins.append(k)
             else:
-                ins.append(v.id)
-        out = op.outs[0].id if op.outs else None
+                ins.append(remap[v.id])
+        out = op.outs[0].id if op.outs else None      # (never a forwarded temp: SSA)
         if after_label and static_pc and (FLAGS[n] & ir.FAULT or n in ("call_pure", "exception")):
             return None
         kind = _KIND.get(n)
@@ -130,6 +142,7 @@ def _lower(block, counting, static_pc):
         elif kind == "label":
             labels[op.consts[0]] = len(code)
             after_label = True
+            known.clear()                            # (another path joins here)
         elif kind == "br":
             fixups.append(len(code))
             append(("brcond", op.consts[0], [], "always", (None, op.consts[1], head_pc(op.consts[0]))))

@@ -1212,8 +1212,13 @@ class Emitter:
         r = self.define(t, op.ins[0])
         n = op.ins[1]
         if type(n) is Const:
-            self.into(r, op.ins[0], w)
             k = n.value & (w - 1)
+            if k and _BMI2 and op.name in ("rotr", "rotl") and w in (I32, I64):
+                # (one rorx, no copy of a value that stays alive)
+                self.a.rorx(r, self.reg(op.ins[0], RCX, w), k if op.name == "rotr" else w - k, w)
+                self.commit(t, r)
+                return
+            self.into(r, op.ins[0], w)
             if k:
                 self.a.shift(_SHIFT[op.name], r, k, w)
         else:

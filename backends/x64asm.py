@@ -819,14 +819,15 @@ class Asm:
             raise ValueError("stmxcsr: a memory operand")
         self._rm(0, b"\x0f\xae", 3, m)
 
-    def rorx(self, dst, src, n):
-        """BMI2: dst = src rotated right by n (64-bit registers; flags kept)"""
-        if type(dst) is tuple or type(src) is tuple or not 0 <= n < 64:
-            raise ValueError("rorx: two registers and a count 0..63")
+    def rorx(self, dst, src, n, w=64):
+        """BMI2: dst = src rotated right by n (w: 64 or 32 bits, the high half
+        cleared; registers; flags kept)"""
+        if type(dst) is tuple or type(src) is tuple or w not in (32, 64) or not 0 <= n < w:
+            raise ValueError("rorx: two registers, 32 or 64 bits and a count below them")
         code = self.code
         code.append(0xC4)
         code.append((((dst >> 3) ^ 1) << 7) | 0x40 | (((src >> 3) ^ 1) << 5) | 0x03)
-        code.append(0xFB)                       # W1, vvvv unused, L0, F2
+        code.append(0xFB if w == 64 else 0x7B)  # W1 (W0), vvvv unused, L0, F2
         code.append(0xF0)
         code.append(0xC0 | (dst & 7) << 3 | (src & 7))
         code.append(n)

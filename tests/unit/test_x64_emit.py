@@ -439,3 +439,43 @@ def test_wide_loop_answers_as_the_interpreter(a0, a7):
     regs[10], regs[17] = a0, a7
     want = machine_state("interp", WIDE, regs, [0] * 32, 0, pending=[])
     assert machine_state("baseline", WIDE, regs, [0] * 32, 0, pending=[]) == want
+
+
+def _shifti(funct6, rs, sh, funct3, rd, opc=0x13):
+    """slli/srli (opc 0x13, 6-bit amounts) and slliw/srliw (opc 0x1b, 5-bit)"""
+    return (funct6 << 26) | (sh << 20) | (rs << 15) | (funct3 << 12) | (rd << 7) | opc
+
+
+# a0 rotated right by 7, 32-bit (srliw, slliw, or: the rotate pass's rotr_i32)
+# and 64-bit (srli, slli, or), while a0 stays alive (a3 = a0 + a1 + a2)
+ROTATES = [_shifti(0, 10, 7, 5, 5, 0x1b),          # srliw t0, a0, 7
+           _shifti(0, 10, 25, 1, 6, 0x1b),         # slliw t1, a0, 25
+           _r(0, 6, 5, 6, 11),                     # or a1, t0, t1
+           _shifti(0, 10, 13, 5, 5),               # srli t0, a0, 13
+           _shifti(0, 10, 51, 1, 6),               # slli t1, a0, 51
+           _r(0, 6, 5, 6, 12),                     # or a2, t0, t1
+           _r(0, 11, 10, 0, 13),                   # add a3, a0, a1
+           _r(0, 12, 13, 0, 13),                   # add a3, a3, a2
+           0x00100073]                             # ebreak
+
+
+@pytest.mark.parametrize("bmi2", [False, True])
+@pytest.mark.parametrize("a0", [0x0123456789abcdef, 0xfedcba9876543210, 0x80000001])
+def test_rotates_of_a_live_value(monkeypatch, bmi2, a0):
+    """a rotate by a constant of a value still alive: with BMI2 one rorx (32
+    and 64 bits), without it a copy and a ror; either way as the interpreter"""
+    from pydbt.backends import hostcpu, x64_emit
+    if bmi2 and "bmi2" not in hostcpu.flags():
+        pytest.skip("the host has no BMI2")
+    monkeypatch.setattr(x64_emit, "_BMI2", bmi2)
+    asm = _asm(ROTATES)
+    assert asm.count("rorx") == (2 if bmi2 else 0), asm
+    regs = [0] * 32
+    regs[10] = a0
+    want = machine_state("interp", ROTATES, regs, [0] * 32, 0)
+    assert machine_state("baseline", ROTATES, regs, [0] * 32, 0) == want
+    # (the rotates, by the interpreter)
+    r32 = ((a0 & 0xffffffff) >> 7 | (a0 << 25)) & 0xffffffff
+    r32 = r32 - (1 << 32) if r32 >> 31 else r32
+    assert want[1][11] == r32 & (1 << 64) - 1
+    assert want[1][12] == (a0 >> 13 | a0 << 51) & (1 << 64) - 1
