@@ -59,7 +59,11 @@ this one says what differs).
 * Memory: with fault loads and stores (llvm_emit's; the common case: guard
   ranges, no watch) a load is a plain host access whose host fault goes on at
   its slow path (fault_at: backends/faults.py), a store the same after one
-  compare of its page number with npages (never outside the space).
+  compare of its page number with npages (never outside the space).  The add
+  that makes a fault load's address, and nothing else, is the load's operand
+  (`[base + index*2**k + c + mem_base]`: fold_addresses), its slow path
+  computing the guest address; a setreg of that address which the load's
+  own value overwrites is made there too (the state at its fault).
   Otherwise accesses off one base in straight-line code share one check, made
   at the first of them (llvm_emit's plan_groups):
   the range they all touch inside the space and the permission bytes of its
@@ -414,20 +418,29 @@ class Emitter:
         self.last = last = {}
         self.group_off = off = {}     # `add x, c` -> c (signed): a group's offsets
         dirty = accesses = 0
+        sums, uses, loads = {}, {}, []    # (fold_addresses)
         for i, op in enumerate(ops):
             n = op.name
             for v in op.ins:
                 if type(v) is not Const:
                     last[v.id] = i
+                    if v.id in sums:
+                        uses[v.id] += 1
             if n == "setreg":
                 dirty |= 1 << op.consts[0]
-            elif n == "add":
-                if op.type == I64 and type(op.ins[1]) is Const and type(op.ins[0]) is not Const:
+            elif n == "add" or n == "shl":
+                if op.type == I64:
+                    sums[op.outs[0].id] = op
+                    uses[op.outs[0].id] = 0
+                if n == "add" and op.type == I64 and type(op.ins[1]) is Const and type(op.ins[0]) is not Const:
                     c = op.ins[1].value
                     off[op.outs[0].id] = c - (1 << 64) if c >> 63 else c
             elif n == "ld" or n == "st":
                 accesses += 1
+                if n == "ld":
+                    loads.append(i)
         self.dirty = dirty
+        self.fold_addresses(ops, loads, sums, uses)
         self.pin_regs(ops)
         if self.hot is not None and self.back_insns:
             # a loop's hotness is counted at the TB's exits, from the budget its
@@ -466,6 +479,8 @@ class Emitter:
                     self.op_insn_start(op)
                 continue
             dead = False
+            if i in self.folded:
+                continue                      # (computed by the load it feeds: fold_addresses)
             self.i = i
             self.handed = None
             self.op = op
@@ -502,6 +517,95 @@ class Emitter:
         self.fault_pairs = [(at, lb.pos) for at, lb in self.fault_at]
         self.relocs = a.relocs
         return bytes(code), entries
+
+    def fold_addresses(self, ops, loads, sums, uses):
+        """A fault load's address computed by an add that only it uses,
+        `base + c`, `base + index` or `base + (index << k)` (k 1..3, a shl only
+        that add uses), becomes the load's own operand, `[base + index*2**k +
+        c + mem_base]`: the add (and shl) are not emitted (self.folded), base
+        and index live to the load, and its slow path computes the guest
+        address (crc32's table load: shl, lea and load -> one load, two
+        instructions off the loop's dependency chain)."""
+        self.folds, self.folded = {}, set()
+        mem_base = self.env["mem_base"]
+        if not self.fault_loads or mem_base >= 1 << 31:
+            return
+        last = self.last
+        where = {id(op): k for k, op in enumerate(ops)} if loads else {}
+        for i in loads:
+            x = ops[i].ins[0]
+            if type(x) is Const or x.id not in sums or sums[x.id].name != "add":
+                continue
+            defer = None
+            if uses[x.id] == 2:
+                defer = self.deferrable(ops, i, x)
+                if defer is None:
+                    continue
+            elif uses[x.id] != 1:
+                continue
+            add = sums[x.id]
+            p, q = add.ins
+            if type(p) is Const:
+                p, q = q, p
+            if type(p) is Const:
+                continue
+            if type(q) is Const:
+                c = q.value - (1 << 64) if q.value >> 63 else q.value
+                if not -(1 << 31) <= c + mem_base < 1 << 31 or not -(1 << 31) <= c < 1 << 31:
+                    continue
+                fold, parts = (p, None, 1, c), (add,)
+            else:
+                sh = next((v for v in (q, p) if uses.get(v.id) == 1 and sums[v.id].name == "shl"
+                           and type(sums[v.id].ins[0]) is not Const and type(sums[v.id].ins[1]) is Const
+                           and 1 <= sums[v.id].ins[1].value <= 3), None)
+                if sh is not None:
+                    shl = sums[sh.id]
+                    fold, parts = (p if sh is q else q, shl.ins[0], 1 << shl.ins[1].value, 0), (add, shl)
+                else:
+                    fold, parts = (p, q, 1, 0), (add,)
+            self.folds[i] = fold + (None if defer is None else ops[defer].consts[0],)
+            self.folded.update(where[id(o)] for o in parts)
+            if defer is not None:
+                self.folded.add(defer)
+            for v in fold[:2]:
+                if v is not None:
+                    last[v.id] = max(last[v.id], i)
+
+    @staticmethod
+    def deferrable(ops, i, x):
+        """The index of a setreg of load i's address x that its slow path may
+        make instead (fold_addresses), or None: crc32's `add a5, a5, a4; lw
+        a5, 0(a5)`, where a5 holds the address only if the load faults (the
+        state at its fault), the load's own value right after.  Nothing
+        between the setreg and the load, nor between the load and the next
+        setreg of that register, may read it, leave or fault: insn_starts,
+        pure ops and other registers' setregs only."""
+        pure, PURE = ir.FLAGS, ir.PURE
+        j = i - 1
+        while j >= 0:
+            o = ops[j]
+            if o.name == "setreg":
+                if type(o.ins[0]) is not Const and o.ins[0].id == x.id:
+                    break
+                if any(type(v) is not Const and v.id == x.id for v in o.ins):
+                    return None
+            elif o.name != "insn_start" and not pure[o.name] & PURE:
+                return None
+            elif o.outs and o.outs[0].id == x.id:
+                return None                   # (x's add: no setreg of it after)
+            j -= 1
+        if j < 0:
+            return None
+        g = ops[j].consts[0]
+        if any(o.name == "setreg" and o.consts[0] == g for o in ops[j + 1:i]):
+            return None
+        for o in ops[i + 1:]:
+            if o.name == "setreg":
+                if o.consts[0] == g:
+                    return j
+            elif o.name != "insn_start" and not pure[o.name] & PURE:
+                return None
+        return None
 
     def save_budget(self):
         """(loop_hot) the budget at this entry, to the exits' count"""
@@ -1438,19 +1542,42 @@ class Emitter:
         size, signed = op.consts
         t, w = op.outs[0], op.type
         a = self.a
+        done = a.label()
+        pc, before = self.pc, self.before
+        kind = size | (int(bool(signed)) << 4)
+        n = min(size, w // 8)
+        fold = self.folds.get(self.i)
+        if fold is not None:
+            base, index, scale, c, defer = fold
+            rb = self.reg(base, RAX)
+            ri = None if index is None else self.reg(index, RCX)
+            for v in (base, index):
+                if v is not None and self.last[v.id] == self.i:
+                    self.release(v.id)        # (the load reads them before it writes r)
+            r = self.define(t)
+
+            def folded_slow():
+                a.lea(RCX, mem(rb, ri, scale, c))     # (as at the load: it left them as they were)
+                if defer is not None:             # (the setreg of the address, deferred here)
+                    p = self.pins.get(defer)
+                    a.mov(_CTXM[E.CTX_REGS + defer] if p is None else p, RCX)
+                self.mem_callback(E.CB_LOAD, ("r", RCX), ("i", kind), ("i", 0), pc, before)
+                a.mov(r, RAX, w)
+                a.jmp(done)
+            self.fault_at.append((a.here(), self.later(folded_slow)))
+            a.load(r, mem(rb, ri, scale, c + self.env["mem_base"]), n, bool(signed) and 8 * n < w, w)
+            a.bind(done)
+            self.commit(t, r)
+            return
         x = op.ins[0]
         addr = self.reg(x, RAX)
         place = self.where(x)
         r = self.define(t)
-        done = a.label()
-        pc, before = self.pc, self.before
-        kind = size | (int(bool(signed)) << 4)
 
         def slow():
             self.mem_callback(E.CB_LOAD, place, ("i", kind), ("i", 0), pc, before)
             a.mov(r, RAX, w)
             a.jmp(done)
-        n = min(size, w // 8)
         if self.fault_loads:
             # (no check: a host fault at the load goes on at its slow path, which
             # the load left as it was; see backends/faults.py)

@@ -479,3 +479,52 @@ def test_rotates_of_a_live_value(monkeypatch, bmi2, a0):
     r32 = r32 - (1 << 32) if r32 >> 31 else r32
     assert want[1][11] == r32 & (1 << 64) - 1
     assert want[1][12] == (a0 >> 13 | a0 << 51) & (1 << 64) - 1
+
+
+# a table-driven loop (crc32's shape): its loads' addresses are an add of a
+# base and a shifted index, of two registers, of a constant offset; the first
+# two are set into registers the loads then overwrite (the address there
+# only if the load faults: its slow path sets it)
+FOLDS = [_addi(14, 14, 1),                       # addi a4, a4, 1
+         _load(4, 12, 10, 0),                    # L: lbu a2, 0(a0)
+         _r(0, 13, 12, 4, 12),                   # xor a2, a2, a3
+         (0xff << 20) | (12 << 15) | (7 << 12) | (12 << 7) | 0x13,   # andi a2, a2, 0xff
+         _shifti(0, 12, 2, 1, 12),               # slli a2, a2, 2
+         _r(0, 11, 12, 0, 12),                   # add a2, a2, a1
+         _load(2, 12, 12, 0),                    # lw a2, 0(a2)      [a1 + x*4]
+         _r(0, 17, 10, 0, 15),                   # add a5, a0, a7
+         _load(4, 15, 15, 0),                    # lbu a5, 0(a5)     [a0 + a7]
+         _load(3, 16, 10, 8),                    # ld a6, 8(a0)      [a0 + 8]
+         _r(0, 12, 13, 0, 13),                   # add a3, a3, a2
+         _r(0, 15, 13, 0, 13),                   # add a3, a3, a5
+         _r(0, 16, 13, 4, 13),                   # xor a3, a3, a6
+         _addi(10, 10, 1),                       # addi a0, a0, 1
+         _b(1, 10, 9, -4 * 13),                  # bne a0, s1, L
+         0x00100073]                             # ebreak
+
+
+@pytest.mark.parametrize("a0, s1, a1, a7", [
+    (DATA, DATA + 40, DATA + 0x400, 16),               # to the end
+    (DATA, DATA + 40, DATA + 0x1f80, 16),              # the table load faults mid-loop (off the data)
+    (DATA + 0x1fe0, DATA + 0x1ff8, DATA + 0x400, 16),  # the offset load faults (its last 8 bytes)
+    (DATA, DATA + 40, DATA + 0x400, 0x3000)])          # the two-register load faults
+def test_load_addresses_folded_into_the_load(a0, s1, a1, a7):
+    """a fault load's add (and shl) fold into its operand (with the guest
+    memory below 2 GiB: its base a displacement); its slow path computes the
+    guest address (and sets the register the setreg deferred to it): the same
+    state as the interpreter's, faults mid-loop included"""
+    import gc
+    import re
+    gc.collect()                                  # (the guest memories before: the low base free)
+    asm = _asm(FOLDS)
+    loads = [ln for ln in asm.splitlines() if re.search(r"(movsxd|movzx|mov) \w+, \w+ ptr \[", ln)]
+    scaled = any(re.search(r"\[\w+ \+ \w+\*4 \+ 0x[0-9a-f]+\]", ln) for ln in loads)
+    if any("ptr [rdx + " in ln for ln in loads):  # (the guest memory above 2 GiB: its base in RDX)
+        assert not scaled and "shl" in asm, asm
+    else:
+        assert scaled and "shl" not in asm, asm
+        assert any(re.search(r"byte ptr \[\w+ \+ \w+ \+ 0x[0-9a-f]+\]", ln) for ln in loads), asm
+    regs = [0] * 32
+    regs[10], regs[9], regs[11], regs[17], regs[13] = a0, s1, a1, a7, 0x5a
+    want = machine_state("interp", FOLDS, regs, [0] * 32, 0, pending=[])
+    assert machine_state("baseline", FOLDS, regs, [0] * 32, 0, pending=[]) == want
