@@ -418,7 +418,7 @@ class Emitter:
         self.last = last = {}
         self.group_off = off = {}     # `add x, c` -> c (signed): a group's offsets
         dirty = accesses = 0
-        sums, uses, loads = {}, {}, []    # (fold_addresses)
+        sums, uses, loads = {}, {}, []    # (fold_addresses: adds and shls, their uses, the accesses)
         for i, op in enumerate(ops):
             n = op.name
             for v in op.ins:
@@ -437,8 +437,7 @@ class Emitter:
                     off[op.outs[0].id] = c - (1 << 64) if c >> 63 else c
             elif n == "ld" or n == "st":
                 accesses += 1
-                if n == "ld":
-                    loads.append(i)
+                loads.append(i)
         self.dirty = dirty
         self.fold_addresses(ops, loads, sums, uses)
         self.pin_regs(ops)
@@ -519,7 +518,7 @@ class Emitter:
         return bytes(code), entries
 
     def fold_addresses(self, ops, loads, sums, uses):
-        """A fault load's address computed by an add that only it uses,
+        """A fault load's (or store's) address computed by an add that only it uses,
         `base + c`, `base + index` or `base + (index << k)` (k 1..3, a shl only
         that add uses), becomes the load's own operand, `[base + index*2**k +
         c + mem_base]`: the add (and shl) are not emitted (self.folded), base
@@ -536,8 +535,10 @@ class Emitter:
             x = ops[i].ins[0]
             if type(x) is Const or x.id not in sums or sums[x.id].name != "add":
                 continue
+            if ops[i].name == "st" and not self.fault_stores:
+                continue
             defer = None
-            if uses[x.id] == 2:
+            if uses[x.id] == 2 and ops[i].name == "ld":
                 defer = self.deferrable(ops, i, x)
                 if defer is None:
                     continue
@@ -1594,6 +1595,10 @@ class Emitter:
         size = op.consts[0]
         a = self.a
         x, v = op.ins
+        fold = self.folds.get(self.i)
+        if fold is not None:
+            self.folded_st(op, fold)
+            return
         addr = self.reg(x, RAX)
         pa, pv = self.where(x), self.where(v)
         done = a.label()
@@ -1626,6 +1631,44 @@ class Emitter:
         else:
             a.mov(host, src, 8 * size)
         a.bind(done)
+
+    def folded_st(self, op, fold):
+        """op_st, fault stores, its address [rb + ri*scale + c] (fold_addresses):
+        the range check computes it in RCX, the slow path again"""
+        size = op.consts[0]
+        a = self.a
+        v = op.ins[1]
+        base, index, scale, c, _ = fold
+        rb = self.reg(base, RAX)
+        ri = None if index is None else self.reg(index, RDX)
+        pv = self.where(v)
+        done = a.label()
+        pc, before = self.pc, self.before
+        addr = mem(rb, ri, scale, c)
+
+        def slow():
+            a.lea(RCX, addr)                  # (as at the store: it left them as they were)
+            self.mem_callback(E.CB_STORE, ("r", RCX), pv, ("i", size), pc, before)
+            a.jmp(done)
+        lb = self.later(slow)
+        a.lea(RCX, addr)
+        a.shift("shr", RCX, E.PAGE_SHIFT)
+        a.alu("cmp", RCX, self.env["npages"], I64)
+        a.jcc("ae", lb)
+        host = mem(rb, ri, scale, c + self.env["mem_base"])
+        k = None
+        if type(v) is Const:
+            k = v.value & ((1 << (8 * size)) - 1) if size < 8 else imm(v.value, I64)
+        src = k if k is not None else self.reg(v, RCX)
+        self.fault_at.append((a.here(), lb))
+        if k is not None:
+            a.mov_imm(host, k, 8 * size)
+        else:
+            a.mov(host, src, 8 * size)
+        a.bind(done)
+        for u in (base, index):
+            if u is not None and self.last[u.id] == self.i:
+                self.release(u.id)
 
     def op_mb(self, op):
         self.a.mfence()

@@ -482,7 +482,8 @@ def test_rotates_of_a_live_value(monkeypatch, bmi2, a0):
 
 
 # a table-driven loop (crc32's shape): its loads' addresses are an add of a
-# base and a shifted index, of two registers, of a constant offset; the first
+# base and a shifted index, of two registers, of a constant offset (and a
+# store's of a constant offset); the first
 # two are set into registers the loads then overwrite (the address there
 # only if the load faults: its slow path sets it)
 FOLDS = [_addi(14, 14, 1),                       # addi a4, a4, 1
@@ -498,8 +499,9 @@ FOLDS = [_addi(14, 14, 1),                       # addi a4, a4, 1
          _r(0, 12, 13, 0, 13),                   # add a3, a3, a2
          _r(0, 15, 13, 0, 13),                   # add a3, a3, a5
          _r(0, 16, 13, 4, 13),                   # xor a3, a3, a6
+         _store(3, 13, 11, 0x100),               # sd a3, 0x100(a1)   [a1 + 0x100]
          _addi(10, 10, 1),                       # addi a0, a0, 1
-         _b(1, 10, 9, -4 * 13),                  # bne a0, s1, L
+         _b(1, 10, 9, -4 * 14),                  # bne a0, s1, L
          0x00100073]                             # ebreak
 
 
@@ -507,9 +509,10 @@ FOLDS = [_addi(14, 14, 1),                       # addi a4, a4, 1
     (DATA, DATA + 40, DATA + 0x400, 16),               # to the end
     (DATA, DATA + 40, DATA + 0x1f80, 16),              # the table load faults mid-loop (off the data)
     (DATA + 0x1fe0, DATA + 0x1ff8, DATA + 0x400, 16),  # the offset load faults (its last 8 bytes)
-    (DATA, DATA + 40, DATA + 0x400, 0x3000)])          # the two-register load faults
+    (DATA, DATA + 40, DATA + 0x400, 0x3000),           # the two-register load faults
+    (DATA, DATA + 40, DATA + 0xf80, 16)])              # the store faults (the read-only page)
 def test_load_addresses_folded_into_the_load(a0, s1, a1, a7):
-    """a fault load's add (and shl) fold into its operand (with the guest
+    """a fault access's add (and shl) fold into its operand (with the guest
     memory below 2 GiB: its base a displacement); its slow path computes the
     guest address (and sets the register the setreg deferred to it): the same
     state as the interpreter's, faults mid-loop included"""
@@ -524,6 +527,7 @@ def test_load_addresses_folded_into_the_load(a0, s1, a1, a7):
     else:
         assert scaled and "shl" not in asm, asm
         assert any(re.search(r"byte ptr \[\w+ \+ \w+ \+ 0x[0-9a-f]+\]", ln) for ln in loads), asm
+        assert re.search(r"mov qword ptr \[\w+ \+ 0x[0-9a-f]+100\], \w+", asm), asm
     regs = [0] * 32
     regs[10], regs[9], regs[11], regs[17], regs[13] = a0, s1, a1, a7, 0x5a
     want = machine_state("interp", FOLDS, regs, [0] * 32, 0, pending=[])
