@@ -662,7 +662,9 @@ class Engine:
         elif from_jit and self._native(tier) and not self.policy.may_compile(old, hot, self._native(old.tier)):
             if self.policy.half_paid(old, hot, self._native(old.tier)):
                 self._load_native(self.tiers[tier])    # (its compile comes soon: the tier's load first)
-            return old.fn                              # (it asks again: Hotness's RECHECK)
+            elif hot is not None and not self.policy.in_flight:
+                hot.defer(self.policy.wait(old, hot, self._native(old.tier)))
+            return old.fn                              # (it asks again: Hotness's RECHECK, or later)
         backend = self.tiers[tier]
         native = hasattr(backend, "prepare")           # (a two-half compile: native code)
         if native and (from_jit or warm is not None):

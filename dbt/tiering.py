@@ -4,7 +4,9 @@
   counts its own (estimated by its code from its layout: the bytecode JIT
   decrements a closure cell inline, native code (baseline, quick LLVM code) a
   counter word of its own: `native`), hot at its threshold and then every
-  RECHECK instructions (native code: every ~ASK_TIME of its estimated time).
+  RECHECK instructions (native code: every ~ASK_TIME of its estimated time),
+  or, refused native code, once half the time to its affordability is run
+  (`NativePolicy.wait`, `Hotness.defer`).
 - `NativePolicy`: whether a hot TB of a counting tier may be compiled to
   native code now: the warm-up, the payback rule (its estimated time so far
   against its compile's expected cost: one rule, each counting tier with its
@@ -176,6 +178,12 @@ class Hotness:
         self.cell.cell_contents = n
         return n <= 0 and self._emptied()
 
+    def defer(self, n):
+        """The next ask not before n more instructions (NativePolicy.wait)."""
+        n = int(n) - self.filled
+        if n > self.to_go:
+            self.to_go = n
+
     def expired(self):
         """The inline countdown reached 0 (or below: threads): -> should the code leave?"""
         return self._emptied() and self.ask is not None and self.ask(self.events)
@@ -261,6 +269,25 @@ class NativePolicy:
         expected CPU cost?"""
         insn_cost = NATIVE_INSN_COST if on_native else INSN_COST
         return hot.events * insn_cost >= part * PAYBACK * self.compile_cost(tb.ninsns)
+
+    def wait(self, tb, hot, on_native):
+        """Half the guest instructions TB tb (of a counting tier) may run
+        before may_compile, refusing it now, could say yes (the warm-up, the
+        share at the costs so far, half its payback: half_paid's), estimated
+        at its tier's cost per instruction: it need not ask before.  (A
+        refused ask from native code is a callback into Python, ~10-20 us:
+        every ~1 ms of a hot loop's time, 1,200 in crc32's 1.2 s run, ~2%.)"""
+        insn_cost = NATIVE_INSN_COST if on_native else INSN_COST
+        cost = self.compile_cost(tb.ninsns)
+        now = time.monotonic()
+        secs = self.native_from - now
+        if self.share:
+            load = 0.0 if self.loaded else LOAD_COST
+            secs = max(secs, self.native_from + (self.spent + self.finish_spent + cost + load) / self.share - now)
+        n = secs / insn_cost
+        if self.payback and hot is not None:
+            n = max(n, 0.5 * PAYBACK * cost / insn_cost - hot.events)
+        return max(n, 0.0) / 2
 
     def may_compile(self, old, hot, on_native):
         """May a counting tier's TB (old, hot: its Hotness or None; `on_native`:

@@ -95,3 +95,31 @@ def test_the_optimizing_tier_keeps_to_its_share():
     assert not p.affords(20, t0 + cost / 0.03 + 0.01)
     assert p.affords(20, t0 + (cost + 0.030) / 0.03 + 0.01)
     assert NativePolicy(native_warmup=0.0).affords(20, t0)        # (no share: no limit)
+
+
+def test_a_refused_block_asks_again_when_it_may_be_compiled():
+    """NativePolicy.wait: refused by the share, a block need not ask before
+    half the time to its affordability, at its tier's cost per instruction
+    (native code's asks are callbacks into Python); Hotness.defer holds its
+    next ask back that far, and no further than that."""
+    from pydbt.tiering import LOAD_COST, RECHECK
+    p = NativePolicy(native_warmup=0.0, share=0.03)
+    tb, cost = TB(20), p.compile_cost(20)
+    n = p.wait(tb, None, True)
+    ahead = (LOAD_COST + cost) / 0.03 / NATIVE_INSN_COST / 2    # (~2.3 s of native code, halved)
+    assert ahead * 0.99 < n <= ahead
+    assert p.wait(tb, None, False) == pytest.approx(n * NATIVE_INSN_COST / INSN_COST, rel=0.01)
+    assert NativePolicy(native_warmup=0.0).wait(tb, None, True) == 0          # (no share: now)
+    hot = Hotness(100)
+    assert not hot(99) and hot(1)                    # (hot at its threshold: it asked, refused)
+    hot.defer(10 * RECHECK)
+    assert not hot(10 * RECHECK - 1) and hot(1)      # (the next ask after that many, not before)
+    hot.defer(1)                                     # (never sooner than its recheck)
+    assert not hot(RECHECK - 1) and hot(1)
+    # the payback rule's half (half_paid's early load) counts too
+    q = NativePolicy(native_warmup=0.001)
+    q.native_from -= 1.0
+    hot = Hotness(1)
+    hot(1)
+    want = 0.5 * PAYBACK * q.compile_cost(20) / NATIVE_INSN_COST - hot.events
+    assert q.wait(tb, hot, True) == pytest.approx(want / 2)
