@@ -5,8 +5,8 @@
   decrements a closure cell inline, native code (baseline, quick LLVM code) a
   counter word of its own: `native`), hot at its threshold and then every
   RECHECK instructions (native code: every ~ASK_TIME of its estimated time),
-  or, refused native code, once half the time to its affordability is run
-  (`NativePolicy.wait`, `Hotness.defer`).
+  or, refused native code, once a quarter of the time to its affordability
+  is run (`NativePolicy.wait`, `Hotness.defer`).
 - `NativePolicy`: whether a hot TB of a counting tier may be compiled to
   native code now: the warm-up, the payback rule (its estimated time so far
   against its compile's expected cost: one rule, each counting tier with its
@@ -271,12 +271,14 @@ class NativePolicy:
         return hot.events * insn_cost >= part * PAYBACK * self.compile_cost(tb.ninsns)
 
     def wait(self, tb, hot, on_native):
-        """Half the guest instructions TB tb (of a counting tier) may run
-        before may_compile, refusing it now, could say yes (the warm-up, the
-        share at the costs so far, half its payback: half_paid's), estimated
-        at its tier's cost per instruction: it need not ask before.  (A
-        refused ask from native code is a callback into Python, ~10-20 us:
-        every ~1 ms of a hot loop's time, 1,200 in crc32's 1.2 s run, ~2%.)"""
+        """A quarter of the guest instructions TB tb (of a counting tier) may
+        run before may_compile, refusing it now, could say yes (the warm-up,
+        the share at the costs so far, half its payback: half_paid's),
+        estimated at its tier's cost per instruction (code up to 4x slower
+        than that still asks in time; faster code asks a few times more): it
+        need not ask before.  (A refused ask from native code is a callback
+        into Python, ~10-20 us: every ~1 ms of a hot loop's time, 1,200 in
+        crc32's 1.2 s run, ~2%.)"""
         insn_cost = NATIVE_INSN_COST if on_native else INSN_COST
         cost = self.compile_cost(tb.ninsns)
         now = time.monotonic()
@@ -287,7 +289,7 @@ class NativePolicy:
         n = secs / insn_cost
         if self.payback and hot is not None:
             n = max(n, 0.5 * PAYBACK * cost / insn_cost - hot.events)
-        return max(n, 0.0) / 2
+        return max(n, 0.0) / 4
 
     def may_compile(self, old, hot, on_native):
         """May a counting tier's TB (old, hot: its Hotness or None; `on_native`:

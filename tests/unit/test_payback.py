@@ -99,14 +99,14 @@ def test_the_optimizing_tier_keeps_to_its_share():
 
 def test_a_refused_block_asks_again_when_it_may_be_compiled():
     """NativePolicy.wait: refused by the share, a block need not ask before
-    half the time to its affordability, at its tier's cost per instruction
+    a quarter of the time to its affordability, at its tier's cost per instruction
     (native code's asks are callbacks into Python); Hotness.defer holds its
     next ask back that far, and no further than that."""
     from pydbt.tiering import LOAD_COST, RECHECK
     p = NativePolicy(native_warmup=0.0, share=0.03)
     tb, cost = TB(20), p.compile_cost(20)
     n = p.wait(tb, None, True)
-    ahead = (LOAD_COST + cost) / 0.03 / NATIVE_INSN_COST / 2    # (~2.3 s of native code, halved)
+    ahead = (LOAD_COST + cost) / 0.03 / NATIVE_INSN_COST / 4    # (~2.3 s of native code, a quarter)
     assert ahead * 0.99 < n <= ahead
     assert p.wait(tb, None, False) == pytest.approx(n * NATIVE_INSN_COST / INSN_COST, rel=0.01)
     assert NativePolicy(native_warmup=0.0).wait(tb, None, True) == 0          # (no share: now)
@@ -122,4 +122,4 @@ def test_a_refused_block_asks_again_when_it_may_be_compiled():
     hot = Hotness(1)
     hot(1)
     want = 0.5 * PAYBACK * q.compile_cost(20) / NATIVE_INSN_COST - hot.events
-    assert q.wait(tb, hot, True) == pytest.approx(want / 2)
+    assert q.wait(tb, hot, True) == pytest.approx(want / 4)
