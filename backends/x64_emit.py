@@ -1607,6 +1607,7 @@ class Emitter:
         def slow():
             self.mem_callback(E.CB_STORE, pa, pv, ("i", size), pc, before)
             a.jmp(done)
+        lb = None
         if not self.fault_stores:
             self.check_access(op, addr, self.later(slow))
         else:
@@ -1618,19 +1619,22 @@ class Emitter:
             a.shift("shr", RCX, E.PAGE_SHIFT)
             a.alu("cmp", RCX, self.env["npages"], I64)
             a.jcc("ae", lb)
+        self.store(self.host(addr), v, size, lb)
+        a.bind(done)
+
+    def store(self, host, v, size, lb=None):
+        """v's low `size` bytes to host (lb: the store's fault path: fault_at)"""
         c = None
         if type(v) is Const:
             # (a constant as the store's immediate: 8 bytes from a sign-extended imm32)
             c = v.value & ((1 << (8 * size)) - 1) if size < 8 else imm(v.value, I64)
-        host = self.host(addr)
         src = c if c is not None else self.reg(v, RCX)
-        if self.fault_stores:
-            self.fault_at.append((a.here(), lb))
+        if lb is not None:
+            self.fault_at.append((self.a.here(), lb))
         if c is not None:
-            a.mov_imm(host, c, 8 * size)
+            self.a.mov_imm(host, c, 8 * size)
         else:
-            a.mov(host, src, 8 * size)
-        a.bind(done)
+            self.a.mov(host, src, 8 * size)
 
     def folded_st(self, op, fold):
         """op_st, fault stores, its address [rb + ri*scale + c] (fold_addresses):
@@ -1655,16 +1659,7 @@ class Emitter:
         a.shift("shr", RCX, E.PAGE_SHIFT)
         a.alu("cmp", RCX, self.env["npages"], I64)
         a.jcc("ae", lb)
-        host = mem(rb, ri, scale, c + self.env["mem_base"])
-        k = None
-        if type(v) is Const:
-            k = v.value & ((1 << (8 * size)) - 1) if size < 8 else imm(v.value, I64)
-        src = k if k is not None else self.reg(v, RCX)
-        self.fault_at.append((a.here(), lb))
-        if k is not None:
-            a.mov_imm(host, k, 8 * size)
-        else:
-            a.mov(host, src, 8 * size)
+        self.store(mem(rb, ri, scale, c + self.env["mem_base"]), v, size, lb)
         a.bind(done)
         for u in (base, index):
             if u is not None and self.last[u.id] == self.i:
