@@ -580,31 +580,34 @@ class Emitter:
         state at its fault), the load's own value right after.  Nothing
         between the setreg and the load, nor between the load and the next
         setreg of that register, may read it, leave or fault: insn_starts,
-        pure ops and other registers' setregs only."""
-        pure, PURE = ir.FLAGS, ir.PURE
+        pure ops (not a helper's: call_pure may raise), other registers'
+        getregs and setregs only."""
+        flags, PURE = ir.FLAGS, ir.PURE
+
+        def inert(o, g):
+            n = o.name
+            if n == "getreg" or n == "setreg":
+                return o.consts[0] != g
+            return n == "insn_start" or (flags[n] & PURE and n != "call_pure")
         j = i - 1
         while j >= 0:
             o = ops[j]
-            if o.name == "setreg":
-                if type(o.ins[0]) is not Const and o.ins[0].id == x.id:
-                    break
-                if any(type(v) is not Const and v.id == x.id for v in o.ins):
-                    return None
-            elif o.name != "insn_start" and not pure[o.name] & PURE:
+            if o.name == "setreg" and type(o.ins[0]) is not Const and o.ins[0].id == x.id:
+                break
+            if not inert(o, None) or any(type(v) is not Const and v.id == x.id for v in o.ins):
                 return None
-            elif o.outs and o.outs[0].id == x.id:
+            if o.outs and o.outs[0].id == x.id:
                 return None                   # (x's add: no setreg of it after)
             j -= 1
         if j < 0:
             return None
         g = ops[j].consts[0]
-        if any(o.name == "setreg" and o.consts[0] == g for o in ops[j + 1:i]):
+        if not all(inert(o, g) for o in ops[j + 1:i]):
             return None
         for o in ops[i + 1:]:
-            if o.name == "setreg":
-                if o.consts[0] == g:
-                    return j
-            elif o.name != "insn_start" and not pure[o.name] & PURE:
+            if o.name == "setreg" and o.consts[0] == g:
+                return j
+            if not inert(o, g):
                 return None
         return None
 

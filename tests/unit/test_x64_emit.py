@@ -532,3 +532,35 @@ def test_load_addresses_folded_into_the_load(a0, s1, a1, a7):
     regs[10], regs[9], regs[11], regs[17], regs[13] = a0, s1, a1, a7, 0x5a
     want = machine_state("interp", FOLDS, regs, [0] * 32, 0, pending=[])
     assert machine_state("baseline", FOLDS, regs, [0] * 32, 0, pending=[]) == want
+
+
+@pytest.mark.parametrize("between", [None, "insn", "call_pure", "getreg", "setreg_other", "setreg_same"])
+def test_which_address_setregs_the_slow_path_may_make(between):
+    """Emitter.deferrable: `setreg g, x; ld x; setreg g, loaded` with only
+    instruction starts, pure ops (no helper: it may raise) and other
+    registers' setregs between: the slow path sets g"""
+    from pydbt.builder import Builder
+    from pydbt.ir import Block
+    from pydbt.backends import x64_emit
+    blk = Block(0x1000)
+    b = Builder(blk)
+    x = b.op("add", 64, b.getreg(15), b.getreg(14))
+    b.setreg(15, x)
+    if between == "insn":
+        b.insn_start(0x1004)
+    elif between == "call_pure":
+        b.setreg(4, b.call(abs, b.getreg(1), pure=True))
+    elif between == "getreg":
+        b.setreg(2, b.getreg(15))
+    elif between == "setreg_other":
+        b.setreg(3, b.const(7))
+    elif between == "setreg_same":
+        b.setreg(15, b.const(7))
+    b.setreg(15, b.ld(x, 4, True))
+    ops = blk.ops
+    i = next(k for k, o in enumerate(ops) if o.name == "ld")
+    j = x64_emit.Emitter.deferrable(ops, i, x.v)
+    if between in (None, "insn", "setreg_other"):
+        assert j == next(k for k, o in enumerate(ops) if o.name == "setreg" and o.ins[0] is x.v)
+    else:
+        assert j is None
