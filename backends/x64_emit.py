@@ -428,11 +428,10 @@ class Emitter:
                         uses[v.id] += 1
             if n == "setreg":
                 dirty |= 1 << op.consts[0]
-            elif n == "add" or n == "shl":
-                if op.type == I64:
-                    sums[op.outs[0].id] = op
-                    uses[op.outs[0].id] = 0
-                if n == "add" and op.type == I64 and type(op.ins[1]) is Const and type(op.ins[0]) is not Const:
+            elif (n == "add" or n == "shl") and op.type == I64:
+                sums[op.outs[0].id] = op
+                uses[op.outs[0].id] = 0
+                if n == "add" and type(op.ins[1]) is Const and type(op.ins[0]) is not Const:
                     c = op.ins[1].value
                     off[op.outs[0].id] = c - (1 << 64) if c >> 63 else c
             elif n == "ld" or n == "st":
@@ -1555,9 +1554,7 @@ class Emitter:
             base, index, scale, c, defer = fold
             rb = self.reg(base, RAX)
             ri = None if index is None else self.reg(index, RCX)
-            for v in (base, index):
-                if v is not None and self.last[v.id] == self.i:
-                    self.release(v.id)        # (the load reads them before it writes r)
+            self.release_folded(fold)         # (the load reads them before it writes r)
             r = self.define(t)
 
             def folded_slow():
@@ -1664,9 +1661,14 @@ class Emitter:
         a.jcc("ae", lb)
         self.store(mem(rb, ri, scale, c + self.env["mem_base"]), v, size, lb)
         a.bind(done)
-        for u in (base, index):
-            if u is not None and self.last[u.id] == self.i:
-                self.release(u.id)
+        self.release_folded(fold)
+
+    def release_folded(self, fold):
+        """(a folded access) its base and index, not among its op's inputs,
+        released where their last use is the access"""
+        for v in fold[:2]:
+            if v is not None and self.last[v.id] == self.i:
+                self.release(v.id)
 
     def op_mb(self, op):
         self.a.mfence()

@@ -246,9 +246,13 @@ class NativePolicy:
         instructions (and llvmlite's load, not done yet) within its share?"""
         if self.share is None:
             return True
+        return (time.monotonic() if now is None else now) >= self.affordable_at(ninsns)
+
+    def affordable_at(self, ninsns):
+        """When (time.monotonic) the share affords a compile of `ninsns`
+        instructions (and llvmlite's load, not done yet), at the costs so far."""
         cost = self.compile_cost(ninsns) + (0.0 if self.loaded else LOAD_COST)
-        now = time.monotonic() if now is None else now
-        return self.spent + self.finish_spent + cost <= self.share * (now - self.native_from)
+        return self.native_from + (self.spent + self.finish_spent + cost) / self.share
 
     def compile_cost(self, ninsns):
         """The expected CPU cost of compiling a region of `ninsns` guest
@@ -280,15 +284,13 @@ class NativePolicy:
         into Python, ~10-20 us: every ~1 ms of a hot loop's time, 1,200 in
         crc32's 1.2 s run, ~2%.)"""
         insn_cost = NATIVE_INSN_COST if on_native else INSN_COST
-        cost = self.compile_cost(tb.ninsns)
         now = time.monotonic()
         secs = self.native_from - now
         if self.share:
-            load = 0.0 if self.loaded else LOAD_COST
-            secs = max(secs, self.native_from + (self.spent + self.finish_spent + cost + load) / self.share - now)
+            secs = max(secs, self.affordable_at(tb.ninsns) - now)
         n = secs / insn_cost
         if self.payback and hot is not None:
-            n = max(n, 0.5 * PAYBACK * cost / insn_cost - hot.events)
+            n = max(n, 0.5 * PAYBACK * self.compile_cost(tb.ninsns) / insn_cost - hot.events)
         return max(n, 0.0) / 4
 
     def may_compile(self, old, hot, on_native):
