@@ -5,6 +5,7 @@ Options end at the first word that is not an option (the program): everything
 after it, a literal `--` included, is the guest's argv.  `--x` is accepted for
 `-x`.  Bad input is one line on stderr and exit status 1, never a traceback.
 """
+import contextlib
 import gc
 import os
 import signal
@@ -24,9 +25,31 @@ BACKENDS = ("interp", "pybytecode", "baseline", "llvm", "llvm-quick", "auto")
 # time the old generation has grown by a quarter, walks them all again;
 # Debian's python3.13 starting up (31,000 TBs) made 13 of them, 4.4 s of its
 # 23 s of CPU, and 3,600 young collections 0.9 s more.  A full collection is
-# now made after 100 middle ones (each after 10 young ones of 5,000
-# allocations), and then only with that quarter grown: 23.2 -> 17.7 s.
-GC_THRESHOLDS = (5000, 10, 100)
+# now made after 100 middle ones (each after 10 young ones), and then only
+# with that quarter grown: 23.2 -> 17.7 s.  A young collection every 20,000
+# allocations (not 5,000): a program of ~1,000 blocks (~70,000 objects that
+# stay) has 3 young collections and no middle one, which walked them all again
+# (matmul_fp's run: the collector's 8.5-9.4 ms -> 4.2-4.6).
+GC_THRESHOLDS = (20000, 10, 100)
+
+
+@contextlib.contextmanager
+def _long_lived():
+    """Around the start-up (the guest memory's access table, millions of list
+    slots, and the loaded program, all long-lived): no cycle collection in it,
+    and what is alive after it frozen (gc.freeze), so no collection walks it
+    again while translation allocates.  (One young collection during the
+    start-up that met the access table cost ~17 ms, a middle one ~7 ms more:
+    a hello world's CPU 90 -> 75 ms.)"""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
+        if enabled:
+            gc.enable()
 
 
 @dataclass
@@ -315,40 +338,36 @@ def run(argv):
 
     opts, prog, args = parse_run_args(argv)
     _default_host_signals()
-    items = list(opts.log_items) + (["strace"] if opts.strace else [])
-    try:
-        log = Log(items, opts.log_file, parse_dfilter(opts.dfilter) if opts.dfilter else None)
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    except OSError as e:
-        raise UserError(f"-D {opts.log_file}: {e.strerror}") from None
-    image = inspect(prog)
-    from pydbt.backends import llvm_cache
-    llvm_cache.configure(opts.code_cache, opts.perfmap, image.arch.name)
-    if opts.cpu is not None and opts.cpu not in image.arch.cpu_models:
-        raise UserError(f"unknown CPU model '{opts.cpu}' for {image.arch.name} (try -cpu help)")
-    proc = Process(image.arch, opts, log)
-    proc.exe_path = os.path.abspath(prog)
-    guest_argv = [opts.argv0 if opts.argv0 is not None else prog] + args
-    proc.argv = guest_argv
-    entry, sp = load(proc, image, guest_argv, guest_environment(opts, os.environ))
-    identity.publish(proc)                   # (what this process's /proc shows its parent)
-    if log.on("page"):
-        log.write("".join(f"{v.start:016x}-{v.end:016x} {v.prot:o} {v.name}\n" for v in proc.mem.vmas))
-    proc.arch.init_registers(proc.cpu, entry, sp)
-    names, thresholds = tiers(opts)
-    engine = Engine(proc, [get_backend(n) for n in names], thresholds,
-                    max_insns=1 if opts.one_insn_per_tb else 512,
-                    verify_ir=opts.verify_ir, count=bool(opts.stats),
-                    disabled_passes=opts.disabled_passes, sync_compile=opts.sync_compile,
-                    native_warmup=opts.native_warmup / 1000,
-                    compile_share=opts.compile_share / 100 if opts.compile_share else None)
-    proc.engine = engine
-    # The guest memory's access table (millions of list slots) and the loaded
-    # program are long-lived: keep the cycle collector from walking them again
-    # and again while translation allocates (it cost ~25% of start-up).
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    with _long_lived():
+        items = list(opts.log_items) + (["strace"] if opts.strace else [])
+        try:
+            log = Log(items, opts.log_file, parse_dfilter(opts.dfilter) if opts.dfilter else None)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        except OSError as e:
+            raise UserError(f"-D {opts.log_file}: {e.strerror}") from None
+        image = inspect(prog)
+        from pydbt.backends import llvm_cache
+        llvm_cache.configure(opts.code_cache, opts.perfmap, image.arch.name)
+        if opts.cpu is not None and opts.cpu not in image.arch.cpu_models:
+            raise UserError(f"unknown CPU model '{opts.cpu}' for {image.arch.name} (try -cpu help)")
+        proc = Process(image.arch, opts, log)
+        proc.exe_path = os.path.abspath(prog)
+        guest_argv = [opts.argv0 if opts.argv0 is not None else prog] + args
+        proc.argv = guest_argv
+        entry, sp = load(proc, image, guest_argv, guest_environment(opts, os.environ))
+        identity.publish(proc)                   # (what this process's /proc shows its parent)
+        if log.on("page"):
+            log.write("".join(f"{v.start:016x}-{v.end:016x} {v.prot:o} {v.name}\n" for v in proc.mem.vmas))
+        proc.arch.init_registers(proc.cpu, entry, sp)
+        names, thresholds = tiers(opts)
+        engine = Engine(proc, [get_backend(n) for n in names], thresholds,
+                        max_insns=1 if opts.one_insn_per_tb else 512,
+                        verify_ir=opts.verify_ir, count=bool(opts.stats),
+                        disabled_passes=opts.disabled_passes, sync_compile=opts.sync_compile,
+                        native_warmup=opts.native_warmup / 1000,
+                        compile_share=opts.compile_share / 100 if opts.compile_share else None)
+        proc.engine = engine
     STATS.reset()
     if opts.stats:
         STATS.watch_gc()
