@@ -283,6 +283,17 @@ class Native:
                  "fp_env")
 
 
+def anonymous(ctype, n):
+    """A ctypes array of n ctype in fresh private anonymous memory: zero, and
+    its pages committed only when touched (a ctypes array made as such is
+    zeroed at once: ~0.5 ms a MiB).  Private: a forked child writing it (its
+    chain slots, its countdown words) has copies of its own (mmap's default,
+    MAP_SHARED, had a child's chains jump into code only it has).  (The array
+    keeps the mapping alive.)"""
+    size = max(ctypes.sizeof(ctype) * n, 1)
+    return (ctype * n).from_buffer(mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS))
+
+
 class NativeState:
     """The native side of one TB cache (one engine): chain slots, jump cache,
     callback, helper table, live TBs.  `shared` False: a TB compiled outside an
@@ -294,26 +305,23 @@ class NativeState:
         self.chaining = chaining                 # (-d nochain: no jump cache either)
         self.shared = shared
         nslots = SLOTS if shared else 1024     # (a private state's slots stay empty)
-        # (private: a forked child patches its own slots; Python's default,
-        # MAP_SHARED, had a child's chains jump into code only it has)
-        self._slots_map = mmap.mmap(-1, 8 * nslots, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS) \
-            if shared else None
-        self.slots = ((ctypes.c_uint64 * nslots).from_buffer(self._slots_map) if shared
-                      else (ctypes.c_uint64 * nslots)())
+        self.slots = anonymous(ctypes.c_uint64, nslots)
         self.nslots = nslots
         self.next_slot = 0
         # quick TBs' countdown words (hot_word), as the slots
         nhot = HOT_WORDS if shared else 1024
-        self._hot_map = mmap.mmap(-1, 8 * nhot, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        self.hot_words = (ctypes.c_int64 * nhot).from_buffer(self._hot_map)
+        self.hot_words = anonymous(ctypes.c_int64, nhot)
         self.next_hot = 0
         self.free_hot = []
         self.hot_at = {}                         # a word's address -> its TB's Hotness
         jc_bits = JC_BITS if shared else 4
         self.jc_mask = (1 << jc_bits) - 1
-        self.jc = (ctypes.c_uint64 * (2 << jc_bits))()
-        empty = struct.pack("<QQ", 1, 0) * (1 << jc_bits)      # (no guest pc is odd)
-        ctypes.memmove(self.jc, empty, len(empty))
+        self.jc = anonymous(ctypes.c_uint64, 2 << jc_bits)
+        self.jc[0] = 1                           # every entry (1, 0), empty: no guest pc is odd
+        at, size, done = ctypes.addressof(self.jc), 16 << jc_bits, 16
+        while done < size:                       # (doubling: no 1 MiB pattern made first)
+            ctypes.memmove(at + done, at, min(done, size - done))
+            done *= 2
         if mem is not None:
             self._perm = (ctypes.c_char * len(mem.perm)).from_buffer(mem.perm)
             perm, npages, base = ctypes.addressof(self._perm), len(mem.perm), mem.host_base
@@ -471,7 +479,7 @@ class NativeState:
         mem = self.mem
         if not mem.protect_writes:
             if mem.native_written is None:
-                mem.native_written = (ctypes.c_uint8 * len(mem.perm))()
+                mem.native_written = anonymous(ctypes.c_uint8, len(mem.perm))
                 weakref.finalize(mem, faults.unprotect_writes, mem.native_written)
             faults.protect_writes(mem.host_base, mem.space, self._perm, mem.native_written)
             mem.protect_for_stores()
