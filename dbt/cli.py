@@ -26,11 +26,15 @@ BACKENDS = ("interp", "pybytecode", "baseline", "llvm", "llvm-quick", "auto")
 # Debian's python3.13 starting up (31,000 TBs) made 13 of them, 4.4 s of its
 # 23 s of CPU, and 3,600 young collections 0.9 s more.  A full collection is
 # now made after 100 middle ones (each after 10 young ones), and then only
-# with that quarter grown: 23.2 -> 17.7 s.  A young collection every 20,000
-# allocations (not 5,000): a program of ~1,000 blocks (~70,000 objects that
-# stay) has 3 young collections and no middle one, which walked them all again
-# (matmul_fp's run: the collector's 8.5-9.4 ms -> 4.2-4.6).
-GC_THRESHOLDS = (20000, 10, 100)
+# with that quarter grown: 23.2 -> 17.7 s.  A young collection every 100,000
+# allocations (not 5,000): what translation leaves (~40 tracked objects a
+# block) is walked once by a young collection and once more by a middle one,
+# whatever the threshold, and never turns out to be garbage; a program of up
+# to ~2,500 blocks now ends before its first (matmul_fp's run, ~1,100 blocks:
+# 15 young and a middle collection, 8.5-9.4 ms, at 5,000; none at 100,000).
+# The cycles pydbt makes are few (637,000 system calls: 2 young collections at
+# 20,000), so what this keeps alive is little (its peak RSS the same).
+GC_THRESHOLDS = (100000, 10, 100)
 
 
 @contextlib.contextmanager
