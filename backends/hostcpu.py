@@ -1,7 +1,7 @@
 """What the host CPU can run of the native code pydbt makes itself (the
 baseline tier: x64_emit.py; the process's runtime: x64_runtime.py), checked
 without importing any of it (backends.unavailable asks before a program runs)."""
-import platform
+import os
 
 # /proc/cpuinfo's names of what the code uses beyond x86-64's base: POPCNT, LZCNT, TZCNT
 NEEDS = ("popcnt", "abm", "bmi1")
@@ -22,7 +22,7 @@ def flags():
 
 def unsupported():
     """None when this host runs x86-64 code with POPCNT, LZCNT and TZCNT, else why not."""
-    if platform.machine() not in ("x86_64", "AMD64"):
-        return f"a {platform.machine()} host (the code is x86-64)"
+    if os.uname().machine not in ("x86_64", "AMD64"):
+        return f"a {os.uname().machine} host (the code is x86-64)"
     missing = [x for x in NEEDS if x not in flags()]
     return f"an x86-64 host without {', '.join(missing)}" if missing else None

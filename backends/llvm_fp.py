@@ -37,7 +37,7 @@ Measured (matmul_fp, steady state, CPU time of two sizes, loaded 2-core host):
 ~2,600 M guest instructions/s against qemu-riscv64's ~410 (softfloat), where
 callbacks to the helpers gave ~4.
 """
-import platform
+import os
 
 from pydbt.ir import Const, I32
 
@@ -58,7 +58,7 @@ def _host_features():
     """(x86-64?, FMA?) of this host, looked up once (/proc/cpuinfo: no llvmlite,
     x64_fp.py asks too)."""
     if not _host:
-        x86 = platform.machine().lower() in ("x86_64", "amd64")
+        x86 = os.uname().machine.lower() in ("x86_64", "amd64")
         _host.update(x86=x86, fma=x86 and "fma" in hostcpu.flags())
     return _host
 

@@ -10,7 +10,6 @@ import gc
 import os
 import signal
 import sys
-from dataclasses import dataclass, field
 
 from .errors import UserError, GuestExit
 from .log import Log, ITEMS, parse_dfilter
@@ -56,34 +55,38 @@ def _long_lived():
             gc.enable()
 
 
-@dataclass
 class Options:
-    gdb: str = None
-    sysroot: str = None
-    set_env: list = field(default_factory=list)
-    unset_env: list = field(default_factory=list)
-    argv0: str = None
-    uname_release: str = None
-    cpu: str = None
-    reserved_va: int = None
-    log_items: list = field(default_factory=list)
-    dfilter: str = None
-    log_file: str = None
-    strace: bool = False
-    one_insn_per_tb: bool = False
-    seed: int = None
-    stack_size: int = None
-    backend: str = "auto"
-    jit_threshold: int = 50
-    opt_threshold: int = 4096  # guest instructions
-    native_warmup: int = 200   # ms
-    compile_share: int = 3     # percent (0: no limit; README: why 3)
-    sync_compile: bool = False
-    stats: str = None          # None, "text" or "json"
-    verify_ir: bool = False
-    disabled_passes: list = field(default_factory=list)
-    code_cache: str = None     # None: $XDG_CACHE_HOME/pydbt/native; "off"
-    perfmap: bool = False
+    """What `run` was told (parse_run_args; each option's PYDBT_* twin
+    too).  (A plain class, not a dataclass: dataclasses and the inspect
+    module it imports cost every pydbt process ~10 ms of start-up.)"""
+    gdb = None
+    sysroot = None
+    argv0 = None
+    uname_release = None
+    cpu = None
+    reserved_va = None
+    dfilter = None
+    log_file = None
+    strace = False
+    one_insn_per_tb = False
+    seed = None
+    stack_size = None
+    backend = "auto"
+    jit_threshold = 50
+    opt_threshold = 4096  # guest instructions
+    native_warmup = 200   # ms
+    compile_share = 3     # percent (0: no limit; README: why 3)
+    sync_compile = False
+    stats = None          # None, "text" or "json"
+    verify_ir = False
+    code_cache = None     # None: $XDG_CACHE_HOME/pydbt/native; "off"
+    perfmap = False
+
+    def __init__(self):
+        self.set_env = []
+        self.unset_env = []
+        self.log_items = []
+        self.disabled_passes = []
 
 
 _SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}

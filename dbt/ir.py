@@ -25,7 +25,7 @@ cover (tests/unit/test_backends_cover_ops.py fails when one does not).
 * The semantics of every pure op are the functions in `EVAL`: the interpreter
   runs them and the constant folder calls them, so the two cannot disagree.
 """
-from dataclasses import dataclass
+from collections import namedtuple
 
 I32, I64 = 32, 64
 MASK = {I32: (1 << 32) - 1, I64: (1 << 64) - 1}
@@ -37,13 +37,10 @@ END = 4        # ends the block
 FAULT = 8      # may raise a guest fault
 
 
-@dataclass(frozen=True)
-class OpDef:
-    name: str
-    nout: int
-    nin: int          # -1: variable (call)
-    consts: tuple     # names of the constant arguments
-    flags: int
+class OpDef(namedtuple("OpDef", "name nout nin consts flags")):
+    """An op's row in the table: its name, outputs, inputs (-1: variable, a
+    call's), the names of its constant arguments, its flags."""
+    __slots__ = ()
 
 
 def _table(*rows):

@@ -13,7 +13,6 @@ values, fd inheritability and partial results are exactly the kernel's.
 import ctypes
 import errno
 import os
-import platform
 import struct
 
 from .syscall_numbers import GENERIC
@@ -204,7 +203,7 @@ _COMMON = dict(stat=STAT_GENERIC64, statx=STATX, statfs=STATFS64, timespec=TIMES
                sysinfo=SYSINFO, rlimit=RLIMIT, tms=TMS, iovec=IOVEC, dirent64=DIRENT64,
                flock=FLOCK, termios=TERMIOS, winsize=WINSIZE)
 
-_MACHINE = platform.machine()
+_MACHINE = os.uname().machine
 HOST_FAMILY = {"x86_64": "x86_64", "aarch64": "aarch64", "riscv64": "generic64"}.get(_MACHINE, "x86_64")
 
 FAMILIES = {}

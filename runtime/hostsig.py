@@ -35,7 +35,6 @@ import ctypes
 import fcntl
 import mmap
 import os
-import platform
 import resource
 import signal
 import struct
@@ -78,7 +77,7 @@ def _x86_64(write_fd):
     ])
 
 
-_CODE = {"x86_64": _x86_64}.get(platform.machine())
+_CODE = {"x86_64": _x86_64}.get(os.uname().machine)
 
 
 def available():

@@ -25,7 +25,6 @@ that signal's default action instead of spinning.
 """
 import ctypes
 import os
-import platform
 import resource
 import signal
 import struct
@@ -68,7 +67,7 @@ class _HostSigaction(ctypes.Structure):
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # the raw rt_sigaction syscall of the host, for the signals glibc keeps to itself (32, 33)
-_NR_RT_SIGACTION = {"x86_64": 13, "aarch64": 134, "riscv64": 134}.get(platform.machine())
+_NR_RT_SIGACTION = {"x86_64": 13, "aarch64": 134, "riscv64": 134}.get(os.uname().machine)
 
 
 def host_default(sig):

@@ -18,7 +18,6 @@ execloop.Engine._store's TB stores of one file at one place).
 """
 import ctypes
 import errno
-import hashlib
 import os
 import resource
 
@@ -222,6 +221,7 @@ def _library_place(mem, fd, st, size):
     if head[:4] != b"\x7fELF" or len(head) < 18 or head[5] != 1 or int.from_bytes(head[16:18], "little") != ET_DYN:
         return None
     ident = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}".encode()
+    import hashlib                   # (here: its import is ~3 ms of every start-up)
     start = low + int.from_bytes(hashlib.blake2b(ident, digest_size=8).digest(), "little") % LIB_SLOTS * LIB_SLOT
     if start + size > top or not mem.is_free(start, start + size):
         return None
