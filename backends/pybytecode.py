@@ -51,6 +51,7 @@ PAGE_MASK = (1 << PAGE_SHIFT) - 1
 name = "pybytecode"
 superblocks = True       # compile time is paid for hot code only: make it big
 counts_hotness = True    # (ctx.hot: see hot_check)
+access_table = True      # (its code indexes the guest memory's: runtime/memory.py)
 
 _BIN = {"add": BinaryOp.ADD, "sub": BinaryOp.SUBTRACT, "mul": BinaryOp.MULTIPLY,
         "and": BinaryOp.AND, "or": BinaryOp.OR, "xor": BinaryOp.XOR}
@@ -176,7 +177,7 @@ class Gen:
         path (CPython 3.12.1 crashed in the with-defaults path: issue 8)."""
         ctx = self.ctx
         if name == "pages":
-            self.e.const(ctx.mem.pages if ctx.mem is not None else None)
+            self.e.const(ctx.mem.access_table() if ctx.mem is not None else None)
         else:
             self.e.const(getattr(ctx, name))        # links, fns, counter, pending
 

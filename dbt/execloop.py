@@ -93,6 +93,8 @@ class Engine:
         self.proc = proc
         self.arch = proc.arch
         self.mem = proc.mem
+        if any(getattr(b, "access_table", False) for b in tiers):
+            self.mem.access_table()                  # (made before any guest thread runs)
         self.log = proc.log
         kept = [(b, t) for b, t in zip(tiers[:-1], thresholds) if t > 0 and b is not tiers[-1]]
         self.tiers = [b for b, _ in kept] + [tiers[-1]]

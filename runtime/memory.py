@@ -13,10 +13,12 @@ when the last view of it goes.  Elsewhere (taken, or refused) it is an mmap
 wherever the host puts it, and native code adds the base as a 64-bit symbol.
 
 Permissions live in `perm`, one byte per 4 KiB page: PROT_READ/WRITE/EXEC bits
-as Linux, plus `CODE` on pages that hold translated code.  Translated code does
-not test them: it indexes the access table `pages` (a Python list, the fastest
-thing CPython can index) whose entry for a page is a `PageViews` of guest
-memory or None.  Typed memoryviews of all of guest memory are its slots: `.B`,
+as Linux, plus `CODE` on pages that hold translated code.  The bytecode JIT's
+code does not test them: it indexes the access table `pages` (a Python list,
+the fastest thing CPython can index; made by `access_table()` on its first
+use, as its entries follow from `perm`: a list of a slot per page of a 16 GiB
+space was ~15-20 ms of every process's start-up) whose entry for a page is a
+`PageViews` of guest memory or None.  Typed memoryviews of all of guest memory are its slots: `.B`,
 `.Q`, `.i`... for loads, `.wB`, `.wQ`... for stores; the entry of a read-only
 page (or of one holding translations, whose stores must invalidate them) has
 only the load slots set, so a store finds no slot.  The table ends with
@@ -268,7 +270,6 @@ class GuestMemory:
         try:
             self.buf, self.guards = _reserve(space)
             self.perm = bytearray(npages)
-            self.pages = [None] * (npages + TABLE_PAD)       # page -> PageViews: see above
         except (OSError, MemoryError) as e:
             why = e.strerror if isinstance(e, OSError) else "out of memory"
             raise UserError(f"cannot reserve {_size_text(space)} of host memory for the guest address space "
@@ -288,6 +289,7 @@ class GuestMemory:
         # must not interleave with another thread's (two arenas at one address)
         self.map_lock = threading.RLock()
         self.on_code_write = None            # callback(first_page, last_page)
+        self.pages = None                    # the access table (see above): access_table()
         self.mmap_top = space - min(1 << 30, space >> 2)    # top-down mmap area ends below the stack
         self.brk_start = self.brk = 0
         self.watches = ()                    # ((start, end, kind), ...): kind "watch" | "rwatch" | "awatch"
@@ -412,10 +414,10 @@ class GuestMemory:
         old, self.watch_pages = self.watch_pages, frozenset(pages)
         for pg in old - self.watch_pages:
             self.perm[pg] &= ~WATCH
-            self.pages[pg] = self._views(self.perm[pg])
+            self._retable(pg)
         for pg in self.watch_pages:
             self.perm[pg] |= WATCH
-            self.pages[pg] = None
+            self._retable(pg)
 
     def _host_copy(self, a, n, data=None):
         """Read n bytes at a (data None) or write data there through the host
@@ -517,11 +519,34 @@ class GuestMemory:
     def _set_perm(self, start, end, prot):
         first, n = start >> PAGE_SHIFT, (end - start) >> PAGE_SHIFT
         self.perm[first:first + n] = bytes([prot & (7 | FILE)]) * n
-        self.pages[first:first + n] = [self._views(prot & (7 | FILE))] * n
+        if self.pages is not None:
+            self.pages[first:first + n] = [self._views(prot & (7 | FILE))] * n
         for pg in self.watch_pages:      # (still watched)
             if first <= pg < first + n:
                 self.perm[pg] |= WATCH
-                self.pages[pg] = None
+                self._retable(pg)
+
+    def access_table(self):
+        """The access table (see above), made now if it is not yet: from
+        then on every change of `perm` changes it too.  (The engine makes it
+        before the guest runs when a tier uses it: backends' `access_table`.)"""
+        with self.map_lock:
+            if self.pages is None:
+                table = [None] * (len(self.perm) + TABLE_PAD)
+                for v in self.vmas:
+                    lo, hi = v.start >> PAGE_SHIFT, v.end >> PAGE_SHIFT
+                    table[lo:hi] = map(self._views, self.perm[lo:hi])
+                self.pages = table
+            return self.pages
+
+    def page_views(self, page):
+        """The access-table entry of `page` (>= 0), whether the table is made or not."""
+        return self._views(self.perm[page]) if page < len(self.perm) else None
+
+    def _retable(self, page):
+        """The access table's entry of `page` from its permission byte."""
+        if self.pages is not None:
+            self.pages[page] = self._views(self.perm[page])
 
     def _views(self, p):
         """The access-table entry for a page with permission bits p."""
@@ -535,7 +560,7 @@ class GuestMemory:
             self.perm[page] |= CODE
         else:
             self.perm[page] &= ~CODE
-        self.pages[page] = self._views(self.perm[page])
+        self._retable(page)
         if self.protect_writes and was != self.perm[page]:
             self._host_protect(page << PAGE_SHIFT, (page + 1) << PAGE_SHIFT)
 
@@ -695,7 +720,7 @@ class GuestMemory:
         self._set_perm(start, end, prot)
         for pg in shared:        # still a shared file mapping's
             self.perm[pg] |= FILE
-            self.pages[pg] = None
+            self._retable(pg)
         for pg in code:          # still translated (only when exec stays allowed)
             self._set_code(pg, True)
         self._host_protect(start, end)
@@ -709,7 +734,8 @@ class GuestMemory:
         for v in self.vmas:                      # (permissions and views are only where vmas are)
             lo, hi = v.start >> PAGE_SHIFT, v.end >> PAGE_SHIFT
             self.perm[lo:hi] = bytes(hi - lo)
-            self.pages[lo:hi] = [None] * (hi - lo)
+            if self.pages is not None:
+                self.pages[lo:hi] = [None] * (hi - lo)
         self.vmas = []
         self.mmap_top = self.space - min(1 << 30, self.space >> 2)
         self.brk_start = self.brk = 0

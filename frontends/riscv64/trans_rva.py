@@ -59,9 +59,7 @@ def _aligned(addr, size):
 def _slots(mem, addr, size):
     """(load view, store view, index) of an aligned atomic access to a page with
     store slots, else None (the checked path)."""
-    pg = addr >> 12
-    pages = mem.pages
-    pv = pages[pg] if pg < len(pages) else None
+    pv = mem.page_views(addr >> 12)
     if pv is None:
         return None
     if size == 4:
@@ -74,9 +72,7 @@ def _slots(mem, addr, size):
 def _load(mem, addr, size):
     """One aligned host load where the page has load slots (never torn by a
     concurrent native store), else the checked path."""
-    pg = addr >> 12
-    pages = mem.pages
-    pv = pages[pg] if pg < len(pages) else None
+    pv = mem.page_views(addr >> 12)
     if pv is not None:
         return pv.I[addr >> 2] if size == 4 else pv.Q[addr >> 3]
     return mem.load(addr, size)

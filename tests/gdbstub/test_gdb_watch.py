@@ -125,7 +125,7 @@ def test_watched_page_checked_then_fast_again():
     base = 0x100000
     mem.map(base, 0x3000, R | W)
     pg = (base + 0x1000) >> 12
-    fast = mem.pages[pg]
+    fast = mem.access_table()[pg]                   # (made now: from the permissions so far)
     assert fast is not None and hasattr(fast, "wQ")
     mem.set_watches([(base + 0x1010, 4, "watch"), (base + 0x1020, 8, "rwatch")])
     assert mem.pages[pg] is None and mem.perm[pg] & WATCH
