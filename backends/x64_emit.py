@@ -158,6 +158,7 @@ PIN_MIN = LOOP_WEIGHT
 # (not RSI: the exits' scratch, after the pins' last use but before the tails
 # write them back: goto_ptr's jump cache probe, an exit's hotness count)
 PIN_REGS = tuple(r for r in POOL[::-1] if r != RSI)
+BUDGET = "budget"        # (pin_regs: the budget, a candidate for a register as a guest register is)
 # the permission table's address in a register (the first of PIN_REGS) when a
 # TB's checks weigh this much (as a pin's getregs)
 PERM_MIN = 3
@@ -235,6 +236,7 @@ class Emitter:
         self.op = None                # the op being lowered
         self.pins = {}                # guest register -> the host register holding it (pin_regs)
         self.perm = None              # the host register holding the permission table's address
+        self.bud = None               # the host register holding the budget (CTX_BUDGET), in a TB with loops
         self.pinned = frozenset()     # those host registers (out of the pool)
         self.alias = set()            # getreg temps that live in their pin (no copy)
         self.hint = {}                # temp -> the pin it is computed in (its setreg's)
@@ -765,10 +767,19 @@ class Emitter:
         return lb
 
     def store_pins(self):
-        """(the tails) the pins the TB writes go back to ctx"""
+        """(the tails) the pins the TB writes go back to ctx, and the budget"""
         for g, r in self.pins.items():
             if self.dirty >> g & 1:
                 self.a.mov(_CTXM[E.CTX_REGS + g], r)
+        if self.bud is not None:
+            self.a.mov(ctxm(E.CTX_BUDGET), self.bud)
+
+    def budget(self):
+        """Where the budget is while the TB runs: its register (a TB with
+        loops, room permitting: pin_regs), else its ctx word.  (A back-edge's
+        `sub` on the ctx word was a load and a store per iteration, the
+        loop-carried chain of a tight loop through store forwarding.)"""
+        return self.bud if self.bud is not None else ctxm(E.CTX_BUDGET)
 
     def mark_dirty(self):
         d = self.dirty
@@ -795,7 +806,7 @@ class Emitter:
             # (the path's instructions, and loop_hot per back-edge taken since
             # the entry: the budget they spent; RAX may hold the code to chain to)
             a.mov(RDX, self.slot_mem(self.bud_slot))
-            a.alu("sub", RDX, ctxm(E.CTX_BUDGET), I64)
+            a.alu("sub", RDX, self.budget(), I64)
             a.imul_imm(RDX, RDX, self.loop_hot, I64)
             if insns:
                 a.alu("add", RDX, insns, I64)
@@ -818,7 +829,7 @@ class Emitter:
             return
         if target == self.block.pc:
             # a jump to the TB's own start: loop while the budget lasts
-            a.alu("sub", ctxm(E.CTX_BUDGET), 1, I64)
+            a.alu("sub", self.budget(), 1, I64)
             a.jcc("l", self.later(lambda: self.exit(E.EXIT_GOTO, ("i", k), insns)))
             a.jmp(self.start)
             return
@@ -890,7 +901,7 @@ class Emitter:
         def out():
             self.add_ic(before)
             self.exit(E.EXIT_LOOP, ("i", pc), before)
-        a.alu("sub", ctxm(E.CTX_BUDGET), 1, I64)
+        a.alu("sub", self.budget(), 1, I64)
         a.jcc("l", self.later(out))
         return lb
 
@@ -953,7 +964,7 @@ class Emitter:
             def out():
                 self.add_ic(before)
                 self.exit(E.EXIT_LOOP, ("i", pc), before)
-            a.alu("sub", ctxm(E.CTX_BUDGET), 1, I64)
+            a.alu("sub", self.budget(), 1, I64)
             a.jcc("l", self.later(out))
         a.jmp(self.label(lab))
 
@@ -979,7 +990,8 @@ class Emitter:
         jump to the start: a goto_tb, or a branch to a label that is one; the
         code in it that only leads to an exit weighs as outside: on_cycle).
         The pressure that limits the pins is the loops' (that code's temps
-        may take stack slots: they run once)."""
+        may take stack slots: they run once).  The budget (CTX_BUDGET) is a
+        candidate too: its weight a load and a store per back-edge (self.bud)."""
         at, loops, n, pc = {}, [], len(ops), self.block.pc
         # labels whose code is a jump to the TB's start: a branch there is a back-edge
         self.to_start = to_start = {ops[i].consts[0] for i in range(n - 1)
@@ -1014,11 +1026,14 @@ class Emitter:
         cycles = self.on_cycle(ops, to_start, pc)
         weight, sets, d, checks = {}, {}, 0, 0
         inloop = [0] * n                             # per op: its weight inside loops, else 0
+        backs = {hi for _, hi in loops}
         for i, op in enumerate(ops):
             d += depth[i]
             e = d if cycles[i] else 0                 # (a loop's way out runs once)
             if e:
                 inloop[i] = LOOP_WEIGHT ** min(e, 6)
+            if i in backs:                            # (its budget: a load and a store, or a register)
+                weight[BUDGET] = weight.get(BUDGET, 0) + 2 * LOOP_WEIGHT ** min(max(e, 1), 6)
             if (op.name == "ld" and not self.fault_loads) or (op.name == "st" and not self.fault_stores):
                 checks += LOOP_WEIGHT ** min(e, 6)
             elif op.name == "getreg":
@@ -1049,8 +1064,9 @@ class Emitter:
         if perm:
             self.perm, regs = regs[0], regs[1:]
         pins = dict(zip(cands, regs))
+        self.bud = pins.pop(BUDGET, None)
         self.pins = pins
-        self.pinned = frozenset(pins.values()) | ({self.perm} if self.perm is not None else set())
+        self.pinned = frozenset(pins.values()) | {r for r in (self.perm, self.bud) if r is not None}
         if not self.pinned:
             return
         self.free = [r for r in reversed(POOL) if r not in self.pinned]
@@ -1177,6 +1193,8 @@ class Emitter:
     def load_pins(self):
         if self.perm is not None:
             self.a.mov_imm(self.perm, self.env["perm"])
+        if self.bud is not None:
+            self.a.mov(self.bud, ctxm(E.CTX_BUDGET))
         for g, r in self.pins.items():
             self.a.mov(r, _CTXM[E.CTX_REGS + g])
 
