@@ -1634,11 +1634,22 @@ class Emitter:
             # stores being all or nothing)
             lb = self.later(slow)
             a.mov(RCX, addr)
-            a.shift("shr", RCX, E.PAGE_SHIFT)
-            a.alu("cmp", RCX, self.env["npages"], I64)
-            a.jcc("ae", lb)
+            self.range_check(lb)
         self.store(self.host(addr), v, size, lb)
         a.bind(done)
+
+    def range_check(self, lb):
+        """(an unchecked store) to lb unless the guest address in RCX is inside
+        the space (RCX is lost): its page number against npages, or, the space
+        a power of two, the shift alone (its zero flag)"""
+        a, npages = self.a, self.env["npages"]
+        if npages and npages & (npages - 1) == 0:
+            a.shift("shr", RCX, E.PAGE_SHIFT + npages.bit_length() - 1)
+            a.jcc("ne", lb)
+        else:
+            a.shift("shr", RCX, E.PAGE_SHIFT)
+            a.alu("cmp", RCX, npages, I64)
+            a.jcc("ae", lb)
 
     def store(self, host, v, size, lb=None):
         """v's low `size` bytes to host (lb: the store's fault path: fault_at)"""
@@ -1674,9 +1685,7 @@ class Emitter:
             a.jmp(done)
         lb = self.later(slow)
         a.lea(RCX, addr)
-        a.shift("shr", RCX, E.PAGE_SHIFT)
-        a.alu("cmp", RCX, self.env["npages"], I64)
-        a.jcc("ae", lb)
+        self.range_check(lb)
         self.store(mem(rb, ri, scale, c + self.env["mem_base"]), v, size, lb)
         a.bind(done)
         self.release_folded(fold)

@@ -269,6 +269,24 @@ def test_lone_access_alignment_and_space(monkeypatch, bmi2, base):
         assert machine_state("baseline", words, regs, [0] * 32, 0) == want, f3
 
 
+@pytest.mark.parametrize("space", [1 << 24, 3 << 22])
+@pytest.mark.parametrize("at", [DATA + 8, DATA + 0x1ffc, -8, 0, 8, 1 << 37, 1 << 62, M64 - 7])
+def test_store_range(monkeypatch, space, at):
+    """an unchecked store's range check (its page number against the space's,
+    or, the space a power of two, the address shifted by its bits alone):
+    inside, just below and past the space's end, far outside, as the
+    interpreter (`at` below 16 MiB: from the end of the space)."""
+    import test_backends
+    monkeypatch.setattr(test_backends, "SPACE", space)
+    base = (space + at if -space < at <= 8 else at) & M64
+    for f3 in (0, 1, 2, 3):
+        words = [_store(f3, 12, 10, 0), 0x00100073]       # s{b,h,w,d} a2, 0(a0); ebreak
+        regs = [0] * 32
+        regs[10], regs[12] = base, 0x1122334455667788
+        want = machine_state("interp", words, regs, [0] * 32, 0)
+        assert machine_state("baseline", words, regs, [0] * 32, 0) == want, f3
+
+
 @pytest.mark.parametrize("budget", [True, False])
 @pytest.mark.parametrize("a0, a1, a5", [(DATA + 0x100, DATA + 0x180, 1), (DATA, DATA + 0x100, 0x4746454443424140),
                                         (DATA + 0xfc0, DATA + 0x1040, 1)])
