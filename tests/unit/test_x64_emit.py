@@ -287,6 +287,40 @@ def test_store_range(monkeypatch, space, at):
         assert machine_state("baseline", words, regs, [0] * 32, 0) == want, f3
 
 
+def test_store_far_outside_the_space_leaves_the_host_alone(monkeypatch):
+    """an unchecked store at a guest address that is a live host buffer's
+    address less the guest memory's base (where the store would land without
+    its range check: past the guard ranges, no host fault stops it) faults as
+    the interpreter's does, and the buffer stays as it was"""
+    import ctypes
+    import signal
+    import test_backends
+    buf = ctypes.create_string_buffer(b"\x5a" * 64)
+    made = []
+
+    class Memory(test_backends.GuestMemory):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    class Regs(list):
+        """a0: the buffer's address from the guest memory machine_state made"""
+        def __getitem__(self, i):
+            got = list.__getitem__(self, i)
+            if isinstance(i, slice) and i.start == 1:
+                got[9] = (ctypes.addressof(buf) + 16 - made[-1].host_base) & M64
+            return got
+    monkeypatch.setattr(test_backends, "GuestMemory", Memory)
+    for f3 in (0, 1, 2, 3):
+        words = [_store(f3, 12, 10, 0), 0x00100073]       # s{b,h,w,d} a2, 0(a0); ebreak
+        regs = Regs([0] * 32)
+        regs[12] = 0x1122334455667788
+        for backend in ("interp", "baseline"):
+            end = machine_state(backend, words, regs, [0] * 32, 0)[0]
+            assert end[:2] == ("fault", signal.SIGSEGV), (backend, f3, end)
+            assert buf.raw == b"\x5a" * 64 + b"\0", (backend, f3)
+
+
 @pytest.mark.parametrize("budget", [True, False])
 @pytest.mark.parametrize("a0, a1, a5", [(DATA + 0x100, DATA + 0x180, 1), (DATA, DATA + 0x100, 0x4746454443424140),
                                         (DATA + 0xfc0, DATA + 0x1040, 1)])
