@@ -22,7 +22,8 @@ def flags():
 
 def unsupported():
     """None when this host runs x86-64 code with POPCNT, LZCNT and TZCNT, else why not."""
-    if os.uname().machine not in ("x86_64", "AMD64"):
-        return f"a {os.uname().machine} host (the code is x86-64)"
+    machine = os.uname().machine
+    if machine not in ("x86_64", "AMD64"):
+        return f"a {machine} host (the code is x86-64)"
     missing = [x for x in NEEDS if x not in flags()]
     return f"an x86-64 host without {', '.join(missing)}" if missing else None

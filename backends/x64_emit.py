@@ -241,7 +241,7 @@ class Emitter:
         self.op = None                # the op being lowered
         self.pins = {}                # guest register -> the host register holding it (pin_regs)
         self.perm = None              # the host register holding the permission table's address
-        self.bud = None               # the host register holding the budget (CTX_BUDGET), in a TB with loops
+        self.bud = None               # the host register holding the budget (CTX_BUDGET), if pin_regs gave one
         self.pinned = frozenset()     # those host registers (out of the pool)
         self.alias = set()            # getreg temps that live in their pin (no copy)
         self.hint = {}                # temp -> the pin it is computed in (its setreg's)

@@ -38,12 +38,12 @@ GC_THRESHOLDS = (100000, 10, 100)
 
 @contextlib.contextmanager
 def _long_lived():
-    """Around the start-up (the guest memory's access table, millions of list
-    slots, and the loaded program, all long-lived): no cycle collection in it,
-    and what is alive after it frozen (gc.freeze), so no collection walks it
-    again while translation allocates.  (One young collection during the
-    start-up that met the access table cost ~17 ms, a middle one ~7 ms more:
-    a hello world's CPU 90 -> 75 ms.)"""
+    """Around the start-up (the imports, the loaded program, the guest
+    memory's tables, all long-lived): no cycle collection in it, and what is
+    alive after it frozen (gc.freeze), so no collection walks it again while
+    translation allocates.  (One young collection during the start-up that
+    met the access table, then made for every run, cost ~17 ms, a middle one
+    ~7 ms more: a hello world's CPU 90 -> 75 ms.)"""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -546,7 +546,7 @@ class GuestMemory:
     def _retable(self, page):
         """The access table's entry of `page` from its permission byte."""
         if self.pages is not None:
-            self.pages[page] = self._views(self.perm[page])
+            self.pages[page] = self.page_views(page)
 
     def _views(self, p):
         """The access-table entry for a page with permission bits p."""
