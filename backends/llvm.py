@@ -160,6 +160,8 @@ loads = True               # (a compiler to load before the first compile: load(
 EMITTERS = (E,)            # where the ops are lowered (tests/unit/test_backends.py reads it)
 
 BASELINE = "baseline"      # the level of the baseline tier's code (x64_emit.py: no LLVM)
+# what baseline code the TB store keeps depends on besides the guest's bytes
+KEPT_SOURCES = tuple(f"pydbt.backends.{m}" for m in ("x64_emit", "x64asm", "x64_fp", "x64_runtime", "llvm_emit", "llvm"))
 BUDGET = 1 << 17           # native chain hits/back-edges per entry before returning to Python
 SLOTS = 1 << 21            # chain slots of one engine (8 bytes each, committed when touched)
 HOT_WORDS = 1 << 18        # quick TBs' countdown words of one engine (the same)
@@ -547,7 +549,7 @@ class NativeState:
         relocations, the host features x64_emit uses, its sources."""
         return (f"mem={self.symbols[E.SYM_MEM]:x} pages={self.consts['npages']} jc={self.jc_mask} "
                 f"cpu={','.join(sorted(hostcpu.flags()))} "
-                f"{tbstore.fingerprint(('pydbt.backends.x64_emit', 'pydbt.backends.x64asm', 'pydbt.backends.x64_fp', 'pydbt.backends.llvm_emit', 'pydbt.backends.llvm'))}")
+                f"{tbstore.fingerprint(KEPT_SOURCES)}")
 
     def prepare_kept(self, pc, nexits, kept, ctx):
         """prepare() of a baseline TB from what kept() gave in a run before: this

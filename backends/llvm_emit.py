@@ -1,11 +1,16 @@
 """LLVM IR text for one TB, straight from our IR (no llvmlite.ir: text is ~40x cheaper).
 
-One TB becomes one function `i64 @<name>(ptr %ctx)` of LLVM's preserve_none
-convention (it saves no register, so chained jumps between TBs push and pop
-nothing), entered from C (ctypes) through the one shared `enter(ctx, code)`,
-which saves C's registers once for the whole chain (x64_runtime.py).  `ctx` is the calling
+One TB becomes one function `i64 @<name>(ptr %ctx, i64 %budget)` of LLVM's
+preserve_none convention (it saves no register, so chained jumps between TBs
+push and pop nothing; the arguments come in R12 and R13, the registers
+baseline code keeps them in), entered from C (ctypes) through the one shared
+`enter(ctx, code)`, which saves C's registers once for the whole chain
+(x64_runtime.py).  The budget goes from TB to TB in its register (a word of
+ctx read and written at every chained jump was a loop-carried chain through
+store forwarding for every loop that spans TBs) and is in ctx only outside
+native code.  `ctx` is the calling
 thread's native context (see CTX_* below): the guest registers as 64 words,
-then the budget, the exit fields, the instruction count, the callback status,
+then the budget (what was left when native code returned), the exit fields, the instruction count, the callback status,
 the helper arguments, the FP flags and rounding mode (llvm_fp.py) and the
 page caches (see memory).  Everything else the code touches (guest memory, its
 permission bytes, the chain slots, the jump cache, the Python callback) sits at
@@ -511,7 +516,7 @@ class Emitter:
         body = self.lines[body_start:]
         self.lines = self.lines[:body_start]
         # entry: register allocas, then the body, then the shared fault exit
-        self.lines.append(f"define {CC} i64 {Names.sym(self.name)}(ptr noalias %ctx) nounwind noinline"
+        self.lines.append(f"define {CC} i64 {Names.sym(self.name)}(ptr noalias %ctx, i64 %bud.in) nounwind noinline"
                           f"{self.fp.attrs() if self.fp else ''} {{")
         self.lines.append("entry:")
         for g in self.used:
@@ -526,9 +531,7 @@ class Emitter:
             self.emit(f"store i64 -1, ptr %pgc{k}.p")
         if self.fp:
             self.fp.entry()
-        self.emit(f"%bud.p = getelementptr inbounds i64, ptr %ctx, i64 {CTX_BUDGET}")
-        self.emit("%bud.0 = load i64, ptr %bud.p")
-        self.emit("store i64 %bud.0, ptr %bud")
+        self.emit("store i64 %bud.in, ptr %bud")
         for g in self.used:
             self.emit(f"%r{g}.p = getelementptr inbounds i64, ptr %ctx, i64 {CTX_REGS + g}")
             if g not in self.homed:
@@ -589,10 +592,10 @@ class Emitter:
             self.emit(f"br label %L{lab}")
 
     def entry_wrapper(self, k):
-        return [f"define {CC} i64 {Names.sym(entry_name(self.name, k))}(ptr noalias %ctx) nounwind {{",
+        return [f"define {CC} i64 {Names.sym(entry_name(self.name, k))}(ptr noalias %ctx, i64 %bud) nounwind {{",
                 f"  %p = getelementptr inbounds i64, ptr %ctx, i64 {CTX_ENTRY}",
                 f"  store i64 {k}, ptr %p",
-                f"  %r = musttail call {CC} i64 {Names.sym(self.name)}(ptr %ctx)",
+                f"  %r = musttail call {CC} i64 {Names.sym(self.name)}(ptr %ctx, i64 %bud)",
                 "  ret i64 %r", "}"]
 
     def _loop_ops(self):
@@ -667,12 +670,12 @@ class Emitter:
             inc = ", ".join(f"[{e[4]}, %{e[0]}]" for e in self.exits)
             self.emit(f"%xhot = phi i64 {inc}")
             self.hot_sub("%xhot")
-        # a chained exit spends one unit of the budget: the budget is stored once
+        # a chained exit spends one unit of the budget, passed on to the next
+        # TB in a register (or stored for Python when the TB returns)
         self.emit("%xbud = load i64, ptr %bud")
         self.emit("%xnz = icmp ne ptr %xfn, null")
         self.emit("%xb1 = sub i64 %xbud, 1")
         self.emit("%xnb = select i1 %xnz, i64 %xb1, i64 %xbud")
-        self.ctx_store(CTX_BUDGET, "%xnb")
         for g in self.written:
             if g in self.homed:
                 continue
@@ -695,9 +698,10 @@ class Emitter:
         self.emit("%xok = and i1 %xnz, %xleft")
         self.likely("%xok", "xgo", "xret")
         self.block_start("xgo")
-        self.emit(f"%xr = musttail call {CC} i64 %xfn(ptr %ctx)")
+        self.emit(f"%xr = musttail call {CC} i64 %xfn(ptr %ctx, i64 %xnb)")
         self.term("ret i64 %xr")
         self.block_start("xret")
+        self.ctx_store(CTX_BUDGET, "%xnb")
         self.ctx_store(CTX_EXIT_ID, self.sym(SYM_TB_ID))
         self.ctx_store(CTX_EXIT_ARG, "%xarg")
         self.term("ret i64 %xcode")

@@ -97,11 +97,13 @@ this one says what differs).
 * Exits set ECX (the argument) and EDX (the exit code), and RAX (the code to
   chain to, or 0) for a chainable one, then jump to the TB's shared tails: the
   chain tail spends a budget unit and jumps, or returns; loops inside the TB
-  spend budget at each back-edge (leaving at the loop's head when it is spent),
-  in a register while the TB runs when pin_regs gives it one (its weight a
-  load and a store per back-edge: the ctx word's `sub` was the loop-carried
-  chain of a tight loop, through store forwarding; sieve 200000000 CPU min
-  of 5: 2.12 -> 1.99 s, sha256 40000000 0.77 -> 0.72 s).
+  spend budget at each back-edge (leaving at the loop's head when it is spent).
+  The budget is in R13 (BUD) from TB to TB, LLVM's code's too (its second
+  argument), and in its ctx word only outside native code (the return tail
+  stores it): a `sub` on the ctx word was a loop-carried chain through store
+  forwarding, at a back-edge (pinned per TB, session 23: sieve 200000000 CPU
+  min of 5: 2.12 -> 1.99 s, sha256 40000000 0.77 -> 0.72 s) and at every
+  chained jump (fib, vm, quicksort: loops that span TBs).
   Hotness: the TB's countdown word (llvm_emit's), checked at the entry; an
   exit subtracts its path's instructions and, in a TB with loops, the loop's
   instructions (the smallest back-edge's) times the budget units spent since
@@ -141,8 +143,9 @@ from .x64asm import (Asm, Sym, mem, RAX, RCX, RDX, RBX, RBP, RSP, RSI, RDI, R8, 
                      R13, R14, R15)
 
 CTX = R12
+BUD = R13          # the budget, from TB to TB (LLVM's preserve_none passes its second argument here)
 _BMI2 = "bmi2" in hostcpu.flags()
-POOL = (RBX, RSI, RDI, R8, R9, R10, R11, RBP, R13, R14, R15)
+POOL = (RBX, RSI, RDI, R8, R9, R10, R11, RBP, R14, R15)
 CC = {"eq": "e", "ne": "ne", "lt": "l", "ge": "ge", "le": "le", "gt": "g",
       "ltu": "b", "geu": "ae", "leu": "be", "gtu": "a"}
 NEG = {"e": "ne", "ne": "e", "l": "ge", "ge": "l", "le": "g", "g": "le",
@@ -163,7 +166,6 @@ PIN_MIN = LOOP_WEIGHT
 # (not RSI: the exits' scratch, after the pins' last use but before the tails
 # write them back: goto_ptr's jump cache probe, an exit's hotness count)
 PIN_REGS = tuple(r for r in POOL[::-1] if r != RSI)
-BUDGET = "budget"        # (pin_regs: the budget, a candidate for a register as a guest register is)
 # the permission table's address in a register (the first of PIN_REGS) when a
 # TB's checks weigh this much (as a pin's getregs)
 PERM_MIN = 3
@@ -241,7 +243,6 @@ class Emitter:
         self.op = None                # the op being lowered
         self.pins = {}                # guest register -> the host register holding it (pin_regs)
         self.perm = None              # the host register holding the permission table's address
-        self.bud = None               # the host register holding the budget (CTX_BUDGET), if pin_regs gave one
         self.pinned = frozenset()     # those host registers (out of the pool)
         self.alias = set()            # getreg temps that live in their pin (no copy)
         self.hint = {}                # temp -> the pin it is computed in (its setreg's)
@@ -620,8 +621,7 @@ class Emitter:
     def save_budget(self):
         """(loop_hot) the budget at this entry, to the exits' count"""
         if self.bud_slot is not None:
-            self.a.mov(RDX, ctxm(E.CTX_BUDGET))
-            self.a.mov(self.slot_mem(self.bud_slot), RDX)
+            self.a.mov(self.slot_mem(self.bud_slot), BUD)
 
     def enter_frame(self):
         # sub rsp, imm32 (patched: the frame's size is known at the end)
@@ -744,6 +744,7 @@ class Emitter:
         a = self.a
         if kind == "ret":
             def ret():
+                a.mov(ctxm(E.CTX_BUDGET), BUD)
                 a.mov(ctxm(E.CTX_EXIT_ARG), RCX)
                 a.mov_imm(RAX, self.env["tb_id"])
                 a.mov(ctxm(E.CTX_EXIT_ID), RAX)
@@ -763,7 +764,7 @@ class Emitter:
                 self.mark_dirty()
                 a.test(RAX, RAX)
                 a.jcc("e", self.tail("ret"))
-                a.alu("sub", ctxm(E.CTX_BUDGET), 1, I64)
+                a.alu("sub", BUD, 1, I64)
                 a.jcc("l", self.tail("ret"))
                 self.leave_frame()
                 a.jmp(RAX)
@@ -772,19 +773,10 @@ class Emitter:
         return lb
 
     def store_pins(self):
-        """(the tails) the pins the TB writes go back to ctx, and the budget"""
+        """(the tails) the pins the TB writes go back to ctx"""
         for g, r in self.pins.items():
             if self.dirty >> g & 1:
                 self.a.mov(_CTXM[E.CTX_REGS + g], r)
-        if self.bud is not None:
-            self.a.mov(ctxm(E.CTX_BUDGET), self.bud)
-
-    def budget(self):
-        """Where the budget is while the TB runs: its register (a TB with
-        loops, room permitting: pin_regs), else its ctx word.  (A back-edge's
-        `sub` on the ctx word was a load and a store per iteration, the
-        loop-carried chain of a tight loop through store forwarding.)"""
-        return self.bud if self.bud is not None else ctxm(E.CTX_BUDGET)
 
     def mark_dirty(self):
         d = self.dirty
@@ -811,7 +803,7 @@ class Emitter:
             # (the path's instructions, and loop_hot per back-edge taken since
             # the entry: the budget they spent; RAX may hold the code to chain to)
             a.mov(RDX, self.slot_mem(self.bud_slot))
-            a.alu("sub", RDX, self.budget(), I64)
+            a.alu("sub", RDX, BUD, I64)
             a.imul_imm(RDX, RDX, self.loop_hot, I64)
             if insns:
                 a.alu("add", RDX, insns, I64)
@@ -834,7 +826,7 @@ class Emitter:
             return
         if target == self.block.pc:
             # a jump to the TB's own start: loop while the budget lasts
-            a.alu("sub", self.budget(), 1, I64)
+            a.alu("sub", BUD, 1, I64)
             a.jcc("l", self.later(lambda: self.exit(E.EXIT_GOTO, ("i", k), insns)))
             a.jmp(self.start)
             return
@@ -906,7 +898,7 @@ class Emitter:
         def out():
             self.add_ic(before)
             self.exit(E.EXIT_LOOP, ("i", pc), before)
-        a.alu("sub", self.budget(), 1, I64)
+        a.alu("sub", BUD, 1, I64)
         a.jcc("l", self.later(out))
         return lb
 
@@ -969,7 +961,7 @@ class Emitter:
             def out():
                 self.add_ic(before)
                 self.exit(E.EXIT_LOOP, ("i", pc), before)
-            a.alu("sub", self.budget(), 1, I64)
+            a.alu("sub", BUD, 1, I64)
             a.jcc("l", self.later(out))
         a.jmp(self.label(lab))
 
@@ -995,8 +987,7 @@ class Emitter:
         jump to the start: a goto_tb, or a branch to a label that is one; the
         code in it that only leads to an exit weighs as outside: on_cycle).
         The pressure that limits the pins is the loops' (that code's temps
-        may take stack slots: they run once).  The budget (CTX_BUDGET) is a
-        candidate too: its weight a load and a store per back-edge (self.bud)."""
+        may take stack slots: they run once)."""
         at, loops, n, pc = {}, [], len(ops), self.block.pc
         # labels whose code is a jump to the TB's start: a branch there is a back-edge
         self.to_start = to_start = {ops[i].consts[0] for i in range(n - 1)
@@ -1031,14 +1022,11 @@ class Emitter:
         cycles = self.on_cycle(ops, to_start, pc)
         weight, sets, d, checks = {}, {}, 0, 0
         inloop = [0] * n                             # per op: its weight inside loops, else 0
-        backs = {hi for _, hi in loops}
         for i, op in enumerate(ops):
             d += depth[i]
             e = d if cycles[i] else 0                 # (a loop's way out runs once)
             if e:
                 inloop[i] = LOOP_WEIGHT ** min(e, 6)
-            if i in backs:                            # (its budget: a load and a store, or a register)
-                weight[BUDGET] = weight.get(BUDGET, 0) + 2 * LOOP_WEIGHT ** min(max(e, 1), 6)
             if (op.name == "ld" and not self.fault_loads) or (op.name == "st" and not self.fault_stores):
                 checks += LOOP_WEIGHT ** min(e, 6)
             elif op.name == "getreg":
@@ -1069,9 +1057,8 @@ class Emitter:
         if perm:
             self.perm, regs = regs[0], regs[1:]
         pins = dict(zip(cands, regs))
-        self.bud = pins.pop(BUDGET, None)
         self.pins = pins
-        self.pinned = frozenset(pins.values()) | {r for r in (self.perm, self.bud) if r is not None}
+        self.pinned = frozenset(pins.values()) | ({self.perm} if self.perm is not None else set())
         if not self.pinned:
             return
         self.free = [r for r in reversed(POOL) if r not in self.pinned]
@@ -1198,8 +1185,6 @@ class Emitter:
     def load_pins(self):
         if self.perm is not None:
             self.a.mov_imm(self.perm, self.env["perm"])
-        if self.bud is not None:
-            self.a.mov(self.bud, ctxm(E.CTX_BUDGET))
         for g, r in self.pins.items():
             self.a.mov(r, _CTXM[E.CTX_REGS + g])
 

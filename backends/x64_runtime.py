@@ -1,7 +1,8 @@
 """The native tiers' runtime on an x86-64 host, made by Python (x64asm), no LLVM:
 
 * `enter(ctx, code)`: C's entry into a TB's code (any native tier's: LLVM's
-  preserve_none convention, ctx in R12).  It saves the registers C wants kept
+  preserve_none convention, ctx in R12, the budget in R13, from its ctx word;
+  a TB returning to Python stores it back there).  It saves the registers C wants kept
   (RBX, RBP, R12-R15: LLVM's code keeps RBP, baseline code uses it as one more
   register), aligns the stack and calls the code, whose exit code it returns.
   One for the process.
@@ -41,6 +42,7 @@ def enter():
         a.alu("sub", RSP, 8)
         # (6 pushes, 8 and the return address: 0 mod 16; the call makes the TB's 8 mod 16)
         a.mov(R12, RDI)
+        a.mov(R13, mem(RDI, None, 1, 8 * E.CTX_BUDGET))
         a.call(RSI)
         a.alu("add", RSP, 8)
         for r in reversed(kept):
