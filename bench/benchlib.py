@@ -39,10 +39,14 @@ HOST_CC = os.environ.get("PYDBT_HOST_CC", "gcc")
 QEMU = os.environ.get("PYDBT_QEMU", "qemu-riscv64")
 
 CFLAGS = ("-O2", "-Wall", "-Wextra")
+# (the timing-window driver, bench/windows.py: the workload's main renamed and run again and again)
+WINDOWS = ("-Dmain=bench_main",)
 TARGETS = {
-    # target -> (compiler, flags before the sources, libraries)
-    "riscv64": (lambda: CROSS_CC, ("-static",) + CFLAGS, ("-lm",)),
-    "native": (lambda: HOST_CC, CFLAGS, ("-lm",)),
+    # target -> (compiler, flags before the sources, libraries, more sources)
+    "riscv64": (lambda: CROSS_CC, ("-static",) + CFLAGS, ("-lm",), ()),
+    "native": (lambda: HOST_CC, CFLAGS, ("-lm",), ()),
+    "riscv64-windows": (lambda: CROSS_CC, ("-static",) + CFLAGS + WINDOWS, ("-lm",), ("windows.c",)),
+    "native-windows": (lambda: HOST_CC, CFLAGS + WINDOWS, ("-lm",), ("windows.c",)),
 }
 
 SIZES = ("small", "bench")
@@ -192,27 +196,31 @@ def binary_path(program: str, target: str) -> Path:
     return BUILD_DIR / f"{program}.{target}"
 
 
-def _build_key(cc: str, cmd: list[str], src: Path) -> str:
+def _build_key(cc: str, cmd: list[str], src: Path, more=()) -> str:
     h = hashlib.sha256()
     h.update(_compiler_id(cc).encode())
     h.update("\0".join(cmd).encode())
     h.update(src.read_bytes())
+    for path in more:
+        h.update(b"\0" + path.read_bytes())
     for hdr in sorted(WORKLOAD_DIR.glob("*.h")):
         h.update(b"\0" + hdr.name.encode() + b"\0" + hdr.read_bytes())
     return h.hexdigest()
 
 
 def build(workload: Workload, target: str = "riscv64") -> Path:
-    """Build one workload for target ("riscv64" or "native"), or reuse the
-    cached binary.  Raises BuildError.  Safe to call from several processes
-    at once (pytest-xdist workers): builds are serialised by a lock file."""
-    get_cc, flags, libs = TARGETS[target]
+    """Build one workload for target (one of TARGETS: "riscv64", "native",
+    and their "-windows" forms), or reuse the cached binary.  Raises
+    BuildError.  Safe to call from several processes at once (pytest-xdist
+    workers): builds are serialised by a lock file."""
+    get_cc, flags, libs, extra = TARGETS[target]
     cc = get_cc()
     src = WORKLOAD_DIR / workload.src
+    more = [WORKLOAD_DIR / x for x in extra]
     out = binary_path(workload.program, target)
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    cmd_template = [cc, *flags, "-I", str(WORKLOAD_DIR), "-o", "OUT", str(src), *libs]
-    key = _build_key(cc, cmd_template, src)
+    cmd_template = [cc, *flags, "-I", str(WORKLOAD_DIR), "-o", "OUT", str(src), *map(str, more), *libs]
+    key = _build_key(cc, cmd_template, src, more)
     stamp = out.with_name(out.name + ".stamp")
     with open(BUILD_DIR / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
