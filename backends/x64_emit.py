@@ -101,9 +101,11 @@ this one says what differs).
   The budget is in R13 (BUD) from TB to TB, LLVM's code's too (its second
   argument), and in its ctx word only outside native code (the return tail
   stores it): a `sub` on the ctx word was a loop-carried chain through store
-  forwarding, at a back-edge (pinned per TB, session 23: sieve 200000000 CPU
-  min of 5: 2.12 -> 1.99 s, sha256 40000000 0.77 -> 0.72 s) and at every
-  chained jump (fib, vm, quicksort: loops that span TBs).
+  forwarding, at a back-edge (session 23: sieve 200000000 CPU min of 5: 2.12
+  -> 1.99 s, sha256 40000000 0.77 -> 0.72 s) and at every chained jump (fib's
+  calls and returns: fastest window 3.24-3.38 -> 3.16-3.20 ms).  Inside a TB
+  it is a pin candidate (pin_regs): where R13 is worth more to a guest
+  register, the budget waits in a stack slot and goes back to R13 at the tails.
   Hotness: the TB's countdown word (llvm_emit's), checked at the entry; an
   exit subtracts its path's instructions and, in a TB with loops, the loop's
   instructions (the smallest back-edge's) times the budget units spent since
@@ -145,7 +147,7 @@ from .x64asm import (Asm, Sym, mem, RAX, RCX, RDX, RBX, RBP, RSP, RSI, RDI, R8, 
 CTX = R12
 BUD = R13          # the budget, from TB to TB (LLVM's preserve_none passes its second argument here)
 _BMI2 = "bmi2" in hostcpu.flags()
-POOL = (RBX, RSI, RDI, R8, R9, R10, R11, RBP, R14, R15)
+POOL = (RBX, RSI, RDI, R8, R9, R10, R11, RBP, R13, R14, R15)
 CC = {"eq": "e", "ne": "ne", "lt": "l", "ge": "ge", "le": "le", "gt": "g",
       "ltu": "b", "geu": "ae", "leu": "be", "gtu": "a"}
 NEG = {"e": "ne", "ne": "e", "l": "ge", "ge": "l", "le": "g", "g": "le",
@@ -166,6 +168,7 @@ PIN_MIN = LOOP_WEIGHT
 # (not RSI: the exits' scratch, after the pins' last use but before the tails
 # write them back: goto_ptr's jump cache probe, an exit's hotness count)
 PIN_REGS = tuple(r for r in POOL[::-1] if r != RSI)
+BUDGET = "budget"        # (pin_regs: the budget, a candidate as a guest register is, pinned in BUD)
 # the permission table's address in a register (the first of PIN_REGS) when a
 # TB's checks weigh this much (as a pin's getregs)
 PERM_MIN = 3
@@ -253,6 +256,8 @@ class Emitter:
         self.fast_heads = set()       # loop heads with their back-edges' code before them (head_check)
         self.fast_start = False       # the start too
         self.loop_hot = None          # hotness per back-edge when counted at the exits (see build)
+        self.bud = BUD                # the budget's register while the TB runs (pin_regs), else None:
+        self.bud_home = None          # its stack slot then (BUD is the pool's)
         self.bud_slot = None          # the stack slot of the budget at entry (those exits' count)
         self.slot_first = 16          # the first slot temps may take
         self.checks = {}              # label -> the label of that code
@@ -448,6 +453,9 @@ class Emitter:
         self.dirty = dirty
         self.fold_addresses(ops, loads, sums, uses)
         self.pin_regs(ops)
+        if self.bud is None:
+            self.bud_home = self.new_slot()
+            self.slot_first = self.bud_home + 1
         if self.hot is not None and self.back_insns:
             # a loop's hotness is counted at the TB's exits, from the budget its
             # back-edges spent since the entry (each spends one unit): no memory
@@ -462,10 +470,10 @@ class Emitter:
         self.frame_at = []            # offsets of the frame's imm32s (patched at the end)
         self.fp = x64_fp.plan(self)
         self.enter_frame()
+        self.save_budget()
         if self.fp is not None:
             self.fp.entry()
         self.load_pins()
-        self.save_budget()
         if self.hot is not None:
             # (an entry's check: a TB entered at 0 or below calls back; it is
             # not in the start's loop)
@@ -509,10 +517,10 @@ class Emitter:
         for pc, lab, before in getattr(self.block, "entries", None) or ():
             entries.append((pc, a.here()))
             self.enter_frame()
+            self.save_budget()
             if self.fp is not None:
                 self.fp.entry()
             self.load_pins()
-            self.save_budget()
             self.add_ic(-before)
             a.jmp(self.label(lab))
         frame = 8 + 16 * ((self.nslots + 1) // 2)
@@ -619,7 +627,11 @@ class Emitter:
         return None
 
     def save_budget(self):
-        """(loop_hot) the budget at this entry, to the exits' count"""
+        """(an entry, before BUD may be loaded with a pin) the budget to its
+        home, when BUD is the pool's; and (loop_hot) the budget at this
+        entry, to the exits' count"""
+        if self.bud_home is not None:
+            self.a.mov(self.slot_mem(self.bud_home), BUD)
         if self.bud_slot is not None:
             self.a.mov(self.slot_mem(self.bud_slot), BUD)
 
@@ -773,10 +785,17 @@ class Emitter:
         return lb
 
     def store_pins(self):
-        """(the tails) the pins the TB writes go back to ctx"""
+        """(the tails) the pins the TB writes go back to ctx; the budget to BUD"""
         for g, r in self.pins.items():
             if self.dirty >> g & 1:
                 self.a.mov(_CTXM[E.CTX_REGS + g], r)
+        if self.bud_home is not None:
+            self.a.mov(BUD, self.slot_mem(self.bud_home))
+
+    def budget(self):
+        """Where the budget is while the TB runs: BUD, or its home when the
+        TB takes BUD for a pin or temps (pin_regs)"""
+        return BUD if self.bud_home is None else self.slot_mem(self.bud_home)
 
     def mark_dirty(self):
         d = self.dirty
@@ -803,7 +822,7 @@ class Emitter:
             # (the path's instructions, and loop_hot per back-edge taken since
             # the entry: the budget they spent; RAX may hold the code to chain to)
             a.mov(RDX, self.slot_mem(self.bud_slot))
-            a.alu("sub", RDX, BUD, I64)
+            a.alu("sub", RDX, self.budget(), I64)
             a.imul_imm(RDX, RDX, self.loop_hot, I64)
             if insns:
                 a.alu("add", RDX, insns, I64)
@@ -826,7 +845,7 @@ class Emitter:
             return
         if target == self.block.pc:
             # a jump to the TB's own start: loop while the budget lasts
-            a.alu("sub", BUD, 1, I64)
+            a.alu("sub", self.budget(), 1, I64)
             a.jcc("l", self.later(lambda: self.exit(E.EXIT_GOTO, ("i", k), insns)))
             a.jmp(self.start)
             return
@@ -898,7 +917,7 @@ class Emitter:
         def out():
             self.add_ic(before)
             self.exit(E.EXIT_LOOP, ("i", pc), before)
-        a.alu("sub", BUD, 1, I64)
+        a.alu("sub", self.budget(), 1, I64)
         a.jcc("l", self.later(out))
         return lb
 
@@ -961,7 +980,7 @@ class Emitter:
             def out():
                 self.add_ic(before)
                 self.exit(E.EXIT_LOOP, ("i", pc), before)
-            a.alu("sub", BUD, 1, I64)
+            a.alu("sub", self.budget(), 1, I64)
             a.jcc("l", self.later(out))
         a.jmp(self.label(lab))
 
@@ -987,7 +1006,11 @@ class Emitter:
         jump to the start: a goto_tb, or a branch to a label that is one; the
         code in it that only leads to an exit weighs as outside: on_cycle).
         The pressure that limits the pins is the loops' (that code's temps
-        may take stack slots: they run once)."""
+        may take stack slots: they run once).  The budget is a candidate too
+        (BUDGET), pinned in BUD, where the TB is entered and left with it;
+        unpinned, it lives in a stack slot and BUD is the pool's (sha256's
+        round loop: an eighth guest register pinned instead, its fastest
+        window 15.97 -> 15.25 ms, bench/windows.py's method)."""
         at, loops, n, pc = {}, [], len(ops), self.block.pc
         # labels whose code is a jump to the TB's start: a branch there is a back-edge
         self.to_start = to_start = {ops[i].consts[0] for i in range(n - 1)
@@ -1020,13 +1043,19 @@ class Emitter:
             depth[lo] += 1
             depth[hi + 1] -= 1
         cycles = self.on_cycle(ops, to_start, pc)
-        weight, sets, d, checks = {}, {}, 0, 0
+        # (the budget, when not in BUD: a store at the entry and a load at
+        # the tails, and a `sub` on memory per back-edge: one instruction, if
+        # a loop-carried chain; a guest register's getreg and setreg weigh 2)
+        weight, sets, d, checks = {BUDGET: 2}, {}, 0, 0
         inloop = [0] * n                             # per op: its weight inside loops, else 0
+        backs = {hi for _, hi in loops}
         for i, op in enumerate(ops):
             d += depth[i]
             e = d if cycles[i] else 0                 # (a loop's way out runs once)
             if e:
                 inloop[i] = LOOP_WEIGHT ** min(e, 6)
+            if i in backs:
+                weight[BUDGET] += LOOP_WEIGHT ** min(max(e, 1), 6)
             if (op.name == "ld" and not self.fault_loads) or (op.name == "st" and not self.fault_stores):
                 checks += LOOP_WEIGHT ** min(e, 6)
             elif op.name == "getreg":
@@ -1036,7 +1065,10 @@ class Emitter:
                 g = op.consts[0]
                 sets.setdefault(g, []).append(i)
                 weight[g] = weight.get(g, 0) + LOOP_WEIGHT ** min(e, 6)
-        cands = sorted((g for g, w in weight.items() if w >= PIN_MIN), key=lambda g: -weight[g])[:MAX_PINS]
+        cands = sorted((g for g, w in weight.items() if w >= PIN_MIN and g != BUDGET),
+                       key=lambda g: -weight[g])[:MAX_PINS]
+        # (the budget among them by its weight, whatever it is)
+        cands.insert(sum(weight[g] >= weight[BUDGET] for g in cands), BUDGET)
         perm = checks >= PERM_MIN and self.env["npages"] > 0
         if cands or perm:
             # the k pins that save the most: a pin saves its weight in loads
@@ -1056,9 +1088,14 @@ class Emitter:
         regs = PIN_REGS
         if perm:
             self.perm, regs = regs[0], regs[1:]
+        if BUDGET in cands:
+            cands.remove(BUDGET)
+            regs = tuple(r for r in regs if r != BUD)
+        else:
+            self.bud = None
         pins = dict(zip(cands, regs))
         self.pins = pins
-        self.pinned = frozenset(pins.values()) | ({self.perm} if self.perm is not None else set())
+        self.pinned = frozenset(pins.values()) | {r for r in (self.perm, self.bud) if r is not None}
         if not self.pinned:
             return
         self.free = [r for r in reversed(POOL) if r not in self.pinned]

@@ -620,3 +620,25 @@ def test_which_address_setregs_the_slow_path_may_make(between):
         assert j == next(k for k, o in enumerate(ops) if o.name == "setreg" and o.ins[0] is x.v)
     else:
         assert j is None
+
+
+@pytest.mark.parametrize("budget", [True, False])
+def test_the_budget_in_a_stack_slot_when_its_register_is_worth_more_to_a_pin(budget, monkeypatch):
+    """pin_regs leaves the budget (the least weight here) unpinned when one
+    pin less saves spills: BUD (r13) is the pool's then, the budget lives in
+    a stack slot (stored there at the entry, back in r13 at the tails), its
+    back-edge a `sub` on the slot; the state as the interpreter's, with and
+    without budget (a signal pending: the loop leaves at its head)"""
+    from pydbt.backends import x64_emit
+    monkeypatch.setattr(x64_emit.Emitter, "pressure",
+                        lambda self, ops, cands, inloop, room: ([0] * len(cands) + [1000], [0] * (len(cands) + 1)))
+    regs = [0x1111 * g for g in range(32)]
+    regs[10], regs[17], regs[30] = DATA, 5, 0x4242
+    pending = [] if budget else None
+    want = machine_state("interp", MANY, regs, [0] * 32, 0, pending=pending)
+    assert machine_state("baseline", MANY, regs, [0] * 32, 0, pending=pending) == want
+    text = [ln.split(":", 1)[1].strip() for ln in _asm(MANY).splitlines()[1:]]
+    assert any(t.startswith("mov r13, qword ptr [r12 + ") for t in text)      # (a pin in r13)
+    home = next(t.split(", ")[0][4:] for t in text if t.startswith("mov qword ptr [rsp") and t.endswith(", r13"))
+    assert "sub %s, 1" % home in text, "\n".join(text)
+    assert "mov r13, %s" % home in text                    # (the tails: back in r13)
