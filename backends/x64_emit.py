@@ -1112,29 +1112,42 @@ class Emitter:
         # or needs the pin's old value (a getreg or an alias of it alive, a
         # branch or label: the other path) and the pin is not set again
         # while the value lives
+        # (and so is the first input of its op when it dies there and the op
+        # reads it before writing and cannot fault, and so on back: crc32's
+        # `srlw a3, a5, 8` as ext32u and shr, both in a3's pin, no copy)
         defined, busy = {}, {}        # temp -> its op's index; pin -> the last use of a value in it
+        at = {}                       # temp -> its op's index (every one)
+
+        def free_between(lo, hi, g, before):
+            return before <= lo and not any(
+                o.name in _JOINS or ir.FLAGS[o.name] & ir.FAULT or (o.name in ("getreg", "setreg") and o.consts[0] == g)
+                for o in ops[lo + 1:hi])
         for i, op in enumerate(ops):
             nm = op.name
             if nm == "setreg":
                 g, v = op.consts[0], op.ins[0]
                 if g in pins and type(v) is not Const and v.id in defined:
                     j = defined.pop(v.id)
-                    ok = busy.get(g, -1) <= j
-                    for k in range(j + 1, i):
-                        o = ops[k]
-                        if (o.name in _JOINS or ir.FLAGS[o.name] & ir.FAULT
-                                or (o.name in ("getreg", "setreg") and o.consts[0] == g)):
-                            ok = False
-                            break
                     nxt = next((k for k in sets[g] if k > i), n)
-                    if ok and last[v.id] <= nxt:
+                    before = busy.get(g, -1)         # (the last use of a value in the pin before)
+                    if free_between(j, i, g, before) and last[v.id] <= nxt:
                         self.hint[v.id] = pins[g]
-                        busy[g] = max(busy.get(g, -1), last[v.id])
+                        busy[g] = max(before, last[v.id])
+                        d = ops[j]
+                        while d.name in PIN_SAFE and not ir.FLAGS[d.name] & ir.FAULT and type(d.ins[0]) is not Const:
+                            u = d.ins[0].id
+                            jj = at.get(u)
+                            if jj is None or last.get(u) != j or u in alias or u in self.hint \
+                                    or not free_between(jj, j, g, before):
+                                break
+                            self.hint[u] = pins[g]
+                            j, d = jj, ops[jj]
             elif nm == "getreg" and op.outs[0].id in alias:
                 g = op.consts[0]
                 busy[g] = max(busy.get(g, -1), last[op.outs[0].id])
             elif len(op.outs) == 1 and nm != "call" and nm != "call_pure":
                 defined[op.outs[0].id] = i
+                at[op.outs[0].id] = i
 
     @staticmethod
     def on_cycle(ops, to_start, pc):

@@ -642,3 +642,36 @@ def test_the_budget_in_a_stack_slot_when_its_register_is_worth_more_to_a_pin(bud
     home = next(t.split(", ")[0][4:] for t in text if t.startswith("mov qword ptr [rsp") and t.endswith(", r13"))
     assert "sub %s, 1" % home in text, "\n".join(text)
     assert "mov r13, %s" % home in text                    # (the tails: back in r13)
+
+
+# crc32's loop: a byte loaded, the CRC shifted right by 8 as a 32-bit value
+# (srliw: ext32u and shr), xored, masked, a table word loaded, xored in
+CRC = [_addi(31, 31, 1),                   # addi t6, t6, 1 (the loop's head is not the TB's start)
+       _load(4, 12, 14, 0),                # L: lbu a2, 0(a4)
+       (8 << 20) | (15 << 15) | (5 << 12) | (13 << 7) | 0x1b,      # srliw a3, a5, 8
+       _addi(14, 14, 1),                   # addi a4, a4, 1
+       _r(0, 12, 15, 4, 15),               # xor a5, a5, a2
+       ((0xff << 20) | (15 << 15) | (7 << 12) | (15 << 7) | 0x13),   # andi a5, a5, 0xff
+       _r(0, 11, 15, 0, 15),               # add a5, a5, a1
+       _load(2, 15, 15, 0),                # lw a5, 0(a5)
+       _r(0, 13, 15, 4, 15),               # xor a5, a5, a3
+       _b(1, 14, 16, -32),                 # bne a4, a6, L
+       0x00100073]                         # ebreak
+
+
+def test_values_set_into_a_pin_are_computed_there_from_their_first_op():
+    """a value set into a pin is computed there, and so is the first input of
+    its op when it dies there (and so on back): srliw's ext32u goes straight
+    into a3's register and the shift is done there, no copy; the table load
+    goes straight into a5's; the state as the interpreter's"""
+    code = _asm(CRC)
+    text = [ln.split(":", 1)[1].strip() for ln in code.splitlines()[1:]]
+    at = next(i for i, t in enumerate(text) if t.startswith("shr ") and t.endswith(", 8"))
+    dst = text[at].split()[1].rstrip(",")
+    low = dst + "d" if dst[1].isdigit() else "e" + dst[1:]          # (its 32-bit name)
+    assert text[at - 1].startswith(f"mov {low}, "), "\n".join(text)  # (not a copy of another register's)
+    regs = [0] * 32
+    regs[11], regs[14], regs[15], regs[16] = DATA, DATA + 0x400, 0x1234_5678, DATA + 0x420
+    want = machine_state("interp", CRC, regs, [0] * 32, 0)
+    assert machine_state("baseline", CRC, regs, [0] * 32, 0) == want
+    assert want[1][14] >= DATA + 0x401                     # (an iteration ran)
