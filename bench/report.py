@@ -532,6 +532,7 @@ def run_steady(args, machine, workloads, short_workloads, runners, backends, tim
            "short_goal_s": args.short_goal, "short": short_rows}
     write_steady(args, machine, rows, runners, backends, raw)
     failed = [(r["workload"], n) for r in rows for n, e in r["runners"].items() if e["status"] != "ok"]
+    failed += run_windows(args, machine, workloads, backends)
     failed += [(r["workload"], f"{r['auto']}/{r['base']} short {r['size']:,}") for r in short_rows if r["problem"]]
     if failed:
         log("not ok: " + ", ".join(f"{w}/{n}" for w, n in failed))
@@ -553,6 +554,33 @@ def run_short(args, workloads, backends, expected, timeout_for):
         runs = short.measure(workloads, sizes, pair, args.repeat, expected, timeout_for(base))
         rows += short.summarise(workloads, runs, pair, expected)
     return rows
+
+
+def run_windows(args, machine, workloads, backends):
+    """--windows N: the same workloads by timing windows (windows.py: the
+    fastest of many ~10 ms runs of the workload's main in one process, N
+    rounds), beside the two-size rates: report-windows.md and .json in --out.
+    -> the (workload, runner) pairs that failed."""
+    import windows
+
+    if args.windows <= 0:
+        return []
+    log(f"timing windows: {args.windows} rounds ...")
+    for w in workloads:
+        benchlib.build(w, "riscv64-windows")
+    wargs = argparse.Namespace(min_reps=20, seconds=1.5, rounds=args.windows, window_ms=10)
+    results = windows.measure(workloads, ["qemu"] + backends, wargs.rounds, wargs.seconds, wargs.min_reps,
+                              wargs.window_ms, 300)
+    rows, geo = windows.summarise(results, workloads, backends)
+    text = windows.markdown(rows, geo, ["qemu"] + backends, backends, wargs, machine)
+    print(text)
+    out = Path(args.out)
+    (out / "report-windows.md").write_text(text)
+    (out / "report-windows.json").write_text(json.dumps(
+        {"machine": machine, "results": results, "rows": rows,
+         "geomean": {f"{k}/{b}": v for (k, b), v in geo.items()}}, indent=1) + "\n")
+    log(f"wrote {out / 'report-windows.md'}, {out / 'report-windows.json'}")
+    return [(w, r) for w, e in results.items() for r, v in e["runners"].items() if v["error"]]
 
 
 def write_steady(args, machine, rows, runners, backends, raw):
@@ -607,6 +635,9 @@ def main(argv=None):
     ap.add_argument("--pythons", help="comma list of CPython versions (3.11,3.12,...): each backend runs on "
                     "each (runner backend@X.Y), in tests/run.sh's venvs")
     ap.add_argument("--no-native", action="store_true", help="skip the native build")
+    ap.add_argument("--windows", type=int, default=3, metavar="ROUNDS",
+                    help="steady: also measure by timing windows (windows.py), this many rounds "
+                    "(default 3; 0: not)")
     ap.add_argument("--out", default=str(benchlib.BENCH_DIR / "results"), help="output folder (default bench/results)")
     ap.add_argument("--replot", metavar="JSON", help="no runs: redo the tables and the chart from a report's JSON")
     args = ap.parse_args(argv)

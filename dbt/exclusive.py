@@ -39,7 +39,8 @@ class Exclusive:
 
     def reset(self):
         """Fresh locks and counts (also in a forked child, where only the forking task lives)."""
-        self.cond = threading.Condition(threading.Lock())
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
         self.running = 0                    # tasks in guest code
         self.active = False                 # a section is on (or waiting for tasks to park)
         while MARKER in self.attention:
@@ -47,15 +48,17 @@ class Exclusive:
 
     # --- the tasks' side -------------------------------------------------------------
     def enter(self):
-        """A task is about to run guest code: wait while a section is on."""
-        with self.cond:
+        """A task is about to run guest code: wait while a section is on.
+        (Around every syscall: `with` the lock itself, not the Condition,
+        whose __enter__ and __exit__ are Python methods.)"""
+        with self.lock:
             while self.active:
                 self.cond.wait()
             self.running += 1
 
     def leave(self):
         """A task stops running guest code (a syscall, a signal, its end)."""
-        with self.cond:
+        with self.lock:
             self.running -= 1
             if self.active and self.running == 0:
                 self.cond.notify_all()
