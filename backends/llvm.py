@@ -38,7 +38,8 @@ place that treats `cpu.regs` as a list.
 Transitions: `fn(cpu)` (the TB's Python function, what the TB cache and the
 trampoline see) enters native code at its TB (through the process's one
 C-convention entry, x64_runtime.enter(ctx, code); TBs call each other in
-LLVM's preserve_none convention, baseline code too) and returns the
+LLVM's preserve_none convention, baseline code too: ctx in R12, the budget
+in R13) and returns the
 Python function to run next, as every backend does:
 * an unchained direct exit (its slot empty: the successor is not native yet, or
   not translated) returns `links[k]`, so the TB cache's stubs and chaining work
