@@ -131,6 +131,7 @@ class Op:
 
 class Block:
     """The IR of one TB: ops plus what the TB cache needs to know about it."""
+    entries = None             # a region's other entries, [(pc, label, instructions before)], if any
 
     def __init__(self, pc):
         self.pc = pc
