@@ -53,8 +53,8 @@ def lower(block, counting):
 def _lower(block, counting, static_pc):
     """lower(), or None if `static_pc` and the block needs insn steps"""
     ntemps = block.ntemps
+    cslots = {}        # constant's value -> slot
     init = [0] * ntemps
-    cslots = _Slots(init)      # constant's value -> slot (made on first use)
     ops = block.ops
     labels = {}
 
@@ -102,11 +102,26 @@ def _lower(block, counting, static_pc):
             continue
         if n == "setreg":
             v = op.ins[0]
-            k = cslots[v.value] if v.__class__ is Const else remap[v.id]
+            if v.__class__ is Const:
+                k = cslots.get(v.value)
+                if k is None:
+                    k = cslots[v.value] = len(init)
+                    init.append(v.value)
+            else:
+                k = remap[v.id]
             known[op.consts[0]] = (k, v.type)
             append(("setreg", k, op.consts[0], None, None))
             continue
-        ins = [cslots[v.value] if v.__class__ is Const else remap[v.id] for v in op.ins]
+        ins = []
+        for v in op.ins:
+            if v.__class__ is Const:
+                k = cslots.get(v.value)
+                if k is None:
+                    k = cslots[v.value] = len(init)
+                    init.append(v.value)
+                ins.append(k)
+            else:
+                ins.append(remap[v.id])
         out = op.outs[0].id if op.outs else None      # (never a forwarded temp: SSA)
         if after_label and static_pc and (FLAGS[n] & ir.FAULT or n in ("call_pure", "exception")):
             return None
@@ -157,20 +172,6 @@ def _lower(block, counting, static_pc):
     # counting as if the instructions before it had run uncounted
     entries = [(pc, labels[lab], -before) for pc, lab, before in block.entries] if block.entries else []
     return (code, marks, static_pc, init, block.pc, entries)
-
-
-class _Slots(dict):
-    """lower()'s constant slots: a constant's value -> its slot, the first
-    use of a value appending it to the block's initial values"""
-    __slots__ = ("init",)
-
-    def __init__(self, init):
-        self.init = init
-
-    def __missing__(self, value):
-        k = self[value] = len(self.init)
-        self.init.append(value)
-        return k
 
 
 def load(lowered, ctx):
