@@ -566,8 +566,12 @@ def run_windows(args, machine, workloads, backends):
     if args.windows <= 0:
         return []
     log(f"timing windows: {args.windows} rounds ...")
-    for w in workloads:
-        benchlib.build(w, "riscv64-windows")
+    try:
+        for w in workloads:
+            benchlib.build(w, "riscv64-windows")
+    except benchlib.BuildError as e:
+        log(str(e))
+        return [("windows", "build")]
     wargs = argparse.Namespace(min_reps=20, seconds=1.5, rounds=args.windows, window_ms=10)
     results = windows.measure(workloads, ["qemu"] + backends, wargs.rounds, wargs.seconds, wargs.min_reps,
                               wargs.window_ms, 300)
