@@ -93,7 +93,9 @@ this one says what differs).
   (Emission and code of lua5.4's 420 baseline blocks, rebuilt in-process,
   process_time medians x9: before groups 208 ms, 1153848 bytes; now 221 ms,
   843084 bytes.)
-* Compares with 0 are `test r, r`.
+* Compares with 0 are `test r, r`.  A 32-bit rotate by a constant is a BMI2
+  `rorx` reading the low half of its value's register where it is: the
+  trunc32 before it is not emitted (fold_truncs).
 * Exits set ECX (the argument) and EDX (the exit code), and RAX (the code to
   chain to, or 0) for a chainable one, then jump to the TB's shared tails: the
   chain tail spends a budget unit and jumps, or returns; loops inside the TB
@@ -434,6 +436,7 @@ class Emitter:
         self.group_off = off = {}     # `add x, c` -> c (signed): a group's offsets
         dirty = accesses = 0
         sums, uses, loads = {}, {}, []    # (fold_addresses: adds and shls, their uses, the accesses)
+        truncs = {}                       # (fold_truncs: trunc32 output -> [its op, uses, the last user])
         for i, op in enumerate(ops):
             n = op.name
             for v in op.ins:
@@ -441,7 +444,13 @@ class Emitter:
                     last[v.id] = i
                     if v.id in sums:
                         uses[v.id] += 1
-            if n == "setreg":
+                    elif v.id in truncs:
+                        tr = truncs[v.id]
+                        tr[1] += 1
+                        tr[2] = i
+            if n == "trunc32" and type(op.ins[0]) is not Const:
+                truncs[op.outs[0].id] = [i, 0, None]
+            elif n == "setreg":
                 dirty |= 1 << op.consts[0]
             elif (n == "add" or n == "shl") and op.type == I64:
                 sums[op.outs[0].id] = op
@@ -454,6 +463,7 @@ class Emitter:
                 loads.append(i)
         self.dirty = dirty
         self.fold_addresses(ops, loads, sums, uses)
+        self.fold_truncs(ops, truncs)
         self.pin_regs(ops)
         if self.bud is None:
             self.bud_home = self.new_slot()
@@ -588,6 +598,27 @@ class Emitter:
             for v in fold[:2]:
                 if v is not None:
                     last[v.id] = max(last[v.id], i)
+
+    def fold_truncs(self, ops, truncs):
+        """A trunc32 whose one use is a 32-bit rotate by a constant (BMI2's
+        rorx reads the low half of its source) is not emitted: the rotate
+        reads the 64-bit value (self.views), which lives to it.  sha256's
+        rotates each truncated a value that stays alive: a copy each, 6 a
+        round, and a temp more at a time."""
+        self.views = {}
+        if not _BMI2:
+            return
+        last = self.last
+        for t, (i, n, j) in truncs.items():
+            if n != 1:
+                continue
+            o = ops[j]
+            if o.name in ("rotr", "rotl") and o.type == I32 and o.ins[0].__class__ is not Const \
+                    and o.ins[0].id == t and type(o.ins[1]) is Const and o.ins[1].value & 31:
+                src = ops[i].ins[0]
+                self.views[t] = src
+                self.folded.add(i)
+                last[src.id] = max(last[src.id], j)
 
     @staticmethod
     def deferrable(ops, i, x):
@@ -1388,13 +1419,16 @@ class Emitter:
 
     def _shift(self, op):
         t, w = op.outs[0], op.type
-        r = self.define(t, op.ins[0])
+        x = op.ins[0]
+        if type(x) is not Const:
+            x = self.views.get(x.id, x)           # (a folded trunc32's source: fold_truncs)
+        r = self.define(t, x)
         n = op.ins[1]
         if type(n) is Const:
             k = n.value & (w - 1)
             if k and _BMI2 and op.name in ("rotr", "rotl") and w in (I32, I64):
                 # (one rorx, no copy of a value that stays alive)
-                self.a.rorx(r, self.reg(op.ins[0], RCX, w), k if op.name == "rotr" else w - k, w)
+                self.a.rorx(r, self.reg(x, RCX), k if op.name == "rotr" else w - k, w)
                 self.commit(t, r)
                 return
             self.into(r, op.ins[0], w)
