@@ -683,7 +683,7 @@ def _w_shift(funct3, rd, rs1, sh):
 
 # two 32-bit rotates of a0 (RV64GC has none: srliw, slliw, or; the rotate pass
 # makes them trunc32, rotr, sext32), xored; a0 stays alive after them
-ROTATES = [_w_shift(5, 5, 10, 6), _w_shift(1, 6, 10, 26), _r(0, 6, 5, 6, 5),      # t0 = rotr32(a0, 6)
+XOR_ROTATES = [_w_shift(5, 5, 10, 6), _w_shift(1, 6, 10, 26), _r(0, 6, 5, 6, 5),      # t0 = rotr32(a0, 6)
            _w_shift(5, 7, 10, 11), _w_shift(1, 28, 10, 21), _r(0, 28, 7, 6, 7),   # t2 = rotr32(a0, 11)
            _r(0, 7, 5, 4, 11),                                                       # xor a1, t0, t2
            _r(0, 10, 12, 0, 12),                                                     # add a2, a2, a0
@@ -696,7 +696,7 @@ ROTATES = [_w_shift(5, 5, 10, 6), _w_shift(1, 6, 10, 26), _r(0, 6, 5, 6, 5),    
 def test_a_rotate_reads_its_truncated_value_where_it_is(a0):
     """fold_truncs: a trunc32 used by a 32-bit rotate alone is not emitted;
     the rorx reads the 64-bit value's register (its low half), no copy"""
-    text = [ln.split(":", 1)[1].strip() for ln in _asm(ROTATES).splitlines()[1:]]
+    text = [ln.split(":", 1)[1].strip() for ln in _asm(XOR_ROTATES).splitlines()[1:]]
     rorx = [k for k, t in enumerate(text) if t.startswith("rorx ")]
     assert len(rorx) == 2, "\n".join(text)
     for k in rorx:
@@ -704,8 +704,8 @@ def test_a_rotate_reads_its_truncated_value_where_it_is(a0):
         assert not (text[k - 1].startswith("mov ") and text[k - 1].split()[1].rstrip(",") == src), "\n".join(text)
     regs = [0] * 32
     regs[10], regs[12] = a0, 7
-    want = machine_state("interp", ROTATES, regs, [0] * 32, 0)
-    assert machine_state("baseline", ROTATES, regs, [0] * 32, 0) == want
+    want = machine_state("interp", XOR_ROTATES, regs, [0] * 32, 0)
+    assert machine_state("baseline", XOR_ROTATES, regs, [0] * 32, 0) == want
     r = lambda x, k: ((x >> k) | (x << (32 - k))) & 0xffffffff
     x = r(a0 & 0xffffffff, 6) ^ r(a0 & 0xffffffff, 11)
     assert want[1][11] == (x | (-(x >> 31) << 32)) & (1 << 64) - 1 and want[1][12] == (7 + a0) & (1 << 64) - 1
