@@ -1108,7 +1108,7 @@ class Emitter:
             # and stores, a temp the pool has no room for costs a store and
             # a load (each time more temps are alive than it holds; a pin's
             # getreg temps need no register of their own)
-            spills, keep = self.pressure(ops, cands, inloop if loops else None, len(POOL) - perm)
+            spills, keep = self.pressure(ops, cands, inloop if loops else None, len(POOL) - perm, sets)
             gain, best, k = 0, 0, 0
             for j in range(len(cands) + 1):
                 if j:
@@ -1211,7 +1211,7 @@ class Emitter:
             out[i] = flag
         return out
 
-    def pressure(self, ops, cands, inloop, room):
+    def pressure(self, ops, cands, inloop, room, sets):
         """-> ([the spills the temps cost with cands[:k] pinned], [the most
         temps alive at once then]) for k = 0..len(cands).  Spills: in each
         stretch of ops where more temps are alive (not counting the getregs
@@ -1232,13 +1232,10 @@ class Emitter:
             if op.name == "setreg" and op.consts[0] in ks and type(op.ins[0]) is not Const:
                 into.setdefault(op.ins[0].id, ks[op.consts[0]])
         # (a getreg of a pin needs a register of its own when the pin is set
-        # while it lives: sha256's round moves a..h along, each old value
-        # alive past its register's new one; counted as free, they made 8
-        # pins look better than 6, whose code runs 16% faster)
-        sets = {}
-        for i, op in enumerate(ops):
-            if op.name == "setreg" and op.consts[0] in ks:
-                sets.setdefault(op.consts[0], []).append(i)
+        # while it lives (sets: each register's setregs' indices): sha256's
+        # round moves a..h along, each old value alive past its register's
+        # new one; counted as free, they made 8 pins look better than 6,
+        # whose code runs 16% faster)
         for i, op in enumerate(ops):
             k = ks.get(op.consts[0], 0) if op.name == "getreg" else 0
             if k:

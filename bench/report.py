@@ -566,25 +566,9 @@ def run_windows(args, machine, workloads, backends):
     if args.windows <= 0:
         return []
     log(f"timing windows: {args.windows} rounds ...")
-    try:
-        for w in workloads:
-            benchlib.build(w, "riscv64-windows")
-    except benchlib.BuildError as e:
-        log(str(e))
-        return [("windows", "build")]
-    wargs = argparse.Namespace(min_reps=20, seconds=1.5, rounds=args.windows, window_ms=10)
-    results = windows.measure(workloads, ["qemu"] + backends, wargs.rounds, wargs.seconds, wargs.min_reps,
-                              wargs.window_ms, 300)
-    rows, geo = windows.summarise(results, workloads, backends)
-    text = windows.markdown(rows, geo, ["qemu"] + backends, backends, wargs, machine)
-    print(text)
-    out = Path(args.out)
-    (out / "report-windows.md").write_text(text)
-    (out / "report-windows.json").write_text(json.dumps(
-        {"machine": machine, "results": results, "rows": rows,
-         "geomean": {f"{k}/{b}": v for (k, b), v in geo.items()}}, indent=1) + "\n")
-    log(f"wrote {out / 'report-windows.md'}, {out / 'report-windows.json'}")
-    return [(w, r) for w, e in results.items() for r, v in e["runners"].items() if v["error"]]
+    wargs = argparse.Namespace(min_reps=20, seconds=1.5, rounds=args.windows, window_ms=10, timeout=300,
+                               native=False)
+    return windows.run(workloads, backends, wargs, machine, args.out, "report-windows")
 
 
 def write_steady(args, machine, rows, runners, backends, raw):

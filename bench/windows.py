@@ -197,6 +197,34 @@ def markdown(rows, geo, runners, backends, args, machine):
     return "\n".join(lines) + "\n"
 
 
+def run(workloads, backends, args, machine, out=None, stem="windows"):
+    """Build, measure (qemu, the backends, native with args.native), print the
+    table, write <stem>.md and <stem>.json to `out` when given (windows.py's
+    main; report.py's steady mode: report-windows) -> the (workload, runner)
+    pairs that failed, a build failure as ("windows", "build")."""
+    runners = ["qemu"] + backends + (["native"] if args.native else [])
+    try:
+        for w in workloads:
+            for target in ["riscv64-windows"] + (["native-windows"] if args.native else []):
+                benchlib.build(w, target)
+    except benchlib.BuildError as e:
+        log(str(e))
+        return [("windows", "build")]
+    results = measure(workloads, runners, args.rounds, args.seconds, args.min_reps, args.window_ms, args.timeout)
+    rows, geo = summarise(results, workloads, backends)
+    text = markdown(rows, geo, runners, backends, args, machine)
+    print(text)
+    if out:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{stem}.md").write_text(text)
+        (out / f"{stem}.json").write_text(json.dumps(
+            {"machine": machine, "args": vars(args), "results": results, "rows": rows,
+             "geomean": {f"{k}/{b}": v for (k, b), v in geo.items()}}, indent=1) + "\n")
+        log(f"wrote {out / stem}.md, {out / stem}.json")
+    return [(w, r) for w, e in results.items() for r, v in e["runners"].items() if v["error"]]
+
+
 def main(argv=None):
     import report                      # (its snapshot and code-cache settings)
 
@@ -226,31 +254,11 @@ def main(argv=None):
         log(f"no such workload with a qemu_1s size: {', '.join(unknown)}")
         return 2
     workloads = [benchlib.WORKLOADS[n] for n in names]
-    runners = ["qemu"] + backends + (["native"] if args.native else [])
     report.set_code_cache(args.code_cache)
     snap = report.use_snapshot(args.snapshot, backends)
     machine = benchlib.machine_info()
     machine["pydbt_commit"] = (snap + " (snapshot)") if snap else machine.get("pydbt_commit", "working tree")
-    for w in workloads:
-        for target in ["riscv64-windows"] + (["native-windows"] if args.native else []):
-            try:
-                benchlib.build(w, target)
-            except benchlib.BuildError as e:
-                log(str(e))
-                return 1
-    results = measure(workloads, runners, args.rounds, args.seconds, args.min_reps, args.window_ms, args.timeout)
-    rows, geo = summarise(results, workloads, backends)
-    text = markdown(rows, geo, runners, backends, args, machine)
-    print(text)
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "windows.md").write_text(text)
-        (out / "windows.json").write_text(json.dumps(
-            {"machine": machine, "args": vars(args), "results": results, "rows": rows,
-             "geomean": {f"{k}/{b}": v for (k, b), v in geo.items()}}, indent=1) + "\n")
-    failed = [(w, r) for w, e in results.items() for r, v in e["runners"].items() if v["error"]]
-    return 1 if failed else 0
+    return 1 if run(workloads, backends, args, machine, args.out) else 0
 
 
 if __name__ == "__main__":

@@ -416,7 +416,7 @@ def test_many_pins_left_by_an_indirect_jump(crowded, monkeypatch):
     every register PIN_REGS lends them, the temps live in stack slots"""
     from pydbt.backends import x64_emit
     if crowded:
-        monkeypatch.setattr(x64_emit.Emitter, "pressure", lambda self, ops, cands, inloop, room: ([0] * (len(cands) + 1),) * 2)
+        monkeypatch.setattr(x64_emit.Emitter, "pressure", lambda self, ops, cands, inloop, room, sets: ([0] * (len(cands) + 1),) * 2)
     regs = [0x1111 * g for g in range(32)]
     regs[10], regs[17], regs[30] = DATA, 5, 0x4242
     want = machine_state("interp", MANY, regs, [0] * 32, 0, pending=[])
@@ -631,7 +631,7 @@ def test_the_budget_in_a_stack_slot_when_its_register_is_worth_more_to_a_pin(bud
     without budget (a signal pending: the loop leaves at its head)"""
     from pydbt.backends import x64_emit
     monkeypatch.setattr(x64_emit.Emitter, "pressure",
-                        lambda self, ops, cands, inloop, room: ([0] * len(cands) + [1000], [0] * (len(cands) + 1)))
+                        lambda self, ops, cands, inloop, room, sets: ([0] * len(cands) + [1000], [0] * (len(cands) + 1)))
     regs = [0x1111 * g for g in range(32)]
     regs[10], regs[17], regs[30] = DATA, 5, 0x4242
     pending = [] if budget else None
