@@ -466,13 +466,14 @@ def test_pressure_counts_the_spills_each_choice_of_pins_costs():
     b.setreg(13, b.op("add", 64, s, a))                    # a s e; then e
     em = x64_emit.Emitter(blk, {"hot": None, "npages": 1}, False, False)
     em.last = {v.id: i for i, op in enumerate(blk.ops) for v in op.ins if hasattr(v, "id")}
+    sets = {13: [i for i, op in enumerate(blk.ops) if op.name == "setreg"]}     # (pin_regs': setregs by register)
     # room 3: one spill at the peak (4 alive); pinning a10 leaves 2 registers
     # and 3 temps there: still one
-    assert em.pressure(blk.ops, [10], None, 3) == ([1, 1], [4, 3])
-    assert em.pressure(blk.ops, [10], None, 4) == ([0, 0], [4, 3])
-    assert em.pressure(blk.ops, [10], None, 2) == ([2, 2], [4, 3])
+    assert em.pressure(blk.ops, [10], None, 3, sets) == ([1, 1], [4, 3])
+    assert em.pressure(blk.ops, [10], None, 4, sets) == ([0, 0], [4, 3])
+    assert em.pressure(blk.ops, [10], None, 2, sets) == ([2, 2], [4, 3])
     # inside a loop each spill weighs as its op there
-    assert em.pressure(blk.ops, [10], [8] * len(blk.ops), 3) == ([8, 8], [4, 3])
+    assert em.pressure(blk.ops, [10], [8] * len(blk.ops), 3, sets) == ([8, 8], [4, 3])
 
 
 # a loop with more values alive at once than the pool has registers (twelve
