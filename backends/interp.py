@@ -19,11 +19,12 @@ from bisect import bisect_right
 from operator import itemgetter
 
 from pydbt import ir
-from pydbt.errors import GuestFault, Syscall, Breakpoint, illegal
+from pydbt.errors import GuestFault, raise_exception
 from pydbt.ir import MASK, EVAL, FLAGS, Const
 
 name = "interp"
 superblocks = False      # cheap plain blocks: the interpreter runs code seen once or twice
+cold_runs = True         # as the first tier, a block's first run is the frontend's (execloop._cold)
 
 
 def compile(block, ctx):
@@ -299,13 +300,3 @@ def _runner(code, marks, static_pc, init, mem, links, lookup, count, pending, st
 
 
 _first = itemgetter(0)
-
-
-def raise_exception(kind, pc, next_pc):
-    if kind == "syscall":
-        raise Syscall(pc, next_pc)
-    if kind == "breakpoint":
-        raise Breakpoint(pc)
-    if kind == "illegal":
-        raise illegal(pc)
-    raise ValueError(f"unknown exception kind {kind}")

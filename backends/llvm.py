@@ -142,7 +142,7 @@ import struct
 import threading
 import weakref
 
-from pydbt.errors import GuestFault
+from pydbt.errors import GuestFault, raise_exception
 from pydbt.stats import STATS
 
 from . import llvm_emit as E
@@ -151,7 +151,6 @@ from . import hostcpu, x64_emit, x64_runtime, x64asm
 from .x64asm import Sym
 from pydbt import tbstore
 from .codearena import ARENA
-from .interp import raise_exception
 
 name = "llvm"
 superblocks = True

@@ -37,13 +37,12 @@ opcodes (3.11 to 3.13) and computes the code's stack depth.
 import types
 
 from pydbt import ir
-from pydbt.errors import GuestFault
+from pydbt.errors import GuestFault, raise_exception
 from pydbt.ir import Const, MASK, EVAL
 from pydbt.passes import known_bits, _bits
 from pydbt.runtime.memory import PAGE_SHIFT, TABLE_PAD
 
 from . import pyasm, pyops
-from .interp import raise_exception
 from .pyops import Bytecode, Label, Compare, BinaryOp, SetLineno
 
 PAGE_MASK = (1 << PAGE_SHIFT) - 1

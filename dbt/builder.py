@@ -8,7 +8,7 @@ inputs are all constants are folded on the spot with the IR's own semantics
 (`ir.eval_op`), so a lifter never emits `add $1, $2`.
 """
 from . import ir
-from .ir import I32, I64, Const, Op, Temp
+from .ir import I32, I64, EVAL, MASK, Const, Op, Temp
 
 # ops whose inputs are not all of the op's own type (Builder._op_typed)
 _MIXED_INPUTS = frozenset(("setcond", "movcond", "zext32", "sext32", "trunc32"))
@@ -91,7 +91,7 @@ class RegFile:
 
     def __getitem__(self, i):
         if i == self.zero:
-            return V(self.b, Const(self.type, 0))
+            return self.b.const(0, self.type)
         return self.b.getreg(self.base + i, self.type)
 
     def __setitem__(self, i, v):
@@ -224,3 +224,157 @@ class Builder:
 
     def mb(self):
         self.emit("mb", None, [], [])
+
+
+
+def _running(name, reverse=False):
+    """RunValue's operator for the pure op `name` (two inputs, the op of
+    the left one's type, as Builder.op makes it): ir.EVAL's, at once"""
+    f = EVAL[name]
+    if reverse:
+        def op(s, o):
+            w = s.type
+            m = MASK[w]
+            return RunValue(s.b, f(w, o.value if o.__class__ is RunValue else o & m, s.value) & m, w)
+    else:
+        def op(s, o):
+            w = s.type
+            m = MASK[w]
+            return RunValue(s.b, f(w, s.value, o.value if o.__class__ is RunValue else o & m) & m, w)
+    return op
+
+
+def _running_unary(name):
+    f = EVAL[name]
+
+    def op(s):
+        w = s.type
+        return RunValue(s.b, f(w, s.value) & MASK[w], w)
+    return op
+
+
+class RunValue:
+    """A running builder's value (Running): a constant, with V's interface
+    for the lifters, whose every operator is evaluated at once with the IR's
+    semantics (ir.EVAL), as Builder.op folds constants."""
+    __slots__ = ("b", "value", "type")
+
+    def __init__(self, b, value, type):
+        self.b = b
+        self.value = value
+        self.type = type
+
+    @property
+    def v(self):
+        return self                                  # (a Const's .value and .type)
+
+    @property
+    def const(self):
+        return self.value
+
+    __add__, __radd__ = _running("add"), _running("add", True)
+    __sub__, __rsub__ = _running("sub"), _running("sub", True)
+    __mul__ = _running("mul")
+    __and__, __rand__ = _running("and"), _running("and", True)
+    __or__, __ror__ = _running("or"), _running("or", True)
+    __xor__ = _running("xor")
+    __lshift__ = _running("shl")
+    __rshift__ = _running("shr")
+    __neg__ = _running_unary("neg")
+    __invert__ = _running_unary("not")
+    sar, mulh, mulhu, mulhsu = _running("sar"), _running("mulh"), _running("mulhu"), _running("mulhsu")
+    div, divu, rem, remu = _running("div"), _running("divu"), _running("rem"), _running("remu")
+    _ext32s, _ext32u = _running_unary("ext32s"), _running_unary("ext32u")
+
+    def ext(self, name):
+        return _running_unary(name)(self)
+
+    def sext32(self):
+        return self._ext32s()
+
+    def zext32(self):
+        return self._ext32u()
+
+    def cmp(self, cond, o):
+        """setcond: 1 if (self cond o) else 0, of self's type"""
+        return self.b.op("setcond", self.type, self, o, consts=(cond,))
+
+    def __repr__(self):
+        return f"RunValue({self.value:#x})"
+
+
+class Running(Builder):
+    """A Builder that runs what a lifter says instead of recording it: the
+    first run of a block of cold code (dbt/execloop.py's cold runs), with no
+    IR, no lowering, no TB.  Every value is a constant (RunValue: a getreg
+    reads the register now, each operator is evaluated with the IR's own
+    semantics), and an op with an effect happens as it is emitted, in the
+    order a backend's code would do it: setreg writes the register, ld and st
+    go to memory, call calls the helper.  The block's exits say where the
+    path goes on (`exit`; `indirect`: a goto_ptr's), an exception op is noted
+    (`raised`: the frontend raises it once the instruction is counted); a
+    lifter emits no labels or branches of its own (its frontend's context
+    decides a guest branch)."""
+    block = None
+
+    def __init__(self, cpu, mem):
+        self.cpu, self.mem, self.regs = cpu, mem, cpu.regs
+        self.exit = None
+        self.indirect = False
+        self.raised = None
+
+    def _int(self, x, type):
+        """x's value as an input of an op of `type` (Builder._val's)"""
+        return x.value if x.__class__ is RunValue else x & MASK[type]
+
+    def const(self, value, type=I64):
+        return RunValue(self, value & MASK[type], type)
+
+    def op(self, name, type, *ins, consts=()):
+        """A pure op of constants, folded (Builder.op and _op_typed's way)."""
+        w = type
+        if name in ("setcond", "movcond"):         # compare inputs keep their own type
+            w = next((x.type for x in ins if x.__class__ is RunValue), type)
+            args = [self._int(x, w if k < 2 else type) for k, x in enumerate(ins)]
+        else:
+            args = [self._int(x, I32 if name in ("zext32", "sext32") else type) for x in ins]
+        return RunValue(self, ir.eval_op(name, w, consts, args) & MASK[type], type)
+
+    def movcond(self, cond, a, b, x, y):
+        t = x.type if x.__class__ is RunValue else y.type if y.__class__ is RunValue else I64
+        return self.op("movcond", t, a, b, x, y, consts=(cond,))
+
+    def getreg(self, reg, type=I64):
+        return RunValue(self, self.regs[reg], type)
+
+    def setreg(self, reg, v, type=I64):
+        self.regs[reg] = self._int(v, type)
+
+    def ld(self, addr, size, signed=False, type=I64):
+        return RunValue(self, self.mem.load(self._int(addr, I64), size, signed) & MASK[type], type)
+
+    def st(self, addr, v, size, type=I64):
+        self.mem.store(self._int(addr, I64), self._int(v, type), size)
+
+    def call(self, helper, *args, ret=True, pure=False, type=I64):
+        r = helper(self.cpu, *[self._int(a, I64) for a in args])
+        return RunValue(self, r & MASK[type], type) if ret else None
+
+    def goto_tb(self, pc, insns=None):
+        self.exit = pc
+
+    def goto_ptr(self, v, insns=None):
+        self.exit = self._int(v, I64)
+        self.indirect = True
+
+    def exception(self, kind, pc, next_pc, insns=None):
+        self.raised = (kind, pc, next_pc)
+
+    def mb(self):
+        pass                                         # (as in the interpreter's code)
+
+    def emit(self, name, type, outs, ins, consts=()):
+        raise NotImplementedError(f"a running lifter emitted {name}")
+
+    def label(self):
+        raise NotImplementedError("a running lifter made a label")

@@ -77,6 +77,7 @@ class Options:
     native_warmup = 200   # ms
     compile_share = 3     # percent (0: no limit; README: why 3)
     sync_compile = False
+    no_cold_runs = False
     stats = None          # None, "text" or "json"
     verify_ir = False
     code_cache = None     # None: $XDG_CACHE_HOME/pydbt/native; "off"
@@ -162,6 +163,9 @@ OPTIONS = [
      "run's time after the warm-up, no more (CPU time; default 3; 0: no limit)"),
     (("-sync-compile",), "sync_compile", False, "PYDBT_SYNC_COMPILE", None, False,
      "compile native code in the guest's thread (default: a compile thread)"),
+    (("-no-cold-runs",), "no_cold_runs", False, "PYDBT_NO_COLD_RUNS", None, False,
+     "make a TB for a block's first run too (default: the first run is lifted and run at once, "
+     "with no TB made, and the second makes it)"),
     (("-disable-pass",), "disabled_passes", True, "PYDBT_DISABLE_PASS", _items, False,
      "optimizer passes to skip, comma separated, or 'all'"),
     (("-stats",), "stats", False, "PYDBT_STATS", None, False, "print statistics at exit (-stats=json for JSON)"),
@@ -372,6 +376,7 @@ def run(argv):
                         max_insns=1 if opts.one_insn_per_tb else 512,
                         verify_ir=opts.verify_ir, count=bool(opts.stats),
                         disabled_passes=opts.disabled_passes, sync_compile=opts.sync_compile,
+                        cold_runs=not opts.no_cold_runs,
                         native_warmup=opts.native_warmup / 1000,
                         compile_share=opts.compile_share / 100 if opts.compile_share else None)
         proc.engine = engine

@@ -66,6 +66,17 @@ class Breakpoint(GuestException):
         self.pc = pc
 
 
+def raise_exception(kind, pc, next_pc):
+    """What the IR's `exception` op of `kind` does (every backend's)."""
+    if kind == "syscall":
+        raise Syscall(pc, next_pc)
+    if kind == "breakpoint":
+        raise Breakpoint(pc)
+    if kind == "illegal":
+        raise illegal(pc)
+    raise ValueError(f"unknown exception kind {kind}")
+
+
 class Watchpoint(GuestFault):
     """A guest instruction is about to access a range gdb watches (raised by the
     checked memory path before the access).  A GuestFault, so every backend

@@ -89,7 +89,7 @@ class Engine:
 
     def __init__(self, proc, tiers, thresholds=(), chaining=True, max_insns=512, verify_ir=False,
                  disabled_passes=(), count=False, sync_compile=False, native_warmup=0.0,
-                 compile_share=None):
+                 compile_share=None, cold_runs=True):
         self.proc = proc
         self.arch = proc.arch
         self.mem = proc.mem
@@ -126,6 +126,11 @@ class Engine:
         self._kept_tiers = [t for t in range(len(self.tiers) - 1, 0, -1) if getattr(self.tiers[t], "keeps", False)]
         self.slow_exits = {}                         # native region pc -> its slow exits (_slow_exit)
         self.callback_pcs = set()                    # region pcs made again with callbacks
+        # the pcs of the blocks run cold (_cold), or None when there are none:
+        # the first tier has no other, or TBs are asked to be seen
+        shown = ("in_asm", "op", "op_opt", "out_asm", "exec", "cpu")
+        self.cold = set() if cold_runs and len(self.tiers) > 1 and getattr(self.tiers[0], "cold_runs", False) \
+            and hasattr(self.arch, "run") and not verify_ir and not any(proc.log.on(i) for i in shown) else None
 
     # --- translation -------------------------------------------------------------
     def translate(self, pc):
@@ -820,6 +825,40 @@ class Engine:
         """A context in which no compile is half done (around fork)."""
         return self.compiler.quiet() if self.compiler is not None else contextlib.nullcontext()
 
+    # --- cold runs ---------------------------------------------------------------------
+    # Most blocks the first tier makes run once or a few times (matmul_fp's
+    # C runtime: 750 of 1,087 once, 227 two to five times), and for those
+    # lifting the IR, lowering it and making a TB is most of what they cost
+    # (~60 us a block, against ~3 to run it on the interpreter).  So a
+    # block's first run is the frontend's (arch.run): each instruction is
+    # lifted into a builder that runs it (builder.Running), with the IR's own
+    # semantics, and nothing is kept; a second run makes the TB.
+
+    def _cold(self, pc):
+        """A function that runs the block at pc once as the frontend lifts it,
+        if its run may be cold (not run before, no debugger, no stored code for
+        it), else None."""
+        if pc in self.cold or self.debug is not None:
+            return None
+        store = self._store(0, pc)
+        if store is not None and store.has(pc):
+            return None
+        self.cold.add(pc)
+        run, mem, counter, max_insns, fns = self.arch.run, self.mem, self.counter, self.max_insns, self.cache.fns
+
+        def cold(cpu):
+            STATS.cold_runs += 1
+            nxt, indirect = run(mem, cpu, pc, max_insns, counter)
+            return fns.get(nxt) or (self.lookup(nxt) if indirect else self._successor(cpu, nxt))
+        cold.guest_pc = pc
+        return cold
+
+    def _successor(self, cpu, pc):
+        """The function at pc reached by a direct jump (no TB's exit: a cold run's)."""
+        STATS.cache_misses += 1
+        cpu.pc = pc                                  # a fetch fault is reported here
+        return self._cold(pc) or self.translate(pc).fn
+
     def _stub(self, tb, k, target):
         """The function exit k returns until it is chained: find or make the successor."""
         def stub(cpu):
@@ -827,6 +866,10 @@ class Engine:
             if nxt is None:
                 STATS.cache_misses += 1
                 cpu.pc = target                      # a fetch fault is reported here
+                if self.cold is not None:
+                    fn = self._cold(target)
+                    if fn is not None:
+                        return fn                    # (not chained: the next run makes the TB)
                 nxt = self.translate(target)
             else:
                 STATS.cache_hits += 1
@@ -846,8 +889,8 @@ class Engine:
         if fn is None:
             STATS.cache_misses += 1
             self.proc.cpu.pc = pc
-            fn = self.translate(pc).fn
             self.indirect.add(pc)
+            fn = self.cold is not None and self._cold(pc) or self.translate(pc).fn
         return fn
 
     def _log_in_asm(self, block):

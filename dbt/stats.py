@@ -5,7 +5,7 @@ import time
 
 
 class Stats:
-    FIELDS = ("tbs_translated", "tbs_promoted", "cache_hits", "cache_misses", "chains_made",
+    FIELDS = ("tbs_translated", "cold_runs", "tbs_promoted", "cache_hits", "cache_misses", "chains_made",
               "chains_undone", "invalidations", "syscalls", "signals_delivered")
 
     def __init__(self):

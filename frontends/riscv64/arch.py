@@ -57,6 +57,13 @@ class Riscv64:
         from .translate import translate
         return translate(mem, pc, max_insns, superblock, profile)
 
+    @property
+    def run(self):
+        """run(mem, cpu, pc, max_insns, count): the plain block at pc run once
+        with no IR (translate.run; the engine's cold runs)"""
+        from .translate import run
+        return run
+
     # syscall ABI: number in a7, arguments a0..a5, result in a0
     def syscall_args(self, cpu):
         r = cpu.regs

@@ -12,7 +12,7 @@ import time
 
 from pydbt.errors import illegal as illegal_fault
 from pydbt.builder import V
-from pydbt.ir import Const, Op, Temp, I64, eval_op
+from pydbt.ir import Const, EVAL, Op, Temp, I64, eval_op, _cond
 from .lift import TRANS, trans, illegal
 
 M64 = (1 << 64) - 1
@@ -261,6 +261,90 @@ def fast_auipc(c, i):
 def fast_jal(c, i):
     if i.rd:
         c.b.block.ops.append(Op("setreg", I64, [], [Const(I64, c.next_pc)], (i.rd,)))
+    c.follow = (c.pc + i.imm) & M64
+
+
+# --- fast runners: the same instructions run at once (translate.run) ----------------
+#
+# A cold run (translate.run) lifts each instruction into a running builder
+# (builder.Running); for the commonest ones these do what that does with no
+# builder values in between: the same ops' semantics (ir.EVAL), the same order
+# of effects (tests/unit/test_run_fast.py compares each with its lifter run).
+# x0 is never written, so regs[0] reads 0.
+
+RUNNERS = {}         # name -> a runner standing in for its Builder-path lifter in a cold run
+
+
+def fast_run(names):
+    def register(fn):
+        for n in names:
+            RUNNERS[n] = fn
+        return fn
+    return register
+
+
+_ADD = EVAL["add"]
+_EXT32S = EVAL["ext32s"]
+
+
+@fast_run(_FAST_IMM)
+def run_alu_imm(c, i):
+    if i.rd:
+        regs = c.regs
+        regs[i.rd] = EVAL[_FAST_IMM[i.name]](I64, regs[i.rs1], i.imm & M64) & M64
+
+
+@fast_run(_FAST_ALU)
+def run_alu(c, i):
+    if i.rd:
+        regs = c.regs
+        regs[i.rd] = EVAL[_FAST_ALU[i.name]](I64, regs[i.rs1], regs[i.rs2]) & M64
+
+
+@fast_run(("addiw",))
+def run_addiw(c, i):
+    if i.rd:
+        regs = c.regs
+        regs[i.rd] = _EXT32S(I64, _ADD(I64, regs[i.rs1], i.imm & M64) & M64) & M64
+
+
+@fast_run(_LOAD)
+def run_load(c, i):
+    size, signed = _LOAD[i.name]
+    regs = c.regs
+    v = c.mem.load(_ADD(I64, regs[i.rs1], i.imm & M64) & M64, size, signed) & M64
+    if i.rd:
+        regs[i.rd] = v
+
+
+@fast_run(_STORE)
+def run_store(c, i):
+    regs = c.regs
+    c.mem.store(_ADD(I64, regs[i.rs1], i.imm & M64) & M64, regs[i.rs2], _STORE[i.name])
+
+
+@fast_run(_BRANCH)
+def run_branch(c, i):
+    regs = c.regs
+    c.follow = (c.pc + i.imm) & M64 if _cond(_BRANCH[i.name], regs[i.rs1], regs[i.rs2], I64) else c.next_pc
+
+
+@fast_run(("lui",))
+def run_lui(c, i):
+    if i.rd:
+        c.regs[i.rd] = i.imm & M64
+
+
+@fast_run(("auipc",))
+def run_auipc(c, i):
+    if i.rd:
+        c.regs[i.rd] = (c.pc + i.imm) & M64
+
+
+@fast_run(("jal",))
+def run_jal(c, i):
+    if i.rd:
+        c.regs[i.rd] = c.next_pc & M64
     c.follow = (c.pc + i.imm) & M64
 
 

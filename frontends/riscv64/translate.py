@@ -50,14 +50,15 @@ has a loop of its own (`_plain`): one path to its first branch or jump, none
 of the superblock's bookkeeping, the same ops as the general loop
 (tests/unit/test_translate_fast_paths.py compares the two).
 """
-from pydbt.builder import Builder, RegFile
-from pydbt.errors import GuestFault
-from pydbt.ir import Block, Const, EVAL, I64, Op, eval_op
+from pydbt.builder import Builder, RegFile, Running
+from pydbt.errors import GuestFault, illegal as illegal_fault, raise_exception
+from pydbt.ir import Block, Const, EVAL, I64, Op, eval_op, _cond
 
 from .cpu import F0
 from .decode import decode
 from .lift import TRANS
 from . import trans_rvi, trans_rva, trans_rvf  # noqa: F401  (register lifters)
+from .trans_rvi import GENERIC, RUNNERS
 
 MAX_PAGES = 4
 MAX_SUPERBLOCK = 128         # instructions: bigger ones cost more to compile than they win
@@ -275,6 +276,90 @@ def _plain(mem, pc, max_insns):
     block.pages = sorted(pages)
     block.size = max(map(sum, insns)) - pc
     return block
+
+
+class RunCtx:
+    """What a running lifter sees (run): a guest branch is decided at once;
+    `regs` and `mem` for the fast runners (trans_rvi.RUNNERS)."""
+    __slots__ = ("b", "x", "f", "pc", "next_pc", "ended", "follow", "regs", "mem")
+
+    def __init__(self, b):
+        self.b = b
+        self.regs, self.mem = b.regs, b.mem
+        self.x = RegFile(b, 0, zero=0)
+        self.f = RegFile(b, F0)
+
+    def end(self):
+        self.ended = True
+
+    def jump(self, target):
+        self.follow = target
+
+    def branch(self, cond, a, b, target):
+        self.follow = target if _cond(cond, a.value, b.value, a.type) else self.next_pc
+
+
+_RUN_TRANS = {}              # TRANS, with the Builder path's lifter where a fast one appends IR ops,
+                             # and a fast runner where there is one
+
+
+def run(mem, cpu, pc, max_insns=512, count=None):
+    """Run the plain block at pc (_plain's) once, with no IR: each instruction
+    is lifted by its Builder-path lifter into a running builder (Running), which
+    does what the ops would do as they are emitted; a branch is decided as it
+    is lifted, and the block ends there.  A fault, syscall or illegal
+    instruction raises as the interpreter's code would (the fault's pc that of its instruction), with the registers and
+    memory as that code leaves them; `count` (the engine's instruction counter,
+    or None) gets the instructions run, the syscall's included.  -> (the pc
+    the path goes on at, whether an indirect jump took it there)."""
+    if not _RUN_TRANS:
+        _RUN_TRANS.update(TRANS)
+        _RUN_TRANS.update(GENERIC)
+        _RUN_TRANS.update(RUNNERS)
+    b = Running(cpu, mem)
+    ctx = RunCtx(b)
+    fetch16 = mem.fetch16
+    lifters = _RUN_TRANS
+    a = pc
+    n = 0
+    try:
+        while True:
+            try:
+                word = fetch16(a)
+                if word & 3 == 3:
+                    word |= fetch16(a + 2) << 16
+            except GuestFault:
+                if a == pc:          # the block's own fetch faults at pc (as translate's)
+                    raise
+                return a, False      # (the faulting fetch starts a block of its own)
+            insn = _DECODED.get(word, _MISSING)
+            if insn is _MISSING:
+                insn = _decoded(word)
+            lift = lifters.get(insn.name) if insn is not None else None
+            if lift is None:
+                raise illegal_fault(a)
+            nxt = a + insn.size
+            ctx.pc, ctx.next_pc, ctx.follow, ctx.ended = a, nxt, None, False
+            lift(ctx, insn)
+            if b.raised is not None:
+                n += 1               # (the instruction raising counts as run, as in a TB's
+                raise_exception(*b.raised)   # exception op; an encoding that does not decode not)
+            n += 1
+            if ctx.ended:
+                return b.exit, b.indirect
+            if ctx.follow is not None:
+                return ctx.follow, False
+            if n >= max_insns:
+                return nxt, False
+            a = nxt
+    except GuestFault as e:
+        if e.pc is None:
+            e.pc = a
+        cpu.pc = e.pc
+        raise
+    finally:
+        if count is not None:
+            count[0] += n
 
 
 def translate(mem, pc, max_insns=512, superblock=True, profile=None):

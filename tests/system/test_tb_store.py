@@ -214,7 +214,9 @@ def test_forked_children_inherit_the_store_and_the_guest_cannot_close_it(tmp_pat
 def test_forked_children_inherit_the_parents_prefetched_regions(tmp_path):
     """The prefetch makes the baseline's regions too (before the first tier's
     blocks): a child after it runs the hot loop its sibling made native,
-    without making or loading anything."""
+    without making or loading anything.  (With no cold runs: with them a child
+    makes a TB where it runs a block twice that its sibling ran once, cold,
+    and kept no code for.)"""
     src = CLOSE_FORK_SRC.replace("work((unsigned long)k)", "hot((unsigned long)k)").replace(
         "int main(void)", "static unsigned long hot(unsigned long x)\n{\n"
         "    for (int j = 0; j < 300; j++)\n        x = work(x + (unsigned long)j);\n    return x;\n}\n\n"
@@ -222,7 +224,7 @@ def test_forked_children_inherit_the_parents_prefetched_regions(tmp_path):
     binary = guestprogs.build_c(tmp_path, "hotfork", src)
     oracle = _oracle(binary, tmp_path)
     stats = _run(binary, tmp_path / "cache", tmp_path, oracle,
-                 extra=("-backend", "baseline", "-jit-threshold", "5"))
+                 extra=("-backend", "baseline", "-jit-threshold", "5", "-no-cold-runs"))
     children, parent = stats[:-1], stats[-1]
     assert len(children) == 3
     assert children[0]["native_store_misses"] >= 1 and children[0]["native_tbs"] >= 1
@@ -236,14 +238,17 @@ def test_the_elf_interpreters_and_libcs_blocks_are_shared_by_every_dynamic_progr
     """ld.so is the same file at the same place in every dynamic program (of
     the default stack layout), and so is libc (runtime/sys_mm.py: a library
     at its slot): their blocks are kept in stores of their own, so a program
-    never run before loads the ones another program's run made."""
+    never run before loads the ones another program's run made.  (With no
+    cold runs: with them the first program keeps only the blocks it ran twice,
+    test_a_second_run_loads_its_blocks.)"""
     cache = tmp_path / "cache"
     stats = {}
     for name in ("hello_dyn", "malloc_dyn"):
         binary = guest_binary(name)
         oracle = guestprogs.run(guestprogs.qemu_argv(binary, (), ("-L", guestprogs.CROSS_SYSROOT)),
                                 env=dict(os.environ), cwd=tmp_path, timeout=60)
-        [stats[name]] = _run(binary, cache, tmp_path, oracle, extra=("-L", guestprogs.CROSS_SYSROOT))
+        [stats[name]] = _run(binary, cache, tmp_path, oracle,
+                             extra=("-L", guestprogs.CROSS_SYSROOT, "-no-cold-runs"))
     first, second = stats["hello_dyn"], stats["malloc_dyn"]
     assert "tb_store_hits" not in first and first["tb_store_misses"] > 300
     assert second["tb_store_hits"] > 300, second        # (ld.so's and libc's: it has not run before)
