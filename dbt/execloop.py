@@ -505,6 +505,8 @@ class Engine:
         """(after the new image is loaded) The TBs exec_kept gave whose pages
         hold the same bytes, executable, are in the cache again (the cache was
         flushed: they come back unchained, with no incoming jumps)."""
+        if self.cold is not None:
+            self.cold.clear()                        # (the pcs of another image's code)
         if kept is None:
             return
         tbs, pages = kept

@@ -61,14 +61,15 @@ def engine_rig(words, thresholds=(1, 5), native_warmup=0.0, backends=("interp", 
                sync=False):
     """A process with `words` at CODE and an engine of `backends` whose compile
     thread is a Queue, or none if `sync` (also test_hotness's, test_reform's
-    and test_native_superblock's)."""
+    and test_native_superblock's); no cold runs: every run is a TB's, the
+    thresholds count them all."""
     opts = Options()
     opts.reserved_va = 1 << 32
     proc = Process(ARCH, opts, Log())
     proc.mem.map(CODE, 0x1000, 7)
     proc.mem.poke(CODE, b"".join(struct.pack("<I", w) for w in words))
     engine = Engine(proc, [get_backend(n) for n in backends], list(thresholds),
-                    native_warmup=native_warmup, sync_compile=sync)
+                    native_warmup=native_warmup, sync_compile=sync, cold_runs=False)
     proc.engine = engine
     if not sync:
         engine.compiler = Queue()
@@ -168,7 +169,7 @@ def quick_rig(monkeypatch):
     proc.mem.poke(SYS, b"".join(struct.pack("<I", w) for w in SYS_BLOCK))
     # each quick TB asks at every exit and budget sample (-opt-threshold 1)
     engine = Engine(proc, [get_backend(n) for n in ("interp", "pybytecode", "llvm-quick", "llvm")],
-                    [1, 5, 1])
+                    [1, 5, 1], cold_runs=False)
     proc.engine = engine
     engine.compiler = Queue()
     STATS.reset()
