@@ -9,6 +9,10 @@ SIGTRAP; or when a host signal queued a guest signal (`pending`), which is
 delivered between two TBs.  Architecture-neutral: the frontend object supplies
 translation and the syscall ABI.
 
+Cold runs (`_cold`): under a tiered backend a block's first run makes no TB:
+the frontend lifts each instruction into a builder that runs it at once
+(arch.run, builder.Running), and the block's second run makes the TB.
+
 Tiers (Engine): a TB is made by the cheapest backend first and made again by
 the next one when it gets hot (-backend auto: interpreter, baseline native
 code, LLVM's optimized native code), the new TB replacing
@@ -160,7 +164,7 @@ class Engine:
         # (an optimizing tier's, made from a tier above the first: the paths
         # the first tier ran often; tiering.COLD_FRACTION)
         runs = (self.thresholds[0], round(self.thresholds[0] * COLD_FRACTION)) if tier >= 2 else None
-        profile = Profile(self.cache, tier, native, pc, runs) if tier > 0 else None
+        profile = Profile(self.cache, tier, native, pc, runs, self.cold) if tier > 0 else None
         regions = tier > 0 and getattr(backend, "entries", False) and self.multi_entry
         if regions and profile is not None:
             profile.entries = self._enterable(pc, tier)
@@ -267,11 +271,13 @@ class Engine:
         case; or a TB outside it past the first tier jumps there), and what stands there may give
         way (a TB of a lower tier, or another entry of a region of this tier;
         not a region's own start: that one stays)."""
-        by_pc, indirect = self.cache.by_pc, self.indirect
+        by_pc, indirect, cold = self.cache.by_pc, self.indirect, self.cold or ()
 
         def entries(q, inside):
             tb = by_pc.get(q)
-            if tb is None or not tb.valid or not (tb.tier < tier or tb.region is not None
+            if tb is None:
+                return q in cold and q in indirect   # (run once, cold: no TB there)
+            if not tb.valid or not (tb.tier < tier or tb.region is not None
                                                    and tb.region[0] is not tb):
                 return False
             # (a jump from a TB of the first tier is code that ran a few times
@@ -868,7 +874,9 @@ class Engine:
             if nxt is None:
                 STATS.cache_misses += 1
                 cpu.pc = target                      # a fetch fault is reported here
-                if self.cold is not None:
+                if self.cold is not None and not tb.tier:
+                    # (not from a higher tier's code: its exits' targets are
+                    # where its region may be entered, _enterable)
                     fn = self._cold(target)
                     if fn is not None:
                         return fn                    # (not chained: the next run makes the TB)

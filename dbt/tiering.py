@@ -45,6 +45,8 @@ class Profile:
     superblocks of up to 400 instructions); the bytecode JIT's stay small
     (bigger ones cost quicksort ~15% more CPU there).
 
+    A block run once, cold (no TB: execloop._cold), ran once.
+
     `runs`: (threshold, least): a block still on the first tier ran only if
     it ran `least` of its `threshold` runs there (`TB.fn.runs_left`: the
     countdown of execloop's counting wrapper); for the optimizing tier's
@@ -52,17 +54,18 @@ class Profile:
     while the code around it got hot (quicksort's median-of-three swaps, once
     per call) is an exit, not LLVM's code to compile (COLD_FRACTION)."""
 
-    def __init__(self, cache, tier, native=False, start=None, runs=None):
+    def __init__(self, cache, tier, native=False, start=None, runs=None, cold=None):
         self.by_pc = cache.by_pc
         self.start = start                           # the pc of the superblock being made
         self.tier = tier
         self.native = native
         self.runs = runs
+        self.cold = cold or ()                       # pcs of blocks run once, cold (no TB: execloop._cold)
 
     def ran(self, pc):
         tb = self.by_pc.get(pc)
         if tb is None:
-            return False
+            return pc in self.cold and (self.runs is None or self.runs[1] <= 1)
         if self.runs is None:
             return True
         left = getattr(tb.fn, "runs_left", None)
