@@ -633,8 +633,10 @@ class Engine:
 
     def _counting(self, tb, fn):
         """A tier that does not count: run fn; after `threshold` runs the TB is
-        promoted (_promote)."""
+        promoted (_promote).  (A block run cold before has one run less to go.)"""
         left = [self.thresholds[tb.tier]]
+        if left[0] > 1 and tb.pc in (self.cold or ()):
+            left[0] -= 1
 
         def counting(cpu):
             left[0] -= 1
