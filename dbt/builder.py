@@ -226,7 +226,6 @@ class Builder:
         self.emit("mb", None, [], [])
 
 
-
 def _running(name, reverse=False):
     """RunValue's operator for the pure op `name` (two inputs, the op of
     the left one's type, as Builder.op makes it): ir.EVAL's, at once"""

@@ -179,6 +179,37 @@ def known_bits(block):
     return known
 
 
+class _LazyBits(dict):
+    """known_bits of the temps `defs` (temp id -> its op, one output) defines,
+    each computed when first asked (from its inputs', in turn): for a pass
+    that asks about a few temps only (rotate: narrow asks about most, and is
+    faster with them all computed as it goes)."""
+
+    def __init__(self, defs):
+        super().__init__()
+        self.defs = defs
+
+    def get(self, id, default=None):
+        if id not in self:
+            self._compute(id)
+        return self[id] if id in self else default
+
+    def _compute(self, id):
+        stack = [id]
+        while stack:
+            t = stack[-1]
+            d = self.defs.get(t)
+            if d is None:
+                stack.pop()                          # (not defined by a one-output op: its type)
+                continue
+            todo = [v.id for v in d.ins if v.__class__ is Temp and v.id not in self and v.id in self.defs]
+            if todo:
+                stack.extend(todo)
+                continue
+            self[t] = _op_bits(d, self)
+            stack.pop()
+
+
 def _op_bits(op, known):
     """known_bits of op's one output, from its inputs' (`known`)"""
     n, w, ins = op.name, op.type, op.ins
@@ -379,15 +410,14 @@ _DISJOINT = ("or", "xor", "add")     # (of two shifts of one value whose bits do
 
 def rotate(block):
     """(see the module's overview)"""
-    known = {}
     defs = {}
+    known = _LazyBits(defs)      # (asked about a rotate's candidates only)
     subst = {}
     made = {}                    # (width, value's id, amount) -> the rotate's value (one each)
     out = []
     for op in block.ops:
         _subst_inputs(op, subst)
         if len(op.outs) == 1:
-            known[op.outs[0].id] = _op_bits(op, known)
             defs[op.outs[0].id] = op
         if op.name in _DISJOINT and op.type == ir.I64 and all(v.__class__ is Temp for v in op.ins):
             a, b = op.ins

@@ -305,13 +305,15 @@ _RUN_TRANS = {}              # TRANS, with the Builder path's lifter where a fas
 
 def run(mem, cpu, pc, max_insns=512, count=None):
     """Run the plain block at pc (_plain's) once, with no IR: each instruction
-    is lifted by its Builder-path lifter into a running builder (Running), which
-    does what the ops would do as they are emitted; a branch is decided as it
-    is lifted, and the block ends there.  A fault, syscall or illegal
-    instruction raises as the interpreter's code would (the fault's pc that of its instruction), with the registers and
-    memory as that code leaves them; `count` (the engine's instruction counter,
-    or None) gets the instructions run, the syscall's included.  -> (the pc
-    the path goes on at, whether an indirect jump took it there)."""
+    is run by its fast runner (trans_rvi.RUNNERS) or lifted by its Builder-path
+    lifter into a running builder (Running), which does what the ops would do
+    as they are emitted; a branch is decided as it is lifted, and the block
+    ends there.  A fault, syscall or illegal instruction raises as the
+    interpreter's code would (a fault's pc that of its instruction), with the
+    registers and memory as that code leaves them; `count` (the engine's
+    instruction counter, or None) gets the instructions run, the one raising
+    included.  -> (the pc the path goes on at, whether an indirect jump took
+    it there)."""
     if not _RUN_TRANS:
         _RUN_TRANS.update(TRANS)
         _RUN_TRANS.update(GENERIC)
