@@ -299,8 +299,10 @@ class RunCtx:
         self.follow = target if _cond(cond, a.value, b.value, a.type) else self.next_pc
 
 
-_RUN_TRANS = {}              # TRANS, with the Builder path's lifter where a fast one appends IR ops,
-                             # and a fast runner where there is one
+# TRANS, with the Builder path's lifter where a fast one appends IR ops, and
+# a fast runner where there is one (every lifter is registered by now: the
+# trans_rv* modules are imported above)
+_RUN_TRANS = {**TRANS, **GENERIC, **RUNNERS}
 
 
 def run(mem, cpu, pc, max_insns=512, count=None):
@@ -314,10 +316,6 @@ def run(mem, cpu, pc, max_insns=512, count=None):
     instruction counter, or None) gets the instructions run, the one raising
     included.  -> (the pc the path goes on at, whether an indirect jump took
     it there)."""
-    if not _RUN_TRANS:
-        _RUN_TRANS.update(TRANS)
-        _RUN_TRANS.update(GENERIC)
-        _RUN_TRANS.update(RUNNERS)
     b = Running(cpu, mem)
     ctx = RunCtx(b)
     fetch16 = mem.fetch16
