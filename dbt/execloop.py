@@ -135,6 +135,7 @@ class Engine:
         shown = ("in_asm", "op", "op_opt", "out_asm", "exec", "cpu")
         self.cold = set() if cold_runs and len(self.tiers) > 1 and getattr(self.tiers[0], "cold_runs", False) \
             and hasattr(self.arch, "run") and not verify_ir and not any(proc.log.on(i) for i in shown) else None
+        self._run_cold = self.arch.run if self.cold is not None else None
 
     # --- translation -------------------------------------------------------------
     def translate(self, pc):
@@ -854,7 +855,7 @@ class Engine:
         if store is not None and store.has(pc):
             return None
         self.cold.add(pc)
-        run, mem, counter, max_insns, fns = self.arch.run, self.mem, self.counter, self.max_insns, self.cache.fns
+        run, mem, counter, max_insns, fns = self._run_cold, self.mem, self.counter, self.max_insns, self.cache.fns
 
         def cold(cpu):
             STATS.cold_runs += 1

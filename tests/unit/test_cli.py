@@ -204,4 +204,3 @@ def test_example_runs():
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[:4] == ["Hello from riscv64, translated by pydbt!", "arg: one", "arg: --", "arg: "]
     assert "97" in r.stdout
-
