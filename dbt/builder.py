@@ -283,16 +283,10 @@ class RunValue:
     __invert__ = _running_unary("not")
     sar, mulh, mulhu, mulhsu = _running("sar"), _running("mulh"), _running("mulhu"), _running("mulhsu")
     div, divu, rem, remu = _running("div"), _running("divu"), _running("rem"), _running("remu")
-    _ext32s, _ext32u = _running_unary("ext32s"), _running_unary("ext32u")
+    sext32, zext32 = _running_unary("ext32s"), _running_unary("ext32u")     # (V's names for them)
 
     def ext(self, name):
-        return _running_unary(name)(self)
-
-    def sext32(self):
-        return self._ext32s()
-
-    def zext32(self):
-        return self._ext32u()
+        return self.b.op(name, self.type, self)
 
     def cmp(self, cond, o):
         """setcond: 1 if (self cond o) else 0, of self's type"""

@@ -860,15 +860,15 @@ class Engine:
         def cold(cpu):
             STATS.cold_runs += 1
             nxt, indirect = run(mem, cpu, pc, max_insns, counter)
-            return fns.get(nxt) or (self.lookup(nxt) if indirect else self._successor(cpu, nxt))
+            return fns.get(nxt) or (self.lookup(nxt) if indirect else self._miss(cpu, nxt))
         cold.guest_pc = pc
         return cold
 
-    def _successor(self, cpu, pc):
-        """The function at pc reached by a direct jump (no TB's exit: a cold run's)."""
+    def _miss(self, cpu, pc):
+        """The function at pc, where no TB is (lookup's, and a cold run's direct exit)."""
         STATS.cache_misses += 1
         cpu.pc = pc                                  # a fetch fault is reported here
-        return self._cold(pc) or self.translate(pc).fn
+        return self.cold is not None and self._cold(pc) or self.translate(pc).fn
 
     def _stub(self, tb, k, target):
         """The function exit k returns until it is chained: find or make the successor."""
@@ -900,10 +900,8 @@ class Engine:
         """Indirect jumps: the function of the TB at pc, translating it if needed."""
         fn = self.cache.fns.get(pc)
         if fn is None:
-            STATS.cache_misses += 1
-            self.proc.cpu.pc = pc
             self.indirect.add(pc)
-            fn = self.cold is not None and self._cold(pc) or self.translate(pc).fn
+            fn = self._miss(self.proc.cpu, pc)
         return fn
 
     def _log_in_asm(self, block):
